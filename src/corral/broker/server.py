@@ -1,0 +1,240 @@
+"""The broker: a table of services by topic, reached locally or over a Unix socket.
+
+A request names a topic; the broker checks the requester's role against the service's
+rolemask, calls the service, and routes its responses back.  Services may answer at once, later,
+or many times (streams).  A service that raises answers with an error; it never takes the
+broker down.  Requests made inside the controller (`Broker.rpc`) are dispatched on the next
+loop iteration, never re-entrantly, exactly as if they had come over the socket.
+"""
+
+import asyncio
+import errno
+import inspect
+import logging
+import os
+import socket
+import struct
+
+from . import wire
+from .message import Message, RequestError
+from .roles import ROLE_OWNER, rolemask_for
+
+log = logging.getLogger("corral.broker")
+
+_PEERCRED = struct.Struct("3i")
+
+
+class Service:
+    __slots__ = ("topic", "callback", "rolemask", "owner")
+
+    def __init__(self, topic, callback, rolemask, owner):
+        self.topic = topic
+        self.callback = callback
+        self.rolemask = rolemask
+        self.owner = owner
+
+
+class Broker:
+    """Service table, local dispatch and the socket server of one controller."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, owner_uid: int, allow_guest_user=False):
+        self.loop = loop
+        self.owner_uid = owner_uid
+        self.allow_guest_user = allow_guest_user
+        self.services: dict[str, Service] = {}
+        self._server = None
+        self._connections: set[Connection] = set()
+
+    # --- services ---------------------------------------------------------------------
+
+    def register(self, topic: str, callback, rolemask: int = ROLE_OWNER, owner=None):
+        """Serve ``topic`` with ``callback(msg)``; raises EEXIST if the topic is taken."""
+        if topic in self.services:
+            raise RequestError(errno.EEXIST, f"service {topic} is already registered")
+        self.services[topic] = Service(topic, callback, rolemask, owner)
+
+    def unregister(self, topic: str):
+        self.services.pop(topic, None)
+
+    def unregister_owner(self, owner):
+        """Drop every service registered on behalf of ``owner`` (a plugin being removed)."""
+        for topic in [t for t, s in self.services.items() if s.owner is owner]:
+            del self.services[topic]
+
+    def dispatch(self, msg: Message):
+        """Route one request to its service and turn failures into error responses."""
+        service = self.services.get(msg.topic)
+        if service is None:
+            msg.respond_error(errno.ENOSYS, f"no service matches topic {msg.topic}")
+            return
+        if not msg.rolemask & service.rolemask:
+            msg.respond_error(errno.EPERM, "Request requires owner credentials")
+            return
+        try:
+            result = service.callback(msg)
+            if inspect.iscoroutine(result):
+                task = self.loop.create_task(result)
+                task.add_done_callback(lambda t: self._finish_task(msg, t))
+        except OSError as exc:
+            msg.respond_error(exc.errno or errno.EIO, exc.strerror or str(exc))
+        except Exception as exc:  # a bug in a service must not take the broker down
+            log.exception("service %s failed", msg.topic)
+            msg.respond_error(errno.EIO, f"{msg.topic}: internal error: {exc}")
+
+    def _finish_task(self, msg: Message, task: asyncio.Task):
+        if task.cancelled():
+            msg.respond_error(errno.ECANCELED, f"{msg.topic}: canceled")
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        if isinstance(exc, OSError):
+            msg.respond_error(exc.errno or errno.EIO, exc.strerror or str(exc))
+        else:
+            log.error("service %s failed", msg.topic, exc_info=exc)
+            msg.respond_error(errno.EIO, f"{msg.topic}: internal error: {exc}")
+
+    # --- requests made inside the controller ------------------------------------------
+
+    def rpc(self, topic, payload=None, *, userid=None, rolemask=ROLE_OWNER, on_response=None):
+        """Send a request to a local service on the next loop iteration.
+
+        Without ``on_response`` the result is an asyncio future resolved with the first
+        response (or an `RequestError`).  With it, every response of a stream is passed to
+        ``on_response(payload, errnum, errstr)`` and the request message is returned.
+        """
+        if userid is None:
+            userid = self.owner_uid
+        if on_response is None:
+            future = self.loop.create_future()
+
+            def reply(payload, errnum, errstr):
+                if future.done():
+                    return
+                if errnum:
+                    future.set_exception(RequestError(errnum, errstr))
+                else:
+                    future.set_result(payload)
+
+            msg = Message(topic, payload, userid, rolemask, reply)
+            self.loop.call_soon(self.dispatch, msg)
+            return future
+        msg = Message(topic, payload, userid, rolemask, on_response, streaming=True)
+        self.loop.call_soon(self.dispatch, msg)
+        return msg
+
+    # --- the socket --------------------------------------------------------------------
+
+    async def listen(self, path: str):
+        """Serve the Unix socket at ``path`` (mode 0777: access is decided per peer)."""
+        if os.path.exists(path):
+            os.unlink(path)
+        self._server = await self.loop.create_unix_server(lambda: Connection(self), path)
+        os.chmod(path, 0o777)
+
+    async def close(self):
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for connection in list(self._connections):
+            connection.close()
+
+
+class Connection(asyncio.Protocol):
+    """One client: deframes requests, stamps them with the peer's credentials, sends replies."""
+
+    def __init__(self, broker: Broker):
+        self.broker = broker
+        self.transport = None
+        self.reader = wire.FrameReader()
+        self.userid = -1
+        self.rolemask = 0
+        self.streams: dict[int, Message] = {}
+
+    def connection_made(self, transport):
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        _pid, uid, _gid = _PEERCRED.unpack(
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+        )
+        self.userid = uid
+        self.rolemask = rolemask_for(uid, self.broker.owner_uid)
+        if not self.rolemask & ROLE_OWNER and not self.broker.allow_guest_user:
+            # Refuse at the first request so the client sees why (a silent close says nothing).
+            self.rolemask = 0
+        self.broker._connections.add(self)
+
+    def connection_lost(self, exc):
+        self.broker._connections.discard(self)
+        streams, self.streams = self.streams, {}
+        for msg in streams.values():
+            msg.cancel()
+
+    def close(self):
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data):
+        try:
+            bodies = self.reader.feed(data)
+        except wire.FrameError as exc:
+            log.warning("closing connection from uid %d: %s", self.userid, exc)
+            self.transport.close()
+            return
+        for body in bodies:
+            self._request(body)
+
+    def _request(self, body: bytes):
+        try:
+            request = wire.decode_body(body)
+        except ValueError as exc:
+            self._send({"matchtag": 0, "errnum": errno.EPROTO, "errstr": str(exc)})
+            return
+        if not isinstance(request, dict):
+            self._send({"matchtag": 0, "errnum": errno.EPROTO, "errstr": "frame is not an object"})
+            return
+        matchtag = request.get("matchtag", 0)
+        topic = request.get("topic")
+        if not isinstance(matchtag, int) or not isinstance(topic, str) or not topic:
+            self._send(
+                {
+                    "matchtag": matchtag if isinstance(matchtag, int) else 0,
+                    "errnum": errno.EPROTO,
+                    "errstr": "request frame needs a string 'topic' and an integer 'matchtag'",
+                }
+            )
+            return
+        if topic == "broker.cancel":
+            stream = self.streams.pop(request.get("payload", {}).get("matchtag"), None)
+            if stream is not None:
+                stream.cancel()
+            return
+        if self.rolemask == 0:
+            self._send(
+                {
+                    "matchtag": matchtag,
+                    "errnum": errno.EPERM,
+                    "errstr": "guest access is not allowed in this instance "
+                    "([access] allow-guest-user = false)",
+                }
+            )
+            return
+        streaming = bool(request.get("streaming"))
+
+        def reply(payload, errnum, errstr):
+            if errnum:
+                frame = {"matchtag": matchtag, "errnum": errnum, "errstr": errstr}
+                self.streams.pop(matchtag, None)
+            else:
+                frame = {"matchtag": matchtag, "payload": payload}
+            self._send(frame)
+
+        msg = Message(topic, request.get("payload"), self.userid, self.rolemask, reply, streaming)
+        if streaming:
+            self.streams[matchtag] = msg
+        self.broker.dispatch(msg)
+
+    def _send(self, frame):
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(wire.encode(frame))

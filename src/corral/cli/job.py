@@ -1,0 +1,147 @@
+"""``corral job``: look at and act on one job (info, eventlog, wait-event, urgency, wait,
+attach, kill, raise)."""
+
+import json
+import signal
+import sys
+
+from .. import eventlog
+from ..client import RPCError, connect
+from .run import attach
+from .submit import parse_urgency
+
+
+def register(subparsers):
+    parser = subparsers.add_parser("job", help="look at or act on one job")
+    commands = parser.add_subparsers(dest="job_command", metavar="SUBCOMMAND", required=True)
+
+    info = commands.add_parser("info", help="print a job's jobspec, R or eventlog")
+    info.add_argument("id", type=int)
+    info.add_argument("key", choices=("jobspec", "R", "eventlog"))
+    info.set_defaults(func=_info)
+
+    log = commands.add_parser("eventlog", help="print a job's eventlog")
+    log.add_argument("--format", choices=("text", "json"), default="text")
+    log.add_argument("--time-format", choices=("raw", "iso", "offset"), default="raw")
+    log.add_argument("-f", "--follow", action="store_true", help="wait for new events")
+    log.add_argument("id", type=int)
+    log.set_defaults(func=_eventlog)
+
+    wait_event = commands.add_parser("wait-event", help="wait for an event in a job's eventlog")
+    wait_event.add_argument("--timeout", type=float, help="give up after this many seconds")
+    wait_event.add_argument("--format", choices=("text", "json"), default="text")
+    wait_event.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    wait_event.add_argument("id", type=int)
+    wait_event.add_argument("name")
+    wait_event.set_defaults(func=_wait_event)
+
+    urgency = commands.add_parser("urgency", help="set a job's urgency")
+    urgency.add_argument("-v", "--verbose", action="store_true", help="print the old urgency")
+    urgency.add_argument("id", type=int)
+    urgency.add_argument("urgency", help="0-31, or hold, default, expedite")
+    urgency.set_defaults(func=_urgency)
+
+    wait = commands.add_parser("wait", help="wait for jobs to end (all of yours without ID)")
+    wait.add_argument("id", type=int, nargs="?")
+    wait.set_defaults(func=_wait)
+
+    attach_parser = commands.add_parser("attach", help="stream a job's output, exit with its "
+                                                       "status")
+    attach_parser.add_argument("id", type=int)
+    attach_parser.set_defaults(func=_attach)
+
+    kill = commands.add_parser("kill", help="send a signal to a running job's tasks")
+    kill.add_argument("-s", "--signal", default="SIGTERM")
+    kill.add_argument("id", type=int)
+    kill.set_defaults(func=_kill)
+
+    raise_ = commands.add_parser("raise", help="raise an exception on a job")
+    raise_.add_argument("-s", "--severity", type=int, default=0)
+    raise_.add_argument("-t", "--type", default="cancel")
+    raise_.add_argument("id", type=int)
+    raise_.add_argument("note", nargs="*")
+    raise_.set_defaults(func=_raise)
+
+
+def _info(args):
+    with connect() as client:
+        answer = client.job_info(args.id, args.key)
+    if args.key == "eventlog":
+        for event in answer["eventlog"]:
+            print(eventlog.encode(event))
+    else:
+        print(json.dumps(answer[args.key], indent=None, separators=(",", ":")))
+
+
+def _print_event(event, args, t0):
+    if args.format == "json":
+        print(eventlog.encode(event), flush=True)
+    else:
+        print(eventlog.format_text(event, getattr(args, "time_format", "raw"), t0), flush=True)
+
+
+def _eventlog(args):
+    with connect() as client:
+        events = client.watch_eventlog(args.id) if args.follow else client.eventlog(args.id)
+        t0 = None
+        for event in events:
+            if t0 is None:
+                t0 = event["timestamp"]
+            _print_event(event, args, t0)
+
+
+def _wait_event(args):
+    with connect() as client:
+        event = client.wait_event(args.id, args.name, args.timeout)
+    if not args.quiet:
+        _print_event(event, args, event["timestamp"])
+
+
+def _urgency(args):
+    with connect() as client:
+        old = client.set_urgency(args.id, parse_urgency(args.urgency))
+    if args.verbose:
+        print(old)
+
+
+def _wait(args):
+    with connect() as client:
+        if args.id is not None:
+            outcome = client.wait(args.id)
+            if not outcome["success"]:
+                print(f"corral job wait: {args.id}: {outcome['errstr']}", file=sys.stderr)
+                return 1
+            return 0
+        status = 0
+        for job in client.jobs():
+            outcome = client.wait(job["id"])
+            if not outcome["success"]:
+                print(f"corral job wait: {job['id']}: {outcome['errstr']}", file=sys.stderr)
+                status = 1
+        return status
+
+
+def _attach(args):
+    with connect() as client:
+        return attach(client, args.id, "corral job attach")
+
+
+def _kill(args):
+    name = args.signal.upper()
+    try:
+        signum = int(name) if name.isdigit() else signal.Signals(
+            name if name.startswith("SIG") else "SIG" + name)
+    except (KeyError, ValueError):
+        print(f"corral job kill: unknown signal '{args.signal}'", file=sys.stderr)
+        return 1
+    with connect() as client:
+        client.kill(args.id, int(signum))
+
+
+def _raise(args):
+    with connect() as client:
+        try:
+            client.raise_exception(args.id, args.type, args.severity, " ".join(args.note))
+        except RPCError as exc:
+            print(f"corral job raise: {exc.strerror}", file=sys.stderr)
+            return 1

@@ -1,0 +1,53 @@
+"""``corral run``: submit one job, stream its output, exit with its status."""
+
+import os
+import sys
+
+from .. import jobspec as jobspec_module
+from ..client import connect
+from .submit import add_job_options, build_jobspec, parse_flags, parse_urgency
+
+
+def register(subparsers):
+    parser = subparsers.add_parser("run", help="run a job and wait for it")
+    add_job_options(parser)
+    parser.set_defaults(func=main)
+
+
+def exit_status(job: dict) -> int:
+    """The job's exit code as a shell reports it (128+N for signal N); 1 if it never ran."""
+    status = job.get("waitstatus")
+    if status is None:
+        return 1 if job.get("result_name") != "COMPLETED" else 0
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def attach(client, job_id: int, prefix: str) -> int:
+    """Copy the job's output to ours until its tasks are gone; return its exit status."""
+    for stream, data in client.output(job_id, watch=True):
+        target = sys.stdout if stream == "stdout" else sys.stderr
+        target.write(data)
+        target.flush()
+    outcome = client.wait(job_id)
+    job = client.job(job_id)
+    if job.get("exception") is not None:
+        exception = job["exception"]
+        note = f": {exception['note']}" if exception.get("note") else ""
+        print(f"{prefix}: job {job_id}: {exception['type']} exception{note}", file=sys.stderr)
+    elif not outcome["success"]:
+        print(f"{prefix}: job {job_id}: {outcome['errstr']}", file=sys.stderr)
+    return exit_status(job)
+
+
+def main(args) -> int:
+    try:
+        spec = build_jobspec(args)
+    except jobspec_module.JobspecError as exc:
+        print(f"corral run: {exc}", file=sys.stderr)
+        return 1
+    with connect() as client:
+        job_id = client.submit(spec, urgency=parse_urgency(args.urgency),
+                               flags=parse_flags(args.flags))
+        return attach(client, job_id, "corral run")

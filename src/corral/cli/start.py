@@ -1,0 +1,59 @@
+"""``corral start``: run an instance, optionally just for the length of one command."""
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import sys
+
+from .. import config as config_module
+from ..instance import Instance, StartupError, serve
+from ..store import StoreError
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "start", help="start an instance",
+        description="Start a corral instance. With COMMAND, run it with CORRAL_URI set and "
+                    "stop when it exits, with its exit status; without, serve until SIGTERM.",
+    )
+    parser.add_argument("--test-size", type=int, metavar="N",
+                        help="make N nodes (node0..) that share this machine's cores")
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="keep jobs here across restarts (default: a temporary directory)")
+    parser.add_argument("--config", metavar="PATH", help="a TOML file or directory of them")
+    parser.add_argument("--verbose", "-v", action="count", default=0,
+                        help="log to stderr (twice for debug)")
+    parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    parser.set_defaults(func=main)
+
+
+def main(args) -> int:
+    command = args.cmd
+    if command and command[0] == "--":
+        command = command[1:]
+    if args.test_size is not None and args.test_size < 1:
+        print("corral start: --test-size must be at least 1", file=sys.stderr)
+        return 1
+    try:
+        config = config_module.load(args.config)
+    except config_module.ConfigError as exc:
+        print(f"corral start: {exc}", file=sys.stderr)
+        return 1
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    handler.setLevel(level)
+    root = logging.getLogger("corral")
+    root.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+    state_dir = os.path.abspath(args.state_dir) if args.state_dir else None
+    instance = Instance(config, state_dir, args.test_size)
+    try:
+        return asyncio.run(serve(instance, command or None))
+    except (config_module.ConfigError, StoreError, StartupError) as exc:
+        print(f"corral start: {exc}", file=sys.stderr)
+        if instance.temporary_state_dir:
+            shutil.rmtree(instance.state_dir, ignore_errors=True)
+        return 1

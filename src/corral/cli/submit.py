@@ -1,0 +1,161 @@
+"""``corral submit``: build (or read) jobspecs and submit them; print the ids.
+
+The job options are shared with ``corral run`` and follow ``flux submit``.
+"""
+
+import argparse
+import fnmatch
+import os
+import re
+import sys
+
+from .. import idset
+from .. import jobspec as jobspec_module
+from ..client import RPCError, connect
+
+_URGENCY_WORDS = {"hold": 0, "default": 16, "expedite": 31}
+
+
+def add_job_options(parser):
+    parser.add_argument("-n", "--ntasks", type=int, help="number of tasks")
+    parser.add_argument("-N", "--nodes", type=int, help="number of nodes")
+    parser.add_argument("-c", "--cores-per-task", type=int, default=1, help="cores per task")
+    parser.add_argument("-g", "--gpus-per-task", type=int, default=0, help="GPUs per task")
+    parser.add_argument("-x", "--exclusive", action="store_true", default=None,
+                        help="whole nodes")
+    parser.add_argument("-t", "--time-limit", metavar="FSD",
+                        help="time limit (FSD; a plain number means minutes, as in Flux)")
+    parser.add_argument("--cwd", help="working directory (default: the current one)")
+    parser.add_argument("--env", action="append", default=[], metavar="RULE",
+                        help="VAR=VAL sets, -GLOB removes, GLOB exports from this environment")
+    parser.add_argument("-q", "--queue", help="queue to submit to")
+    parser.add_argument("--job-name", help="job name (default: the command's name)")
+    parser.add_argument("--urgency", default="16", help="0-31, or hold, default, expedite")
+    parser.add_argument("--dependency", action="append", default=[], metavar="DEP",
+                        help="scheme:value[?key=val], e.g. afterok:12")
+    parser.add_argument("--begin-time", metavar="TIME",
+                        help="do not start before TIME (epoch, ISO 8601, or +FSD)")
+    parser.add_argument("-o", "--output", help="stdout to FILE ({{id}} is the job id)")
+    parser.add_argument("-e", "--error", help="stderr to FILE ({{id}} is the job id)")
+    parser.add_argument("-S", "--setattr", action="append", default=[], metavar="KEY=VAL",
+                        help="set a jobspec attribute (system. assumed)")
+    parser.add_argument("--flags", default="", help="comma list of job flags: waitable, debug")
+    parser.add_argument("--jobspec", metavar="FILE", help="submit this jobspec (YAML or JSON)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+
+
+_FLAG_BITS = {"debug": 2, "waitable": 4, "novalidate": 8}
+
+
+def parse_urgency(text) -> int:
+    if text in _URGENCY_WORDS:
+        return _URGENCY_WORDS[text]
+    try:
+        value = int(text)
+    except ValueError:
+        raise SystemExit(
+            f"corral: invalid urgency '{text}' (0-31, hold, default, expedite)"
+        ) from None
+    return value
+
+
+def parse_flags(text) -> int:
+    bits = 0
+    for word in filter(None, text.split(",")):
+        if word not in _FLAG_BITS:
+            raise SystemExit(f"corral: unknown job flag '{word}'")
+        bits |= _FLAG_BITS[word]
+    return bits
+
+
+def environment(rules) -> dict:
+    """The job's environment: this one, edited by ``--env`` rules in order (as Flux)."""
+    env = dict(os.environ)
+    for rule in rules:
+        if rule.startswith("-"):
+            pattern = rule[1:]
+            for name in [n for n in env if fnmatch.fnmatchcase(n, pattern)]:
+                del env[name]
+        elif "=" in rule:
+            name, _, value = rule.partition("=")
+            env[name] = re.sub(r"\$(\w+)|\$\{(\w+)\}",
+                               lambda m: os.environ.get(m.group(1) or m.group(2), ""), value)
+        else:
+            for name, value in os.environ.items():
+                if fnmatch.fnmatchcase(name, rule):
+                    env[name] = value
+    return env
+
+
+def time_limit(text):
+    if text is None:
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return text + "m"
+    return text
+
+
+def build_jobspec(args, extra_env=None) -> dict:
+    env = environment(args.env)
+    if extra_env:
+        env.update(extra_env)
+    if args.jobspec:
+        spec = jobspec_module.load(args.jobspec)
+        if extra_env:
+            system = spec.setdefault("attributes", {}).setdefault("system", {})
+            system.setdefault("environment", {}).update(extra_env)
+        return spec
+    if not args.command:
+        raise SystemExit("corral: a COMMAND (or --jobspec=FILE) is required")
+    return jobspec_module.build(
+        args.command,
+        ntasks=args.ntasks,
+        nnodes=args.nodes,
+        cores_per_task=args.cores_per_task,
+        gpus_per_task=args.gpus_per_task,
+        exclusive=args.exclusive,
+        duration=time_limit(args.time_limit),
+        cwd=args.cwd or os.getcwd(),
+        environment=env,
+        queue=args.queue,
+        name=args.job_name,
+        dependencies=args.dependency,
+        begin_time=args.begin_time,
+        output=args.output,
+        error=args.error,
+        setattr=args.setattr,
+    )
+
+
+def register(subparsers):
+    parser = subparsers.add_parser("submit", help="submit jobs, print their ids")
+    add_job_options(parser)
+    parser.add_argument("--cc", metavar="IDSET",
+                        help="submit one copy per id (CORRAL_JOB_CC set in each)")
+    parser.set_defaults(func=main)
+
+
+def main(args) -> int:
+    urgency = parse_urgency(args.urgency)
+    flags = parse_flags(args.flags)
+    try:
+        if args.cc:
+            try:
+                copies = idset.decode(args.cc)
+            except ValueError as exc:
+                raise SystemExit(f"corral submit: --cc: {exc}") from None
+            specs = [build_jobspec(args, {"CORRAL_JOB_CC": str(cc)}) for cc in copies]
+        else:
+            specs = [build_jobspec(args)]
+    except jobspec_module.JobspecError as exc:
+        print(f"corral submit: {exc}", file=sys.stderr)
+        return 1
+    status = 0
+    with connect() as client:
+        for result in client.submit_many(specs, urgency=urgency, flags=flags):
+            if isinstance(result, RPCError):
+                print(f"corral submit: {result.strerror}", file=sys.stderr)
+                status = 1
+            else:
+                print(result)
+    return status

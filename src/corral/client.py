@@ -1,0 +1,214 @@
+"""The client API: talk to a corral instance from Python (the CLI is a thin layer over it).
+
+``connect()`` finds the instance from ``CORRAL_URI`` (``local:///path/to/local.sock``).
+Requests are pipelined: `send` returns a matchtag and `recv` waits for that tag's answer,
+keeping others aside, so a client can keep many submissions in flight on one connection.
+
+    with corral.client.connect() as client:
+        job_id = client.submit(jobspec.build(["hostname"]))
+        for event in client.watch_eventlog(job_id):
+            print(event["name"])
+"""
+
+import errno
+import os
+import socket
+
+from .broker import wire
+
+_MAX_BATCH = 1024
+
+
+class RPCError(OSError):
+    """An error answer ``(errno, text)`` from a service."""
+
+
+class ConnectError(RPCError):
+    """The instance cannot be reached."""
+
+
+def _socket_path(uri: str) -> str:
+    if uri.startswith("local://"):
+        return uri[len("local://"):]
+    if uri.startswith("/"):
+        return uri
+    raise ConnectError(errno.EINVAL, f"unsupported corral URI '{uri}' (expected local://PATH)")
+
+
+def connect(uri: str | None = None) -> "Client":
+    return Client(uri)
+
+
+class Client:
+    def __init__(self, uri: str | None = None):
+        uri = uri or os.environ.get("CORRAL_URI")
+        if not uri:
+            raise ConnectError(errno.ENOENT, "CORRAL_URI is not set: start an instance with "
+                                             "'corral start' or pass its URI")
+        self.uri = uri
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.connect(_socket_path(uri))
+        except OSError as exc:
+            self.sock.close()
+            raise ConnectError(exc.errno or errno.ECONNREFUSED,
+                               f"cannot connect to corral at {uri}: {exc.strerror}") from None
+        self._reader = wire.FrameReader()
+        self._next_tag = 1
+        self._waiting: dict[int, list] = {}
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # --- messaging --------------------------------------------------------------------
+
+    def send(self, topic: str, payload=None, streaming: bool = False) -> int:
+        tag = self._next_tag
+        self._next_tag += 1
+        frame = {"topic": topic, "matchtag": tag, "payload": payload}
+        if streaming:
+            frame["streaming"] = True
+        self._waiting[tag] = []
+        self.sock.sendall(wire.encode(frame))
+        return tag
+
+    def recv(self, tag: int, timeout: float | None = None) -> dict:
+        """The next response frame for ``tag`` (blocking)."""
+        queue = self._waiting[tag]
+        self.sock.settimeout(timeout)
+        while not queue:
+            try:
+                data = self.sock.recv(1 << 20)
+            except TimeoutError:
+                raise RPCError(errno.ETIMEDOUT, "timed out waiting for a response") from None
+            if not data:
+                raise RPCError(errno.ECONNRESET, f"corral at {self.uri} closed the connection")
+            for body in self._reader.feed(data):
+                frame = wire.decode_body(body)
+                waiting = self._waiting.get(frame.get("matchtag"))
+                if waiting is not None:
+                    waiting.append(frame)
+                elif frame.get("errnum"):
+                    raise RPCError(frame["errnum"], frame.get("errstr"))
+        return queue.pop(0)
+
+    def _result(self, tag: int, frame: dict, final: bool = True):
+        if frame.get("errnum"):
+            self._waiting.pop(tag, None)
+            raise RPCError(frame["errnum"], frame.get("errstr") or os.strerror(frame["errnum"]))
+        if final:
+            self._waiting.pop(tag, None)
+        return frame.get("payload")
+
+    def rpc(self, topic: str, payload=None, timeout: float | None = None):
+        """Send one request and return its answer's payload (or raise `RPCError`)."""
+        tag = self.send(topic, payload)
+        return self._result(tag, self.recv(tag, timeout))
+
+    def stream(self, topic: str, payload=None):
+        """Yield the payloads of a streaming request until the service ends it."""
+        tag = self.send(topic, payload, streaming=True)
+        try:
+            while True:
+                frame = self.recv(tag)
+                if frame.get("errnum") == errno.ENODATA:
+                    self._waiting.pop(tag, None)
+                    return
+                yield self._result(tag, frame, final=False)
+        finally:
+            if tag in self._waiting:
+                self._waiting.pop(tag, None)
+                self.sock.sendall(wire.encode(
+                    {"topic": "broker.cancel", "matchtag": 0, "payload": {"matchtag": tag}}
+                ))
+
+    # --- jobs -------------------------------------------------------------------------
+
+    def submit(self, jobspec: dict, urgency: int = 16, flags: int = 0) -> int:
+        """Submit one job; its id, or `RPCError` with the reason it was refused."""
+        answer = self.rpc("job-manager.submit",
+                          {"jobs": [{"jobspec": jobspec, "urgency": urgency, "flags": flags}]})
+        result = answer["jobs"][0]
+        if "errnum" in result:
+            raise RPCError(result["errnum"], result["errstr"])
+        return result["id"]
+
+    def submit_many(self, jobspecs, urgency: int = 16, flags: int = 0, batch: int = _MAX_BATCH,
+                    window: int = 8) -> list:
+        """Submit many jobs in batches, ``window`` batches in flight; returns, in order, an
+        id or an `RPCError` for each jobspec."""
+        jobspecs = list(jobspecs)
+        tags = []
+        results = []
+        for start in range(0, len(jobspecs), batch):
+            items = [{"jobspec": spec, "urgency": urgency, "flags": flags}
+                     for spec in jobspecs[start:start + batch]]
+            tags.append(self.send("job-manager.submit", {"jobs": items}))
+            if len(tags) >= window:
+                tag = tags.pop(0)
+                results.extend(self._submit_results(tag))
+        for tag in tags:
+            results.extend(self._submit_results(tag))
+        return results
+
+    def _submit_results(self, tag):
+        answer = self._result(tag, self.recv(tag))
+        return [item["id"] if "id" in item else RPCError(item["errnum"], item["errstr"])
+                for item in answer["jobs"]]
+
+    def eventlog(self, job_id: int) -> list[dict]:
+        return self.rpc("job-info.eventlog", {"id": job_id})["events"]
+
+    def watch_eventlog(self, job_id: int):
+        """Yield a job's events as they are committed, ending when it becomes inactive."""
+        for payload in self.stream("job-info.eventlog", {"id": job_id, "watch": True}):
+            yield payload["event"]
+
+    def wait_event(self, job_id: int, name: str, timeout: float | None = None) -> dict:
+        payload = {"id": job_id, "name": name}
+        if timeout is not None:
+            payload["timeout"] = timeout
+        return self.rpc("job-info.wait-event", payload)["event"]
+
+    def job_info(self, job_id: int, *keys: str) -> dict:
+        return self.rpc("job-info.lookup", {"id": job_id, "keys": list(keys)})
+
+    def jobs(self, states: int | None = None, results: int = 0, userid: int | None = None,
+             limit: int = 0) -> list[dict]:
+        payload = {"results": results, "max": limit}
+        if states is not None:
+            payload["states"] = states
+        if userid is not None:
+            payload["userid"] = userid
+        return self.rpc("job-list.list", payload)["jobs"]
+
+    def job(self, job_id: int) -> dict:
+        return self.rpc("job-list.list-id", {"id": job_id})["job"]
+
+    def cancel(self, job_id: int, message: str = ""):
+        self.rpc("job-manager.raise",
+                 {"id": job_id, "type": "cancel", "severity": 0, "note": message})
+
+    def raise_exception(self, job_id: int, type_: str, severity: int = 0, note: str = ""):
+        self.rpc("job-manager.raise",
+                 {"id": job_id, "type": type_, "severity": severity, "note": note})
+
+    def kill(self, job_id: int, signum: int):
+        self.rpc("job-manager.kill", {"id": job_id, "signum": signum})
+
+    def set_urgency(self, job_id: int, urgency: int) -> int:
+        return self.rpc("job-manager.urgency", {"id": job_id, "urgency": urgency})["old_urgency"]
+
+    def wait(self, job_id: int) -> dict:
+        return self.rpc("job-manager.wait", {"id": job_id})
+
+    def output(self, job_id: int, watch: bool = False):
+        """Yield ``(stream, text)`` chunks of a job's output."""
+        for payload in self.stream("job-info.output", {"id": job_id, "watch": watch}):
+            yield payload["stream"], payload["data"]

@@ -1,0 +1,283 @@
+"""Instance configuration: TOML files, merged, with errors that name the file and the key.
+
+This module owns reading the configuration (one file, or every ``*.toml`` in a directory, as
+Flux reads its ``conf.d``), the typed getters every component uses to read its own section, and
+the checks of the core sections: ``[access]``, ``[[resource.config]]`` and ``[exec]``. It must
+not know plugin sections: a plugin reads ``config.get("its-table")`` and reports problems with
+``config.error(key, problem)``, which names the file that set the key.
+
+Files of a directory are read in name order and their tables merge. Flux lets a later file
+silently replace a value set earlier; corral refuses it instead, naming both files, since a key
+set twice is almost always a mistake and the silent winner is hard to find.
+"""
+
+import datetime
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+from corral import fsd, hostlist, idset
+
+_MISSING = object()
+
+
+class ConfigError(Exception):
+    """A configuration problem; ``str()`` is ``<file>: <dotted.key>: <problem>``."""
+
+    def __init__(self, path: str | None, key: str | None, problem: str) -> None:
+        self.path = path
+        self.key = key
+        self.problem = problem
+        super().__init__(": ".join(part for part in (path, key, problem) if part))
+
+
+class Config:
+    """A read-only view of the merged configuration, and the one place its errors are made.
+
+    ``data`` is the merged dict; callers must not change it.
+    """
+
+    def __init__(
+        self,
+        data: dict | None = None,
+        path: str | None = None,
+        origins: dict[str, str] | None = None,
+    ) -> None:
+        self._data = data if data is not None else {}
+        self._path = path
+        self._origins = origins or {}
+
+    @property
+    def data(self) -> dict:
+        return self._data
+
+    @property
+    def path(self) -> str | None:
+        """The file or directory the configuration was loaded from (None: no configuration)."""
+        return self._path
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        """Return the error for ``problem`` with ``key``, naming the file that set the key.
+
+        ``key`` is dotted and may index arrays, e.g. ``resource.config[1].cores``; the file is
+        that of the longest enclosing key some file set, else the configuration path.
+        """
+        parts = re.sub(r"\[\d+\]", "", key).split(".")
+        for length in range(len(parts), 0, -1):
+            origin = self._origins.get(".".join(parts[:length]))
+            if origin is not None:
+                return ConfigError(origin, key, problem)
+        return ConfigError(self._path, key, problem)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the value at dotted ``key``, or ``default`` when it is not set."""
+        value: Any = self._data
+        parts = key.split(".")
+        for depth, part in enumerate(parts):
+            if not isinstance(value, dict):
+                enclosing = ".".join(parts[:depth])
+                raise self.error(enclosing, f"expected a table, got {_kind(value)}")
+            value = value.get(part, _MISSING)
+            if value is _MISSING:
+                return default
+        return value
+
+    def get_bool(self, key: str, default: bool = False) -> bool:
+        return self._get_typed(key, default, (bool,), "a boolean")
+
+    def get_str(self, key: str, default: str | None = None) -> str | None:
+        return self._get_typed(key, default, (str,), "a string")
+
+    def get_int(self, key: str, default: int | None = None) -> int | None:
+        return self._get_typed(key, default, (int,), "an integer")
+
+    def get_number(self, key: str, default: float | None = None) -> float | None:
+        return self._get_typed(key, default, (int, float), "a number")
+
+    def get_list(self, key: str, default: list | None = None) -> list | None:
+        return self._get_typed(key, default, (list,), "an array")
+
+    def get_table(self, key: str, default: dict | None = None) -> dict | None:
+        return self._get_typed(key, default, (dict,), "a table")
+
+    def get_duration(self, key: str, default: float | None = None) -> float | None:
+        """Return seconds from an FSD string (``"1.5m"``) or a number of seconds."""
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise self.error(key, f"expected a duration (FSD string or seconds), got "
+                                  f"{_kind(value)}")
+        try:
+            return fsd.parse(value)
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+
+    def _get_typed(self, key: str, default: Any, types: tuple[type, ...], wanted: str) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        # A Python bool is an int, a TOML boolean is not a number.
+        if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
+            raise self.error(key, f"expected {wanted}, got {_kind(value)}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """One host of ``[[resource.config]]`` and the core and gpu ids it offers."""
+
+    name: str
+    cores: tuple[int, ...]
+    gpus: tuple[int, ...]
+
+
+def load(path: str | os.PathLike | None) -> Config:
+    """Load the configuration at ``path``: a TOML file, or a directory of ``*.toml`` files.
+
+    ``None`` gives an empty configuration. The core sections are checked here, so that a bad
+    value stops the instance at start rather than when it is first read.
+    """
+    if path is None:
+        return Config()
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        try:
+            names = sorted(name for name in os.listdir(path) if name.endswith(".toml"))
+        except OSError as exc:
+            raise ConfigError(path, None, exc.strerror or str(exc)) from None
+        files = [os.path.join(path, name) for name in names]
+    elif os.path.exists(path):
+        files = [path]
+    else:
+        raise ConfigError(path, None, "no such file or directory")
+    data: dict = {}
+    origins: dict[str, str] = {}
+    for file in files:
+        _merge(data, _read_toml(file), origins, file, "")
+    config = Config(data, path, origins)
+    allow_guest_user(config)
+    resource_config(config)
+    kill_timeout(config)
+    return config
+
+
+def allow_guest_user(config: Config) -> bool:
+    """``[access] allow-guest-user``: may users other than the owner connect (default no)."""
+    return config.get_bool("access.allow-guest-user", False)
+
+
+def kill_timeout(config: Config) -> float:
+    """``[exec] kill-timeout``: seconds between SIGTERM and SIGKILL of a job (default 5)."""
+    return config.get_duration("exec.kill-timeout", 5.0)
+
+
+_NODE_ENTRY_KEYS = ("hosts", "cores", "gpus")
+
+
+def resource_config(config: Config) -> list[NodeConfig]:
+    """``[[resource.config]]``: the hosts and their cores and gpus, in hostlist order.
+
+    Each entry is ``{hosts = "node[0-3]", cores = "0-255", gpus = "0-1"}``; ``hosts`` and
+    ``cores`` are required. A host named by several entries gets the union of their ids, as
+    Flux merges ``resource.config`` entries.
+    """
+    entries = config.get("resource.config")
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise config.error("resource.config", f"expected an array of tables, got {_kind(entries)}")
+    merged: dict[str, tuple[set[int], set[int]]] = {}
+    for index, entry in enumerate(entries):
+        where = f"resource.config[{index}]"
+        if not isinstance(entry, dict):
+            raise config.error(where, f"expected a table, got {_kind(entry)}")
+        for key in entry:
+            if key not in _NODE_ENTRY_KEYS:
+                raise config.error(f"{where}.{key}", "unknown key (expected hosts, cores or gpus)")
+        hosts = _decode_entry(config, entry, f"{where}.hosts", hostlist.expand, required=True)
+        cores = _decode_entry(config, entry, f"{where}.cores", idset.decode, required=True)
+        gpus = _decode_entry(config, entry, f"{where}.gpus", idset.decode, required=False)
+        if not hosts:
+            raise config.error(f"{where}.hosts", "names no host")
+        if not cores:
+            raise config.error(f"{where}.cores", "names no core")
+        for host in hosts:
+            host_cores, host_gpus = merged.setdefault(host, (set(), set()))
+            host_cores.update(cores)
+            host_gpus.update(gpus)
+    return [
+        NodeConfig(host, tuple(sorted(host_cores)), tuple(sorted(host_gpus)))
+        for host, (host_cores, host_gpus) in merged.items()
+    ]
+
+
+def _decode_entry(config: Config, entry: dict, key: str, decode, required: bool) -> list:
+    value = entry.get(key.rpartition(".")[2], _MISSING)
+    if value is _MISSING:
+        if required:
+            raise config.error(key, "required key is missing")
+        return []
+    if not isinstance(value, str):
+        raise config.error(key, f"expected a string, got {_kind(value)}")
+    try:
+        return decode(value)
+    except ValueError as exc:
+        raise config.error(key, str(exc)) from None
+
+
+def _read_toml(file: str) -> dict:
+    try:
+        with open(file, "rb") as stream:
+            return tomllib.load(stream)
+    except OSError as exc:
+        raise ConfigError(file, None, exc.strerror or str(exc)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(file, None, "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, None, str(exc)) from None
+
+
+def _merge(target: dict, source: dict, origins: dict[str, str], file: str, prefix: str) -> None:
+    """Merge ``source`` from ``file`` into ``target``; tables merge, other values may not."""
+    for key, value in source.items():
+        dotted = f"{prefix}{key}"
+        if key not in target:
+            target[key] = value
+            _record_origins(value, origins, file, dotted)
+        elif isinstance(target[key], dict) and isinstance(value, dict):
+            _merge(target[key], value, origins, file, f"{dotted}.")
+        else:
+            raise ConfigError(file, dotted, f"already set in {origins[dotted]}")
+
+
+def _record_origins(value: Any, origins: dict[str, str], file: str, dotted: str) -> None:
+    origins[dotted] = file
+    if isinstance(value, dict):
+        for key, child in value.items():
+            _record_origins(child, origins, file, f"{dotted}.{key}")
+
+
+def _kind(value: Any) -> str:
+    """Name the TOML type of ``value`` for error messages."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, datetime.datetime):
+        return "datetime"
+    if isinstance(value, datetime.date):
+        return "date"
+    if isinstance(value, datetime.time):
+        return "time"
+    return type(value).__name__

@@ -1,0 +1,244 @@
+"""The controller's exec service: from an allocated job to tasks on node agents, and back.
+
+For each job it splits the tasks over the allocated ranks and their slots, builds the task
+environment and output paths, asks each rank's agent to start its tasks, and turns the
+agents' answers into the job manager's ``start``, ``finish`` and ``release``.  It owns time
+limits (a ``timeout`` exception at expiration) and the kill sequence of a job that must
+stop (SIGTERM, then SIGKILL after ``[exec] kill-timeout``).  Jobs with
+``attributes.system.exec.test.run_duration`` run for that long without any process, as in
+Flux's test execution, so the whole lifecycle can be measured without process costs.
+"""
+
+import logging
+import signal
+import time
+
+from .. import fsd, output, resource_set
+
+log = logging.getLogger("corral.exec")
+
+
+class ExecJob:
+    __slots__ = ("job", "ranks", "waiting_start", "running", "status", "failed", "cancelled",
+                 "started", "simulated", "timers")
+
+    def __init__(self, job, ranks):
+        self.job = job
+        self.ranks = ranks
+        self.waiting_start = set()
+        self.running = set()
+        self.status = 0
+        self.failed = False
+        self.cancelled = False
+        self.started = False
+        self.simulated = False
+        self.timers = []
+
+
+class Exec:
+    def __init__(self, loop, respond, channels, node_names, output_dir, uri, kill_timeout=5.0):
+        """``respond`` gets started/finished/released/exception; ``channels[rank]`` reaches
+        that rank's agent."""
+        self.loop = loop
+        self.respond = respond
+        self.channels = channels
+        self.node_names = node_names
+        self.output_dir = output_dir
+        self.uri = uri
+        self.kill_timeout = kill_timeout
+        self.jobs: dict[int, ExecJob] = {}
+
+    # --- requests from the job manager ------------------------------------------------
+
+    def start(self, job):
+        ranks = resource_set.ranks_of(job.R)
+        record = ExecJob(job, ranks)
+        self.jobs[job.id] = record
+        system = job.jobspec.get("attributes", {}).get("system", {})
+        simulated = system.get("exec", {}).get("test", {}).get("run_duration")
+        expiration = job.R["execution"].get("expiration") or 0
+        if expiration:
+            delay = max(expiration - time.time(), 0)
+            record.timers.append(self.loop.call_later(delay, self._expired, record))
+        if simulated is not None:
+            self._simulate(record, fsd.parse(simulated))
+            return
+        message = self._start_message(job, system, len(ranks))
+        tasks_by_rank = self._tasks_by_rank(job, ranks)
+        record.waiting_start.update(tasks_by_rank)
+        record.running.update(tasks_by_rank)
+        first = True
+        for rank, tasks in tasks_by_rank.items():
+            self.channels[rank].send(dict(message, tasks=tasks, truncate=first))
+            first = False
+
+    def cancel(self, job):
+        """The job must stop (fatal exception): SIGTERM now, SIGKILL after kill-timeout."""
+        record = self.jobs.get(job.id)
+        if record is None or record.cancelled:
+            return
+        record.cancelled = True
+        if record.simulated:
+            for timer in record.timers:
+                timer.cancel()
+            self.loop.call_soon(self._simulated_end, record, signal.SIGTERM)
+            return
+        self._signal(record, signal.SIGTERM)
+        record.timers.append(
+            self.loop.call_later(self.kill_timeout, self._signal, record, signal.SIGKILL)
+        )
+
+    def kill(self, job, signum: int):
+        record = self.jobs.get(job.id)
+        if record is not None and not record.simulated:
+            self._signal(record, signum)
+
+    def _signal(self, record, signum):
+        if self.jobs.get(record.job.id) is not record:
+            return
+        for rank in record.running:
+            self.channels[rank].send({"type": "kill", "job": record.job.id, "signal": signum})
+
+    # --- simulated execution ------------------------------------------------------------
+
+    def _simulate(self, record, duration):
+        record.simulated = True
+        record.started = True
+        self.respond.started(record.job)
+        record.timers.append(self.loop.call_later(duration, self._simulated_end, record, 0))
+
+    def _simulated_end(self, record, status):
+        if self.jobs.get(record.job.id) is not record:
+            return
+        record.running.clear()
+        self._finish(record, status)
+
+    # --- messages from agents ---------------------------------------------------------
+
+    def on_message(self, msg: dict):
+        record = self.jobs.get(msg["job"])
+        if record is None:
+            log.error("exec: message for unknown job %s: %s", msg["job"], msg["type"])
+            return
+        kind = msg["type"]
+        rank = msg["rank"]
+        if kind == "started":
+            record.waiting_start.discard(rank)
+            if not record.waiting_start and not record.failed and not record.started:
+                record.started = True
+                self.respond.started(record.job)
+        elif kind == "failed":
+            if not record.failed:
+                record.failed = True
+                self.respond.exception(record.job, "exec", msg["note"])
+                self._signal(record, signal.SIGKILL)
+        elif kind == "finished":
+            record.running.discard(rank)
+            if msg["status"] > record.status:
+                record.status = msg["status"]
+            if not record.running:
+                self._finish(record, record.status)
+        else:
+            log.error("exec: unknown message type %r", kind)
+
+    def _finish(self, record, status):
+        del self.jobs[record.job.id]
+        for timer in record.timers:
+            timer.cancel()
+        job = record.job
+        if record.started:
+            self.respond.finished(job, status)
+        self.respond.released(job, sorted(record.ranks), True)
+
+    def _expired(self, record):
+        if self.jobs.get(record.job.id) is record and not record.cancelled:
+            self.respond.exception(record.job, "timeout", "resource allocation expired")
+
+    # --- building start requests ------------------------------------------------------
+
+    def _start_message(self, job, system, nnodes) -> dict:
+        env = dict(job.environment or {})
+        nodelist = resource_set.nodelist(job.R)
+        env.update({
+            "CORRAL_JOB_ID": str(job.id),
+            "CORRAL_JOB_SIZE": str(job.ntasks),
+            "CORRAL_JOB_NNODES": str(nnodes),
+            "CORRAL_JOB_NODELIST": nodelist,
+            "CORRAL_URI": self.uri,
+        })
+        cwd = system.get("cwd") or _home(job.userid)
+        stdout, stderr, user_paths = output.paths(job.id, job.name, system, self.output_dir)
+        return {
+            "type": "start",
+            "job": job.id,
+            "userid": job.userid,
+            "command": list(job.request.command),
+            "env": env,
+            "cwd": cwd,
+            "stdout": stdout,
+            "stderr": stderr,
+            "user_paths": user_paths,
+        }
+
+    def _tasks_by_rank(self, job, ranks) -> dict:
+        """Split the job's tasks over ranks and slots: ``{rank: [{rank, cores, gpus}]}``.
+
+        Tasks go to slots in rank order and share their slot's cores; ``per-resource``
+        shell options give each node (or core) its own count, as Flux's shell does.
+        """
+        request = job.request
+        cores_per_slot = request.cores_per_slot
+        places = []  # (rank, cores, gpus, task count) in rank order
+        if request.per_resource is not None:
+            kind, per = request.per_resource
+            for rank in sorted(ranks):
+                cores, gpus = ranks[rank]
+                if kind == "node":
+                    places.append((rank, cores, gpus, per))
+                else:
+                    places.extend((rank, [core], gpus, per) for core in cores)
+        else:
+            for rank in sorted(ranks):
+                cores, gpus = ranks[rank]
+                if request.nnodes:
+                    nslots = request.slots_per_node
+                else:
+                    nslots = max(len(cores) // cores_per_slot, 1)
+                # An exclusive node holds more cores than its slots ask for: share them out.
+                core_share = max(len(cores) // nslots, 1)
+                gpu_share = len(gpus) // nslots
+                for index in range(nslots):
+                    places.append((
+                        rank,
+                        cores[index * core_share:(index + 1) * core_share] or cores,
+                        gpus[index * gpu_share:(index + 1) * gpu_share],
+                        0,
+                    ))
+            count = job.jobspec["tasks"][0]["count"]
+            if "per_slot" in count:
+                places = [(r, c, g, count["per_slot"]) for r, c, g, _ in places]
+            else:
+                base, extra = divmod(count["total"], len(places))
+                places = [(r, c, g, base + (1 if index < extra else 0))
+                          for index, (r, c, g, _) in enumerate(places)]
+        by_rank: dict[int, list] = {}
+        task_rank = 0
+        for rank, cores, gpus, ntasks in places:
+            for _ in range(ntasks):
+                by_rank.setdefault(rank, []).append(
+                    {"rank": task_rank, "cores": cores, "gpus": gpus}
+                )
+                task_rank += 1
+        return by_rank
+
+    def running_job_ids(self) -> list[int]:
+        return list(self.jobs)
+
+
+def _home(userid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(userid).pw_dir
+    except KeyError:
+        return "/"

@@ -1,0 +1,201 @@
+"""A corral instance: the controller's parts assembled, started and stopped.
+
+It reads the configuration and the resources (``[[resource.config]]``, ``--test-size`` nodes
+sharing this machine's cores, or this machine itself), opens the store in the state
+directory, builds broker, scheduler, job manager, exec and node agents, reloads jobs, loads
+plugins from the configuration, and serves the socket.  Stopping kills what still runs and
+commits everything before the store closes, so a restart finds every job where it was.
+"""
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+
+from . import config as config_module
+from .broker import Broker
+from .broker.dmesg import RingBuffer
+from .broker.roles import ROLE_OWNER, ROLE_USER
+from .exec.agent import NodeAgent
+from .exec.channel import LocalChannel
+from .exec.service import Exec
+from .jobmanager import JobManager
+from .resource import ResourceService
+from .sched import NodeSpec, ResourcePool, Scheduler
+from .store import Store
+
+log = logging.getLogger("corral")
+
+
+class StartupError(Exception):
+    """The instance cannot start; ``str()`` is one line saying why."""
+
+
+def node_specs(config, test_size: int | None) -> list[NodeSpec]:
+    declared = config_module.resource_config(config)
+    if declared:
+        return [NodeSpec(node.name, tuple(node.cores), tuple(node.gpus)) for node in declared]
+    cores = tuple(sorted(os.sched_getaffinity(0)))
+    if test_size:
+        return [NodeSpec(f"node{rank}", cores) for rank in range(test_size)]
+    return [NodeSpec(socket.gethostname(), cores)]
+
+
+class Instance:
+    def __init__(self, config, state_dir: str | None = None, test_size: int | None = None):
+        self.config = config
+        self.owner_uid = os.geteuid()
+        self.temporary_state_dir = state_dir is None
+        self.state_dir = state_dir or tempfile.mkdtemp(prefix="corral-")
+        self.test_size = test_size
+        self.socket_path = os.path.join(self.state_dir, "local.sock")
+        self.uri = f"local://{self.socket_path}"
+        self.stopped = None
+        self.dmesg = RingBuffer()
+
+    async def start(self):
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.stopped = loop.create_future()
+        logging.getLogger("corral").addHandler(self.dmesg)
+        config = self.config
+        os.makedirs(self.state_dir, exist_ok=True)
+        output_dir = os.path.join(self.state_dir, "output")
+        os.makedirs(output_dir, exist_ok=True)
+
+        self.store = Store(os.path.join(self.state_dir, "corral.db"), loop)
+        self.store.on_failure = lambda exc: self.request_stop()
+        self.broker = Broker(loop, self.owner_uid, config_module.allow_guest_user(config))
+        specs = node_specs(config, self.test_size)
+        self.pool = ResourcePool(specs)
+        self.scheduler = Scheduler(loop, self.pool, None)
+        jobtap_path = [p for p in os.environ.get("CORRAL_JOBTAP_PATH", "").split(":") if p]
+        plugin_path = config.get_str("job-manager.plugin-path")
+        if plugin_path:
+            jobtap_path = [p for p in plugin_path.split(":") if p] + jobtap_path
+        threshold = config.get_duration("job-manager.slow-callback-threshold", 0.1)
+        self.manager = JobManager(loop, self.broker, self.store, self.scheduler, config,
+                                  self.owner_uid, output_dir, jobtap_path, threshold)
+
+        self.agents = []
+        to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
+        channels = []
+        for rank, spec in enumerate(specs):
+            agent = NodeAgent(loop, rank, spec.name, to_exec.send)
+            self.agents.append(agent)
+            channels.append(LocalChannel(loop, agent.handle))
+        self.exec = Exec(loop, None, channels, [s.name for s in specs], output_dir, self.uri,
+                         config_module.kill_timeout(config))
+        self.manager.attach_exec(self.exec)
+        self.exec.respond = self.manager.start
+
+        self.resources = ResourceService(self.pool, self.scheduler, self.store)
+        self.manager.load_builtins()
+        jobs = self.manager.restart()
+        self._load_config_plugins()
+        self.manager.resume(jobs)
+
+        self.manager.register_services()
+        self.resources.register_services(self.broker)
+        self.dmesg.register_services(self.broker)
+        self.broker.register("instance.info", self._serve_info, ROLE_OWNER | ROLE_USER)
+        self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
+        await self.broker.listen(self.socket_path)
+        log.info("corral instance started at %s with %d nodes", self.uri, len(specs))
+
+    def _load_config_plugins(self):
+        entries = self.config.get("job-manager.plugins")
+        if entries is None:
+            return
+        if not isinstance(entries, list):
+            raise self.config.error("job-manager.plugins", "must be an array of tables")
+        host = self.manager.jobtap
+        for index, entry in enumerate(entries):
+            key = f"job-manager.plugins[{index}]"
+            if not isinstance(entry, dict):
+                raise self.config.error(key, "must be a table with load, remove or conf")
+            unknown = set(entry) - {"load", "remove", "conf"}
+            if unknown:
+                raise self.config.error(key, f"unknown key '{sorted(unknown)[0]}'")
+            for name in ("load", "remove"):
+                if name in entry and not isinstance(entry[name], str):
+                    raise self.config.error(
+                        f"{key}.{name}", f"expected string, got {type(entry[name]).__name__}")
+            if "conf" in entry and not isinstance(entry["conf"], dict):
+                raise self.config.error(f"{key}.conf", "must be a table")
+            try:
+                if "remove" in entry:
+                    host.remove(entry["remove"])
+                if "load" in entry:
+                    host.load(entry["load"], entry.get("conf"))
+            except OSError as exc:
+                raise self.config.error(key, exc.strerror or str(exc)) from None
+
+    def _serve_info(self, msg):
+        msg.respond({
+            "uri": self.uri,
+            "state_dir": self.state_dir,
+            "owner": self.owner_uid,
+            "nodes": len(self.pool.nodes),
+        })
+
+    def _serve_shutdown(self, msg):
+        msg.respond({})
+        self.request_stop()
+
+    def request_stop(self):
+        if self.stopped is not None and not self.stopped.done():
+            self.stopped.set_result(None)
+
+    async def stop(self):
+        """Stop serving, end what still runs, commit, close."""
+        await self.broker.close()
+        for agent in self.agents:
+            agent.kill_all(signal.SIGTERM)
+        for _ in range(50):
+            if not any(agent.jobs for agent in self.agents):
+                break
+            await asyncio.sleep(0.05)
+        for agent in self.agents:
+            agent.kill_all(signal.SIGKILL)
+        if self.store.failed is None:
+            await self.store.flush()
+        self.store.close()
+        logging.getLogger("corral").removeHandler(self.dmesg)
+        if self.temporary_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+async def serve(instance: Instance, command: list[str] | None) -> int:
+    """Run an instance until a signal (or until ``command`` exits); return the exit code."""
+    loop = asyncio.get_running_loop()
+    await instance.start()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, instance.request_stop)
+    exit_code = 0
+    if command:
+        env = dict(os.environ, CORRAL_URI=instance.uri)
+        try:
+            process = await asyncio.create_subprocess_exec(*command, env=env)
+        except OSError as exc:
+            await instance.stop()
+            raise StartupError(f"{command[0]}: {exc.strerror}") from None
+        waiter = asyncio.ensure_future(process.wait())
+        await asyncio.wait([waiter, instance.stopped], return_when=asyncio.FIRST_COMPLETED)
+        if waiter.done():
+            exit_code = waiter.result()
+            if exit_code < 0:
+                exit_code = 128 - exit_code
+        else:
+            process.terminate()
+            exit_code = 128 + signal.SIGTERM
+            await waiter
+    else:
+        await instance.stopped
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
+    await instance.stop()
+    return exit_code

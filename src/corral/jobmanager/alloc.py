@@ -1,0 +1,69 @@
+"""The job manager's side of scheduling: send, cancel and answer allocation requests.
+
+Jobs in SCHED with a non-zero priority are sent to the scheduler (held jobs, priority 0,
+never are); leaving SCHED cancels the request; ``free`` and ``release`` return resources.
+The scheduler's answers arrive here and become ``alloc`` events or ``alloc`` exceptions.
+"""
+
+import json
+import logging
+
+from .. import resource_set
+from ..states import State
+
+log = logging.getLogger("corral.job-manager")
+
+
+class Alloc:
+    def __init__(self, manager, scheduler):
+        self.manager = manager
+        self.scheduler = scheduler
+
+    def enqueue(self, job):
+        if job.alloc_pending or job.has_resources or job.priority <= 0 or job.alloc_bypass:
+            return
+        if not self.manager.queues.started(job.queue):
+            return
+        job.alloc_pending = True
+        self.scheduler.request(job)
+
+    def cancel(self, job):
+        if self.scheduler.cancel(job):
+            job.alloc_pending = False
+
+    def prioritize(self, jobs):
+        self.scheduler.prioritize(jobs)
+
+    def free(self, job):
+        self.scheduler.free(job)
+
+    def release(self, job, ranks):
+        self.scheduler.release(job, ranks)
+
+    def set_R(self, job, R):
+        """R given by a plugin in ``job.state.sched`` (alloc-bypass)."""
+        self._record_R(job, R)
+
+    def _record_R(self, job, R):
+        job.R = R
+        job.nodelist = resource_set.nodelist(R)
+        job.nnodes = len(resource_set.ranks_of(R))
+        self.manager.store.set_R(job.id, json.dumps(R, separators=(",", ":")))
+
+    # --- answers from the scheduler -------------------------------------------------------
+
+    def allocated(self, job, R, annotations):
+        job.alloc_pending = False
+        if job.state != State.SCHED:
+            # The job left SCHED while the answer was on its way: give the resources back.
+            self.scheduler.free(job)
+            return
+        self._record_R(job, R)
+        self.manager.annotate(job, annotations, publish=False)
+        self.manager.events.post(job, "alloc", {"annotations": annotations})
+
+    def denied(self, job, note):
+        job.alloc_pending = False
+        if job.state == State.SCHED:
+            self.manager.raise_exception(job, "alloc", 0, f"alloc denied: {note}",
+                                         self.manager.owner_uid)

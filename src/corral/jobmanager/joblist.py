@@ -1,0 +1,70 @@
+"""Job listings (``corral jobs``): active jobs from memory, inactive ones from their summaries.
+
+Pending jobs come first in scheduling order (priority, then id), then running jobs (newest
+first), then inactive ones (most recently finished first), as ``flux jobs`` shows them.
+"""
+
+import errno
+
+from ..broker.message import RequestError
+from ..broker.roles import ROLE_OWNER
+from ..states import (
+    RESULT_NAMES,
+    STATE_NAMES,
+    State,
+)
+
+
+def describe(job) -> dict:
+    info = job.summary()
+    info["state_name"] = STATE_NAMES[State(job.state)]
+    info["result_name"] = RESULT_NAMES[job.result] if job.result is not None else None
+    return info
+
+
+class JobList:
+    def __init__(self, manager):
+        self.manager = manager
+
+    def serve_list(self, msg):
+        request = msg.payload_object()
+        states = request.get("states", int(State.ACTIVE | State.INACTIVE))
+        results = request.get("results", 0)
+        userid = request.get("userid", msg.userid)
+        limit = request.get("max", 0)
+        if type(states) is not int or type(results) is not int or type(limit) is not int:
+            raise RequestError(errno.EPROTO, "states, results and max must be integers")
+        if not msg.rolemask & ROLE_OWNER and userid != msg.userid:
+            raise RequestError(errno.EPERM, "guests may only list their own jobs")
+        if type(userid) is not int:
+            raise RequestError(errno.EPROTO, "userid must be an integer (-1 for all users)")
+
+        def wanted(job):
+            if not job.state & states:
+                return False
+            if userid != -1 and job.userid != userid:
+                return False
+            if results and job.state == State.INACTIVE:
+                return job.result is not None and bool(job.result & results)
+            return not results or job.state == State.INACTIVE
+
+        manager = self.manager
+        pending, running = [], []
+        for job in manager.active.values():
+            if wanted(job):
+                (running if job.state & State.RUNNING else pending).append(job)
+        pending.sort(key=lambda job: (-job.priority, job.id))
+        running.sort(key=lambda job: (-(job.t_run or 0), -job.id))
+        inactive = []
+        if states & State.INACTIVE:
+            inactive = [job for job in manager.inactive.values() if wanted(job)]
+            inactive.sort(key=lambda job: (-(job.t_inactive or 0), -job.id))
+        jobs = pending + running + inactive
+        if limit > 0:
+            jobs = jobs[:limit]
+        msg.respond({"jobs": [describe(job) for job in jobs]})
+
+    def serve_list_id(self, msg):
+        request = msg.payload_object()
+        job = self.manager.job_for(msg, request.get("id"))
+        msg.respond({"job": describe(job)})

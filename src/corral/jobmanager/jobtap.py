@@ -1,0 +1,560 @@
+"""The jobtap host: loading, naming, removal, query, and the job manager's calls into plugins.
+
+It keeps the ordered plugin list (builtins first, ``.priority-default`` first of all), a topic
+index so that a topic no plugin handles costs one dict lookup, the current-job stack that
+``CURRENT_JOB`` resolves against, and the jobspec updates a callback staged.  It interprets the
+OUT values the job manager reads (``priority``, ``annotations``, ``R``, ``errmsg``) exactly as
+flux-core's ``jobtap_call`` does.  The per-call loop itself is `jobmanager.stack`.
+"""
+
+import errno
+import fnmatch
+import importlib
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import sys
+
+from ..broker.message import RequestError
+from ..broker.roles import ROLE_OWNER
+from ..states import State
+from . import stack
+from .plugin import PRIORITY_UNAVAIL, Args, Plugin
+
+log = logging.getLogger("corral.jobtap")
+
+ENTRY_POINT_GROUP = "corral.jobtap"
+
+
+def _fail(errnum, text):
+    raise OSError(errnum, text)
+
+
+class JobtapHost:
+    def __init__(self, manager, search_path: list[str], slow_callback_threshold: float = 0.1):
+        self.manager = manager
+        self.search_path = search_path
+        self.slow_callback_threshold = slow_callback_threshold
+        self.plugins: list[Plugin] = []
+        self.current_jobs: list = []
+        self.staged_jobspec_update: dict | None = None
+        self._index: dict[str, tuple] = {}
+
+    # --- topic index ------------------------------------------------------------------
+
+    def invalidate_index(self):
+        self._index = {}
+
+    def entries(self, topic: str, plugins=None) -> tuple:
+        """``(plugin, handler)`` pairs that handle ``topic``, in load order."""
+        if plugins is not None:
+            return tuple(_match(plugin, topic) for plugin in plugins if _match(plugin, topic))
+        entries = self._index.get(topic)
+        if entries is None:
+            found = []
+            for plugin in self.plugins:
+                handler = _first_handler(plugin, topic)
+                if handler is not None:
+                    found.append((plugin, handler))
+            entries = self._index[topic] = tuple(found)
+        return entries
+
+    def matches(self, topic: str) -> bool:
+        return bool(self.entries(topic))
+
+    # --- stack calls ------------------------------------------------------------------
+
+    def stack_call(self, job, topic, args, plugins=None) -> int:
+        entries = self.entries(topic, plugins)
+        if not entries:
+            return 0
+        return stack.stack_call(self, entries, job, topic, args)
+
+    def job_args(self, job, **extra) -> dict:
+        """The standard IN args of a job callback (flux-core's jobtap_args_create)."""
+        jobspec, R = job.jobspec, job.R
+        if jobspec is None and job.state == State.INACTIVE:
+            jobspec, R = self.manager.stored_jobspec_and_R(job)
+        args = {
+            "jobspec": jobspec,
+            "id": job.id,
+            "userid": job.userid,
+            "urgency": job.urgency,
+            "state": int(job.state),
+            "priority": job.priority,
+            "t_submit": job.t_submit,
+        }
+        if R is not None:
+            args["R"] = R
+        if job.end_event is not None:
+            args["end_event"] = job.end_event
+        if extra:
+            args.update(extra)
+        return args
+
+    def call(self, job, topic: str, **extra) -> int:
+        """jobtap_call: call ``topic`` for ``job`` and act on priority/annotations/R."""
+        entries = self._index.get(topic)
+        if entries is None:
+            entries = self.entries(topic)
+        if not entries:
+            return 0
+        args = Args(self.job_args(job, **extra))
+        rc = stack.stack_call(self, entries, job, topic, args)
+        if rc < 0:
+            log.error("jobtap: %s: callback returned error", topic)
+        if args.out:
+            rc = self._apply_out(job, topic, args.out, rc)
+        return rc
+
+    def _apply_out(self, job, topic, out, rc) -> int:
+        manager = self.manager
+        priority = out.get("priority")
+        if priority is not None and (type(priority) is not int):
+            stuck = " (job may be stuck in PRIORITY state)" if job.state == State.PRIORITY else ""
+            manager.raise_exception(
+                job, topic, 4,
+                f"arg_unpack: priority: expected integer, got {type(priority).__name__}{stuck}",
+                manager.owner_uid,
+            )
+            return -1
+        R = out.get("R")
+        if R is not None:
+            if topic != "job.state.sched":
+                log.error("jobtap: %s: %d: R may only be set in SCHED state", topic, job.id)
+                rc = -1
+            elif job.R is not None:
+                log.error("jobtap: %s: %d: R is already set", topic, job.id)
+                rc = -1
+            else:
+                manager.alloc.set_R(job, R)
+        annotations = out.get("annotations")
+        if annotations is not None:
+            if not isinstance(annotations, dict):
+                log.error("jobtap: %s: %d: annotations must be an object", topic, job.id)
+            else:
+                manager.annotate(job, annotations, publish=topic != "job.new")
+        if priority is not None and priority >= 0:
+            manager.prioritize.reprioritize_job(job, priority)
+        return rc
+
+    def call_early(self, job, topic: str) -> str | None:
+        """job.create / job.validate at submit: the rejection message, or None."""
+        entries = self.entries(topic)
+        if not entries:
+            return None
+        args = Args(self.job_args(job))
+        if stack.stack_call(self, entries, job, topic, args) < 0:
+            errmsg = args.out.get("errmsg")
+            return errmsg if isinstance(errmsg, str) else "rejected by job-manager plugin"
+        return None
+
+    def check_dependencies(self, job, raise_exception=False, plugin=None) -> str | None:
+        """Call ``job.dependency.<scheme>`` for each dependency; the first error, or None.
+
+        With ``raise_exception`` (restart) failures become non-fatal ``dependency``
+        exceptions and checking goes on; with ``plugin`` only that plugin is asked (load
+        replay) and a scheme it does not handle is not an error.
+        """
+        dependencies = ((job.jobspec or {}).get("attributes") or {}).get("system", {}).get(
+            "dependencies"
+        )
+        if not dependencies:
+            return None
+        if not isinstance(dependencies, list):
+            return "dependencies object must be an array"
+        for index, entry in enumerate(dependencies):
+            scheme = entry.get("scheme") if isinstance(entry, dict) else None
+            if not isinstance(scheme, str):
+                error = f"dependency[{index}] missing string scheme"
+            elif len(scheme) > 100:
+                error = f"rejecting absurdly long dependency scheme: {scheme}"
+            else:
+                topic = f"job.dependency.{scheme}"
+                args = Args(self.job_args(job, dependency=entry))
+                if plugin is not None:
+                    entries = self.entries(topic, [plugin])
+                    if not entries:
+                        continue
+                    rc = stack.stack_call(self, entries, job, topic, args)
+                else:
+                    rc = self.stack_call(job, topic, args)
+                if rc > 0:
+                    continue
+                if rc == 0:
+                    error = f'dependency scheme "{scheme}" not supported'
+                else:
+                    errmsg = args.out.get("errmsg")
+                    error = (errmsg if isinstance(errmsg, str)
+                             else "rejected by job-manager dependency plugin")
+            if not raise_exception:
+                return error
+            self.manager.raise_exception(
+                job, "dependency", 4, f"{error} (job may be stuck in DEPEND state)",
+                self.manager.owner_uid,
+            )
+        return None
+
+    def get_priority(self, job) -> int:
+        """job.priority.get: a new priority, or the current one when none is available."""
+        entries = self.entries("job.priority.get")
+        if not entries:
+            return job.priority
+        args = Args(self.job_args(job))
+        rc = stack.stack_call(self, entries, job, "job.priority.get", args)
+        if rc < 0:
+            log.error("jobtap: job.priority.get: callback failed")
+            return job.priority
+        priority = args.out.get("priority", PRIORITY_UNAVAIL)
+        if type(priority) is not int:
+            log.error("jobtap: job.priority.get: arg_unpack: priority: expected integer")
+            return job.priority
+        if priority == PRIORITY_UNAVAIL:
+            if job.state == State.SCHED:
+                log.error("jobtap: %d: BUG: plugin didn't return priority", job.id)
+            return job.priority
+        return priority
+
+    def notify_subscribers(self, job, name, event):
+        topic = f"job.event.{name}"
+        entries = self.entries(topic, job.subscribers)
+        if not entries:
+            return
+        args = Args(self.job_args(job, entry=event))
+        if stack.stack_call(self, entries, job, topic, args) < 0:
+            log.error("jobtap: event.%s callback failed for job %d", name, job.id)
+
+    # --- current job and lookups ------------------------------------------------------
+
+    def current_job(self):
+        if not self.current_jobs:
+            _fail(errno.EINVAL, "no current job (only valid inside a job callback)")
+        return self.current_jobs[-1]
+
+    def is_current(self, job) -> bool:
+        return bool(self.current_jobs) and self.current_jobs[-1] is job
+
+    def lookup_active(self, job_id):
+        from .plugin import CURRENT_JOB
+
+        if job_id == CURRENT_JOB:
+            job = self.current_job()
+            if job.state == State.INACTIVE:
+                _fail(errno.ENOENT, f"job {job.id} is inactive")
+            return job
+        job = self.manager.active.get(job_id)
+        if job is None:
+            _fail(errno.ENOENT, f"job {job_id} is not active")
+        return job
+
+    def lookup_any(self, job_id):
+        from .plugin import CURRENT_JOB
+
+        if job_id == CURRENT_JOB:
+            return self.current_job()
+        job = self.manager.active.get(job_id) or self.manager.inactive.get(job_id)
+        if job is None:
+            _fail(errno.ENOENT, f"unknown job {job_id}")
+        return job
+
+    # --- jobspec updates staged by a callback -----------------------------------------
+
+    def stage_jobspec_update(self, updates: dict):
+        if self.staged_jobspec_update is None:
+            self.staged_jobspec_update = {}
+        self.staged_jobspec_update.update(updates)
+
+    def discard_jobspec_updates(self):
+        self.staged_jobspec_update = None
+
+    def post_jobspec_updates(self, job) -> bool:
+        updates, self.staged_jobspec_update = self.staged_jobspec_update, None
+        try:
+            self.manager.events.post(job, "jobspec-update", updates)
+        except Exception:
+            log.exception("job %d: jobspec-update failed", job.id)
+            return False
+        return True
+
+    # --- safety helpers ---------------------------------------------------------------
+
+    def run_destructor(self, plugin, destructor, value):
+        try:
+            destructor(value)
+        except Exception as exc:
+            log.error("jobtap: %s: destructor raised %s: %s", plugin.display_name,
+                      type(exc).__name__, exc, exc_info=exc)
+
+    def register_service(self, plugin, topic, callback, arg, rolemask):
+        broker = self.manager.broker
+        handle = plugin.get_flux()
+
+        def serve(msg):
+            try:
+                if arg is None:
+                    callback(handle, msg)
+                else:
+                    callback(handle, msg, arg)
+            except Exception as exc:
+                log.error("jobtap: %s: service %s raised %s: %s", plugin.display_name, topic,
+                          type(exc).__name__, exc, exc_info=exc)
+                if not msg.responded:
+                    code = exc.errno if isinstance(exc, OSError) and exc.errno else errno.EIO
+                    msg.respond_error(code, f"{topic}: {exc}")
+
+        try:
+            broker.register(topic, serve, rolemask, owner=plugin)
+        except RequestError as exc:
+            _fail(errno.EEXIST, exc.strerror)
+        plugin.services.append(topic)
+
+    def job_destroyed(self, job):
+        """Run every plugin's per-job aux destructors for a job leaving the active set."""
+        aux, job.aux = job.aux, None
+        for plugin, entries in (aux or {}).items():
+            for value, destructor in entries.values():
+                if destructor is not None:
+                    self.run_destructor(plugin, destructor, value)
+        job.subscribers = None
+
+    # --- loading ----------------------------------------------------------------------
+
+    def load(self, path: str, conf: dict | None = None, config=None) -> Plugin:
+        """Load one plugin and append it to the stack (no replay; see `load_plugin`)."""
+        from .plugins import BUILTINS
+
+        if conf is not None and not isinstance(conf, dict):
+            _fail(errno.EINVAL, "jobtap: plugin conf must be a JSON object")
+        builtin = path.startswith(".") and "/" not in path
+        if builtin:
+            init = BUILTINS.get(path)
+            if init is None:
+                _fail(errno.ENOENT, f"{path}: No such plugin found")
+            plugin = Plugin(self, path, conf, builtin=True)
+            plugin.set_name(path)
+            self._check_duplicate(path)
+            self._init(plugin, init)
+        else:
+            init, fullpath, display_name, internal_name, module = self._find(path)
+            plugin = Plugin(self, fullpath, conf, builtin=False)
+            plugin.display_name = display_name
+            plugin.module = module
+            self._check_duplicate(display_name)
+            self._init(plugin, init)
+            name = plugin.name
+            if not name or "/" in name or "." in name:
+                plugin.set_name(internal_name)
+        error = self.conf_update(plugin, config if config is not None else self.manager.config)
+        if error is not None:
+            self._discard(plugin)
+            _fail(errno.EINVAL, error)
+        self.plugins.append(plugin)
+        self.invalidate_index()
+        return plugin
+
+    def _check_duplicate(self, display_name):
+        for loaded in self.plugins:
+            if loaded.display_name == display_name:
+                _fail(errno.EEXIST, f"{display_name} already loaded")
+
+    def _init(self, plugin, init):
+        try:
+            rc = init(plugin)
+        except Exception as exc:
+            log.error("jobtap: %s: plugin_init raised", plugin.path, exc_info=exc)
+            self._discard(plugin)
+            _fail(errno.EINVAL, f"{plugin.path}: plugin_init failed: {type(exc).__name__}: {exc}")
+        if rc is not None and (type(rc) is not int or rc < 0):
+            self._discard(plugin)
+            _fail(errno.EINVAL, f"{plugin.path}: plugin_init failed")
+
+    def _discard(self, plugin):
+        self.manager.broker.unregister_owner(plugin)
+        plugin.services.clear()
+        plugin.destroy_aux()
+
+    def _find(self, path):
+        """Resolve a non-builtin plugin: a ``.py`` file, an entry point, or a module."""
+        if path.endswith(".py") or "/" in path:
+            if os.path.isabs(path) or path.startswith("./") or not self.search_path:
+                candidates = [path]
+            else:
+                candidates = [os.path.join(directory, path) for directory in self.search_path]
+            for candidate in candidates:
+                if os.path.isfile(candidate):
+                    module = _import_file(candidate)
+                    init = getattr(module, "plugin_init", None)
+                    if not callable(init):
+                        _fail(errno.EINVAL, f"{candidate}: no plugin_init() found")
+                    base = os.path.basename(candidate)
+                    return init, os.path.abspath(candidate), base, base.split(".", 1)[0], module
+            _fail(errno.ENOENT, f"{path}: No such plugin found")
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=path):
+            target = entry_point.load()
+            init = target if callable(target) else getattr(target, "plugin_init", None)
+            if not callable(init):
+                _fail(errno.EINVAL, f"{path}: entry point has no plugin_init()")
+            module = sys.modules.get(getattr(init, "__module__", ""), None)
+            fullpath = getattr(module, "__file__", None) or entry_point.value
+            return init, fullpath, path, path.rsplit(".", 1)[-1], module
+        if not all(part.isidentifier() for part in path.split(".")):
+            _fail(errno.ENOENT, f"{path}: No such plugin found")
+        try:
+            module = importlib.import_module(path)
+        except ModuleNotFoundError as exc:
+            if exc.name and path.startswith(exc.name):
+                _fail(errno.ENOENT, f"{path}: No such plugin found")
+            _fail(errno.EINVAL, f"{path}: {exc}")
+        except Exception as exc:
+            _fail(errno.EINVAL, f"{path}: import failed: {type(exc).__name__}: {exc}")
+        init = getattr(module, "plugin_init", None)
+        if not callable(init):
+            _fail(errno.EINVAL, f"{path}: no plugin_init() found")
+        fullpath = getattr(module, "__file__", None) or path
+        return init, fullpath, path, path.rsplit(".", 1)[-1], module
+
+    def conf_update(self, plugin, config) -> str | None:
+        entries = self.entries("conf.update", [plugin])
+        if not entries:
+            return None
+        args = Args({"conf": config.data if config is not None else {}})
+        rc = stack.call_plugin(self, plugin, entries[0][1], "conf.update", args)
+        if rc < 0:
+            errmsg = args.out.get("errmsg")
+            return errmsg if isinstance(errmsg, str) else (
+                f"config rejected by {plugin.name} jobtap plugin"
+            )
+        return None
+
+    def reconfigure(self, config) -> str | None:
+        """conf.update on every plugin in order; the first rejection's message, or None."""
+        for plugin in list(self.plugins):
+            error = self.conf_update(plugin, config)
+            if error is not None:
+                return error
+        return None
+
+    def load_plugin(self, path: str, conf: dict | None = None) -> Plugin:
+        """Load at run time: replay existing jobs to the new plugin, then reprioritize all."""
+        plugin = self.load(path, conf)
+        self.replay(plugin)
+        self.manager.prioritize.reprioritize_all()
+        return plugin
+
+    def replay(self, plugin):
+        jobs = [job for job in self.manager.active.values() if job.state != State.NEW]
+        if plugin.load_sort_order == "state":
+            jobs.sort(key=lambda job: (int(job.state), job.id))
+        elif plugin.load_sort_order == "-state":
+            jobs.sort(key=lambda job: (-int(job.state), job.id))
+        only = [plugin]
+        for job in jobs:
+            for topic in ("job.create", "job.new"):
+                self.stack_call(job, topic, Args(self.job_args(job)), only)
+            if job.state == State.DEPEND:
+                self.check_dependencies(job, plugin=plugin)
+                self.stack_call(job, "job.state.depend", Args(self.job_args(job)), only)
+
+    def remove(self, pattern: str):
+        """Remove plugins by exact name, glob (a leading '.' must be explicit) or ``all``."""
+        if pattern == "all":
+            doomed = [p for p in self.plugins if not p.builtin]
+        else:
+            doomed = [
+                p for p in self.plugins
+                if p.display_name == pattern or _glob_match(p.display_name, pattern)
+            ]
+            if not doomed:
+                _fail(errno.ENOENT, f"Failed to find plugin to remove: {pattern}")
+        for plugin in doomed:
+            self._remove_one(plugin)
+
+    def _remove_one(self, plugin):
+        self.plugins.remove(plugin)
+        self.invalidate_index()
+        for job in self.manager.active.values():
+            entries = (job.aux or {}).pop(plugin, None)
+            for value, destructor in (entries or {}).values():
+                if destructor is not None:
+                    self.run_destructor(plugin, destructor, value)
+            if job.subscribers and plugin in job.subscribers:
+                job.subscribers.remove(plugin)
+        self._discard(plugin)
+
+    def find(self, name: str) -> Plugin | None:
+        for plugin in self.plugins:
+            if plugin.display_name == name:
+                return plugin
+        return None
+
+    def query(self, name: str) -> dict:
+        plugin = self.find(name)
+        if plugin is None:
+            _fail(errno.ENOENT, f"{name}: plugin not found")
+        out = {"name": plugin.display_name, "path": "builtin" if plugin.builtin else plugin.path}
+        args = Args({}, out)
+        entries = self.entries("plugin.query", [plugin])
+        if entries and stack.call_plugin(self, plugin, entries[0][1], "plugin.query", args) < 0:
+            _fail(errno.EINVAL, "plugin.query failed")
+        return args.out
+
+    # --- control services -------------------------------------------------------------
+
+    def register_services(self, broker):
+        broker.register("job-manager.jobtap", self._serve_jobtap, ROLE_OWNER)
+        broker.register("job-manager.jobtap-query", self._serve_query, ROLE_OWNER)
+
+    def _serve_jobtap(self, msg):
+        request = msg.payload_object()
+        if request.get("query_only"):
+            msg.respond({"plugins": [p.display_name for p in self.plugins]})
+            return
+        remove, load, conf = request.get("remove"), request.get("load"), request.get("conf")
+        if remove is not None and not isinstance(remove, str):
+            raise RequestError(errno.EPROTO, "remove must be a string")
+        if load is not None and not isinstance(load, str):
+            raise RequestError(errno.EPROTO, "load must be a string")
+        if remove:
+            self.remove(remove)
+        if load:
+            self.load_plugin(load, conf)
+        msg.respond({})
+
+    def _serve_query(self, msg):
+        name = msg.payload_object().get("name")
+        if not isinstance(name, str):
+            raise RequestError(errno.EPROTO, "query needs a plugin name")
+        msg.respond(self.query(name))
+
+
+def _first_handler(plugin, topic):
+    for handler in plugin.handlers:
+        if fnmatch.fnmatchcase(topic, handler.glob):
+            return handler
+    return None
+
+
+def _match(plugin, topic):
+    handler = _first_handler(plugin, topic)
+    return (plugin, handler) if handler is not None else None
+
+
+def _glob_match(name: str, pattern: str) -> bool:
+    if name.startswith(".") and not pattern.startswith("."):
+        return False
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+def _import_file(path: str):
+    module_name = "corral_jobtap_" + "".join(c if c.isalnum() else "_" for c in
+                                             os.path.abspath(path))
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        _fail(errno.EINVAL, f"{path}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        _fail(errno.EINVAL, f"{path}: import failed: {type(exc).__name__}: {exc}")
+    return module

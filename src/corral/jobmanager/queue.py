@@ -1,0 +1,110 @@
+"""Queues: named queues from ``[queues.<name>]``, each enabled/disabled (may jobs be
+submitted?) and started/stopped (may jobs be allocated?), as ``flux queue`` controls them.
+
+Without configured queues there is one anonymous queue.  A job that names no queue goes to
+``[policy.jobspec.defaults.system] queue`` when one is set.
+"""
+
+import errno
+
+from ..broker.message import RequestError
+
+
+class QueueState:
+    __slots__ = ("name", "enabled", "disable_reason", "started", "stop_reason")
+
+    def __init__(self, name):
+        self.name = name
+        self.enabled = True
+        self.disable_reason = None
+        self.started = True
+        self.stop_reason = None
+
+    def status(self) -> dict:
+        return {
+            "name": self.name,
+            "enabled": self.enabled,
+            "disable_reason": self.disable_reason,
+            "started": self.started,
+            "stop_reason": self.stop_reason,
+        }
+
+
+class Queues:
+    def __init__(self, manager, config):
+        self.manager = manager
+        configured = config.get("queues", {}) if config is not None else {}
+        if not isinstance(configured, dict):
+            raise config.error("queues", "must be a table of queue tables")
+        self.named = bool(configured)
+        self.queues = {name: QueueState(name) for name in configured} or {None: QueueState(None)}
+        self.default = None
+        if config is not None:
+            default = config.get("policy.jobspec.defaults.system.queue")
+            if default is not None:
+                if default not in self.queues:
+                    raise config.error("policy.jobspec.defaults.system.queue",
+                                       f"default queue '{default}' is not configured")
+                self.default = default
+
+    def _lookup(self, name):
+        if not self.named:
+            return self.queues[None]
+        return self.queues.get(name if name is not None else self.default)
+
+    def check_submit(self, name) -> str | None:
+        """Why a job may not be submitted to queue ``name`` now, or None."""
+        if not self.named:
+            if name is not None:
+                return f"invalid queue '{name}': no queues are configured"
+        elif name is None and self.default is None:
+            return "no queue specified and no default queue is configured"
+        queue = self._lookup(name)
+        if queue is None:
+            return f"invalid queue '{name}' specified"
+        if not queue.enabled:
+            reason = f": {queue.disable_reason}" if queue.disable_reason else ""
+            where = f"{queue.name} queue" if queue.name else "queue"
+            return f"job submission to the {where} is disabled{reason}"
+        return None
+
+    def started(self, name) -> bool:
+        queue = self._lookup(name)
+        return queue is None or queue.started
+
+    def _targets(self, request):
+        name = request.get("name")
+        if name is None or name == "all":
+            return list(self.queues.values())
+        queue = self.queues.get(name) if self.named else None
+        if queue is None:
+            raise RequestError(errno.ENOENT, f"{name}: no such queue")
+        return [queue]
+
+    # --- services ---------------------------------------------------------------------
+
+    def serve_status(self, msg):
+        request = msg.payload_object()
+        msg.respond({"queues": [q.status() for q in self._targets(request)]})
+
+    def serve_enable(self, msg):
+        request = msg.payload_object()
+        enable = request.get("enable")
+        if not isinstance(enable, bool):
+            raise RequestError(errno.EPROTO, "queue-enable needs a boolean 'enable'")
+        for queue in self._targets(request):
+            queue.enabled = enable
+            queue.disable_reason = None if enable else request.get("reason")
+        msg.respond({})
+
+    def serve_start(self, msg):
+        request = msg.payload_object()
+        start = request.get("start")
+        if not isinstance(start, bool):
+            raise RequestError(errno.EPROTO, "queue-start needs a boolean 'start'")
+        targets = self._targets(request)
+        for queue in targets:
+            queue.started = start
+            queue.stop_reason = None if start else request.get("reason")
+        self.manager.queue_state_changed(targets, start)
+        msg.respond({})

@@ -1,0 +1,61 @@
+"""Exceptions raised by request: ``job-manager.raise`` (one job) and ``raiseall`` (many).
+
+``corral cancel`` is a ``cancel`` exception of severity 0.  Guests may only raise
+exceptions on their own jobs, and the exception records who raised it.
+"""
+
+import errno
+
+from ..broker.message import RequestError
+from ..broker.roles import ROLE_OWNER
+from ..states import State
+
+
+def check_exception_type(type_) -> str:
+    if not isinstance(type_, str) or not type_ or any(c.isspace() or c == "=" for c in type_):
+        raise RequestError(errno.EPROTO, "exception type must be a non-empty word without "
+                                         "whitespace or '='")
+    return type_
+
+
+def check_severity(severity) -> int:
+    if type(severity) is not int or not 0 <= severity <= 7:
+        raise RequestError(errno.EPROTO, "exception severity must be an integer from 0 to 7")
+    return severity
+
+
+class Raise:
+    def __init__(self, manager):
+        self.manager = manager
+
+    def serve(self, msg):
+        request = msg.payload_object()
+        job = self.manager.active_job_for(msg, request.get("id"))
+        type_ = check_exception_type(request.get("type"))
+        severity = check_severity(request.get("severity"))
+        note = request.get("note", "")
+        if not isinstance(note, str):
+            raise RequestError(errno.EPROTO, "exception note must be a string")
+        if severity == 0 and job.state == State.NEW:
+            raise RequestError(errno.EINVAL, "a fatal exception cannot be raised on a new job")
+        self.manager.raise_exception(job, type_, severity, note, msg.userid)
+        msg.respond({})
+
+    def serve_all(self, msg):
+        request = msg.payload_object()
+        type_ = check_exception_type(request.get("type"))
+        severity = check_severity(request.get("severity"))
+        note = request.get("note", "")
+        states = request.get("states", int(State.PENDING | State.RUNNING))
+        userid = request.get("userid", msg.userid)
+        if not msg.rolemask & ROLE_OWNER and userid != msg.userid:
+            raise RequestError(errno.EPERM, "guests can only raise exceptions on their own jobs")
+        targets = [
+            job for job in self.manager.active.values()
+            if job.state & states and job.state != State.NEW
+            and (userid == -1 or job.userid == userid)
+        ]
+        if not request.get("dry_run"):
+            for job in targets:
+                self.manager.raise_exception(job, type_, severity, note, msg.userid)
+        msg.respond({"count": len(targets)})

@@ -1,0 +1,69 @@
+"""The jobtap stack call: one topic, every plugin in load order, first failure stops.
+
+This is the hot loop of the plugin system (flux-core's ``jobtap_stack_call``), kept apart from
+loading and naming so that its cost is easy to see and measure.  For each plugin whose
+handlers match the topic, its first matching handler runs; a negative return or an exception
+is a failure that skips every later plugin; jobspec updates the plugin staged are posted as
+one ``jobspec-update`` event right after it returns.  The result is -1 on failure, otherwise
+the number of plugins that handled the topic.
+"""
+
+import logging
+import time
+
+log = logging.getLogger("corral.jobtap")
+
+_perf_counter = time.perf_counter
+
+#: Topics whose callers read OUT ``errmsg``: an exception's text becomes the message there.
+_ERRMSG_TOPIC_PREFIXES = ("job.validate", "job.create", "job.dependency.", "job.update.",
+                          "conf.update")
+
+
+def call_plugin(host, plugin, handler, topic, args) -> int:
+    """Run one handler safely: exceptions and bad return values count as failure (-1)."""
+    start = _perf_counter()
+    try:
+        if handler.has_arg:
+            rc = handler.callback(plugin, topic, args, handler.arg)
+        else:
+            rc = handler.callback(plugin, topic, args)
+    except Exception as exc:
+        log.error("jobtap: %s: %s: callback raised %s: %s", plugin.display_name, topic,
+                  type(exc).__name__, exc, exc_info=exc)
+        if topic.startswith(_ERRMSG_TOPIC_PREFIXES) and "errmsg" not in args.out:
+            args.out["errmsg"] = str(exc) or type(exc).__name__
+        rc = -1
+    else:
+        if rc is None:
+            rc = 0
+        elif type(rc) is not int:
+            log.error("jobtap: %s: %s: callback returned %r, expected an int or None",
+                      plugin.display_name, topic, rc)
+            rc = -1
+    elapsed = _perf_counter() - start
+    if elapsed > host.slow_callback_threshold:
+        log.warning("jobtap: %s: %s: callback held the event loop for %.0f ms",
+                    plugin.display_name, topic, elapsed * 1000)
+    return rc
+
+
+def stack_call(host, entries, job, topic, args) -> int:
+    """Call ``topic`` on ``entries`` (``(plugin, handler)`` pairs in load order)."""
+    total = 0
+    host.current_jobs.append(job)
+    try:
+        for plugin, handler in entries:
+            rc = call_plugin(host, plugin, handler, topic, args)
+            if rc < 0:
+                log.debug("jobtap: %s: %s: rc=%d", plugin.display_name, topic, rc)
+                host.discard_jobspec_updates()
+                return -1
+            if host.staged_jobspec_update is not None and not host.post_jobspec_updates(job):
+                log.error("jobtap: %s: %s: failed to apply jobspec updates",
+                          plugin.display_name, topic)
+                return -1
+            total += 1
+        return total
+    finally:
+        host.current_jobs.pop()

@@ -1,0 +1,53 @@
+"""The job manager's side of execution: start requests and what exec answers.
+
+A start request leaves only once the ``alloc`` that justifies it is committed, so a job
+whose controller dies cannot have run without its allocation on disk.  Exec's answers become
+``start``, ``finish``, ``release`` events and ``exec``/``timeout`` exceptions.
+"""
+
+from .. import idset
+from ..states import State
+
+
+class Start:
+    def __init__(self, manager, exec_service):
+        self.manager = manager
+        self.exec = exec_service
+
+    def send(self, job):
+        if job.start_pending or job.started:
+            return
+        job.start_pending = True
+        self.manager.store.after_commit(lambda: self._send(job))
+
+    def _send(self, job):
+        if job.state != State.RUN or job.readonly:
+            # An exception ended the job before its tasks could start.
+            self.released(job, [], True)
+            return
+        self.exec.start(job)
+
+    def cancel(self, job):
+        self.exec.cancel(job)
+
+    def kill(self, job, signum):
+        self.exec.kill(job, signum)
+
+    # --- answers from exec ----------------------------------------------------------------
+
+    def started(self, job):
+        self.manager.events.post(job, "start")
+
+    def finished(self, job, status):
+        self.manager.events.post(job, "finish", {"status": status})
+
+    def released(self, job, ranks, final):
+        if ranks:
+            self.manager.alloc.release(job, ranks)
+        if final:
+            job.start_pending = False
+        self.manager.events.post(job, "release", {"ranks": idset.encode(ranks), "final": final})
+
+    def exception(self, job, type_, note):
+        manager = self.manager
+        manager.raise_exception(job, type_, 0, note, manager.owner_uid)

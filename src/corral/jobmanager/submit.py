@@ -1,0 +1,127 @@
+"""Submission: validate, number, create, ask the plugins, store, answer.
+
+A request carries one or more jobs (``corral submit --cc`` sends them in batches).  Each job
+is checked on its own: the jobspec (ingest), the queue, the urgency a guest may ask for, then
+``job.create``, ``job.validate`` and ``job.dependency.*``.  A job refused at any point leaves
+nothing behind but a non-committed ``invalidate`` and ``job.destroy``; an accepted one gets
+its ``submit`` event stored, ``job.new``, and a queued ``validate`` that runs once the batch
+holding ``submit`` is committed, when the submitter is answered too.
+"""
+
+import errno
+import json
+import time
+
+from .. import eventlog
+from .. import jobspec as jobspec_module
+from ..broker.roles import ROLE_OWNER
+from .event import NO_COMMIT
+from .job import Job
+from .plugin import URGENCY_DEFAULT
+
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class SubmitError(Exception):
+    def __init__(self, errnum, text):
+        super().__init__(text)
+        self.errnum = errnum
+        self.text = text
+
+
+class Submit:
+    def __init__(self, manager):
+        self.manager = manager
+
+    def serve(self, msg):
+        request = msg.payload_object()
+        jobs = request.get("jobs")
+        if not isinstance(jobs, list) or not jobs:
+            msg.respond_error(errno.EPROTO, "submit needs a non-empty 'jobs' array")
+            return
+        results = []
+        accepted = []
+        for item in jobs:
+            try:
+                job = self._submit_one(item, msg.userid, msg.rolemask)
+            except SubmitError as exc:
+                results.append({"errnum": exc.errnum, "errstr": exc.text})
+            else:
+                results.append({"id": job.id})
+                accepted.append(job)
+        manager = self.manager
+        if accepted:
+            manager.store.kv_set("next_id", manager.next_id)
+        manager.store.after_commit(lambda: self._committed(msg, accepted, results))
+
+    def _committed(self, msg, accepted, results):
+        events = self.manager.events
+        for job in accepted:
+            job.hold_events = False
+            events.drain(job)
+        msg.respond({"jobs": results})
+
+    def _submit_one(self, item, userid, rolemask):
+        manager = self.manager
+        if not isinstance(item, dict) or not isinstance(item.get("jobspec"), dict):
+            raise SubmitError(errno.EPROTO, "each job needs a 'jobspec' object")
+        urgency = item.get("urgency", URGENCY_DEFAULT)
+        flags = item.get("flags", 0)
+        if type(urgency) is not int or not 0 <= urgency <= 31:
+            raise SubmitError(errno.EINVAL, "urgency must be an integer from 0 to 31")
+        if not rolemask & ROLE_OWNER and urgency > URGENCY_DEFAULT:
+            raise SubmitError(errno.EINVAL,
+                              f"urgency range is [0:{URGENCY_DEFAULT}] for guest users")
+        if type(flags) is not int:
+            raise SubmitError(errno.EPROTO, "flags must be an integer")
+        spec = item["jobspec"]
+        try:
+            request = jobspec_module.validate(spec)
+        except jobspec_module.JobspecError as exc:
+            raise SubmitError(errno.EINVAL, str(exc)) from None
+        queue_error = manager.queues.check_submit(request.queue)
+        if queue_error is not None:
+            raise SubmitError(errno.EINVAL, queue_error)
+
+        job_id = manager.next_id
+        manager.next_id += 1
+        t_submit = time.time()
+        redacted = jobspec_module.redact(spec)
+        job = Job(job_id, userid, t_submit, redacted, request)
+        job.environment = spec.get("attributes", {}).get("system", {}).get("environment")
+        job.hold_events = True
+        submit_event = eventlog.entry(
+            "submit",
+            {"userid": userid, "urgency": urgency, "flags": flags, "version": 1},
+            t_submit,
+        )
+        events = manager.events
+        events.process_first(job, submit_event)
+        manager.active[job_id] = job
+
+        jobtap = manager.jobtap
+        error = jobtap.call_early(job, "job.create")
+        if error is None:
+            error = jobtap.call_early(job, "job.validate")
+        if error is None:
+            error = jobtap.check_dependencies(job)
+        if error is not None:
+            self._reject(job)
+            raise SubmitError(errno.EINVAL, error)
+
+        manager.store.add_job(job_id, userid, t_submit, _compact(spec))
+        job.seq = 1
+        manager.store.append_event(
+            job_id, 0, submit_event, eventlog.encode_context(submit_event["context"]), job
+        )
+        jobtap.call(job, "job.new")
+        job.event_queue.append((eventlog.entry("validate"), 0))
+        return job
+
+    def _reject(self, job):
+        manager = self.manager
+        job.event_queue.clear()
+        manager.events.process(job, eventlog.entry("invalidate"), NO_COMMIT)
+        manager.jobtap.call(job, "job.destroy")
+        manager.jobtap.job_destroyed(job)
+        del manager.active[job.id]

@@ -1,0 +1,13 @@
+"""The scheduler: an ordered queue of allocation requests over a resource pool.
+
+The job manager sends a request when a job reaches SCHED with a non-zero priority, cancels it
+when the job leaves SCHED, and frees resources when a job releases them.  The scheduler
+answers on its own loop iteration (as Flux's separate scheduler module answers by message),
+allocating strictly first-come-first-served in priority order: a request that does not fit
+blocks the ones behind it.
+"""
+
+from .pool import NodeSpec, ResourcePool
+from .scheduler import Scheduler
+
+__all__ = ["NodeSpec", "ResourcePool", "Scheduler"]

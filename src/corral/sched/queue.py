@@ -1,0 +1,62 @@
+"""Pending allocation requests, ordered by priority (highest first), then job id.
+
+A heap with lazy deletion: cancelling or reprioritizing a request marks its heap entry dead
+and, for a new priority, pushes a fresh one, so every operation is O(log n) and re-sorting
+everything at once (reprioritize-all) is one heapify.
+"""
+
+import heapq
+
+
+class PendingQueue:
+    def __init__(self):
+        self._heap: list[list] = []
+        self._entries: dict[int, list] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, job) -> bool:
+        return job.id in self._entries
+
+    def push(self, job):
+        entry = [-job.priority, job.id, job]
+        self._entries[job.id] = entry
+        heapq.heappush(self._heap, entry)
+
+    def remove(self, job) -> bool:
+        entry = self._entries.pop(job.id, None)
+        if entry is None:
+            return False
+        entry[2] = None
+        return True
+
+    def reorder(self, job):
+        if self.remove(job):
+            self.push(job)
+
+    def peek(self):
+        heap = self._heap
+        while heap and heap[0][2] is None:
+            heapq.heappop(heap)
+        return heap[0][2] if heap else None
+
+    def pop(self):
+        job = self.peek()
+        if job is not None:
+            heapq.heappop(self._heap)
+            del self._entries[job.id]
+        return job
+
+    def resort(self):
+        """Re-read every queued job's priority and rebuild the order in one pass."""
+        heap = []
+        for entry in self._entries.values():
+            entry[0] = -entry[2].priority
+            heap.append(entry)
+        heapq.heapify(heap)
+        self._heap = heap
+
+    def jobs(self):
+        """Queued jobs in allocation order (for listings; O(n log n))."""
+        return [entry[2] for entry in sorted(self._entries.values())]
