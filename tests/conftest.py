@@ -1,0 +1,129 @@
+"""Fixtures that start real corral instances for integration tests.
+
+An instance is a real ``corral start`` process with its own state directory; tests drive it
+through the CLI (``inst.corral(...)``) or the client API (``inst.client()``), and may stop,
+kill (-9) and restart it on the same state directory.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from corral.client import Client, ConnectError, RPCError
+
+
+class RunningInstance:
+    def __init__(self, state_dir, test_size=None, config=None, env=None):
+        self.state_dir = str(state_dir)
+        self.test_size = test_size
+        self.config = str(config) if config is not None else None
+        self.extra_env = env or {}
+        self.uri = f"local://{os.path.join(self.state_dir, 'local.sock')}"
+        self.process = None
+        self.log_path = os.path.join(self.state_dir, "controller.log")
+
+    def command(self):
+        command = [sys.executable, "-m", "corral", "start", f"--state-dir={self.state_dir}",
+                   "-v"]
+        if self.test_size:
+            command.append(f"--test-size={self.test_size}")
+        if self.config:
+            command.append(f"--config={self.config}")
+        return command
+
+    def start(self, timeout=20):
+        os.makedirs(self.state_dir, exist_ok=True)
+        log = open(self.log_path, "a")
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                        env=dict(os.environ, **self.extra_env),
+                                        start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"corral start exited with {self.process.returncode}:\n"
+                                   + self.log())
+            try:
+                with Client(self.uri) as client:
+                    client.rpc("instance.info")
+                return self
+            except (ConnectError, RPCError, OSError):
+                time.sleep(0.05)
+        raise RuntimeError("instance did not come up:\n" + self.log())
+
+    def log(self) -> str:
+        with open(self.log_path) as file:
+            return file.read()
+
+    def client(self) -> Client:
+        return Client(self.uri)
+
+    def env(self) -> dict:
+        return dict(os.environ, CORRAL_URI=self.uri, **self.extra_env)
+
+    def corral(self, *args, check=True, timeout=60, input=None):
+        """Run the corral CLI against this instance; returns the CompletedProcess."""
+        result = subprocess.run([sys.executable, "-m", "corral", *map(str, args)],
+                                env=self.env(), capture_output=True, text=True,
+                                timeout=timeout, input=input)
+        if check and result.returncode != 0:
+            raise AssertionError(f"corral {' '.join(map(str, args))} exited "
+                                 f"{result.returncode}:\n{result.stdout}{result.stderr}")
+        return result
+
+    def submit(self, *args) -> int:
+        return int(self.corral("submit", *args).stdout.split()[-1])
+
+    def wait_inactive(self, job_id, timeout=30):
+        with self.client() as client:
+            return client.wait_event(job_id, "clean", timeout)
+
+    def dmesg(self) -> str:
+        return self.corral("dmesg").stdout
+
+    def stop(self, timeout=30):
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout)
+        finally:
+            self.process = None
+        return code
+
+    def kill(self):
+        """kill -9 the controller (its jobs' tasks are left behind, as after a crash)."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+
+@pytest.fixture
+def make_instance(tmp_path):
+    """Start instances with options: ``make_instance(test_size=4, config=path)``."""
+    started = []
+
+    def make(test_size=None, config=None, env=None, state_dir=None):
+        state = state_dir or tmp_path / f"state{len(started)}"
+        instance = RunningInstance(state, test_size, config, env).start()
+        started.append(instance)
+        return instance
+
+    yield make
+    for instance in started:
+        if instance.process is not None:
+            instance.stop()
+
+
+@pytest.fixture
+def instance(make_instance):
+    return make_instance()
