@@ -1,0 +1,305 @@
+"""Shared helpers of the benchmarks: a controller started as a subprocess, the machine's own
+baselines, statistics, and the table / JSON output every benchmark prints.
+
+A benchmark starts its own instance (`Controller`) in a fresh state directory on disk, so the
+figures include real store commits, and measures its baseline in the same run: a figure is
+only ever compared with something this machine did a moment before.  Nothing here reaches
+into the controller: everything goes through the client API, the CLI or ``/proc``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from corral.client import Client, ConnectError, RPCError
+
+#: The ``corral`` command installed beside this interpreter (a console script), as a user
+#: would run it; ``python -m corral`` when there is none.
+_SCRIPT = os.path.join(os.path.dirname(sys.executable), "corral")
+CORRAL = [_SCRIPT] if os.access(_SCRIPT, os.X_OK) else [sys.executable, "-m", "corral"]
+
+#: A job that "runs" for no time and starts no process (Flux's ``exec.test.run_duration``).
+SIMULATED = ["exec.test.run_duration=0"]
+
+
+# --- command line and output ------------------------------------------------------------
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the state directories (their path is printed)")
+    return parser
+
+
+def machine() -> dict:
+    model = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory_kib = 0
+    with open("/proc/meminfo") as file:
+        for line in file:
+            if line.startswith("MemTotal:"):
+                memory_kib = int(line.split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(memory_kib / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+class Report:
+    """Figures (name, value, unit) and checks (target met or not), printed as a table or
+    as JSON."""
+
+    def __init__(self, benchmark: str, args):
+        self.benchmark = benchmark
+        self.args = args
+        self.figures: list[dict] = []
+        self.targets: list[dict] = []
+
+    def figure(self, name: str, value, unit: str = "", note: str = ""):
+        self.figures.append({"name": name, "value": value, "unit": unit, "note": note})
+        if not self.args.json:
+            shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
+            if isinstance(value, float) and abs(value) >= 100:
+                shown = f"{value:,.0f}"
+            print(f"  {name:<48} {shown:>14} {unit:<8} {note}", flush=True)
+
+    def target(self, name: str, met: bool, detail: str):
+        self.targets.append({"name": name, "met": bool(met), "detail": detail})
+        if not self.args.json:
+            print(f"  [{'met' if met else 'MISSED'}] {name}: {detail}", flush=True)
+
+    def section(self, title: str):
+        if not self.args.json:
+            print(f"\n{title}", flush=True)
+
+    def finish(self):
+        if self.args.json:
+            json.dump({"benchmark": self.benchmark, "command": " ".join(sys.argv),
+                       "quick": self.args.quick, "machine": machine(),
+                       "figures": self.figures, "targets": self.targets}, sys.stdout, indent=1)
+            print()
+        return 0 if all(t["met"] for t in self.targets) else 1
+
+
+def log(args, text: str):
+    """Progress on stderr, so that ``--json`` output stays clean."""
+    print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+
+# --- statistics ---------------------------------------------------------------------------
+
+
+def median(values) -> float:
+    return statistics.median(values)
+
+
+def p95(values) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+# --- the controller -----------------------------------------------------------------------
+
+
+def write_config(directory: str, nodes: list[tuple[str, str]], extra: str = "") -> str:
+    """A TOML config declaring ``[(hosts, cores)]`` as ``[[resource.config]]`` entries."""
+    path = os.path.join(directory, "corral.toml")
+    with open(path, "w") as file:
+        for hosts, cores in nodes:
+            file.write(f'[[resource.config]]\nhosts = "{hosts}"\ncores = "{cores}"\n\n')
+        file.write(extra)
+    return path
+
+
+class Controller:
+    """``corral start`` as a subprocess with its own state directory (on disk, under the
+    benchmark's work directory), so its pid, memory and restart can be measured."""
+
+    def __init__(self, state_dir: str, config: str | None = None):
+        self.state_dir = state_dir
+        self.config = config
+        self.uri = f"local://{os.path.join(state_dir, 'local.sock')}"
+        self.process: subprocess.Popen | None = None
+        self.log_path = os.path.join(state_dir, "controller.log")
+
+    def start(self, timeout: float = 120) -> float:
+        """Start and wait until it answers; returns the seconds that took."""
+        os.makedirs(self.state_dir, exist_ok=True)
+        command = [*CORRAL, "start", f"--state-dir={self.state_dir}"]
+        if self.config:
+            command.append(f"--config={self.config}")
+        started = time.perf_counter()
+        with open(self.log_path, "a") as log_file:
+            self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        deadline = started + timeout
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"corral start exited with {self.process.returncode}:\n"
+                                   + self.log())
+            try:
+                with Client(self.uri) as client:
+                    client.rpc("instance.info")
+                return time.perf_counter() - started
+            except (ConnectError, RPCError, OSError):
+                time.sleep(0.01)
+        raise RuntimeError(f"instance did not answer within {timeout} s:\n" + self.log())
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def client(self) -> Client:
+        return Client(self.uri)
+
+    def env(self) -> dict:
+        return dict(os.environ, CORRAL_URI=self.uri)
+
+    def log(self) -> str:
+        with open(self.log_path) as file:
+            return file.read()[-4000:]
+
+    def memory_kib(self) -> dict:
+        """VmRSS and VmHWM (peak) of the controller process, in KiB."""
+        found = {}
+        with open(f"/proc/{self.pid}/status") as file:
+            for line in file:
+                key = line.split(":", 1)[0]
+                if key in ("VmRSS", "VmHWM"):
+                    found[key] = int(line.split()[1])
+        return found
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the controller has used so far."""
+        with open(f"/proc/{self.pid}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self, timeout: float = 120) -> float:
+        """SIGTERM and wait for exit; returns the seconds that took."""
+        if self.process is None:
+            return 0.0
+        started = time.perf_counter()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise RuntimeError("controller did not stop on SIGTERM") from None
+        finally:
+            self.process = None
+        return time.perf_counter() - started
+
+
+class WorkDir:
+    """A temporary directory on disk (not tmpfs when /var/tmp is a disk), removed at exit
+    unless ``--keep``."""
+
+    def __init__(self, args, prefix: str):
+        base = "/var/tmp" if os.path.isdir("/var/tmp") else None
+        self.path = tempfile.mkdtemp(prefix=f"corral-bench-{prefix}-", dir=base)
+        self.keep = args.keep
+        if self.keep:
+            log(args, f"state kept in {self.path}")
+
+    def sub(self, name: str) -> str:
+        path = os.path.join(self.path, name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if not self.keep:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+# --- driving jobs -------------------------------------------------------------------------
+
+
+def commit_barrier(client: Client):
+    """Return once everything the controller queued for its store so far is committed.
+
+    A submit request is answered only after the store batch holding it commits, and the
+    store commits in order; a request whose one job is refused before it gets an id leaves
+    nothing behind, so it is a pure barrier.
+    """
+    answer = client.rpc("job-manager.submit", {"jobs": [{"jobspec": "barrier"}]})
+    assert "errnum" in answer["jobs"][0], answer
+
+
+def run_until_clean(client: Client, jobspecs: list) -> dict:
+    """Submit ``jobspecs`` through the client API and wait until every one is inactive and
+    its ``clean`` is on disk; the timings of that, from the first submit."""
+    started = time.perf_counter()
+    results = client.submit_many(jobspecs)
+    submitted = time.perf_counter()
+    refused = [r for r in results if not isinstance(r, int)]
+    if refused:
+        raise RuntimeError(f"{len(refused)} jobs refused, first: {refused[0]}")
+    client.rpc("job-manager.queue-drain")
+    commit_barrier(client)
+    finished = time.perf_counter()
+    return {"ids": results, "submit_seconds": submitted - started,
+            "total_seconds": finished - started}
+
+
+def check_lifecycle(client: Client, job_id: int, expect_result: str = "COMPLETED") -> list[str]:
+    """The event names of one finished job, after checking it ended as expected."""
+    names = [event["name"] for event in client.eventlog(job_id)]
+    if names[-1] != "clean":
+        raise RuntimeError(f"job {job_id} did not end with clean: {names}")
+    job = client.job(job_id)
+    if job.get("result_name") != expect_result:
+        raise RuntimeError(f"job {job_id} ended {job.get('result_name')}, not {expect_result}")
+    return names
+
+
+# --- the machine's baselines --------------------------------------------------------------
+
+
+def spawn_rate(count: int, path: str = "/bin/true") -> float:
+    """Processes per second this machine starts and reaps from Python, one at a time
+    (``os.posix_spawn`` + ``waitpid``): the floor under any real execution."""
+    argv = [path]
+    env = {}
+    started = time.perf_counter()
+    for _ in range(count):
+        pid = os.posix_spawn(path, argv, env)
+        os.waitpid(pid, 0)
+    return count / (time.perf_counter() - started)
+
+
+def command_times(argv: list[str], count: int, env: dict | None = None) -> list[float]:
+    """Wall-clock seconds of ``count`` sequential runs of ``argv`` (each must exit 0)."""
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    return times
