@@ -66,6 +66,29 @@ def machine() -> dict:
     }
 
 
+def corral_source() -> dict:
+    """Which corral is measured: the package's directory and, when it sits in a git work
+    tree, its commit and whether the tree had uncommitted changes to ``src/``."""
+    import corral
+
+    where = os.path.dirname(os.path.dirname(os.path.abspath(corral.__file__)))
+    found = {"path": where}
+    snapshot = os.path.join(where, "..", "COMMIT")
+    if os.path.exists(snapshot):  # a copy made by run_all.sh
+        with open(snapshot) as file:
+            found.update(commit=file.read().strip(), dirty=False)
+        return found
+    try:
+        commit = subprocess.run(["git", "-C", where, "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", where, "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        found.update(commit=commit, dirty=bool(dirty))
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return found
+
+
 class Report:
     """Figures (name, value, unit) and checks (target met or not), printed as a table or
     as JSON."""
@@ -75,28 +98,29 @@ class Report:
         self.args = args
         self.figures: list[dict] = []
         self.targets: list[dict] = []
+        # With --json the table still goes out, on stderr, for the log.
+        self.out = sys.stderr if args.json else sys.stdout
+        print(f"corral from {corral_source()}", file=self.out, flush=True)
 
     def figure(self, name: str, value, unit: str = "", note: str = ""):
         self.figures.append({"name": name, "value": value, "unit": unit, "note": note})
-        if not self.args.json:
-            shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
-            if isinstance(value, float) and abs(value) >= 100:
-                shown = f"{value:,.0f}"
-            print(f"  {name:<48} {shown:>14} {unit:<8} {note}", flush=True)
+        shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
+        if isinstance(value, float) and abs(value) >= 100:
+            shown = f"{value:,.0f}"
+        print(f"  {name:<48} {shown:>14} {unit:<8} {note}", file=self.out, flush=True)
 
     def target(self, name: str, met: bool, detail: str):
         self.targets.append({"name": name, "met": bool(met), "detail": detail})
-        if not self.args.json:
-            print(f"  [{'met' if met else 'MISSED'}] {name}: {detail}", flush=True)
+        print(f"  [{'met' if met else 'MISSED'}] {name}: {detail}", file=self.out, flush=True)
 
     def section(self, title: str):
-        if not self.args.json:
-            print(f"\n{title}", flush=True)
+        print(f"\n{title}", file=self.out, flush=True)
 
     def finish(self):
         if self.args.json:
             json.dump({"benchmark": self.benchmark, "command": " ".join(sys.argv),
                        "quick": self.args.quick, "machine": machine(),
+                       "corral": corral_source(),
                        "figures": self.figures, "targets": self.targets}, sys.stdout, indent=1)
             print()
         return 0 if all(t["met"] for t in self.targets) else 1

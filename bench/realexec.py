@@ -1,0 +1,85 @@
+"""Real execution throughput: one-core ``/bin/true`` jobs against the raw spawn rate
+(benchmark 2).
+
+One node with (this machine's cores x 4) slots; N jobs submitted through the client API and
+timed from the first submit to the last ``clean`` on disk.  Baselines in the same run: the
+raw rate (``os.posix_spawn`` + ``waitpid``, one at a time) and, to show what the launch
+itself costs, `subprocess.Popen` with the options the node agent uses.
+
+Target: corral's rate >= 60% of the raw spawn rate.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+from corral import jobspec  # noqa: E402
+
+FLUX_REAL = 50  # jobs/s, Flux 0.88 with real `true` processes, this kind of machine
+
+
+def popen_rate(count: int, directory: str) -> float:
+    """Processes/s with the node agent's launch: `subprocess.Popen` in a new process group,
+    fds closed, output appended to a per-job file, waited for one at a time."""
+    started = time.perf_counter()
+    for index in range(count):
+        with open(os.path.join(directory, f"{index}.out"), "ab") as out:
+            process = subprocess.Popen(["/bin/true"], env={}, cwd="/", stdin=subprocess.DEVNULL,
+                                       stdout=out, stderr=out, close_fds=True, process_group=0)
+        process.wait()
+    return count / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = common.parser(__doc__.splitlines()[0])
+    parser.add_argument("-n", "--jobs", type=int, default=None, help="job count (2000)")
+    args = parser.parse_args()
+    njobs = args.jobs or (200 if args.quick else 2000)
+    slots = (os.cpu_count() or 1) * 4
+    report = common.Report("realexec", args)
+    spec = jobspec.build(["/bin/true"])
+
+    with common.WorkDir(args, "realexec") as work:
+        report.section("baselines (same run)")
+        raw = common.spawn_rate(njobs)
+        report.figure("raw spawn rate (posix_spawn + waitpid)", raw, "proc/s")
+        popen = popen_rate(njobs, work.sub("popen"))
+        report.figure("Popen rate (agent's options, output file)", popen, "proc/s")
+
+        report.section(f"N = {njobs:,} one-core /bin/true jobs, one node, {slots} slots")
+        config = common.write_config(work.path, [("node0", f"0-{slots - 1}")])
+        controller = common.Controller(work.sub("state"), config)
+        controller.start()
+        try:
+            with controller.client() as client:
+                cpu_before = controller.cpu_seconds()
+                timing = common.run_until_clean(client, [spec] * njobs)
+                cpu = controller.cpu_seconds() - cpu_before
+                common.check_lifecycle(client, timing["ids"][-1])
+                listed = client.jobs()
+                failed = [job["id"] for job in listed if job.get("result_name") != "COMPLETED"]
+        finally:
+            controller.stop()
+        if len(listed) != njobs or failed:
+            raise RuntimeError(f"{len(listed)} jobs listed, {len(failed)} did not complete, "
+                               f"e.g. {failed[:5]}")
+        rate = njobs / timing["total_seconds"]
+        report.figure("first submit to last clean", timing["total_seconds"], "s")
+        report.figure("throughput", rate, "jobs/s")
+        report.figure("controller CPU per job", cpu / njobs * 1e6, "us")
+        report.figure("ratio to raw spawn rate", rate / raw, "x")
+        report.figure("ratio to Popen rate", rate / popen, "x")
+        report.figure("ratio to Flux real execution (50/s)", rate / FLUX_REAL, "x")
+
+        report.section("targets")
+        report.target("throughput >= 60% of the raw spawn rate", rate >= 0.6 * raw,
+                      f"{rate / raw:.0%} ({rate:,.0f} vs {raw:,.0f} proc/s)")
+    return report.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
