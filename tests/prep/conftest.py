@@ -1,0 +1,62 @@
+"""Fixtures for PrEp unit tests: real scripts in temporary directories, real corral jobs."""
+
+import os
+import pwd
+import textwrap
+
+import pytest
+
+from corral import jobspec, resource_set
+from corral.jobmanager.job import Job
+
+
+@pytest.fixture
+def make_script(tmp_path):
+    """``make_script(name, body, mode=0o755)``: write a script (a ``#!/bin/sh`` line is added
+    unless ``body`` has one) under ``tmp_path/scripts`` and return its absolute path."""
+    directory = tmp_path / "scripts"
+    directory.mkdir(exist_ok=True)
+
+    def make(name: str, body: str, mode: int = 0o755) -> str:
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = textwrap.dedent(body).lstrip("\n")
+        if not text.startswith("#!"):
+            text = "#!/bin/sh\n" + text
+        path.write_text(text)
+        os.chmod(path, mode)
+        return str(path)
+
+    return make
+
+
+@pytest.fixture
+def make_job():
+    """``make_job(**options)``: a corral `Job` as the job manager holds it in RUN, built from
+    ``jobspec.build`` options, with R on the given ``nodes`` (names) and ``cores``/``gpus``
+    per node. Other keyword arguments set job fields (``restart_count``, ``waitstatus``...)."""
+
+    def make(job_id=42, nodes=("node0",), cores=((0,),), gpus=None, starttime=1700000000.0,
+             expiration=1700003600.0, command=("true",), environment=None, fields=None,
+             **build_options):
+        spec = jobspec.build(list(command), environment=environment, **build_options)
+        request = jobspec.validate(spec)
+        job = Job(job_id, os.getuid(), 1699999990.0, jobspec.redact(spec), request)
+        job.environment = spec["attributes"]["system"].get("environment")
+        gpus = gpus or tuple(() for _ in nodes)
+        allocation = {rank: (list(cores[rank]), list(gpus[rank])) for rank in range(len(nodes))}
+        job.R = resource_set.build(allocation, list(nodes), starttime, expiration)
+        job.nodelist = resource_set.nodelist(job.R)
+        job.t_run = starttime
+        for name, value in (fields or {}).items():
+            setattr(job, name, value)
+        return job
+
+    return make
+
+
+@pytest.fixture
+def me():
+    """``(user name, uid, gid)`` of the user running the tests (jobs are submitted as them)."""
+    entry = pwd.getpwuid(os.getuid())
+    return entry.pw_name, entry.pw_uid, entry.pw_gid
