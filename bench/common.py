@@ -39,7 +39,14 @@ def parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--keep", action="store_true",
                         help="keep the state directories (their path is printed)")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="record every controller with py-spy into DIR (speedscope JSON "
+                             "and a top-functions text file); slows the controller down")
     return parser
+
+
+#: Set by `Controller` users through ``--profile``: where py-spy profiles go (None: off).
+PROFILE_DIR: str | None = None
 
 
 def machine() -> dict:
@@ -100,6 +107,8 @@ class Report:
         self.targets: list[dict] = []
         # With --json the table still goes out, on stderr, for the log.
         self.out = sys.stderr if args.json else sys.stdout
+        global PROFILE_DIR
+        PROFILE_DIR = os.path.abspath(args.profile) if args.profile else None
         print(f"corral from {corral_source()}", file=self.out, flush=True)
 
     def figure(self, name: str, value, unit: str = "", note: str = ""):
@@ -163,6 +172,7 @@ class Controller:
     def __init__(self, state_dir: str, config: str | None = None):
         self.state_dir = state_dir
         self.config = config
+        self.profiler: subprocess.Popen | None = None
         self.uri = f"local://{os.path.join(state_dir, 'local.sock')}"
         self.process: subprocess.Popen | None = None
         self.log_path = os.path.join(state_dir, "controller.log")
@@ -185,10 +195,26 @@ class Controller:
             try:
                 with Client(self.uri) as client:
                     client.rpc("instance.info")
-                return time.perf_counter() - started
+                elapsed = time.perf_counter() - started
+                self._start_profiler()
+                return elapsed
             except (ConnectError, RPCError, OSError):
                 time.sleep(0.01)
         raise RuntimeError(f"instance did not answer within {timeout} s:\n" + self.log())
+
+    def _start_profiler(self):
+        if PROFILE_DIR is None:
+            return
+        os.makedirs(PROFILE_DIR, exist_ok=True)
+        name = os.path.basename(os.path.dirname(self.state_dir.rstrip("/"))) + "-" + str(self.pid)
+        output = os.path.join(PROFILE_DIR, f"{name}.speedscope.json")
+        py_spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable),
+                                                         "py-spy")
+        self.profiler = subprocess.Popen(
+            [py_spy, "record", "--pid", str(self.pid), "--rate", "250", "--format",
+             "speedscope", "--output", output], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # let it attach before the work starts
 
     @property
     def pid(self) -> int:
@@ -235,6 +261,9 @@ class Controller:
             raise RuntimeError("controller did not stop on SIGTERM") from None
         finally:
             self.process = None
+            if self.profiler is not None:
+                self.profiler.wait(60)
+                self.profiler = None
         return time.perf_counter() - started
 
 
