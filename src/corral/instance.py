@@ -19,6 +19,7 @@ from . import config as config_module
 from .broker import Broker
 from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
+from .exec import orphans
 from .exec.agent import NodeAgent
 from .exec.channel import LocalChannel
 from .exec.service import Exec
@@ -28,6 +29,8 @@ from .sched import NodeSpec, ResourcePool, Scheduler
 from .store import Store
 
 log = logging.getLogger("corral")
+
+SHUTDOWN_NOTE = "the instance shut down while the job was running"
 
 
 class StartupError(Exception):
@@ -88,12 +91,13 @@ class Instance:
             self.agents.append(agent)
             channels.append(LocalChannel(loop, agent.handle))
         self.exec = Exec(loop, None, channels, [s.name for s in specs], output_dir, self.uri,
-                         config_module.kill_timeout(config))
+                         self.store, config_module.kill_timeout(config))
         self.manager.attach_exec(self.exec)
         self.exec.respond = self.manager.start
 
         self.resources = ResourceService(self.pool, self.scheduler, self.store)
         self.manager.load_builtins()
+        orphans.kill_orphans(self.store)
         jobs = self.manager.restart()
         self._load_config_plugins()
         self.manager.resume(jobs)
@@ -151,14 +155,12 @@ class Instance:
             self.stopped.set_result(None)
 
     async def stop(self):
-        """Stop serving, end what still runs, commit, close."""
+        """Stop serving, end running jobs with an exception that says why, commit, close."""
         await self.broker.close()
-        for agent in self.agents:
-            agent.kill_all(signal.SIGTERM)
-        for _ in range(50):
-            if not any(agent.jobs for agent in self.agents):
-                break
-            await asyncio.sleep(0.05)
+        self.manager.shutdown(SHUTDOWN_NOTE)
+        deadline = self.loop.time() + config_module.kill_timeout(self.config) + 1
+        while self.manager.running > 0 and self.loop.time() < deadline:
+            await asyncio.sleep(0.02)
         for agent in self.agents:
             agent.kill_all(signal.SIGKILL)
         if self.store.failed is None:

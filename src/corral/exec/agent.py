@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 
-from . import launch
+from . import launch, orphans
 
 log = logging.getLogger("corral.agent")
 
@@ -99,7 +99,8 @@ class NodeAgent:
                 os.close(fd)
         if not record.failed:
             record.started_sent = True
-            self.send({"type": "started", "job": job_id, "rank": self.rank})
+            pids = [[task.pid, orphans.start_time(task.pid)] for task in record.tasks]
+            self.send({"type": "started", "job": job_id, "rank": self.rank, "pids": pids})
         self._maybe_finished(record)
 
     def _identity(self, userid: int):

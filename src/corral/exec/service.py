@@ -14,6 +14,7 @@ import signal
 import time
 
 from .. import fsd, output, resource_set
+from . import orphans
 
 log = logging.getLogger("corral.exec")
 
@@ -36,10 +37,12 @@ class ExecJob:
 
 
 class Exec:
-    def __init__(self, loop, respond, channels, node_names, output_dir, uri, kill_timeout=5.0):
+    def __init__(self, loop, respond, channels, node_names, output_dir, uri, store,
+                 kill_timeout=5.0):
         """``respond`` gets started/finished/released/exception; ``channels[rank]`` reaches
-        that rank's agent."""
+        that rank's agent; ``store`` keeps running tasks' pids for the next controller."""
         self.loop = loop
+        self.store = store
         self.respond = respond
         self.channels = channels
         self.node_names = node_names
@@ -123,6 +126,7 @@ class Exec:
         kind = msg["type"]
         rank = msg["rank"]
         if kind == "started":
+            orphans.record(self.store, record.job.id, rank, msg["pids"])
             record.waiting_start.discard(rank)
             if not record.waiting_start and not record.failed and not record.started:
                 record.started = True
@@ -143,6 +147,8 @@ class Exec:
 
     def _finish(self, record, status):
         del self.jobs[record.job.id]
+        if not record.simulated:
+            orphans.forget(self.store, record.job.id, record.ranks)
         for timer in record.timers:
             timer.cancel()
         job = record.job

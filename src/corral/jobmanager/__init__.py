@@ -28,6 +28,7 @@ from .queue import Queues
 from .raise_ import Raise
 from .start import Start
 from .submit import Submit
+from .update import Update
 from .urgency import Urgency
 from .wait import Wait, require_job_id
 
@@ -88,6 +89,7 @@ class JobManager:
         register("job-manager.raiseall", Raise(self).serve_all, anyone)
         register("job-manager.kill", Kill(self).serve, anyone)
         register("job-manager.urgency", Urgency(self).serve, anyone)
+        register("job-manager.update", Update(self).serve, anyone)
         register("job-manager.wait", self.wait.serve, anyone)
         register("job-manager.queue-status", self.queues.serve_status, anyone)
         register("job-manager.queue-enable", self.queues.serve_enable, ROLE_OWNER)
@@ -132,6 +134,12 @@ class JobManager:
         for job in list(self.active.values()):
             if job.state == State.SCHED:
                 self.alloc.enqueue(job)
+
+    def shutdown(self, note: str):
+        """The instance is stopping: running jobs end with a fatal exception."""
+        for job in list(self.active.values()):
+            if job.state == State.RUN:
+                self.raise_exception(job, "exec", 0, note, self.owner_uid)
 
     def retire(self, job):
         """The INACTIVE action: read-only, waiters told, plugins told, aux destroyed."""

@@ -342,8 +342,10 @@ class EventProcessor:
             )
 
         state = job.state
-        if state != old_state and (state & State.RUNNING) != (old_state & State.RUNNING):
-            manager.running_changed(1 if state & State.RUNNING else -1)
+        if state != old_state:
+            running = bool(state & State.RUNNING)
+            if running != bool(old_state & State.RUNNING):
+                manager.running_changed(1 if running else -1)
         jobtap = manager.jobtap
         if job.subscribers:
             jobtap.notify_subscribers(job, name, event)

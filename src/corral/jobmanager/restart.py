@@ -55,6 +55,8 @@ def reload_jobs(manager) -> list[Job]:
         if any(event["name"] == "depend" for event in events):
             job.depend_posted = True
         manager.active[job_id] = job
+        if job.state & State.RUNNING:
+            manager.running += 1
         active.append(job)
     manager.next_id = max(store.kv_get("next_id", 1), highest + 1)
     return active

@@ -50,6 +50,7 @@ _SET_R = "UPDATE jobs SET R = ? WHERE id = ?"
 _SET_JOBSPEC = "UPDATE jobs SET jobspec = ? WHERE id = ?"
 _SET_FINAL = "UPDATE jobs SET state = ?, summary = ? WHERE id = ?"
 _SET_KV = "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)"
+_DELETE_KV = "DELETE FROM kv WHERE key = ?"
 _DELETE_JOB = "DELETE FROM jobs WHERE id = ?"
 _DELETE_EVENTS = "DELETE FROM events WHERE job = ?"
 
@@ -80,7 +81,11 @@ class _Batch:
 
 
 class Store:
-    """One instance's SQLite database, with batched asynchronous commits."""
+    """One instance's SQLite database, with batched asynchronous commits.
+
+    Every read fetches all its rows at once: a half-read cursor would hold its WAL snapshot
+    open, and later reads on the same connection would never see newer commits.
+    """
 
     def __init__(self, path: str, loop: asyncio.AbstractEventLoop | None = None):
         self.path = path
@@ -142,7 +147,11 @@ class Store:
         self._schedule()
 
     def kv_set(self, key: str, value):
-        self._pending.kv[key] = json.dumps(value)
+        self._pending.kv[key] = json.dumps(value, separators=(",", ":"))
+        self._schedule()
+
+    def kv_delete(self, key: str):
+        self._pending.kv[key] = None
         self._schedule()
 
     def delete_job(self, job_id: int):
@@ -195,7 +204,8 @@ class Store:
             if batch.finals:
                 db.executemany(_SET_FINAL, batch.finals)
             if batch.kv:
-                db.executemany(_SET_KV, batch.kv.items())
+                db.executemany(_SET_KV, [(k, v) for k, v in batch.kv.items() if v is not None])
+                db.executemany(_DELETE_KV, [(k,) for k, v in batch.kv.items() if v is None])
             if batch.deletes:
                 db.executemany(_DELETE_EVENTS, batch.deletes)
                 db.executemany(_DELETE_JOB, batch.deletes)
@@ -245,24 +255,24 @@ class Store:
             rows = self._reader.execute(
                 "SELECT timestamp, name, context FROM events WHERE job = ? ORDER BY seq",
                 (job_id,),
-            )
+            ).fetchall()
         else:
             rows = self._reader.execute(
                 "SELECT timestamp, name, context FROM events WHERE job = ? AND seq < ? "
                 "ORDER BY seq",
                 (job_id, limit_seq),
-            )
+            ).fetchall()
         return [_event(row) for row in rows]
 
     def job_row(self, job_id: int):
         """``(userid, t_submit, jobspec, R, state, summary)`` decoded, or None."""
-        row = self._reader.execute(
+        rows = self._reader.execute(
             "SELECT userid, t_submit, jobspec, R, state, summary FROM jobs WHERE id = ?",
             (job_id,),
-        ).fetchone()
-        if row is None:
+        ).fetchall()
+        if not rows:
             return None
-        userid, t_submit, jobspec, R, state, summary = row
+        userid, t_submit, jobspec, R, state, summary = rows[0]
         return (
             userid,
             t_submit,
@@ -285,13 +295,20 @@ class Store:
         """Yield ``(id, summary)`` for every INACTIVE job, oldest first."""
         rows = self._reader.execute(
             "SELECT id, summary FROM jobs WHERE state = 64 ORDER BY id"
-        )
+        ).fetchall()
         for job_id, summary in rows:
             yield job_id, json.loads(summary)
 
     def kv_get(self, key: str, default=None):
-        row = self._reader.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else default
+        rows = self._reader.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchall()
+        return json.loads(rows[0][0]) if rows else default
+
+    def kv_items(self, prefix: str):
+        """``(key, value)`` for every committed key starting with ``prefix``."""
+        rows = self._reader.execute(
+            "SELECT key, value FROM kv WHERE key >= ? AND key < ?", (prefix, prefix + "\uffff")
+        ).fetchall()
+        return [(key, json.loads(value)) for key, value in rows]
 
 
 def _event(row) -> dict:

@@ -1,0 +1,102 @@
+"""An instance stopped (cleanly or with kill -9) and started again on the same state
+directory finds every job where it was: no job lost, no id reused, no event lost or doubled."""
+
+import time
+
+from corral import jobspec
+
+BASE = ["submit", "validate", "depend", "priority"]
+
+
+def all_jobs(client):
+    return {job["id"]: job for job in client.jobs(states=127)}
+
+
+def test_clean_restart_keeps_history_and_continues_pending_jobs(instance):
+    done = instance.submit("true")
+    instance.wait_inactive(done)
+    instance.corral("queue", "stop")
+    pending = instance.submit("true")
+    with instance.client() as client:
+        client.wait_event(pending, "priority", 10)
+        before = client.eventlog(done)
+    instance.restart()
+    with instance.client() as client:
+        assert client.eventlog(done) == before
+        client.wait_event(pending, "clean", 20)
+        log = [e["name"] for e in client.eventlog(pending)]
+        assert log[:5] == BASE + ["restart"]
+        assert log[5:] == ["priority", "alloc", "start", "finish", "release", "free", "clean"]
+        later = client.submit(jobspec.build(["true"]))
+    assert later == pending + 1
+
+
+def test_running_job_ends_with_exception_after_restart(instance, tmp_path):
+    job_id = instance.submit("sleep", "60")
+    with instance.client() as client:
+        client.wait_event(job_id, "start", 10)
+    instance.restart()
+    with instance.client() as client:
+        client.wait_event(job_id, "clean", 20)
+        log = client.eventlog(job_id)
+        job = client.job(job_id)
+    exception = next(e for e in log if e["name"] == "exception")["context"]
+    assert exception == {"type": "exec", "severity": 0, "userid": 0,
+                         "note": "the instance shut down while the job was running"}
+    assert [e["name"] for e in log][-5:] == ["exception", "finish", "release", "free", "clean"]
+    assert job["result_name"] == "FAILED"
+
+
+def test_kill_9_mid_burst_loses_nothing(make_instance, tmp_path):
+    config = tmp_path / "cores.toml"
+    config.write_text('[[resource.config]]\nhosts = "node0"\ncores = "0-7"\n')
+    inst = make_instance(config=config)
+    sleeper = inst.submit("sleep", "60")
+    spec = jobspec.build(["true"], setattr=["exec.test.run_duration=0.05"])
+    with inst.client() as client:
+        client.wait_event(sleeper, "start", 10)
+        ids = client.submit_many([spec] * 300)
+    time.sleep(0.3)
+    inst.kill()
+    inst.start()
+    with inst.client() as client:
+        client.rpc("job-manager.queue-drain")
+        jobs = all_jobs(client)
+        assert set(ids) | {sleeper} <= set(jobs)
+        for job_id in ids:
+            log = [e["name"] for e in client.eventlog(job_id)]
+            assert log[:4] == BASE
+            assert log[-1] == "clean"
+            assert len(log) == len(set(log)) or log.count("priority") == 2
+            assert log.count("submit") == 1 and log.count("clean") == 1
+        fresh = client.submit(jobspec.build(["true"]))
+    assert fresh > max(ids + [sleeper])
+    assert all(job["state_name"] == "INACTIVE" for job in jobs.values())
+
+
+def test_killed_controller_leaves_no_orphan_tasks(make_instance, tmp_path):
+    marker = tmp_path / "pid"
+    inst = make_instance()
+    job_id = inst.submit("sh", "-c", f"echo $$ > {marker}; exec sleep 120")
+    with inst.client() as client:
+        client.wait_event(job_id, "start", 10)
+    while not marker.exists() or not marker.read_text().strip():
+        time.sleep(0.02)
+    pid = int(marker.read_text())
+    inst.kill()
+    assert _alive(pid)
+    inst.start()
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+    with inst.client() as client:
+        client.wait_event(job_id, "clean", 10)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
