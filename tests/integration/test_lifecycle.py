@@ -203,7 +203,7 @@ def test_attach_streams_output_live(instance):
         client.wait_event(job_id, "start", 10)
         chunks = []
         started = time.monotonic()
-        for stream, data in client.output(job_id, watch=True):
+        for _stream, data in client.output(job_id, watch=True):
             chunks.append((round(time.monotonic() - started, 1), data))
     assert "".join(data for _, data in chunks) == "first\nsecond\n"
     assert chunks[0][0] < 0.8
