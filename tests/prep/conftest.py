@@ -3,6 +3,7 @@
 import os
 import pwd
 import textwrap
+import threading
 
 import pytest
 
@@ -60,3 +61,28 @@ def me():
     """``(user name, uid, gid)`` of the user running the tests (jobs are submitted as them)."""
     entry = pwd.getpwuid(os.getuid())
     return entry.pw_name, entry.pw_uid, entry.pw_gid
+
+
+class Deliveries:
+    """A controller's ``deliver`` for tests: collects ``(kind, rc, job_id, timed_out)`` from
+    any thread and lets a test wait for them."""
+
+    def __init__(self):
+        self.items = []
+        self._condition = threading.Condition()
+
+    def __call__(self, kind, rc, job_id, timed_out):
+        with self._condition:
+            self.items.append((kind, rc, job_id, timed_out))
+            self._condition.notify_all()
+
+    def wait(self, count, timeout=5.0):
+        with self._condition:
+            reached = self._condition.wait_for(lambda: len(self.items) >= count, timeout)
+        assert reached, f"expected {count} deliveries, got {self.items}"
+        return list(self.items)
+
+
+@pytest.fixture
+def deliveries():
+    return Deliveries()

@@ -48,9 +48,9 @@ class PendingUnits:
             self._jobs[job_id] = [units, False]
         return units > 0
 
-    def report(self, job_id: int, rc: int, timed_out: bool) -> bool | None:
-        """Take one unit away for a callback. Returns None while units remain (or when the job
-        owes none), else whether any of its units failed."""
+    def report(self, rc: int, job_id: int, timed_out: bool) -> bool | None:
+        """Take one unit away for a callback (its arguments, in its order). Returns None while
+        units remain (or when the job owes none), else whether any of its units failed."""
         entry = self._jobs.get(job_id)
         name = self.kind.name.lower()
         if entry is None:
