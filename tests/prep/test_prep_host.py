@@ -429,3 +429,14 @@ def test_serial_runs_one_hook_at_a_time_per_node(overlap_plugin):
 def test_serial_does_not_serialise_different_nodes(overlap_plugin):
     run_two_prologs(make_host(["overlap"], flags=frozenset({"Serial"})), ("node0", "node1"))
     assert overlap_plugin["most"] == 2
+
+
+def test_scripts_without_prep_script_are_reported_as_never_running(plugin_module, caplog):
+    plugin_module("alone")
+    with caplog.at_level(logging.WARNING, "corral.prep"):
+        make_host(["alone"], prolog=("/etc/prolog",))
+    assert "scripts are configured but prep/script is not in [prep] plugins" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "corral.prep"):
+        make_host(["alone", "prep/script"], prolog=("/etc/prolog",))
+    assert "not in [prep] plugins" not in caplog.text

@@ -139,3 +139,15 @@ def test_a_changed_or_foreign_cred_does_not_verify(make_job):
     unsigned = Cred(job_id=1, uid=0, gid=0, user_name="root", node_list="n")
     assert not unsigned.verify()
     assert CredentialKey().secret != CredentialKey().secret
+
+
+def test_a_job_env_is_only_for_a_node_of_the_job(make_job):
+    with pytest.raises(ValueError, match="node9 is not in the allocation of job 42"):
+        JobEnv.from_job(make_job(), "node9")
+
+
+def test_something_that_is_not_a_credential_is_refused():
+    key = CredentialKey()
+    for data in ({"job_id": 1}, {"bogus": 1}, "cred", {"_key": None}):
+        with pytest.raises(ValueError, match="malformed launch credential"):
+            key.receive(data)

@@ -125,8 +125,13 @@ class CredentialKey:
 
     def receive(self, data: dict) -> Cred:
         """The `Cred` a node agent received as ``data``, checked against this key by
-        ``verify()``."""
-        return Cred(**data, _key=self)
+        ``verify()``. Raises ValueError when ``data`` is not a credential at all."""
+        if not isinstance(data, dict) or "_key" in data:
+            raise ValueError("malformed launch credential")
+        try:
+            return Cred(**data, _key=self)
+        except TypeError as exc:
+            raise ValueError(f"malformed launch credential: {exc}") from None
 
     def digest(self, cred: Cred) -> str:
         payload = {name: value for name, value in cred.to_dict().items() if name != "signature"}

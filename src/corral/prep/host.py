@@ -69,6 +69,7 @@ class PrepHost:
                 log.error("prep: cannot create prep context for %s: %s", name, error.cause)
                 self.fini()
                 raise
+        self._warn_unused_scripts()
         for plugin in self._plugins:
             plugin.required = {call_type: self._ask_required(plugin, call_type)
                                for call_type in CallType}
@@ -152,6 +153,16 @@ class PrepHost:
             return self._serial_locks.setdefault(node_name, threading.Lock())
 
     # --- helpers --------------------------------------------------------------------------
+
+    def _warn_unused_scripts(self) -> None:
+        """Scripts configured without prep/script never run (Slurm is silent about it)."""
+        settings = self.settings
+        if any(isinstance(plugin.target, ScriptPlugin) for plugin in self._plugins):
+            return
+        if settings.prolog or settings.epilog or settings.prolog_slurmctld or \
+                settings.epilog_slurmctld:
+            log.warning("prep: scripts are configured but prep/script is not in [prep] plugins:"
+                        " they will not run")
 
     def _deliver(self, kind: CallType, rc: int, job_id: int, timed_out: bool) -> None:
         if self._closed:

@@ -7,6 +7,9 @@ directory). The plugin must export every PrEp name, a ``plugin_type`` whose majo
 and, if it sets ``plugin_version``, ``prep.VERSION``. Every problem is a `PrepError` whose
 message is one line naming the plugin and the cause. This module must not call ``init`` or
 any hook.
+
+Modules and entry points are imported as Python imports them, once per process, so module
+state is shared by every host of the process; a file is executed afresh by each load.
 """
 
 import importlib

@@ -51,8 +51,10 @@ class JobEnv:
     @classmethod
     def from_job(cls, job, node_name: str) -> "JobEnv":
         """The `JobEnv` of corral job ``job`` on its node ``node_name`` (a name in its R)."""
+        node = next((node for node in jobinfo.nodes(job) if node.name == node_name), None)
+        if node is None:
+            raise ValueError(f"{node_name} is not in the allocation of job {job.id}")
         user_name, gid, _group = jobinfo.user(job.userid)
-        gpus = next((node.gpus for node in jobinfo.nodes(job) if node.name == node_name), ())
         return cls(
             job_id=job.id,
             uid=job.userid,
@@ -63,7 +65,7 @@ class JobEnv:
             node_list=jobinfo.node_list(job),
             partition=job.queue,
             exit_code=job.waitstatus or 0,
-            gres_env=gpu_env(gpus),
+            gres_env=gpu_env(node.gpus),
             spank_env=jobinfo.spank_env(job),
         )
 

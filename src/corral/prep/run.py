@@ -111,6 +111,10 @@ def run_script(path: str, env: dict[str, str], timeout: float | None, kind: str,
             if timed_out:
                 log.error("JobId=%d %s timeout after %d ms: killing pgid %d", job_id, kind,
                           timeout * 1000, process.pid)
+    except BaseException:
+        if process.returncode is None:
+            _kill_and_reap(process)  # nothing may outlive a caller that gave up on it
+        raise
     finally:
         process.stdout.close()
         if running is not None:
