@@ -16,9 +16,9 @@ import socket
 import tempfile
 
 from . import config as config_module
-from .broker import Broker
 from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
+from .broker.server import Broker
 from .exec import orphans
 from .exec.agent import NodeAgent
 from .exec.channel import LocalChannel

@@ -11,6 +11,7 @@ corral extensions, all under ``attributes.system``: ``account``, ``qos`` and ``c
 keys under ``attributes.system`` are left to plugins, as RFC 14 asks.
 """
 
+import collections
 import datetime
 import json
 import math
@@ -18,11 +19,6 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, NoReturn
-from urllib.parse import unquote_plus
-
-import yaml
 
 from corral import fsd
 
@@ -31,34 +27,39 @@ class JobspecError(ValueError):
     """A jobspec, or an option used to build one, is invalid; the message says where and why."""
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+_REQUEST_FIELDS = (
+    "nnodes",  # 0: no node level in the jobspec
+    "nslots",
+    "cores_per_slot",
+    "gpus_per_slot",
+    "exclusive",
+    "ntasks",
+    "duration",  # seconds; 0.0 means unlimited
+    "command",  # tuple of str
+    "cwd",
+    "queue",
+    "name",
+    "dependencies",  # tuple of dicts
+    "stdout_path",
+    "stderr_path",
+    "per_resource",  # (type, count) from attributes.system.shell.options.per-resource
+    "account",
+    "qos",
+    "comment",
+    "requeue",
+)
+
+
+class Request(collections.namedtuple("Request", _REQUEST_FIELDS)):
     """What the scheduler and exec need from a valid jobspec, read once at submit.
 
     ``nslots`` is the total slot count (slots per node times nodes), as flux-core's ``jj``
     counts it. ``ntasks`` is 0 only when ``per_resource`` is ``("core", n)`` with nodes: the
     task count then depends on the cores the job is given, as in flux-core's job-list.
+    An immutable named tuple: cheap to build once per submitted job, and cheap to import.
     """
 
-    nnodes: int  # 0: no node level in the jobspec
-    nslots: int
-    cores_per_slot: int
-    gpus_per_slot: int
-    exclusive: bool
-    ntasks: int
-    duration: float  # seconds; 0.0 means unlimited
-    command: tuple[str, ...]
-    cwd: str | None
-    queue: str | None
-    name: str
-    dependencies: tuple[dict, ...]
-    stdout_path: str | None
-    stderr_path: str | None
-    per_resource: tuple[str, int] | None  # attributes.system.shell.options.per-resource
-    account: str | None
-    qos: str | None
-    comment: str | None
-    requeue: bool
+    __slots__ = ()
 
     @property
     def slots_per_node(self) -> int:
@@ -179,7 +180,7 @@ def build(
 
     resources, task_count = _build_resources(ntasks, nnodes, cores_per_task, gpus_per_task,
                                              exclusive)
-    system: dict[str, Any] = {"duration": _duration_seconds(duration)}
+    system: dict[str, object] = {"duration": _duration_seconds(duration)}
     if environment is not None:
         if not isinstance(environment, Mapping):
             _fail("environment", f"must be a mapping, got {_kind(environment)}")
@@ -234,9 +235,11 @@ def parse_dependency(text: str) -> dict:
         _fail(f"dependency '{text}'", "expected scheme:value[?key=val&...]")
     if value == "":
         _fail(f"dependency '{text}'", "value is empty")
-    dependency: dict[str, Any] = {"scheme": scheme, "value": value}
+    dependency: dict[str, object] = {"scheme": scheme, "value": value}
     if not question:
         return dependency
+    from urllib.parse import unquote_plus  # only query strings need it; keep start-up light
+
     for item in re.split("[&;]", query):
         if item == "":
             continue
@@ -296,7 +299,7 @@ def redact(jobspec: dict) -> dict:
 # --- validation helpers ---------------------------------------------------------------------
 
 
-def _fail(where: str, problem: str) -> NoReturn:
+def _fail(where: str, problem: str) -> None:
     raise JobspecError(f"jobspec: {where}: {problem}")
 
 
@@ -323,7 +326,7 @@ def _join(where: str, key: object) -> str:
     return f"{where}.{key}" if where else str(key)
 
 
-def _fail_keys(mapping: dict, allowed: frozenset, where: str, required: tuple = ()) -> NoReturn:
+def _fail_keys(mapping: dict, allowed: frozenset, where: str, required: tuple = ()) -> None:
     """Report the first required key missing from ``mapping``, else its first unknown key."""
     for key in required:
         if key not in mapping:
@@ -639,7 +642,7 @@ def _build_resources(ntasks: int, nnodes: int | None, cores_per_task: int, gpus_
         return [slot], {"per_slot": 1}
     slots_per_node = -(-ntasks // nnodes)
     slot = {"type": "slot", "count": slots_per_node, "with": slot_contents, "label": "task"}
-    node: dict[str, Any] = {"type": "node", "count": nnodes}
+    node: dict[str, object] = {"type": "node", "count": nnodes}
     if exclusive:
         node["exclusive"] = True
     node["with"] = [slot]
@@ -717,7 +720,7 @@ def _apply_setattr(jobspec: dict, keyval: str) -> None:
     if not isinstance(keyval, str):
         _fail("setattr", f"must be a KEY=VAL string, got {_kind(keyval)}")
     key, equals, text = keyval.partition("=")
-    value: Any = _json_or_text(text) if equals else 1
+    value: object = _json_or_text(text) if equals else 1
     if key.startswith("attributes."):
         path = key.split(".")
     elif key.startswith("."):
@@ -737,7 +740,7 @@ def _apply_setattr(jobspec: dict, keyval: str) -> None:
     node[path[-1]] = value
 
 
-def _json_or_text(text: str) -> Any:
+def _json_or_text(text: str) -> object:
     try:
         return json.loads(text)
     except ValueError:
@@ -758,6 +761,8 @@ def _parse_document(label: str, text: str) -> object:
             return json.loads(text)
         except ValueError:
             pass  # YAML flow style also starts with "{"
+    import yaml  # imported here: it costs start-up time and only --jobspec files need it
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.load(text, Loader=loader)

@@ -1,40 +1,50 @@
 """The ``corral`` command: one module per command group, each a thin layer over the client.
 
-Every failure a user can cause ends in one line on stderr (``corral submit: ...``) and a
-non-zero exit status, never a traceback.
+Only the module of the command being run is imported (a short command should not pay for
+the others).  Every failure a user can cause ends in one line on stderr
+(``corral submit: ...``) and a non-zero exit status, never a traceback.
 """
 
 import argparse
+import importlib
 import sys
 
 from ..client import RPCError
-from ..config import ConfigError
-from . import cancel, job, jobs, jobtap, queue, resource, rpc, run, start, submit
 
-GROUPS = (start, submit, run, jobs, cancel, job, jobtap, queue, resource, rpc)
+#: command -> the module (in this package) that registers it.
+COMMANDS = {
+    "start": "start",
+    "submit": "submit",
+    "run": "run",
+    "jobs": "jobs",
+    "cancel": "cancel",
+    "job": "job",
+    "jobtap": "jobtap",
+    "queue": "queue",
+    "resource": "resource",
+    "rpc": "rpc",
+    "dmesg": "rpc",
+    "shutdown": "rpc",
+}
 
 
-class CommandError(Exception):
-    """A user-facing failure: the message is printed as is."""
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="corral", description="corral workload manager")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in GROUPS:
-        group.register(subparsers)
+    modules = [COMMANDS[command]] if command in COMMANDS else dict.fromkeys(COMMANDS.values())
+    for name in modules:
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
     return parser
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (RPCError, ConfigError, CommandError) as exc:
-        text = exc.strerror if isinstance(exc, RPCError) and exc.strerror else str(exc)
-        print(f"corral {args.command}: {text}", file=sys.stderr)
+    except RPCError as exc:
+        print(f"corral {args.command}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -1,15 +1,9 @@
 """``corral start``: run an instance, optionally just for the length of one command."""
 
 import argparse
-import asyncio
-import logging
 import os
 import shutil
 import sys
-
-from .. import config as config_module
-from ..instance import Instance, StartupError, serve
-from ..store import StoreError
 
 
 def register(subparsers):
@@ -30,6 +24,14 @@ def register(subparsers):
 
 
 def main(args) -> int:
+    # Imported here so that other commands do not pay for the controller's modules.
+    import asyncio
+    import logging
+
+    from .. import config as config_module
+    from ..instance import Instance, StartupError, serve
+    from ..store import StoreError
+
     command = args.cmd
     if command and command[0] == "--":
         command = command[1:]

@@ -48,7 +48,8 @@ class Info:
                 del self.watchers[job_id]
 
     def _history(self, job) -> list[dict]:
-        if job.event_queue is None and job.readonly:
+        """The job's committed events (jobs reloaded from the store count as committed)."""
+        if job.committed_seq >= job.seq:
             return self.manager.store.events(job.id)
         return self.manager.store.events(job.id, job.committed_seq)
 
@@ -153,19 +154,30 @@ class Info:
         paths = manager.output_paths(job)
         readers = [_OutputReader(stream, path) for stream, path in paths]
         watch = bool(request.get("watch"))
+        timer = None
 
-        def poll():
+        def poll(*_event):
+            nonlocal timer
             if msg.cancelled:
                 return
             finished = not watch or _tasks_done(job)
             for reader in readers:
                 for chunk in reader.read():
                     msg.respond({"stream": reader.stream, "data": chunk})
+            if timer is not None:
+                timer.cancel()
+                timer = None
             if finished:
+                self._unwatch(job.id, poll)
                 msg.end_stream()
             else:
-                manager.loop.call_later(_OUTPUT_POLL, poll)
+                timer = manager.loop.call_later(_OUTPUT_POLL, poll)
 
+        if watch:
+            # Each committed event may be the one that ends the tasks: look at once then,
+            # instead of waiting for the next poll.
+            self._watch(job.id, poll)
+            msg.on_cancel(lambda _msg: self._unwatch(job.id, poll))
         poll()
 
 
@@ -198,9 +210,7 @@ class _OutputReader:
 
 def _complete(job) -> bool:
     """Inactive with every event committed: nothing more will ever be added."""
-    return job.state == State.INACTIVE and (
-        job.event_queue is None or job.committed_seq >= job.seq
-    )
+    return job.state == State.INACTIVE and job.committed_seq >= job.seq
 
 
 def _tasks_done(job) -> bool:
