@@ -8,7 +8,7 @@ objects) lets them travel unchanged to plugins, the store and clients.
 import json
 import time
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+from .jsoncodec import dumps
 
 
 def entry(name: str, context: dict | None = None, timestamp: float | None = None) -> dict:
@@ -22,12 +22,12 @@ def entry(name: str, context: dict | None = None, timestamp: float | None = None
 
 def encode(event: dict) -> str:
     """One RFC 18 line, without the trailing newline."""
-    return _encoder.encode(event)
+    return dumps(event)
 
 
 def encode_context(context: dict | None) -> str | None:
     """The context alone, as the store keeps it (``None`` when absent)."""
-    return _encoder.encode(context) if context else None
+    return dumps(context) if context else None
 
 
 def decode(line: str) -> dict:
@@ -64,5 +64,5 @@ def format_text(event: dict, time_format: str = "raw", t0: float | None = None) 
         stamp = f"{timestamp:f}"
     words = [stamp, event["name"]]
     for key, value in (event.get("context") or {}).items():
-        words.append(f"{key}={_encoder.encode(value)}")
+        words.append(f"{key}={dumps(value)}")
     return " ".join(words)

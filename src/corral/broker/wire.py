@@ -7,10 +7,11 @@ nothing else: what the objects mean is the broker's business.
 import json
 import struct
 
+from ..jsoncodec import dumps
+
 HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _decode = json.JSONDecoder().decode
 
 
@@ -19,7 +20,7 @@ class FrameError(ValueError):
 
 
 def encode(obj) -> bytes:
-    body = _encoder.encode(obj).encode()
+    body = dumps(obj).encode()
     return HEADER.pack(len(body)) + body
 
 

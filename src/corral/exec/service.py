@@ -54,7 +54,7 @@ class Exec:
     # --- requests from the job manager ------------------------------------------------
 
     def start(self, job):
-        ranks = resource_set.ranks_of(job.R)
+        ranks = job.ranks
         record = ExecJob(job, ranks)
         self.jobs[job.id] = record
         system = job.jobspec.get("attributes", {}).get("system", {})

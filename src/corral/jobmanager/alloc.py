@@ -5,10 +5,10 @@ never are); leaving SCHED cancels the request; ``free`` and ``release`` return r
 The scheduler's answers arrive here and become ``alloc`` events or ``alloc`` exceptions.
 """
 
-import json
 import logging
 
 from .. import resource_set
+from ..jsoncodec import dumps
 from ..states import State
 
 log = logging.getLogger("corral.job-manager")
@@ -44,21 +44,22 @@ class Alloc:
         """R given by a plugin in ``job.state.sched`` (alloc-bypass)."""
         self._record_R(job, R)
 
-    def _record_R(self, job, R):
+    def _record_R(self, job, R, ranks=None):
         job.R = R
+        job.ranks = ranks if ranks is not None else resource_set.ranks_of(R)
         job.nodelist = resource_set.nodelist(R)
-        job.nnodes = len(resource_set.ranks_of(R))
-        self.manager.store.set_R(job.id, json.dumps(R, separators=(",", ":")))
+        job.nnodes = len(job.ranks)
+        self.manager.store.set_R(job.id, dumps(R))
 
     # --- answers from the scheduler -------------------------------------------------------
 
-    def allocated(self, job, R, annotations):
+    def allocated(self, job, R, annotations, ranks):
         job.alloc_pending = False
         if job.state != State.SCHED:
             # The job left SCHED while the answer was on its way: give the resources back.
             self.scheduler.free(job)
             return
-        self._record_R(job, R)
+        self._record_R(job, R, ranks)
         self.manager.annotate(job, annotations, publish=False)
         self.manager.events.post(job, "alloc", {"annotations": annotations})
 

@@ -224,6 +224,7 @@ def _requeue(job, event, context):
     job.exception = None
     job.waitstatus = None
     job.R = None
+    job.ranks = None
     job.nodelist = None
     job.nnodes = 0
     job.has_resources = False

@@ -27,6 +27,7 @@ class Job:
         "environment",
         "request",
         "R",
+        "ranks",
         "end_event",
         # eventlog bookkeeping
         "seq",
@@ -83,6 +84,7 @@ class Job:
         self.environment = None
         self.request = request
         self.R = None
+        self.ranks = None  # {rank: (core ids, gpu ids)}, read from R once
         self.end_event = None
         self.seq = 0
         self.committed_seq = 0
@@ -177,6 +179,7 @@ class Job:
         self.request = None
         self.jobspec = None
         self.R = None
+        self.ranks = None
 
 
 def job_from_summary(summary: dict) -> Job:

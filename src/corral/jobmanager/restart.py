@@ -50,8 +50,9 @@ def reload_jobs(manager) -> list[Job]:
         job.seq = job.committed_seq = len(events)
         if job.has_resources and R is not None:
             job.R = R
+            job.ranks = resource_set.ranks_of(R)
             job.nodelist = resource_set.nodelist(R)
-            job.nnodes = len(resource_set.ranks_of(R))
+            job.nnodes = len(job.ranks)
         if any(event["name"] == "depend" for event in events):
             job.depend_posted = True
         manager.active[job_id] = job
@@ -72,7 +73,7 @@ def resume_jobs(manager, jobs: list[Job]):
         jobtap.call(job, "job.create")
         jobtap.call(job, "job.new")
         if job.has_resources and job.R is not None:
-            manager.scheduler.reserve(job, job.R)
+            manager.scheduler.reserve(job)
     for job in jobs:
         if job.state == State.NEW:
             events.post(job, "validate")

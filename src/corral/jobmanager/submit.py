@@ -9,17 +9,15 @@ holding ``submit`` is committed, when the submitter is answered too.
 """
 
 import errno
-import json
 import time
 
 from .. import eventlog
 from .. import jobspec as jobspec_module
 from ..broker.roles import ROLE_OWNER
+from ..jsoncodec import dumps
 from .event import NO_COMMIT
 from .job import Job
 from .plugin import URGENCY_DEFAULT
-
-_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class SubmitError(Exception):
@@ -109,7 +107,7 @@ class Submit:
             self._reject(job)
             raise SubmitError(errno.EINVAL, error)
 
-        manager.store.add_job(job_id, userid, t_submit, _compact(spec))
+        manager.store.add_job(job_id, userid, t_submit, dumps(spec))
         job.seq = 1
         manager.store.append_event(
             job_id, 0, submit_event, eventlog.encode_context(submit_event["context"]), job

@@ -17,7 +17,9 @@ log = logging.getLogger("corral.sched")
 
 class Scheduler:
     def __init__(self, loop, pool, respond):
-        """``respond`` receives ``allocated(job, R, annotations)`` and ``denied(job, note)``."""
+        """``respond`` receives ``allocated(job, R, annotations, ranks)`` (``ranks`` is
+        ``{rank: (core ids, gpu ids)}``, what R says, already decoded) and
+        ``denied(job, note)``."""
         self.loop = loop
         self.pool = pool
         self.respond = respond
@@ -60,9 +62,9 @@ class Scheduler:
             self.pool.release(placement, ranks)
             self._schedule_soon()
 
-    def reserve(self, job, R):
+    def reserve(self, job):
         """A job that holds resources at restart keeps them."""
-        self.placements[job.id] = self.pool.reserve(resource_set.ranks_of(R))
+        self.placements[job.id] = self.pool.reserve(job.ranks)
 
     def resources_changed(self):
         self._schedule_soon()
@@ -90,11 +92,10 @@ class Scheduler:
                 names = pool.node_names()
             now = time.time()
             duration = job.request.duration
-            R = resource_set.build(
-                pool.ids(placement), names, now, now + duration if duration else 0.0
-            )
+            ranks = pool.ids(placement)
+            R = resource_set.build(ranks, names, now, now + duration if duration else 0.0)
             annotations = {"sched": {"resource_summary": resource_set.summary(R)}}
             try:
-                self.respond.allocated(job, R, annotations)
+                self.respond.allocated(job, R, annotations, ranks)
             except Exception:
                 log.exception("job %d: error handling its allocation", job.id)

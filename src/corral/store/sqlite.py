@@ -17,6 +17,8 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from ..jsoncodec import dumps
+
 log = logging.getLogger("corral.store")
 
 SCHEMA = """
@@ -143,11 +145,11 @@ class Store:
         self._schedule()
 
     def set_final(self, job_id: int, state: int, summary: dict):
-        self._pending.finals.append((state, json.dumps(summary, separators=(",", ":")), job_id))
+        self._pending.finals.append((state, dumps(summary), job_id))
         self._schedule()
 
     def kv_set(self, key: str, value):
-        self._pending.kv[key] = json.dumps(value, separators=(",", ":"))
+        self._pending.kv[key] = dumps(value)
         self._schedule()
 
     def kv_delete(self, key: str):
