@@ -7,19 +7,22 @@ Workloads, each timed from the first submission to the last job finished:
   (``exec.test.run_duration=0``, no process); neither peer has a process-less mode, so there
   they really run ``true``: the nearest equivalent, which favours corral, and is said so.
 * real: N one-core ``/bin/true`` jobs on one node with (cores x 4) slots, on every system.
-* submit latency: median wall time of one ``corral submit true``, ``sbatch --wrap=true`` and
-  ``hq submit true`` command.
+* submit latency: median wall time to submit one job, like for like: the command
+  (``corral submit`` vs ``sbatch --wrap``) and the Python API (corral's ``client.submit`` vs
+  HyperQueue's ``client.submit``, each on an open connection).
 
 Bulk submission uses each system's own bulk path: corral's pipelined ``submit_many``,
-Slurm job arrays (each element is a job), HyperQueue task arrays (``hq submit --array``).
+Slurm job arrays (each element is a job), one HyperQueue job of N tasks.
 
 Slurm: Debian's ``slurm-wlm`` (``slurmctld``, ``slurmd``, ``munged`` on PATH), one node on
 loopback, run as root with a throw-away configuration and state directory; the node's CPU
-count is declared (``SlurmdParameters=config_overrides``).  HyperQueue: ``hq`` from
-``pip install hyperqueue`` in any environment (``--hq PATH``), one server and one worker
-with ``--cpus``.  Ratios are corral / peer (above 1: corral is faster).
+count is declared (``SlurmdParameters=config_overrides``).  HyperQueue: the
+``hyperqueue`` package (``pip install hyperqueue``, best in its own venv: ``--hq-python``),
+whose ``LocalCluster`` runs one server and one worker with the given cores.  Throughput
+ratios are corral / peer, latency ratios peer / corral: above 1, corral is ahead.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -77,12 +80,18 @@ class Corral:
         with self.controller.client() as client:
             return common.run_until_clean(client, [spec] * njobs)["total_seconds"]
 
-    def submit_latency(self, repeat: int) -> list[float]:
+    def submit_latency(self, repeat: int) -> dict:
         argv = [*common.CORRAL, "submit", "/bin/true"]
-        times = common.command_times(argv, repeat, self.controller.env())
+        command = common.command_times(argv, repeat, self.controller.env())
+        spec = jobspec.build(["/bin/true"])
+        api = []
         with self.controller.client() as client:
+            for _ in range(repeat):
+                started = time.perf_counter()
+                client.submit(spec)
+                api.append(time.perf_counter() - started)
             client.rpc("job-manager.queue-drain")
-        return times
+        return {"command": common.median(command), "API": common.median(api)}
 
 
 # --- Slurm ------------------------------------------------------------------------------
@@ -111,7 +120,8 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
-SchedulerType=sched/backfill
+SchedulerType=sched/builtin
+SchedulerParameters=default_queue_depth=100000,sched_min_interval=0,bf_interval=1
 SlurmdParameters=config_overrides
 ReturnToService=2
 MaxArraySize=100001
@@ -195,66 +205,79 @@ class Slurm:
         wait_until(lambda: self._pending() == 0, 3600, 0.1, "Slurm jobs to finish")
         return time.perf_counter() - started
 
-    def submit_latency(self, repeat: int) -> list[float]:
+    def submit_latency(self, repeat: int) -> dict:
         argv = ["sbatch", "--quiet", "-n1", "--output=/dev/null", "--wrap=/bin/true"]
         times = common.command_times(argv, repeat, self.env)
         wait_until(lambda: self._pending() == 0, 600, 0.1, "Slurm jobs to finish")
-        return times
+        return {"command": common.median(times)}
 
 
 # --- HyperQueue ---------------------------------------------------------------------------
 
+# Run by the interpreter that has ``hyperqueue`` (the pip package embeds server and worker and
+# has no ``hq`` command): one local cluster, one worker with CORES cpus; prints JSON.
+HQ_DRIVER = """
+import json, sys, time
+from hyperqueue import Job
+from hyperqueue.cluster import LocalCluster, WorkerConfig
+cores, njobs, repeat = map(int, sys.argv[1:4])
+with LocalCluster(server_dir=sys.argv[4], worker_config=WorkerConfig(cores=cores)) as cluster:
+    client = cluster.client()
+    time.sleep(1.0)  # let the worker register
+    job = Job()
+    for _ in range(njobs):
+        job.program(["/bin/true"], stdout=None, stderr=None)
+    started = time.perf_counter()
+    client.wait_for_jobs([client.submit(job)])
+    bulk = time.perf_counter() - started
+    latency, submitted = [], []
+    for _ in range(repeat):
+        one = Job()
+        one.program(["/bin/true"], stdout=None, stderr=None)
+        started = time.perf_counter()
+        submitted.append(client.submit(one))
+        latency.append(time.perf_counter() - started)
+    client.wait_for_jobs(submitted)
+print(json.dumps({"bulk_seconds": bulk, "latency": latency}))
+"""
+
 
 class HyperQueue:
     name = "hyperqueue"
-    hq = shutil.which("hq")
+    python = None  # an interpreter that can import hyperqueue
 
     @classmethod
     def missing(cls) -> str | None:
-        if cls.hq is None:
-            return "not installed (no hq on PATH and no --hq; pip install hyperqueue)"
-        return None
+        candidates = [cls.python] if cls.python else [sys.executable]
+        for python in candidates:
+            found = subprocess.run([python, "-c", "import hyperqueue"], capture_output=True)
+            if found.returncode == 0:
+                cls.python = python
+                return None
+        return ("not installed (no hyperqueue module; pip install hyperqueue into a venv and "
+                "pass --hq-python VENV/bin/python)")
 
     def __init__(self, work):
         self.work = work
-        self.processes = []
+        self.cores = None
 
     def start(self, cores: int):
-        self.server_dir = self.work.sub(f"hq{cores}")
-        self.base = [self.hq, f"--server-dir={self.server_dir}"]
-        self.processes.append(subprocess.Popen(
-            [*self.base, "server", "start", "--host=127.0.0.1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_until(lambda: subprocess.run([*self.base, "server", "info"],
-                                          capture_output=True).returncode == 0, 30,
-                   what="the HyperQueue server")
-        self.processes.append(subprocess.Popen(
-            [*self.base, "worker", "start", f"--cpus={cores}", "--no-detect-resources"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_until(lambda: "RUNNING" in quiet([*self.base, "worker", "list"]).upper(), 30,
-                   what="the HyperQueue worker")
+        self.cores = cores
 
     def stop(self):
-        subprocess.run([*self.base, "server", "stop"], capture_output=True)
-        for process in reversed(self.processes):
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.processes = []
+        pass
+
+    def _drive(self, njobs: int, repeat: int) -> dict:
+        server_dir = self.work.sub(f"hq{self.cores}-{njobs}")
+        out = quiet([self.python, "-c", HQ_DRIVER, str(self.cores), str(njobs), str(repeat),
+                     server_dir], timeout=3600)
+        return json.loads(out.strip().splitlines()[-1])
 
     def bulk(self, njobs: int, simulated: bool) -> float:
-        started = time.perf_counter()
-        quiet([*self.base, "submit", f"--array=1-{njobs}", "--stdout=none", "--stderr=none",
-               "--wait", "--", "/bin/true"])
-        return time.perf_counter() - started
+        return self._drive(njobs, 1)["bulk_seconds"]
 
-    def submit_latency(self, repeat: int) -> list[float]:
-        argv = [*self.base, "submit", "--stdout=none", "--stderr=none", "--", "/bin/true"]
-        times = common.command_times(argv, repeat)
-        quiet([*self.base, "job", "wait", "all"])
-        return times
+    def submit_latency(self, repeat: int) -> dict:
+        return {"API": common.median(self._drive(1, repeat)["latency"])}
 
 
 # --- the comparison -----------------------------------------------------------------------
@@ -270,7 +293,7 @@ def measure(system, bulk_jobs: int, real_jobs: int, slots: int, repeat: int) -> 
     system.start(slots)
     try:
         real = real_jobs / system.bulk(real_jobs, False)
-        latency = common.median(system.submit_latency(repeat))
+        latency = system.submit_latency(repeat)
     finally:
         system.stop()
     return {"bulk": bulk, "real": real, "latency": latency}
@@ -278,12 +301,15 @@ def measure(system, bulk_jobs: int, real_jobs: int, slots: int, repeat: int) -> 
 
 def main() -> int:
     parser = common.parser(__doc__.splitlines()[0])
-    parser.add_argument("--hq", help="path of the hq binary (default: hq on PATH)")
+    parser.add_argument("--hq-python", metavar="PYTHON",
+                        help="an interpreter with the hyperqueue package (default: this one)")
     parser.add_argument("--bulk-jobs", type=int, default=None, help="bulk job count (10000)")
     parser.add_argument("--real-jobs", type=int, default=None, help="real job count (2000)")
+    parser.add_argument("--peers", default="slurm,hyperqueue",
+                        help="comma-separated peers to run (slurm, hyperqueue)")
     args = parser.parse_args()
-    if args.hq:
-        HyperQueue.hq = os.path.abspath(args.hq)
+    if args.hq_python:
+        HyperQueue.python = args.hq_python
     bulk_jobs = args.bulk_jobs or (500 if args.quick else 10000)
     real_jobs = args.real_jobs or (200 if args.quick else 2000)
     repeat = 5 if args.quick else 20
@@ -296,7 +322,10 @@ def main() -> int:
         report.figure("raw spawn rate (posix_spawn + waitpid)", spawn, "proc/s")
 
         results = {}
+        chosen = ["corral", *args.peers.split(",")]
         for system_class in (Corral, Slurm, HyperQueue):
+            if system_class.name not in chosen:
+                continue
             why = getattr(system_class, "missing", lambda: None)()
             if why:
                 report.section(f"{system_class.name}: skipped, {why}")
@@ -319,12 +348,14 @@ def main() -> int:
             report.figure(f"real, {real_jobs:,} /bin/true on {slots} slots", figures["real"],
                           "jobs/s")
             report.figure("  / raw spawn rate", figures["real"] / spawn, "x")
-            report.figure("submit command, median", figures["latency"] * 1e3, "ms")
+            for kind, seconds in figures["latency"].items():
+                report.figure(f"submit one job ({kind}), median", seconds * 1e3, "ms")
             if name != "corral":
                 report.figure("corral / peer, bulk", ours["bulk"] / figures["bulk"], "x")
                 report.figure("corral / peer, real", ours["real"] / figures["real"], "x")
-                report.figure("corral / peer, submit latency (lower is better)",
-                              ours["latency"] / figures["latency"], "x")
+                for kind, seconds in figures["latency"].items():
+                    report.figure(f"peer / corral, submit latency ({kind})",
+                                  seconds / ours["latency"][kind], "x", "above 1: corral faster")
     return report.finish()
 
 

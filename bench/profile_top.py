@@ -13,10 +13,12 @@ import json
 import os
 
 
-def label(frame: dict) -> str:
+def label(frame: dict, lines: bool) -> str:
     path = frame.get("file") or ""
     parts = path.split(os.sep)
     short = os.sep.join(parts[-2:]) if "corral" in parts else os.path.basename(path)
+    if not lines:
+        return f"{frame['name']} ({short})"
     return f"{frame['name']} ({short}:{frame.get('line', '?')})"
 
 
@@ -25,6 +27,7 @@ def main() -> int:
     parser.add_argument("profile")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--thread", help="only threads whose name contains this")
+    parser.add_argument("--lines", action="store_true", help="one row per line, not function")
     args = parser.parse_args()
     with open(args.profile) as file:
         data = json.load(file)
@@ -39,12 +42,12 @@ def main() -> int:
             if not stack:
                 continue
             busy += weight
-            self_weight[label(frames[stack[-1]])] += weight
-            for name in {label(frames[index]) for index in stack}:
+            self_weight[label(frames[stack[-1]], args.lines)] += weight
+            for name in {label(frames[index], args.lines) for index in stack}:
                 total_weight[name] += weight
         if not busy:
             continue
-        print(f"\n== {profile['name']}: {busy} busy samples")
+        print(f"\n== {profile['name']}: {busy:.1f} busy {data.get('unit', 'units')}")
         print(f"{'self':>6} {'total':>6}  function")
         for name, weight in self_weight.most_common(args.top):
             print(f"{weight / busy:6.1%} {total_weight[name] / busy:6.1%}  {name}")
