@@ -4,11 +4,17 @@ It wraps the broker and the event loop in the small surface Flux plugins use: RP
 futures, timers, spawned coroutines, logging at syslog levels, and responding to requests
 made to a plugin's own services.  Calls from other threads (PrEp plugins working in a thread)
 are handed to the event loop; `Future.get()` lets such a thread wait for an answer.
+
+A handle may carry a *runner*: the function through which every callback it schedules (timer,
+RPC continuation, spawned task) is run.  The job manager gives each plugin a handle derived
+from its own with a runner that logs a failure with the plugin's name instead of letting it
+escape into the event loop, and `close()` stops what a removed plugin left scheduled.
 """
 
 import asyncio
 import logging
 import threading
+import weakref
 
 from .message import Message, RequestError
 from .roles import ROLE_OWNER
@@ -35,9 +41,10 @@ def logging_level(level: int) -> int:
 class Future:
     """The answer to an RPC: ``await fut``, ``fut.then(cb)``, or ``fut.get()`` from a thread."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, inner: asyncio.Future):
+    def __init__(self, loop: asyncio.AbstractEventLoop, inner: asyncio.Future, guard=None):
         self._loop = loop
         self._inner = inner
+        self._guard = guard
 
     def __await__(self):
         return self._inner.__await__()
@@ -47,6 +54,8 @@ class Future:
 
     def then(self, callback):
         """Call ``callback(future)`` on the event loop once the answer is in."""
+        if self._guard is not None:
+            callback = self._guard("rpc continuation", callback)
         self._inner.add_done_callback(lambda _inner: callback(self))
         return self
 
@@ -101,18 +110,40 @@ def _on_loop_thread(loop) -> bool:
 
 
 class Handle:
-    """A broker handle for code living in the controller (plugins, builtins, services)."""
+    """A broker handle for code living in the controller (plugins, builtins, services).
 
-    def __init__(self, broker, logger: logging.Logger):
+    ``runner(what, callback, *args)``, when given, runs every callback this handle schedules;
+    ``what`` names the kind of callback (``timer``, ``rpc continuation``, ``task``) for the log.
+    """
+
+    def __init__(self, broker, logger: logging.Logger, runner=None):
         self.broker = broker
         self.loop = broker.loop
         self._logger = logger
+        self._runner = runner
+        self._timers = weakref.WeakSet()
+        self._tasks = weakref.WeakSet()
+
+    def derive(self, logger: logging.Logger, runner) -> "Handle":
+        """The same broker and loop, logging to ``logger``, running callbacks via ``runner``."""
+        return Handle(self.broker, logger, runner)
+
+    def _guard(self, what: str, callback):
+        runner = self._runner
+        if runner is None:
+            return callback
+
+        def guarded(*args):
+            return runner(what, callback, *args)
+
+        return guarded
 
     def rpc(self, topic: str, payload=None) -> Future:
         """Request ``topic`` with the owner's credentials; the answer arrives on a Future."""
         loop = self.loop
+        guard = self._guard if self._runner is not None else None
         if _on_loop_thread(loop):
-            return Future(loop, self.broker.rpc(topic, payload))
+            return Future(loop, self.broker.rpc(topic, payload), guard)
         inner = loop.create_future()
 
         def send():
@@ -120,14 +151,31 @@ class Handle:
             answer.add_done_callback(lambda done: _chain(done, inner))
 
         loop.call_soon_threadsafe(send)
-        return Future(loop, inner)
+        return Future(loop, inner, guard)
 
     def timer(self, after: float, callback, repeat: float = 0) -> Timer:
         """Call ``callback(timer)`` after ``after`` seconds, then every ``repeat`` if > 0."""
-        return Timer(self.loop, after, callback, repeat)
+        timer = Timer(self.loop, after, self._guard("timer", callback), repeat)
+        self._timers.add(timer)
+        return timer
 
     def spawn(self, coroutine) -> asyncio.Task:
-        return self.loop.create_task(coroutine)
+        task = self.loop.create_task(coroutine)
+        self._tasks.add(task)
+        if self._runner is not None:
+            task.add_done_callback(self._report_task)
+        return task
+
+    def _report_task(self, task: asyncio.Task):
+        if not task.cancelled() and task.exception() is not None:
+            self._runner("task", task.result)
+
+    def close(self):
+        """Stop every timer and cancel every task scheduled through this handle."""
+        for timer in list(self._timers):
+            timer.stop()
+        for task in list(self._tasks):
+            task.cancel()
 
     def log(self, level: int, fmt: str, *args):
         self._logger.log(logging_level(level), fmt % args if args else fmt)

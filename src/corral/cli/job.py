@@ -62,6 +62,18 @@ def register(subparsers):
     raise_.add_argument("note", nargs="*")
     raise_.set_defaults(func=_raise)
 
+    update = commands.add_parser(
+        "update", help="update attributes of a pending (or, as owner, running) job",
+        description="KEY is a jobspec path; one not under attributes., resources. or tasks. "
+                    "means attributes.system.KEY ('name' means the job name).  VALUE is JSON "
+                    "or a string; a duration is an FSD, '+FSD' or '-FSD' changes the current "
+                    "one.")
+    update.add_argument("-n", "--dry-run", action="store_true",
+                        help="print the update instead of sending it")
+    update.add_argument("id", type=int)
+    update.add_argument("updates", nargs="+", metavar="KEY=VALUE")
+    update.set_defaults(func=_update)
+
 
 def _info(args):
     with connect() as client:
@@ -145,3 +157,58 @@ def _raise(args):
         except RPCError as exc:
             print(f"corral job raise: {exc.strerror}", file=sys.stderr)
             return 1
+
+
+_UPDATE_ROOTS = ("attributes.", "resources.", "tasks.")
+_DURATION_KEY = "attributes.system.duration"
+
+
+def _update_key(key: str) -> str:
+    if key == "name":
+        return "attributes.system.job.name"
+    if key.startswith(_UPDATE_ROOTS) or key in ("attributes", "resources", "tasks"):
+        return key
+    return "attributes.system." + key
+
+
+def _duration_value(client, job_id, text) -> float:
+    """Seconds from an FSD, or the job's current duration changed by ``+FSD``/``-FSD``."""
+    from .. import fsd
+
+    relative = text[:1] in ("+", "-")
+    try:
+        seconds = fsd.parse(text[1:] if relative else text)
+    except ValueError as exc:
+        raise SystemExit(f"corral job update: {exc}") from None
+    if not relative:
+        return seconds
+    spec = client.job_info(job_id, "jobspec")["jobspec"]
+    current = spec.get("attributes", {}).get("system", {}).get("duration", 0)
+    if not current:
+        raise SystemExit("corral job update: cannot change an unlimited duration by "
+                         f"{text}; give a new duration")
+    updated = current + seconds if text[0] == "+" else current - seconds
+    if updated <= 0:
+        raise SystemExit(f"corral job update: {text} would leave no time limit")
+    return updated
+
+
+def _update(args):
+    with connect() as client:
+        updates = {}
+        for item in args.updates:
+            key, sep, text = item.partition("=")
+            if not sep or not key:
+                raise SystemExit(f"corral job update: '{item}' is not KEY=VALUE")
+            key = _update_key(key)
+            if key == _DURATION_KEY:
+                updates[key] = _duration_value(client, args.id, text)
+                continue
+            try:
+                updates[key] = json.loads(text)
+            except json.JSONDecodeError:
+                updates[key] = text
+        if args.dry_run:
+            print(json.dumps(updates))
+            return 0
+        client.rpc("job-manager.update", {"id": args.id, "updates": updates})

@@ -1,5 +1,7 @@
-"""``corral jobtap``: load, remove, list and query jobtap plugins in a running instance."""
+"""``corral jobtap``: load, remove, list and query jobtap plugins in a running instance,
+as ``flux jobtap`` does."""
 
+import errno
 import json
 import os
 import sys
@@ -42,6 +44,8 @@ def parse_conf(items) -> dict:
         parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise SystemExit(f"corral jobtap load: '{item}' conflicts with an earlier key")
         node[parts[-1]] = value
     return conf
 
@@ -57,13 +61,19 @@ def _load(args):
         client.rpc("job-manager.jobtap", payload)
 
 
+def _not_found(name) -> int:
+    print(f"corral jobtap: {name} not found", file=sys.stderr)
+    return 1
+
+
 def _remove(args):
     with connect() as client:
         try:
             client.rpc("job-manager.jobtap", {"remove": args.name})
         except RPCError as exc:
-            print(f"corral jobtap: {args.name} not found: {exc.strerror}", file=sys.stderr)
-            return 1
+            if exc.errno == errno.ENOENT:
+                return _not_found(args.name)
+            raise
 
 
 def _list(args):
@@ -76,4 +86,10 @@ def _list(args):
 
 def _query(args):
     with connect() as client:
-        print(json.dumps(client.rpc("job-manager.jobtap-query", {"name": args.name})))
+        try:
+            answer = client.rpc("job-manager.jobtap-query", {"name": args.name})
+        except RPCError as exc:
+            if exc.errno == errno.ENOENT:
+                return _not_found(args.name)
+            raise
+    print(json.dumps(answer))

@@ -10,6 +10,7 @@ import logging
 from .. import resource_set
 from ..jsoncodec import dumps
 from ..states import State
+from .event import JOB_FLAGS
 
 log = logging.getLogger("corral.job-manager")
 
@@ -26,6 +27,8 @@ class Alloc:
             return
         job.alloc_pending = True
         self.scheduler.request(job)
+        if job.flags & JOB_FLAGS["debug"]:
+            self.manager.events.post(job, "debug.alloc-request")
 
     def cancel(self, job):
         if self.scheduler.cancel(job):

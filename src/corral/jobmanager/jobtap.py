@@ -12,6 +12,7 @@ import fnmatch
 import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import logging
 import os
 import sys
@@ -20,7 +21,8 @@ from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
 from ..states import State
 from . import stack
-from .plugin import PRIORITY_UNAVAIL, Args, Plugin
+from .plugin import CURRENT_JOB, PRIORITY_UNAVAIL, Args, Plugin
+from .update import JOBSPEC_UPDATE_ROOTS, jobspec_with_updates
 
 log = logging.getLogger("corral.jobtap")
 
@@ -38,7 +40,7 @@ class JobtapHost:
         self.slow_callback_threshold = slow_callback_threshold
         self.plugins: list[Plugin] = []
         self.current_jobs: list = []
-        self.staged_jobspec_update: dict | None = None
+        self.staged_jobspec_updates: dict[int, dict] = {}
         self._index: dict[str, tuple] = {}
 
     # --- topic index ------------------------------------------------------------------
@@ -216,9 +218,43 @@ class JobtapHost:
             return job.priority
         return priority
 
+    def update_key(self, job, cred: dict, key: str, value):
+        """``job.update.<key>`` for an update request: ``(needs_validation, feasibility,
+        extra_updates)``, or OSError(EINVAL) with the reason the update is refused."""
+        topic = f"job.update.{key}"
+        args = Args(self.job_args(job, cred=cred, key=key, value=value))
+        rc = self.stack_call(job, topic, args)
+        if rc == 0:
+            _fail(errno.EINVAL, f"update of {key} not supported")
+        if rc < 0:
+            errmsg = args.out.get("errmsg")
+            _fail(errno.EINVAL, errmsg if isinstance(errmsg, str)
+                  else "update rejected by job-manager plugin")
+        validated = args.out.get("validated", 0)
+        feasibility = args.out.get("feasibility", 0)
+        extra = args.out.get("updates", {})
+        if type(validated) is not int or type(feasibility) is not int or not isinstance(
+            extra, dict
+        ):
+            _fail(errno.EINVAL, "failed to unpack update flags")
+        return not validated, bool(feasibility), extra
+
+    def validate_updated(self, job, jobspec) -> str | None:
+        """``job.validate`` with an updated jobspec in place of the job's: the rejection
+        message, or None."""
+        entries = self.entries("job.validate")
+        if not entries:
+            return None
+        args = Args(self.job_args(job, jobspec=jobspec))
+        if stack.stack_call(self, entries, job, "job.validate", args) < 0:
+            errmsg = args.out.get("errmsg")
+            return errmsg if isinstance(errmsg, str) else "rejected by job-manager plugin"
+        return None
+
     def notify_subscribers(self, job, name, event):
         topic = f"job.event.{name}"
-        entries = self.entries(topic, job.subscribers)
+        subscribers = job.subscribers
+        entries = self.entries(topic, [p for p in self.plugins if p in subscribers])
         if not entries:
             return
         args = Args(self.job_args(job, entry=event))
@@ -236,8 +272,6 @@ class JobtapHost:
         return bool(self.current_jobs) and self.current_jobs[-1] is job
 
     def lookup_active(self, job_id):
-        from .plugin import CURRENT_JOB
-
         if job_id == CURRENT_JOB:
             job = self.current_job()
             if job.state == State.INACTIVE:
@@ -249,8 +283,6 @@ class JobtapHost:
         return job
 
     def lookup_any(self, job_id):
-        from .plugin import CURRENT_JOB
-
         if job_id == CURRENT_JOB:
             return self.current_job()
         job = self.manager.active.get(job_id) or self.manager.inactive.get(job_id)
@@ -260,16 +292,31 @@ class JobtapHost:
 
     # --- jobspec updates staged by a callback -----------------------------------------
 
-    def stage_jobspec_update(self, updates: dict):
-        if self.staged_jobspec_update is None:
-            self.staged_jobspec_update = {}
-        self.staged_jobspec_update.update(updates)
+    def check_jobspec_update(self, job, updates):
+        """Refuse (EINVAL) updates that may not be applied to ``job`` now."""
+        if job.readonly or job.state in (State.RUN, State.CLEANUP, State.INACTIVE):
+            _fail(errno.EINVAL, "jobspec updates are refused once a job runs")
+        if not isinstance(updates, dict) or not updates:
+            _fail(errno.EINVAL, "jobspec updates must be a non-empty dict")
+        for key in updates:
+            if not isinstance(key, str) or key.split(".", 1)[0] not in JOBSPEC_UPDATE_ROOTS:
+                _fail(errno.EINVAL, f"jobspec update key '{key}' is not under attributes, "
+                                    "resources or tasks")
+        try:
+            jobspec_with_updates(job.jobspec, updates)
+        except ValueError as exc:
+            _fail(errno.EINVAL, f"jobspec update would make the jobspec invalid: {exc}")
 
-    def discard_jobspec_updates(self):
-        self.staged_jobspec_update = None
+    def stage_jobspec_update(self, job, updates: dict):
+        self.staged_jobspec_updates.setdefault(job.id, {}).update(updates)
+
+    def discard_jobspec_updates(self, job):
+        self.staged_jobspec_updates.pop(job.id, None)
 
     def post_jobspec_updates(self, job) -> bool:
-        updates, self.staged_jobspec_update = self.staged_jobspec_update, None
+        updates = self.staged_jobspec_updates.pop(job.id, None)
+        if updates is None:
+            return True
         try:
             self.manager.events.post(job, "jobspec-update", updates)
         except Exception:
@@ -286,22 +333,47 @@ class JobtapHost:
             log.error("jobtap: %s: destructor raised %s: %s", plugin.display_name,
                       type(exc).__name__, exc, exc_info=exc)
 
+    def handle_for(self, plugin):
+        """The job manager's handle as ``plugin`` gets it: its log records carry the plugin's
+        name and the callbacks it schedules run guarded (`stack.run_guarded`)."""
+        logger = logging.getLogger(f"corral.jobtap.{plugin.display_name}")
+
+        def runner(what, callback, *args):
+            return stack.run_guarded(self, plugin, what, callback, *args)
+
+        return self.manager.handle.derive(logger, runner)
+
     def register_service(self, plugin, topic, callback, arg, rolemask):
+        """Serve ``topic`` with a plugin's ``callback(h, msg[, arg])``: an exception (or a
+        coroutine that raises) answers the request with an error and is logged."""
         broker = self.manager.broker
         handle = plugin.get_flux()
 
+        def respond_failure(msg, exc):
+            if not msg.responded:
+                code = exc.errno if isinstance(exc, OSError) and exc.errno else errno.EIO
+                msg.respond_error(code, exc.strerror if isinstance(exc, OSError)
+                                  and exc.strerror else f"{topic}: {exc}")
+
+        def finished(msg, task):
+            if not task.cancelled() and task.exception() is not None:
+                exc = task.exception()
+                log.error("jobtap: %s: service %s raised %s: %s", plugin.display_name, topic,
+                          type(exc).__name__, exc, exc_info=exc)
+                respond_failure(msg, exc)
+
         def serve(msg):
+            args = (handle, msg) if arg is None else (handle, msg, arg)
             try:
-                if arg is None:
-                    callback(handle, msg)
-                else:
-                    callback(handle, msg, arg)
+                result = stack.run_service(self, plugin, topic, callback, *args)
             except Exception as exc:
                 log.error("jobtap: %s: service %s raised %s: %s", plugin.display_name, topic,
                           type(exc).__name__, exc, exc_info=exc)
-                if not msg.responded:
-                    code = exc.errno if isinstance(exc, OSError) and exc.errno else errno.EIO
-                    msg.respond_error(code, f"{topic}: {exc}")
+                respond_failure(msg, exc)
+                return
+            if inspect.iscoroutine(result):
+                task = handle.loop.create_task(result)
+                task.add_done_callback(lambda done: finished(msg, done))
 
         try:
             broker.register(topic, serve, rolemask, owner=plugin)
@@ -320,7 +392,7 @@ class JobtapHost:
 
     # --- loading ----------------------------------------------------------------------
 
-    def load(self, path: str, conf: dict | None = None, config=None) -> Plugin:
+    def load(self, path: str, conf: dict | None = None) -> Plugin:
         """Load one plugin and append it to the stack (no replay; see `load_plugin`)."""
         from .plugins import BUILTINS
 
@@ -336,16 +408,15 @@ class JobtapHost:
             self._check_duplicate(path)
             self._init(plugin, init)
         else:
-            init, fullpath, display_name, internal_name, module = self._find(path)
+            init, fullpath, display_name, internal_name = self._find(path)
             plugin = Plugin(self, fullpath, conf, builtin=False)
             plugin.display_name = display_name
-            plugin.module = module
             self._check_duplicate(display_name)
             self._init(plugin, init)
             name = plugin.name
             if not name or "/" in name or "." in name:
                 plugin.set_name(internal_name)
-        error = self.conf_update(plugin, config if config is not None else self.manager.config)
+        error = self.conf_update(plugin, self.manager.config)
         if error is not None:
             self._discard(plugin)
             _fail(errno.EINVAL, error)
@@ -362,7 +433,8 @@ class JobtapHost:
         try:
             rc = init(plugin)
         except Exception as exc:
-            log.error("jobtap: %s: plugin_init raised", plugin.path, exc_info=exc)
+            log.error("jobtap: %s: plugin_init raised %s: %s", plugin.display_name,
+                      type(exc).__name__, exc, exc_info=exc)
             self._discard(plugin)
             _fail(errno.EINVAL, f"{plugin.path}: plugin_init failed: {type(exc).__name__}: {exc}")
         if rc is not None and (type(rc) is not int or rc < 0):
@@ -370,8 +442,10 @@ class JobtapHost:
             _fail(errno.EINVAL, f"{plugin.path}: plugin_init failed")
 
     def _discard(self, plugin):
+        """Drop what a plugin registered: services, timers and tasks, plugin-global aux."""
         self.manager.broker.unregister_owner(plugin)
         plugin.services.clear()
+        plugin.close_handle()
         plugin.destroy_aux()
 
     def _find(self, path):
@@ -388,7 +462,7 @@ class JobtapHost:
                     if not callable(init):
                         _fail(errno.EINVAL, f"{candidate}: no plugin_init() found")
                     base = os.path.basename(candidate)
-                    return init, os.path.abspath(candidate), base, base.split(".", 1)[0], module
+                    return init, os.path.abspath(candidate), base, base.split(".", 1)[0]
             _fail(errno.ENOENT, f"{path}: No such plugin found")
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=path):
             target = entry_point.load()
@@ -397,7 +471,7 @@ class JobtapHost:
                 _fail(errno.EINVAL, f"{path}: entry point has no plugin_init()")
             module = sys.modules.get(getattr(init, "__module__", ""), None)
             fullpath = getattr(module, "__file__", None) or entry_point.value
-            return init, fullpath, path, path.rsplit(".", 1)[-1], module
+            return init, fullpath, path, path.rsplit(".", 1)[-1]
         if not all(part.isidentifier() for part in path.split(".")):
             _fail(errno.ENOENT, f"{path}: No such plugin found")
         try:
@@ -412,7 +486,7 @@ class JobtapHost:
         if not callable(init):
             _fail(errno.EINVAL, f"{path}: no plugin_init() found")
         fullpath = getattr(module, "__file__", None) or path
-        return init, fullpath, path, path.rsplit(".", 1)[-1], module
+        return init, fullpath, path, path.rsplit(".", 1)[-1]
 
     def conf_update(self, plugin, config) -> str | None:
         entries = self.entries("conf.update", [plugin])
@@ -427,14 +501,6 @@ class JobtapHost:
             )
         return None
 
-    def reconfigure(self, config) -> str | None:
-        """conf.update on every plugin in order; the first rejection's message, or None."""
-        for plugin in list(self.plugins):
-            error = self.conf_update(plugin, config)
-            if error is not None:
-                return error
-        return None
-
     def load_plugin(self, path: str, conf: dict | None = None) -> Plugin:
         """Load at run time: replay existing jobs to the new plugin, then reprioritize all."""
         plugin = self.load(path, conf)
@@ -443,7 +509,10 @@ class JobtapHost:
         return plugin
 
     def replay(self, plugin):
-        jobs = [job for job in self.manager.active.values() if job.state != State.NEW]
+        """Tell a plugin loaded at run time about every active job, as flux-core does:
+        ``job.create`` and ``job.new``, and for DEPEND jobs the dependency callbacks it
+        handles and ``job.state.depend``; return codes and OUT are ignored."""
+        jobs = list(self.manager.active.values())
         if plugin.load_sort_order == "state":
             jobs.sort(key=lambda job: (int(job.state), job.id))
         elif plugin.load_sort_order == "-state":
@@ -466,7 +535,7 @@ class JobtapHost:
                 if p.display_name == pattern or _glob_match(p.display_name, pattern)
             ]
             if not doomed:
-                _fail(errno.ENOENT, f"Failed to find plugin to remove: {pattern}")
+                _fail(errno.ENOENT, "Failed to find plugin to remove")
         for plugin in doomed:
             self._remove_one(plugin)
 
@@ -553,6 +622,7 @@ def _import_file(path: str):
     if spec is None or spec.loader is None:
         _fail(errno.EINVAL, f"{path}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickle look modules up by name
     try:
         spec.loader.exec_module(module)
     except Exception as exc:

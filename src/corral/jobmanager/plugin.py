@@ -4,16 +4,15 @@
 errnos raised as `OSError`.  `Args` is flux_plugin_arg_t: an IN dict shared read-only and an
 OUT dict that the whole plugin stack writes into (shallow merge, so the last writer wins).
 Plugin authors reach both through `corral.jobtap`; the host (`jobmanager.jobtap`) owns
-loading and dispatch.
+loading and dispatch, and `Plugin` reaches the job manager only through it.
 """
 
 import errno
-import logging
-import uuid
+import os
 
 from ..broker.handle import Handle
 from ..broker.roles import ROLE_OWNER
-from ..states import State
+from ..states import Result, State
 
 CURRENT_JOB = 2**64 - 1
 PRIORITY_MIN = 0
@@ -24,13 +23,10 @@ URGENCY_DEFAULT = 16
 URGENCY_EXPEDITE = 31
 
 _VALID_FLAGS = ("alloc-bypass", "debug", "immutable")
-_JOBSPEC_UPDATE_ROOTS = ("attributes", "resources", "tasks")
 _NOTE_LIMIT = 1023
 
 
 def _fail(errnum: int, text: str | None = None):
-    import os
-
     raise OSError(errnum, text or os.strerror(errnum))
 
 
@@ -81,14 +77,12 @@ class Plugin:
         self.path = path
         self.conf = conf if conf is not None else {}
         self.builtin = builtin
-        self.uuid = str(uuid.uuid4())
         self._name = path
         self.display_name = path
         self.handlers: list[Handler] = []
         self._aux: dict = {}
         self.services: list[str] = []
         self.load_sort_order = "none"
-        self.module = None
         self._handle = None
 
     def __repr__(self):
@@ -105,20 +99,23 @@ class Plugin:
             _fail(errno.EINVAL, "plugin name must be a non-empty string")
         self._name = name
 
-    def add_handler(self, topic_glob: str, callback, arg=None, *, _has_arg=None):
-        """Call ``callback(p, topic, args[, arg])`` for topics matching ``topic_glob``."""
+    def add_handler(self, topic_glob: str, callback, arg=None):
+        """Call ``callback(p, topic, args[, arg])`` for topics matching ``topic_glob``; ``arg``
+        is passed only when one is given."""
         if not isinstance(topic_glob, str) or not callable(callback):
             _fail(errno.EINVAL, "add_handler needs a topic glob and a callable")
-        has_arg = arg is not None if _has_arg is None else _has_arg
-        self.handlers.append(Handler(topic_glob, callback, arg, has_arg))
+        self.handlers.append(Handler(topic_glob, callback, arg, arg is not None))
         self._host.invalidate_index()
 
-    def aux_set(self, name: str, value, destructor=None):
-        old = self._aux.pop(name, None)
+    def aux_set(self, name: str | None, value, destructor=None):
+        """Keep ``value`` with the plugin; ``destructor(value)`` runs when it is replaced,
+        deleted (``value=None``) or the plugin is removed.  ``name=None`` keeps it anonymously."""
+        key = ("anonymous", id(value)) if name is None else name
+        old = self._aux.pop(key, None)
         if old is not None and old[1] is not None:
             self._host.run_destructor(self, old[1], old[0])
         if value is not None:
-            self._aux[name] = (value, destructor)
+            self._aux[key] = (value, destructor)
 
     def aux_get(self, name: str):
         entry = self._aux.get(name)
@@ -133,31 +130,35 @@ class Plugin:
     # --- flux_jobtap_* ------------------------------------------------------------------
 
     def get_flux(self) -> Handle:
+        """The job manager's handle, with this plugin's name on its log records and its
+        callbacks run so that a failure is logged instead of escaping."""
         if self._handle is None:
-            manager = self._host.manager
-            logger = logging.getLogger(f"corral.jobtap.{self.display_name}")
-            self._handle = Handle(manager.broker, logger)
+            self._handle = self._host.handle_for(self)
         return self._handle
 
+    def close_handle(self):
+        if self._handle is not None:
+            self._handle.close()
+
     def service_register(self, method: str, callback, arg=None, rolemask: int = ROLE_OWNER):
-        """Serve ``job-manager.<name>.<method>`` with ``callback(h, msg[, arg])``."""
+        """Serve ``job-manager.<name>.<method>`` with ``callback(h, msg[, arg])``, to the
+        owner only unless ``rolemask`` says otherwise."""
         name = self._name
-        if not name or "/" in name or not isinstance(method, str) or not method:
-            _fail(
-                errno.EINVAL,
-                f"cannot register service '{method}': plugin name '{name}' is unset or "
-                "contains '/' (call set_name() first)",
-            )
-        topic = f"job-manager.{name.lstrip('.')}.{method}"
+        if not name or "/" in name:
+            _fail(errno.EINVAL, f"cannot register service '{method}': the plugin has no name "
+                                "yet (call set_name() first)")
+        if not isinstance(method, str) or not method or not callable(callback):
+            _fail(errno.EINVAL, "service_register needs a method name and a callable")
+        topic = f"job-manager.{name.removeprefix('.')}.{method}"
         self._host.register_service(self, topic, callback, arg, rolemask or ROLE_OWNER)
 
     def reprioritize_all(self):
         self._host.manager.prioritize.reprioritize_all()
 
     def reprioritize_job(self, job_id: int, priority: int):
+        if type(priority) is not int or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+            _fail(errno.EINVAL, f"priority {priority!r} is not in [0:{PRIORITY_MAX}]")
         job = self._host.lookup_active(job_id)
-        if not isinstance(priority, int) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
-            _fail(errno.EINVAL, f"priority {priority!r} out of range")
         self._host.manager.prioritize.reprioritize_job(job, priority)
 
     def priority_unavail(self, args: Args) -> int:
@@ -173,13 +174,14 @@ class Plugin:
 
     def reject_job(self, args: Args, fmt: str | None = None, *fmtargs) -> int:
         if fmt is None:
-            args.out["errmsg"] = f"rejected by job-manager plugin '{self._name}'"
-            return -1
+            return self.error(args, "rejected by job-manager plugin '%s'", self.display_name)
         return self.error(args, fmt, *fmtargs)
 
     def raise_exception(self, job_id: int, type_: str, severity: int, fmt: str, *fmtargs):
-        if not type_ or fmt is None:
-            _fail(errno.EINVAL, "raise_exception needs a type and a note")
+        if not isinstance(type_, str) or not type_ or not isinstance(fmt, str):
+            _fail(errno.EINVAL, "raise_exception needs an exception type and a note")
+        if type(severity) is not int:
+            _fail(errno.EINVAL, "exception severity must be an integer")
         job = self._host.lookup_active(job_id)
         if severity == 0 and job.state == State.NEW:
             _fail(errno.EINVAL, "a fatal exception cannot be raised on a job in NEW state")
@@ -197,18 +199,22 @@ class Plugin:
         job = self._host.lookup_active(job_id)
         self._host.manager.events.post(job, name, context)
 
-    def job_aux_set(self, job_id: int, name: str, value, destructor=None):
+    def job_aux_set(self, job_id: int, name: str | None, value, destructor=None):
+        """Keep ``value`` with one job, for this plugin only; ``destructor(value)`` runs when
+        it is replaced, deleted (``value=None``), when the job becomes inactive, or when the
+        plugin is removed.  ``name=None`` keeps it anonymously (see `job_aux_delete_value`)."""
         job = self._host.lookup_any(job_id)
         if job.aux is None:
             if job.state == State.INACTIVE:
                 _fail(errno.ENOENT, f"job {job.id} is inactive")
             job.aux = {}
         store = job.aux.setdefault(self, {})
-        old = store.pop(name, None)
+        key = ("anonymous", id(value)) if name is None else name
+        old = store.pop(key, None)
         if old is not None and old[1] is not None:
             self._host.run_destructor(self, old[1], old[0])
         if value is not None:
-            store[name] = (value, destructor)
+            store[key] = (value, destructor)
 
     def job_aux_get(self, job_id: int, name: str):
         job = self._host.lookup_any(job_id)
@@ -218,53 +224,55 @@ class Plugin:
     def job_aux_delete_value(self, job_id: int, value):
         job = self._host.lookup_any(job_id)
         store = (job.aux or {}).get(self)
-        if not store:
-            return
-        for name, (stored, destructor) in list(store.items()):
+        for key, (stored, destructor) in list((store or {}).items()):
             if stored is value:
-                del store[name]
+                del store[key]
                 if destructor is not None:
                     self._host.run_destructor(self, destructor, stored)
 
     def job_set_flag(self, job_id: int, flag: str):
+        job = self._host.lookup_active(job_id)
         if flag not in _VALID_FLAGS:
             _fail(errno.EINVAL, f"invalid job flag '{flag}'")
-        job = self._host.lookup_active(job_id)
         self._host.manager.events.post(job, "set-flags", {"flags": [flag]})
 
     def dependency_add(self, job_id: int, description: str):
-        if not isinstance(description, str) or not description:
-            _fail(errno.EINVAL, "dependency description must be a non-empty string")
-        job = self._host.lookup_active(job_id)
-        if job.state not in (State.NEW, State.DEPEND):
-            _fail(errno.EINVAL, "dependencies can only be added in NEW or DEPEND state")
+        """Add ``description`` to the job's outstanding dependencies (NEW or DEPEND only).
+
+        Re-adding an outstanding description succeeds without an event (restart idempotency);
+        re-adding one that was already removed is refused with EEXIST (RFC 26's grudge set)."""
+        job = self._dependency_job(job_id, description)
         events = self._host.manager.events
-        outstanding = _outstanding_dependencies(job, events)
-        if description in outstanding:
+        if description in _outstanding_dependencies(job):
             return
         if job.dependencies_ever and description in job.dependencies_ever:
             _fail(errno.EEXIST, f"dependency '{description}' was already satisfied")
         events.post(job, "dependency-add", {"description": description})
 
     def dependency_remove(self, job_id: int, description: str):
+        job = self._dependency_job(job_id, description)
+        if description not in _outstanding_dependencies(job):
+            _fail(errno.ENOENT, f"dependency '{description}' is not outstanding")
+        self._host.manager.events.post(job, "dependency-remove", {"description": description})
+
+    def _dependency_job(self, job_id, description):
         if not isinstance(description, str) or not description:
             _fail(errno.EINVAL, "dependency description must be a non-empty string")
         job = self._host.lookup_active(job_id)
         if job.state not in (State.NEW, State.DEPEND):
-            _fail(errno.EINVAL, "dependencies can only be removed in NEW or DEPEND state")
-        events = self._host.manager.events
-        if description not in _outstanding_dependencies(job, events):
-            _fail(errno.ENOENT, f"dependency '{description}' is not outstanding")
-        events.post(job, "dependency-remove", {"description": description})
+            _fail(errno.EINVAL, "dependencies can only change in NEW or DEPEND state")
+        return job
 
     def prolog_start(self, description: str):
         job = self._host.current_job()
-        if not description or job.start_pending or job.state == State.CLEANUP:
+        if not isinstance(description, str) or not description:
+            _fail(errno.EINVAL, "prolog_start needs a description")
+        if job.start_pending or job.state == State.CLEANUP:
             _fail(errno.EINVAL, "a prolog can only start before the job's tasks are started")
         self._host.manager.events.post(job, "prolog-start", {"description": description})
 
     def prolog_finish(self, job_id: int, description: str, status: int = 0):
-        if not description:
+        if not isinstance(description, str) or not description:
             _fail(errno.EINVAL, "prolog_finish needs a description")
         job = self._host.lookup_active(job_id)
         if job.start_pending:
@@ -275,12 +283,14 @@ class Plugin:
 
     def epilog_start(self, description: str):
         job = self._host.current_job()
-        if not description or job.state != State.CLEANUP:
+        if not isinstance(description, str) or not description:
+            _fail(errno.EINVAL, "epilog_start needs a description")
+        if job.state != State.CLEANUP:
             _fail(errno.EINVAL, "an epilog can only start in CLEANUP state")
         self._host.manager.events.post(job, "epilog-start", {"description": description})
 
     def epilog_finish(self, job_id: int, description: str, status: int = 0):
-        if not description:
+        if not isinstance(description, str) or not description:
             _fail(errno.EINVAL, "epilog_finish needs a description")
         job = self._host.lookup_active(job_id)
         if job.state != State.CLEANUP:
@@ -308,11 +318,14 @@ class Plugin:
         job = self._host.lookup_any(job_id)
         return self._host.job_args(job)
 
-    def get_job_result(self, job_id: int):
+    def get_job_result(self, job_id: int) -> Result:
         job = self._host.lookup_any(job_id)
-        if job.state not in (State.CLEANUP, State.INACTIVE) or job.end_event is None:
-            _fail(errno.EINVAL, "the job has no result before CLEANUP")
-        return job.compute_result()
+        if job.state not in (State.CLEANUP, State.INACTIVE):
+            _fail(errno.EINVAL, "a job has no result before CLEANUP")
+        result = job.compute_result() if job.end_event is not None else job.result
+        if result is None:
+            _fail(errno.EINVAL, f"job {job.id} has no end event")
+        return result
 
     def job_event_posted(self, job_id: int, name: str) -> bool:
         if not isinstance(name, str) or not name:
@@ -322,22 +335,25 @@ class Plugin:
         return bool(job.events_posted & bit)
 
     def jobspec_update(self, updates: dict):
+        """Stage jobspec updates for the current job, posted as one ``jobspec-update`` when
+        this callback returns."""
         job = self._host.current_job()
-        _check_jobspec_update(job, updates)
-        self._host.stage_jobspec_update(updates)
+        self._host.check_jobspec_update(job, updates)
+        self._host.stage_jobspec_update(job, updates)
 
     def jobspec_update_id(self, job_id: int, updates: dict):
+        """Post a ``jobspec-update`` now, for a job that is not the current job."""
         job = self._host.lookup_active(job_id)
         if self._host.is_current(job):
             _fail(errno.EINVAL, "use jobspec_update() for the current job")
-        _check_jobspec_update(job, updates)
+        self._host.check_jobspec_update(job, updates)
         self._host.manager.events.post(job, "jobspec-update", dict(updates))
 
     def call(self, job_id: int, topic: str, args: dict):
         """Call a custom topic on the whole stack: returns ``(rc, out)``."""
         if not isinstance(topic, str) or topic.startswith("job.") or not isinstance(args, dict):
             _fail(errno.EINVAL, "call() needs a topic outside 'job.*' and a dict of args")
-        job = self._host.lookup_active(job_id)
+        job = self._host.lookup_any(job_id)
         call_args = Args(dict(args))
         rc = self._host.stack_call(job, topic, call_args)
         return rc, call_args.out
@@ -348,7 +364,8 @@ class Plugin:
         self.load_sort_order = mode
 
 
-def _outstanding_dependencies(job, events) -> set:
+def _outstanding_dependencies(job) -> set:
+    """The job's dependencies as they will be once its queued events are processed."""
     outstanding = set(job.dependencies or ())
     for event, _flags in job.event_queue:
         name = event["name"]
@@ -357,14 +374,3 @@ def _outstanding_dependencies(job, events) -> set:
         elif name == "dependency-remove":
             outstanding.discard(event["context"]["description"])
     return outstanding
-
-
-def _check_jobspec_update(job, updates):
-    if job.readonly or job.state in (State.RUN, State.CLEANUP, State.INACTIVE):
-        _fail(errno.EINVAL, "jobspec updates are refused once a job runs")
-    if not isinstance(updates, dict) or not updates:
-        _fail(errno.EINVAL, "jobspec updates must be a non-empty dict")
-    for key in updates:
-        if not isinstance(key, str) or key.split(".", 1)[0] not in _JOBSPEC_UPDATE_ROOTS:
-            _fail(errno.EINVAL, f"jobspec update key '{key}' is not under attributes, "
-                                "resources or tasks")

@@ -43,7 +43,7 @@ class Prioritize:
             if job.state not in (State.PRIORITY, State.SCHED):
                 continue
             priority = get_priority(job)
-            if priority > -1 and priority != job.priority:
+            if priority > -1 and (priority != job.priority or job.state == State.PRIORITY):
                 if self._reprioritize_one(job, priority, False):
                     changed.append(job)
         if changed:

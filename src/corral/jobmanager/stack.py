@@ -6,6 +6,10 @@ handlers match the topic, its first matching handler runs; a negative return or 
 is a failure that skips every later plugin; jobspec updates the plugin staged are posted as
 one ``jobspec-update`` event right after it returns.  The result is -1 on failure, otherwise
 the number of plugins that handled the topic.
+
+It also runs a plugin's other callbacks (timers, service handlers, RPC continuations) with the
+same guarantees: an exception is logged with the plugin's name and traceback and goes no
+further, and a callback that holds the event loop too long is logged with plugin and topic.
 """
 
 import logging
@@ -18,6 +22,13 @@ _perf_counter = time.perf_counter
 #: Topics whose callers read OUT ``errmsg``: an exception's text becomes the message there.
 _ERRMSG_TOPIC_PREFIXES = ("job.validate", "job.create", "job.dependency.", "job.update.",
                           "conf.update")
+
+
+def _check_slow(host, plugin, what, start):
+    elapsed = _perf_counter() - start
+    if elapsed > host.slow_callback_threshold:
+        log.warning("jobtap: %s: %s: callback held the event loop for %.0f ms",
+                    plugin.display_name, what, elapsed * 1000)
 
 
 def call_plugin(host, plugin, handler, topic, args) -> int:
@@ -41,11 +52,30 @@ def call_plugin(host, plugin, handler, topic, args) -> int:
             log.error("jobtap: %s: %s: callback returned %r, expected an int or None",
                       plugin.display_name, topic, rc)
             rc = -1
-    elapsed = _perf_counter() - start
-    if elapsed > host.slow_callback_threshold:
-        log.warning("jobtap: %s: %s: callback held the event loop for %.0f ms",
-                    plugin.display_name, topic, elapsed * 1000)
-    return rc
+    _check_slow(host, plugin, topic, start)
+    return -1 if rc < 0 else 1
+
+
+def run_guarded(host, plugin, what, callback, *args):
+    """Run a plugin callback that is not a topic handler; its result, or None if it raised."""
+    start = _perf_counter()
+    try:
+        return callback(*args)
+    except Exception as exc:
+        log.error("jobtap: %s: %s raised %s: %s", plugin.display_name, what,
+                  type(exc).__name__, exc, exc_info=exc)
+        return None
+    finally:
+        _check_slow(host, plugin, what, start)
+
+
+def run_service(host, plugin, topic, callback, *args):
+    """Run a plugin's service handler, timed; an exception is the caller's to answer."""
+    start = _perf_counter()
+    try:
+        return callback(*args)
+    finally:
+        _check_slow(host, plugin, topic, start)
 
 
 def stack_call(host, entries, job, topic, args) -> int:
@@ -54,12 +84,11 @@ def stack_call(host, entries, job, topic, args) -> int:
     host.current_jobs.append(job)
     try:
         for plugin, handler in entries:
-            rc = call_plugin(host, plugin, handler, topic, args)
-            if rc < 0:
-                log.debug("jobtap: %s: %s: rc=%d", plugin.display_name, topic, rc)
-                host.discard_jobspec_updates()
+            if call_plugin(host, plugin, handler, topic, args) < 0:
+                log.debug("jobtap: %s: %s: rc=-1", plugin.display_name, topic)
+                host.discard_jobspec_updates(job)
                 return -1
-            if host.staged_jobspec_update is not None and not host.post_jobspec_updates(job):
+            if not host.post_jobspec_updates(job):
                 log.error("jobtap: %s: %s: failed to apply jobspec updates",
                           plugin.display_name, topic)
                 return -1

@@ -1,0 +1,7 @@
+"""Make `jobtap_helpers` importable by the conformance suite's modules (pytest runs with
+``--import-mode=importlib``, which puts no test directory on ``sys.path``)."""
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
