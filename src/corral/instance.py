@@ -19,6 +19,7 @@ from . import config as config_module
 from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
 from .broker.server import Broker
+from .collector import Collector
 from .exec import orphans
 from .exec.agent import NodeAgent
 from .exec.channel import LocalChannel
@@ -108,6 +109,8 @@ class Instance:
         self.broker.register("instance.info", self._serve_info, ROLE_OWNER | ROLE_USER)
         self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
         await self.broker.listen(self.socket_path)
+        self.collector = Collector(loop, lambda: not self.manager.active)
+        self.collector.start()
         log.info("corral instance started at %s with %d nodes", self.uri, len(specs))
 
     def _load_config_plugins(self):
@@ -157,6 +160,7 @@ class Instance:
     async def stop(self):
         """Stop serving, end running jobs with an exception that says why, commit, close."""
         await self.broker.close()
+        self.collector.stop()
         self.manager.shutdown(SHUTDOWN_NOTE)
         deadline = self.loop.time() + config_module.kill_timeout(self.config) + 1
         while self.manager.running > 0 and self.loop.time() < deadline:

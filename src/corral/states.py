@@ -32,6 +32,12 @@ class Result(IntEnum):
     TIMEOUT = 8
 
 
+# The same values as plain ints, for the job manager's hot paths: IntFlag operators, hashing
+# and even attribute lookup go through the enum machinery and cost several times more than
+# int operations, once per event of every job.  Job records hold these ints.
+NEW, DEPEND, PRIORITY, SCHED, RUN, CLEANUP, INACTIVE = 1, 2, 4, 8, 16, 32, 64
+PENDING, RUNNING = DEPEND | PRIORITY | SCHED, RUN | CLEANUP
+
 STATE_NAMES = {
     State.NEW: "NEW",
     State.DEPEND: "DEPEND",

@@ -13,7 +13,17 @@ re-evaluated after every event.
 import logging
 
 from .. import eventlog
-from ..states import STATE_TOPIC_NAMES, State
+from ..states import (
+    CLEANUP,
+    DEPEND,
+    INACTIVE,
+    NEW,
+    PRIORITY,
+    RUN,
+    RUNNING,
+    SCHED,
+    STATE_TOPIC_NAMES,
+)
 from .job import PRIORITY_UNSET, Job
 
 log = logging.getLogger("corral.job-manager")
@@ -21,13 +31,13 @@ log = logging.getLogger("corral.job-manager")
 #: Event flag: journal only, never stored (RFC 21 ``invalidate``, ``annotations``).
 NO_COMMIT = 1
 
-_STATE_TOPICS = {state: f"job.state.{name}" for state, name in STATE_TOPIC_NAMES.items()}
+_STATE_TOPICS = {int(state): f"job.state.{name}" for state, name in STATE_TOPIC_NAMES.items()}
 _TIMESTAMP_SLOTS = {
-    State.DEPEND: "t_depend",
-    State.SCHED: "t_sched",
-    State.RUN: "t_run",
-    State.CLEANUP: "t_cleanup",
-    State.INACTIVE: "t_inactive",
+    DEPEND: "t_depend",
+    SCHED: "t_sched",
+    RUN: "t_run",
+    CLEANUP: "t_cleanup",
+    INACTIVE: "t_inactive",
 }
 
 
@@ -59,7 +69,7 @@ class EventNames:
 
 
 def _submit(job, event, context):
-    if job.state != State.NEW:
+    if job.state != NEW:
         raise EventError("submit must be the first event")
     job.t_submit = event["timestamp"]
     job.urgency = context["urgency"]
@@ -72,15 +82,15 @@ def _invalidate(job, event, context):
 
 
 def _validate(job, event, context):
-    job.state = State.DEPEND
+    job.state = DEPEND
 
 
 def _jobspec_update(job, event, context):
     from .update import apply_jobspec_updates
 
     apply_jobspec_updates(job, context)
-    if job.state == State.SCHED:
-        job.state = State.PRIORITY
+    if job.state == SCHED:
+        job.state = PRIORITY
 
 
 def _resource_update(job, event, context):
@@ -89,7 +99,7 @@ def _resource_update(job, event, context):
 
 
 def _dependency_add(job, event, context):
-    if job.state in (State.NEW, State.DEPEND):
+    if job.state in (NEW, DEPEND):
         description = context["description"]
         if job.dependencies is None:
             job.dependencies = set()
@@ -99,7 +109,7 @@ def _dependency_add(job, event, context):
 
 
 def _dependency_remove(job, event, context):
-    if job.state in (State.NEW, State.DEPEND):
+    if job.state in (NEW, DEPEND):
         if job.dependencies is not None:
             job.dependencies.discard(context["description"])
 
@@ -126,25 +136,25 @@ def _memo(job, event, context):
 
 
 def _depend(job, event, context):
-    if job.state == State.DEPEND:
-        job.state = State.PRIORITY
+    if job.state == DEPEND:
+        job.state = PRIORITY
 
 
 def _priority(job, event, context):
-    if job.state in (State.PRIORITY, State.SCHED):
+    if job.state in (PRIORITY, SCHED):
         job.priority = context["priority"]
-    if job.state == State.PRIORITY:
-        job.state = State.SCHED
+    if job.state == PRIORITY:
+        job.state = SCHED
 
 
 def _urgency(job, event, context):
     job.urgency = context["urgency"]
-    if job.state == State.SCHED:
-        job.state = State.PRIORITY
+    if job.state == SCHED:
+        job.state = PRIORITY
 
 
 def _exception(job, event, context):
-    if job.state in (State.NEW, State.INACTIVE):
+    if job.state in (NEW, INACTIVE):
         return
     if context["severity"] == 0:
         if context["type"] == "scheduler-restart":
@@ -156,13 +166,13 @@ def _exception(job, event, context):
                 "severity": 0,
                 "note": context.get("note", ""),
             }
-        job.state = State.CLEANUP
+        job.state = CLEANUP
 
 
 def _alloc(job, event, context):
     job.has_resources = True
-    if job.state == State.SCHED:
-        job.state = State.RUN
+    if job.state == SCHED:
+        job.state = RUN
 
 
 def _free(job, event, context):
@@ -175,10 +185,10 @@ def _start(job, event, context):
 
 def _finish(job, event, context):
     job.waitstatus = context["status"]
-    if job.state == State.RUN:
+    if job.state == RUN:
         if job.end_event is None:
             job.end_event = event
-        job.state = State.CLEANUP
+        job.state = CLEANUP
 
 
 def _release(job, event, context):
@@ -187,8 +197,8 @@ def _release(job, event, context):
 
 
 def _clean(job, event, context):
-    if job.state == State.CLEANUP:
-        job.state = State.INACTIVE
+    if job.state == CLEANUP:
+        job.state = INACTIVE
 
 
 def _prolog(job, event, context):
@@ -197,7 +207,7 @@ def _prolog(job, event, context):
 
 
 def _epilog(job, event, context):
-    if job.state == State.CLEANUP:
+    if job.state == CLEANUP:
         _perilog(job, event)
 
 
@@ -211,15 +221,15 @@ def _perilog(job, event):
 
 
 def _restart(job, event, context):
-    if job.state == State.SCHED:
-        job.state = State.PRIORITY
+    if job.state == SCHED:
+        job.state = PRIORITY
 
 
 def _requeue(job, event, context):
     """corral's extension: CLEANUP back to PRIORITY for another run (Slurm requeue)."""
-    if job.state != State.CLEANUP:
+    if job.state != CLEANUP:
         raise EventError("requeue is only valid in CLEANUP")
-    job.state = State.PRIORITY
+    job.state = PRIORITY
     job.end_event = None
     job.exception = None
     job.waitstatus = None
@@ -331,7 +341,7 @@ class EventProcessor:
         manager = self.manager
         name = event["name"]
         old_state = job.state
-        if name == "exception" and old_state == State.NEW:
+        if name == "exception" and old_state == NEW:
             if (event.get("context") or {}).get("severity") == 0:
                 raise EventError("fatal job exception was posted in NEW state")
         apply(job, event)
@@ -344,8 +354,8 @@ class EventProcessor:
 
         state = job.state
         if state != old_state:
-            running = bool(state & State.RUNNING)
-            if running != bool(old_state & State.RUNNING):
+            running = bool(state & RUNNING)
+            if running != bool(old_state & RUNNING):
                 manager.running_changed(1 if running else -1)
         jobtap = manager.jobtap
         if job.subscribers:
@@ -353,14 +363,14 @@ class EventProcessor:
         if name == "jobspec-update":
             jobtap.call(job, "job.update", updates=event.get("context") or {})
         if job.state != old_state:
-            jobtap.call(job, _STATE_TOPICS[job.state], entry=event, prev_state=int(old_state))
+            jobtap.call(job, _STATE_TOPICS[job.state], entry=event, prev_state=old_state)
         self.action(job)
 
     def action(self, job: Job):
         """Do what the job's state calls for (event_job_action); safe to repeat."""
         manager = self.manager
         state = job.state
-        if state == State.DEPEND:
+        if state == DEPEND:
             if (
                 not job.dependencies
                 and not job.depend_posted
@@ -368,17 +378,17 @@ class EventProcessor:
             ):
                 job.depend_posted = True
                 self.post(job, "depend")
-        elif state == State.PRIORITY:
+        elif state == PRIORITY:
             if job.alloc_pending:
                 manager.alloc.cancel(job)
-        elif state == State.SCHED:
+        elif state == SCHED:
             manager.alloc.enqueue(job)
-        elif state == State.RUN:
+        elif state == RUN:
             if not job.perilog_active and not self.queued(job, "prolog-start"):
                 manager.start.send(job)
-        elif state == State.CLEANUP:
+        elif state == CLEANUP:
             self._cleanup_action(job)
-        elif state == State.INACTIVE:
+        elif state == INACTIVE:
             manager.retire(job)
 
     def _cleanup_action(self, job: Job):

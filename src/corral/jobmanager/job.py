@@ -8,7 +8,7 @@ only through `jobmanager.event`; everyone else reads them.
 
 from collections import deque
 
-from ..states import Result, State
+from ..states import NEW, Result, State
 
 #: Priority of a job that has never been assigned one.
 PRIORITY_UNSET = -1
@@ -77,7 +77,7 @@ class Job:
         self.userid = userid
         self.urgency = 16
         self.priority = PRIORITY_UNSET
-        self.state = State.NEW
+        self.state = NEW
         self.t_submit = t_submit
         self.flags = 0
         self.jobspec = jobspec
@@ -187,7 +187,7 @@ def job_from_summary(summary: dict) -> Job:
     job = Job(summary["id"], summary["userid"], summary["t_submit"], None, None)
     job.urgency = summary["urgency"]
     job.priority = summary["priority"]
-    job.state = State(summary["state"])
+    job.state = summary["state"]
     job.name = summary["name"]
     job.queue = summary["queue"]
     job.ntasks = summary["ntasks"]
