@@ -244,7 +244,7 @@ print(json.dumps({"bulk_seconds": bulk, "latency": latency}))
 
 class HyperQueue:
     name = "hyperqueue"
-    python = None  # an interpreter that can import hyperqueue
+    python = os.environ.get("CORRAL_BENCH_HQ_PYTHON")  # an interpreter with hyperqueue
 
     @classmethod
     def missing(cls) -> str | None:

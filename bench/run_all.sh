@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run every benchmark at full size, one after another, against a snapshot of the committed
-# tree (HEAD), so that edits in progress in the work tree neither break nor colour the run.
-# Results go to bench/results/<name>.json and a log to bench/results/<name>.txt.
+# tree (HEAD), so that edits in progress in the work tree neither break nor colour the run;
+# with WORKTREE=1, against a copy of the work tree's src/ as it is now (labelled HEAD+wt).
+# Results go to bench/results/<commit of src>/<name>.json, the table to <name>.txt.
 #   bench/run_all.sh [PYTHON] [--quick]      (PYTHON defaults to the one on PATH)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10,11 +11,18 @@ shift || true
 commit=$(git -C "$here/.." log -1 --format=%h HEAD -- src)
 snapshot=$(mktemp -d /var/tmp/corral-snapshot-XXXXXX)
 trap 'rm -rf "$snapshot"' EXIT
-git -C "$here/.." archive HEAD src | tar -x -C "$snapshot"
+if [ "${WORKTREE:-0}" = 1 ]; then
+    commit="$commit+wt"
+    cp -r "$here/../src" "$snapshot/src"
+    git -C "$here/.." status --porcelain -- src > "$snapshot/WORKTREE-CHANGES"
+else
+    git -C "$here/.." archive HEAD src | tar -x -C "$snapshot"
+fi
 echo "$commit" > "$snapshot/COMMIT"
-mkdir -p "$here/results"
+out="$here/results/$commit"
+mkdir -p "$out"
 for name in ${BENCHMARKS:-throughput realexec latency scale plugins peers}; do
     echo "== $name (corral $commit)" >&2
     PYTHONPATH="$snapshot/src" "$python" "$here/$name.py" --json "$@" \
-        > "$here/results/$name.json" 2> "$here/results/$name.txt" || true
+        > "$out/$name.json" 2> "$out/$name.txt" || true
 done
