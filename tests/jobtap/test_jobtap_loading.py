@@ -10,6 +10,7 @@ import pytest
 from jobtap_helpers import (
     config_file,
     dmesg,
+    events,
     json_lines,
     load,
     loaded,
@@ -18,6 +19,7 @@ from jobtap_helpers import (
     remove,
     rpc_error,
     submit,
+    until,
     wait,
 )
 
@@ -232,8 +234,8 @@ def test_a_plugin_loaded_at_run_time_sees_existing_jobs_then_all_are_reprioritiz
             {"topic": "job.state.depend", "id": depend, "state": 2},
         ]
         load(client, plugin("priority_ten.py"))
-        assert [e["context"]["priority"] for e in client.eventlog(sched)
-                if e["name"] == "priority"] == [16, 10]
+        until(lambda: [e["context"]["priority"] for e in events(client, sched, "priority")]
+              == [16, 10])
         assert client.job(held)["priority"] == 0  # a hold beats any plugin
         client.cancel(running)
         instance.corral("queue", "start")

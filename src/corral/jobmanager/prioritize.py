@@ -21,9 +21,11 @@ class Prioritize:
             priority = PRIORITY_MAX
         if priority == job.priority and job.state == State.SCHED:
             return False
+        was_pending = job.alloc_pending
+        job.priority = priority  # now: the event waits if the job is processing another
         self.manager.events.post(job, "priority", {"priority": priority})
-        if job.alloc_pending:
-            if job.priority == PRIORITY_MIN:
+        if was_pending and job.alloc_pending:
+            if priority == PRIORITY_MIN:
                 self.manager.alloc.cancel(job)
             elif oneshot:
                 self.manager.alloc.prioritize([job])
