@@ -248,3 +248,18 @@ def test_eventlog_json_format_is_rfc18(instance):
     text = instance.corral("job", "eventlog", job_id).stdout.splitlines()
     assert text[0].split()[1:] == ["submit", f"userid={os.getuid()}", "urgency=16", "flags=0",
                                    "version=1"]
+
+
+def test_memo_is_an_event_and_a_user_annotation(instance):
+    instance.corral("queue", "stop")
+    job_id = instance.submit("true")
+    instance.corral("job", "memo", job_id, "note=checked", "count=3")
+    instance.corral("job", "memo", job_id, "count=null")
+    with instance.client() as client:
+        client.wait_event(job_id, "memo", 10)
+        memos = [e["context"] for e in client.eventlog(job_id) if e["name"] == "memo"]
+        job = client.job(job_id)
+    assert memos == [{"note": "checked", "count": 3}, {"count": None}]
+    assert job["annotations"]["user"] == {"note": "checked"}
+    result = instance.corral("job", "memo", job_id, "novalue", check=False)
+    assert result.stderr.strip() == "corral job memo: 'novalue' is not KEY=VALUE"

@@ -45,6 +45,11 @@ def register(subparsers):
     wait.add_argument("id", type=int, nargs="?")
     wait.set_defaults(func=_wait)
 
+    memo = commands.add_parser("memo", help="set (or with KEY=null, remove) job memos")
+    memo.add_argument("id", type=int)
+    memo.add_argument("memos", nargs="+", metavar="KEY=VALUE")
+    memo.set_defaults(func=_memo)
+
     attach_parser = commands.add_parser("attach", help="stream a job's output, exit with its "
                                                        "status")
     attach_parser.add_argument("id", type=int)
@@ -131,6 +136,21 @@ def _wait(args):
                 print(f"corral job wait: {job['id']}: {outcome['errstr']}", file=sys.stderr)
                 status = 1
         return status
+
+
+def _memo(args):
+    memos = {}
+    for item in args.memos:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"corral job memo: '{item}' is not KEY=VALUE", file=sys.stderr)
+            return 1
+        try:
+            memos[key] = json.loads(value)
+        except json.JSONDecodeError:
+            memos[key] = value
+    with connect() as client:
+        client.rpc("job-manager.memo", {"id": args.id, "memo": memos})
 
 
 def _attach(args):

@@ -1,9 +1,9 @@
 """The job manager: every job's state, its eventlog, and the jobtap plugin stack.
 
 As in flux-core's ``src/modules/job-manager``, each verb has its own module (submit, event,
-alloc, start, raise_, kill, urgency, prioritize, wait, restart, queue, annotate, update,
-info, joblist, jobtap) and `event` is the only place where a job changes state.  This module
-wires them together and owns the tables of active and inactive jobs.
+alloc, start, raise_, kill, urgency, memo, prioritize, wait, restart, queue, annotate,
+update, info, joblist, jobtap) and `event` is the only place where a job changes state.
+This module wires them together and owns the tables of active and inactive jobs.
 """
 
 import errno
@@ -23,6 +23,7 @@ from .info import Info
 from .joblist import JobList
 from .jobtap import JobtapHost
 from .kill import Kill
+from .memo import Memo
 from .prioritize import Prioritize
 from .queue import Queues
 from .raise_ import Raise
@@ -89,6 +90,7 @@ class JobManager:
         register("job-manager.raiseall", Raise(self).serve_all, anyone)
         register("job-manager.kill", Kill(self).serve, anyone)
         register("job-manager.urgency", Urgency(self).serve, anyone)
+        register("job-manager.memo", Memo(self).serve, anyone)
         register("job-manager.update", Update(self).serve, anyone)
         register("job-manager.wait", self.wait.serve, anyone)
         register("job-manager.queue-status", self.queues.serve_status, anyone)
