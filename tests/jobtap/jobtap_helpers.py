@@ -15,6 +15,7 @@ from corral import jobspec
 from corral.client import RPCError
 
 PLUGINS = pathlib.Path(__file__).resolve().parent.parent / "plugins"
+EXAMPLES = str(PLUGINS.parent.parent / "examples" / "jobtap")
 
 
 def plugin(name: str) -> str:

@@ -4,6 +4,7 @@
 import errno
 
 from jobtap_helpers import (
+    EXAMPLES,
     dmesg,
     events,
     load,
@@ -15,8 +16,6 @@ from jobtap_helpers import (
     until,
     wait,
 )
-
-EXAMPLES = plugin("../../examples/jobtap")
 
 
 def _priorities(client, job_id) -> list[int]:
