@@ -252,3 +252,18 @@ def test_get_flux_and_service_register_as_the_seed_defines_them(guest_instance):
         remove(client, "service_check.py")
         error = rpc_error(client.rpc, "job-manager.service-check.owner")
         assert error.errno == errno.ENOSYS
+
+
+def test_out_annotations_merge_and_out_R_is_refused_outside_sched(instance):
+    """§1.3 and rule 14: annotations merge recursively, ``None`` deletes a key; ``R`` is
+    only taken in ``job.state.sched``."""
+    with instance.client() as client:
+        load(client, plugin("annotate.py"))
+        job_id = submit(client)
+        wait(client, job_id)
+        annotations = client.job(job_id)["annotations"]
+        assert {key: annotations[key] for key in ("new", "b")} == {"new": 1, "b": {"d": 3}}
+        assert "a" not in annotations
+        assert f"jobtap: job.state.run: {job_id}: R may only be set in SCHED state" in "\n".join(
+            dmesg(client))
+        assert "annotations" not in names(client, job_id)

@@ -175,3 +175,14 @@ def test_post_event_posts_through_the_state_machine(instance):
         error = rpc_error(client.rpc, "job-manager.post-event.post",
                           {"id": job_id, "name": "note"})
         assert error.errno == errno.ENOENT
+
+
+def test_history_is_rebuilt_at_restart(instance):
+    """Inactive jobs get ``job.inactive-add`` again when the controller restarts."""
+    with instance.client() as client:
+        jobs = [submit(client) for _ in range(2)]
+        for job_id in jobs:
+            wait(client, job_id)
+    instance.restart()
+    with instance.client() as client:
+        assert client.rpc("job-manager.history.get", {"slice": "[:]"}) == {"jobs": jobs[::-1]}

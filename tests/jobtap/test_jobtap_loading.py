@@ -241,3 +241,23 @@ def test_a_plugin_loaded_at_run_time_sees_existing_jobs_then_all_are_reprioritiz
         instance.corral("queue", "start")
         wait(client, depend)
         assert client.job(depend)["priority"] == 10
+
+
+def test_plugins_from_the_configuration_see_jobs_again_at_restart(tmp_path, make_instance):
+    """§3.3: plugins in ``[job-manager] plugins`` are loaded before the jobs are replayed and
+    get ``job.create`` and ``job.new`` for each active job; a SCHED job goes back through
+    PRIORITY (a ``restart`` event) so its priority is computed again."""
+    conf = config_file(tmp_path, f'[[job-manager.plugins]]\nload = "{plugin("load_order.py")}"\n')
+    instance = make_instance(config=conf)
+    with instance.client() as client:
+        job_id = submit(client, urgency=0)
+        wait(client, job_id, "priority")
+    instance.restart()
+    with instance.client() as client:
+        seen = json_lines(dmesg(client), "load-order: seen ")
+        assert seen == [{"topic": "job.create", "id": job_id, "state": 8},
+                        {"topic": "job.new", "id": job_id, "state": 8}]
+        until(lambda: len(events(client, job_id, "priority")) == 2)
+        assert [e["name"] for e in client.eventlog(job_id)][-2:] == ["restart", "priority"]
+        client.set_urgency(job_id, 16)
+        wait(client, job_id)

@@ -74,6 +74,8 @@ def test_services_timers_and_continuations_that_raise_are_logged(instance):
             errno.EIO, "job-manager.misbehave.async: 'coroutine failed on purpose'")
         client.rpc("job-manager.misbehave.timer")
         client.rpc("job-manager.misbehave.continuation")
+        client.rpc("job-manager.misbehave.spawn")
+        until(lambda: "task raised" in _log(client))
         until(lambda: "rpc continuation raised" in _log(client))
         until(lambda: "timer raised" in _log(client))
         log = _log(client)
@@ -86,6 +88,7 @@ def test_services_timers_and_continuations_that_raise_are_logged(instance):
             "Traceback",
             "jobtap: misbehave.py: rpc continuation raised IndexError: list index out of "
             "range\nTraceback",
+            "jobtap: misbehave.py: task raised OSError: task failed on purpose\nTraceback",
         ):
             assert line in log
         wait(client, submit(client))

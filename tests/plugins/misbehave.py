@@ -2,7 +2,8 @@
 reaches the controller: a callback that raises (``system.misbehave=raise`` raises in
 ``job.state.run``), one that holds the event loop (``system.misbehave=slow``), a service
 that raises, one that answers from a coroutine that raises, a timer whose callback raises,
-an RPC continuation that raises, and a destructor that raises when the plugin is removed."""
+an RPC continuation that raises, a spawned task that raises, and a destructor that raises
+when the plugin is removed."""
 
 import time
 
@@ -34,6 +35,13 @@ def plugin_init(p):
         h.rpc("job-manager.getinfo").then(lambda future: [][1])
         h.respond(msg, {})
 
+    def spawn_failing(h, msg):
+        async def fails():
+            raise OSError("task failed on purpose")
+
+        h.spawn(fails())
+        h.respond(msg, {})
+
     def destructor(value):
         raise RuntimeError("destructor failed on purpose")
 
@@ -42,4 +50,5 @@ def plugin_init(p):
     p.service_register("async", service_async)
     p.service_register("timer", arm_timer)
     p.service_register("continuation", arm_continuation)
+    p.service_register("spawn", spawn_failing)
     p.aux_set("doomed", "value", destructor)

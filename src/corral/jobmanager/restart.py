@@ -7,6 +7,8 @@ DEPEND jobs (failures become non-fatal ``dependency`` exceptions), ``job.create`
 ``job.new`` for every active job, a ``restart`` event for SCHED jobs (back to PRIORITY, so
 priorities are recomputed), and the state actions.  A job whose tasks were started by the
 previous controller cannot be reattached: it gets a fatal ``exec`` exception that says so.
+Inactive jobs get ``job.inactive-add`` and ``job.destroy``, as in flux-core, so that plugins
+keeping a history (``.history``) know them again.
 """
 
 import logging
@@ -67,6 +69,10 @@ def resume_jobs(manager, jobs: list[Job]):
     """Re-invoke the callbacks a restart invokes and let every job carry on."""
     jobtap = manager.jobtap
     events = manager.events
+    for job_id in sorted(manager.inactive):
+        inactive = manager.inactive[job_id]
+        jobtap.call(inactive, "job.inactive-add")
+        jobtap.call(inactive, "job.destroy")
     for job in jobs:
         if job.state in (State.NEW, State.DEPEND):
             jobtap.check_dependencies(job, raise_exception=True)
