@@ -233,6 +233,13 @@ def test_a_plugin_loaded_at_run_time_sees_existing_jobs_then_all_are_reprioritiz
             {"topic": "job.new", "id": depend, "state": 2},
             {"topic": "job.state.depend", "id": depend, "state": 2},
         ]
+        load(client, plugin("load_order.py"), conf={"sort": "state"},
+             remove="load_order.py")
+        again = json_lines(dmesg(client), "load-order: seen ")[len(seen):]
+        assert [(item["id"], item["topic"]) for item in again] == [
+            (depend, "job.create"), (depend, "job.new"), (depend, "job.state.depend"),
+            (held, "job.create"), (held, "job.new"), (sched, "job.create"), (sched, "job.new"),
+            (running, "job.create"), (running, "job.new")]
         load(client, plugin("priority_ten.py"))
         until(lambda: [e["context"]["priority"] for e in events(client, sched, "priority")]
               == [16, 10])

@@ -24,7 +24,7 @@ class Prioritize:
         was_pending = job.alloc_pending
         job.priority = priority  # now: the event waits if the job is processing another
         self.manager.events.post(job, "priority", {"priority": priority})
-        if was_pending and job.alloc_pending:
+        if was_pending and job.alloc_pending and job.state == State.SCHED:
             if priority == PRIORITY_MIN:
                 self.manager.alloc.cancel(job)
             elif oneshot:
