@@ -62,9 +62,6 @@ class JobtapHost:
             entries = self._index[topic] = tuple(found)
         return entries
 
-    def matches(self, topic: str) -> bool:
-        return bool(self.entries(topic))
-
     # --- stack calls ------------------------------------------------------------------
 
     def stack_call(self, job, topic, args, plugins=None) -> int:
@@ -268,12 +265,18 @@ class JobtapHost:
             _fail(errno.EINVAL, "no current job (only valid inside a job callback)")
         return self.current_jobs[-1]
 
+    def _current_or_enoent(self):
+        """CURRENT_JOB as an id: outside a job callback there is no such job (ENOENT)."""
+        if not self.current_jobs:
+            _fail(errno.ENOENT, "no current job (CURRENT_JOB is only valid in a job callback)")
+        return self.current_jobs[-1]
+
     def is_current(self, job) -> bool:
         return bool(self.current_jobs) and self.current_jobs[-1] is job
 
     def lookup_active(self, job_id):
         if job_id == CURRENT_JOB:
-            job = self.current_job()
+            job = self._current_or_enoent()
             if job.state == State.INACTIVE:
                 _fail(errno.ENOENT, f"job {job.id} is inactive")
             return job
@@ -284,7 +287,7 @@ class JobtapHost:
 
     def lookup_any(self, job_id):
         if job_id == CURRENT_JOB:
-            return self.current_job()
+            return self._current_or_enoent()
         job = self.manager.active.get(job_id) or self.manager.inactive.get(job_id)
         if job is None:
             _fail(errno.ENOENT, f"unknown job {job_id}")

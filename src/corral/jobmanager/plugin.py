@@ -342,8 +342,12 @@ class Plugin:
         self._host.stage_jobspec_update(job, updates)
 
     def jobspec_update_id(self, job_id: int, updates: dict):
-        """Post a ``jobspec-update`` now, for a job that is not the current job."""
-        job = self._host.lookup_active(job_id)
+        """Post a ``jobspec-update`` now, for a job that is not the current job (EINVAL for
+        every refusal, an unknown job included, as in flux-core)."""
+        try:
+            job = self._host.lookup_active(job_id)
+        except OSError as exc:
+            _fail(errno.EINVAL, exc.strerror)
         if self._host.is_current(job):
             _fail(errno.EINVAL, "use jobspec_update() for the current job")
         self._host.check_jobspec_update(job, updates)
