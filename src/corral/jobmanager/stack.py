@@ -88,7 +88,7 @@ def stack_call(host, entries, job, topic, args) -> int:
                 log.debug("jobtap: %s: %s: rc=-1", plugin.display_name, topic)
                 host.discard_jobspec_updates(job)
                 return -1
-            if not host.post_jobspec_updates(job):
+            if host.staged_jobspec_updates and not host.post_jobspec_updates(job):
                 log.error("jobtap: %s: %s: failed to apply jobspec updates",
                           plugin.display_name, topic)
                 return -1
