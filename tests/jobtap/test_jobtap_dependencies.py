@@ -260,3 +260,16 @@ def test_singleton_jobs_run_one_at_a_time_per_user_and_name(instance):
         remove(client, ".dependency-singleton")
         error = rpc_error(submit, client, name="s", dependencies=["singleton:1"])
         assert error.strerror == 'dependency scheme "singleton" not supported'
+
+
+def test_after_dependencies_on_jobs_that_ended_before_a_restart(instance):
+    """An antecedent reloaded from its summary at restart is still known to have run."""
+    with instance.client() as client:
+        good = submit(client)
+        wait(client, good)
+    instance.restart()
+    with instance.client() as client:
+        wait(client, submit(client, dependencies=[f"afterok:{good}"]))
+        wait(client, submit(client, dependencies=[f"afterstart:{good}"]))
+        error = rpc_error(submit, client, dependencies=[f"afternotok:{good}"])
+        assert error.strerror == f"dependency: afternotok: job {good} succeeded"

@@ -293,6 +293,15 @@ class JobtapHost:
             _fail(errno.ENOENT, f"unknown job {job_id}")
         return job
 
+    def events_posted(self, job) -> int:
+        """The job's bitmap of event names seen; an inactive job reloaded from its summary at
+        restart has none in memory, so it is rebuilt from its stored eventlog once."""
+        if not job.events_posted and job.state == State.INACTIVE:
+            names = self.manager.events.names
+            for event in self.manager.store.events(job.id):
+                job.events_posted |= names.bit(event["name"])
+        return job.events_posted
+
     # --- jobspec updates staged by a callback -----------------------------------------
 
     def check_jobspec_update(self, job, updates):

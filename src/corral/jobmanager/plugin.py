@@ -331,8 +331,8 @@ class Plugin:
         if not isinstance(name, str) or not name:
             _fail(errno.EINVAL, "job_event_posted needs an event name")
         job = self._host.lookup_any(job_id)
-        bit = self._host.manager.events.names.known_bit(name)
-        return bool(job.events_posted & bit)
+        posted = self._host.events_posted(job)
+        return bool(posted & self._host.manager.events.names.known_bit(name))
 
     def jobspec_update(self, updates: dict):
         """Stage jobspec updates for the current job, posted as one ``jobspec-update`` when
