@@ -78,7 +78,7 @@ class Config:
         for depth, part in enumerate(parts):
             if not isinstance(value, dict):
                 enclosing = ".".join(parts[:depth])
-                raise self.error(enclosing, f"expected a table, got {_kind(value)}")
+                raise self.error(enclosing, f"expected a table, got {type_name(value)}")
             value = value.get(part, _MISSING)
             if value is _MISSING:
                 return default
@@ -109,7 +109,7 @@ class Config:
             return default
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise self.error(key, f"expected a duration (FSD string or seconds), got "
-                                  f"{_kind(value)}")
+                                  f"{type_name(value)}")
         try:
             return fsd.parse(value)
         except ValueError as exc:
@@ -121,7 +121,7 @@ class Config:
             return default
         # A Python bool is an int, a TOML boolean is not a number.
         if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
-            raise self.error(key, f"expected {wanted}, got {_kind(value)}")
+            raise self.error(key, f"expected {wanted}, got {type_name(value)}")
         return value
 
 
@@ -188,12 +188,14 @@ def resource_config(config: Config) -> list[NodeConfig]:
     if entries is None:
         return []
     if not isinstance(entries, list):
-        raise config.error("resource.config", f"expected an array of tables, got {_kind(entries)}")
+        raise config.error(
+            "resource.config", f"expected an array of tables, got {type_name(entries)}"
+        )
     merged: dict[str, tuple[set[int], set[int]]] = {}
     for index, entry in enumerate(entries):
         where = f"resource.config[{index}]"
         if not isinstance(entry, dict):
-            raise config.error(where, f"expected a table, got {_kind(entry)}")
+            raise config.error(where, f"expected a table, got {type_name(entry)}")
         for key in entry:
             if key not in _NODE_ENTRY_KEYS:
                 raise config.error(f"{where}.{key}", "unknown key (expected hosts, cores or gpus)")
@@ -221,7 +223,7 @@ def _decode_entry(config: Config, entry: dict, key: str, decode, required: bool)
             raise config.error(key, "required key is missing")
         return []
     if not isinstance(value, str):
-        raise config.error(key, f"expected a string, got {_kind(value)}")
+        raise config.error(key, f"expected a string, got {type_name(value)}")
     try:
         return decode(value)
     except ValueError as exc:
@@ -260,7 +262,7 @@ def _record_origins(value: Any, origins: dict[str, str], file: str, dotted: str)
             _record_origins(child, origins, file, f"{dotted}.{key}")
 
 
-def _kind(value: Any) -> str:
+def type_name(value: Any) -> str:
     """Name the TOML type of ``value`` for error messages."""
     if isinstance(value, bool):
         return "boolean"

@@ -20,6 +20,7 @@ from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
 from .broker.server import Broker
 from .collector import Collector
+from .config import type_name
 from .exec import orphans
 from .exec.agent import NodeAgent
 from .exec.channel import LocalChannel
@@ -97,7 +98,11 @@ class Instance:
         self.exec.respond = self.manager.start
 
         self.resources = ResourceService(self.pool, self.scheduler, self.store)
-        self.manager.load_builtins()
+        try:
+            self.manager.load_builtins()
+        except OSError as exc:
+            # A builtin refused the configuration in conf.update (e.g. [policy.limits]).
+            raise StartupError(f"{config.path}: {exc.strerror}") from None
         orphans.kill_orphans(self.store)
         jobs = self.manager.restart()
         self._load_config_plugins()
@@ -130,7 +135,7 @@ class Instance:
             for name in ("load", "remove"):
                 if name in entry and not isinstance(entry[name], str):
                     raise self.config.error(
-                        f"{key}.{name}", f"expected string, got {type(entry[name]).__name__}")
+                        f"{key}.{name}", f"expected string, got {type_name(entry[name])}")
             if "conf" in entry and not isinstance(entry["conf"], dict):
                 raise self.config.error(f"{key}.conf", "must be a table")
             try:

@@ -157,3 +157,24 @@ def test_bad_frames_do_not_hurt_the_controller(instance):
         assert answer["errnum"] == 71 and "not valid JSON" in answer["errstr"]
         sock.sendall(struct.pack(">I", 0xFFFFFFF0))
     assert instance.corral("jobs").returncode == 0
+
+
+def test_named_queues_default_queue_and_states_survive_restart(make_instance, tmp_path):
+    config = tmp_path / "queues.toml"
+    config.write_text('[queues.batch]\n[queues.debug]\n'
+                      '[policy.jobspec.defaults.system]\nqueue = "batch"\n')
+    inst = make_instance(config=config)
+    job_id = inst.submit(SIMULATED, "true")
+    inst.wait_inactive(job_id)
+    spec = json.loads(inst.corral("job", "info", job_id, "jobspec").stdout)
+    assert spec["attributes"]["system"]["queue"] == "batch"
+    result = inst.corral("submit", "--queue=nope", "true", check=False)
+    assert result.stderr.strip() == "corral submit: invalid queue 'nope' specified"
+    inst.corral("queue", "stop", "-q", "debug", "testing")
+    inst.corral("queue", "disable", "-q", "batch", "closed")
+    inst.restart()
+    status = inst.corral("queue", "status").stdout.splitlines()
+    assert status == [
+        "batch: Job submission is disabled (closed)", "batch: Scheduling is started",
+        "debug: Job submission is enabled", "debug: Scheduling is stopped (testing)",
+    ]

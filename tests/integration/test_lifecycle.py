@@ -263,3 +263,16 @@ def test_memo_is_an_event_and_a_user_annotation(instance):
     assert job["annotations"]["user"] == {"note": "checked"}
     result = instance.corral("job", "memo", job_id, "novalue", check=False)
     assert result.stderr.strip() == "corral job memo: 'novalue' is not KEY=VALUE"
+
+
+def test_updated_duration_of_a_running_job_moves_its_time_limit(instance):
+    job_id = instance.submit("-t", "1h", "sleep", "60")
+    with instance.client() as client:
+        client.wait_event(job_id, "start", 10)
+        instance.corral("job", "update", job_id, "duration=1s")
+        client.wait_event(job_id, "resource-update", 10)
+        exception = client.wait_event(job_id, "exception", 10)["context"]
+        client.wait_event(job_id, "clean", 20)
+        job = client.job(job_id)
+    assert exception["type"] == "timeout" and exception["note"] == "resource allocation expired"
+    assert job["result_name"] == "TIMEOUT"

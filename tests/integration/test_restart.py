@@ -21,6 +21,8 @@ def test_clean_restart_keeps_history_and_continues_pending_jobs(instance):
         client.wait_event(pending, "priority", 10)
         before = client.eventlog(done)
     instance.restart()
+    assert instance.corral("queue", "status").stdout.splitlines()[1] == "Scheduling is stopped"
+    instance.corral("queue", "start")
     with instance.client() as client:
         assert client.eventlog(done) == before
         client.wait_event(pending, "clean", 20)

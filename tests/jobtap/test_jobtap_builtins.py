@@ -51,17 +51,21 @@ queue = "batch"
 def test_job_size_and_duration_limits(tmp_path, make_instance):
     instance = make_instance(test_size=2, config=config_file(tmp_path, LIMITS))
     with instance.client() as client:
+        # Jobs that name no queue get the default one in their jobspec, so the messages name
+        # it, as flux-core's do for a jobspec-defaults queue.
         for options, message in [
             ({"ntasks": 3, "duration": "30m"},
-             "requested ncores (3) exceeds policy limit of 2"),
+             "requested ncores (3) exceeds policy limit of 2 for queue batch"),
             ({"ntasks": 2, "nnodes": 2, "duration": "30m"},
-             "requested nnodes (2) exceeds policy limit of 1"),
-            ({"ntasks": 1, "duration": "30m"}, "requested ncores (1) is under policy limit of 2"),
+             "requested nnodes (2) exceeds policy limit of 1 for queue batch"),
+            ({"ntasks": 1, "duration": "30m"},
+             "requested ncores (1) is under policy limit of 2 for queue batch"),
             ({"ntasks": 2, "queue": "small", "duration": "5m"},
              "requested ncores (2) exceeds policy limit of 1 for queue small"),
             ({"ntasks": 2, "duration": "2h"},
-             "requested duration (2h) exceeds policy limit of 1h"),
-            ({"ntasks": 2}, "requested duration (unlimited) exceeds policy limit of 1h"),
+             "requested duration (2h) exceeds policy limit of 1h for queue batch"),
+            ({"ntasks": 2},
+             "requested duration (unlimited) exceeds policy limit of 1h for queue batch"),
             ({"ntasks": 1, "queue": "small", "duration": "20m"},
              "requested duration (20m) exceeds policy limit of 10m for queue small"),
         ]:

@@ -152,14 +152,14 @@ def test_plugins_load_from_the_configuration(tmp_path, make_instance):
 
 @pytest.mark.parametrize("text, message", [
     ('[job-manager]\nplugins = { load = "x.py" }\n', "must be an array of tables"),
-    ("[[job-manager.plugins]]\nload = 42\n", "expected string, got int"),
+    ("[[job-manager.plugins]]\nload = 42\n", "expected string, got integer"),
     ('[[job-manager.plugins]]\nremove = "notfound.py"\n', "Failed to find plugin to remove"),
     ('[[job-manager.plugins]]\nload = "notfound.py"\n', "notfound.py: No such plugin found"),
 ])
 def test_malformed_plugin_configuration_stops_the_start(tmp_path, make_instance, text,
                                                         message):
     """Item 7's four malformed configurations.  corral words the first two its own way
-    ("must be an array of tables", "expected string, got int" where flux-core says
+    ("must be an array of tables", "expected string, got integer" where flux-core says
     "config must be an array", "expected string ... got integer"); see compatibility.md."""
     conf = config_file(tmp_path, text)
     with pytest.raises(RuntimeError) as failed:

@@ -21,7 +21,7 @@ log = logging.getLogger("corral.exec")
 
 class ExecJob:
     __slots__ = ("job", "ranks", "waiting_start", "running", "status", "failed", "cancelled",
-                 "started", "simulated", "timers")
+                 "started", "simulated", "timers", "expiry")
 
     def __init__(self, job, ranks):
         self.job = job
@@ -34,6 +34,7 @@ class ExecJob:
         self.started = False
         self.simulated = False
         self.timers = []
+        self.expiry = None
 
 
 class Exec:
@@ -59,10 +60,7 @@ class Exec:
         self.jobs[job.id] = record
         system = job.jobspec.get("attributes", {}).get("system", {})
         simulated = system.get("exec", {}).get("test", {}).get("run_duration")
-        expiration = job.R["execution"].get("expiration") or 0
-        if expiration:
-            delay = max(expiration - time.time(), 0)
-            record.timers.append(self.loop.call_later(delay, self._expired, record))
+        self._set_expiry(record)
         if simulated is not None:
             self._simulate(record, fsd.parse(simulated))
             return
@@ -151,10 +149,27 @@ class Exec:
             orphans.forget(self.store, record.job.id, record.ranks)
         for timer in record.timers:
             timer.cancel()
+        if record.expiry is not None:
+            record.expiry.cancel()
         job = record.job
         if record.started:
             self.respond.finished(job, status)
         self.respond.released(job, sorted(record.ranks), True)
+
+    def update_expiration(self, job):
+        """The job's R has a new expiration (a running job's duration was updated)."""
+        record = self.jobs.get(job.id)
+        if record is not None and not record.cancelled:
+            self._set_expiry(record)
+
+    def _set_expiry(self, record):
+        if record.expiry is not None:
+            record.expiry.cancel()
+            record.expiry = None
+        expiration = record.job.R["execution"].get("expiration") or 0
+        if expiration:
+            delay = max(expiration - time.time(), 0)
+            record.expiry = self.loop.call_later(delay, self._expired, record)
 
     def _expired(self, record):
         if self.jobs.get(record.job.id) is record and not record.cancelled:

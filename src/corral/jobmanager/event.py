@@ -362,6 +362,8 @@ class EventProcessor:
             jobtap.notify_subscribers(job, name, event)
         if name == "jobspec-update":
             jobtap.call(job, "job.update", updates=event.get("context") or {})
+        elif name == "resource-update":
+            manager.start.update_expiration(job)
         if job.state != old_state:
             jobtap.call(job, _STATE_TOPICS[job.state], entry=event, prev_state=old_state)
         self.action(job)

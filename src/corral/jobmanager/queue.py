@@ -2,7 +2,8 @@
 submitted?) and started/stopped (may jobs be allocated?), as ``flux queue`` controls them.
 
 Without configured queues there is one anonymous queue.  A job that names no queue goes to
-``[policy.jobspec.defaults.system] queue`` when one is set.
+``[policy.jobspec.defaults.system] queue`` when one is set (written into its jobspec, so
+plugins see it).  Queue states are kept in the store and survive a restart, as in Flux.
 """
 
 import errno
@@ -30,6 +31,9 @@ class QueueState:
         }
 
 
+_STORE_KEY = "job-manager.queues"
+
+
 class Queues:
     def __init__(self, manager, config):
         self.manager = manager
@@ -46,6 +50,17 @@ class Queues:
                     raise config.error("policy.jobspec.defaults.system.queue",
                                        f"default queue '{default}' is not configured")
                 self.default = default
+        for name, saved in (manager.store.kv_get(_STORE_KEY, {}) or {}).items():
+            queue = self.queues.get(name if name else None)
+            if queue is not None:
+                queue.enabled, queue.disable_reason, queue.started, queue.stop_reason = saved
+
+    def _save(self):
+        self.manager.store.kv_set(_STORE_KEY, {
+            queue.name or "": [queue.enabled, queue.disable_reason, queue.started,
+                               queue.stop_reason]
+            for queue in self.queues.values()
+        })
 
     def _lookup(self, name):
         if not self.named:
@@ -95,6 +110,7 @@ class Queues:
         for queue in self._targets(request):
             queue.enabled = enable
             queue.disable_reason = None if enable else request.get("reason")
+        self._save()
         msg.respond({})
 
     def serve_start(self, msg):
@@ -106,5 +122,6 @@ class Queues:
         for queue in targets:
             queue.started = start
             queue.stop_reason = None if start else request.get("reason")
+        self._save()
         self.manager.queue_state_changed(targets, start)
         msg.respond({})

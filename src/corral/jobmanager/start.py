@@ -33,6 +33,9 @@ class Start:
     def kill(self, job, signum):
         self.exec.kill(job, signum)
 
+    def update_expiration(self, job):
+        self.exec.update_expiration(job)
+
     # --- answers from exec ----------------------------------------------------------------
 
     def started(self, job):

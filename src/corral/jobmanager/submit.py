@@ -80,6 +80,12 @@ class Submit:
         queue_error = manager.queues.check_submit(request.queue)
         if queue_error is not None:
             raise SubmitError(errno.EINVAL, queue_error)
+        if request.queue is None and manager.queues.default is not None:
+            # The default queue goes into the jobspec, where plugins and limits look for it.
+            spec.setdefault("attributes", {}).setdefault("system", {})["queue"] = (
+                manager.queues.default
+            )
+            request = request._replace(queue=manager.queues.default)
 
         job_id = manager.next_id
         manager.next_id += 1

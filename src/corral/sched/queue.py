@@ -2,16 +2,20 @@
 
 A heap with lazy deletion: cancelling or reprioritizing a request marks its heap entry dead
 and, for a new priority, pushes a fresh one, so every operation is O(log n) and re-sorting
-everything at once (reprioritize-all) is one heapify.
+everything at once (reprioritize-all) is one heapify.  Entries are ``[-priority, id, serial,
+job]``: the serial is unique, so a dead entry and a live one for the same job and priority
+never get as far as comparing their job slots.
 """
 
 import heapq
+import itertools
 
 
 class PendingQueue:
     def __init__(self):
         self._heap: list[list] = []
         self._entries: dict[int, list] = {}
+        self._serial = itertools.count()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -20,7 +24,7 @@ class PendingQueue:
         return job.id in self._entries
 
     def push(self, job):
-        entry = [-job.priority, job.id, job]
+        entry = [-job.priority, job.id, next(self._serial), job]
         self._entries[job.id] = entry
         heapq.heappush(self._heap, entry)
 
@@ -28,7 +32,7 @@ class PendingQueue:
         entry = self._entries.pop(job.id, None)
         if entry is None:
             return False
-        entry[2] = None
+        entry[3] = None
         return True
 
     def reorder(self, job):
@@ -37,9 +41,9 @@ class PendingQueue:
 
     def peek(self):
         heap = self._heap
-        while heap and heap[0][2] is None:
+        while heap and heap[0][3] is None:
             heapq.heappop(heap)
-        return heap[0][2] if heap else None
+        return heap[0][3] if heap else None
 
     def pop(self):
         job = self.peek()
@@ -52,11 +56,11 @@ class PendingQueue:
         """Re-read every queued job's priority and rebuild the order in one pass."""
         heap = []
         for entry in self._entries.values():
-            entry[0] = -entry[2].priority
+            entry[0] = -entry[3].priority
             heap.append(entry)
         heapq.heapify(heap)
         self._heap = heap
 
     def jobs(self):
         """Queued jobs in allocation order (for listings; O(n log n))."""
-        return [entry[2] for entry in sorted(self._entries.values())]
+        return [entry[3] for entry in sorted(self._entries.values())]
