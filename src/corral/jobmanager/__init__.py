@@ -70,9 +70,7 @@ class JobManager:
     # --- start-up ---------------------------------------------------------------------
 
     def load_builtins(self):
-        from .plugins import BUILTINS
-
-        for name in BUILTINS:
+        for name in self.jobtap.builtin_names():
             self.jobtap.load(name)
 
     def restart(self):

@@ -42,6 +42,9 @@ class JobtapHost:
         self.current_jobs: list = []
         self.staged_jobspec_updates: dict[int, dict] = {}
         self._index: dict[str, tuple] = {}
+        # Builtins that controller subsystems add (flux-core's jobtap_register_builtin):
+        # name -> plugin_init bound to that subsystem.
+        self.extra_builtins: dict = {}
 
     # --- topic index ------------------------------------------------------------------
 
@@ -404,6 +407,19 @@ class JobtapHost:
 
     # --- loading ----------------------------------------------------------------------
 
+    def register_builtin(self, name: str, init, arg=None):
+        """Make ``name`` (``.something``) loadable as a builtin whose ``plugin_init`` is
+        ``init(p, arg)``: how a controller subsystem plugs its own builtin into the stack."""
+        if not name.startswith(".") or "/" in name or name in self.extra_builtins:
+            _fail(errno.EINVAL, f"{name}: invalid or duplicate builtin name")
+        self.extra_builtins[name] = lambda p: init(p, arg)
+
+    def builtin_names(self) -> list[str]:
+        """Every builtin, in load order: the static ones, then those subsystems added."""
+        from .plugins import BUILTINS
+
+        return list(BUILTINS) + list(self.extra_builtins)
+
     def load(self, path: str, conf: dict | None = None) -> Plugin:
         """Load one plugin and append it to the stack (no replay; see `load_plugin`)."""
         from .plugins import BUILTINS
@@ -412,7 +428,7 @@ class JobtapHost:
             _fail(errno.EINVAL, "jobtap: plugin conf must be a JSON object")
         builtin = path.startswith(".") and "/" not in path
         if builtin:
-            init = BUILTINS.get(path)
+            init = BUILTINS.get(path) or self.extra_builtins.get(path)
             if init is None:
                 _fail(errno.ENOENT, f"{path}: No such plugin found")
             plugin = Plugin(self, path, conf, builtin=True)
