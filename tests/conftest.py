@@ -2,16 +2,22 @@
 
 An instance is a real ``corral start`` process with its own state directory; tests drive it
 through the CLI (``inst.corral(...)``) or the client API (``inst.client()``), and may stop,
-kill (-9) and restart it on the same state directory.
+kill (-9) and restart it on the same state directory.  This directory is put on ``sys.path``
+(pytest runs with ``--import-mode=importlib``) so suites can share `support`.
 """
 
 import os
+import pathlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from corral.client import Client, ConnectError, RPCError
 
@@ -127,3 +133,25 @@ def make_instance(tmp_path):
 @pytest.fixture
 def instance(make_instance):
     return make_instance()
+
+
+@pytest.fixture
+def guest_instance(make_instance):
+    """``guest_instance(config_text="")``: an instance that guests may use, its socket in a
+    directory they can reach, with ``[access] allow-guest-user = true`` plus ``config_text``."""
+    made = []
+
+    def make(config_text=""):
+        shared = tempfile.mkdtemp(prefix="corral-jobtap-", dir="/tmp")
+        os.chmod(shared, 0o755)
+        config = pathlib.Path(shared) / "guest.toml"
+        config.write_text("[access]\nallow-guest-user = true\n" + config_text)
+        instance = make_instance(state_dir=os.path.join(shared, "state"), config=config)
+        os.chmod(instance.state_dir, 0o755)
+        made.append((shared, instance))
+        return instance
+
+    yield make
+    for shared, instance in made:
+        instance.stop()
+        shutil.rmtree(shared, ignore_errors=True)

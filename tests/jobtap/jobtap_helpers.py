@@ -13,6 +13,7 @@ import pytest
 
 from corral import jobspec
 from corral.client import RPCError
+from support import GUEST, as_guest, guest_user  # noqa: F401 (re-exported)
 
 PLUGINS = pathlib.Path(__file__).resolve().parent.parent / "plugins"
 EXAMPLES = str(PLUGINS.parent.parent / "examples" / "jobtap")
@@ -106,57 +107,3 @@ def config_file(tmp_path, text: str, name="corral.toml") -> pathlib.Path:
 def json_lines(lines, marker) -> list:
     """The JSON documents logged after ``marker`` in dmesg lines, in order."""
     return [json.loads(line.split(marker, 1)[1]) for line in lines if marker in line]
-
-
-GUEST = "corral-guest"
-
-
-def guest_user():
-    """The unprivileged user guest tests run as (created when missing; needs root)."""
-    import os
-    import pwd
-    import subprocess
-
-    if os.geteuid() != 0:
-        pytest.fail("guest tests need root to act as an unprivileged user")
-    try:
-        return pwd.getpwnam(GUEST)
-    except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", GUEST],
-                       check=True)
-        return pwd.getpwnam(GUEST)
-
-
-def as_guest(uri, call):
-    """Run ``call(client)`` as the guest user in a child process; its result, or the
-    RPCError it raised."""
-    import os
-
-    user = guest_user()
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        try:
-            os.setgroups([])
-            os.setgid(user.pw_gid)
-            os.setuid(user.pw_uid)
-            from corral.client import Client
-
-            with Client(uri) as client:
-                payload = {"result": call(client)}
-        except RPCError as exc:
-            payload = {"errno": exc.errno, "error": exc.strerror}
-        except BaseException as exc:
-            payload = {"crash": repr(exc)}
-        os.write(write_fd, json.dumps(payload).encode())
-        os._exit(0)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        payload = json.loads(pipe.read() or '{"crash": "no answer"}')
-    os.waitpid(pid, 0)
-    if "crash" in payload:
-        raise AssertionError(payload["crash"])
-    if "errno" in payload:
-        raise RPCError(payload["errno"], payload["error"])
-    return payload["result"]

@@ -41,7 +41,6 @@ class Job:
         "dependencies_ever",
         "depend_posted",
         "perilog_active",
-        "alloc_queued",
         "alloc_pending",
         "has_resources",
         "free_posted",
@@ -96,7 +95,6 @@ class Job:
         self.dependencies_ever = None
         self.depend_posted = False
         self.perilog_active = 0
-        self.alloc_queued = False
         self.alloc_pending = False
         self.has_resources = False
         self.free_posted = False

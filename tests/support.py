@@ -1,0 +1,60 @@
+"""Helpers shared by the test suites: acting as an unprivileged guest user.
+
+CI runs as root; guest access is tested by a real unprivileged account (created with
+``useradd`` if missing) in a forked child that drops to its uid and gid, so nothing assumes
+root is the only user.
+"""
+
+import json
+import os
+import pwd
+import subprocess
+
+import pytest
+
+from corral.client import Client, RPCError
+
+GUEST = "corral-guest"
+
+
+def guest_user():
+    """The unprivileged user guest tests run as (created when missing; needs root)."""
+    if os.geteuid() != 0:
+        pytest.fail("guest tests need root to act as an unprivileged user")
+    try:
+        return pwd.getpwnam(GUEST)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", GUEST],
+                       check=True)
+        return pwd.getpwnam(GUEST)
+
+
+def as_guest(uri, call):
+    """Run ``call(client)`` as the guest user in a child process; its result, or the
+    RPCError it raised."""
+    user = guest_user()
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        try:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            with Client(uri) as client:
+                payload = {"result": call(client)}
+        except RPCError as exc:
+            payload = {"errno": exc.errno, "error": exc.strerror}
+        except BaseException as exc:
+            payload = {"crash": repr(exc)}
+        os.write(write_fd, json.dumps(payload).encode())
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        payload = json.loads(pipe.read() or '{"crash": "no answer"}')
+    os.waitpid(pid, 0)
+    if "crash" in payload:
+        raise AssertionError(payload["crash"])
+    if "errno" in payload:
+        raise RPCError(payload["errno"], payload["error"])
+    return payload["result"]
