@@ -102,3 +102,22 @@ def _alive(pid):
             return file.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_restart_tells_plugins_of_inactive_jobs_with_their_stored_jobspec(make_instance,
+                                                                          tmp_path):
+    plugin = tmp_path / "inactive_seen.py"
+    plugin.write_text(
+        "def seen(p, topic, args):\n"
+        "    p.get_flux().log(3, 'inactive %d %s %s', args['id'],\n"
+        "                     args['jobspec']['tasks'][0]['command'], 'R' in args)\n"
+        "def plugin_init(p):\n"
+        "    p.add_handler('job.inactive-add', seen)\n")
+    config = tmp_path / "plugins.toml"
+    config.write_text(f'[job-manager]\nplugins = [{{ load = "{plugin}" }}]\n')
+    inst = make_instance(config=config)
+    job_id = inst.submit("echo", "hi")
+    inst.wait_inactive(job_id)
+    inst.restart()
+    lines = [line for line in inst.dmesg().splitlines() if "inactive" in line]
+    assert lines and lines[-1].endswith(f"inactive {job_id} ['echo', 'hi'] True")

@@ -77,7 +77,12 @@ class JobtapHost:
         """The standard IN args of a job callback (flux-core's jobtap_args_create)."""
         jobspec, R = job.jobspec, job.R
         if jobspec is None and job.state == State.INACTIVE:
-            jobspec, R = self.manager.stored_jobspec_and_R(job)
+            args = _StoredJobArgs(self.manager, job)
+            if job.end_event is not None:
+                args["end_event"] = job.end_event
+            if extra:
+                args.update(extra)
+            return args
         args = {
             "jobspec": jobspec,
             "id": job.id,
@@ -623,6 +628,55 @@ class JobtapHost:
         if not isinstance(name, str):
             raise RequestError(errno.EPROTO, "query needs a plugin name")
         msg.respond(self.query(name))
+
+
+class _StoredJobArgs(dict):
+    """The IN args of an inactive job whose jobspec and R are no longer in memory: they are
+    read from the store only when a plugin asks for them, so that calling ``job.inactive-add``
+    for every job of a large history at restart costs no store reads."""
+
+    _LAZY = ("jobspec", "R")
+
+    def __init__(self, manager, job):
+        super().__init__(id=job.id, userid=job.userid, urgency=job.urgency,
+                         state=int(job.state), priority=job.priority, t_submit=job.t_submit)
+        self._manager = manager
+        self._job = job
+        self._loaded = False
+
+    def _load(self):
+        if not self._loaded:
+            self._loaded = True
+            jobspec, R = self._manager.stored_jobspec_and_R(self._job)
+            super().__setitem__("jobspec", jobspec)
+            if R is not None:
+                super().__setitem__("R", R)
+
+    def __missing__(self, key):
+        if key in self._LAZY and not self._loaded:
+            self._load()
+            return self[key]
+        raise KeyError(key)
+
+    def __contains__(self, key):
+        if key in self._LAZY:
+            self._load()
+        return super().__contains__(key)
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def keys(self):
+        self._load()
+        return super().keys()
+
+    def items(self):
+        self._load()
+        return super().items()
+
+    def __iter__(self):
+        self._load()
+        return super().__iter__()
 
 
 def _first_handler(plugin, topic):
