@@ -116,6 +116,7 @@ class Instance:
         await self.broker.listen(self.socket_path)
         self.collector = Collector(loop, lambda: not self.manager.active)
         self.collector.start()
+        self.manager.purge.start()
         log.info("corral instance started at %s with %d nodes", self.uri, len(specs))
 
     def _load_config_plugins(self):
@@ -166,6 +167,7 @@ class Instance:
         """Stop serving, end running jobs with an exception that says why, commit, close."""
         await self.broker.close()
         self.collector.stop()
+        self.manager.purge.stop()
         self.manager.shutdown(SHUTDOWN_NOTE)
         deadline = self.loop.time() + config_module.kill_timeout(self.config) + 1
         while self.manager.running > 0 and self.loop.time() < deadline:

@@ -178,3 +178,28 @@ def test_named_queues_default_queue_and_states_survive_restart(make_instance, tm
         "batch: Job submission is disabled (closed)", "batch: Scheduling is started",
         "debug: Job submission is enabled", "debug: Scheduling is stopped (testing)",
     ]
+
+
+def test_purge_removes_inactive_jobs_and_tells_plugins(make_instance, tmp_path):
+    plugin = tmp_path / "removed.py"
+    plugin.write_text(
+        "def removed(p, topic, args):\n"
+        "    p.get_flux().log(3, 'removed %d', args['id'])\n"
+        "def plugin_init(p):\n"
+        "    p.add_handler('job.inactive-remove', removed)\n")
+    config = tmp_path / "purge.toml"
+    config.write_text(f'[job-manager]\nplugins = [{{ load = "{plugin}" }}]\n')
+    inst = make_instance(config=config)
+    ids = [inst.submit(SIMULATED, "true") for _ in range(4)]
+    for job_id in ids:
+        inst.wait_inactive(job_id)
+    assert inst.corral("job", "purge", "--num-limit=1").stdout == (
+        "would purge (use --force) 3 jobs\n")
+    assert inst.corral("job", "purge", "--num-limit=1", "--force").stdout == "purged 3 jobs\n"
+    assert [job["id"] for job in inst.client().jobs(states=64)] == [ids[-1]]
+    assert f"removed {ids[0]}" in inst.dmesg()
+    result = inst.corral("job", "eventlog", ids[0], check=False)
+    assert result.stderr.strip() == f"corral job: unknown job id {ids[0]}"
+    inst.restart()
+    assert [job["id"] for job in inst.client().jobs(states=64)] == [ids[-1]]
+    assert inst.submit(SIMULATED, "true") == ids[-1] + 1

@@ -45,6 +45,15 @@ def register(subparsers):
     wait.add_argument("id", type=int, nargs="?")
     wait.set_defaults(func=_wait)
 
+    purge = commands.add_parser(
+        "purge", help="remove inactive jobs for good (only counts them without --force)")
+    purge.add_argument("--age-limit", metavar="FSD", help="jobs inactive for longer than this")
+    purge.add_argument("--num-limit", type=int, metavar="N", help="keep at most N inactive jobs")
+    purge.add_argument("--batch", type=int, default=50, help="at most this many (default 50)")
+    purge.add_argument("-f", "--force", action="store_true", help="really remove them")
+    purge.add_argument("ids", nargs="*", type=int, metavar="ID")
+    purge.set_defaults(func=_purge)
+
     memo = commands.add_parser("memo", help="set (or with KEY=null, remove) job memos")
     memo.add_argument("id", type=int)
     memo.add_argument("memos", nargs="+", metavar="KEY=VALUE")
@@ -136,6 +145,26 @@ def _wait(args):
                 print(f"corral job wait: {job['id']}: {outcome['errstr']}", file=sys.stderr)
                 status = 1
         return status
+
+
+def _purge(args):
+    from .. import fsd
+
+    payload = {"force": args.force, "batch": args.batch}
+    if args.ids:
+        payload["jobs"] = args.ids
+    if args.age_limit is not None:
+        try:
+            payload["age_limit"] = fsd.parse(args.age_limit)
+        except ValueError as exc:
+            print(f"corral job purge: --age-limit: {exc}", file=sys.stderr)
+            return 1
+    if args.num_limit is not None:
+        payload["num_limit"] = args.num_limit
+    with connect() as client:
+        answer = client.rpc("job-manager.purge", payload)
+    verb = "purged" if answer["purged"] else "would purge (use --force)"
+    print(f"{verb} {answer['count']} jobs")
 
 
 def _memo(args):

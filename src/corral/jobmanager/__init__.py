@@ -1,7 +1,7 @@
 """The job manager: every job's state, its eventlog, and the jobtap plugin stack.
 
 As in flux-core's ``src/modules/job-manager``, each verb has its own module (submit, event,
-alloc, start, raise_, kill, urgency, memo, prioritize, wait, restart, queue, annotate,
+alloc, start, raise_, kill, urgency, memo, prioritize, wait, purge, restart, queue, annotate,
 update, info, joblist, jobtap) and `event` is the only place where a job changes state.
 This module wires them together and owns the tables of active and inactive jobs.
 """
@@ -25,6 +25,7 @@ from .jobtap import JobtapHost
 from .kill import Kill
 from .memo import Memo
 from .prioritize import Prioritize
+from .purge import Purge
 from .queue import Queues
 from .raise_ import Raise
 from .start import Start
@@ -62,6 +63,7 @@ class JobManager:
         self.info = Info(self)
         self.wait = Wait(self)
         self.joblist = JobList(self)
+        self.purge = Purge(self, config)
         store.on_committed = self.info.committed
 
     def attach_exec(self, exec_service):
@@ -89,6 +91,7 @@ class JobManager:
         register("job-manager.kill", Kill(self).serve, anyone)
         register("job-manager.urgency", Urgency(self).serve, anyone)
         register("job-manager.memo", Memo(self).serve, anyone)
+        register("job-manager.purge", self.purge.serve, ROLE_OWNER)
         register("job-manager.update", Update(self).serve, anyone)
         register("job-manager.wait", self.wait.serve, anyone)
         register("job-manager.queue-status", self.queues.serve_status, anyone)
