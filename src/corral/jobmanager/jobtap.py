@@ -107,7 +107,7 @@ class JobtapHost:
             entries = self.entries(topic)
         if not entries:
             return 0
-        args = Args(self.job_args(job, **extra))
+        args = Args(source=(self, job, extra))
         rc = stack.stack_call(self, entries, job, topic, args)
         if rc < 0:
             log.error("jobtap: %s: callback returned error", topic)

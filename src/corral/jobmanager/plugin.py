@@ -31,13 +31,27 @@ def _fail(errnum: int, text: str | None = None):
 
 
 class Args:
-    """flux_plugin_arg_t: IN values for reading, OUT values for answering."""
+    """flux_plugin_arg_t: IN values for reading, OUT values for answering.
 
-    __slots__ = ("in_", "out")
+    For job callbacks the IN dict is built on first use (``source`` is ``(host, job,
+    extra)``): many callbacks never read it, and building it for every topic of every job was
+    a large share of what a loaded plugin costs.
+    """
 
-    def __init__(self, in_: dict, out: dict | None = None):
-        self.in_ = in_
+    __slots__ = ("_in", "_source", "out")
+
+    def __init__(self, in_: dict | None = None, out: dict | None = None, source=None):
+        self._in = in_
+        self._source = source
         self.out = {} if out is None else out
+
+    @property
+    def in_(self) -> dict:
+        in_ = self._in
+        if in_ is None:
+            host, job, extra = self._source
+            in_ = self._in = host.job_args(job, **extra)
+        return in_
 
     def __getitem__(self, key):
         return self.in_[key]
