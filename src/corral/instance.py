@@ -26,6 +26,12 @@ from .exec.agent import NodeAgent
 from .exec.channel import LocalChannel
 from .exec.service import Exec
 from .jobmanager import JobManager
+from .jobmanager.plugins import prep_bridge
+from .prep import config as prep_config
+from .prep.bridge import PrepBridge, deliver_to_loop
+from .prep.cred import CredentialKey
+from .prep.host import PrepHost
+from .prep.loader import PrepError
 from .resource import ResourceService
 from .sched import NodeSpec, ResourcePool, Scheduler
 from .store import Store
@@ -60,6 +66,8 @@ class Instance:
         self.uri = f"local://{self.socket_path}"
         self.stopped = None
         self.dmesg = RingBuffer()
+        self.prep = None
+        self.prep_host = None
 
     async def start(self):
         loop = asyncio.get_running_loop()
@@ -70,6 +78,17 @@ class Instance:
         os.makedirs(self.state_dir, exist_ok=True)
         output_dir = os.path.join(self.state_dir, "output")
         os.makedirs(output_dir, exist_ok=True)
+
+        # PrEp plugins load first: one that cannot load or initialise stops the start.
+        prep_settings = prep_config.read(config)
+        self.prep_host = PrepHost(prep_settings, controller=True, node=True,
+                                  deliver=deliver_to_loop(loop, lambda: self.prep))
+        try:
+            self.prep_host.init()
+        except PrepError as exc:
+            self.prep_host = None
+            raise StartupError(str(exc)) from None
+        credential_key = CredentialKey()
 
         self.store = Store(os.path.join(self.state_dir, "corral.db"), loop)
         self.store.on_failure = lambda exc: self.request_stop()
@@ -89,7 +108,8 @@ class Instance:
         to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
         channels = []
         for rank, spec in enumerate(specs):
-            agent = NodeAgent(loop, rank, spec.name, to_exec.send)
+            agent = NodeAgent(loop, rank, spec.name, to_exec.send, self.prep_host,
+                              credential_key)
             self.agents.append(agent)
             channels.append(LocalChannel(loop, agent.handle))
         self.exec = Exec(loop, None, channels, [s.name for s in specs], output_dir, self.uri,
@@ -98,6 +118,9 @@ class Instance:
         self.exec.respond = self.manager.start
 
         self.resources = ResourceService(self.pool, self.scheduler, self.store)
+        self.prep = PrepBridge(prep_settings, self.prep_host, credential_key, output_dir,
+                               self.manager, self.exec, self.resources)
+        self.manager.jobtap.register_builtin(".prep", prep_bridge.plugin_init, self.prep)
         try:
             self.manager.load_builtins()
         except OSError as exc:
@@ -105,11 +128,14 @@ class Instance:
             raise StartupError(f"{config.path}: {exc.strerror}") from None
         orphans.kill_orphans(self.store)
         jobs = self.manager.restart()
+        self.prep.restarted(jobs)
         self._load_config_plugins()
         self.manager.resume(jobs)
+        self.prep.resume()
 
         self.manager.register_services()
         self.resources.register_services(self.broker)
+        self.broker.register("prep.list", self._serve_prep_list, ROLE_OWNER | ROLE_USER)
         self.dmesg.register_services(self.broker)
         self.broker.register("instance.info", self._serve_info, ROLE_OWNER | ROLE_USER)
         self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
@@ -155,6 +181,9 @@ class Instance:
             "nodes": len(self.pool.nodes),
         })
 
+    def _serve_prep_list(self, msg):
+        msg.respond(self.prep.describe())
+
     def _serve_shutdown(self, msg):
         msg.respond({})
         self.request_stop()
@@ -174,6 +203,10 @@ class Instance:
             await asyncio.sleep(0.02)
         for agent in self.agents:
             agent.kill_all(signal.SIGKILL)
+        if self.prep is not None:
+            self.prep.close()
+        if self.prep_host is not None:
+            self.prep_host.fini()  # kills the hook scripts still running
         if self.store.failed is None:
             await self.store.flush()
         self.store.close()

@@ -1,7 +1,9 @@
 """Fixtures for PrEp unit tests: real scripts in temporary directories, real corral jobs."""
 
 import os
+import pathlib
 import pwd
+import sys
 import textwrap
 import threading
 
@@ -86,3 +88,23 @@ class Deliveries:
 @pytest.fixture
 def deliveries():
     return Deliveries()
+
+
+# --- integration: real instances with [prep] configured -------------------------------------
+
+# The helpers of these suites (`prep_helpers`) made importable, as pytest runs with
+# ``--import-mode=importlib``.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+
+@pytest.fixture
+def prep_instance(make_instance, tmp_path):
+    """``prep_instance(prep_toml, test_size=3, extra="")``: an instance whose configuration
+    is ``[prep]`` with ``prep_toml`` (plus ``extra`` TOML after it)."""
+
+    def make(prep_toml: str = "", test_size: int = 3, extra: str = "", name="corral.toml"):
+        config = tmp_path / name
+        config.write_text("[prep]\n" + textwrap.dedent(prep_toml) + "\n" + extra)
+        return make_instance(test_size=test_size, config=config)
+
+    return make

@@ -20,6 +20,7 @@ COMMANDS = {
     "cancel": "cancel",
     "job": "job",
     "jobtap": "jobtap",
+    "prep": "prep",
     "queue": "queue",
     "resource": "resource",
     "rpc": "rpc",

@@ -1,5 +1,5 @@
 """``corral job``: look at and act on one job (info, eventlog, wait-event, urgency, wait,
-attach, kill, raise)."""
+attach, kill, raise, requeue)."""
 
 import json
 import signal
@@ -75,6 +75,12 @@ def register(subparsers):
     raise_.add_argument("id", type=int)
     raise_.add_argument("note", nargs="*")
     raise_.set_defaults(func=_raise)
+
+    requeue = commands.add_parser(
+        "requeue", help="end a job's run and queue it again (instance owner only)")
+    requeue.add_argument("--hold", action="store_true", help="hold it once requeued")
+    requeue.add_argument("ids", nargs="+", type=int, metavar="ID")
+    requeue.set_defaults(func=_requeue)
 
     update = commands.add_parser(
         "update", help="update attributes of a pending (or, as owner, running) job",
@@ -180,6 +186,18 @@ def _memo(args):
             memos[key] = value
     with connect() as client:
         client.rpc("job-manager.memo", {"id": args.id, "memo": memos})
+
+
+def _requeue(args):
+    status = 0
+    with connect() as client:
+        for job_id in args.ids:
+            try:
+                client.rpc("job-manager.requeue", {"id": job_id, "hold": args.hold})
+            except RPCError as exc:
+                print(f"corral job requeue: {job_id}: {exc.strerror or exc}", file=sys.stderr)
+                status = 1
+    return status
 
 
 def _attach(args):

@@ -5,13 +5,24 @@ output paths) and ``kill`` (a signal for every task of a job), and sends ``start
 ``failed`` (a task could not start; the others are killed) and ``finished`` (every task has
 exited; the greatest wait status).  It never touches the job manager: everything goes
 through ``send``, so the same agent can sit behind a network transport.
+
+It is also the node's side of PrEp (Slurm's slurmd): ``prolog`` and ``epilog`` carry a job's
+``JobEnv`` and its launch credential; the agent refuses a credential the controller did not
+sign, runs the node hooks of its `PrepHost` in a thread of their own (a hook may take minutes;
+the event loop must not wait), and answers ``prolog-done`` / ``epilog-done`` with the status.
+The epilog of a job runs only after that job's prolog here has ended and after its last task
+here is gone, even when it never had a task here.  A ``start`` with a ``prolog``
+(``PrologFlags=NoHold``) runs the prolog first and starts the tasks only if it succeeded.
 """
 
+import asyncio
 import errno
 import logging
 import os
 import signal
+import threading
 
+from ..prep import ERROR, JobEnv
 from . import launch, orphans
 
 log = logging.getLogger("corral.agent")
@@ -21,7 +32,7 @@ _SHELL_REDIRECT_MERGED = 'exec >>"$1" 2>&1; shift 2; exec "$@"'
 
 
 class AgentJob:
-    __slots__ = ("id", "tasks", "remaining", "status", "failed", "started_sent")
+    __slots__ = ("id", "tasks", "remaining", "status", "failed", "started_sent", "stopped")
 
     def __init__(self, job_id):
         self.id = job_id
@@ -30,15 +41,22 @@ class AgentJob:
         self.status = 0
         self.failed = False
         self.started_sent = False
+        self.stopped = False  # told to stop before its tasks existed (NoHold prolog)
 
 
 class NodeAgent:
-    def __init__(self, loop, rank: int, name: str, send):
+    def __init__(self, loop, rank: int, name: str, send, prep=None, key=None):
+        """``prep`` is the process's `PrepHost` (node role) and ``key`` the controller's
+        `CredentialKey`; without them the agent refuses PrEp hooks."""
         self.loop = loop
         self.rank = rank
         self.name = name
         self.send = send
+        self.prep = prep
+        self.key = key
         self.jobs: dict[int, AgentJob] = {}
+        self.prologs: dict[int, asyncio.Task] = {}  # running node prologs, by job
+        self._gone_waiters: dict[int, list[asyncio.Future]] = {}  # epilogs awaiting tasks
         self._uid = os.geteuid()
 
     def handle(self, msg: dict):
@@ -47,6 +65,10 @@ class NodeAgent:
             self._start(msg)
         elif kind == "kill":
             self._kill(msg["job"], msg["signal"])
+        elif kind == "prolog":
+            self._prolog(msg)
+        elif kind == "epilog":
+            self.loop.create_task(self._epilog(msg))
         else:
             log.error("node agent %s: unknown message type %r", self.name, kind)
 
@@ -59,6 +81,21 @@ class NodeAgent:
         job_id = msg["job"]
         record = AgentJob(job_id)
         self.jobs[job_id] = record
+        prolog = msg.get("prolog")
+        if prolog is None:
+            self._spawn(record, msg)
+            return
+
+        def after_prolog(status):
+            if status == 0 and not record.stopped:
+                self._spawn(record, msg)
+            else:
+                self._maybe_finished(record)
+
+        self._prolog(dict(prolog, job=job_id), after_prolog)
+
+    def _spawn(self, record: AgentJob, msg):
+        job_id = record.id
         try:
             identity = self._identity(msg["userid"])
             argv, stdout_fd, stderr_fd, close_fds = self._output(msg, identity)
@@ -157,6 +194,69 @@ class NodeAgent:
                 "status": record.status,
                 "started": record.started_sent,
             })
+            for waiter in self._gone_waiters.pop(record.id, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    # --- PrEp node hooks ------------------------------------------------------------------
+
+    def _prolog(self, msg, then=None):
+        """Run the job's node prolog; answer ``prolog-done``, then call ``then(status)``."""
+        job_id = msg["job"]
+        task = self.loop.create_task(self._run_hook("prolog", msg))
+        self.prologs[job_id] = task
+
+        def done(task):
+            if self.prologs.get(job_id) is task:
+                del self.prologs[job_id]
+            status, error = task.result()
+            self.send({"type": "prolog-done", "job": job_id, "rank": self.rank,
+                       "status": status, "error": error})
+            if then is not None:
+                then(status)
+
+        task.add_done_callback(done)
+
+    async def _epilog(self, msg):
+        """Run the job's node epilog once its prolog and its tasks here are over."""
+        job_id = msg["job"]
+        prolog = self.prologs.get(job_id)
+        if prolog is not None:
+            await asyncio.wait([prolog])
+        while job_id in self.jobs:
+            waiter = self.loop.create_future()
+            self._gone_waiters.setdefault(job_id, []).append(waiter)
+            await waiter
+        status, error = await self._run_hook("epilog", msg)
+        self.send({"type": "epilog-done", "job": job_id, "rank": self.rank, "status": status,
+                   "error": error})
+
+    async def _run_hook(self, kind: str, msg) -> tuple[int, str | None]:
+        """``(status, error)`` of the node hook ``kind``; ``error`` says why it did not run."""
+        job_id = msg["job"]
+        if self.prep is None or self.key is None:
+            return ERROR, f"{self.name} runs no PrEp hooks"
+        try:
+            job_env = JobEnv.from_dict(msg["job_env"])
+            cred = self.key.receive(msg["cred"])
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error("node agent %s: job %d: malformed %s request: %s", self.name, job_id,
+                      kind, exc)
+            return ERROR, f"malformed {kind} request"
+        if not cred.verify() or cred.job_id != job_id or job_env.job_id != job_id:
+            log.error("node agent %s: job %d: %s refused: invalid launch credential",
+                      self.name, job_id, kind)
+            return ERROR, "invalid launch credential"
+        hook = self.prep.prolog if kind == "prolog" else self.prep.epilog
+        try:
+            status = await _in_thread(self.loop, f"prep-{kind}-{job_id}", hook, job_env, cred)
+        except Exception as exc:
+            log.exception("node agent %s: job %d: %s", self.name, job_id, kind)
+            return ERROR, f"{kind} could not run: {exc}"
+        if status:
+            log.error("node agent %s: JobId=%d %s failed status=%s", self.name, job_id, kind,
+                      _status_text(status))
+        return status, None
 
     # --- kill -----------------------------------------------------------------------------
 
@@ -164,6 +264,8 @@ class NodeAgent:
         record = self.jobs.get(job_id)
         if record is None:
             return
+        if signum in (signal.SIGTERM, signal.SIGKILL):
+            record.stopped = True
         for task in record.tasks:
             task.signal(signum)
 
@@ -171,3 +273,39 @@ class NodeAgent:
         for record in self.jobs.values():
             for task in record.tasks:
                 task.signal(signum)
+
+
+def _in_thread(loop, name: str, function, *args) -> asyncio.Future:
+    """Run ``function(*args)`` in a thread of its own; a future of its result on ``loop``."""
+    future = loop.create_future()
+
+    def settle(value, error):
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def run():
+        value, error = None, None
+        try:
+            value = function(*args)
+        except BaseException as exc:  # handed to the loop, never lost in the thread
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, value, error)
+        except RuntimeError:
+            pass  # the loop is closed: the controller stopped while the hook ran
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
+def _status_text(status: int) -> str:
+    """A hook status as Slurm logs it: ``exit:signal`` for a wait status, else the number."""
+    if status > 0 and os.WIFEXITED(status):
+        return f"{os.WEXITSTATUS(status)}:0"
+    if status > 0 and os.WIFSIGNALED(status):
+        return f"0:{os.WTERMSIG(status)}"
+    return str(status)

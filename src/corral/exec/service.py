@@ -7,6 +7,12 @@ limits (a ``timeout`` exception at expiration) and the kill sequence of a job th
 stop (SIGTERM, then SIGKILL after ``[exec] kill-timeout``).  Jobs with
 ``attributes.system.exec.test.run_duration`` run for that long without any process, as in
 Flux's test execution, so the whole lifecycle can be measured without process costs.
+
+It also carries the PrEp node hooks to the agents (``run_prologs``, ``run_epilogs``, and with
+``PrologFlags=NoHold`` a prolog inside each start message) and hands each node's answer to the
+caller.  When node epilogs run (``node_epilogs``), a rank goes back to the scheduler only once
+its epilog is done, one ``release`` event per answer, and the final ``release`` comes after
+the last epilog and after the tasks are gone.  What a hook's status means is not its business.
 """
 
 import logging
@@ -37,6 +43,35 @@ class ExecJob:
         self.expiry = None
 
 
+class PrologWait:
+    """The node prologs of a job that have not answered yet."""
+
+    __slots__ = ("job", "waiting", "on_prolog")
+
+    def __init__(self, job, ranks, on_prolog):
+        self.job = job
+        self.waiting = set(ranks)
+        self.on_prolog = on_prolog
+
+
+class EpilogWait:
+    """A job's node epilogs and its ranks: which may go back to the scheduler, which did."""
+
+    __slots__ = ("job", "ranks", "on_epilog", "on_done", "waiting", "requested", "tasks_over",
+                 "releasable", "released")
+
+    def __init__(self, job, tasks_over):
+        self.job = job
+        self.ranks = set(job.ranks)
+        self.on_epilog = None
+        self.on_done = None
+        self.waiting = set()
+        self.requested = False
+        self.tasks_over = tasks_over
+        self.releasable = set()
+        self.released = set()
+
+
 class Exec:
     def __init__(self, loop, respond, channels, node_names, output_dir, uri, store,
                  kill_timeout=5.0):
@@ -51,6 +86,13 @@ class Exec:
         self.uri = uri
         self.kill_timeout = kill_timeout
         self.jobs: dict[int, ExecJob] = {}
+        self.prologs: dict[int, PrologWait] = {}
+        self.epilogs: dict[int, EpilogWait] = {}
+        #: Whether every job that ran runs node epilogs, so ranks wait for them to go back.
+        self.node_epilogs = False
+        #: ``PrologFlags=NoHold``: ``prologs_at_start(job) -> ({rank: request}, on_prolog)``
+        #: gives the node prologs that go out with the tasks (None: none).
+        self.prologs_at_start = None
 
     # --- requests from the job manager ------------------------------------------------
 
@@ -68,10 +110,21 @@ class Exec:
         tasks_by_rank = self._tasks_by_rank(job, ranks)
         record.waiting_start.update(tasks_by_rank)
         record.running.update(tasks_by_rank)
+        prologs = None
+        if self.prologs_at_start is not None:
+            prologs, on_prolog = self.prologs_at_start(job)
+            if prologs:
+                self.prologs[job.id] = PrologWait(job, prologs, on_prolog)
         first = True
         for rank, tasks in tasks_by_rank.items():
-            self.channels[rank].send(dict(message, tasks=tasks, truncate=first))
+            start = dict(message, tasks=tasks, truncate=first)
+            if prologs:
+                start["prolog"] = prologs[rank]
+            self.channels[rank].send(start)
             first = False
+        if prologs:
+            for rank in sorted(set(prologs) - set(tasks_by_rank)):
+                self.channels[rank].send(dict(prologs[rank], type="prolog", job=job.id))
 
     def cancel(self, job):
         """The job must stop (fatal exception): SIGTERM now, SIGKILL after kill-timeout."""
@@ -88,6 +141,13 @@ class Exec:
         record.timers.append(
             self.loop.call_later(self.kill_timeout, self._signal, record, signal.SIGKILL)
         )
+
+    def start_skipped(self, job):
+        """The job left RUN before its start request went out: it will have no tasks."""
+        if self.node_epilogs:
+            self._tasks_over(job)
+        else:
+            self.respond.released(job, [], True)
 
     def kill(self, job, signum: int):
         record = self.jobs.get(job.id)
@@ -114,14 +174,96 @@ class Exec:
         record.running.clear()
         self._finish(record, status)
 
+    # --- PrEp node hooks -------------------------------------------------------------------
+
+    def run_prologs(self, job, requests: dict, on_prolog):
+        """Send each rank its node prolog (``requests[rank]``: the hook's ``job_env`` and
+        ``cred``); ``on_prolog(job, rank, status, error)`` gets each answer."""
+        self.prologs[job.id] = PrologWait(job, requests, on_prolog)
+        for rank in sorted(requests):
+            self.channels[rank].send(dict(requests[rank], type="prolog", job=job.id))
+
+    def run_epilogs(self, job, requests: dict, on_epilog, on_done=None):
+        """Send each rank its node epilog (the agent runs it once the job's prolog and tasks
+        there are over); ``on_epilog(job, rank, status, error)`` gets each answer before the
+        rank goes back to the scheduler, ``on_done(job)`` is called after the final
+        ``release``."""
+        wait = self._epilog_wait(job)
+        wait.on_epilog = on_epilog
+        wait.on_done = on_done
+        wait.requested = True
+        wait.waiting.update(requests)
+        wait.releasable.update(wait.ranks - set(requests) - wait.released)
+        for rank in sorted(requests):
+            self.channels[rank].send(dict(requests[rank], type="epilog", job=job.id))
+        self._release_ready(wait)
+
+    def skip_epilogs(self, job):
+        """No node epilog will run for ``job`` after all: its ranks may go back."""
+        self.run_epilogs(job, {}, None)
+
+    def _epilog_wait(self, job) -> EpilogWait:
+        wait = self.epilogs.get(job.id)
+        if wait is None:
+            # No tasks will come unless a start request is on its way or running.
+            tasks_over = not job.start_pending and job.id not in self.jobs
+            wait = self.epilogs[job.id] = EpilogWait(job, tasks_over)
+        return wait
+
+    def _tasks_over(self, job):
+        wait = self._epilog_wait(job)
+        wait.tasks_over = True
+        self._release_ready(wait)
+
+    def _release_ready(self, wait: EpilogWait):
+        """Release the ranks whose epilog is done; the last release is final."""
+        if not wait.requested:
+            return
+        ranks = sorted(wait.releasable)
+        wait.releasable.clear()
+        wait.released.update(ranks)
+        final = wait.tasks_over and not wait.waiting
+        if final:
+            del self.epilogs[wait.job.id]
+        if ranks or final:
+            self.respond.released(wait.job, ranks, final)
+        if final and wait.on_done is not None:
+            try:
+                wait.on_done(wait.job)
+            except Exception:
+                log.exception("exec: job %d: error handling the end of its node epilogs",
+                              wait.job.id)
+
+    def _hook_done(self, msg: dict):
+        kind, job_id, rank = msg["type"], msg["job"], msg["rank"]
+        table = self.prologs if kind == "prolog-done" else self.epilogs
+        wait = table.get(job_id)
+        if wait is None or rank not in wait.waiting:
+            log.error("exec: unexpected %s from rank %d for job %s", kind, rank, job_id)
+            return
+        wait.waiting.discard(rank)
+        status, error = msg["status"], msg.get("error")
+        if kind == "prolog-done":
+            if not wait.waiting:
+                del self.prologs[job_id]
+            _answer(wait.on_prolog, wait.job, rank, status, error)
+            return
+        # The caller acts on the answer (drains a failed node) before the rank goes back.
+        _answer(wait.on_epilog, wait.job, rank, status, error)
+        wait.releasable.add(rank)
+        self._release_ready(wait)
+
     # --- messages from agents ---------------------------------------------------------
 
     def on_message(self, msg: dict):
+        kind = msg["type"]
+        if kind in ("prolog-done", "epilog-done"):
+            self._hook_done(msg)
+            return
         record = self.jobs.get(msg["job"])
         if record is None:
             log.error("exec: message for unknown job %s: %s", msg["job"], msg["type"])
             return
-        kind = msg["type"]
         rank = msg["rank"]
         if kind == "started":
             orphans.record(self.store, record.job.id, rank, msg["pids"])
@@ -154,7 +296,10 @@ class Exec:
         job = record.job
         if record.started:
             self.respond.finished(job, status)
-        self.respond.released(job, sorted(record.ranks), True)
+        if self.node_epilogs:
+            self._tasks_over(job)
+        else:
+            self.respond.released(job, sorted(record.ranks), True)
 
     def update_expiration(self, job):
         """The job's R has a new expiration (a running job's duration was updated)."""
@@ -254,6 +399,15 @@ class Exec:
 
     def running_job_ids(self) -> list[int]:
         return list(self.jobs)
+
+
+def _answer(callback, job, rank, status, error):
+    """Hand a node hook's answer on; a failing receiver must not cost the node its release."""
+    try:
+        callback(job, rank, status, error)
+    except Exception:
+        log.exception("exec: job %d: error handling a node hook answer from rank %d", job.id,
+                      rank)
 
 
 def _home(userid: int) -> str:

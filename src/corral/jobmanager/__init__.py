@@ -28,6 +28,7 @@ from .prioritize import Prioritize
 from .purge import Purge
 from .queue import Queues
 from .raise_ import Raise
+from .requeue import Requeue
 from .start import Start
 from .submit import Submit
 from .update import Update
@@ -91,6 +92,7 @@ class JobManager:
         register("job-manager.kill", Kill(self).serve, anyone)
         register("job-manager.urgency", Urgency(self).serve, anyone)
         register("job-manager.memo", Memo(self).serve, anyone)
+        register("job-manager.requeue", Requeue(self).serve, ROLE_OWNER)
         register("job-manager.purge", self.purge.serve, ROLE_OWNER)
         register("job-manager.update", Update(self).serve, anyone)
         register("job-manager.wait", self.wait.serve, anyone)

@@ -149,6 +149,7 @@ def _priority(job, event, context):
 
 def _urgency(job, event, context):
     job.urgency = context["urgency"]
+    job.hold_reason = None  # a requeue hold is released (or replaced) by any urgency change
     if job.state == SCHED:
         job.state = PRIORITY
 
@@ -244,8 +245,13 @@ def _requeue(job, event, context):
     job.requeue_request = None
     job.priority = PRIORITY_UNSET
     job.restart_count += 1
-    if context.get("hold"):
+    job.launch_failures = context.get("launch_failures", job.launch_failures)
+    hold = context.get("hold")
+    if hold:
         job.urgency = 0
+    job.hold_reason = context.get("reason") if hold else None
+    delay = context.get("delay")
+    job.t_eligible = event["timestamp"] + delay if delay else None
 
 
 APPLY = {

@@ -6,9 +6,10 @@ aux data and subscriptions) and, once INACTIVE, shrinks to what listings need.  
 only through `jobmanager.event`; everyone else reads them.
 """
 
+import time
 from collections import deque
 
-from ..states import NEW, Result, State
+from ..states import NEW, PRIORITY, SCHED, Result, State
 
 #: Priority of a job that has never been assigned one.
 PRIORITY_UNSET = -1
@@ -49,6 +50,10 @@ class Job:
         "alloc_bypass",
         "requeue_request",
         "restart_count",
+        # requeue (corral's extension): what the last `requeue` event said
+        "launch_failures",
+        "hold_reason",
+        "t_eligible",
         # plugin state
         "annotations",
         "aux",
@@ -103,6 +108,9 @@ class Job:
         self.alloc_bypass = False
         self.requeue_request = None
         self.restart_count = 0
+        self.launch_failures = 0
+        self.hold_reason = None
+        self.t_eligible = None
         self.annotations = None
         self.aux = None
         self.subscribers = None
@@ -163,8 +171,21 @@ class Job:
             "exception": self.exception,
             "result": int(self.result) if self.result is not None else None,
             "restarts": self.restart_count,
+            "reason": self.pending_reason(),
             "annotations": self.annotations,
         }
+
+    def pending_reason(self) -> str | None:
+        """Why a requeued job is still pending, in Slurm's words: the reason it was held with
+        (``launch failed requeued held``) while it is held, ``BeginTime`` while its requeue
+        delay runs; None otherwise."""
+        if not self.state & (PRIORITY | SCHED) or self.restart_count == 0:
+            return None
+        if self.hold_reason is not None and self.urgency == 0:
+            return self.hold_reason
+        if self.t_eligible is not None and time.time() < self.t_eligible:
+            return "BeginTime"
+        return None
 
     def retire(self):
         """Drop what only an active job needs, keeping the summary (INACTIVE action)."""

@@ -2,7 +2,10 @@
 
 A start request leaves only once the ``alloc`` that justifies it is committed, so a job
 whose controller dies cannot have run without its allocation on disk.  Exec's answers become
-``start``, ``finish``, ``release`` events and ``exec``/``timeout`` exceptions.
+``start``, ``finish``, ``release`` events and ``exec``/``timeout`` exceptions.  Each ``release``
+gives its ranks back to the scheduler at once: exec releases a node only when nothing of the
+job is left there (its tasks and, with PrEp node epilogs, its epilog), so the final release is
+the last.
 """
 
 from .. import idset
@@ -23,7 +26,7 @@ class Start:
     def _send(self, job):
         if job.state != State.RUN or job.readonly:
             # An exception ended the job before its tasks could start.
-            self.released(job, [], True)
+            self.exec.start_skipped(job)
             return
         self.exec.start(job)
 

@@ -91,6 +91,11 @@ class PrepHost:
 
     # --- what was loaded ------------------------------------------------------------------
 
+    @property
+    def plugins(self) -> tuple[LoadedPlugin, ...]:
+        """The loaded plugins, in order."""
+        return tuple(self._plugins)
+
     def required(self, call_type: CallType) -> bool:
         """Whether any plugin needs ``call_type`` here (``prep_g_required``). Only
         ``PROLOG_SLURMCTLD`` gates anything: without it the controller prolog is skipped."""

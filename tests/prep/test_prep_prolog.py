@@ -1,0 +1,205 @@
+"""Node and controller prologs on a running instance: Slurm's checklist T1-T7 (reference §6)
+and the failure table of its appendix A.3, driver rules 3 and 4.
+
+Instances have three nodes (``--test-size=3``) sharing this machine's cores; prolog scripts
+decide what to do from ``SLURMD_NODENAME`` and leave files behind for the test to read.
+"""
+
+import os
+
+import pytest
+from prep_helpers import (
+    contexts,
+    drained,
+    events,
+    names,
+    read_env,
+    submit,
+    until,
+    wait,
+)
+
+OWNER = os.geteuid()
+
+
+def test_prologs_run_on_every_node_before_any_task_and_the_job_runs(prep_instance, make_script,
+                                                                    tmp_path):
+    """T1, T5, ``Alloc``/``DeferBatch`` as corral's default: node2's prolog is the slow one,
+    and every task sees that it finished."""
+    prolog = make_script("prolog", f"""
+        [ "$SLURMD_NODENAME" = node2 ] && sleep 0.3
+        touch {tmp_path}/prolog.$SLURMD_NODENAME
+    """)
+    instance = prep_instance(f'prolog = "{prolog}"')
+    with instance.client() as client:
+        job_id = submit(client, ["test", "-e", f"{tmp_path}/prolog.node2"], nnodes=3)
+        wait(client, job_id)
+        assert names(client, job_id) == [
+            "submit", "validate", "depend", "priority", "alloc", "prolog-start",
+            "prolog-finish", "start", "finish", "release", "free", "clean"]
+        assert contexts(client, job_id, "prolog-start") == [{"description": "prep"}]
+        assert contexts(client, job_id, "prolog-finish") == [{"description": "prep",
+                                                              "status": 0}]
+        assert contexts(client, job_id, "finish") == [{"status": 0}]
+        assert client.job(job_id)["result_name"] == "COMPLETED"
+        assert drained(client) == {}
+    assert sorted(name for name in os.listdir(tmp_path) if name.startswith("prolog.")) == [
+        "prolog.node0", "prolog.node1", "prolog.node2"]
+
+
+def test_a_failing_node_prolog_drains_only_that_node_and_requeues_the_job_held(
+        prep_instance, make_script, tmp_path):
+    """T3, T4 (T6 has no race to allow for): node1's prolog exits 1; the tasks never start,
+    both epilogs still run everywhere (seeing restart count 1, exit code 0), node1 alone is
+    drained with ``Prolog error``, and the job is pending, held, ``launch failed requeued
+    held``."""
+    prolog = make_script("prolog", '[ "$SLURMD_NODENAME" != node1 ]\n')
+    epilog = make_script("epilog", f"env > {tmp_path}/epilog.$SLURMD_NODENAME\n")
+    ctld_epilog = make_script("epilog_ctld", f"env > {tmp_path}/epilog_slurmctld\n")
+    instance = prep_instance(f"""
+        prolog = "{prolog}"
+        epilog = "{epilog}"
+        epilog-slurmctld = "{ctld_epilog}"
+        requeue-delay = "0.2s"
+    """)
+    with instance.client() as client:
+        job_id = submit(client, ["true"], nnodes=3)
+        requeue = wait(client, job_id, "requeue")
+        assert requeue["context"] == {"reason": "launch failed requeued held", "hold": True,
+                                      "delay": 0.2, "launch_failures": 1}
+        eventlog = names(client, job_id)
+        assert [name for name in eventlog if name != "release"] == [
+            "submit", "validate", "depend", "priority", "alloc", "prolog-start", "exception",
+            "epilog-start", "prolog-finish", "epilog-finish", "free", "requeue"]
+        assert "start" not in eventlog and "finish" not in eventlog
+        assert contexts(client, job_id, "exception") == [{
+            "type": "prolog", "severity": 0, "note": "Prolog failure on node node1",
+            "userid": OWNER}]
+        assert contexts(client, job_id, "prolog-finish") == [{"description": "prep",
+                                                              "status": 256}]
+        releases = contexts(client, job_id, "release")
+        assert sorted(r["ranks"] for r in releases) == ["0", "1", "2"]
+        assert [r["final"] for r in releases] == [False, False, True]
+        assert drained(client) == {"node1": "Prolog error"}
+        until(lambda: client.job(job_id)["state_name"] == "SCHED")
+        job = client.job(job_id)
+        assert (job["reason"], job["urgency"], job["priority"], job["restarts"]) == (
+            "launch failed requeued held", 0, 0, 1)
+    for name in ("epilog.node0", "epilog.node1", "epilog.node2", "epilog_slurmctld"):
+        env = read_env(tmp_path / name)
+        assert (env["SLURM_JOB_RESTART_COUNT"], env["SLURM_JOB_EXIT_CODE"],
+                env["SLURM_JOB_EXIT_CODE2"]) == ("1", "0", "0:0"), name
+
+
+@pytest.mark.parametrize("flags", [[], ["NoHold"]], ids=["default", "NoHold"])
+def test_a_failing_prolog_always_ends_in_a_held_requeue_never_in_a_run(prep_instance,
+                                                                       make_script, flags):
+    """No race between the failing prolog and the job's own end (ROCm/spur#243): node1's
+    prolog fails late, the task elsewhere is ``true``; every time the job is requeued held,
+    and never finishes. With ``NoHold`` node0's task may even have run."""
+    prolog = make_script("prolog", 'if [ "$SLURMD_NODENAME" = node1 ]; then sleep 0.2; '
+                                   'exit 1; fi\n')
+    instance = prep_instance(f'prolog = "{prolog}"\nflags = {flags!r}\n'
+                             'requeue-delay = "0.1s"', test_size=2)
+    with instance.client() as client:
+        for _attempt in range(3):
+            job_id = submit(client, ["true"], nnodes=2)
+            requeue = wait(client, job_id, "requeue")
+            assert requeue["context"]["hold"] is True
+            assert "finish" not in names(client, job_id)
+            assert contexts(client, job_id, "exception")[0]["note"] == \
+                "Prolog failure on node node1"
+            assert drained(client) == {"node1": "Prolog error"}
+            client.rpc("resource.undrain", {"targets": "node1"})
+            client.cancel(job_id)
+            wait(client, job_id)
+
+
+def test_nohold_on_prolog_fail_retries_and_max_batch_requeue_holds(prep_instance, make_script):
+    """T7 and MaxBatchRequeue: not held after the first launch failure, eligible again after
+    the requeue delay; the second failure reaches ``max-batch-requeue = 2``."""
+    prolog = make_script("prolog", "exit 3\n")
+    instance = prep_instance(f"""
+        prolog = "{prolog}"
+        nohold-on-prolog-fail = true
+        max-batch-requeue = 2
+        requeue-delay = "0.3s"
+    """)
+    with instance.client() as client:
+        job_id = submit(client, ["true"], nnodes=1)
+        until(lambda: len(events(client, job_id, "requeue")) == 2)
+        first, second = events(client, job_id, "requeue")
+        assert first["context"] == {"reason": "launch failed requeued", "hold": False,
+                                    "delay": 0.3, "launch_failures": 1}
+        assert second["context"] == {"reason": "launch failure limit exceeded requeued held",
+                                     "hold": True, "delay": 0.3, "launch_failures": 0}
+        second_alloc = events(client, job_id, "alloc")[1]
+        assert second_alloc["timestamp"] - first["timestamp"] >= 0.3
+        assert drained(client) == {"node0": "Prolog error", "node1": "Prolog error"}
+        until(lambda: client.job(job_id)["state_name"] == "SCHED")
+        job = client.job(job_id)
+        assert (job["reason"], job["urgency"], job["restarts"]) == (
+            "launch failure limit exceeded requeued held", 0, 2)
+
+
+def test_a_job_that_may_not_be_requeued_is_killed_unless_forced(prep_instance, make_script):
+    """``requeue = false``: the prolog failure kills the job (``Prolog failure on node X``);
+    ``ForceRequeueOnFail`` requeues it anyway."""
+    prolog = make_script("prolog", "exit 1\n")
+    instance = prep_instance(f'prolog = "{prolog}"', test_size=1)
+    with instance.client() as client:
+        job_id = submit(client, ["true"], setattr=["system.requeue=false"])
+        wait(client, job_id)
+        assert "requeue" not in names(client, job_id)
+        assert contexts(client, job_id, "exception") == [{
+            "type": "prolog", "severity": 0, "note": "Prolog failure on node node0",
+            "userid": OWNER}]
+        assert client.job(job_id)["result_name"] == "FAILED"
+        assert drained(client) == {"node0": "Prolog error"}
+    instance.stop()
+    forced = prep_instance(f'prolog = "{prolog}"\nflags = ["ForceRequeueOnFail"]',
+                           test_size=1, name="forced.toml")
+    with forced.client() as client:
+        job_id = submit(client, ["true"], setattr=["system.requeue=false"])
+        assert wait(client, job_id, "requeue")["context"]["reason"] == \
+            "launch failed requeued held"
+
+
+def test_a_failing_controller_prolog_requeues_without_hold_drain_or_node_hooks(
+        prep_instance, make_script, tmp_path):
+    """PrologSlurmctld exits 1 (A.3): the node prolog never runs, nothing is drained, the
+    controller epilog still runs, the job is requeued not held and retried for as long as
+    the prolog fails; a job that may not be requeued is killed."""
+    ctld_prolog = make_script("ctld_prolog", f"echo x >> {tmp_path}/ctld_prolog.runs\nexit 1\n")
+    ctld_epilog = make_script("ctld_epilog", f"env > {tmp_path}/ctld_epilog.env\n")
+    prolog = make_script("prolog", f"touch {tmp_path}/node_prolog.ran\n")
+    instance = prep_instance(f"""
+        prolog = "{prolog}"
+        prolog-slurmctld = "{ctld_prolog}"
+        epilog-slurmctld = "{ctld_epilog}"
+        requeue-delay = "0.2s"
+    """)
+    with instance.client() as client:
+        job_id = submit(client, ["true"])
+        until(lambda: len(events(client, job_id, "requeue")) == 2)
+        assert contexts(client, job_id, "requeue")[:2] == [
+            {"reason": "PrologSlurmctld failed", "hold": False, "delay": 0.2}] * 2
+        eventlog = names(client, job_id)
+        first_run = eventlog[:eventlog.index("requeue") + 1]
+        assert first_run == [
+            "submit", "validate", "depend", "priority", "alloc", "prolog-start", "exception",
+            "epilog-start", "prolog-finish", "epilog-finish", "free", "requeue"]
+        assert contexts(client, job_id, "exception")[0] == {
+            "type": "prolog", "severity": 0, "note": "PrologSlurmctld failed, job requeued",
+            "userid": OWNER}
+        assert drained(client) == {}
+        assert client.job(job_id)["urgency"] == 16
+        client.cancel(job_id)
+        killed = submit(client, ["true"], setattr=["system.requeue=false"])
+        wait(client, killed)
+        assert contexts(client, killed, "exception")[0]["note"] == \
+            "PrologSlurmctld failed, job killed"
+        assert client.job(killed)["result_name"] == "FAILED"
+        assert "requeue" not in names(client, killed)
+    assert not (tmp_path / "node_prolog.ran").exists()
+    assert read_env(tmp_path / "ctld_epilog.env")["SLURM_SCRIPT_CONTEXT"] == "epilog_slurmctld"
