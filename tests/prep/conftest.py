@@ -102,9 +102,10 @@ def prep_instance(make_instance, tmp_path):
     """``prep_instance(prep_toml, test_size=3, extra="")``: an instance whose configuration
     is ``[prep]`` with ``prep_toml`` (plus ``extra`` TOML after it)."""
 
-    def make(prep_toml: str = "", test_size: int = 3, extra: str = "", name="corral.toml"):
+    def make(prep_toml: str = "", test_size: int = 3, extra: str = "", name="corral.toml",
+             env=None):
         config = tmp_path / name
         config.write_text("[prep]\n" + textwrap.dedent(prep_toml) + "\n" + extra)
-        return make_instance(test_size=test_size, config=config)
+        return make_instance(test_size=test_size, config=config, env=env)
 
     return make
