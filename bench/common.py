@@ -39,6 +39,8 @@ def parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--keep", action="store_true",
                         help="keep the state directories (their path is printed)")
+    parser.add_argument("--workdir", metavar="DIR", default=None,
+                        help="where state directories go (default /var/tmp: the disk)")
     parser.add_argument("--profile", metavar="DIR",
                         help="record every controller with py-spy into DIR (speedscope JSON "
                              "and a top-functions text file); slows the controller down")
@@ -272,7 +274,7 @@ class WorkDir:
     unless ``--keep``."""
 
     def __init__(self, args, prefix: str):
-        base = "/var/tmp" if os.path.isdir("/var/tmp") else None
+        base = args.workdir or ("/var/tmp" if os.path.isdir("/var/tmp") else None)
         self.path = tempfile.mkdtemp(prefix=f"corral-bench-{prefix}-", dir=base)
         self.keep = args.keep
         if self.keep:
