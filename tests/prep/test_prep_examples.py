@@ -114,3 +114,76 @@ def test_on_a_node_agent_the_gate_does_nothing(tmp_path):
     assert host.prolog_slurmctld(record(1, "physics")) == (prep.SUCCESS, 0)
     assert host.prolog(JOB_ENV, None) == prep.SUCCESS
     host.fini()
+
+
+# --- both, loaded by a running controller as a site would -----------------------------------
+
+
+def test_the_health_check_drains_the_unfit_node_and_requeues_the_job(make_instance, tmp_path):
+    """The scratch directory is missing: the check fails on the node the job landed on
+    (node0), which alone is drained; the job is requeued held and, once the directory is
+    back and the job released, runs on another node."""
+    from prep_helpers import drained, names, submit, wait
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    plugin = os.path.abspath(os.path.join(EXAMPLES, "health_check.py"))
+    config = tmp_path / "corral.toml"
+    config.write_text(f"""
+[prep]
+plugins = ["prep/script", "{plugin}"]
+parameters = "health.scratch={scratch}/node1,health.require={tmp_path}"
+requeue-delay = "0.1s"
+""")
+    instance = make_instance(test_size=3, config=config)
+    with instance.client() as client:
+        job_id = submit(client, ["true"], nnodes=1)
+        requeue = wait(client, job_id, "requeue")
+        assert requeue["context"]["reason"] == "launch failed requeued held"
+        assert drained(client) == {"node0": "Prolog error"}
+        assert f"health prolog for job {job_id} on node0 failed: scratch directory " \
+               f"{scratch}/node1 is missing" in "\n".join(
+                   client.rpc("log.dmesg", {})["lines"])
+        (scratch / "node1").mkdir()
+        client.set_urgency(job_id, 16)
+        wait(client, job_id)
+        assert client.job(job_id)["result_name"] == "COMPLETED"
+        assert names(client, job_id).count("alloc") == 2
+        assert drained(client) == {"node0": "Prolog error"}
+
+
+def test_the_account_gate_lets_allowed_accounts_run_and_requeues_the_others(make_instance,
+                                                                           tmp_path):
+    """The slow check happens in the plugin's threads: the job waits between prolog-start
+    and prolog-finish, a refused account is requeued (PrologSlurmctld failed), and every job
+    that ends is in the ledger once its controller epilog reported."""
+    from prep_helpers import contexts, events, submit, wait
+
+    allow = tmp_path / "accounts"
+    allow.write_text("physics\n")
+    ledger = tmp_path / "ledger"
+    plugin = os.path.abspath(os.path.join(EXAMPLES, "account_gate.py"))
+    config = tmp_path / "corral.toml"
+    config.write_text(f"""
+[prep]
+plugins = ["prep/script", "{plugin}"]
+parameters = "account-gate.allow={allow},account-gate.ledger={ledger},account-gate.delay=0.3"
+requeue-delay = "60s"
+""")
+    instance = make_instance(test_size=1, config=config)
+    with instance.client() as client:
+        allowed = submit(client, ["true"], setattr=["system.account=physics"])
+        refused = submit(client, ["true"], setattr=["system.account=astrology"])
+        wait(client, allowed)
+        start, finish = (events(client, allowed, name)[0]["timestamp"]
+                         for name in ("prolog-start", "prolog-finish"))
+        assert finish - start >= 0.3
+        assert client.job(allowed)["result_name"] == "COMPLETED"
+        assert contexts(client, refused, "requeue") == [
+            {"reason": "PrologSlurmctld failed", "hold": False, "delay": 60.0}]
+    uid = os.geteuid()
+    import pwd
+
+    user = pwd.getpwuid(uid).pw_name
+    assert sorted(ledger.read_text().splitlines()) == sorted([
+        f"{allowed} {user} physics 0", f"{refused} {user} astrology 0"])

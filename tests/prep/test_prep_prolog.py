@@ -10,6 +10,7 @@ import os
 import pytest
 from prep_helpers import (
     contexts,
+    dmesg,
     drained,
     events,
     names,
@@ -203,3 +204,44 @@ def test_a_failing_controller_prolog_requeues_without_hold_drain_or_node_hooks(
         assert "requeue" not in names(client, killed)
     assert not (tmp_path / "node_prolog.ran").exists()
     assert read_env(tmp_path / "ctld_epilog.env")["SLURM_SCRIPT_CONTEXT"] == "epilog_slurmctld"
+
+
+def test_prolog_scripts_run_as_prep_script_runs_them(prep_instance, make_script, tmp_path):
+    """Issue point 5 on a live node: each pattern's matches in reverse sorted order, patterns
+    in configuration order, one after the other, stopping at the first failure (whose status
+    and captured output reach the log); ``argv`` is the path alone, stdin is ``/dev/null``,
+    no ``PATH`` in the environment (the shell falls back to its own); a pattern that
+    matches nothing fails the prolog without running anything."""
+    order = tmp_path / "order"
+    for name in ("10-a", "20-b", "30-c"):
+        make_script(f"prolog.d/{name}", f"echo {name} >> {order}\n")
+    last = make_script("last", f"""
+        echo "argv=$0 $# stdin=$(cat) exported PATH=$(env | grep -c ^PATH=)" >> {order}
+        echo "failing on purpose"
+        exit 4
+    """)
+    never = make_script("never", f"echo never >> {order}\n")
+    scripts = tmp_path / "scripts"
+    instance = prep_instance(
+        f'prolog = ["{scripts}/prolog.d/*", "{last}", "{never}"]\nrequeue-delay = "0.1s"',
+        test_size=1)
+    with instance.client() as client:
+        job_id = submit(client, ["true"])
+        wait(client, job_id, "requeue")
+        assert contexts(client, job_id, "prolog-finish") == [{"description": "prep",
+                                                              "status": 4 << 8}]
+        log = dmesg(client)
+    assert order.read_text().splitlines() == [
+        "30-c", "20-b", "10-a", f"argv={last} 0 stdin= exported PATH=0"]
+    assert f"JobId={job_id} prolog failed: rc:4 output:failing on purpose" in log
+
+    empty = prep_instance(f'prolog = ["{scripts}/prolog.d/*", "{tmp_path}/none.d/*"]',
+                          test_size=1, name="empty.toml")
+    order.unlink()
+    with empty.client() as client:
+        job_id = submit(client, ["true"])
+        wait(client, job_id, "requeue")
+        assert drained(client) == {"node0": "Prolog error"}
+        assert f"JobId={job_id} prolog: Unable to create list of paths [{tmp_path}/none.d/*]" \
+            in dmesg(client)
+    assert not order.exists()

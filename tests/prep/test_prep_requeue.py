@@ -156,3 +156,31 @@ def test_the_requeue_delay_survives_a_restart(prep_instance):
         until(lambda: len(events(client, job_id, "start")) == 2, timeout=10)
         assert events(client, job_id, "alloc")[1]["timestamp"] - requeue["timestamp"] >= 2.0
         client.cancel(job_id)
+
+
+def test_a_job_requeued_while_its_epilog_runs_is_requeued_after_it(prep_instance, make_script,
+                                                                   tmp_path):
+    """T14: requeue during COMPLETING (the epilog runs with restart count 0, as it started
+    before the request); the run ends with ``requeue`` instead of ``clean``; a job that
+    already ended cannot be requeued (corral's inactive jobs are read-only; Slurm starts them
+    again)."""
+    epilog = make_script("epilog", f"""
+        echo $SLURM_JOB_RESTART_COUNT >> {tmp_path}/epilogs
+        [ "$SLURM_JOB_RESTART_COUNT" = 0 ] && sleep 1
+        exit 0
+    """)
+    instance = prep_instance(f'epilog = "{epilog}"\nrequeue-delay = "0.1s"', test_size=1)
+    with instance.client() as client:
+        job_id = submit(client, ["true"])
+        wait(client, job_id, "epilog-start")
+        client.rpc("job-manager.requeue", {"id": job_id})
+        wait(client, job_id)
+        assert names(client, job_id) == [
+            "submit", "validate", "depend", "priority", "alloc", "start", "finish",
+            "epilog-start", "release", "epilog-finish", "free", "requeue", "priority", "alloc",
+            "start", "finish", "epilog-start", "release", "epilog-finish", "free", "clean"]
+        assert client.job(job_id)["restarts"] == 1
+        with pytest.raises(RPCError) as caught:
+            client.rpc("job-manager.requeue", {"id": job_id})
+        assert caught.value.errno == errno.EINVAL
+    assert (tmp_path / "epilogs").read_text().split() == ["0", "1"]

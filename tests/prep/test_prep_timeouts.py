@@ -106,3 +106,20 @@ def test_cancelling_a_job_kills_its_controller_prolog_and_that_is_no_failure(
         assert (tmp_path / "ctld_epilog.ran").exists()
     child = int((tmp_path / "ctld.child").read_text())
     until(lambda: not _alive(child), timeout=2)
+
+
+def test_the_controller_prolog_does_not_count_against_the_time_limit(prep_instance,
+                                                                    make_script):
+    """Slurm restarts a job's clock when its PrologSlurmctld ends (``Extending JobId=N time
+    limit by S secs for configuration``): a 3 s job whose controller prolog took 2 s still
+    has its 3 s, and a task of 2 s completes."""
+    ctld_prolog = make_script("ctld_prolog", "sleep 2.1\n")
+    instance = prep_instance(f'prolog-slurmctld = "{ctld_prolog}"', test_size=1)
+    with instance.client() as client:
+        job_id = submit(client, ["sleep", "2"], duration="3s")
+        wait(client, job_id)
+        assert client.job(job_id)["result_name"] == "COMPLETED"
+        expiration = client.job_info(job_id, "R")["R"]["execution"]["expiration"]
+        assert contexts(client, job_id, "resource-update") == [{"expiration": expiration + 2}]
+        assert f"Extending JobId={job_id} time limit by 2 secs for configuration" in \
+            dmesg(client)

@@ -65,7 +65,7 @@ class JobHooks:
 
     __slots__ = ("job_id", "prolog_open", "ctld_prolog", "node_prologs", "prolog_status",
                  "failed", "ending", "epilog_open", "ctld_epilog", "node_epilogs",
-                 "epilog_status", "orphaned_prolog")
+                 "epilog_status", "orphaned_prolog", "ctld_prolog_started")
 
     def __init__(self, job_id: int):
         self.job_id = job_id
@@ -80,6 +80,7 @@ class JobHooks:
         self.node_epilogs = False  # node epilogs running, or their ranks not all released
         self.epilog_status = 0
         self.orphaned_prolog = False  # left open by the previous controller
+        self.ctld_prolog_started = 0.0
 
 
 class PrepBridge:
@@ -165,6 +166,7 @@ class PrepBridge:
             # A synchronous failure only stops the chain, as in Slurm; callbacks decide.
             if self.prolog_units.start(job_id, result.pending):
                 run.ctld_prolog = True
+                run.ctld_prolog_started = time.time()
                 return
         self._start_node_prologs(job, run)
 
@@ -236,7 +238,18 @@ class PrepBridge:
             if not run.node_prologs:
                 self._close_prolog(run)
             return
+        self._extend_time_limit(job, run)
         self._start_node_prologs(job, run)
+
+    def _extend_time_limit(self, job, run: JobHooks):
+        """The time the controller prolog took does not count against the job's time limit
+        (Slurm restarts the clock when CONFIGURING ends), in whole seconds."""
+        expiration = job.R["execution"].get("expiration") or 0
+        seconds = int(time.time() - run.ctld_prolog_started)
+        if expiration and seconds > 0:
+            log.info("prep: Extending JobId=%d time limit by %d secs for configuration",
+                     job.id, seconds)
+            self.p.event_post(job.id, "resource-update", {"expiration": expiration + seconds})
 
     def _close_prolog(self, run: JobHooks):
         """Post ``prolog-finish`` (once) and forget the run if nothing else is open."""
@@ -406,29 +419,26 @@ class PrepBridge:
                         requeue.request(self.manager, job, RESTARTED_IN_PROLOG,
                                         delay=self.settings.requeue_delay)
                 continue
-            ran_epilogs = _epilog_started_this_run(events)
-            if "epilog" in opened or "prolog" in opened or (
-                    not ran_epilogs and (self.node_epilog or self.ctld_epilog)):
-                self._restart_work.append((job.id, opened, ran_epilogs))
+            # (The epilog-start of a run is stored with the event that ended it, in the same
+            # commit: a job in CLEANUP has its epilogs started or has none to run.)
+            if opened:
+                self._restart_work.append((job.id, opened))
         self._reprioritize_after_restart = reprioritize
 
     def resume(self):
         """After the restart callbacks: run again the epilogs left open, close the prologs."""
-        for job_id, opened, ran_epilogs in self._restart_work:
+        for job_id, opened in self._restart_work:
             job = self.manager.active.get(job_id)
             if job is None or job.state != State.CLEANUP:
                 continue
             run = self.runs[job_id] = JobHooks(job_id)
             run.ending = True
             run.prolog_open = "prolog" in opened
-            if self.node_epilog or self.ctld_epilog:
-                if not ran_epilogs:
-                    self.p.event_post(job_id, "epilog-start", {"description": DESCRIPTION})
+            if "epilog" in opened:
+                if self.node_epilog or self.ctld_epilog:
                     self._start_epilogs(job, run)
-                elif "epilog" in opened:
-                    self._start_epilogs(job, run)
-            elif "epilog" in opened:
-                self.p.epilog_finish(job_id, DESCRIPTION, 0)
+                else:  # no epilog is configured any more
+                    self.p.epilog_finish(job_id, DESCRIPTION, 0)
             self._close_prolog(run)
         self._restart_work = []
         if self._reprioritize_after_restart:
@@ -472,17 +482,6 @@ def _open_actions(events) -> set[str]:
             action, _dash, edge = name.partition("-")
             balance[action] += 1 if edge == "start" else -1
     return {action for action, count in balance.items() if count > 0}
-
-
-def _epilog_started_this_run(events) -> bool:
-    """Whether this bridge's epilog started after the job's last ``alloc``."""
-    for event in reversed(events):
-        if event["name"] == "alloc":
-            return False
-        if event["name"] == "epilog-start" and \
-                (event.get("context") or {}).get("description") == DESCRIPTION:
-            return True
-    return False
 
 
 def deliver_to_loop(loop, bridge_ref):
