@@ -161,14 +161,25 @@ class PrepBridge:
             return
         self.p.prolog_start(DESCRIPTION)
         run.prolog_open = True
-        if self.ctld_prolog:
-            result = self.host.prolog_slurmctld(JobRecord.from_job(job, self.output_dir))
-            # A synchronous failure only stops the chain, as in Slurm; callbacks decide.
-            if self.prolog_units.start(job_id, result.pending):
-                run.ctld_prolog = True
-                run.ctld_prolog_started = time.time()
-                return
-        self._start_node_prologs(job, run)
+        try:
+            if self.ctld_prolog:
+                result = self.host.prolog_slurmctld(JobRecord.from_job(job, self.output_dir))
+                # A synchronous failure only stops the chain, as in Slurm; callbacks decide.
+                if self.prolog_units.start(job_id, result.pending):
+                    run.ctld_prolog = True
+                    run.ctld_prolog_started = time.time()
+                    return
+            self._start_node_prologs(job, run)
+        except Exception as exc:
+            # A bug here must not leave the job waiting for a prolog that never ends.
+            log.exception("prep: JobId=%d: the prologs could not start", job_id)
+            self.prolog_units.discard(job_id)
+            run.ctld_prolog = False
+            run.node_prologs.clear()
+            run.failed = True
+            run.prolog_status = run.prolog_status or 1
+            self.p.raise_exception(job_id, "prolog", 0, f"prolog could not start: {exc}")
+            self._close_prolog(run)
 
     def _start_node_prologs(self, job, run: JobHooks):
         if run.ending or self.nohold or not self.node_prolog:
@@ -286,6 +297,22 @@ class PrepBridge:
 
     def _start_epilogs(self, job, run: JobHooks):
         run.epilog_open = True
+        try:
+            self._run_epilogs(job, run)
+        except Exception:
+            # A bug here must not leave the job (and its nodes) waiting for epilogs.
+            log.exception("prep: JobId=%d: the epilogs could not start", job.id)
+            self.epilog_units.discard(job.id)
+            run.ctld_epilog = False
+            if run.node_epilogs:
+                run.node_epilogs = False
+                self.exec.skip_epilogs(job)
+            elif self.node_epilog:
+                self.exec.skip_epilogs(job)
+            run.epilog_status = run.epilog_status or 1
+        self._maybe_close_epilog(run)
+
+    def _run_epilogs(self, job, run: JobHooks):
         if self.ctld_epilog:
             record = JobRecord.from_job(job, self.output_dir)
             if job.requeue_request is not None:
@@ -298,7 +325,6 @@ class PrepBridge:
             run.node_epilogs = True
             self.exec.run_epilogs(job, requests, self._node_epilog_done,
                                   self._node_epilogs_over)
-        self._maybe_close_epilog(run)
 
     def _node_epilog_done(self, job, rank: int, status: int, error: str | None):
         run = self.runs.get(job.id)
