@@ -86,6 +86,12 @@ def test_a_failing_node_prolog_drains_only_that_node_and_requeues_the_job_held(
         job = client.job(job_id)
         assert (job["reason"], job["urgency"], job["priority"], job["restarts"]) == (
             "launch failed requeued held", 0, 0, 1)
+    listing = instance.corral("jobs", "-o", "{id} {status_abbrev} {reason}").stdout
+    assert listing.splitlines() == ["JOBID ST REASON", f"{job_id} S launch failed requeued held"]
+    nodes = instance.corral("resource", "list").stdout.splitlines()
+    assert [line.split()[1:3] for line in nodes[1:]] == [
+        ["node0", "up"], ["node1", "drained"], ["node2", "up"]]
+    assert "Prolog error" in nodes[2] and "Prolog error" not in nodes[1] + nodes[3]
     for name in ("epilog.node0", "epilog.node1", "epilog.node2", "epilog_slurmctld"):
         env = read_env(tmp_path / name)
         assert (env["SLURM_JOB_RESTART_COUNT"], env["SLURM_JOB_EXIT_CODE"],
