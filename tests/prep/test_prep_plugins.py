@@ -254,3 +254,16 @@ def test_nohold_starts_tasks_on_a_node_once_its_own_prolog_is_done(prep_instance
         assert contexts(client, job_id, "finish") == [{"status": 0}]
     for node in ("node0", "node1", "node2"):
         assert (tmp_path / f"prolog.{node}").exists()
+
+
+def test_without_prep_configuration_jobs_pay_nothing_for_it(make_instance):
+    """The default ``prep/script`` without scripts: no prolog or epilog action, one release,
+    no message to the nodes beyond the tasks (the lifecycle benchmark relies on it)."""
+    instance = make_instance(test_size=2)
+    with instance.client() as client:
+        job_id = submit(client, ["true"], nnodes=2)
+        wait(client, job_id)
+        assert names(client, job_id) == [
+            "submit", "validate", "depend", "priority", "alloc", "start", "finish", "release",
+            "free", "clean"]
+        assert client.rpc("prep.list")["plugins"][0]["plugin_type"] == "prep/script"

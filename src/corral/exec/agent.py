@@ -57,6 +57,7 @@ class NodeAgent:
         self.jobs: dict[int, AgentJob] = {}
         self.prologs: dict[int, asyncio.Task] = {}  # running node prologs, by job
         self._gone_waiters: dict[int, list[asyncio.Future]] = {}  # epilogs awaiting tasks
+        self._epilogs: set[asyncio.Task] = set()
         self._uid = os.geteuid()
 
     def handle(self, msg: dict):
@@ -68,7 +69,9 @@ class NodeAgent:
         elif kind == "prolog":
             self._prolog(msg)
         elif kind == "epilog":
-            self.loop.create_task(self._epilog(msg))
+            task = self.loop.create_task(self._epilog(msg))
+            self._epilogs.add(task)  # the loop keeps only a weak reference
+            task.add_done_callback(self._epilogs.discard)
         else:
             log.error("node agent %s: unknown message type %r", self.name, kind)
 
