@@ -267,3 +267,26 @@ def test_without_prep_configuration_jobs_pay_nothing_for_it(make_instance):
             "submit", "validate", "depend", "priority", "alloc", "start", "finish", "release",
             "free", "clean"]
         assert client.rpc("prep.list")["plugins"][0]["plugin_type"] == "prep/script"
+
+
+def test_removing_the_prep_builtin_stops_prep_for_new_jobs_only(prep_instance, make_script,
+                                                                tmp_path):
+    """``corral jobtap remove .prep``: a job in its epilog finishes it, later jobs run no
+    hook and still give their nodes back; ``corral jobtap load .prep`` brings hooks back."""
+    epilog = make_script("epilog", f"echo $SLURM_JOB_ID >> {tmp_path}/epilogs\nsleep 0.5\n")
+    instance = prep_instance(f'epilog = "{epilog}"', test_size=1)
+    with instance.client() as client:
+        first = submit(client, ["true"])
+        wait(client, first, "epilog-start")
+        instance.corral("jobtap", "remove", ".prep")
+        wait(client, first)
+        plain = submit(client, ["true"])
+        wait(client, plain)
+        assert names(client, plain) == [
+            "submit", "validate", "depend", "priority", "alloc", "start", "finish", "release",
+            "free", "clean"]
+        instance.corral("jobtap", "load", ".prep")
+        last = submit(client, ["true"])
+        wait(client, last)
+        assert "epilog-finish" in names(client, last)
+    assert (tmp_path / "epilogs").read_text().split() == [str(first), str(last)]

@@ -144,7 +144,7 @@ class Exec:
 
     def start_skipped(self, job):
         """The job left RUN before its start request went out: it will have no tasks."""
-        if self.node_epilogs:
+        if self.node_epilogs or job.id in self.epilogs:
             self._tasks_over(job)
         else:
             self.respond.released(job, [], True)
@@ -296,7 +296,7 @@ class Exec:
         job = record.job
         if record.started:
             self.respond.finished(job, status)
-        if self.node_epilogs:
+        if self.node_epilogs or job.id in self.epilogs:
             self._tasks_over(job)
         else:
             self.respond.released(job, sorted(record.ranks), True)

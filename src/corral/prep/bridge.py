@@ -109,9 +109,6 @@ class PrepBridge:
         self._delay_deadline = None
         self._restart_work = []
         self._reprioritize_after_restart = False
-        exec_service.node_epilogs = self.node_epilog
-        if self.nohold and self.node_prolog:
-            exec_service.prologs_at_start = self._prologs_at_start
 
     def _any_hook(self, scripts) -> bool:
         """Whether a hook can do anything: any plugin but prep/script may; prep/script only
@@ -129,8 +126,25 @@ class PrepBridge:
     # --- lifecycle ------------------------------------------------------------------------
 
     def attach(self, p):
-        """The ``.prep`` plugin is loaded: events are posted through ``p``."""
+        """The ``.prep`` plugin is loaded: events are posted through ``p``, and exec learns
+        which node hooks jobs run."""
         self.p = p
+        self.exec.node_epilogs = self.node_epilog
+        if self.nohold and self.node_prolog:
+            self.exec.prologs_at_start = self._prologs_at_start
+
+    def detach(self):
+        """The ``.prep`` plugin was removed: jobs that reach RUN from now on run no hook.
+        Hooks already running finish as they would have; jobs waiting out a requeue delay
+        are given their priority."""
+        self.exec.node_epilogs = False
+        self.exec.prologs_at_start = None
+        if self._delay_timer is not None:
+            self._delay_timer.stop()
+            self._delay_timer = None
+        if self._delayed and not self.closed:
+            self._delayed.clear()
+            self.p.reprioritize_all()
 
     def close(self):
         """The controller is stopping: nothing more is posted or started."""

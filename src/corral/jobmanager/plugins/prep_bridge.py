@@ -10,7 +10,9 @@ state, so jobs pay nothing. It always answers ``job.state.priority`` and ``job.p
 for jobs that a requeue made wait (``[prep] requeue-delay``): their priority is unavailable
 until the delay is over.
 
-Like every builtin it uses only the public jobtap API, plus the bridge it is given.
+Like every builtin it uses only the public jobtap API, plus the bridge it is given. Removing
+it (``corral jobtap remove .prep``) stops PrEp for the jobs that start afterwards; loading it
+again (``corral jobtap load .prep``) brings it back.
 """
 
 
@@ -30,6 +32,8 @@ def _priority(p, topic, args, bridge):
 
 def plugin_init(p, bridge):
     bridge.attach(p)
+    # Removed (corral jobtap remove .prep): new jobs run no hook; running ones finish theirs.
+    p.aux_set("prep-bridge", bridge, lambda bridge: bridge.detach())
     if bridge.runs_hooks:
         p.add_handler("job.state.run", _run, bridge)
         p.add_handler("job.state.cleanup", _cleanup, bridge)
