@@ -25,10 +25,12 @@ def parse_slice(text) -> slice | None:
 
 class History:
     def __init__(self):
-        self.users: dict[int, list[tuple[float, int]]] = {}  # uid -> [(-t_submit, id)]
+        # uid -> [(t_submit, id)], oldest first: a new job is appended, not inserted at the
+        # front (which moved every older entry, once per job).
+        self.users: dict[int, list[tuple[float, int]]] = {}
 
     def track(self, p, topic, args):
-        entry = (-args["t_submit"], args["id"])
+        entry = (args["t_submit"], args["id"])
         jobs = self.users.setdefault(args["userid"], [])
         index = bisect.bisect_left(jobs, entry)
         present = index < len(jobs) and jobs[index] == entry
@@ -46,8 +48,8 @@ class History:
             h.respond_error(msg, errno.EINVAL,
                             "could not parse python-style slice expression")
             return
-        jobs = self.users.get(msg.userid, [])
-        h.respond(msg, {"jobs": [job_id for _t, job_id in jobs[selection]]})
+        newest_first = self.users.get(msg.userid, [])[::-1]
+        h.respond(msg, {"jobs": [job_id for _t, job_id in newest_first[selection]]})
 
 
 def plugin_init(p):
