@@ -276,3 +276,19 @@ def test_updated_duration_of_a_running_job_moves_its_time_limit(instance):
         job = client.job(job_id)
     assert exception["type"] == "timeout" and exception["note"] == "resource allocation expired"
     assert job["result_name"] == "TIMEOUT"
+
+
+def test_updated_expiration_is_kept_in_the_stored_R(instance):
+    job_id = instance.submit("-t", "1h", "sleep", "60")
+    with instance.client() as client:
+        client.wait_event(job_id, "start", 10)
+        before = client.job_info(job_id, "R")["R"]["execution"]
+        instance.corral("job", "update", job_id, "duration=30m")
+        update = client.wait_event(job_id, "resource-update", 10)["context"]
+        client.cancel(job_id)
+        client.wait_event(job_id, "clean", 20)
+    instance.restart()
+    with instance.client() as client:
+        after = client.job_info(job_id, "R")["R"]["execution"]
+    assert update["expiration"] == before["starttime"] + 1800
+    assert after["expiration"] == update["expiration"] != before["expiration"]

@@ -121,3 +121,29 @@ def test_restart_tells_plugins_of_inactive_jobs_with_their_stored_jobspec(make_i
     inst.restart()
     lines = [line for line in inst.dmesg().splitlines() if "inactive" in line]
     assert lines and lines[-1].endswith(f"inactive {job_id} ['echo', 'hi'] True")
+
+
+def test_jobs_waiting_in_priority_get_one_at_restart(make_instance, tmp_path):
+    plugin = tmp_path / "late_priority.py"
+    plugin.write_text(
+        "def unavailable(p, topic, args):\n"
+        "    return p.priority_unavail(args)\n"
+        "def known(p, topic, args):\n"
+        "    args.pack(priority=5)\n"
+        "def plugin_init(p):\n"
+        "    p.add_handler('job.state.priority', unavailable)\n"
+        "    p.add_handler('job.priority.get', known)\n")
+    config = tmp_path / "plugins.toml"
+    config.write_text(f'[job-manager]\nplugins = [{{ load = "{plugin}" }}]\n')
+    inst = make_instance(config=config)
+    job_id = inst.submit("true")
+    with inst.client() as client:
+        client.wait_event(job_id, "depend", 10)
+        time.sleep(0.2)
+        assert client.job(job_id)["state_name"] == "PRIORITY"
+    inst.restart()
+    event = inst.wait_inactive(job_id)
+    assert event["name"] == "clean"
+    with inst.client() as client:
+        priorities = [e["context"] for e in client.eventlog(job_id) if e["name"] == "priority"]
+    assert priorities == [{"priority": 5}]

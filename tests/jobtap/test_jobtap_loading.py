@@ -35,6 +35,7 @@ BUILTINS = [
     ".history",
     ".post-event",
     ".update-queue",
+    ".prep",  # corral's own: the PrEp bridge, registered by the controller after Flux's
 ]
 
 

@@ -18,7 +18,7 @@ _HEADERS = {
     "runtime": "TIME", "nodelist": "NODELIST", "priority": "PRI", "urgency": "URG",
     "queue": "QUEUE", "t_submit": "T_SUBMIT", "t_run": "T_RUN", "t_inactive": "T_INACTIVE",
     "exception_type": "EXCEPTION", "exception_note": "NOTE", "waitstatus": "STATUS",
-    "restarts": "RESTARTS",
+    "restarts": "RESTARTS", "reason": "REASON",
 }
 
 

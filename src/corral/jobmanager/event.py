@@ -13,6 +13,7 @@ re-evaluated after every event.
 import logging
 
 from .. import eventlog
+from ..jsoncodec import dumps
 from ..states import (
     CLEANUP,
     DEPEND,
@@ -368,7 +369,8 @@ class EventProcessor:
             jobtap.notify_subscribers(job, name, event)
         if name == "jobspec-update":
             jobtap.call(job, "job.update", updates=event.get("context") or {})
-        elif name == "resource-update":
+        elif name == "resource-update" and job.R is not None:
+            manager.store.set_R(job.id, dumps(job.R))  # the stored R stays the current one
             manager.start.update_expiration(job)
         if job.state != old_state:
             jobtap.call(job, _STATE_TOPICS[job.state], entry=event, prev_state=old_state)

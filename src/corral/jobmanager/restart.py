@@ -5,7 +5,8 @@ functions that built them; inactive jobs come back from their summaries, without
 large history loads quickly.  Then, as Flux's restart does: dependency callbacks for NEW and
 DEPEND jobs (failures become non-fatal ``dependency`` exceptions), ``job.create`` and
 ``job.new`` for every active job, a ``restart`` event for SCHED jobs (back to PRIORITY, so
-priorities are recomputed), and the state actions.  A job whose tasks were started by the
+priorities are recomputed), the state actions, and a reprioritization when jobs wait in
+PRIORITY.  A job whose tasks were started by the
 previous controller cannot be reattached: it gets a fatal ``exec`` exception that says so.
 Inactive jobs get ``job.inactive-add`` and ``job.destroy``, as in flux-core, so that plugins
 keeping a history (``.history``) know them again.
@@ -90,3 +91,8 @@ def resume_jobs(manager, jobs: list[Job]):
             manager.raise_exception(job, "exec", 0, LOST_NOTE, manager.owner_uid)
         else:
             events.action(job)
+    if any(job.state == State.PRIORITY for job in jobs):
+        # Jobs that waited for a priority get one from the plugins now loaded, as after a
+        # plugin load (the plugin that held them back may have lost what it was waiting for).
+        manager.prioritize.reprioritize_all()
+
