@@ -72,6 +72,7 @@ class Instance:
     async def start(self):
         loop = asyncio.get_running_loop()
         self.loop = loop
+        _raise_open_file_limit()
         self.stopped = loop.create_future()
         logging.getLogger("corral").addHandler(self.dmesg)
         config = self.config
@@ -113,7 +114,7 @@ class Instance:
             self.agents.append(agent)
             channels.append(LocalChannel(loop, agent.handle))
         self.exec = Exec(loop, None, channels, [s.name for s in specs], output_dir, self.uri,
-                         self.store, config_module.kill_timeout(config))
+                         config_module.kill_timeout(config))
         self.manager.attach_exec(self.exec)
         self.exec.respond = self.manager.start
 
@@ -126,7 +127,7 @@ class Instance:
         except OSError as exc:
             # A builtin refused the configuration in conf.update (e.g. [policy.limits]).
             raise StartupError(f"{config.path}: {exc.strerror}") from None
-        orphans.kill_orphans(self.store)
+        orphans.kill_orphans(self.uri)
         jobs = self.manager.restart()
         self.prep.restarted(jobs)
         self._load_config_plugins()
@@ -213,6 +214,16 @@ class Instance:
         logging.getLogger("corral").removeHandler(self.dmesg)
         if self.temporary_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def _raise_open_file_limit():
+    """Every running task holds a pidfd and two output pipes in the controller: take the
+    hard limit on open files (the soft one is often 1,024)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 async def serve(instance: Instance, command: list[str] | None) -> int:

@@ -292,3 +292,21 @@ def test_updated_expiration_is_kept_in_the_stored_R(instance):
         after = client.job_info(job_id, "R")["R"]["execution"]
     assert update["expiration"] == before["starttime"] + 1800
     assert after["expiration"] == update["expiration"] != before["expiration"]
+
+
+def test_output_files_exist_only_for_jobs_that_print(instance):
+    silent = instance.submit("true")
+    chatty = instance.submit("sh", "-c", "echo out; echo err >&2")
+    for job_id in (silent, chatty):
+        instance.wait_inactive(job_id)
+    output_dir = os.path.join(instance.state_dir, "output")
+    assert sorted(os.listdir(output_dir)) == [f"{chatty}.err", f"{chatty}.out"]
+    assert instance.corral("job", "attach", silent).stdout == ""
+
+
+def test_output_written_just_before_exit_and_by_many_tasks_is_complete(instance):
+    script = "i=0; while [ $i -lt 2000 ]; do echo line$i; i=$((i+1)); done"
+    job_id = instance.submit("-n2", "sh", "-c", script)
+    instance.wait_inactive(job_id)
+    lines = instance.corral("job", "attach", job_id).stdout.splitlines()
+    assert sorted(lines) == sorted(f"line{i}" for i in range(2000) for _ in range(2))

@@ -179,6 +179,7 @@ requeue-delay = "60s"
                          for name in ("prolog-start", "prolog-finish"))
         assert finish - start >= 0.3
         assert client.job(allowed)["result_name"] == "COMPLETED"
+        wait(client, refused, "requeue")
         assert contexts(client, refused, "requeue") == [
             {"reason": "PrologSlurmctld failed", "hold": False, "delay": 60.0}]
     uid = os.geteuid()

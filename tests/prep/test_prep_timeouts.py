@@ -119,7 +119,10 @@ def test_the_controller_prolog_does_not_count_against_the_time_limit(prep_instan
         job_id = submit(client, ["sleep", "2"], duration="3s")
         wait(client, job_id)
         assert client.job(job_id)["result_name"] == "COMPLETED"
-        expiration = client.job_info(job_id, "R")["R"]["execution"]["expiration"]
-        assert contexts(client, job_id, "resource-update") == [{"expiration": expiration + 2}]
+        execution = client.job_info(job_id, "R")["R"]["execution"]
+        # The stored R follows the resource-update: starttime + 3 s + the 2 s of prolog.
+        assert execution["expiration"] == execution["starttime"] + 3 + 2
+        assert contexts(client, job_id, "resource-update") == [
+            {"expiration": execution["expiration"]}]
         assert f"Extending JobId={job_id} time limit by 2 secs for configuration" in \
             dmesg(client)

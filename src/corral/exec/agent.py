@@ -1,7 +1,8 @@
 """The node agent: runs a job's tasks on one node and reports back by message.
 
 It receives ``start`` (the tasks of one rank, with their cores, command, environment and
-output paths) and ``kill`` (a signal for every task of a job), and sends ``started``,
+output paths; output kept with the job comes through pipes, see `exec.output`) and ``kill``
+(a signal for every task of a job), and sends ``started``,
 ``failed`` (a task could not start; the others are killed) and ``finished`` (every task has
 exited; the greatest wait status).  It never touches the job manager: everything goes
 through ``send``, so the same agent can sit behind a network transport.
@@ -23,7 +24,8 @@ import signal
 import threading
 
 from ..prep import ERROR, JobEnv
-from . import launch, orphans
+from . import launch
+from .output import JobOutput
 
 log = logging.getLogger("corral.agent")
 
@@ -32,10 +34,12 @@ _SHELL_REDIRECT_MERGED = 'exec >>"$1" 2>&1; shift 2; exec "$@"'
 
 
 class AgentJob:
-    __slots__ = ("id", "tasks", "remaining", "status", "failed", "started_sent", "stopped")
+    __slots__ = ("id", "tasks", "remaining", "status", "failed", "started_sent", "stopped",
+                 "output")
 
     def __init__(self, job_id):
         self.id = job_id
+        self.output = None  # JobOutput when the job's output is kept with it
         self.tasks = []
         self.remaining = 0
         self.status = 0
@@ -101,19 +105,22 @@ class NodeAgent:
         job_id = record.id
         try:
             identity = self._identity(msg["userid"])
-            argv, stdout_fd, stderr_fd, close_fds = self._output(msg, identity)
+            argv, stdout_fd, stderr_fd, close_fds = self._output(record, msg, identity)
         except OSError as exc:
             self._fail(record, f"{self.name}: cannot start job: {exc.strerror or exc}")
             self._maybe_finished(record)
             return
         env = msg["env"]
         cwd = msg["cwd"]
+        output = record.output
         try:
             for task in msg["tasks"]:
                 task_env = dict(env)
                 task_env["CORRAL_TASK_RANK"] = str(task["rank"])
                 if task["gpus"]:
                     task_env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, task["gpus"]))
+                if output is not None:
+                    stdout_fd, stderr_fd = output.task_pipes()
                 try:
                     process = launch.spawn(
                         self.loop, task["rank"], argv, task_env, cwd,
@@ -121,17 +128,12 @@ class NodeAgent:
                         lambda t, r=record: self._task_exited(r, t), identity,
                     )
                 except OSError as exc:
-                    reason = exc.strerror or str(exc)
-                    if exc.errno == errno.ENOENT and exc.filename == cwd:
-                        reason = f"cannot chdir to {cwd}: {reason}"
-                    else:
-                        reason = f"{msg['command'][0]}: {reason}"
-                    self._fail(record, f"task {task['rank']} ({self.name}): start failed: "
-                                       f"{reason}")
-                    if stderr_fd is not None:
-                        os.write(stderr_fd, f"corral: task {task['rank']} ({self.name}): "
-                                            f"start failed: {reason}\n".encode())
+                    self._start_failed(record, task, msg, exc, stderr_fd)
                     break
+                finally:
+                    if output is not None:
+                        os.close(stdout_fd)
+                        os.close(stderr_fd)
                 record.tasks.append(process)
                 record.remaining += 1
         finally:
@@ -139,9 +141,23 @@ class NodeAgent:
                 os.close(fd)
         if not record.failed:
             record.started_sent = True
-            pids = [[task.pid, orphans.start_time(task.pid)] for task in record.tasks]
-            self.send({"type": "started", "job": job_id, "rank": self.rank, "pids": pids})
+            self.send({"type": "started", "job": job_id, "rank": self.rank})
         self._maybe_finished(record)
+
+    def _start_failed(self, record, task, msg, exc, stderr_fd):
+        cwd = msg["cwd"]
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ENOENT and exc.filename == cwd:
+            reason = f"cannot chdir to {cwd}: {reason}"
+        else:
+            reason = f"{msg['command'][0]}: {reason}"
+        where = f"task {task['rank']} ({self.name})"
+        self._fail(record, f"{where}: start failed: {reason}")
+        text = f"corral: {where}: start failed: {reason}\n".encode()
+        if record.output is not None:
+            record.output.write("stderr", text)
+        elif stderr_fd is not None:
+            os.write(stderr_fd, text)
 
     def _identity(self, userid: int):
         if userid == self._uid:
@@ -154,11 +170,17 @@ class NodeAgent:
         entry = pwd.getpwuid(userid)
         return (userid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid))
 
-    def _output(self, msg, identity):
-        """Open (or arrange for the task to open) stdout and stderr."""
+    def _output(self, record, msg, identity):
+        """Where the tasks' stdout and stderr go: ``(argv, stdout fd, stderr fd, fds to
+        close after the spawn)``.  Output kept with the job goes through pipes
+        (``record.output``, fds per task); files the user named are opened here, or by the
+        task itself when it runs as another user."""
         stdout, stderr = msg["stdout"], msg["stderr"]
         argv = msg["command"]
-        if identity is not None and msg.get("user_paths"):
+        if not msg.get("user_paths"):
+            record.output = JobOutput(self.loop, stdout, stderr, bool(msg.get("truncate")))
+            return argv, None, None, ()
+        if identity is not None:
             # Files the user named are opened by the task itself, with the user's rights.
             script = _SHELL_REDIRECT_MERGED if stdout == stderr else _SHELL_REDIRECT
             return ["/bin/sh", "-c", script, "sh", stdout, stderr, *argv], None, None, ()
@@ -182,6 +204,8 @@ class NodeAgent:
             task.signal(signal.SIGKILL)
 
     def _task_exited(self, record: AgentJob, task):
+        if record.output is not None:
+            record.output.drain()
         record.remaining -= 1
         if task.status > record.status:
             record.status = task.status

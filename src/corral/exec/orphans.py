@@ -1,9 +1,10 @@
 """Tasks that outlive their controller.
 
 Tasks run in their own process groups, so a controller killed with SIGKILL leaves them
-running.  The exec service records each running job's task pids, with their start times,
-in the store; the next controller kills the process groups that still match (a pid with
-another start time belongs to someone else by now) before it ends those jobs.
+running.  Every task carries the instance's ``CORRAL_URI`` and its ``CORRAL_JOB_ID`` in its
+environment; the next controller of the same instance (same state directory, so the same
+URI) finds them in ``/proc`` and kills their process groups before it ends those jobs.
+Nothing is recorded per task while jobs run, so this costs nothing until a restart.
 """
 
 import logging
@@ -12,42 +13,47 @@ import signal
 
 log = logging.getLogger("corral.exec")
 
-_KEY_PREFIX = "exec.tasks."
 
-
-def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc/PID/stat field 22)."""
+def _environ(pid: str) -> bytes | None:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as file:
-            stat = file.read()
+        with open(f"/proc/{pid}/environ", "rb") as file:
+            return file.read()
     except OSError:
         return None
-    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rindex(b")") + 2:].split()
-    return int(fields[19])
 
 
-def record(store, job_id: int, rank: int, tasks: list):
-    store.kv_set(f"{_KEY_PREFIX}{job_id}.{rank}", tasks)
+def find(uri: str) -> list[int]:
+    """Pids of processes whose environment says they are tasks of the instance at ``uri``."""
+    marker = b"\0CORRAL_URI=" + uri.encode() + b"\0"
+    own = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == own:
+            continue
+        environ = _environ(entry)
+        if environ is None:
+            continue
+        environ = b"\0" + environ
+        if marker in environ and b"\0CORRAL_JOB_ID=" in environ:
+            found.append(int(entry))
+    return found
 
 
-def forget(store, job_id: int, ranks):
-    for rank in ranks:
-        store.kv_delete(f"{_KEY_PREFIX}{job_id}.{rank}")
-
-
-def kill_orphans(store) -> int:
-    """SIGKILL the process groups of tasks recorded by a previous controller."""
-    killed = 0
-    for key, tasks in store.kv_items(_KEY_PREFIX):
-        for pid, started in tasks:
-            if start_time(pid) == started:
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                    killed += 1
-                except ProcessLookupError:
-                    pass
-        store.kv_delete(key)
-    if killed:
-        log.warning("killed %d task process groups left by the previous controller", killed)
-    return killed
+def kill_orphans(uri: str) -> int:
+    """SIGKILL the process groups of tasks a previous controller of this instance left."""
+    groups = set()
+    for pid in find(uri):
+        try:
+            groups.add(os.getpgid(pid))
+        except ProcessLookupError:
+            continue
+    groups.discard(os.getpgrp())
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if groups:
+        log.warning("killed %d task process groups left by the previous controller",
+                    len(groups))
+    return len(groups)

@@ -20,7 +20,6 @@ import signal
 import time
 
 from .. import fsd, output, resource_set
-from . import orphans
 
 log = logging.getLogger("corral.exec")
 
@@ -73,12 +72,11 @@ class EpilogWait:
 
 
 class Exec:
-    def __init__(self, loop, respond, channels, node_names, output_dir, uri, store,
+    def __init__(self, loop, respond, channels, node_names, output_dir, uri,
                  kill_timeout=5.0):
         """``respond`` gets started/finished/released/exception; ``channels[rank]`` reaches
-        that rank's agent; ``store`` keeps running tasks' pids for the next controller."""
+        that rank's agent."""
         self.loop = loop
-        self.store = store
         self.respond = respond
         self.channels = channels
         self.node_names = node_names
@@ -266,7 +264,6 @@ class Exec:
             return
         rank = msg["rank"]
         if kind == "started":
-            orphans.record(self.store, record.job.id, rank, msg["pids"])
             record.waiting_start.discard(rank)
             if not record.waiting_start and not record.failed and not record.started:
                 record.started = True
@@ -287,8 +284,6 @@ class Exec:
 
     def _finish(self, record, status):
         del self.jobs[record.job.id]
-        if not record.simulated:
-            orphans.forget(self.store, record.job.id, record.ranks)
         for timer in record.timers:
             timer.cancel()
         if record.expiry is not None:
