@@ -114,7 +114,7 @@ class Instance:
             self.agents.append(agent)
             channels.append(LocalChannel(loop, agent.handle))
         self.exec = Exec(loop, None, channels, [s.name for s in specs], output_dir, self.uri,
-                         config_module.kill_timeout(config))
+                         credential_key, config_module.kill_timeout(config))
         self.manager.attach_exec(self.exec)
         self.exec.respond = self.manager.start
 

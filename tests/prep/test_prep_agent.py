@@ -136,13 +136,35 @@ def test_the_epilog_waits_for_the_jobs_last_task_on_the_node(recorder, tmp_path)
 
     async def scenario(agent, key, sent):
         request = _request(key)
-        agent.handle({"type": "start", "job": 5, "userid": os.geteuid(),
-                      "command": ["sleep", "0.3"], "env": {}, "cwd": str(tmp_path),
-                      "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "out"),
-                      "user_paths": False, "truncate": True,
-                      "tasks": [{"rank": 0, "cores": [0], "gpus": []}]})
+        start = {"type": "start", "job": 5, "rank": 0, "userid": os.geteuid(),
+                 "command": ["sleep", "0.3"], "env": {}, "cwd": str(tmp_path),
+                 "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "out"),
+                 "user_paths": False, "truncate": True,
+                 "tasks": [{"rank": 0, "cores": [0], "gpus": []}]}
+        agent.handle(dict(start, token=key.launch_token(start)))
         agent.handle(dict(request, type="epilog"))
         await _until(lambda: any(message["type"] == "epilog-done" for message in sent))
         assert [message["type"] for message in sent] == ["started", "finished", "epilog-done"]
 
     _run(recorder, scenario)
+
+
+def test_a_start_without_a_valid_launch_token_is_refused(recorder, tmp_path):
+    marker = tmp_path / "ran"
+
+    async def scenario(agent, key, sent):
+        start = {"type": "start", "job": 6, "rank": 0, "userid": os.geteuid(),
+                 "command": ["touch", str(marker)], "env": {}, "cwd": str(tmp_path),
+                 "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "out"),
+                 "user_paths": False, "truncate": True,
+                 "tasks": [{"rank": 0, "cores": [0], "gpus": []}]}
+        token = key.launch_token(start)
+        agent.handle(dict(start, command=["rm", "-rf", str(tmp_path)], token=token))
+        agent.handle(dict(start, job=7))
+        await _until(lambda: sum(message["type"] == "finished" for message in sent) == 2)
+        failures = [message for message in sent if message["type"] == "failed"]
+        assert [message["job"] for message in failures] == [6, 7]
+        assert all("invalid launch credential" in message["note"] for message in failures)
+
+    _run(recorder, scenario)
+    assert tmp_path.exists() and not marker.exists()

@@ -51,7 +51,8 @@ class AgentJob:
 class NodeAgent:
     def __init__(self, loop, rank: int, name: str, send, prep=None, key=None):
         """``prep`` is the process's `PrepHost` (node role) and ``key`` the controller's
-        `CredentialKey`; without them the agent refuses PrEp hooks."""
+        `CredentialKey`: a start request must carry a launch token signed with it, and a
+        PrEp hook a credential signed with it; without them the agent refuses both."""
         self.loop = loop
         self.rank = rank
         self.name = name
@@ -103,6 +104,12 @@ class NodeAgent:
 
     def _spawn(self, record: AgentJob, msg):
         job_id = record.id
+        if self.key is None or not self.key.check_launch_token(msg):
+            log.error("node agent %s: job %d: start refused: invalid launch token", self.name,
+                      job_id)
+            self._fail(record, f"{self.name}: start refused: invalid launch credential")
+            self._maybe_finished(record)
+            return
         try:
             identity = self._identity(msg["userid"])
             argv, stdout_fd, stderr_fd, close_fds = self._output(record, msg, identity)

@@ -72,11 +72,12 @@ class EpilogWait:
 
 
 class Exec:
-    def __init__(self, loop, respond, channels, node_names, output_dir, uri,
+    def __init__(self, loop, respond, channels, node_names, output_dir, uri, key,
                  kill_timeout=5.0):
         """``respond`` gets started/finished/released/exception; ``channels[rank]`` reaches
-        that rank's agent."""
+        that rank's agent; ``key`` signs each start request (the agent checks it)."""
         self.loop = loop
+        self.key = key
         self.respond = respond
         self.channels = channels
         self.node_names = node_names
@@ -115,7 +116,8 @@ class Exec:
                 self.prologs[job.id] = PrologWait(job, prologs, on_prolog)
         first = True
         for rank, tasks in tasks_by_rank.items():
-            start = dict(message, tasks=tasks, truncate=first)
+            start = dict(message, rank=rank, tasks=tasks, truncate=first)
+            start["token"] = self.key.launch_token(start)
             if prologs:
                 start["prolog"] = prologs[rank]
             self.channels[rank].send(start)

@@ -138,3 +138,24 @@ class CredentialKey:
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
 
+    def launch_token(self, start: dict) -> str:
+        """The signature of a task start request: who runs what, where and as whom.
+
+        A full `Cred` for every start would cost more than the start itself (its user and
+        group lookups and canonical JSON); the token binds what an agent must not be
+        tricked into (job, user, rank, tasks and their cores, command, working directory)
+        with one HMAC.
+        """
+        return hmac.new(self._secret, _start_payload(start), hashlib.sha256).hexdigest()
+
+    def check_launch_token(self, start: dict) -> bool:
+        token = start.get("token")
+        return isinstance(token, str) and hmac.compare_digest(token, self.launch_token(start))
+
+
+def _start_payload(start: dict) -> bytes:
+    tasks = ";".join(f"{task['rank']}@{encode_idset(task['cores'])}" for task in start["tasks"])
+    fields_ = (start["job"], start["userid"], start["rank"], tasks, start["cwd"],
+               *start["command"])
+    return "\0".join(map(str, fields_)).encode()
+
