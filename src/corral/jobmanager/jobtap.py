@@ -52,7 +52,8 @@ class JobtapHost:
         self._index = {}
 
     def entries(self, topic: str, plugins=None) -> tuple:
-        """``(plugin, handler)`` pairs that handle ``topic``, in load order."""
+        """``(plugin, callback, arg, has_arg)`` for each plugin that handles ``topic`` (its
+        first matching handler), in load order: what the stack call needs, unpacked once."""
         if plugins is not None:
             return tuple(_match(plugin, topic) for plugin in plugins if _match(plugin, topic))
         entries = self._index.get(topic)
@@ -61,7 +62,7 @@ class JobtapHost:
             for plugin in self.plugins:
                 handler = _first_handler(plugin, topic)
                 if handler is not None:
-                    found.append((plugin, handler))
+                    found.append(_entry(plugin, handler))
             entries = self._index[topic] = tuple(found)
         return entries
 
@@ -526,7 +527,7 @@ class JobtapHost:
         if not entries:
             return None
         args = Args({"conf": config.data if config is not None else {}})
-        rc = stack.call_plugin(self, plugin, entries[0][1], "conf.update", args)
+        rc = stack.call_plugin(self, entries[0], "conf.update", args)
         if rc < 0:
             errmsg = args.out.get("errmsg")
             return errmsg if isinstance(errmsg, str) else (
@@ -597,7 +598,7 @@ class JobtapHost:
         out = {"name": plugin.display_name, "path": "builtin" if plugin.builtin else plugin.path}
         args = Args({}, out)
         entries = self.entries("plugin.query", [plugin])
-        if entries and stack.call_plugin(self, plugin, entries[0][1], "plugin.query", args) < 0:
+        if entries and stack.call_plugin(self, entries[0], "plugin.query", args) < 0:
             _fail(errno.EINVAL, "plugin.query failed")
         return args.out
 
@@ -688,7 +689,11 @@ def _first_handler(plugin, topic):
 
 def _match(plugin, topic):
     handler = _first_handler(plugin, topic)
-    return (plugin, handler) if handler is not None else None
+    return _entry(plugin, handler) if handler is not None else None
+
+
+def _entry(plugin, handler):
+    return (plugin, handler.callback, handler.arg, handler.has_arg)
 
 
 def _glob_match(name: str, pattern: str) -> bool:
