@@ -195,7 +195,7 @@ def test_alloc_bypass_runs_a_job_on_resources_the_scheduler_did_not_give(make_in
 
 
 def test_jobspec_updates_are_staged_per_callback_and_posted_once(instance):
-    """Issue point 2: two updates staged in one callback are one ``jobspec-update``; updates
+    """Two updates staged in one callback are one ``jobspec-update``; updates
     are refused once the job runs; `jobspec_update_id` updates another job (not the current
     one) and sends a SCHED job back through PRIORITY; ``job.update`` sees the update."""
     with instance.client() as client:
@@ -232,7 +232,7 @@ def test_jobspec_updates_are_staged_per_callback_and_posted_once(instance):
 
 
 def test_get_flux_and_service_register_as_the_seed_defines_them(guest_instance):
-    """Issue point 1: ``get_flux`` gives a Handle (EINVAL for anything but a plugin);
+    """The seed calls: ``get_flux`` gives a Handle (EINVAL for anything but a plugin);
     ``service_register`` fails with EINVAL before the plugin has a name, registers
     ``job-manager.<name>.<method>``, owner-only unless a rolemask says otherwise."""
     instance = guest_instance()

@@ -1,4 +1,4 @@
-"""Builtins with flux-core's names, configuration keys and messages (issue point 4):
+"""Builtins with flux-core's names, configuration keys and messages:
 ``.limit-job-size``, ``.limit-duration``, ``.validate-duration``, ``.begin-time``,
 ``.history`` and ``.post-event`` (the dependency and update builtins have their own files)."""
 

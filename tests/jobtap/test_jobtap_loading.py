@@ -180,7 +180,7 @@ def _write_module(directory, name, set_name):
 
 
 def test_a_plugin_loads_by_module_name_entry_point_and_search_path(tmp_path, make_instance):
-    """Issue point 3: besides builtins and paths, a module on the controller's sys.path, an
+    """Besides builtins and paths, a module on the controller's sys.path, an
     entry point in the group ``corral.jobtap``, and a file found in ``CORRAL_JOBTAP_PATH``."""
     site = tmp_path / "site"
     _write_module(site, "corral_test_module", "bymodule")

@@ -1,4 +1,4 @@
-"""Plugins cannot take corral down (issue point 5): every way a plugin can fail is logged
+"""Plugins cannot take corral down: every way a plugin can fail is logged
 with its name and traceback and handled as flux-core handles a failed callback; slow
 callbacks are logged with plugin and topic; removal runs destructors and drops services,
 subscriptions and timers."""

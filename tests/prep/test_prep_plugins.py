@@ -1,4 +1,4 @@
-"""PrEp plugins in a running controller: loading (issue point 1), asynchronous controller
+"""PrEp plugins in a running controller: loading, asynchronous controller
 plugins finishing from their own thread, plugins that raise or hold the event loop (they can
 never take the controller down), ``prep_p_required`` used as Slurm uses it, the flags
 (point 6) and ``corral prep list`` (point 7)."""

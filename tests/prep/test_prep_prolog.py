@@ -213,7 +213,7 @@ def test_a_failing_controller_prolog_requeues_without_hold_drain_or_node_hooks(
 
 
 def test_prolog_scripts_run_as_prep_script_runs_them(prep_instance, make_script, tmp_path):
-    """Issue point 5 on a live node: each pattern's matches in reverse sorted order, patterns
+    """prep/script on a live node: each pattern's matches in reverse sorted order, patterns
     in configuration order, one after the other, stopping at the first failure (whose status
     and captured output reach the log); ``argv`` is the path alone, stdin is ``/dev/null``,
     no ``PATH`` in the environment (the shell falls back to its own); a pattern that
