@@ -73,7 +73,8 @@ class Corral:
         self.controller.start()
 
     def stop(self):
-        self.controller.stop()
+        if self.controller is not None:
+            self.controller.stop()
 
     def bulk(self, njobs: int, simulated: bool) -> float:
         spec = jobspec.build(["/bin/true"], setattr=common.SIMULATED if simulated else ())
@@ -250,12 +251,15 @@ class HyperQueue:
     def missing(cls) -> str | None:
         candidates = [cls.python] if cls.python else [sys.executable]
         for python in candidates:
-            found = subprocess.run([python, "-c", "import hyperqueue"], capture_output=True)
+            try:
+                found = subprocess.run([python, "-c", "import hyperqueue"], capture_output=True)
+            except OSError as exc:
+                return f"cannot run {python}: {exc.strerror or exc}"
             if found.returncode == 0:
                 cls.python = python
                 return None
         return ("not installed (no hyperqueue module; pip install hyperqueue into a venv and "
-                "pass --hq-python VENV/bin/python)")
+                "pass --hq-python VENV/bin/python or CORRAL_BENCH_HQ_PYTHON)")
 
     def __init__(self, work):
         self.work = work
@@ -285,13 +289,13 @@ class HyperQueue:
 
 def measure(system, bulk_jobs: int, real_jobs: int, slots: int, repeat: int) -> dict:
     simulated = system.name == "corral"
-    system.start(1024)
     try:
+        system.start(1024)
         bulk = bulk_jobs / system.bulk(bulk_jobs, simulated)
     finally:
         system.stop()
-    system.start(slots)
     try:
+        system.start(slots)
         real = real_jobs / system.bulk(real_jobs, False)
         latency = system.submit_latency(repeat)
     finally:
@@ -334,7 +338,7 @@ def main() -> int:
             try:
                 results[system_class.name] = measure(system_class(work), bulk_jobs, real_jobs,
                                                       slots, repeat)
-            except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+            except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
                 detail = getattr(exc, "stderr", None) or exc
                 report.section(f"{system_class.name}: failed to run: {str(detail).strip()}")
                 if system_class is Corral:

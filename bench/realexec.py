@@ -3,8 +3,10 @@
 
 One node with (this machine's cores x 4) slots; N jobs submitted through the client API and
 timed from the first submit to the last ``clean`` on disk.  Baselines in the same run: the
-raw rate (``os.posix_spawn`` + ``waitpid``, one at a time) and, to show what the launch
-itself costs, `subprocess.Popen` with the options the node agent uses.
+raw rate (``os.posix_spawn`` + ``waitpid``, one at a time, before and after the run) and, to
+show what the launch itself costs, `subprocess.Popen` with the options the node agent uses
+(output into two pipes); and how fast the state's filesystem creates files, which a job that
+prints something pays twice (``/bin/true`` prints nothing, so its jobs create no file).
 
 Target: corral's rate >= 60% of the raw spawn rate.
 """
@@ -22,21 +24,27 @@ from corral import jobspec  # noqa: E402
 FLUX_REAL = 50  # jobs/s, Flux 0.88 with real `true` processes, this kind of machine
 
 
-def popen_rate(count: int, directory: str) -> float:
+def popen_rate(count: int) -> float:
     """Processes/s with the node agent's launch: `subprocess.Popen` in a new process group,
-    fds closed, output appended to a per-job file, waited for one at a time."""
+    fds closed, stdout and stderr into two pipes read to EOF, waited for one at a time."""
     started = time.perf_counter()
-    for index in range(count):
-        with open(os.path.join(directory, f"{index}.out"), "ab") as out:
-            process = subprocess.Popen(["/bin/true"], env={}, cwd="/", stdin=subprocess.DEVNULL,
-                                       stdout=out, stderr=out, close_fds=True, process_group=0)
+    for _ in range(count):
+        ends = [os.pipe2(os.O_CLOEXEC) for _ in range(2)]
+        process = subprocess.Popen(["/bin/true"], env={}, cwd="/", stdin=subprocess.DEVNULL,
+                                   stdout=ends[0][1], stderr=ends[1][1], close_fds=True,
+                                   process_group=0)
+        for read_end, write_end in ends:
+            os.close(write_end)
+            while os.read(read_end, 65536):
+                pass
+            os.close(read_end)
         process.wait()
     return count / (time.perf_counter() - started)
 
 
 def create_rate(count: int, directory: str) -> float:
     """Output files per second this filesystem creates (open O_CREAT|O_TRUNC + close), as the
-    node agent does twice per job (stdout, stderr) on the controller's thread."""
+    node agent does for a job's stdout and stderr on their first byte."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_TRUNC
     started = time.perf_counter()
     for index in range(count):
@@ -57,11 +65,11 @@ def main() -> int:
         report.section("baselines (same run)")
         raw = common.spawn_rate(njobs)
         report.figure("raw spawn rate (posix_spawn + waitpid)", raw, "proc/s")
-        popen = popen_rate(njobs, work.sub("popen"))
-        report.figure("Popen rate (agent's options, output file)", popen, "proc/s")
+        popen = popen_rate(njobs)
+        report.figure("Popen rate (agent's options, output pipes)", popen, "proc/s")
         creates = create_rate(2 * njobs, work.sub("create"))
         report.figure("output file creation on the state's disk", creates, "files/s",
-                      "the agent creates 2 per job")
+                      "2 per job that prints")
 
         report.section(f"N = {njobs:,} one-core /bin/true jobs, one node, {slots} slots")
         config = common.write_config(work.path, [("node0", f"0-{slots - 1}")])
