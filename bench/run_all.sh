@@ -6,20 +6,22 @@
 # The snapshot is byte-compiled first and PYTHONDONTWRITEBYTECODE is cleared, so that the
 # CLI and the controller start from .pyc files as an installed corral does.
 #   bench/run_all.sh [PYTHON] [--quick]      (PYTHON defaults to the one on PATH)
-# BENCHMARKS="throughput realexec" runs only those; SUFFIX=.2 writes <name>.2.json (a repeat).
+# BENCHMARKS="throughput realexec" runs only those; SUFFIX=.2 writes <name>.2.json (a repeat);
+# REV=392affb measures that commit's src/ instead of HEAD's.
 set -eu
 unset PYTHONDONTWRITEBYTECODE
 here=$(cd "$(dirname "$0")" && pwd)
 python=${1:-python3}
 shift || true
-commit=$(git -C "$here/.." log -1 --format=%h HEAD -- src)
+rev=${REV:-HEAD}
+commit=$(git -C "$here/.." log -1 --format=%h "$rev" -- src)
 snapshot=$(mktemp -d /var/tmp/corral-snapshot-XXXXXX)
 trap 'rm -rf "$snapshot"' EXIT
 if [ "${WORKTREE:-0}" = 1 ]; then
     commit="$commit+wt"
     cp -r "$here/../src" "$snapshot/src"
 else
-    git -C "$here/.." archive HEAD src | tar -x -C "$snapshot"
+    git -C "$here/.." archive "$rev" src | tar -x -C "$snapshot"
 fi
 "$python" -m compileall -q "$snapshot/src" > /dev/null
 echo "$commit" > "$snapshot/COMMIT"
