@@ -310,3 +310,24 @@ def test_output_written_just_before_exit_and_by_many_tasks_is_complete(instance)
     instance.wait_inactive(job_id)
     lines = instance.corral("job", "attach", job_id).stdout.splitlines()
     assert sorted(lines) == sorted(f"line{i}" for i in range(2000) for _ in range(2))
+
+
+def test_a_requeued_job_keeps_only_its_last_runs_output(make_instance, tmp_path):
+    config = tmp_path / "requeue.toml"
+    config.write_text('[prep]\nrequeue-delay = "0.1s"\n')
+    inst = make_instance(config=config)
+    runs = tmp_path / "runs"
+    script = f'echo run >> {runs}; echo "run $(wc -l < {runs})"; sleep 30'
+    job_id = inst.submit("sh", "-c", script)
+    with inst.client() as client:
+        client.wait_event(job_id, "start", 10)
+        while not runs.exists():
+            time.sleep(0.02)
+        inst.corral("job", "requeue", job_id)
+        client.wait_event(job_id, "requeue", 20)
+        while len(runs.read_text().splitlines()) < 2:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        output = "".join(data for _stream, data in client.output(job_id))
+        client.cancel(job_id)
+    assert output == "run 2\n"

@@ -11,6 +11,8 @@ import os
 import subprocess
 
 _MACHINE_CPUS = frozenset(os.sched_getaffinity(0))
+#: One /dev/null for every task's stdin, instead of an open per task.
+_DEV_NULL = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
 
 class Task:
@@ -61,7 +63,7 @@ def spawn(loop, rank, argv, env, cwd, cpus, stdout_fd, stderr_fd, on_exit, ident
             argv,
             env=env,
             cwd=cwd,
-            stdin=subprocess.DEVNULL,
+            stdin=_DEV_NULL,
             stdout=stdout_fd,
             stderr=stderr_fd,
             close_fds=True,

@@ -15,6 +15,7 @@ its epilog is done, one ``release`` event per answer, and the final ``release`` 
 the last epilog and after the tasks are gone.  What a hook's status means is not its business.
 """
 
+import functools
 import logging
 import signal
 import time
@@ -114,14 +115,16 @@ class Exec:
             prologs, on_prolog = self.prologs_at_start(job)
             if prologs:
                 self.prologs[job.id] = PrologWait(job, prologs, on_prolog)
-        first = True
+        # Files the user named are emptied by the first rank; files kept with the job exist
+        # only if an earlier run of it (a requeued job) printed something.
+        truncate = message["user_paths"] or job.restart_count > 0
         for rank, tasks in tasks_by_rank.items():
-            start = dict(message, rank=rank, tasks=tasks, truncate=first)
+            start = dict(message, rank=rank, tasks=tasks, truncate=truncate)
             start["token"] = self.key.launch_token(start)
             if prologs:
                 start["prolog"] = prologs[rank]
             self.channels[rank].send(start)
-            first = False
+            truncate = False
         if prologs:
             for rank in sorted(set(prologs) - set(tasks_by_rank)):
                 self.channels[rank].send(dict(prologs[rank], type="prolog", job=job.id))
@@ -407,7 +410,10 @@ def _answer(callback, job, rank, status, error):
                       rank)
 
 
+@functools.lru_cache(maxsize=256)
 def _home(userid: int) -> str:
+    """The user's home directory, the working directory of a job that names none (looked
+    up once per user: reading the password database cost more than a job's other work)."""
     import pwd
 
     try:
