@@ -1,4 +1,5 @@
-"""Helpers shared by the test suites: acting as an unprivileged guest user.
+"""Helpers shared by the test suites: reading eventlogs, waiting, and acting as an
+unprivileged guest user.
 
 CI runs as root; guest access is tested by a real unprivileged account (created with
 ``useradd`` if missing) in a forked child that drops to its uid and gid, so nothing assumes
@@ -9,6 +10,7 @@ import json
 import os
 import pwd
 import subprocess
+import time
 
 import pytest
 
@@ -58,3 +60,30 @@ def as_guest(uri, call):
     if "errno" in payload:
         raise RPCError(payload["errno"], payload["error"])
     return payload["result"]
+
+
+def names(client, job_id) -> list[str]:
+    """The names of a job's committed events, in order."""
+    return [event["name"] for event in client.eventlog(job_id)]
+
+
+def events(client, job_id, name) -> list[dict]:
+    """A job's committed events called ``name``."""
+    return [event for event in client.eventlog(job_id) if event["name"] == name]
+
+
+def wait(client, job_id, name="clean", timeout=20) -> dict:
+    """Wait for a job's event (``clean`` by default) and return it."""
+    return client.wait_event(job_id, name, timeout)
+
+
+def until(check, timeout=15.0, interval=0.02):
+    """Poll ``check()`` until it returns something true; return that, or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {check}")
+        time.sleep(interval)

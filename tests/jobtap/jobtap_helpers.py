@@ -7,13 +7,20 @@ itself is what a test pins.
 
 import json
 import pathlib
-import time
 
 import pytest
 
 from corral import jobspec
 from corral.client import RPCError
-from support import GUEST, as_guest, guest_user  # noqa: F401 (re-exported)
+from support import (  # noqa: F401 (re-exported for the suite)
+    GUEST,
+    as_guest,
+    events,
+    guest_user,
+    names,
+    until,
+    wait,
+)
 
 PLUGINS = pathlib.Path(__file__).resolve().parent.parent / "plugins"
 EXAMPLES = str(PLUGINS.parent.parent / "examples" / "jobtap")
@@ -34,18 +41,6 @@ def spec(command=("true",), run="0", setattr=(), **options) -> dict:
 
 def submit(client, urgency=16, flags=0, **options) -> int:
     return client.submit(spec(**options), urgency=urgency, flags=flags)
-
-
-def names(client, job_id) -> list[str]:
-    return [event["name"] for event in client.eventlog(job_id)]
-
-
-def events(client, job_id, name) -> list[dict]:
-    return [event for event in client.eventlog(job_id) if event["name"] == name]
-
-
-def wait(client, job_id, name="clean", timeout=15) -> dict:
-    return client.wait_event(job_id, name, timeout)
 
 
 def state(client, job_id) -> str:
@@ -77,18 +72,6 @@ def query(client, name) -> dict:
 
 def dmesg(client, clear=False) -> list[str]:
     return client.rpc("log.dmesg", {"clear": clear})["lines"]
-
-
-def until(check, timeout=10.0, interval=0.02):
-    """Poll ``check()`` until it returns something true; return that, or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {check}")
-        time.sleep(interval)
 
 
 def rpc_error(call, *args, **kwargs) -> RPCError:

@@ -6,9 +6,9 @@ test's directory; the tests read them back.
 """
 
 import json
-import time
 
 from corral import jobspec
+from support import events, names, until, wait  # noqa: F401 (re-exported for the suite)
 
 
 def spec(command=("true",), cwd="/tmp", **options) -> dict:
@@ -19,32 +19,8 @@ def submit(client, command=("true",), urgency=16, **options) -> int:
     return client.submit(spec(command, **options), urgency=urgency)
 
 
-def names(client, job_id) -> list[str]:
-    return [event["name"] for event in client.eventlog(job_id)]
-
-
-def events(client, job_id, name) -> list[dict]:
-    return [event for event in client.eventlog(job_id) if event["name"] == name]
-
-
 def contexts(client, job_id, name) -> list[dict]:
     return [event.get("context") for event in events(client, job_id, name)]
-
-
-def wait(client, job_id, name="clean", timeout=20) -> dict:
-    return client.wait_event(job_id, name, timeout)
-
-
-def until(check, timeout=15.0, interval=0.02):
-    """Poll ``check()`` until it returns something true; return that, or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {check}")
-        time.sleep(interval)
 
 
 def drained(client) -> dict[str, str]:
