@@ -113,8 +113,8 @@ class Instance:
                               credential_key)
             self.agents.append(agent)
             channels.append(LocalChannel(loop, agent.handle))
-        self.exec = Exec(loop, None, channels, [s.name for s in specs], output_dir, self.uri,
-                         credential_key, config_module.kill_timeout(config))
+        self.exec = Exec(loop, None, channels, output_dir, self.uri, credential_key,
+                         config_module.kill_timeout(config))
         self.manager.attach_exec(self.exec)
         self.exec.respond = self.manager.start
 

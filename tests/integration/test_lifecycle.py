@@ -331,3 +331,16 @@ def test_a_requeued_job_keeps_only_its_last_runs_output(make_instance, tmp_path)
         output = "".join(data for _stream, data in client.output(job_id))
         client.cancel(job_id)
     assert output == "run 2\n"
+
+
+def test_an_updated_jobspec_is_what_info_shows_even_after_restart(instance):
+    instance.corral("queue", "stop")
+    job_id = instance.submit("--env=-*", "--env=KEEP=1", "-t", "1h", "true")
+    instance.client().wait_event(job_id, "priority", 10)
+    instance.corral("job", "update", job_id, "duration=30m")
+    instance.corral("queue", "start")
+    instance.wait_inactive(job_id)
+    instance.restart()
+    spec = json.loads(instance.corral("job", "info", job_id, "jobspec").stdout)
+    assert spec["attributes"]["system"]["duration"] == 1800
+    assert spec["attributes"]["system"]["environment"] == {"KEEP": "1"}

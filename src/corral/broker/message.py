@@ -76,13 +76,6 @@ class Message:
             callback(self)
         self._cancel_callbacks = None
 
-    def require_owner(self):
-        """Refuse the request unless it carries the owner role."""
-        from .roles import ROLE_OWNER
-
-        if not self.rolemask & ROLE_OWNER:
-            raise RequestError(errno.EPERM, "Request requires owner credentials")
-
     def payload_object(self) -> dict:
         """The payload as a dict, refusing anything else with EPROTO."""
         payload = self.payload

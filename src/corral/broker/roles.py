@@ -3,10 +3,8 @@
 The owner is the uid that started the instance, or root; everyone else is a user.
 """
 
-ROLE_NONE = 0
 ROLE_OWNER = 1
 ROLE_USER = 2
-ROLE_ALL = 0xFFFFFFFF
 
 
 def rolemask_for(userid: int, owner_uid: int) -> int:

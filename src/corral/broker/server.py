@@ -53,9 +53,6 @@ class Broker:
             raise RequestError(errno.EEXIST, f"service {topic} is already registered")
         self.services[topic] = Service(topic, callback, rolemask, owner)
 
-    def unregister(self, topic: str):
-        self.services.pop(topic, None)
-
     def unregister_owner(self, owner):
         """Drop every service registered on behalf of ``owner`` (a plugin being removed)."""
         for topic in [t for t, s in self.services.items() if s.owner is owner]:

@@ -7,7 +7,14 @@ import time
 
 from .. import fsd
 from ..client import connect
-from ..states import STATE_SHORT_NAMES, State, parse_results, parse_states
+from ..states import (
+    RESULT_SHORT_NAMES,
+    STATE_SHORT_NAMES,
+    Result,
+    State,
+    parse_results,
+    parse_states,
+)
 
 DEFAULT_FORMAT = ("{id:>8} {username:<8.8} {name:<10.10+} {status_abbrev:>2} {ntasks:>6} "
                   "{nnodes:>6} {runtime!F:>8} {nodelist}")
@@ -75,8 +82,8 @@ def fields(job: dict) -> dict:
         username = str(job["userid"])
     state = State(job["state"])
     if state == State.INACTIVE:
-        status_abbrev = {"COMPLETED": "CD", "FAILED": "F", "CANCELED": "CA",
-                         "TIMEOUT": "TO"}.get(job.get("result_name"), "I")
+        result = job.get("result")
+        status_abbrev = RESULT_SHORT_NAMES[Result(result)] if result else "I"
     else:
         status_abbrev = STATE_SHORT_NAMES[state]
     start = job.get("t_run")

@@ -80,9 +80,6 @@ class NodeAgent:
         else:
             log.error("node agent %s: unknown message type %r", self.name, kind)
 
-    def running_jobs(self) -> list[int]:
-        return list(self.jobs)
-
     # --- start ----------------------------------------------------------------------------
 
     def _start(self, msg):

@@ -73,7 +73,7 @@ class EpilogWait:
 
 
 class Exec:
-    def __init__(self, loop, respond, channels, node_names, output_dir, uri, key,
+    def __init__(self, loop, respond, channels, output_dir, uri, key,
                  kill_timeout=5.0):
         """``respond`` gets started/finished/released/exception; ``channels[rank]`` reaches
         that rank's agent; ``key`` signs each start request (the agent checks it)."""
@@ -81,7 +81,6 @@ class Exec:
         self.key = key
         self.respond = respond
         self.channels = channels
-        self.node_names = node_names
         self.output_dir = output_dir
         self.uri = uri
         self.kill_timeout = kill_timeout
@@ -396,10 +395,6 @@ class Exec:
                 )
                 task_rank += 1
         return by_rank
-
-    def running_job_ids(self) -> list[int]:
-        return list(self.jobs)
-
 
 def _answer(callback, job, rank, status, error):
     """Hand a node hook's answer on; a failing receiver must not cost the node its release."""

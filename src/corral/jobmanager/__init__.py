@@ -7,7 +7,6 @@ This module wires them together and owns the tables of active and inactive jobs.
 """
 
 import errno
-import json
 import logging
 
 from .. import output
@@ -185,14 +184,15 @@ class JobManager:
         return row[2], row[3]
 
     def full_jobspec(self, job) -> dict:
+        """The job's current jobspec with its environment (the job keeps them apart)."""
         if job.jobspec is None:
             return self.stored_jobspec_and_R(job)[0]
-        spec = json.loads(json.dumps(job.jobspec))
-        if job.environment is not None:
-            spec.setdefault("attributes", {}).setdefault("system", {})["environment"] = (
-                job.environment
-            )
-        return spec
+        spec = job.jobspec
+        if job.environment is None:
+            return spec
+        attributes = spec.get("attributes", {})
+        system = {**attributes.get("system", {}), "environment": job.environment}
+        return {**spec, "attributes": {**attributes, "system": system}}
 
     def output_paths(self, job) -> list[tuple[str, str]]:
         """``[(stream, path)]`` where the job's stdout and stderr are kept."""

@@ -119,9 +119,7 @@ def _set_flags(job, event, context):
     for flag in context["flags"]:
         if flag == "alloc-bypass":
             job.alloc_bypass = True
-        elif flag == "waitable":
-            job.waitable = True
-        elif flag not in ("debug", "immutable"):
+        elif flag not in JOB_FLAGS:
             raise EventError(f"unknown job flag '{flag}'")
         job.flags |= JOB_FLAGS.get(flag, 0)
 
@@ -368,6 +366,8 @@ class EventProcessor:
         if job.subscribers:
             jobtap.notify_subscribers(job, name, event)
         if name == "jobspec-update":
+            # The stored jobspec stays the current one, as flux-core rewrites it in the KVS.
+            manager.store.set_jobspec(job.id, dumps(manager.full_jobspec(job)))
             jobtap.call(job, "job.update", updates=event.get("context") or {})
         elif name == "resource-update" and job.R is not None:
             manager.store.set_R(job.id, dumps(job.R))  # the stored R stays the current one

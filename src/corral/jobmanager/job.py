@@ -73,7 +73,6 @@ class Job:
         "waitstatus",
         "exception",
         "result",
-        "waitable",
     )
 
     def __init__(self, job_id: int, userid: int, t_submit: float, jobspec: dict, request):
@@ -128,7 +127,6 @@ class Job:
         self.waitstatus = None
         self.exception = None
         self.result = None
-        self.waitable = False
 
     def __repr__(self):
         return f"<Job {self.id} {State(self.state).name}>"

@@ -152,10 +152,6 @@ class Store:
         self._pending.kv[key] = dumps(value)
         self._schedule()
 
-    def kv_delete(self, key: str):
-        self._pending.kv[key] = None
-        self._schedule()
-
     def delete_job(self, job_id: int):
         self._pending.deletes.append((job_id,))
         self._schedule()
@@ -304,14 +300,6 @@ class Store:
     def kv_get(self, key: str, default=None):
         rows = self._reader.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchall()
         return json.loads(rows[0][0]) if rows else default
-
-    def kv_items(self, prefix: str):
-        """``(key, value)`` for every committed key starting with ``prefix``."""
-        rows = self._reader.execute(
-            "SELECT key, value FROM kv WHERE key >= ? AND key < ?", (prefix, prefix + "\uffff")
-        ).fetchall()
-        return [(key, json.loads(value)) for key, value in rows]
-
 
 def _event(row) -> dict:
     timestamp, name, context = row
