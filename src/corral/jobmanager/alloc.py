@@ -38,10 +38,12 @@ class Alloc:
         self.scheduler.prioritize(jobs)
 
     def free(self, job):
-        self.scheduler.free(job)
+        # The scheduler gets resources back only once the event that gives them up is
+        # stored: a controller killed in between must not find them held by two jobs.
+        self.manager.store.after_commit(lambda: self.scheduler.free(job))
 
     def release(self, job, ranks):
-        self.scheduler.release(job, ranks)
+        self.manager.store.after_commit(lambda: self.scheduler.release(job, ranks))
 
     def set_R(self, job, R):
         """R given by a plugin in ``job.state.sched`` (alloc-bypass)."""

@@ -14,8 +14,8 @@ keeping a history (``.history``) know them again.
 
 import logging
 
+from .. import idset, resource_set
 from .. import jobspec as jobspec_module
-from .. import resource_set
 from ..states import State
 from .event import EventError, apply
 from .job import Job, job_from_summary
@@ -56,6 +56,7 @@ def reload_jobs(manager) -> list[Job]:
             job.ranks = resource_set.ranks_of(R)
             job.nodelist = resource_set.nodelist(R)
             job.nnodes = len(job.ranks)
+            manager.scheduler.reserve(job, _released_since_alloc(events))
         if any(event["name"] == "depend" for event in events):
             job.depend_posted = True
         manager.active[job_id] = job
@@ -79,8 +80,6 @@ def resume_jobs(manager, jobs: list[Job]):
             jobtap.check_dependencies(job, raise_exception=True)
         jobtap.call(job, "job.create")
         jobtap.call(job, "job.new")
-        if job.has_resources and job.R is not None:
-            manager.scheduler.reserve(job)
     for job in jobs:
         if job.state == State.NEW:
             events.post(job, "validate")
@@ -96,3 +95,13 @@ def resume_jobs(manager, jobs: list[Job]):
         # plugin load (the plugin that held them back may have lost what it was waiting for).
         manager.prioritize.reprioritize_all()
 
+
+def _released_since_alloc(events) -> set[int]:
+    """Ranks a job gave back (partial ``release`` events) since its last ``alloc``."""
+    released = set()
+    for event in reversed(events):
+        if event["name"] == "alloc":
+            break
+        if event["name"] == "release":
+            released.update(idset.decode(event["context"]["ranks"]))
+    return released

@@ -62,9 +62,11 @@ class Scheduler:
             self.pool.release(placement, ranks)
             self._schedule_soon()
 
-    def reserve(self, job):
-        """A job that holds resources at restart keeps them."""
-        self.placements[job.id] = self.pool.reserve(job.ranks)
+    def reserve(self, job, released=()):
+        """A job that holds resources at restart keeps them (but for the ``released`` ranks
+        it had already given back)."""
+        ranks = {rank: ids for rank, ids in job.ranks.items() if rank not in released}
+        self.placements[job.id] = self.pool.reserve(ranks)
 
     def resources_changed(self):
         self._schedule_soon()
