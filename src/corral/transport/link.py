@@ -55,6 +55,7 @@ class Link:
             apply(frame.get("msg"))
         elif verdict == GAP and self.inbox.ask_resend() and self.send_frame is not None:
             self.send_frame(frames.encode({"ack": self.inbox.applied, "resend": True}))
+            self.inbox.acknowledged = self.inbox.applied
 
     def acknowledge(self):
         """Tell the peer what was applied, unless a frame since has told it already."""
