@@ -22,7 +22,6 @@ import asyncio
 import logging
 
 import zmq
-import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
 from . import frames, sockets
@@ -56,7 +55,9 @@ class AgentTransport:
         self._handshake_failure_logged = False
         self._context = None
         self._socket = None
-        self._tasks = []
+        self._monitor = None
+        self._beating = None
+        self._closing = None
         self.loop = None
 
     async def start(self):
@@ -64,8 +65,8 @@ class AgentTransport:
         self.closed = self.loop.create_future()
         # Until a controller welcomes it, the agent's own numbering is all there is.
         self.link = Link(self.settings, self.loop.time(), Inbox(""))
-        self._context = zmq.asyncio.Context()
-        socket = self._socket = self._context.socket(zmq.DEALER)
+        self._context = zmq.Context()
+        socket = self._context.socket(zmq.DEALER)
         sockets.configure(socket, self.settings)
         socket.setsockopt(zmq.RECONNECT_IVL, sockets.milliseconds(self.settings.reconnect_min))
         socket.setsockopt(zmq.RECONNECT_IVL_MAX,
@@ -75,23 +76,23 @@ class AgentTransport:
         socket.curve_serverkey = self.keys.controller_public
         socket.curve_publickey = self.keys.public
         socket.curve_secretkey = self.keys.secret
-        monitor = socket.get_monitor_socket()
+        self._monitor = sockets.LoopSocket(self.loop, socket.get_monitor_socket(),
+                                           self._connection_event)
+        self._socket = sockets.LoopSocket(self.loop, socket, self._frame_parts)
         socket.connect(self.endpoint)
-        self._tasks += [self.loop.create_task(self._receive()),
-                        self.loop.create_task(self._watch(monitor)),
-                        self.loop.create_task(self._beat())]
+        self._beating = self.loop.create_task(self._beat())
 
     async def close(self):
-        current = asyncio.current_task()
-        tasks = [task for task in self._tasks if task is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+        if self._beating is not None:
+            self._beating.cancel()
+            await asyncio.gather(self._beating, return_exceptions=True)
+            self._beating = None
         if self._context is not None:
-            self._socket.disable_monitor()
+            self._socket.socket.disable_monitor()
+            self._monitor.close()
+            self._socket.close()
             self._context.destroy(linger=0)
-            self._context = self._socket = None
+            self._context = self._socket = self._monitor = None
         if self.closed is not None and not self.closed.done():
             self.closed.set_result(None)
 
@@ -109,34 +110,33 @@ class AgentTransport:
         return self.link.liveness.state
 
     def _send(self, frame: dict):
-        self._socket.send(frames.encode(frame))
+        self._socket.send([frames.encode(frame)])
+
+    def _send_data(self, data: bytes):
+        self._socket.send([data])
 
     # --- the connection ---------------------------------------------------------------------
 
-    async def _watch(self, monitor):
+    def _connection_event(self, parts):
         """Say hello on each new connection; say once why a handshake fails."""
-        while True:
-            event = parse_monitor_message(await monitor.recv_multipart())
-            kind = event["event"]
-            if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                self._handshake_failure_logged = False
-                self._hello()
-            elif kind == zmq.EVENT_DISCONNECTED:
-                if self.welcomed:
-                    log.info("transport: connection to the controller at %s lost; "
-                             "reconnecting", self.endpoint)
-                self.welcomed = False
-                self.link.send_frame = None
-            elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                self._refused("it refused this node's key "
-                              f"({self.keys.directory}/agents/"
-                              f"{self.registration.hostname}.key_secret)")
-                return
-            elif kind in HANDSHAKE_FAILED and not self._handshake_failure_logged:
-                self._handshake_failure_logged = True
-                log.error("transport: the CURVE handshake with %s failed: the peer there does "
-                          "not hold the secret key of %s/controller.key; retrying",
-                          self.endpoint, self.keys.directory)
+        kind = parse_monitor_message([part.bytes for part in parts])["event"]
+        if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self._handshake_failure_logged = False
+            self._hello()
+        elif kind == zmq.EVENT_DISCONNECTED:
+            if self.welcomed:
+                log.info("transport: connection to the controller at %s lost; reconnecting",
+                         self.endpoint)
+            self.welcomed = False
+            self.link.send_frame = None
+        elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            self._refused(f"this node's key ({self.keys.directory}/agents/"
+                          f"{self.registration.hostname}.key_secret) is not accepted")
+        elif kind in HANDSHAKE_FAILED and not self._handshake_failure_logged:
+            self._handshake_failure_logged = True
+            log.error("transport: the CURVE handshake with %s failed: the peer there does "
+                      "not hold the secret key of %s/controller.key; retrying",
+                      self.endpoint, self.keys.directory)
 
     def _hello(self):
         link = self.link
@@ -155,18 +155,14 @@ class AgentTransport:
                 self.on_refused(reason)
             except Exception:
                 log.exception("transport: error handling the controller's refusal")
-        self._tasks.append(self.loop.create_task(self.close()))
+        if not self._closing:
+            self._closing = self.loop.create_task(self.close())
 
-    async def _receive(self):
-        socket = self._socket
-        while True:
-            data = await socket.recv()
-            try:
-                self._frame(frames.decode(data))
-            except frames.FrameError as exc:
-                log.error("transport: dropped %s from the controller", exc)
-            except Exception:
-                log.exception("transport: error handling a frame from the controller")
+    def _frame_parts(self, parts):
+        try:
+            self._frame(frames.decode(parts[-1].bytes))
+        except frames.FrameError as exc:
+            log.error("transport: dropped %s from the controller", exc)
 
     def _frame(self, frame: dict):
         link = self.link
@@ -204,7 +200,7 @@ class AgentTransport:
             link.inbox = Inbox(welcome["session"], resume_from)
         link.outbox.acknowledge(acked)
         self.welcomed = True
-        link.send_frame = self._socket.send
+        link.send_frame = self._send_data
         replayed = link.replay()
         log.info("transport: registered with the controller at %s as %s%s", self.endpoint,
                  self.registration.hostname,

@@ -39,8 +39,6 @@ from .settings import Settings
 log = logging.getLogger("corral.transport")
 
 ZAP_DOMAIN = "corral-agents"
-#: Frames handled in a row before the receive loop lets the rest of the controller run.
-BATCH = 256
 
 
 class AgentKeyAuthenticator(AsyncioAuthenticator):
@@ -116,17 +114,18 @@ class ControllerTransport:
         self._context = None
         self._socket = None
         self._authenticator = None
-        self._tasks = []
         self._sweeper = None
         self.loop = None
 
     async def start(self) -> str:
         """Bind and serve; the endpoint bound (a tcp port of 0 is chosen by the system)."""
         self.loop = asyncio.get_running_loop()
+        # The authenticator answers ZAP requests on the loop through zmq.asyncio; the agents'
+        # socket, in the same context, is driven by a LoopSocket.
         self._context = zmq.asyncio.Context()
         self._authenticator = AgentKeyAuthenticator(self._context, self.keys)
         self._authenticator.start()
-        socket = self._socket = self._context.socket(zmq.ROUTER)
+        socket = zmq.Context.shadow(self._context.underlying).socket(zmq.ROUTER)
         sockets.configure(socket, self.settings)
         socket.curve_server = True
         socket.curve_publickey = self.keys.public
@@ -135,10 +134,11 @@ class ControllerTransport:
         try:
             socket.bind(self.endpoint)
         except zmq.ZMQError as exc:
+            socket.close(linger=0)
             await self.close()
             raise OSError(exc.errno, f"cannot listen on {self.endpoint}: {exc}") from None
         self.endpoint = socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._tasks.append(self.loop.create_task(self._receive()))
+        self._socket = sockets.LoopSocket(self.loop, socket, self._frame)
         self._sweeper = self.loop.call_later(self._sweep_interval(), self._sweep)
         log.info("transport: listening for agents on %s", self.endpoint)
         return self.endpoint
@@ -146,10 +146,8 @@ class ControllerTransport:
     async def close(self):
         if self._sweeper is not None:
             self._sweeper.cancel()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        if self._socket is not None:
+            self._socket.close()
         if self._authenticator is not None:
             self._authenticator.stop()
         if self._context is not None:
@@ -178,22 +176,9 @@ class ControllerTransport:
         return None if peer is None else peer.link.liveness.state
 
     def _send_to(self, routing_id: bytes, frame: dict):
-        self._socket.send_multipart([routing_id, frames.encode(frame)])
+        self._socket.send([routing_id, frames.encode(frame)])
 
     # --- receiving --------------------------------------------------------------------------
-
-    async def _receive(self):
-        socket = self._socket
-        handled = 0
-        while True:
-            parts = await socket.recv_multipart(copy=False)
-            try:
-                self._frame(parts)
-            except Exception:
-                log.exception("transport: error handling a frame from an agent")
-            handled += 1
-            if handled % BATCH == 0:
-                await asyncio.sleep(0)
 
     def _frame(self, parts):
         if len(parts) != 2:
@@ -290,7 +275,7 @@ class ControllerTransport:
         peer.routing_id = routing_id
         self._by_routing_id[routing_id] = peer
         link = peer.link
-        link.send_frame = lambda data: self._socket.send_multipart([routing_id, data])
+        link.send_frame = lambda data: self._socket.send([routing_id, data])
         self._send_to(routing_id, {"welcome": {
             "session": self.session, "resume_from": link.outbox.resume_from,
             "acked": link.inbox.applied}})
