@@ -17,11 +17,22 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 
 PREFIX = "corral-test-"
 SUBNET = "10.203.0"
 _STALE = re.compile(rf"{re.escape(PREFIX)}(\d+)-")
 _networks = itertools.count()
+#: Copies every frame that crosses one interface to stdout (run inside its namespace).
+_SNIFFER = """
+import socket, sys
+sniffer = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))  # ETH_P_ALL
+sniffer.bind((sys.argv[1], 0))
+print("listening", flush=True)
+while True:
+    sys.stdout.buffer.write(sniffer.recv(65536))
+    sys.stdout.buffer.flush()
+"""
 
 
 def ip(*args, check=True) -> subprocess.CompletedProcess:
@@ -59,6 +70,18 @@ class Host:
         self.namespace = namespace
         self.address = address
         self.port = port  # its cable's end on the switch
+
+
+class Capture:
+    __slots__ = ("process",)
+
+    def __init__(self, process):
+        self.process = process
+
+    def stop(self) -> bytes:
+        """Everything that crossed the cable since the capture began."""
+        self.process.terminate()
+        return self.process.communicate()[0]
 
 
 class Network:
@@ -107,6 +130,15 @@ class Network:
 
     def plug(self, host: Host):
         ip("-n", self.switch, "link", "set", host.port, "up")
+
+    def capture(self, host: Host) -> "Capture":
+        """Record every frame on ``host``'s cable, both ways, until `Capture.stop`."""
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", self.switch, sys.executable, "-c", _SNIFFER, host.port],
+            stdout=subprocess.PIPE, start_new_session=True)
+        self.processes.append(process)
+        process.stdout.readline()  # "listening": nothing is missed from here on
+        return Capture(process)
 
     def close(self):
         for process in self.processes:

@@ -5,6 +5,7 @@ import json
 import pathlib
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -116,6 +117,7 @@ def test_messages_flow_both_ways_over_tcp_with_curve_between_hosts(network, clus
     agents = [start(network, node, "agent", endpoint, keys, tmp_path) for node in nodes]
     for node in nodes:  # each agent named itself after its own host's hostname
         controller.wait_for(registered(node.hostname), what=f"{node.hostname} registering")
+    capture = network.capture(nodes[0])
     for node in nodes:
         controller.command(send=300, to=node.hostname)
     for agent in agents:
@@ -125,6 +127,11 @@ def test_messages_flow_both_ways_over_tcp_with_curve_between_hosts(network, clus
     for node in nodes:
         from_node = [e["message"] for e in controller.events if e.get("host") == node.hostname]
         assert from_node == list(range(1, 301))
+    # 600 messages crossed node1's cable, and not one word of them in the clear.
+    wire = capture.stop()
+    assert len(wire) > 600 * 40 and socket.inet_aton(nodes[0].address) in wire
+    for word in (b"kill", b"finished", b"signal", b'"job"', b"node1"):
+        assert word not in wire
 
 
 def test_agent_with_a_key_the_controller_does_not_know_is_refused(network, cluster,

@@ -69,7 +69,8 @@ class AgentKeyAuthenticator(AsyncioAuthenticator):
         return True
 
     def curve_user_id(self, client_public_key: bytes) -> str:
-        return self.keys.accepted()[zmq.utils.z85.encode(client_public_key)]
+        # "" if the key was removed since `callback` accepted it: registration then fails.
+        return self.keys.accepted().get(zmq.utils.z85.encode(client_public_key), "")
 
 
 class Peer:
