@@ -16,7 +16,7 @@ import pytest
 PEER = str(pathlib.Path(__file__).resolve().parent / "transport_peer.py")
 PORT = 7100
 #: Short clocks so that the tests take seconds: heartbeat, unresponsive, lost.
-TIMING = ["--interval", "0.2", "--unresponsive", "1.0", "--lost", "2.5"]
+TIMING = ["--interval", "0.2", "--unresponsive", "1.5", "--lost", "3.0"]
 
 
 class Peer:
@@ -215,7 +215,8 @@ def test_cable_pulled_during_a_burst_loses_nothing_and_applies_nothing_twice(
     assert controller.wait_messages(count, timeout=30) == list(range(1, count + 1))
     controller.wait_for(registered("node1", "reconnected"), what="the agent reconnecting")
     controller.wait_for(lambda event: event.get("state") == "alive")
-    assert agent.messages()[49] < count and controller.messages()[0] == 1
+    # What the cut connection held had to be sent again: the replay is what delivered it.
+    assert any("; replayed" in line for line in controller.log_lines("node1 reconnected"))
 
 
 def test_stopped_agent_turns_unresponsive_then_lost_and_comes_back_after_sigcont(
@@ -233,7 +234,7 @@ def test_stopped_agent_turns_unresponsive_then_lost_and_comes_back_after_sigcont
     unresponsive = time.monotonic() - stopped
     controller.wait_for(lambda event: event == {"state": "lost", "host": "node1"})
     lost = time.monotonic() - stopped
-    assert 0.8 <= unresponsive < lost and 2.3 <= lost < 6, (unresponsive, lost)
+    assert 1.3 <= unresponsive < lost and 2.8 <= lost < 8, (unresponsive, lost)
     controller.command(send=20, to="node1")  # kept for the stopped agent
     agent.process.send_signal(signal.SIGCONT)
     controller.wait_for(lambda event: event == {"state": "alive", "host": "node1"})

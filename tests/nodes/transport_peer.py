@@ -94,8 +94,8 @@ if __name__ == "__main__":
     parser.add_argument("--hostname")
     parser.add_argument("--version", help="announce this version instead of corral's")
     parser.add_argument("--interval", type=float, default=0.2)
-    parser.add_argument("--unresponsive", type=float, default=1.0)
-    parser.add_argument("--lost", type=float, default=2.5)
+    parser.add_argument("--unresponsive", type=float, default=1.5)
+    parser.add_argument("--lost", type=float, default=3.0)
     parser.add_argument("--reconnect-max", type=float, default=0.5)
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,

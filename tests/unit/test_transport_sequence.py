@@ -70,14 +70,17 @@ def test_messages_lost_in_flight_are_replayed_and_applied_once_in_order():
     applied = []
     for job in range(1, 11):
         sender.send({"job": job})
+    sender.flush()
     forward.deliver(receiver, applied)  # 1-10 arrive, and the ack goes back ...
     back.cut()  # ... but is lost with the connection
     for job in range(11, 21):
         sender.send({"job": job})
+    sender.flush()
     forward.cut()  # 11-20 are lost too
     assert len(sender.outbox) == 20
     assert sender.replay() == 20  # after the reconnect: everything not acknowledged
     sender.send({"job": 21})
+    sender.flush()
     forward.deliver(receiver, applied)
     back.deliver(sender, [])
     assert [message["job"] for message in applied] == list(range(1, 22))
@@ -92,6 +95,7 @@ def test_a_gap_inside_a_connection_is_filled_by_a_resend():
     applied = []
     for job in range(1, 6):
         sender.send({"job": job})
+        sender.flush()  # one frame each
     del forward.frames[1]  # message 2 lost, 3-5 arrive beyond the gap
     forward.deliver(receiver, applied)
     assert [message["job"] for message in applied] == [1]
@@ -101,10 +105,25 @@ def test_a_gap_inside_a_connection_is_filled_by_a_resend():
     assert [message["job"] for message in applied] == [1, 2, 3, 4, 5]
 
 
+def test_messages_of_one_turn_leave_in_one_frame_and_long_bursts_in_several():
+    link = Link(Settings(), 0, Inbox("s"))
+    wire = Wire()
+    link.send_frame = wire.send
+    assert link.send({"job": 1}) is True  # the caller schedules one flush ...
+    assert all(link.send({"job": job}) is False for job in range(2, 301))  # ... not more
+    link.flush()
+    sent = [frames.decode(data) for data in wire.frames]
+    assert [(frame["seq"], len(frame["msgs"])) for frame in sent] == [(1, 256), (257, 44)]
+    receiver, applied = Link(Settings(), 0, Inbox("s")), []
+    receiver.send_frame = Wire().send
+    wire.deliver(receiver, applied)
+    assert [message["job"] for message in applied] == list(range(1, 301))
+
+
 def test_messages_sent_while_unregistered_wait_for_the_replay():
     link = Link(Settings(), 0, Inbox(""))
-    link.send({"job": 1})
+    assert link.send({"job": 1}) is False  # nowhere to send it yet
     wire = Wire()
     link.send_frame = wire.send
     assert link.replay() == 1
-    assert frames.decode(wire.frames[0]) == {"seq": 1, "ack": 0, "msg": {"job": 1}}
+    assert frames.decode(wire.frames[0]) == {"seq": 1, "ack": 0, "msgs": [{"job": 1}]}

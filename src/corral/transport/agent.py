@@ -78,7 +78,7 @@ class AgentTransport:
         socket.curve_secretkey = self.keys.secret
         self._monitor = sockets.LoopSocket(self.loop, socket.get_monitor_socket(),
                                            self._connection_event)
-        self._socket = sockets.LoopSocket(self.loop, socket, self._frame_parts)
+        self._socket = sockets.LoopSocket(self.loop, socket, self._receive)
         socket.connect(self.endpoint)
         self._beating = self.loop.create_task(self._beat())
 
@@ -102,7 +102,8 @@ class AgentTransport:
         problem = frames.check_message(message, frames.TO_CONTROLLER)
         if problem is not None:
             raise ValueError(f"an agent cannot send {problem}")
-        self.link.send(message)
+        if self.link.send(message):
+            self.loop.call_soon(self.link.flush)
 
     @property
     def state(self) -> str:
@@ -117,9 +118,9 @@ class AgentTransport:
 
     # --- the connection ---------------------------------------------------------------------
 
-    def _connection_event(self, parts):
+    def _connection_event(self, monitor):
         """Say hello on each new connection; say once why a handshake fails."""
-        kind = parse_monitor_message([part.bytes for part in parts])["event"]
+        kind = parse_monitor_message(monitor.recv_multipart(sockets.NOBLOCK))["event"]
         if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self._handshake_failure_logged = False
             self._hello()
@@ -158,9 +159,10 @@ class AgentTransport:
         if not self._closing:
             self._closing = self.loop.create_task(self.close())
 
-    def _frame_parts(self, parts):
+    def _receive(self, socket):
+        data = socket.recv(sockets.NOBLOCK)
         try:
-            self._frame(frames.decode(parts[-1].bytes))
+            self._frame(frames.decode(data))
         except frames.FrameError as exc:
             log.error("transport: dropped %s from the controller", exc)
 

@@ -112,6 +112,7 @@ class ControllerTransport:
         self.peers: dict[str, Peer] = {}
         self._by_routing_id: dict[bytes, Peer] = {}
         self._acks_due: set[Peer] = set()
+        self._flushes_due: list[Link] = []
         self._context = None
         self._socket = None
         self._authenticator = None
@@ -139,7 +140,7 @@ class ControllerTransport:
             await self.close()
             raise OSError(exc.errno, f"cannot listen on {self.endpoint}: {exc}") from None
         self.endpoint = socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._socket = sockets.LoopSocket(self.loop, socket, self._frame)
+        self._socket = sockets.LoopSocket(self.loop, socket, self._receive)
         self._sweeper = self.loop.call_later(self._sweep_interval(), self._sweep)
         log.info("transport: listening for agents on %s", self.endpoint)
         return self.endpoint
@@ -166,7 +167,15 @@ class ControllerTransport:
         peer = self.peers.get(hostname)
         if peer is None:
             raise LookupError(f"no agent has registered as {hostname}")
-        peer.link.send(message)
+        if peer.link.send(message):
+            if not self._flushes_due:
+                self.loop.call_soon(self._flush)
+            self._flushes_due.append(peer.link)
+
+    def _flush(self):
+        due, self._flushes_due = self._flushes_due, []
+        for link in due:
+            link.flush()
 
     def channel(self, hostname: str) -> PeerChannel:
         return PeerChannel(self, hostname)
@@ -181,16 +190,30 @@ class ControllerTransport:
 
     # --- receiving --------------------------------------------------------------------------
 
-    def _frame(self, parts):
-        if len(parts) != 2:
-            log.error("transport: dropped a message of %d parts from an agent", len(parts))
-            return
-        routing_id = parts[0].bytes
+    def _receive(self, socket):
+        routing_id = socket.recv(sockets.NOBLOCK)
         peer = self._by_routing_id.get(routing_id)
+        if not socket.getsockopt(zmq.RCVMORE):
+            log.error("transport: dropped a message without content from an agent")
+            return
+        if peer is not None:
+            data, key_owner = socket.recv(sockets.NOBLOCK), None
+        else:
+            # A connection not registered yet: its hello's frame says whose key it holds.
+            frame = socket.recv(sockets.NOBLOCK, copy=False)
+            data, key_owner = frame.bytes, frame.get("User-Id")
+        while socket.getsockopt(zmq.RCVMORE):
+            socket.recv(sockets.NOBLOCK)
+            log.error("transport: dropped an extra message part from an agent")
+        self._frame(routing_id, peer, data, key_owner)
+
+    def _frame(self, routing_id: bytes, peer, data: bytes, key_owner: str | None):
         try:
-            frame = frames.decode(parts[1].bytes)
+            frame = frames.decode(data)
             if "hello" in frame:
-                self._hello(routing_id, frame["hello"], parts[1].get("User-Id"))
+                if key_owner is None:  # a registered connection says hello again
+                    key_owner = peer.registration.hostname
+                self._hello(routing_id, frame["hello"], key_owner)
                 return
             if peer is None:
                 # A connection that has not said hello (an agent whose hello is on its way,
@@ -263,6 +286,7 @@ class ControllerTransport:
         else:
             if peer is not None:
                 self._by_routing_id.pop(peer.routing_id, None)
+                peer.link.send_frame = None
                 if peer.link.outbox:
                     log.warning("transport: agent %s restarted: dropped %d messages its "
                                 "previous boot did not acknowledge", hostname,

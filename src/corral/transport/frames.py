@@ -2,8 +2,9 @@
 
 A frame is one JSON object (`corral.jsoncodec`), one ZeroMQ message part:
 
-* ``{"seq": N, "ack": A, "msg": {...}}`` — an exec message, numbered by its sender; ``ack``
-  (in every frame a registered peer sends) is the highest number applied from the other side;
+* ``{"seq": N, "ack": A, "msgs": [...]}`` — exec messages numbered N, N+1, ... by their
+  sender; ``ack`` (in every frame a registered peer sends) is the highest number applied from
+  the other side;
 * ``{"ack": A}`` — acknowledgement alone; ``{"ack": A, "resend": true}`` after a gap;
 * ``{"heartbeat": true, "ack": A}`` — an agent's heartbeat, and the controller's answer;
 * ``{"hello": {...}}`` from an agent, answered by ``{"welcome": {...}}`` or
@@ -57,8 +58,8 @@ def check_message(message, kinds: frozenset) -> str | None:
     return None
 
 
-def data(seq: int, ack: int, message: dict) -> bytes:
-    return encode({"seq": seq, "ack": ack, "msg": message})
+def data(seq: int, ack: int, messages: list) -> bytes:
+    return encode({"seq": seq, "ack": ack, "msgs": messages})
 
 
 def integer(frame: dict, key: str) -> int | None:
