@@ -1,17 +1,17 @@
 """The ZeroMQ sockets of both ends: the options they share, the endpoints they accept, and
 how the asyncio loop drives them.
 
-Options: no high-water mark (a full queue would drop messages silently; the outboxes bound
-what is kept), no linger at close, and ZMTP heartbeats, so a connection that went silent (a
+Options: no high-water mark (a full queue would drop messages silently; the outboxes keep
+what is not acknowledged anyway), no linger at close, and ZMTP heartbeats, so a connection that went silent (a
 cable pulled, a stopped process) is closed after ``unresponsive_after`` and made again, after
 which the numbered messages are replayed.
 
 `LoopSocket` drives a socket from the event loop the way `zmq.asyncio` does inside (a reader
 on the socket's file descriptor, read until empty after every operation, as its
 edge-triggered descriptor requires) but without a future per message: it reads every frame
-that is ready in one callback and sends without waiting.  On this project's benchmark machine
-that took the controller's CPU per message from about 100 µs with awaited `zmq.asyncio`
-sends and receives to a fraction of it (``bench/transport.py``).
+that is ready in one callback and sends without waiting.  Awaited `zmq.asyncio` sends and
+receives cost the controller about 100 µs of CPU per message in ``bench/transport.py``; this,
+with a frame per loop turn (`link`), about 6 µs.
 """
 
 import logging

@@ -1,0 +1,79 @@
+"""Bad frames from an authenticated peer: one logged sentence each, and the transport goes
+on (controller and agent in this process, over ipc://)."""
+
+import asyncio
+import logging
+import subprocess
+import sys
+
+import pytest
+import zmq
+
+from corral.transport import AgentTransport, ControllerTransport, Settings, this_node
+from corral.transport.keys import AgentKeys
+
+SETTINGS = Settings(heartbeat_interval=0.1, unresponsive_after=1.0, lost_after=2.0)
+
+
+def keygen(directory):
+    subprocess.run([sys.executable, "-m", "corral", "keygen", str(directory), "-N",
+                    "node[1-2]"], check=True, capture_output=True)
+    return str(directory)
+
+
+async def until(check, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+def test_bad_frames_cost_one_log_line_each_and_lose_nothing(tmp_path, caplog):
+    keys = keygen(tmp_path / "keys")
+    endpoint = f"ipc://{tmp_path}/agents.sock"
+    caplog.set_level(logging.INFO, logger="corral.transport")
+
+    async def scenario():
+        received = []
+        controller = ControllerTransport(endpoint, keys, settings=SETTINGS,
+                                         on_message=lambda host, m: received.append(m["job"]))
+        await controller.start()
+        # A peer holding node2's key that speaks nonsense.
+        node2 = AgentKeys(keys, "node2")
+        context = zmq.Context()
+        rogue = context.socket(zmq.DEALER)
+        rogue.curve_serverkey = node2.controller_public
+        rogue.curve_publickey, rogue.curve_secretkey = node2.public, node2.secret
+        rogue.connect(endpoint)
+        for data in (b"not json", b"[1, 2]", b'{"hello": {"registration": 7}}',
+                     b'{"hello": "node2"}'):
+            rogue.send(data)
+        agent = AgentTransport(endpoint, keys, this_node("node1"), settings=SETTINGS,
+                               on_message=lambda m: None)
+        await agent.start()
+        for job in range(1, 101):
+            agent.send({"type": "finished", "job": job, "rank": 0, "status": 0})
+        with pytest.raises(ValueError) as refused:  # not an agent's message
+            agent.send({"type": "start", "job": 101})
+        assert str(refused.value) == "an agent cannot send a message of unknown type 'start'"
+        await until(lambda: len(received) == 100)
+        await until(lambda: len(caplog.records) >= 4)
+        rogue.close(linger=0)
+        context.term()
+        await agent.close()
+        await controller.close()
+        return received
+
+    assert asyncio.run(scenario()) == list(range(1, 101))
+    errors = [record.getMessage() for record in caplog.records
+              if record.levelno >= logging.ERROR]
+    assert errors == [
+        "transport: dropped a frame that is not JSON (Expecting value: line 1 column 1 "
+        "(char 0)) from an unregistered agent",
+        "transport: dropped a frame that is a JSON list, not an object from an unregistered "
+        "agent",
+        "transport: dropped a hello whose registration is malformed: the registration is not "
+        "an object from an unregistered agent",
+        "transport: dropped a hello that is not an object from an unregistered agent",
+    ]
+    assert not [record for record in caplog.records if record.exc_info]
