@@ -77,3 +77,71 @@ def test_bad_frames_cost_one_log_line_each_and_lose_nothing(tmp_path, caplog):
         "transport: dropped a hello that is not an object from an unregistered agent",
     ]
     assert not [record for record in caplog.records if record.exc_info]
+
+
+def test_a_registration_the_controller_refuses_is_logged_with_its_reason_on_both_sides(
+        tmp_path, caplog):
+    keys = keygen(tmp_path / "keys")
+    endpoint = f"ipc://{tmp_path}/agents.sock"
+    caplog.set_level(logging.INFO, logger="corral.transport")
+
+    async def scenario():
+        controller = ControllerTransport(
+            endpoint, keys, settings=SETTINGS, on_message=lambda host, m: None,
+            on_register=lambda registration, event: (
+                None if registration.hostname == "node1"
+                else f"{registration.hostname} is not a declared node"))
+        await controller.start()
+        refusals = []
+        agent = AgentTransport(endpoint, keys, this_node("node2"), settings=SETTINGS,
+                               on_message=lambda m: None, on_refused=refusals.append)
+        await agent.start()
+        await asyncio.wait_for(agent.closed, 10)
+        await controller.close()
+        return refusals, controller.peers
+
+    refusals, peers = asyncio.run(scenario())
+    assert refusals == ["node2 is not a declared node"] and peers == {}
+    lines = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    assert lines == [
+        "transport: refused agent node2: node2 is not a declared node",
+        f"transport: the controller at {endpoint} refused this agent: node2 is not a declared "
+        "node",
+    ]
+
+
+def test_a_restarted_agent_is_told_apart_and_gets_nothing_meant_for_its_previous_boot(
+        tmp_path, caplog):
+    keys = keygen(tmp_path / "keys")
+    endpoint = f"ipc://{tmp_path}/agents.sock"
+    caplog.set_level(logging.INFO, logger="corral.transport")
+
+    async def scenario():
+        events, second_got = [], []
+        controller = ControllerTransport(
+            endpoint, keys, settings=SETTINGS, on_message=lambda host, m: None,
+            on_register=lambda registration, event: events.append(event))
+        await controller.start()
+        first = AgentTransport(endpoint, keys, this_node("node1"), settings=SETTINGS,
+                               on_message=lambda m: None)
+        await first.start()
+        await until(lambda: events == ["registered"])
+        await first.close()  # the agent dies ...
+        for job in range(1, 4):  # ... and what is sent to it meanwhile is never acknowledged
+            controller.send("node1", {"type": "kill", "job": job, "signal": 9})
+        second = AgentTransport(endpoint, keys, this_node("node1"), settings=SETTINGS,
+                                on_message=second_got.append)
+        await second.start()
+        await until(lambda: events == ["registered", "restarted"])
+        controller.send("node1", {"type": "kill", "job": 4, "signal": 9})
+        await until(lambda: second_got)
+        await asyncio.sleep(0.2)
+        await second.close()
+        await controller.close()
+        return second_got
+
+    assert [message["job"] for message in asyncio.run(scenario())] == [4]
+    assert [record.getMessage() for record in caplog.records
+            if "restarted: dropped" in record.getMessage()] == [
+        "transport: agent node1 restarted: dropped 3 messages its previous boot did not "
+        "acknowledge"]

@@ -53,6 +53,7 @@ class AgentTransport:
         self.welcomed = False
         self.closed = None
         self._handshake_failure_logged = False
+        self._ack_due = False
         self._context = None
         self._socket = None
         self._monitor = None
@@ -186,8 +187,14 @@ class AgentTransport:
         if not self.welcomed:
             return
         link.receive(frame, self._apply)
-        if not frame.get("heartbeat"):
-            link.acknowledge()
+        if not frame.get("heartbeat") and not self._ack_due:
+            # Later in this turn, so that answers sent meanwhile carry the acknowledgement.
+            self._ack_due = True
+            self.loop.call_soon(self._acknowledge)
+
+    def _acknowledge(self):
+        self._ack_due = False
+        self.link.acknowledge()
 
     def _welcome(self, welcome):
         if not isinstance(welcome, dict) or not isinstance(welcome.get("session"), str):

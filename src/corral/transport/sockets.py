@@ -2,9 +2,9 @@
 how the asyncio loop drives them.
 
 Options: no high-water mark (a full queue would drop messages silently; the outboxes keep
-what is not acknowledged anyway), no linger at close, and ZMTP heartbeats, so a connection that went silent (a
-cable pulled, a stopped process) is closed after ``unresponsive_after`` and made again, after
-which the numbered messages are replayed.
+what is not acknowledged anyway), no linger at close, and ZMTP heartbeats, so a connection
+that went silent (a cable pulled, a stopped process) is closed after ``unresponsive_after``
+and made again, after which the numbered messages are replayed.
 
 `LoopSocket` drives a socket from the event loop the way `zmq.asyncio` does inside (a reader
 on the socket's file descriptor, read until empty after every operation, as its
