@@ -89,6 +89,7 @@ class AgentTransport:
             await asyncio.gather(self._beating, return_exceptions=True)
             self._beating = None
         if self._context is not None:
+            self.link.send_frame = None  # a flush still scheduled has nowhere to go
             self._socket.socket.disable_monitor()
             self._monitor.close()
             self._socket.close()

@@ -148,6 +148,8 @@ class ControllerTransport:
     async def close(self):
         if self._sweeper is not None:
             self._sweeper.cancel()
+        for peer in self.peers.values():
+            peer.link.send_frame = None  # a flush still scheduled has nowhere to go
         if self._socket is not None:
             self._socket.close()
         if self._authenticator is not None:
