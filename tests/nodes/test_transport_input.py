@@ -145,3 +145,43 @@ def test_a_restarted_agent_is_told_apart_and_gets_nothing_meant_for_its_previous
             if "restarted: dropped" in record.getMessage()] == [
         "transport: agent node1 restarted: dropped 3 messages its previous boot did not "
         "acknowledge"]
+
+
+def test_an_agent_started_first_keeps_trying_and_a_restarted_controller_gets_its_messages(
+        tmp_path, caplog):
+    keys = keygen(tmp_path / "keys")
+    endpoint = f"ipc://{tmp_path}/agents.sock"
+    caplog.set_level(logging.INFO, logger="corral.transport")
+    settings = Settings(heartbeat_interval=0.1, unresponsive_after=1.0, lost_after=2.0,
+                        reconnect_min=0.05, reconnect_max=0.2)
+
+    async def scenario():
+        agent_got = []
+        agent = AgentTransport(endpoint, keys, this_node("node1"), settings=settings,
+                               on_message=agent_got.append)
+        await agent.start()
+        agent.send({"type": "started", "job": 1, "rank": 0})  # no controller yet
+        await asyncio.sleep(0.5)
+        first_got, second_got = [], []
+        first = ControllerTransport(endpoint, keys, settings=settings,
+                                    on_message=lambda host, m: first_got.append(m["job"]))
+        await first.start()
+        await until(lambda: first_got == [1])
+        first.send("node1", {"type": "kill", "job": 1, "signal": 15})
+        await until(lambda: len(agent_got) == 1)
+        await first.close()  # the controller goes away ...
+        agent.send({"type": "finished", "job": 1, "rank": 0, "status": 0})  # ... the job ends
+        await asyncio.sleep(0.5)
+        second = ControllerTransport(endpoint, keys, settings=settings,
+                                     on_message=lambda host, m: second_got.append(m["job"]))
+        await second.start()
+        await until(lambda: second_got == [1])  # what it missed, from the agent's outbox
+        second.send("node1", {"type": "kill", "job": 2, "signal": 15})  # numbered from 1 again
+        await until(lambda: len(agent_got) == 2)
+        await agent.close()
+        await second.close()
+        return [message["job"] for message in agent_got]
+
+    assert asyncio.run(scenario()) == [1, 2]
+    assert any("the controller at" in record.getMessage() and "restarted" in
+               record.getMessage() for record in caplog.records)
