@@ -2,18 +2,29 @@
 
 Clients see only what is committed: an eventlog answer stops at the job's last committed
 event, and watchers hear of later events as their batches commit.  Guests may read only their
-own jobs.
+own jobs, and a job's output only with its user's rights: the instance runs as root, so an
+output path opened with its own rights would let anyone read any file.
 """
 
+import asyncio
 import codecs
 import errno
 import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
 
+from .. import identity, output
 from ..broker.message import RequestError
 from ..states import State
 
 _OUTPUT_POLL = 0.1
 _OUTPUT_CHUNK = 65536
+_KEPT_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+#: O_NONBLOCK: opening a FIFO does not wait for a writer (it is refused once open).
+_USER_FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_PROC_DEVICE = os.stat("/proc").st_dev
+#: Threads that open the files users named (a path on a hung file system holds one).
+_OPENERS = ThreadPoolExecutor(4, thread_name_prefix="corral-output-open")
 
 
 class Info:
@@ -151,61 +162,130 @@ class Info:
         request = msg.payload_object()
         manager = self.manager
         job = manager.job_for(msg, request.get("id"))
-        paths = manager.output_paths(job)
-        readers = [_OutputReader(stream, path) for stream, path in paths]
-        watch = bool(request.get("watch"))
-        timer = None
+        kept = output.kept_paths(job.id, manager.output_dir)
+        readers = [_OutputReader(stream, path, None if path in kept else job.userid)
+                   for stream, path in manager.output_paths(job)]
+        return self._stream_output(msg, job, readers, bool(request.get("watch")))
 
-        def poll(*_event):
-            nonlocal timer
-            if msg.cancelled:
-                return
-            finished = not watch or _tasks_done(job)
-            for reader in readers:
-                for chunk in reader.read():
-                    msg.respond({"stream": reader.stream, "data": chunk})
-            if timer is not None:
-                timer.cancel()
-                timer = None
-            if finished:
-                self._unwatch(job.id, poll)
-                msg.end_stream()
-            else:
-                timer = manager.loop.call_later(_OUTPUT_POLL, poll)
+    async def _stream_output(self, msg, job, readers, watch):
+        streaming = asyncio.current_task()
+        msg.on_cancel(lambda _msg: streaming.cancel())
+        changed = asyncio.Event()
+
+        def wake(*_event):
+            changed.set()
 
         if watch:
             # Each committed event may be the one that ends the tasks: look at once then,
             # instead of waiting for the next poll.
-            self._watch(job.id, poll)
-            msg.on_cancel(lambda _msg: self._unwatch(job.id, poll))
-        poll()
+            self._watch(job.id, wake)
+        try:
+            while True:
+                finished = not watch or _tasks_done(job)
+                for reader in readers:
+                    await reader.open()
+                    for stream, text in reader.read():
+                        msg.respond({"stream": stream, "data": text})
+                if finished:
+                    msg.end_stream()
+                    return
+                changed.clear()
+                timer = self.manager.loop.call_later(_OUTPUT_POLL, wake)
+                await changed.wait()
+                timer.cancel()
+        finally:
+            if watch:
+                self._unwatch(job.id, wake)
+            for reader in readers:
+                reader.close()
 
 
 class _OutputReader:
-    __slots__ = ("stream", "path", "offset", "decoder")
+    """One output file streamed to a client: opened once it exists, then read on from where it
+    stopped.  A file kept with the job is the instance's own; a path the user named is opened
+    with the user's rights in a worker thread (`_open_users_file`), so that it shows nothing
+    its user could not read and no ``open()`` can hold the event loop."""
 
-    def __init__(self, stream, path):
+    __slots__ = ("stream", "path", "userid", "fd", "ended", "failure", "decoder")
+
+    def __init__(self, stream, path, userid):
         self.stream = stream
         self.path = path
-        self.offset = 0
+        self.userid = userid  # None: kept with the job
+        self.fd = None
+        self.ended = False  # nothing more will be read
+        self.failure = None  # the line that says why, until it is sent
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-    def read(self):
+    async def open(self):
+        if self.fd is not None or self.ended:
+            return
         try:
-            with open(self.path, "rb") as file:
-                file.seek(self.offset)
-                while True:
-                    data = file.read(_OUTPUT_CHUNK)
-                    if not data:
-                        return
-                    self.offset += len(data)
+            if self.userid is None:
+                self.fd = os.open(self.path, _KEPT_FILE_FLAGS)
+            else:
+                opening = _OPENERS.submit(_open_users_file, self.userid, self.path)
+                try:
+                    self.fd = await asyncio.wrap_future(opening)
+                except asyncio.CancelledError:
+                    opening.add_done_callback(_close_opened)
+                    raise
+        except FileNotFoundError:
+            return  # not written yet
+        except OSError as exc:
+            self._fail(exc)
+
+    def read(self):
+        """``(stream, text)`` chunks of what was added since the last read."""
+        if self.fd is not None:
+            try:
+                while data := os.read(self.fd, _OUTPUT_CHUNK):
                     text = self.decoder.decode(data)
                     if text:
-                        yield text
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            yield f"corral: cannot read {self.path}: {os.strerror(exc.errno)}\n"
+                        yield self.stream, text
+            except OSError as exc:
+                self.close()
+                self._fail(exc)
+        if self.failure is not None:
+            yield "stderr", self.failure
+            self.failure = None
+
+    def _fail(self, exc: OSError):
+        self.ended = True
+        self.failure = f"corral: cannot read {self.path}: {exc.strerror or exc}\n"
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _open_users_file(userid: int, path: str) -> int:
+    """``path`` opened for reading as user ``userid``, if it is a regular file of theirs
+    (never a FIFO or device, which could block or never end, nor a file of /proc, which
+    describes the process that opens it).  Runs in a worker thread."""
+    fd = identity.open_as(identity.of_user(userid), path, _USER_FILE_FLAGS)
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(info.st_mode):
+        reason = "not a regular file"
+    elif info.st_dev == _PROC_DEVICE:
+        reason = "a file of /proc"
+    elif info.st_uid != userid:
+        reason = "not owned by the job's user"
+    else:
+        return fd
+    os.close(fd)
+    raise OSError(errno.EACCES, reason)
+
+
+def _close_opened(opening):
+    """A file opened for a client that went away meanwhile."""
+    if not opening.cancelled() and opening.exception() is None:
+        os.close(opening.result())
 
 
 def _complete(job) -> bool:
