@@ -166,6 +166,11 @@ def test_guest_reads_its_own_output_file_and_kept_output(guest_instance):
     assert sorted(map(tuple, chunks)) == [("stderr", "kept-err\n"), ("stdout", "kept\n")]
 
 
+def test_output_to_dev_null_attaches_as_nothing(instance):
+    result = instance.corral("run", "--output=/dev/null", "echo", "discarded")
+    assert (result.stdout, result.stderr) == ("", "")
+
+
 def test_owner_job_output_to_a_fifo_without_reader_fails_the_job_not_the_controller(
         instance, tmp_path):
     fifo = tmp_path / "pipe"

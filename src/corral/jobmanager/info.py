@@ -23,6 +23,7 @@ _KEPT_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 #: O_NONBLOCK: opening a FIFO does not wait for a writer (it is refused once open).
 _USER_FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _PROC_DEVICE = os.stat("/proc").st_dev
+_DEV_NULL = os.stat(os.devnull).st_rdev
 #: Threads that open the files users named (a path on a hung file system holds one).
 _OPENERS = ThreadPoolExecutor(4, thread_name_prefix="corral-output-open")
 
@@ -230,6 +231,7 @@ class _OutputReader:
                 except asyncio.CancelledError:
                     opening.add_done_callback(_close_opened)
                     raise
+                self.ended = self.fd is None
         except FileNotFoundError:
             return  # not written yet
         except OSError as exc:
@@ -260,17 +262,20 @@ class _OutputReader:
             self.fd = None
 
 
-def _open_users_file(userid: int, path: str) -> int:
+def _open_users_file(userid: int, path: str) -> int | None:
     """``path`` opened for reading as user ``userid``, if it is a regular file of theirs
     (never a FIFO or device, which could block or never end, nor a file of /proc, which
-    describes the process that opens it).  Runs in a worker thread."""
+    describes the process that opens it); None for /dev/null, where nothing is kept.  Runs
+    in a worker thread."""
     fd = identity.open_as(identity.of_user(userid), path, _USER_FILE_FLAGS)
     try:
         info = os.fstat(fd)
     except OSError:
         os.close(fd)
         raise
-    if not stat.S_ISREG(info.st_mode):
+    if stat.S_ISCHR(info.st_mode) and info.st_rdev == _DEV_NULL:
+        reason = None
+    elif not stat.S_ISREG(info.st_mode):
         reason = "not a regular file"
     elif info.st_dev == _PROC_DEVICE:
         reason = "a file of /proc"
@@ -279,12 +284,14 @@ def _open_users_file(userid: int, path: str) -> int:
     else:
         return fd
     os.close(fd)
+    if reason is None:
+        return None
     raise OSError(errno.EACCES, reason)
 
 
 def _close_opened(opening):
     """A file opened for a client that went away meanwhile."""
-    if not opening.cancelled() and opening.exception() is None:
+    if not opening.cancelled() and opening.exception() is None and opening.result() is not None:
         os.close(opening.result())
 
 
