@@ -76,6 +76,13 @@ def test_guest_cannot_read_shadow_through_attach(guest_instance):
     assert text.startswith("corral: cannot read /etc/shadow: ")
 
 
+def test_guest_sees_through_attach_only_files_it_owns(guest_instance):
+    inst = guest_instance()
+    job_id = guest_submit(inst, output="/etc/passwd", urgency=HOLD)  # readable by all
+    text = guest_attach(inst, job_id)
+    assert text == "corral: cannot read /etc/passwd: not owned by the job's user\n"
+
+
 def test_guest_cannot_read_another_users_private_file(guest_instance):
     inst = guest_instance()
     private = tempfile.mkdtemp(prefix="corral-other-", dir="/tmp")

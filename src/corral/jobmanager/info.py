@@ -24,6 +24,7 @@ _KEPT_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _USER_FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _PROC_DEVICE = os.stat("/proc").st_dev
 _DEV_NULL = os.stat(os.devnull).st_rdev
+_UNKNOWN = object()
 #: Threads that open the files users named (a path on a hung file system holds one).
 _OPENERS = ThreadPoolExecutor(4, thread_name_prefix="corral-output-open")
 
@@ -207,12 +208,13 @@ class _OutputReader:
     with the user's rights in a worker thread (`_open_users_file`), so that it shows nothing
     its user could not read and no ``open()`` can hold the event loop."""
 
-    __slots__ = ("stream", "path", "userid", "fd", "ended", "failure", "decoder")
+    __slots__ = ("stream", "path", "userid", "identity", "fd", "ended", "failure", "decoder")
 
     def __init__(self, stream, path, userid):
         self.stream = stream
         self.path = path
         self.userid = userid  # None: kept with the job
+        self.identity = _UNKNOWN  # the user's, looked up once (a file may be long in coming)
         self.fd = None
         self.ended = False  # nothing more will be read
         self.failure = None  # the line that says why, until it is sent
@@ -225,7 +227,7 @@ class _OutputReader:
             if self.userid is None:
                 self.fd = os.open(self.path, _KEPT_FILE_FLAGS)
             else:
-                opening = _OPENERS.submit(_open_users_file, self.userid, self.path)
+                opening = _OPENERS.submit(self._open_as_user)
                 try:
                     self.fd = await asyncio.wrap_future(opening)
                 except asyncio.CancelledError:
@@ -236,6 +238,12 @@ class _OutputReader:
             return  # not written yet
         except OSError as exc:
             self._fail(exc)
+
+    def _open_as_user(self) -> int | None:
+        """Runs in a worker thread (user databases and file systems may be slow)."""
+        if self.identity is _UNKNOWN:
+            self.identity = identity.of_user(self.userid)
+        return _open_users_file(self.identity, self.userid, self.path)
 
     def read(self):
         """``(stream, text)`` chunks of what was added since the last read."""
@@ -262,31 +270,27 @@ class _OutputReader:
             self.fd = None
 
 
-def _open_users_file(userid: int, path: str) -> int | None:
-    """``path`` opened for reading as user ``userid``, if it is a regular file of theirs
-    (never a FIFO or device, which could block or never end, nor a file of /proc, which
-    describes the process that opens it); None for /dev/null, where nothing is kept.  Runs
-    in a worker thread."""
-    fd = identity.open_as(identity.of_user(userid), path, _USER_FILE_FLAGS)
+def _open_users_file(user, userid: int, path: str) -> int | None:
+    """``path`` opened for reading with the rights of ``user`` (uid ``userid``), if it is a
+    regular file of theirs (never a FIFO or device, which could block or never end, nor a file
+    of /proc, which describes the process that opens it); None for /dev/null, where nothing is
+    kept."""
+    fd = identity.open_as(user, path, _USER_FILE_FLAGS)
     try:
         info = os.fstat(fd)
     except OSError:
         os.close(fd)
         raise
-    if stat.S_ISCHR(info.st_mode) and info.st_rdev == _DEV_NULL:
-        reason = None
-    elif not stat.S_ISREG(info.st_mode):
-        reason = "not a regular file"
-    elif info.st_dev == _PROC_DEVICE:
-        reason = "a file of /proc"
-    elif info.st_uid != userid:
-        reason = "not owned by the job's user"
-    else:
+    if stat.S_ISREG(info.st_mode) and info.st_dev != _PROC_DEVICE and info.st_uid == userid:
         return fd
     os.close(fd)
-    if reason is None:
+    if stat.S_ISCHR(info.st_mode) and info.st_rdev == _DEV_NULL:
         return None
-    raise OSError(errno.EACCES, reason)
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(errno.EACCES, "not a regular file")
+    if info.st_dev == _PROC_DEVICE:
+        raise OSError(errno.EACCES, "a file of /proc")
+    raise OSError(errno.EACCES, "not owned by the job's user")
 
 
 def _close_opened(opening):
