@@ -7,6 +7,7 @@ the job's ``user`` annotations, so memos survive a restart with the eventlog.
 import errno
 
 from ..broker.message import RequestError
+from ..limits import MAX_DEPTH, too_deep
 
 
 class Memo:
@@ -19,5 +20,8 @@ class Memo:
         memo = request.get("memo")
         if not isinstance(memo, dict) or not memo:
             raise RequestError(errno.EPROTO, "memo needs a non-empty 'memo' object")
+        if too_deep(memo):
+            raise RequestError(errno.EINVAL, f"memo nests arrays and objects more than "
+                                             f"{MAX_DEPTH} levels deep")
         self.manager.events.post(job, "memo", memo)
         msg.respond({})
