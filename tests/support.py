@@ -9,11 +9,13 @@ root is the only user.
 import json
 import os
 import pwd
+import struct
 import subprocess
 import time
 
 import pytest
 
+from corral.broker import wire
 from corral.client import Client, RPCError
 
 GUEST = "corral-guest"
@@ -87,3 +89,18 @@ def until(check, timeout=15.0, interval=0.02):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {check}")
         time.sleep(interval)
+
+
+def raw_exchange(client, body: bytes, header: bytes | None = None) -> dict:
+    """Send ``body`` as one frame on ``client``'s socket (``header``: a length prefix of
+    one's own) and return the next frame the instance answers, decoded."""
+    client.sock.sendall((header or struct.pack(">I", len(body))) + body)
+    reader = wire.FrameReader()
+    client.sock.settimeout(20)
+    while True:
+        data = client.sock.recv(1 << 16)
+        if not data:
+            raise AssertionError("the instance closed the connection")
+        frames = reader.feed(data)
+        if frames:
+            return wire.decode_body(frames[0])
