@@ -33,7 +33,12 @@ MAX_QUOTED = 64
 
 
 def shorten(text: str, limit: int = MAX_ERROR_TEXT) -> str:
-    """``text`` cut to ``limit`` characters, with ``...`` saying it was cut."""
+    """``text`` on one line (control characters escaped: input may hold them) and cut to
+    ``limit`` characters, with ``...`` saying it was cut."""
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -186,7 +186,8 @@ class Connection(asyncio.Protocol):
             request = wire.decode_request(body)
             matchtag, topic = _request_header(request)
         except wire.FrameError as exc:
-            self._send({"matchtag": exc.matchtag, "errnum": errno.EPROTO, "errstr": str(exc)})
+            self._send({"matchtag": exc.matchtag, "errnum": errno.EPROTO,
+                        "errstr": shorten(str(exc))})
             return
         if topic == "broker.cancel":
             payload = request.get("payload")
