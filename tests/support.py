@@ -94,7 +94,7 @@ def until(check, timeout=15.0, interval=0.02):
 def raw_exchange(client, body: bytes, header: bytes | None = None) -> dict:
     """Send ``body`` as one frame on ``client``'s socket (``header``: a length prefix of
     one's own) and return the next frame the instance answers, decoded."""
-    client.sock.sendall((header or struct.pack(">I", len(body))) + body)
+    client.sock.sendall((struct.pack(">I", len(body)) if header is None else header) + body)
     reader = wire.FrameReader()
     client.sock.settimeout(20)
     while True:
