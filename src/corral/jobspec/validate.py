@@ -103,7 +103,8 @@ def validate(jobspec: dict) -> Request:
     nnodes, exclusive, nslots, label, cores, gpus = _read_resources(jobspec["resources"])
     command, count_kind, count_value = _read_task(jobspec["tasks"], label)
     system = _read_system(jobspec["attributes"])
-    duration, cwd, queue, account, qos, comment, requeue = _read_system_values(system)
+    duration, cwd, queue, account, qos, comment, requeue, environment_size = (
+        _read_system_values(system))
     dependencies = _read_dependencies(system.get("dependencies", _ABSENT))
     name = _read_job_name(system.get("job", _ABSENT), command[0])
     stdout_path, stderr_path, per_resource = _read_shell(system.get("shell", _ABSENT))
@@ -117,7 +118,7 @@ def validate(jobspec: dict) -> Request:
     if per_resource is not None:
         ntasks = _count_tasks_per_resource(per_resource, nnodes, nslots * cores, ntasks)
     _check_totals(nslots, cores, gpus, ntasks, per_resource)
-    _check_exec_size(command, system.get("environment"))
+    _check_exec_size(command, system.get("environment"), environment_size)
     _check_depth(jobspec["tasks"][0], jobspec["attributes"], system)
 
     return Request(
@@ -356,7 +357,8 @@ def _read_system(attributes: object) -> dict:
 
 
 def _read_system_values(system: dict) -> tuple:
-    """Return duration, cwd, queue, account, qos, comment and requeue, checked.
+    """Return duration, cwd, queue, account, qos, comment, requeue, checked, and the
+    environment's size in characters.
 
     Constraints and the environment are checked for shape only: their readers own the rest.
     """
@@ -381,11 +383,12 @@ def _read_system_values(system: dict) -> tuple:
     if "constraints" in system and not isinstance(system["constraints"], dict):
         fail("attributes.system.constraints", f"must be an object, got "
               f"{kind(system['constraints'])}")
+    environment_size = 0
     if "environment" in system:
-        _check_environment(system["environment"])
+        environment_size = _check_environment(system["environment"])
     if "exec" in system:
         _check_exec_attributes(system["exec"])
-    return (float(duration), *strings, requeue)
+    return (float(duration), *strings, requeue, environment_size)
 
 
 def _count_tasks_per_resource(per_resource: tuple[str, int], nnodes: int, ncores: int,
@@ -403,25 +406,42 @@ def _count_tasks_per_resource(per_resource: tuple[str, int], nnodes: int, ncores
     return ntasks
 
 
-def _check_environment(environment: object) -> None:
+def _check_environment(environment: object) -> int:
     """Environment values are strings, or null to unset the variable (RFC 14); names are
     what ``execve`` can pass: not empty, without ``=`` (NUL is refused in every request
-    before it gets here)."""
+    before it gets here).  Returns the characters of its names and values (for
+    `_check_exec_size`).  Every submitted job carries an environment, so it is checked whole,
+    in C loops; the variable at fault is looked for only once there is one."""
     if not isinstance(environment, dict):
         fail("attributes.system.environment", f"must be an object, got {kind(environment)}")
-    for variable, value in environment.items():
-        if type(value) is not str:
-            if value is None:
-                continue
-            fail(f"attributes.system.environment.{variable}",
-                  f"must be a string or null, got {kind(value)}")
-        if not variable or "=" in variable:
-            fail(f"attributes.system.environment.{quote(variable)}",
-                  "a variable name must be non-empty and must not hold '='")
-        if len(variable) + len(value) >= _SHORT_EXEC_STRING and \
-                _utf8_size(variable) + 1 + _utf8_size(value) > MAX_EXEC_STRING:
-            fail(f"attributes.system.environment.{variable}",
-                  f"NAME=VALUE is over the {MAX_EXEC_STRING} byte limit of one variable")
+    values = environment.values()
+    if not set(map(type, values)) <= _ENVIRONMENT_VALUE_TYPES:
+        variable, value = next((variable, value) for variable, value in environment.items()
+                               if type(value) is not str and value is not None)
+        fail(f"attributes.system.environment.{variable}",
+              f"must be a string or null, got {kind(value)}")
+    try:
+        names = "".join(environment)
+    except TypeError:
+        fail("attributes.system.environment", "variable names must be strings")
+    if "=" in names or "" in environment:
+        variable = next(variable for variable in environment if not variable or "=" in variable)
+        fail(f"attributes.system.environment.{quote(variable)}",
+              "a variable name must be non-empty and must not hold '='")
+    try:
+        size = len(names) + len("".join(values))
+    except TypeError:  # a null among the values
+        size = len(names) + len("".join(filter(None, values)))
+    if size >= _SHORT_EXEC_STRING:
+        for variable, value in environment.items():
+            if value is not None and \
+                    _utf8_size(variable) + 1 + _utf8_size(value) > MAX_EXEC_STRING:
+                fail(f"attributes.system.environment.{variable}",
+                      f"NAME=VALUE is over the {MAX_EXEC_STRING} byte limit of one variable")
+    return size
+
+
+_ENVIRONMENT_VALUE_TYPES = frozenset({str, type(None)})
 
 
 def _check_exec_attributes(exec_attributes: object) -> None:
@@ -457,15 +477,16 @@ def _check_totals(nslots: int, cores: int, gpus: int, ntasks: int,
             fail("resources", f"asks for {total} {what} in all, over the limit of {MAX_COUNT}")
 
 
-def _check_exec_size(command: tuple[str, ...], environment: dict | None) -> None:
-    """The command and environment fit in `MAX_EXEC_BYTES`, counted as ``execve`` counts."""
-    strings = list(command)
-    if environment:
-        strings.extend(environment)
-        strings.extend(value for value in environment.values() if value is not None)
-    size = sum(map(len, strings)) + len(strings)
+def _check_exec_size(command: tuple[str, ...], environment: dict | None,
+                     environment_size: int) -> None:
+    """The command and environment fit in `MAX_EXEC_BYTES`, counted as ``execve`` counts
+    (``NAME=VALUE`` and each string's NUL); ``environment_size`` is its names and values
+    in characters."""
+    count = len(command) + 2 * len(environment or ())
+    size = sum(map(len, command)) + environment_size + count
     if size * 4 > MAX_EXEC_BYTES:  # non-ASCII text takes up to 4 bytes a character
-        size = sum(map(_utf8_size, strings)) + len(strings)
+        values = [value for value in (environment or {}).values() if value is not None]
+        size = sum(map(_utf8_size, [*command, *(environment or ()), *values])) + count
         if size > MAX_EXEC_BYTES:
             fail("attributes.system.environment", f"the environment and the command take "
                                                   f"{size} bytes, over the limit of "
