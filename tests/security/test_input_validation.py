@@ -370,3 +370,24 @@ def test_a_node_prolog_that_cannot_start_with_the_jobs_environment_blames_the_jo
         driver.call_node_hooks([Loaded()], "prep_p_prolog", None, None)
     assert "prolog cannot be started with this job's environment" in str(refused.value)
     assert run_script(str(script), {"SPANK_OK": "1"}, None, "prolog", 1).status == 0
+
+
+def test_an_after_commit_callback_that_raises_does_not_stop_the_others(tmp_path):
+    """A start, a submit answer and a held job each wait in an after-commit callback: one
+    that raises must not leave those queued after it waiting for ever."""
+    import asyncio
+
+    from corral.store.sqlite import Store
+
+    async def commit_with_a_failing_callback():
+        store = Store(str(tmp_path / "corral.db"), asyncio.get_running_loop())
+        ran = []
+        store.kv_set("next_id", 2)
+        store.after_commit(lambda: ran.append("first"))
+        store.after_commit(lambda: int("abc"))
+        store.after_commit(lambda: ran.append("third"))
+        await asyncio.wait_for(store.flush(), 10)
+        store.close()
+        return ran
+
+    assert asyncio.run(commit_with_a_failing_callback()) == ["first", "third"]
