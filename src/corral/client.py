@@ -90,7 +90,7 @@ class Client:
         if len(data) - wire.HEADER.size > MAX_REQUEST_FRAME:
             raise RPCError(errno.E2BIG, f"request of {len(data) - wire.HEADER.size} bytes "
                                         f"exceeds the {MAX_REQUEST_FRAME} byte frame limit")
-        self._next_tag = max(self._next_tag, tag + 1)
+        self._next_tag = tag + 1
         self._waiting[tag] = []
         self.sock.sendall(data)
 

@@ -329,9 +329,9 @@ class Exec:
     # --- building start requests ------------------------------------------------------
 
     def _start_message(self, job, system, nnodes) -> dict:
-        # A null value unsets the variable (RFC 14): the task environment is only this one.
-        env = {name: value for name, value in (job.environment or {}).items()
-               if value is not None}
+        env = dict(job.environment or {})
+        if None in env.values():  # a null value unsets the variable (RFC 14)
+            env = {name: value for name, value in env.items() if value is not None}
         nodelist = resource_set.nodelist(job.R)
         env.update({
             "CORRAL_JOB_ID": str(job.id),

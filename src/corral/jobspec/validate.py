@@ -2,7 +2,8 @@
 job-ingest checks it, and summed up as a `Request` for the scheduler and exec.
 
 It must not apply site policy (limits, default queue or duration): that belongs to ingest and
-the jobtap plugins.
+the jobtap plugins.  It does apply the fixed bounds of `corral.limits` (counts, strings,
+paths, environment, nesting): what it accepts, exec must be able to start.
 """
 
 import collections
@@ -360,7 +361,7 @@ def _read_system_values(system: dict) -> tuple:
     """Return duration, cwd, queue, account, qos, comment, requeue, checked, and the
     environment's size in characters.
 
-    Constraints and the environment are checked for shape only: their readers own the rest.
+    Constraints are checked for shape only: their readers own the rest.
     """
     duration = system.get("duration", _ABSENT)
     if duration is _ABSENT:
