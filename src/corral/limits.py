@@ -24,6 +24,8 @@ MAX_EXEC_STRING = 128 * 1024 - 1
 MAX_PATH = 4095
 #: Longest short text: job name, queue, account, qos, comment, labels, dependencies, notes.
 MAX_TEXT = 4096
+#: Largest memo (``corral job memo``), as compact JSON text.
+MAX_MEMO = 64 * 1024
 #: Largest count in a jobspec, and largest total of nodes, slots, cores, gpus or tasks.
 MAX_COUNT = 1024 * 1024
 #: Longest error text sent back; texts that quote input are cut here.

@@ -258,6 +258,19 @@ def test_deep_nesting_in_a_jobspec_memo_or_update_is_refused(guest_instance):
     assert update["errnum"] and "internal error" not in update["errstr"]
 
 
+def test_guest_memo_over_the_limit_is_refused(guest_instance):
+    instance = guest_instance()
+
+    def attack(client):
+        job_id = client.submit(jobspec.build(["true"], setattr=["exec.test.run_duration=30"]))
+        memo = raw_exchange(client, frame("job-manager.memo", {"id": job_id,
+                                                               "memo": {"k": "v" * 70000}}))
+        client.cancel(job_id)
+        return memo
+
+    assert "memo is over the 65536 character limit" in as_guest(instance.uri, attack)["errstr"]
+
+
 def test_error_texts_that_quote_input_are_cut(guest_instance):
     instance = guest_instance()
     job = spec()
