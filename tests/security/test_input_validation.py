@@ -119,6 +119,16 @@ def test_guest_nul_in_command_cwd_environment_or_path_is_refused(guest_instance,
     assert answer["errnum"] and "NUL" in answer["errstr"] and one_line(answer["errstr"])
 
 
+def test_client_splits_a_submit_batch_over_the_frame_limit(instance):
+    """300 jobs of 30 KB each (9 MB) are more than one request may carry."""
+    spec = jobspec.build(["true"], setattr=SIMULATED,
+                         environment={f"V{index}": "v" * 1000 for index in range(30)})
+    with instance.client() as client:
+        ids = client.submit_many([spec] * 300)
+        assert all(isinstance(job_id, int) for job_id in ids) and len(set(ids)) == 300
+        wait(client, ids[-1])
+
+
 def test_bad_simulated_duration_in_a_batch_refuses_that_job_and_the_others_run(instance):
     """The batch used to hang, all 8 jobs, on the one bad ``system.exec``."""
     good = spec(exec={"test": {"run_duration": 0}})

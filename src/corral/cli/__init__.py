@@ -55,3 +55,6 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the connection failed under a request (the instance went away)
+        print(f"corral {args.command}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
