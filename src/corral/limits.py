@@ -26,8 +26,11 @@ MAX_PATH = 4095
 MAX_TEXT = 4096
 #: Largest memo (``corral job memo``), as compact JSON text.
 MAX_MEMO = 64 * 1024
-#: Largest count in a jobspec, and largest total of nodes, slots, cores, gpus or tasks.
+#: Largest count in a jobspec, and largest total of nodes, slots, cores or gpus.
 MAX_COUNT = 1024 * 1024
+#: Most tasks in one job: exec builds a record for each and an agent starts each as a process
+#: (Slurm's largest ``MaxTasksPerNode`` is 65533).
+MAX_TASKS = 65536
 #: Longest error text sent back; texts that quote input are cut here.
 MAX_ERROR_TEXT = 1024
 #: Longest quotation of a bad value inside an error text.

@@ -178,6 +178,10 @@ def test_guest_task_count_of_two_to_the_forty_is_refused(guest_instance):
         client, submit_frame(spec(count={"per_slot": 2**40}))))
     error = answer["payload"]["jobs"][0]["errstr"]
     assert "tasks[0].count.per_slot: must be at most 1048576" in error
+    many = as_guest(instance.uri, lambda client: raw_exchange(
+        client, submit_frame(spec(count={"per_slot": 2**20}))))
+    assert "asks for 1048576 tasks in all, over the limit of 65536" in \
+        many["payload"]["jobs"][0]["errstr"]
     assert instance.process.poll() is None
 
 

@@ -16,6 +16,7 @@ from ..limits import (
     MAX_EXEC_BYTES,
     MAX_EXEC_STRING,
     MAX_PATH,
+    MAX_TASKS,
     MAX_TEXT,
     quote,
     shorten,
@@ -469,13 +470,14 @@ def _check_exec_attributes(exec_attributes: object) -> None:
 
 def _check_totals(nslots: int, cores: int, gpus: int, ntasks: int,
                   per_resource: tuple[str, int] | None) -> None:
-    """No job asks for more than `MAX_COUNT` slots, cores, gpus or tasks in all."""
+    """No job asks for more than `MAX_COUNT` slots, cores or gpus, or `MAX_TASKS` tasks, in
+    all."""
     if per_resource is not None and not ntasks:
         ntasks = nslots * cores * per_resource[1]  # per core: at least this many
-    for what, total in (("slots", nslots), ("cores", nslots * cores), ("gpus", nslots * gpus),
-                        ("tasks", ntasks)):
-        if total > MAX_COUNT:
-            fail("resources", f"asks for {total} {what} in all, over the limit of {MAX_COUNT}")
+    for what, total, limit in (("slots", nslots, MAX_COUNT), ("cores", nslots * cores, MAX_COUNT),
+                               ("gpus", nslots * gpus, MAX_COUNT), ("tasks", ntasks, MAX_TASKS)):
+        if total > limit:
+            fail("resources", f"asks for {total} {what} in all, over the limit of {limit}")
 
 
 def _check_exec_size(command: tuple[str, ...], environment: dict | None,
