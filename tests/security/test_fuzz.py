@@ -12,6 +12,7 @@ import os
 import random
 import time
 
+from corral import jobspec
 from corral.broker import wire
 from corral.limits import MAX_ERROR_TEXT
 from corral.states import State
@@ -62,7 +63,7 @@ def random_value(rng: random.Random, depth: int = 0, bad_text: bool = False):
 
 
 def base_jobspec(rng: random.Random) -> dict:
-    """A valid jobspec whose tasks are simulated (no process ever starts)."""
+    """A valid jobspec whose tasks are simulated (no process starts unless `really_run`)."""
     slot = {"type": "slot", "count": 1, "label": "task", "with": [{"type": "core", "count": 1}]}
     resources = [{"type": "node", "count": 1, "with": [slot]}] if rng.random() < 0.3 else [slot]
     return {
@@ -108,9 +109,26 @@ def varied_jobspec(rng: random.Random) -> dict:
     return spec
 
 
+def really_run(spec: dict) -> dict:
+    """``spec`` with real tasks (``true``, as the guest) if it is valid and small, so that
+    exec's start path sees fuzzed input too; the output stays with the job."""
+    try:
+        request = jobspec.validate(spec)
+    except jobspec.JobspecError:
+        return spec
+    if 1 <= request.ntasks <= 4 and request.nslots * request.cores_per_slot <= 4:
+        system = spec["attributes"]["system"]
+        del system["exec"]
+        if isinstance(system.get("shell", {}).get("options"), dict):
+            system["shell"]["options"].pop("output", None)
+        spec["tasks"][0]["command"][0] = "true"
+    return spec
+
+
 def mutated_jobspec(rng: random.Random, bad_text: bool) -> dict:
     if rng.random() < 0.3:
-        return varied_jobspec(rng)
+        spec = varied_jobspec(rng)
+        return really_run(spec) if rng.random() < 0.1 else spec
     spec = base_jobspec(rng)
     for _ in range(rng.choice((1, 1, 2, 3))):
         places = list(_places(spec))
@@ -122,7 +140,7 @@ def mutated_jobspec(rng: random.Random, bad_text: bool) -> dict:
             container[rng.choice(_TEXTS)] = random_value(rng, bad_text=bad_text)
         else:
             container[key] = random_value(rng, bad_text=bad_text)
-    return spec
+    return really_run(spec) if rng.random() < 0.05 else spec
 
 
 def random_frame(rng: random.Random, matchtag: int, job_ids: list) -> tuple[bytes, int]:
