@@ -61,5 +61,7 @@ def too_deep(value: dict | list, limit: int = MAX_DEPTH) -> bool:
     levels deep."""
     if limit <= 0:
         return True
-    items = value.values() if isinstance(value, dict) else value
-    return any(too_deep(item, limit - 1) for item in items if isinstance(item, (dict, list)))
+    for item in value.values() if isinstance(value, dict) else value:
+        if isinstance(item, (dict, list)) and too_deep(item, limit - 1):
+            return True
+    return False

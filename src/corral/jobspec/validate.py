@@ -474,6 +474,8 @@ def _check_totals(nslots: int, cores: int, gpus: int, ntasks: int,
     all."""
     if per_resource is not None and not ntasks:
         ntasks = nslots * cores * per_resource[1]  # per core: at least this many
+    if ntasks <= MAX_TASKS and nslots * max(cores, gpus) <= MAX_COUNT:
+        return  # every job but a refused one, in two comparisons
     for what, total, limit in (("slots", nslots, MAX_COUNT), ("cores", nslots * cores, MAX_COUNT),
                                ("gpus", nslots * gpus, MAX_COUNT), ("tasks", ntasks, MAX_TASKS)):
         if total > limit:
@@ -498,13 +500,15 @@ def _check_exec_size(command: tuple[str, ...], environment: dict | None,
 
 def _check_depth(task: dict, attributes: dict, system: dict) -> None:
     """The free-form parts of a jobspec nest at most `MAX_DEPTH` levels in all."""
-    parts = [("tasks[0].attributes", task.get("attributes"), 2),
-             ("attributes.user", attributes.get("user"), 2)]
-    parts.extend((f"attributes.system.{key}", value, 3) for key, value in system.items()
-                 if key != "environment" and isinstance(value, (dict, list)))
-    for where, value, depth in parts:
-        if isinstance(value, (dict, list)) and too_deep(value, MAX_DEPTH - depth):
+    for where, value in (("tasks[0].attributes", task.get("attributes")),
+                         ("attributes.user", attributes.get("user"))):
+        if value and too_deep(value, MAX_DEPTH - 2):
             fail(where, f"nests arrays and objects more than {MAX_DEPTH} levels deep")
+    for key, value in system.items():
+        if isinstance(value, (dict, list)) and key != "environment" and \
+                too_deep(value, MAX_DEPTH - 3):
+            fail(f"attributes.system.{key}",
+                 f"nests arrays and objects more than {MAX_DEPTH} levels deep")
 
 
 def _check_text(value: object, where: str) -> str:
