@@ -9,12 +9,14 @@ root is the only user.
 import json
 import os
 import pwd
+import struct
 import subprocess
 import tempfile
 import time
 
 import pytest
 
+from corral.broker import wire
 from corral.client import Client, RPCError
 
 GUEST = "corral-guest"
@@ -106,3 +108,18 @@ def rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError(f"process {pid} has no VmRSS")
+
+
+def raw_exchange(client, body: bytes, header: bytes | None = None) -> dict:
+    """Send ``body`` as one frame on ``client``'s socket (``header``: a length prefix of
+    one's own) and return the next frame the instance answers, decoded."""
+    client.sock.sendall((struct.pack(">I", len(body)) if header is None else header) + body)
+    reader = wire.FrameReader()
+    client.sock.settimeout(20)
+    while True:
+        data = client.sock.recv(1 << 16)
+        if not data:
+            raise AssertionError("the instance closed the connection")
+        frames = reader.feed(data)
+        if frames:
+            return wire.decode_body(frames[0])

@@ -15,6 +15,7 @@ import os
 import socket
 import struct
 
+from ..limits import MAX_REQUEST_FRAME, shorten
 from . import wire
 from .message import Message, RequestError
 from .roles import ROLE_OWNER, rolemask_for
@@ -144,7 +145,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, broker: Broker):
         self.broker = broker
         self.transport = None
-        self.reader = wire.FrameReader()
+        self.reader = wire.FrameReader(MAX_REQUEST_FRAME)
         self.userid = -1
         self.rolemask = 0
         self.streams: dict[int, Message] = {}
@@ -173,37 +174,25 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data):
-        try:
-            bodies = self.reader.feed(data)
-        except wire.FrameError as exc:
-            log.warning("closing connection from uid %d: %s", self.userid, exc)
-            self.transport.close()
-            return
-        for body in bodies:
+        for body in self.reader.feed(data):
             self._request(body)
 
-    def _request(self, body: bytes):
+    def _request(self, body):
+        """Serve one frame; a frame that is not a well-formed request gets an error answer
+        (with its matchtag when it can be read) and the connection stays open."""
         try:
-            request = wire.decode_body(body)
-        except ValueError as exc:
-            self._send({"matchtag": 0, "errnum": errno.EPROTO, "errstr": str(exc)})
-            return
-        if not isinstance(request, dict):
-            self._send({"matchtag": 0, "errnum": errno.EPROTO, "errstr": "frame is not an object"})
-            return
-        matchtag = request.get("matchtag", 0)
-        topic = request.get("topic")
-        if not isinstance(matchtag, int) or not isinstance(topic, str) or not topic:
-            self._send(
-                {
-                    "matchtag": matchtag if isinstance(matchtag, int) else 0,
-                    "errnum": errno.EPROTO,
-                    "errstr": "request frame needs a string 'topic' and an integer 'matchtag'",
-                }
-            )
+            if isinstance(body, wire.FrameError):
+                raise body
+            request = wire.decode_request(body)
+            matchtag, topic = _request_header(request)
+        except wire.FrameError as exc:
+            self._send({"matchtag": exc.matchtag, "errnum": errno.EPROTO,
+                        "errstr": shorten(str(exc))})
             return
         if topic == "broker.cancel":
-            stream = self.streams.pop(request.get("payload", {}).get("matchtag"), None)
+            payload = request.get("payload")
+            cancelled = payload.get("matchtag") if isinstance(payload, dict) else None
+            stream = self.streams.pop(cancelled, None) if type(cancelled) is int else None
             if stream is not None:
                 stream.cancel()
             return
@@ -221,7 +210,7 @@ class Connection(asyncio.Protocol):
 
         def reply(payload, errnum, errstr):
             if errnum:
-                frame = {"matchtag": matchtag, "errnum": errnum, "errstr": errstr}
+                frame = {"matchtag": matchtag, "errnum": errnum, "errstr": shorten(str(errstr))}
                 self.streams.pop(matchtag, None)
             else:
                 frame = {"matchtag": matchtag, "payload": payload}
@@ -235,3 +224,13 @@ class Connection(asyncio.Protocol):
     def _send(self, frame):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(wire.encode(frame))
+
+
+def _request_header(request: dict) -> tuple[int, str]:
+    """A request's matchtag and topic, or FrameError (with the matchtag if it is usable)."""
+    matchtag = request.get("matchtag", 0)
+    topic = request.get("topic")
+    if type(matchtag) is not int or not isinstance(topic, str) or not topic:
+        raise wire.FrameError("request frame needs a string 'topic' and an integer 'matchtag'",
+                              matchtag if type(matchtag) is int else 0)
+    return matchtag, topic

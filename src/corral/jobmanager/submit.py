@@ -15,6 +15,7 @@ from .. import eventlog
 from .. import jobspec as jobspec_module
 from ..broker.roles import ROLE_OWNER
 from ..jsoncodec import dumps
+from ..limits import MAX_JOBSPEC, shorten
 from .event import NO_COMMIT
 from .job import Job
 from .plugin import URGENCY_DEFAULT
@@ -22,6 +23,7 @@ from .plugin import URGENCY_DEFAULT
 
 class SubmitError(Exception):
     def __init__(self, errnum, text):
+        text = shorten(str(text))  # a plugin's or a check's text may quote the jobspec
         super().__init__(text)
         self.errnum = errnum
         self.text = text
@@ -112,8 +114,13 @@ class Submit:
         if error is not None:
             self._reject(job)
             raise SubmitError(errno.EINVAL, error)
+        spec_text = dumps(spec)
+        if len(spec_text) > MAX_JOBSPEC:
+            self._reject(job)
+            raise SubmitError(errno.E2BIG, f"jobspec: {len(spec_text)} characters of JSON, "
+                                           f"over the limit of {MAX_JOBSPEC}")
 
-        manager.store.add_job(job_id, userid, t_submit, dumps(spec))
+        manager.store.add_job(job_id, userid, t_submit, spec_text)
         job.seq = 1
         manager.store.append_event(
             job_id, 0, submit_event, eventlog.encode_context(submit_event["context"]), job

@@ -177,8 +177,7 @@ class Store:
             return
         batch, self._pending = self._pending, _Batch()
         if batch.empty():
-            for callback in batch.callbacks:
-                callback()
+            _run_callbacks(batch.callbacks)
             self._idle.set()
             return
         self._committing = True
@@ -223,8 +222,7 @@ class Store:
             return
         if batch.committed_events and self.on_committed is not None:
             self.on_committed(batch.committed_events)
-        for callback in batch.callbacks:
-            callback()
+        _run_callbacks(batch.callbacks)
         if self._pending.empty() and not self._pending.callbacks:
             self._idle.set()
         else:
@@ -306,3 +304,13 @@ def _event(row) -> dict:
     if context:
         return {"timestamp": timestamp, "name": name, "context": json.loads(context)}
     return {"timestamp": timestamp, "name": name}
+
+
+def _run_callbacks(callbacks):
+    """Call each after-commit callback; one that raises is logged and the others still run
+    (each holds a job, a response or a start that must not hang on another's failure)."""
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            log.exception("job store: after-commit callback %r failed", callback)
