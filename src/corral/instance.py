@@ -34,6 +34,7 @@ from .prep.host import PrepHost
 from .prep.loader import PrepError
 from .resource import ResourceService
 from .sched import NodeSpec, ResourcePool, Scheduler
+from .state_lock import StateDirInUse, StateDirLock
 from .store import Store
 
 log = logging.getLogger("corral")
@@ -68,6 +69,7 @@ class Instance:
         self.dmesg = RingBuffer()
         self.prep = None
         self.prep_host = None
+        self.lock = None
 
     async def start(self):
         loop = asyncio.get_running_loop()
@@ -77,6 +79,10 @@ class Instance:
         logging.getLogger("corral").addHandler(self.dmesg)
         config = self.config
         os.makedirs(self.state_dir, exist_ok=True)
+        try:
+            self.lock = StateDirLock(self.state_dir)  # before anything in it is touched
+        except StateDirInUse as exc:
+            raise StartupError(str(exc)) from None
         output_dir = os.path.join(self.state_dir, "output")
         os.makedirs(output_dir, exist_ok=True)
 
@@ -214,6 +220,7 @@ class Instance:
         logging.getLogger("corral").removeHandler(self.dmesg)
         if self.temporary_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        self.lock.release()
 
 
 def _raise_open_file_limit():
