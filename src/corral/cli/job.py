@@ -7,6 +7,7 @@ import sys
 
 from .. import eventlog
 from ..client import RPCError, connect
+from .interrupt import follow
 from .run import attach
 from .submit import parse_urgency
 
@@ -202,7 +203,7 @@ def _requeue(args):
 
 def _attach(args):
     with connect() as client:
-        return attach(client, args.id, "corral job attach")
+        return follow(client, args.id, "corral job attach", attach)
 
 
 def _kill(args):
