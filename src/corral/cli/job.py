@@ -171,7 +171,9 @@ def _purge(args):
     with connect() as client:
         answer = client.rpc("job-manager.purge", payload)
     verb = "purged" if answer["purged"] else "would purge (use --force)"
-    print(f"{verb} {answer['count']} jobs")
+    beyond = answer["matched"] - answer["count"]
+    more = f" ({beyond} more beyond --batch {args.batch})" if beyond > 0 else ""
+    print(f"{verb} {answer['count']} jobs{more}")
 
 
 def _memo(args):
