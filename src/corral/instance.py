@@ -34,7 +34,7 @@ from .prep.host import PrepHost
 from .prep.loader import PrepError
 from .resource import ResourceService
 from .sched import NodeSpec, ResourcePool, Scheduler
-from .state_lock import StateDirInUse, StateDirLock
+from .state_lock import StateDirLock, StateDirLockError
 from .store import Store
 
 log = logging.getLogger("corral")
@@ -81,7 +81,7 @@ class Instance:
         os.makedirs(self.state_dir, exist_ok=True)
         try:
             self.lock = StateDirLock(self.state_dir)  # before anything in it is touched
-        except StateDirInUse as exc:
+        except StateDirLockError as exc:
             raise StartupError(str(exc)) from None
         output_dir = os.path.join(self.state_dir, "output")
         os.makedirs(output_dir, exist_ok=True)

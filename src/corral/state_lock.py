@@ -17,8 +17,9 @@ import os
 LOCK_FILE = "lock"
 
 
-class StateDirInUse(Exception):
-    """Another live instance holds the lock; ``str()`` says which."""
+class StateDirLockError(Exception):
+    """The state directory cannot be taken: another live instance holds it, or its lock
+    file cannot be opened; ``str()`` says which, in one line."""
 
 
 class StateDirLock:
@@ -28,16 +29,19 @@ class StateDirLock:
         path = os.path.join(state_dir, LOCK_FILE)
         # Not truncated on open: the holder's pid must survive a refused attempt.  Opened
         # close-on-exec (Python's default), so tasks never inherit the lock.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StateDirLockError(f"{path}: cannot open the lock file: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             holder = _read_pid(fd)
             os.close(fd)
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise
+                raise StateDirLockError(f"{path}: cannot lock: {exc.strerror}") from None
             who = f"corral pid {holder}" if holder else "another corral instance"
-            raise StateDirInUse(f"{state_dir} is in use by {who}") from None
+            raise StateDirLockError(f"{state_dir} is in use by {who}") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd

@@ -72,3 +72,13 @@ def test_clean_stop_removes_the_socket(instance):
     # and the directory can be used again at once
     instance.start()
     assert os.path.exists(socket_path)
+
+
+def test_a_lock_file_that_cannot_be_opened_stops_start_in_one_line(tmp_path):
+    state_dir = tmp_path / "state"
+    (state_dir / "lock").mkdir(parents=True)
+    result = start_again(state_dir)
+    assert result.returncode == 1
+    assert result.stderr == (f"corral start: {state_dir}/lock: cannot open the lock file: "
+                             "Is a directory\n")
+    assert sorted(os.listdir(state_dir)) == ["lock"]

@@ -153,9 +153,6 @@ class Store:
         # transactions); the job manager's guarantee is about the controller dying.
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA busy_timeout=10000")
-        # The write-ahead log shrinks back to this after a checkpoint instead of keeping the
-        # largest size it ever reached.
-        connection.execute("PRAGMA journal_size_limit=16777216")
         return connection
 
     def attach(self, loop: asyncio.AbstractEventLoop):
