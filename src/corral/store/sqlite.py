@@ -382,7 +382,7 @@ class Store:
 
     def active_jobs(self):
         """Yield ``(id, userid, t_submit, jobspec, R, events)`` for every job not INACTIVE,
-        the jobspec with its environment (one dict shared by the jobs that share it)."""
+        the jobspec with its environment (jobs with none of their own share their base's)."""
         jobs = self._reader.execute(
             "SELECT id, userid, t_submit, jobspec, R, environment_key, environment_own FROM jobs "
             "WHERE state != 64 ORDER BY id"
@@ -413,6 +413,7 @@ class Store:
     def kv_get(self, key: str, default=None):
         rows = self._reader.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchall()
         return json.loads(rows[0][0]) if rows else default
+
 
 def _put_environment(spec: dict, environment: dict):
     spec.setdefault("attributes", {}).setdefault("system", {})["environment"] = environment
