@@ -48,7 +48,7 @@ class Submit:
             return
         results = []
         accepted = []
-        environments = EnvironmentSplitter(self.manager.store.add_environment)
+        environments = EnvironmentSplitter(self.manager.store.add_environment, msg.userid)
         for item in jobs:
             try:
                 job = self._submit_one(item, msg.userid, msg.rolemask, environments)

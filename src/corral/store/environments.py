@@ -3,7 +3,8 @@
 A job's environment is most of its jobspec (the submitter's whole environment, often 8 KiB
 and more), and the jobs of one submission carry nearly the same one: ``corral submit --cc``
 copies it into every job and adds ``CORRAL_JOB_CC``.  So the store keeps an environment once
-(a *base*, keyed by a hash of its text) and, for each job, the key of its base and the few
+(a *base*, keyed by a hash of its owner and its text, so that users never share one) and,
+for each job, the key of its base and the few
 variables in which the job differs from it (its *own*).  The job's environment is
 ``{**base, **own}``.
 
@@ -23,19 +24,21 @@ from ..jsoncodec import dumps
 MAX_OWN_VARIABLES = 16
 
 
-def environment_key(text: str) -> bytes:
-    """The store key of an environment's JSON text (a 128-bit content hash)."""
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+def environment_key(userid: int, text: str) -> bytes:
+    """The store key of the JSON text of an environment of user ``userid`` (a 128-bit hash
+    of both)."""
+    return hashlib.blake2b(f"{userid}\0{text}".encode(), digest_size=16).digest()
 
 
 class EnvironmentSplitter:
-    """Splits the environments of a run of jobs into stored bases and own variables;
-    ``store_base(key, text)`` stores a base (it may already be stored)."""
+    """Splits the environments of a run of jobs of user ``userid`` into stored bases and own
+    variables; ``store_base(key, text)`` stores a base (it may already be stored)."""
 
-    __slots__ = ("store_base", "base", "base_key")
+    __slots__ = ("store_base", "userid", "base", "base_key")
 
-    def __init__(self, store_base):
+    def __init__(self, store_base, userid: int):
         self.store_base = store_base
+        self.userid = userid
         self.base = None
         self.base_key = None
 
@@ -56,7 +59,7 @@ class EnvironmentSplitter:
                     return self.base_key, own
         text = dumps(environment)
         self.base = environment
-        self.base_key = environment_key(text)
+        self.base_key = environment_key(self.userid, text)
         self.store_base(self.base_key, text)
         return self.base_key, None
 

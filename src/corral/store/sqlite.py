@@ -440,16 +440,19 @@ def _migrate(db, path: str):
         if column not in columns:
             db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
     db.executescript(SCHEMA)
-    rows = db.execute("SELECT id, jobspec FROM jobs WHERE environment_key IS NULL "
+    rows = db.execute("SELECT id, userid, jobspec FROM jobs WHERE environment_key IS NULL "
                       "AND jobspec LIKE '%\"environment\"%' ORDER BY id").fetchall()
     db.execute("BEGIN")
-    splitter = EnvironmentSplitter(lambda key, text: db.execute(_INSERT_ENVIRONMENT, (key, text)))
-    for job_id, jobspec in rows:
+    splitters = {}  # one per user, as at submission
+    for job_id, userid, jobspec in rows:
         spec = json.loads(jobspec)
         system = spec.get("attributes", {}).get("system")
         if not isinstance(system, dict) or not isinstance(system.get("environment"), dict):
             continue
-        key, own = splitter.split(system.pop("environment"))
+        if userid not in splitters:
+            splitters[userid] = EnvironmentSplitter(
+                lambda key, text: db.execute(_INSERT_ENVIRONMENT, (key, text)), userid)
+        key, own = splitters[userid].split(system.pop("environment"))
         db.execute("UPDATE jobs SET jobspec = ?, environment_key = ?, environment_own = ? "
                    "WHERE id = ?", (dumps(spec), key, dumps(own) if own else None, job_id))
     db.execute("COMMIT")
