@@ -16,6 +16,7 @@ import socket
 import tempfile
 
 from . import config as config_module
+from . import state_directory
 from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
 from .broker.server import Broker
@@ -78,13 +79,15 @@ class Instance:
         self.stopped = loop.create_future()
         logging.getLogger("corral").addHandler(self.dmesg)
         config = self.config
-        os.makedirs(self.state_dir, exist_ok=True)
+        guests = config_module.allow_guest_user(config)
         try:
-            self.lock = StateDirLock(self.state_dir)  # before anything in it is touched
-        except StateDirLockError as exc:
+            # Checked, then locked before anything in it changes (another instance may be
+            # using it), then made private.
+            state_directory.create(self.state_dir)
+            self.lock = StateDirLock(self.state_dir)
+            output_dir = state_directory.prepare(self.state_dir, guests)
+        except (state_directory.StateDirectoryError, StateDirLockError) as exc:
             raise StartupError(str(exc)) from None
-        output_dir = os.path.join(self.state_dir, "output")
-        os.makedirs(output_dir, exist_ok=True)
 
         # PrEp plugins load first: one that cannot load or initialise stops the start.
         prep_settings = prep_config.read(config)
@@ -147,6 +150,8 @@ class Instance:
         self.broker.register("instance.info", self._serve_info, ROLE_OWNER | ROLE_USER)
         self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
         await self.broker.listen(self.socket_path)
+        if guests:
+            state_directory.warn_if_unreachable(self.socket_path)
         self.collector = Collector(loop, lambda: not self.manager.active)
         self.collector.start()
         self.manager.purge.start()

@@ -28,9 +28,9 @@ class StateDirLock:
     def __init__(self, state_dir: str):
         path = os.path.join(state_dir, LOCK_FILE)
         # Not truncated on open: the holder's pid must survive a refused attempt.  Opened
-        # close-on-exec (Python's default), so tasks never inherit the lock.
+        # close-on-exec, so tasks never inherit the lock, and never through a link.
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise StateDirLockError(f"{path}: cannot open the lock file: {exc.strerror}") from None
         try:
