@@ -35,6 +35,7 @@ from .prep.host import PrepHost
 from .prep.loader import PrepError
 from .resource import ResourceService
 from .sched import NodeSpec, ResourcePool, Scheduler
+from .state_lock import StateDirLock, StateDirLockError
 from .store import Store
 
 log = logging.getLogger("corral")
@@ -69,6 +70,7 @@ class Instance:
         self.dmesg = RingBuffer()
         self.prep = None
         self.prep_host = None
+        self.lock = None
 
     async def start(self):
         loop = asyncio.get_running_loop()
@@ -79,8 +81,12 @@ class Instance:
         config = self.config
         guests = config_module.allow_guest_user(config)
         try:
+            # Checked, then locked before anything in it changes (another instance may be
+            # using it), then made private.
+            state_directory.create(self.state_dir)
+            self.lock = StateDirLock(self.state_dir)
             output_dir = state_directory.prepare(self.state_dir, guests)
-        except state_directory.StateDirectoryError as exc:
+        except (state_directory.StateDirectoryError, StateDirLockError) as exc:
             raise StartupError(str(exc)) from None
 
         # PrEp plugins load first: one that cannot load or initialise stops the start.
@@ -219,6 +225,7 @@ class Instance:
         logging.getLogger("corral").removeHandler(self.dmesg)
         if self.temporary_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        self.lock.release()
 
 
 def _raise_open_file_limit():

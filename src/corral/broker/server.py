@@ -44,6 +44,7 @@ class Broker:
         self.allow_guest_user = allow_guest_user
         self.services: dict[str, Service] = {}
         self._server = None
+        self._path = None
         self._connections: set[Connection] = set()
 
     # --- services ---------------------------------------------------------------------
@@ -128,6 +129,7 @@ class Broker:
         if os.path.exists(path):
             os.unlink(path)
         self._server = await self.loop.create_unix_server(lambda: Connection(self), path)
+        self._path = path
         os.chmod(path, 0o777)
 
     async def close(self):
@@ -135,6 +137,10 @@ class Broker:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+            try:
+                os.unlink(self._path)  # a stopped instance leaves no socket to connect to
+            except FileNotFoundError:
+                pass
         for connection in list(self._connections):
             connection.close()
 

@@ -366,8 +366,9 @@ class EventProcessor:
         if job.subscribers:
             jobtap.notify_subscribers(job, name, event)
         if name == "jobspec-update":
-            # The stored jobspec stays the current one, as flux-core rewrites it in the KVS.
-            manager.store.set_jobspec(job.id, dumps(manager.full_jobspec(job)))
+            # The stored jobspec stays the current one, as flux-core rewrites it in the KVS
+            # (its environment is stored apart, unchanged).
+            manager.store.set_jobspec(job.id, dumps(job.jobspec))
             jobtap.call(job, "job.update", updates=event.get("context") or {})
         elif name == "resource-update" and job.R is not None:
             manager.store.set_R(job.id, dumps(job.R))  # the stored R stays the current one

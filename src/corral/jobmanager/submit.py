@@ -6,6 +6,11 @@ is checked on its own: the jobspec (ingest), the queue, the urgency a guest may 
 nothing behind but a non-committed ``invalidate`` and ``job.destroy``; an accepted one gets
 its ``submit`` event stored, ``job.new``, and a queued ``validate`` that runs once the batch
 holding ``submit`` is committed, when the submitter is answered too.
+
+The jobs of one request usually carry nearly one environment (``corral submit --cc`` copies
+it into each): it is stored once per request (`store.environments`).  ``[job-manager]
+max-jobs`` (Slurm's ``MaxJobCount``) caps the number of active jobs: a job beyond it is
+refused before anything of it exists.
 """
 
 import errno
@@ -16,6 +21,7 @@ from .. import jobspec as jobspec_module
 from ..broker.roles import ROLE_OWNER
 from ..jsoncodec import dumps
 from ..limits import MAX_JOBSPEC, shorten
+from ..store.environments import EnvironmentSplitter
 from .event import NO_COMMIT
 from .job import Job
 from .plugin import URGENCY_DEFAULT
@@ -32,6 +38,9 @@ class SubmitError(Exception):
 class Submit:
     def __init__(self, manager):
         self.manager = manager
+        self.max_jobs = manager.config.get_int("job-manager.max-jobs", None)
+        if self.max_jobs is not None and self.max_jobs < 1:
+            raise manager.config.error("job-manager.max-jobs", "must be at least 1")
 
     def serve(self, msg):
         request = msg.payload_object()
@@ -41,9 +50,10 @@ class Submit:
             return
         results = []
         accepted = []
+        environments = EnvironmentSplitter(self.manager.store.add_environment, msg.userid)
         for item in jobs:
             try:
-                job = self._submit_one(item, msg.userid, msg.rolemask)
+                job = self._submit_one(item, msg.userid, msg.rolemask, environments)
             except SubmitError as exc:
                 results.append({"errnum": exc.errnum, "errstr": exc.text})
             else:
@@ -61,8 +71,13 @@ class Submit:
             events.drain(job)
         msg.respond({"jobs": results})
 
-    def _submit_one(self, item, userid, rolemask):
+    def _submit_one(self, item, userid, rolemask, environments):
         manager = self.manager
+        if self.max_jobs is not None and len(manager.active) >= self.max_jobs:
+            raise SubmitError(errno.EAGAIN,
+                              f"the instance already has {self.max_jobs} active jobs, its "
+                              "limit ([job-manager] max-jobs): submit again when some have "
+                              "ended")
         if not isinstance(item, dict) or not isinstance(item.get("jobspec"), dict):
             raise SubmitError(errno.EPROTO, "each job needs a 'jobspec' object")
         urgency = item.get("urgency", URGENCY_DEFAULT)
@@ -114,13 +129,16 @@ class Submit:
         if error is not None:
             self._reject(job)
             raise SubmitError(errno.EINVAL, error)
-        spec_text = dumps(spec)
+        # The environment is bounded with the command (MAX_EXEC_BYTES) and stored apart.
+        spec_text = dumps(redacted)
         if len(spec_text) > MAX_JOBSPEC:
             self._reject(job)
             raise SubmitError(errno.E2BIG, f"jobspec: {len(spec_text)} characters of JSON, "
                                            f"over the limit of {MAX_JOBSPEC}")
 
-        manager.store.add_job(job_id, userid, t_submit, spec_text)
+        environment_key, environment_own = environments.split(job.environment)
+        manager.store.add_job(job_id, userid, t_submit, spec_text, environment_key,
+                              environment_own)
         job.seq = 1
         manager.store.append_event(
             job_id, 0, submit_event, eventlog.encode_context(submit_event["context"]), job
