@@ -40,6 +40,9 @@ log = logging.getLogger("corral")
 
 SHUTDOWN_NOTE = "the instance shut down while the job was running"
 
+#: Seconds a stop waits for a store that cannot commit (a full disk) before giving up.
+STORE_FLUSH_TIMEOUT = 3.0
+
 
 class StartupError(Exception):
     """The instance cannot start; ``str()`` is one line saying why."""
@@ -68,6 +71,7 @@ class Instance:
         self.dmesg = RingBuffer()
         self.prep = None
         self.prep_host = None
+        self.exit_code = 0  # non-zero once the instance cannot stop cleanly
 
     async def start(self):
         loop = asyncio.get_running_loop()
@@ -92,7 +96,7 @@ class Instance:
         credential_key = CredentialKey()
 
         self.store = Store(os.path.join(self.state_dir, "corral.db"), loop)
-        self.store.on_failure = lambda exc: self.request_stop()
+        self.store.on_failure = lambda exc: self.request_stop(exit_code=1)
         self.broker = Broker(loop, self.owner_uid, config_module.allow_guest_user(config))
         specs = node_specs(config, self.test_size)
         self.pool = ResourcePool(specs)
@@ -189,7 +193,8 @@ class Instance:
         msg.respond({})
         self.request_stop()
 
-    def request_stop(self):
+    def request_stop(self, exit_code=0):
+        self.exit_code = self.exit_code or exit_code
         if self.stopped is not None and not self.stopped.done():
             self.stopped.set_result(None)
 
@@ -209,11 +214,25 @@ class Instance:
         if self.prep_host is not None:
             self.prep_host.fini()  # kills the hook scripts still running
         if self.store.failed is None:
-            await self.store.flush()
+            await self._flush_store()
         self.store.close()
         logging.getLogger("corral").removeHandler(self.dmesg)
         if self.temporary_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+    async def _flush_store(self):
+        """Commit everything; while commits fail, try for a few seconds, then say what is
+        lost and exit non-zero."""
+        if self.store.unavailable is None:
+            await self.store.flush()
+            return
+        try:
+            await asyncio.wait_for(self.store.flush(), STORE_FLUSH_TIMEOUT)
+        except TimeoutError:
+            log.error("job store: stopping with %d writes not stored: %s",
+                      self.store.queued_writes, self.store.unavailable)
+            self.exit_code = 1
 
 
 def _raise_open_file_limit():
@@ -255,4 +274,4 @@ async def serve(instance: Instance, command: list[str] | None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(signum)
     await instance.stop()
-    return exit_code
+    return exit_code or instance.exit_code

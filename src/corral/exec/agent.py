@@ -3,8 +3,9 @@
 It receives ``start`` (the tasks of one rank, with their cores, command, environment and
 output paths; output kept with the job comes through pipes, see `exec.output`) and ``kill``
 (a signal for every task of a job), and sends ``started``,
-``failed`` (a task could not start; the others are killed) and ``finished`` (every task has
-exited; the greatest wait status).  It never touches the job manager: everything goes
+``failed`` (a task could not start; the others are killed), ``output-lost`` (output kept with
+the job could not be written) and ``finished`` (every task has exited; the greatest wait
+status).  It never touches the job manager: everything goes
 through ``send``, so the same agent can sit behind a network transport.
 
 It is also the node's side of PrEp (Slurm's slurmd): ``prolog`` and ``epilog`` carry a job's
@@ -182,7 +183,8 @@ class NodeAgent:
         stdout, stderr = msg["stdout"], msg["stderr"]
         argv = msg["command"]
         if not msg.get("user_paths"):
-            record.output = JobOutput(self.loop, stdout, stderr, bool(msg.get("truncate")))
+            record.output = JobOutput(self.loop, stdout, stderr, bool(msg.get("truncate")),
+                                      lambda note: self._output_lost(record, note))
             return argv, None, None, ()
         if identity is not None:
             # Files the user named are opened by the task itself, with the user's rights.
@@ -206,6 +208,11 @@ class NodeAgent:
         self.send({"type": "failed", "job": record.id, "rank": self.rank, "note": note})
         for task in record.tasks:
             task.signal(signal.SIGKILL)
+
+    def _output_lost(self, record: AgentJob, note: str):
+        log.error("node agent %s: job %d: %s", self.name, record.id, note)
+        self.send({"type": "output-lost", "job": record.id, "rank": self.rank,
+                   "note": f"{self.name}: {note}"})
 
     def _task_exited(self, record: AgentJob, task):
         if record.output is not None:

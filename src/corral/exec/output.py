@@ -6,6 +6,9 @@ nothing.  So tasks write into pipes, the agent reads them on its event loop and 
 the job's output files, creating a file on its first byte.  What a task wrote before it exited
 is read at once when it exits (`drain`), so the job's output is complete when the job
 finishes; a background process that keeps the pipe open is read until it closes it.
+
+Output that cannot be written (a full disk) is counted, never silently dropped: the first
+loss is reported through ``on_lost(note)`` so that the job's eventlog says what was lost.
 """
 
 import errno
@@ -16,8 +19,11 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 
 class JobOutput:
-    def __init__(self, loop, stdout_path: str, stderr_path: str, truncate: bool):
+    def __init__(self, loop, stdout_path: str, stderr_path: str, truncate: bool,
+                 on_lost=None):
         self.loop = loop
+        self.on_lost = on_lost
+        self.lost_bytes = 0
         self.paths = {"stdout": stdout_path, "stderr": stderr_path}
         self.files: dict[str, int] = {}  # path -> fd, opened on first data
         self.pipes: dict[int, str] = {}  # read end -> stream, until EOF
@@ -43,13 +49,23 @@ class JobOutput:
 
     def write(self, stream: str, data: bytes):
         path = self.paths[stream]
-        fd = self.files.get(path)
-        if fd is None:
-            fd = self.files[path] = os.open(path, _FILE_FLAGS, 0o644)
         view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        try:
+            fd = self.files.get(path)
+            if fd is None:
+                fd = self.files[path] = os.open(path, _FILE_FLAGS, 0o644)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        except OSError as exc:
+            self._lost(stream, path, len(view), exc)
+
+    def _lost(self, stream: str, path: str, size: int, exc: OSError):
+        first = self.lost_bytes == 0
+        self.lost_bytes += size
+        if first and self.on_lost is not None:
+            self.on_lost(f"{stream} could not be written to {path}: "
+                         f"{exc.strerror or exc}; output from then on is lost")
 
     def _readable(self, read_end: int):
         self._read(read_end, once=True)

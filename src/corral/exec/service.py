@@ -277,6 +277,11 @@ class Exec:
                 record.failed = True
                 self.respond.exception(record.job, "exec", msg["note"])
                 self._signal(record, signal.SIGKILL)
+        elif kind == "output-lost":
+            # Output that cannot be kept ends the job: it must not report COMPLETED without it.
+            if not record.failed:
+                record.failed = True
+                self.respond.exception(record.job, "output", msg["note"])
         elif kind == "finished":
             record.running.discard(rank)
             if msg["status"] > record.status:

@@ -8,11 +8,22 @@ an exec start until the events that justify it are stored.
 
 Reads happen on the event loop through a second connection; WAL lets them run while the
 writer commits.  They see only committed data, which is what clients are allowed to see.
+
+A commit that fails never stops the instance silently.  When the cause comes and goes with
+the machine (a full disk, an I/O error, a locked or read-only file) the batch is kept in
+memory, retried every second, and `unavailable` says why, so that new work is refused until a
+commit succeeds again.  A row SQLite cannot take (a string it cannot encode, a duplicate key)
+is dropped alone, with a log line naming its job, and the rest of its batch is committed.
+Anything else (a corrupt database) is logged with its cause and stops the instance with a
+non-zero exit status (`on_failure`).
 """
 
 import asyncio
+import errno
 import json
 import logging
+import os
+import re
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +72,20 @@ class StoreError(RuntimeError):
     """The store cannot be opened or a commit failed (the instance must stop)."""
 
 
+#: SQLite primary result codes of causes that pass (busy, locked, read-only, I/O error,
+#: cannot open, disk full): the batch is kept and committed again later.
+_PASSING_CAUSES = {5: "SQLITE_BUSY", 6: "SQLITE_LOCKED", 8: "SQLITE_READONLY",
+                   10: "SQLITE_IOERR", 13: "SQLITE_FULL", 14: "SQLITE_CANTOPEN"}
+_SQLITE_FULL = 13
+
+#: Errors one row causes (SQLite cannot encode or accept it); the rest of its batch is kept.
+_ROW_ERRORS = (UnicodeError, sqlite3.IntegrityError, sqlite3.InterfaceError, OverflowError,
+               ValueError)
+
+#: Seconds between attempts to commit a kept batch.
+RETRY_INTERVAL = 1.0
+
+
 class _Batch:
     __slots__ = ("jobs", "events", "r_updates", "jobspec_updates", "finals", "kv", "deletes",
                  "callbacks", "committed_events")
@@ -80,6 +105,32 @@ class _Batch:
     def empty(self) -> bool:
         return not (self.jobs or self.events or self.r_updates or self.jobspec_updates
                     or self.finals or self.kv or self.deletes)
+
+    def after(self, earlier: "_Batch") -> "_Batch":
+        """This batch with a failed ``earlier`` one before it (writes keep their order)."""
+        for name in self.__slots__:
+            mine, theirs = getattr(self, name), getattr(earlier, name)
+            setattr(self, name, {**theirs, **mine} if isinstance(mine, dict) else theirs + mine)
+        return self
+
+
+class _RowByRow:
+    """The writer connection, running each statement one row at a time and dropping (with
+    a log line) the rows SQLite refuses, so one bad row does not lose its whole batch."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def execute(self, sql, parameters=()):
+        return self.connection.execute(sql, parameters)
+
+    def executemany(self, sql, rows):
+        for row in rows:
+            try:
+                self.connection.execute(sql, row)
+            except _ROW_ERRORS as exc:
+                log.error("job store: dropped a write SQLite refused (%s: %s): %s",
+                          type(exc).__name__, exc, _describe_row(sql, row))
 
 
 class Store:
@@ -108,6 +159,10 @@ class Store:
         self.on_committed = None  # callback(batch.committed_events) set by the job manager
         self.on_failure = None  # callback(exc) set by the instance: a failed commit stops it
         self.failed: Exception | None = None
+        # Why commits fail for now (None while they succeed): new work is refused meanwhile.
+        self.unavailable: str | None = None
+        self.unavailable_errno = 0
+        self._retry = None  # the timer of the next attempt while unavailable
 
     def _connect(self):
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -166,7 +221,7 @@ class Store:
         self._schedule()
 
     def _schedule(self):
-        if not self._scheduled and not self._committing:
+        if not self._scheduled and not self._committing and self._retry is None:
             self._scheduled = True
             self._idle.clear()
             self.loop.call_soon(self._start_commit)
@@ -182,13 +237,22 @@ class Store:
             self._idle.set()
             return
         self._committing = True
-        future = self.loop.run_in_executor(self._executor, self._write, batch)
+        future = self.loop.run_in_executor(self._executor, self._commit, batch)
         future.add_done_callback(lambda f: self._commit_done(batch, f))
 
-    def _write(self, batch: _Batch):
+    def _commit(self, batch: _Batch):
+        """Commit a batch (writer thread); if a row is refused, again without such rows."""
+        try:
+            self._write(batch)
+        except _ROW_ERRORS as exc:
+            log.error("job store: a batch of writes was refused (%s: %s); committing it "
+                      "again without the rows SQLite refuses", type(exc).__name__, exc)
+            self._write(batch, row_by_row=True)
+
+    def _write(self, batch: _Batch, row_by_row=False):
         if self._writer is None:
             self._writer = self._connect()
-        db = self._writer
+        db = _RowByRow(self._writer) if row_by_row else self._writer
         db.execute("BEGIN")
         try:
             if batch.jobs:
@@ -209,18 +273,26 @@ class Store:
                 db.executemany(_DELETE_JOB, batch.deletes)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # A failed COMMIT may have ended the transaction already; a failing ROLLBACK
+            # must not hide the error that matters.
+            try:
+                if self._writer.in_transaction:
+                    self._writer.execute("ROLLBACK")
+            except sqlite3.Error as rollback_error:
+                log.debug("job store: rollback failed too: %s", rollback_error)
             raise
 
     def _commit_done(self, batch: _Batch, future):
         self._committing = False
         exc = future.exception()
         if exc is not None:
-            self.failed = exc
-            log.critical("job store commit failed: %s", exc)
-            if self.on_failure is not None:
-                self.on_failure(exc)
+            self._commit_failed(batch, exc)
             return
+        if self.unavailable is not None:
+            log.warning("job store: commits to %s succeed again; new work is accepted",
+                        self.path)
+            self.unavailable = None
+            self.unavailable_errno = 0
         if batch.committed_events and self.on_committed is not None:
             self.on_committed(batch.committed_events)
         for callback in batch.callbacks:
@@ -230,6 +302,41 @@ class Store:
         else:
             self._start_commit()
 
+    def _commit_failed(self, batch: _Batch, exc: BaseException):
+        """Keep the batch and retry if the cause passes; otherwise stop the instance."""
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code in _PASSING_CAUSES:
+            if code == _SQLITE_FULL:
+                reason = (f"the disk holding {os.path.dirname(self.path)} is full "
+                          f"({exc})")
+            else:
+                reason = f"{exc} ({_PASSING_CAUSES[code]})"
+            if self.unavailable != reason:
+                log.error("job store: cannot commit to %s: %s; keeping the writes not yet "
+                          "stored and trying again every %.0f s; new work is refused until "
+                          "a commit succeeds", self.path, reason, RETRY_INTERVAL)
+            self.unavailable = reason
+            self.unavailable_errno = errno.ENOSPC if code == _SQLITE_FULL else errno.EIO
+            self._pending = self._pending.after(batch)
+            self._retry = self.loop.call_later(RETRY_INTERVAL, self._retry_commit)
+            return
+        self.failed = exc
+        log.critical("job store: commit to %s failed: %s: %s; the instance stops", self.path,
+                     type(exc).__name__, exc, exc_info=exc)
+        if self.on_failure is not None:
+            self.on_failure(exc)
+
+    def _retry_commit(self):
+        self._retry = None
+        self._start_commit()
+
+    @property
+    def queued_writes(self) -> int:
+        """How many rows wait to be committed (what a stop would lose while unavailable)."""
+        pending = self._pending
+        return sum(len(getattr(pending, name)) for name in _Batch.__slots__
+                   if name not in ("callbacks", "committed_events"))
+
     async def flush(self):
         """Wait until everything queued so far is committed."""
         done = self.loop.create_future()
@@ -238,6 +345,9 @@ class Store:
 
     def close(self):
         """Stop the writer (after `flush`) and close both connections."""
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         self._executor.shutdown(wait=True)
         if self._writer is not None:
             self._executor = None
@@ -300,6 +410,15 @@ class Store:
     def kv_get(self, key: str, default=None):
         rows = self._reader.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchall()
         return json.loads(rows[0][0]) if rows else default
+
+def _describe_row(sql: str, row) -> str:
+    """Which job a refused row belonged to, for the log (never the row's content)."""
+    table = re.search(r"(?:INTO|FROM|UPDATE)\s+(\w+)", sql).group(1)
+    if table not in ("jobs", "events"):
+        return f"a row of table {table}"
+    # Inserts and deletes name the job first, updates last (``WHERE id = ?``).
+    return f"a row of table {table} for job {row[-1] if sql.startswith('UPDATE') else row[0]}"
+
 
 def _event(row) -> dict:
     timestamp, name, context = row
