@@ -35,6 +35,7 @@ from .prep.loader import PrepError
 from .resource import ResourceService
 from .sched import NodeSpec, ResourcePool, Scheduler
 from .store import Store
+from .watchdog import Watchdog
 
 log = logging.getLogger("corral")
 
@@ -80,6 +81,9 @@ class Instance:
         self.stopped = loop.create_future()
         logging.getLogger("corral").addHandler(self.dmesg)
         config = self.config
+        # Watching from the start: a plugin that hangs on a stored job must not stop it.
+        self.watchdog = Watchdog(loop, config.get_duration("job-manager.callback-timeout", 10))
+        self.watchdog.start(self._emergency_stop)
         os.makedirs(self.state_dir, exist_ok=True)
         output_dir = os.path.join(self.state_dir, "output")
         os.makedirs(output_dir, exist_ok=True)
@@ -216,10 +220,25 @@ class Instance:
         if self.store.failed is None:
             await self._flush_store()
         self.store.close()
+        self.watchdog.stop()
         logging.getLogger("corral").removeHandler(self.dmesg)
         if self.temporary_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
+
+    def _emergency_stop(self):
+        """The event loop is stuck and a stop was asked for (the watchdog's thread): store
+        what is queued, kill every task and hook script, exit 1."""
+        try:
+            self.store.commit_queued_now()
+        except Exception as exc:
+            log.critical("job store: the writes queued could not be committed: %s", exc)
+        for agent in getattr(self, "agents", ()):
+            agent.kill_all(signal.SIGKILL)
+        if self.prep_host is not None:
+            self.prep_host.fini()
+        log.critical("corral instance stopped by its watchdog")
+        os._exit(1)
 
     async def _flush_store(self):
         """Commit everything; while commits fail, try for a few seconds, then say what is
@@ -247,10 +266,9 @@ def _raise_open_file_limit():
 
 async def serve(instance: Instance, command: list[str] | None) -> int:
     """Run an instance until a signal (or until ``command`` exits); return the exit code."""
-    loop = asyncio.get_running_loop()
     await instance.start()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, instance.request_stop)
+    instance.watchdog.handle_termination((signal.SIGTERM, signal.SIGINT),
+                                         instance.request_stop)
     exit_code = 0
     if command:
         env = dict(os.environ, CORRAL_URI=instance.uri)
@@ -271,7 +289,5 @@ async def serve(instance: Instance, command: list[str] | None) -> int:
             await waiter
     else:
         await instance.stopped
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.remove_signal_handler(signum)
     await instance.stop()
     return exit_code or instance.exit_code

@@ -13,8 +13,12 @@ It is also the node's side of PrEp (Slurm's slurmd): ``prolog`` and ``epilog`` c
 sign, runs the node hooks of its `PrepHost` in a thread of their own (a hook may take minutes;
 the event loop must not wait), and answers ``prolog-done`` / ``epilog-done`` with the status.
 The epilog of a job runs only after that job's prolog here has ended and after its last task
-here is gone, even when it never had a task here.  A ``start`` with a ``prolog``
-(``PrologFlags=NoHold``) runs the prolog first and starts the tasks only if it succeeded.
+here is gone, even when it never had a task here.  A prolog whose job ended (a ``kill``) may
+finish, as in Slurm, but for `PROLOG_CANCEL_GRACE` seconds at most: then its scripts are
+killed, and a hook still running `PROLOG_ABANDON_GRACE` seconds later is no longer waited for,
+so a prolog without a timeout cannot hold a cancelled job's node for ever.
+A ``start`` with a ``prolog`` (``PrologFlags=NoHold``) runs the prolog first and starts the
+tasks only if it succeeded.
 """
 
 import asyncio
@@ -29,6 +33,11 @@ from . import launch
 from .output import JobOutput
 
 log = logging.getLogger("corral.agent")
+
+#: Seconds a node prolog may still run once its job ended, before its scripts are killed.
+PROLOG_CANCEL_GRACE = 5.0
+#: Seconds after that kill before a hook that did not stop is no longer waited for.
+PROLOG_ABANDON_GRACE = 2.0
 
 _SHELL_REDIRECT = 'exec >>"$1" 2>>"$2"; shift 2; exec "$@"'
 _SHELL_REDIRECT_MERGED = 'exec >>"$1" 2>&1; shift 2; exec "$@"'
@@ -62,6 +71,7 @@ class NodeAgent:
         self.key = key
         self.jobs: dict[int, AgentJob] = {}
         self.prologs: dict[int, asyncio.Task] = {}  # running node prologs, by job
+        self._cancelled_prologs: set[int] = set()  # of jobs that ended while they ran
         self._gone_waiters: dict[int, list[asyncio.Future]] = {}  # epilogs awaiting tasks
         self._epilogs: set[asyncio.Task] = set()
         self._uid = os.geteuid()
@@ -247,7 +257,14 @@ class NodeAgent:
         def done(task):
             if self.prologs.get(job_id) is task:
                 del self.prologs[job_id]
-            status, error = task.result()
+            cancelled = job_id in self._cancelled_prologs
+            self._cancelled_prologs.discard(job_id)
+            if task.cancelled():
+                status, error = ERROR, "abandoned: it did not stop when its job ended"
+            else:
+                status, error = task.result()
+            if cancelled and status and error is None:
+                error = "stopped: its job ended"  # not the node's fault: no drain
             self.send({"type": "prolog-done", "job": job_id, "rank": self.rank,
                        "status": status, "error": error})
             if then is not None:
@@ -299,6 +316,8 @@ class NodeAgent:
     # --- kill -----------------------------------------------------------------------------
 
     def _kill(self, job_id: int, signum: int):
+        if signum in (signal.SIGTERM, signal.SIGKILL) and job_id in self.prologs:
+            self._cancel_prolog(job_id)
         record = self.jobs.get(job_id)
         if record is None:
             return
@@ -306,6 +325,30 @@ class NodeAgent:
             record.stopped = True
         for task in record.tasks:
             task.signal(signum)
+
+    def _cancel_prolog(self, job_id: int):
+        """The job ended while its prolog runs here: give the prolog a few seconds to end,
+        then kill its scripts, then stop waiting for it (a Python hook cannot be killed)."""
+        if job_id in self._cancelled_prologs:
+            return
+        self._cancelled_prologs.add(job_id)
+        self.loop.call_later(PROLOG_CANCEL_GRACE, self._stop_prolog, job_id,
+                             self.prologs[job_id])
+
+    def _stop_prolog(self, job_id: int, task: asyncio.Task):
+        if task.done():
+            return
+        log.error("node agent %s: job %d: the prolog still runs %.0f s after its job ended; "
+                  "killing it", self.name, job_id, PROLOG_CANCEL_GRACE)
+        if self.prep is not None:
+            self.prep.flush_node_job(job_id)
+        self.loop.call_later(PROLOG_ABANDON_GRACE, self._abandon_prolog, job_id, task)
+
+    def _abandon_prolog(self, job_id: int, task: asyncio.Task):
+        if not task.done():
+            log.error("node agent %s: job %d: the prolog did not stop when killed; no longer "
+                      "waiting for it", self.name, job_id)
+            task.cancel()
 
     def kill_all(self, signum: int):
         for record in self.jobs.values():

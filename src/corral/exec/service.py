@@ -185,6 +185,13 @@ class Exec:
         for rank in sorted(requests):
             self.channels[rank].send(dict(requests[rank], type="prolog", job=job.id))
 
+    def cancel_prologs(self, job):
+        """The job ended while node prologs run: the agents stop them (each still answers,
+        with a status that is not the node's failure)."""
+        wait = self.prologs.get(job.id)
+        for rank in sorted(wait.waiting if wait is not None else ()):
+            self.channels[rank].send({"type": "kill", "job": job.id, "signal": signal.SIGKILL})
+
     def run_epilogs(self, job, requests: dict, on_epilog, on_done=None):
         """Send each rank its node epilog (the agent runs it once the job's prolog and tasks
         there are over); ``on_epilog(job, rank, status, error)`` gets each answer before the

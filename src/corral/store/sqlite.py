@@ -249,10 +249,12 @@ class Store:
                       "again without the rows SQLite refuses", type(exc).__name__, exc)
             self._write(batch, row_by_row=True)
 
-    def _write(self, batch: _Batch, row_by_row=False):
-        if self._writer is None:
-            self._writer = self._connect()
-        db = _RowByRow(self._writer) if row_by_row else self._writer
+    def _write(self, batch: _Batch, row_by_row=False, connection=None):
+        if connection is None:
+            if self._writer is None:
+                self._writer = self._connect()
+            connection = self._writer
+        db = _RowByRow(connection) if row_by_row else connection
         db.execute("BEGIN")
         try:
             if batch.jobs:
@@ -276,8 +278,8 @@ class Store:
             # A failed COMMIT may have ended the transaction already; a failing ROLLBACK
             # must not hide the error that matters.
             try:
-                if self._writer.in_transaction:
-                    self._writer.execute("ROLLBACK")
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
             except sqlite3.Error as rollback_error:
                 log.debug("job store: rollback failed too: %s", rollback_error)
             raise
@@ -329,6 +331,18 @@ class Store:
     def _retry_commit(self):
         self._retry = None
         self._start_commit()
+
+    def commit_queued_now(self):
+        """Commit what is queued, from the calling thread on a connection of its own: the
+        event loop is stuck and the instance stops without it (see `corral.watchdog`)."""
+        batch, self._pending = self._pending, _Batch()
+        if batch.empty():
+            return
+        connection = self._connect()
+        try:
+            self._write(batch, row_by_row=True, connection=connection)
+        finally:
+            connection.close()
 
     @property
     def queued_writes(self) -> int:
