@@ -75,7 +75,17 @@ class Client:
         if streaming:
             frame["streaming"] = True
         self._waiting[tag] = []
-        self.sock.sendall(wire.encode(frame))
+        try:
+            self.sock.sendall(wire.encode(frame))
+        except (BrokenPipeError, ConnectionResetError):
+            # The controller closed the connection, maybe after saying why (a refusal):
+            # `recv` raises that reason if it is there.
+            try:
+                self.recv(tag, timeout=1)
+            except ConnectionError:
+                pass
+            raise RPCError(errno.ECONNRESET,
+                           f"corral at {self.uri} closed the connection") from None
         return tag
 
     def recv(self, tag: int, timeout: float | None = None) -> dict:

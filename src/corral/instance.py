@@ -19,6 +19,7 @@ from . import config as config_module
 from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
 from .broker.server import Broker
+from .broker.turns import Limits
 from .collector import Collector
 from .config import type_name
 from .exec import orphans
@@ -101,7 +102,8 @@ class Instance:
 
         self.store = Store(os.path.join(self.state_dir, "corral.db"), loop)
         self.store.on_failure = lambda exc: self.request_stop(exit_code=1)
-        self.broker = Broker(loop, self.owner_uid, config_module.allow_guest_user(config))
+        self.broker = Broker(loop, self.owner_uid, config_module.allow_guest_user(config),
+                             Limits.from_config(config))
         specs = node_specs(config, self.test_size)
         self.pool = ResourcePool(specs)
         self.scheduler = Scheduler(loop, self.pool, None)

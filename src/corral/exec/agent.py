@@ -135,7 +135,13 @@ class NodeAgent:
                 if task["gpus"]:
                     task_env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, task["gpus"]))
                 if output is not None:
-                    stdout_fd, stderr_fd = output.task_pipes()
+                    try:
+                        stdout_fd, stderr_fd = output.task_pipes()
+                    except OSError as exc:  # no file descriptor left: the job fails
+                        exc = OSError(exc.errno, f"cannot create its output pipes: "
+                                                 f"{exc.strerror}")
+                        self._start_failed(record, task, msg, exc, None)
+                        break
                 try:
                     process = launch.spawn(
                         self.loop, task["rank"], argv, task_env, cwd,

@@ -40,7 +40,12 @@ class JobOutput:
         has them."""
         ends = []
         for stream in ("stdout", "stderr"):
-            read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            try:
+                read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            except OSError:
+                for end in ends:  # no file descriptor left: nothing half-made stays open
+                    os.close(end)
+                raise
             os.set_blocking(read_end, False)
             self.pipes[read_end] = stream
             self.loop.add_reader(read_end, self._readable, read_end)

@@ -164,6 +164,9 @@ class Info:
             for reader in readers:
                 for chunk in reader.read():
                     msg.respond({"stream": reader.stream, "data": chunk})
+                    if msg.congested:  # go on once the requester has read what it got
+                        msg.when_drained(poll)
+                        return
             if timer is not None:
                 timer.cancel()
                 timer = None
