@@ -263,7 +263,9 @@ class Connection(asyncio.Protocol):
     def serve_pending(self, count: int) -> bool:
         """Serve up to ``count`` queued requests (a turn); whether more may be served."""
         pending = self.pending
-        while count and pending and not self.writing_paused:
+        outstanding = self.outstanding
+        while count and pending and not self.writing_paused \
+                and len(outstanding) < turns.MAX_OUTSTANDING:
             body = pending.popleft()
             self.pending_bytes -= len(body)
             self._request(body)
@@ -273,7 +275,8 @@ class Connection(asyncio.Protocol):
                 and self.transport is not None and not self.transport.is_closing():
             self.reading_paused = False
             self.transport.resume_reading()
-        return bool(pending) and not self.writing_paused
+        return bool(pending) and not self.writing_paused \
+            and len(outstanding) < turns.MAX_OUTSTANDING
 
     def _request(self, body: bytes):
         try:
@@ -321,6 +324,8 @@ class Connection(asyncio.Protocol):
                 frame = {"matchtag": matchtag, "payload": payload}
             if errnum or not streaming:
                 self.outstanding.discard(msg)
+                if self.pending and not self.in_turns and not self.writing_paused:
+                    self.broker.turns.ready(self)
             self._send(frame)
 
         msg = Message(topic, request.get("payload"), self.userid, self.rolemask, reply, streaming)

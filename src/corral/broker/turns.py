@@ -15,7 +15,9 @@ The limits (`Limits`), each with a clear refusal or a pause instead of unbounded
   ``[access] max-connections-per-user`` per user other than the instance owner; the owner
   keeps `OWNER_RESERVE` connections beyond the total, so it can always look and act;
 * input: a connection whose queued requests exceed `PENDING_REQUESTS` or `PENDING_BYTES` is
-  not read until half of them are served (the client's writes block: back-pressure);
+  not read until half of them are served (the client's writes block: back-pressure), and no
+  more of its requests are served while `MAX_OUTSTANDING` of them wait for an answer (waits,
+  watches), so what one client can keep registered in the services is bounded;
 * output: a connection whose client does not read its replies (the transport's write buffer
   above `WRITE_HIGH`) gets no more of its requests served until the buffer drains below
   `WRITE_LOW`, and streaming services can wait for that drain (`Message.when_drained`); one
@@ -29,6 +31,7 @@ from collections import OrderedDict, deque
 REQUESTS_PER_TURN = 1
 PENDING_REQUESTS = 256
 PENDING_BYTES = 4 << 20
+MAX_OUTSTANDING = 1024
 WRITE_HIGH = 1 << 20
 WRITE_LOW = 256 << 10
 WRITE_LIMIT = 64 << 20
