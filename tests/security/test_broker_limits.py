@@ -165,3 +165,35 @@ def test_attaching_a_huge_output_without_reading_it_keeps_the_controller_small(
         grown = controller_rss(inst) - before
         assert inst.corral("jobs", timeout=10).returncode == 0
     assert grown < 40 << 20, f"the controller grew by {grown >> 20} MiB"
+
+
+def test_unfinished_huge_frames_on_many_connections_do_not_fill_memory(guest_instance):
+    inst = guest_instance()
+    before = controller_rss(inst)
+    header = struct.pack(">I", 200 << 20)
+    chunk = b" " * (1 << 20)
+
+    def send_unfinished_frames():
+        sent = []
+        for _ in range(8):
+            sock = socket.socket(socket.AF_UNIX)
+            sock.connect(socket_path(inst))
+            sock.settimeout(0.5)
+            _HELD.append(sock)
+            total = 0
+            try:
+                sock.sendall(header)
+                for _ in range(60):
+                    sock.sendall(chunk)
+                    total += len(chunk)
+            except TimeoutError:
+                pass  # the controller stopped reading this connection
+            sent.append(total >> 20)
+        return sent
+
+    with guest_holding(send_unfinished_frames) as sent:
+        time.sleep(0.5)
+        grown = controller_rss(inst) - before
+        assert inst.corral("jobs", timeout=10).returncode == 0
+    assert sum(sent) < 8 * 60, sent  # some were not read
+    assert grown < 200 << 20, f"the controller grew by {grown >> 20} MiB ({sent} MiB sent)"

@@ -53,6 +53,8 @@ class Broker:
         self.limits = limits or turns.Limits()
         self.turns = turns.Turns(loop)
         self._connections_by_user: Counter[int] = Counter()
+        self._unfinished_by_user: Counter[int] = Counter()  # bytes of unfinished frames
+        self._blocked_by_user: dict[int, set] = {}  # connections not read for that reason
         self._refusals_logged: dict[int, float] = {}  # uid -> when its last refusal was logged
 
     # --- services ---------------------------------------------------------------------
@@ -162,7 +164,36 @@ class Broker:
             self._refusals_logged[connection.userid] = now
             log.warning("refusing a connection from uid %d: %s", connection.userid, reason)
 
+    def unfinished_input(self, connection, change: int):
+        """Account for bytes of unfinished frames.  A user other than the owner whose
+        unfinished frames hold more than `turns.UNFINISHED_BYTES_PER_USER` is not read on
+        the connections that add to them while another holds some too (one frame always
+        completes), until they hold half as much."""
+        if not change:
+            return
+        userid = connection.userid
+        connection.unfinished += change
+        total = self._unfinished_by_user[userid] = self._unfinished_by_user[userid] + change
+        blocked = self._blocked_by_user
+        if change > 0 and total > turns.UNFINISHED_BYTES_PER_USER \
+                and connection.unfinished < total and not connection.rolemask & ROLE_OWNER:
+            connection.input_blocked = True
+            blocked.setdefault(userid, set()).add(connection)
+            if not connection.reading_paused and not connection.transport.is_closing():
+                connection.reading_paused = True
+                connection.transport.pause_reading()
+        elif change < 0 and userid in blocked and total <= turns.UNFINISHED_BYTES_PER_USER // 2:
+            for waiting in blocked.pop(userid):
+                waiting.input_blocked = False
+                waiting.serve_pending(0)  # resumes reading if nothing else holds it
+        if not total:
+            del self._unfinished_by_user[userid]
+
     def _forget(self, connection):
+        self.unfinished_input(connection, -connection.unfinished)
+        blocked = self._blocked_by_user.get(connection.userid)
+        if blocked is not None:
+            blocked.discard(connection)
         if connection in self._connections:
             self._connections.discard(connection)
             self._connections_by_user[connection.userid] -= 1
@@ -193,6 +224,8 @@ class Connection(asyncio.Protocol):
         self.pending_bytes = 0
         self.in_turns = False
         self.refused = False
+        self.unfinished = 0  # bytes of a frame not complete yet, held by the reader
+        self.input_blocked = False  # its user's unfinished frames hold too much
         self.reading_paused = False
         self.writing_paused = False
         self.drained_callbacks: dict = {}  # run once the client has read its replies
@@ -250,10 +283,12 @@ class Connection(asyncio.Protocol):
             log.warning("closing connection from uid %d: %s", self.userid, exc)
             self.transport.close()
             return
+        framed = sum(map(len, bodies))
+        self.broker.unfinished_input(self, len(data) - framed - 4 * len(bodies))
         if not bodies:
             return
         self.pending.extend(bodies)
-        self.pending_bytes += sum(map(len, bodies))
+        self.pending_bytes += framed
         if not self.writing_paused:
             self.broker.turns.ready(self)
         if len(self.pending) > turns.PENDING_REQUESTS or self.pending_bytes > turns.PENDING_BYTES:
@@ -271,7 +306,7 @@ class Connection(asyncio.Protocol):
             self._request(body)
             count -= 1
         if self.reading_paused and len(pending) <= turns.PENDING_REQUESTS // 2 \
-                and self.pending_bytes <= turns.PENDING_BYTES // 2 \
+                and self.pending_bytes <= turns.PENDING_BYTES // 2 and not self.input_blocked \
                 and self.transport is not None and not self.transport.is_closing():
             self.reading_paused = False
             self.transport.resume_reading()

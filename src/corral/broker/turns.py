@@ -14,6 +14,10 @@ The limits (`Limits`), each with a clear refusal or a pause instead of unbounded
   file limit, so that connections can never take the file descriptors jobs need) and
   ``[access] max-connections-per-user`` per user other than the instance owner; the owner
   keeps `OWNER_RESERVE` connections beyond the total, so it can always look and act;
+* unfinished frames: a user other than the owner whose connections hold more than
+  `UNFINISHED_BYTES_PER_USER` of frames not yet complete is not read on the connections that
+  add to them (but one) until they hold half as much, so huge frames sent slowly on many
+  connections cannot fill memory;
 * input: a connection whose queued requests exceed `PENDING_REQUESTS` or `PENDING_BYTES` is
   not read until half of them are served (the client's writes block: back-pressure), and no
   more of its requests are served while `MAX_OUTSTANDING` of them wait for an answer (waits,
@@ -31,6 +35,7 @@ from collections import OrderedDict, deque
 REQUESTS_PER_TURN = 1
 PENDING_REQUESTS = 256
 PENDING_BYTES = 4 << 20
+UNFINISHED_BYTES_PER_USER = 64 << 20
 MAX_OUTSTANDING = 1024
 WRITE_HIGH = 1 << 20
 WRITE_LOW = 256 << 10
