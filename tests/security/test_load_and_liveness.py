@@ -44,21 +44,24 @@ def test_restart_after_a_crash_with_jobs_in_cleanup_succeeds_at_once(make_instan
 
 def test_a_job_the_store_holds_but_cannot_rebuild_is_ended_with_a_reason(make_instance):
     inst = make_instance()
-    job_id = inst.submit("sleep", "300")
+    refused, garbled = inst.submit("sleep", "300"), inst.submit("sleep", "300")
     with inst.client() as client:
-        client.wait_event(job_id, "start", 10)
+        client.wait_event(garbled, "start", 10)
     inst.kill()
     with sqlite3.connect(f"{inst.state_dir}/corral.db") as db:
-        db.execute("UPDATE jobs SET jobspec = ? WHERE id = ?", ('{"version": 99}', job_id))
+        db.execute("UPDATE jobs SET jobspec = ? WHERE id = ?", ('{"version": 99}', refused))
+        db.execute("UPDATE jobs SET jobspec = ? WHERE id = ?", ("{", garbled))
     inst.start()
     with inst.client() as client:
-        exception = client.wait_event(job_id, "exception", 10)
-        client.wait_event(job_id, "clean", 10)
-        assert client.job(job_id)["result_name"] == "FAILED"
-    assert exception["context"]["type"] == "restart"
-    assert "stored jobspec is no longer valid" in exception["context"]["note"]
-    inst.restart()  # the ended job does not come back at the next start
-    assert f"job {job_id}: cannot be recovered" not in inst.log().split("started at")[-1]
+        for job_id, why in ((refused, "stored jobspec is no longer valid"),
+                            (garbled, "stored jobspec is no longer valid (it is not valid JSON)")):
+            exception = client.wait_event(job_id, "exception", 10)
+            client.wait_event(job_id, "clean", 10)
+            assert client.job(job_id)["result_name"] == "FAILED"
+            assert exception["context"]["type"] == "restart"
+            assert why in exception["context"]["note"]
+    inst.restart()  # the ended jobs do not come back at the next start
+    assert "cannot be recovered" not in inst.log().split("started at")[-1]
 
 
 @contextlib.contextmanager

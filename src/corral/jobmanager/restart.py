@@ -43,6 +43,8 @@ def reload_jobs(manager) -> list[Job]:
     for job_id, userid, t_submit, spec, R, events in store.active_jobs():
         highest = max(highest, job_id)
         try:
+            if spec is None:
+                raise jobspec_module.JobspecError("it is not valid JSON")
             request = jobspec_module.validate(spec)
         except jobspec_module.JobspecError as exc:
             _end_unrecoverable(manager, Job(job_id, userid, t_submit, None, None), events,
@@ -152,7 +154,7 @@ def _end_unrecoverable(manager, job: Job, events: list[dict], why: str):
     exception = eventlog.entry("exception", context)
     clean = eventlog.entry("clean")
     store = manager.store
-    for seq, event in enumerate((exception, clean), start=len(events)):
+    for seq, event in enumerate((exception, clean), start=store.next_seq(job.id)):
         store.append_event(job.id, seq, event, eventlog.encode_context(event.get("context")))
     if job.end_event is None:
         job.end_event = exception

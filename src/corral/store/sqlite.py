@@ -405,13 +405,25 @@ class Store:
         )
 
     def active_jobs(self):
-        """Yield ``(id, userid, t_submit, jobspec, R, events)`` for every job not INACTIVE."""
+        """Yield ``(id, userid, t_submit, jobspec, R, events)`` for every job not INACTIVE;
+        a job whose rows are not valid JSON comes with ``jobspec`` None and no events."""
         jobs = self._reader.execute(
             "SELECT id, userid, t_submit, jobspec, R FROM jobs WHERE state != 64 ORDER BY id"
         ).fetchall()
         for job_id, userid, t_submit, jobspec, R in jobs:
-            yield (job_id, userid, t_submit, json.loads(jobspec),
-                   json.loads(R) if R else None, self.events(job_id))
+            try:
+                decoded = (json.loads(jobspec), json.loads(R) if R else None,
+                           self.events(job_id))
+            except (TypeError, ValueError) as exc:
+                log.error("job store: job %d: stored rows are not valid JSON: %s", job_id, exc)
+                decoded = (None, None, [])
+            yield (job_id, userid, t_submit, *decoded)
+
+    def next_seq(self, job_id: int) -> int:
+        """The sequence number the job's next event gets (what is stored, readable or not)."""
+        return self._reader.execute(
+            "SELECT COALESCE(MAX(seq) + 1, 0) FROM events WHERE job = ?", (job_id,)
+        ).fetchall()[0][0]
 
     def inactive_summaries(self):
         """Yield ``(id, summary)`` for every INACTIVE job, oldest first."""
