@@ -197,3 +197,31 @@ def test_unfinished_huge_frames_on_many_connections_do_not_fill_memory(guest_ins
         assert inst.corral("jobs", timeout=10).returncode == 0
     assert sum(sent) < 8 * 60, sent  # some were not read
     assert grown < 200 << 20, f"the controller grew by {grown >> 20} MiB ({sent} MiB sent)"
+
+
+def test_waits_of_clients_that_went_away_are_dropped(guest_instance):
+    inst = guest_instance()
+    job_id = as_guest(inst.uri, lambda client: client.submit(
+        jobspec.build(["sleep", "300"], cwd="/tmp")))
+    waits = b"".join(_frame(tag, "job-manager.wait", {"id": job_id}) for tag in range(1, 1001))
+
+    def wait_and_leave():
+        for _ in range(40):
+            sock = socket.socket(socket.AF_UNIX)
+            sock.connect(socket_path(inst))
+            sock.sendall(waits + _frame(1001, "instance.info"))
+            _answer(sock)  # the waits before it were served: they are registered
+            sock.close()
+        return True
+
+    grown = []
+    for _ in range(3):
+        before = controller_rss(inst)
+        as_guest(inst.uri, lambda _client: wait_and_leave())
+        with inst.client() as client:
+            client.rpc("instance.info")
+        grown.append(controller_rss(inst) - before)
+    assert sum(grown) < 60 << 20, [size >> 20 for size in grown]
+    with inst.client() as client:
+        client.cancel(job_id)
+        client.wait_event(job_id, "clean", 10)

@@ -219,7 +219,9 @@ class Connection(asyncio.Protocol):
         self.userid = -1
         self.rolemask = 0
         self.streams: dict[int, Message] = {}
-        self.outstanding: set[Message] = set()  # requests not answered for good yet
+        # Requests not answered for good yet, by id(): a reply closure that held its message
+        # would make every request a reference cycle, freed only by a full collection.
+        self.outstanding: dict[int, Message] = {}
         self.pending: deque[bytes] = deque()  # complete frames waiting for their turn
         self.pending_bytes = 0
         self.in_turns = False
@@ -257,8 +259,8 @@ class Connection(asyncio.Protocol):
         self.pending.clear()
         self.drained_callbacks.clear()
         self.streams = {}
-        outstanding, self.outstanding = self.outstanding, set()
-        for msg in outstanding:
+        outstanding, self.outstanding = self.outstanding, {}
+        for msg in outstanding.values():
             msg.cancel()
 
     def pause_writing(self):
@@ -336,7 +338,7 @@ class Connection(asyncio.Protocol):
         if topic == "broker.cancel":
             stream = self.streams.pop(request.get("payload", {}).get("matchtag"), None)
             if stream is not None:
-                self.outstanding.discard(stream)
+                self.outstanding.pop(id(stream), None)
                 stream.cancel()
             return
         if self.rolemask == 0:
@@ -358,14 +360,15 @@ class Connection(asyncio.Protocol):
             else:
                 frame = {"matchtag": matchtag, "payload": payload}
             if errnum or not streaming:
-                self.outstanding.discard(msg)
+                self.outstanding.pop(key, None)
                 if self.pending and not self.in_turns and not self.writing_paused:
                     self.broker.turns.ready(self)
             self._send(frame)
 
         msg = Message(topic, request.get("payload"), self.userid, self.rolemask, reply, streaming)
         msg.flow = self
-        self.outstanding.add(msg)
+        key = id(msg)
+        self.outstanding[key] = msg
         if streaming:
             self.streams[matchtag] = msg
         self.broker.dispatch(msg)
