@@ -6,9 +6,11 @@ CI runs as root; guest access is tested by a real unprivileged account (created 
 root is the only user.
 """
 
+import contextlib
 import json
 import os
 import pwd
+import signal
 import struct
 import subprocess
 import tempfile
@@ -123,3 +125,34 @@ def raw_exchange(client, body: bytes, header: bytes | None = None) -> dict:
         frames = reader.feed(data)
         if frames:
             return wire.decode_body(frames[0])
+
+
+@contextlib.contextmanager
+def guest_holding(call):
+    """Run ``call()`` as the guest user in a child process that then holds whatever it
+    opened (connections, unread replies) until the block ends; yields its JSON result."""
+    user = guest_user()
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        try:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            payload = {"result": call()}
+        except BaseException as exc:
+            payload = {"crash": repr(exc)}
+        os.write(write_fd, (json.dumps(payload) + "\n").encode())
+        time.sleep(120)
+        os._exit(0)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as pipe:
+            payload = json.loads(pipe.readline() or '{"crash": "no answer"}')
+        if "crash" in payload:
+            raise AssertionError(payload["crash"])
+        yield payload["result"]
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)

@@ -92,7 +92,17 @@ class Client:
                                         f"exceeds the {MAX_REQUEST_FRAME} byte frame limit")
         self._next_tag = tag + 1
         self._waiting[tag] = []
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The controller closed the connection, maybe after saying why (a refusal):
+            # `recv` raises that reason if it is there.
+            try:
+                self.recv(tag, timeout=1)
+            except ConnectionError:
+                pass
+            raise RPCError(errno.ECONNRESET,
+                           f"corral at {self.uri} closed the connection") from None
 
     def recv(self, tag: int, timeout: float | None = None) -> dict:
         """The next response frame for ``tag`` (blocking)."""

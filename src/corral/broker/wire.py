@@ -117,6 +117,11 @@ class FrameReader:
         self._skipped_head = b""
         self._skipped_length = 0
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of an unfinished frame held until the rest arrives."""
+        return len(self._buffer)
+
     def feed(self, data: bytes) -> list:
         """The complete frame bodies (bytes) in order, a `FrameError` for each refused one."""
         bodies: list = []

@@ -192,6 +192,13 @@ class Exec:
         for rank in sorted(requests):
             self.channels[rank].send(dict(requests[rank], type="prolog", job=job.id))
 
+    def cancel_prologs(self, job):
+        """The job ended while node prologs run: the agents stop them (each still answers,
+        with a status that is not the node's failure)."""
+        wait = self.prologs.get(job.id)
+        for rank in sorted(wait.waiting if wait is not None else ()):
+            self.channels[rank].send({"type": "kill", "job": job.id, "signal": signal.SIGKILL})
+
     def run_epilogs(self, job, requests: dict, on_epilog, on_done=None):
         """Send each rank its node epilog (the agent runs it once the job's prolog and tasks
         there are over); ``on_epilog(job, rank, status, error)`` gets each answer before the
@@ -284,6 +291,11 @@ class Exec:
                 record.failed = True
                 self.respond.exception(record.job, "exec", msg["note"])
                 self._signal(record, signal.SIGKILL)
+        elif kind == "output-lost":
+            # Output that cannot be kept ends the job: it must not report COMPLETED without it.
+            if not record.failed:
+                record.failed = True
+                self.respond.exception(record.job, "output", msg["note"])
         elif kind == "finished":
             record.running.discard(rank)
             if msg["status"] > record.status:

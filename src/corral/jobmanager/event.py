@@ -418,7 +418,10 @@ class EventProcessor:
             if not job.alloc_bypass:
                 manager.alloc.free(job)
             job.free_posted = True
+            # Processing ``free`` runs this action again, which posts ``clean`` if nothing
+            # else holds the job: by the time `post` returns the job may be INACTIVE.
             self.post(job, "free")
+            return
         if (
             not job.alloc_pending
             and not job.start_pending

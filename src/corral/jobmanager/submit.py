@@ -43,6 +43,11 @@ class Submit:
             raise manager.config.error("job-manager.max-jobs", "must be at least 1")
 
     def serve(self, msg):
+        store = self.manager.store
+        if store.unavailable is not None:
+            msg.respond_error(store.unavailable_errno,
+                              f"the instance takes no new jobs for now: {store.unavailable}")
+            return
         request = msg.payload_object()
         jobs = request.get("jobs")
         if not isinstance(jobs, list) or not jobs:

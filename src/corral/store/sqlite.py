@@ -16,11 +16,22 @@ database runs with ``auto_vacuum=INCREMENTAL``: after a purge the pages it freed
 back to the file system in small steps on the writer thread, between commits, never on the
 event loop.  A store written before these existed is converted once when it is opened
 (`_migrate`).
+
+A commit that fails never stops the instance silently.  When the cause comes and goes with
+the machine (a full disk, an I/O error, a locked or read-only file) the batch is kept in
+memory, retried every second, and `unavailable` says why, so that new work is refused until a
+commit succeeds again.  A row SQLite cannot take (a string it cannot encode, a duplicate key)
+is dropped alone, with a log line naming its job, and the rest of its batch is committed.
+Anything else (a corrupt database) is logged with its cause and stops the instance with a
+non-zero exit status (`on_failure`).
 """
 
 import asyncio
+import errno
 import json
 import logging
+import os
+import re
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -92,6 +103,19 @@ class StoreError(RuntimeError):
 VACUUM_STEP_PAGES = 256
 VACUUM_PAUSE = 0.01
 
+#: SQLite primary result codes of causes that pass (busy, locked, read-only, I/O error,
+#: cannot open, disk full): the batch is kept and committed again later.
+_PASSING_CAUSES = {5: "SQLITE_BUSY", 6: "SQLITE_LOCKED", 8: "SQLITE_READONLY",
+                   10: "SQLITE_IOERR", 13: "SQLITE_FULL", 14: "SQLITE_CANTOPEN"}
+_SQLITE_FULL = 13
+
+#: Errors one row causes (SQLite cannot encode or accept it); the rest of its batch is kept.
+_ROW_ERRORS = (UnicodeError, sqlite3.IntegrityError, sqlite3.InterfaceError, OverflowError,
+               ValueError)
+
+#: Seconds between attempts to commit a kept batch.
+RETRY_INTERVAL = 1.0
+
 
 class _Batch:
     __slots__ = ("environments", "jobs", "events", "r_updates", "jobspec_updates", "finals",
@@ -113,6 +137,32 @@ class _Batch:
     def empty(self) -> bool:
         return not (self.jobs or self.events or self.r_updates or self.jobspec_updates
                     or self.finals or self.kv or self.deletes)
+
+    def after(self, earlier: "_Batch") -> "_Batch":
+        """This batch with a failed ``earlier`` one before it (writes keep their order)."""
+        for name in self.__slots__:
+            mine, theirs = getattr(self, name), getattr(earlier, name)
+            setattr(self, name, {**theirs, **mine} if isinstance(mine, dict) else theirs + mine)
+        return self
+
+
+class _RowByRow:
+    """The writer connection, running each statement one row at a time and dropping (with
+    a log line) the rows SQLite refuses, so one bad row does not lose its whole batch."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def execute(self, sql, parameters=()):
+        return self.connection.execute(sql, parameters)
+
+    def executemany(self, sql, rows):
+        for row in rows:
+            try:
+                self.connection.execute(sql, row)
+            except _ROW_ERRORS as exc:
+                log.error("job store: dropped a write SQLite refused (%s: %s): %s",
+                          type(exc).__name__, exc, _describe_row(sql, row))
 
 
 class Store:
@@ -142,6 +192,10 @@ class Store:
         self.failed: Exception | None = None
         self._vacuum_requested = False
         self._vacuum_timer = None
+        # Why commits fail for now (None while they succeed): new work is refused meanwhile.
+        self.unavailable: str | None = None
+        self.unavailable_errno = 0
+        self._retry = None  # the timer of the next attempt while unavailable
 
     def _connect(self):
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -219,7 +273,7 @@ class Store:
         self._schedule()
 
     def _schedule(self):
-        if not self._scheduled and not self._committing:
+        if not self._scheduled and not self._committing and self._retry is None:
             self._scheduled = True
             self._idle.clear()
             self.loop.call_soon(self._start_commit)
@@ -234,13 +288,24 @@ class Store:
             self._idle.set()
             return
         self._committing = True
-        future = self.loop.run_in_executor(self._executor, self._write, batch)
+        future = self.loop.run_in_executor(self._executor, self._commit, batch)
         future.add_done_callback(lambda f: self._commit_done(batch, f))
 
-    def _write(self, batch: _Batch):
-        if self._writer is None:
-            self._writer = self._connect()
-        db = self._writer
+    def _commit(self, batch: _Batch):
+        """Commit a batch (writer thread); if a row is refused, again without such rows."""
+        try:
+            self._write(batch)
+        except _ROW_ERRORS as exc:
+            log.error("job store: a batch of writes was refused (%s: %s); committing it "
+                      "again without the rows SQLite refuses", type(exc).__name__, exc)
+            self._write(batch, row_by_row=True)
+
+    def _write(self, batch: _Batch, row_by_row=False, connection=None):
+        if connection is None:
+            if self._writer is None:
+                self._writer = self._connect()
+            connection = self._writer
+        db = _RowByRow(connection) if row_by_row else connection
         db.execute("BEGIN")
         try:
             if batch.environments:
@@ -267,18 +332,26 @@ class Store:
                                [row for row in environments if row and row[0] is not None])
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # A failed COMMIT may have ended the transaction already; a failing ROLLBACK
+            # must not hide the error that matters.
+            try:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+            except sqlite3.Error as rollback_error:
+                log.debug("job store: rollback failed too: %s", rollback_error)
             raise
 
     def _commit_done(self, batch: _Batch, future):
         self._committing = False
         exc = future.exception()
         if exc is not None:
-            self.failed = exc
-            log.critical("job store commit failed: %s", exc)
-            if self.on_failure is not None:
-                self.on_failure(exc)
+            self._commit_failed(batch, exc)
             return
+        if self.unavailable is not None:
+            log.warning("job store: commits to %s succeed again; new work is accepted",
+                        self.path)
+            self.unavailable = None
+            self.unavailable_errno = 0
         if batch.committed_events and self.on_committed is not None:
             self.on_committed(batch.committed_events)
         _run_callbacks(batch.callbacks)
@@ -286,6 +359,53 @@ class Store:
             self._idle.set()
         else:
             self._start_commit()
+
+    def _commit_failed(self, batch: _Batch, exc: BaseException):
+        """Keep the batch and retry if the cause passes; otherwise stop the instance."""
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code in _PASSING_CAUSES:
+            if code == _SQLITE_FULL:
+                reason = (f"the disk holding {os.path.dirname(self.path)} is full "
+                          f"({exc})")
+            else:
+                reason = f"{exc} ({_PASSING_CAUSES[code]})"
+            if self.unavailable != reason:
+                log.error("job store: cannot commit to %s: %s; keeping the writes not yet "
+                          "stored and trying again every %.0f s; new work is refused until "
+                          "a commit succeeds", self.path, reason, RETRY_INTERVAL)
+            self.unavailable = reason
+            self.unavailable_errno = errno.ENOSPC if code == _SQLITE_FULL else errno.EIO
+            self._pending = self._pending.after(batch)
+            self._retry = self.loop.call_later(RETRY_INTERVAL, self._retry_commit)
+            return
+        self.failed = exc
+        log.critical("job store: commit to %s failed: %s: %s; the instance stops", self.path,
+                     type(exc).__name__, exc, exc_info=exc)
+        if self.on_failure is not None:
+            self.on_failure(exc)
+
+    def _retry_commit(self):
+        self._retry = None
+        self._start_commit()
+
+    def commit_queued_now(self):
+        """Commit what is queued, from the calling thread on a connection of its own: the
+        event loop is stuck and the instance stops without it (see `corral.watchdog`)."""
+        batch, self._pending = self._pending, _Batch()
+        if batch.empty():
+            return
+        connection = self._connect()
+        try:
+            self._write(batch, row_by_row=True, connection=connection)
+        finally:
+            connection.close()
+
+    @property
+    def queued_writes(self) -> int:
+        """How many rows wait to be committed (what a stop would lose while unavailable)."""
+        pending = self._pending
+        return sum(len(getattr(pending, name)) for name in _Batch.__slots__
+                   if name not in ("callbacks", "committed_events"))
 
     async def flush(self):
         """Wait until everything queued so far is committed."""
@@ -330,6 +450,9 @@ class Store:
         if self._vacuum_timer is not None:
             self._vacuum_timer.cancel()
             self._vacuum_timer = None
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         self._executor.shutdown(wait=True)
         if self._writer is not None:
             self._executor = None
@@ -380,20 +503,31 @@ class Store:
 
     def active_jobs(self):
         """Yield ``(id, userid, t_submit, jobspec, R, events)`` for every job not INACTIVE,
-        the jobspec with its environment (jobs with none of their own share their base's)."""
+        the jobspec with its environment (jobs with none of their own share their base's); a
+        job whose rows are not valid JSON comes with ``jobspec`` None and no events."""
         jobs = self._reader.execute(
             "SELECT id, userid, t_submit, jobspec, R, environment_key, environment_own FROM jobs "
             "WHERE state != 64 ORDER BY id"
         ).fetchall()
         bases = {}
         for job_id, userid, t_submit, jobspec, R, key, own in jobs:
-            spec = json.loads(jobspec)
-            if key is not None:
-                if key not in bases:
-                    bases[key] = self._environment(key)
-                _put_environment(spec, join(bases[key], json.loads(own) if own else None))
-            yield (job_id, userid, t_submit, spec,
-                   json.loads(R) if R else None, self.events(job_id))
+            try:
+                spec = json.loads(jobspec)
+                if key is not None:
+                    if key not in bases:
+                        bases[key] = self._environment(key)
+                    _put_environment(spec, join(bases[key], json.loads(own) if own else None))
+                decoded = (spec, json.loads(R) if R else None, self.events(job_id))
+            except (TypeError, ValueError, LookupError) as exc:
+                log.error("job store: job %d: stored rows cannot be read: %s", job_id, exc)
+                decoded = (None, None, [])
+            yield (job_id, userid, t_submit, *decoded)
+
+    def next_seq(self, job_id: int) -> int:
+        """The sequence number the job's next event gets (what is stored, readable or not)."""
+        return self._reader.execute(
+            "SELECT COALESCE(MAX(seq) + 1, 0) FROM events WHERE job = ?", (job_id,)
+        ).fetchall()[0][0]
 
     def _environment(self, key: bytes) -> dict:
         rows = self._reader.execute(
@@ -457,6 +591,15 @@ def _migrate(db, path: str):
     db.execute("PRAGMA auto_vacuum=INCREMENTAL")
     db.execute("VACUUM")
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def _describe_row(sql: str, row) -> str:
+    """Which job a refused row belonged to, for the log (never the row's content)."""
+    table = re.search(r"(?:INTO|FROM|UPDATE)\s+(\w+)", sql).group(1)
+    if table not in ("jobs", "events"):
+        return f"a row of table {table}"
+    # Inserts and deletes name the job first, updates last (``WHERE id = ?``).
+    return f"a row of table {table} for job {row[-1] if sql.startswith('UPDATE') else row[0]}"
 
 
 def _event(row) -> dict:
