@@ -33,7 +33,7 @@ from .prep.cred import CredentialKey
 from .prep.host import PrepHost
 from .prep.loader import PrepError
 from .resource import ResourceService
-from .sched import NodeSpec, ResourcePool, Scheduler
+from .sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
 from .store import Store
 
 log = logging.getLogger("corral")
@@ -96,7 +96,7 @@ class Instance:
         self.broker = Broker(loop, self.owner_uid, config_module.allow_guest_user(config))
         specs = node_specs(config, self.test_size)
         self.pool = ResourcePool(specs)
-        self.scheduler = Scheduler(loop, self.pool, None)
+        self.scheduler = Scheduler(loop, self.pool, None, QueuePolicies.from_config(config))
         jobtap_path = [p for p in os.environ.get("CORRAL_JOBTAP_PATH", "").split(":") if p]
         plugin_path = config.get_str("job-manager.plugin-path")
         if plugin_path:

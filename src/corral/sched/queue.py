@@ -10,6 +10,9 @@ never get as far as comparing their job slots.
 import heapq
 import itertools
 
+#: How many jobs `in_order` takes off a heap copy one by one before sorting the rest.
+_POPS_BEFORE_SORT = 16
+
 
 class PendingQueue:
     def __init__(self):
@@ -22,6 +25,10 @@ class PendingQueue:
 
     def __contains__(self, job) -> bool:
         return job.id in self._entries
+
+    def job(self, job_id: int):
+        """The queued job with this id."""
+        return self._entries[job_id][3]
 
     def push(self, job):
         entry = [-job.priority, job.id, next(self._serial), job]
@@ -60,6 +67,21 @@ class PendingQueue:
             heap.append(entry)
         heapq.heapify(heap)
         self._heap = heap
+
+    def in_order(self):
+        """Queued jobs in allocation order, lazily: a pass that stops after a few jobs pays
+        a few heap pops on a copy, one that goes on pays one sort of the rest."""
+        heap = list(self._heap)
+        for _ in range(_POPS_BEFORE_SORT):
+            if not heap:
+                return
+            job = heapq.heappop(heap)[3]
+            if job is not None:
+                yield job
+        heap.sort()
+        for entry in heap:
+            if entry[3] is not None:
+                yield entry[3]
 
     def jobs(self):
         """Queued jobs in allocation order (for listings; O(n log n))."""
