@@ -24,6 +24,7 @@ COMMANDS = {
     "queue": "queue",
     "resource": "resource",
     "rpc": "rpc",
+    "sim": "sim",
     "dmesg": "rpc",
     "shutdown": "rpc",
 }

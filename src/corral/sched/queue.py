@@ -70,16 +70,21 @@ class PendingQueue:
 
     def in_order(self):
         """Queued jobs in allocation order, lazily: a pass that stops after a few jobs pays
-        a few heap pops on a copy, one that goes on pays one sort of the rest."""
+        a few heap pops on a copy; one that goes on sorts the heap itself (a sorted list is
+        a heap), which makes the next pass's sort nearly free."""
         heap = list(self._heap)
-        for _ in range(_POPS_BEFORE_SORT):
+        yielded = 0
+        while yielded < _POPS_BEFORE_SORT:
             if not heap:
                 return
             job = heapq.heappop(heap)[3]
             if job is not None:
+                yielded += 1
                 yield job
-        heap.sort()
-        for entry in heap:
+        live = [entry for entry in self._heap if entry[3] is not None]
+        live.sort()
+        self._heap = live
+        for entry in live[yielded:]:
             if entry[3] is not None:
                 yield entry[3]
 

@@ -110,9 +110,6 @@ class Scheduler:
 
     # --- the pass -----------------------------------------------------------------------
 
-    def _planned_duration(self, job) -> float:
-        return job.request.duration or self.policies.duration(job.queue)
-
     def _schedule(self):
         self._pass_scheduled = False
         if not self.pending:
@@ -129,18 +126,22 @@ class Scheduler:
             queue = job.queue
             if queue in stopped_queues:
                 continue
-            duration = self._planned_duration(job)
-            counts = profile.place_now(job.request, duration)
+            request = job.request
+            policy = policies.policy(queue)
+            reservations = reservations_by_queue.get(queue, 0)
+            too_big = request.nslots * request.cores_per_slot > profile.total_cores
+            if too_big and not policy.blocks_queue and not policy.reserves(reservations):
+                continue  # the common case of a long backfill pass: cannot start now
+            duration = request.duration or policies.duration(queue)
+            counts = None if too_big else profile.place_now(request, duration)
             if counts is not None:
                 profile.start_now(counts, now + duration)
                 if names is None:
                     names = self.pool.node_names()
                 self._allocate(job, counts, now, duration, names)
                 continue
-            policy = policies.policy(queue)
-            reservations = reservations_by_queue.get(queue, 0)
             if policy.reserves(reservations):
-                found = profile.earliest(job.request, duration)
+                found = profile.earliest(request, duration)
                 estimate = None
                 if found is not None:
                     estimate, reserved = found
