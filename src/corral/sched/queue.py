@@ -7,6 +7,7 @@ job]``: the serial is unique, so a dead entry and a live one for the same job an
 never get as far as comparing their job slots.
 """
 
+import bisect
 import heapq
 import itertools
 
@@ -73,18 +74,19 @@ class PendingQueue:
         a few heap pops on a copy; one that goes on sorts the heap itself (a sorted list is
         a heap), which makes the next pass's sort nearly free."""
         heap = list(self._heap)
-        yielded = 0
-        while yielded < _POPS_BEFORE_SORT:
+        last = None
+        for _ in range(_POPS_BEFORE_SORT):
             if not heap:
                 return
-            job = heapq.heappop(heap)[3]
-            if job is not None:
-                yielded += 1
-                yield job
+            last = heapq.heappop(heap)
+            if last[3] is not None:
+                yield last[3]
         live = [entry for entry in self._heap if entry[3] is not None]
         live.sort()
         self._heap = live
-        for entry in live[yielded:]:
+        # Entries are unique by (priority, id, serial): go on after the last one popped,
+        # whether or not the caller has since removed it.
+        for entry in live[bisect.bisect_right(live, last):]:
             if entry[3] is not None:
                 yield entry[3]
 
