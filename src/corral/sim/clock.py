@@ -1,9 +1,9 @@
 """A virtual clock: an asyncio event loop whose time jumps instead of passing.
 
-When nothing is ready to run and no store commit is under way, the loop does not sleep: it
-moves its time to the next timer (or to the next moment the simulator asked to be woken at,
-`wake_at`) and goes on.  While a commit runs in the store's thread, the loop waits for it for
-real, and virtual time stands still, so a commit takes no simulated time.
+When nothing is ready to run, the loop does not sleep: it moves its time to the next timer
+(or to the next moment the simulator asked to be woken at, `wake_at`) and goes on.  What the
+code hands to an executor (the store's commits) runs at once on the loop's thread, so a
+commit takes no simulated time and the loop never waits for a thread.
 
 The code under simulation reads wall-clock time with ``time.time()`` (event timestamps,
 R start and expiration, timers computed from expirations); `patched_time` makes it read the
@@ -23,21 +23,16 @@ class SimulationStalled(RuntimeError):
 
 
 class _VirtualSelector(selectors.DefaultSelector):
-    """The real selector (the loop's own wake-up pipe, the store's answers), with
-    the waiting replaced by a jump of the loop's time."""
+    """Nothing in a simulation waits on a file descriptor, so there is nothing to poll: where
+    the loop would wait, its time jumps instead."""
 
     def __init__(self):
         super().__init__()
         self.loop = None
 
     def select(self, timeout=None):
-        events = super().select(0)
-        if events or timeout == 0:
-            return events
-        loop = self.loop
-        if loop.commits_in_flight:
-            return super().select(None)
-        loop.advance()
+        if timeout != 0:
+            self.loop.advance()
         return []
 
 
@@ -50,7 +45,6 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         # A timer fires once the time is within this of it; asyncio's default (the monotonic
         # clock's nanosecond) is below the float resolution of epoch timestamps.
         self._clock_resolution = 1e-6
-        self.commits_in_flight = 0
         self._wakeups: list = []
         self._serial = itertools.count()
 
@@ -58,13 +52,14 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         return self.now
 
     def run_in_executor(self, executor, func, *args):
-        future = super().run_in_executor(executor, func, *args)
-        self.commits_in_flight += 1
-        future.add_done_callback(self._commit_done)
+        """Run ``func`` at once, on this thread: a store commit takes no time, virtual or
+        real, and there is no thread to wait for."""
+        future = self.create_future()
+        try:
+            future.set_result(func(*args))
+        except BaseException as exc:  # handed to the caller, as an executor would
+            future.set_exception(exc)
         return future
-
-    def _commit_done(self, _future):
-        self.commits_in_flight -= 1
 
     def wake_at(self, moment: float) -> asyncio.Future:
         """A future resolved at ``moment`` once everything due at or before it has run:

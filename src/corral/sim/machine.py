@@ -5,10 +5,9 @@ The parts are the instance's own, built in the same order as `corral.instance` b
 less what a simulation has no use for: no socket is served (requests go through the broker's
 in-process `rpc`), no node agent runs, no PrEp host or purge timer is started.  The store is a
 real SQLite store in a temporary directory (on tmpfs when the machine has one), removed at
-the end, whose commits run at once on the loop's thread.
+the end; its commits run at once on the loop's thread (see `clock`).
 """
 
-import concurrent.futures
 import os
 import shutil
 import tempfile
@@ -25,19 +24,6 @@ class SimulationError(Exception):
     """The simulation cannot be set up; ``str()`` says why in one line."""
 
 
-class InlineExecutor(concurrent.futures.Executor):
-    """Runs each submitted call at once, in the caller's thread: store commits take no
-    wall time waiting for a thread, and no virtual time at all."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        future = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-
 class Machine:
     def __init__(self, loop, config, nodes: int, cores_per_node: int, policy: str | None,
                  jobtap=(), kill_at_limit=False):
@@ -47,8 +33,7 @@ class Machine:
         self.state_dir = tempfile.mkdtemp(prefix="corral-sim-", dir=tmpfs)
         self.owner_uid = os.geteuid()
         self.failure = None
-        self.store = Store(os.path.join(self.state_dir, "corral.db"), loop,
-                           InlineExecutor())
+        self.store = Store(os.path.join(self.state_dir, "corral.db"), loop)
         self.store.on_failure = self._store_failed
         self.broker = Broker(loop, self.owner_uid)
         cores = tuple(range(cores_per_node))

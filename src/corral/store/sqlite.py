@@ -89,10 +89,7 @@ class Store:
     open, and later reads on the same connection would never see newer commits.
     """
 
-    def __init__(self, path: str, loop: asyncio.AbstractEventLoop | None = None,
-                 executor=None):
-        """``executor`` runs the commits (default: one writer thread); the simulator gives
-        one that commits at once on the loop's thread, where virtual time cannot pass."""
+    def __init__(self, path: str, loop: asyncio.AbstractEventLoop | None = None):
         self.path = path
         self.loop = loop
         try:
@@ -102,7 +99,7 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the job store: {exc}") from None
         self._writer = None
-        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="corral-store")
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="corral-store")
         self._pending = _Batch()
         self._committing = False
         self._scheduled = False
