@@ -31,7 +31,8 @@ class Profile:
         self._windows: dict[int, Capacity] = {}
         self.failures: set = set()
         for end, counts in running_ends:
-            self._add_change(max(end, now), counts, 1)
+            if end < math.inf:
+                self._add_change(max(end, now), counts, 1)
 
     # --- building -----------------------------------------------------------------------
 
