@@ -99,28 +99,46 @@ class Profile:
 
     def earliest(self, request, duration: float) -> tuple[float, dict] | None:
         """The earliest moment after now when ``request`` can run ``duration`` on
-        resources free all along, with its counts; None if the profile never has room."""
+        resources free all along, with its counts; None if the profile never has room.
+
+        A placement is tried only at moments when enough cores are free in all, and, for
+        a request by nodes, enough nodes have their share free (counted as changes apply),
+        so the walk costs about one step per change."""
         current = self.current
+        node_cores = current.node_cores
         cores, gpus = list(current.cores), list(current.gpus)
         total = self.total_cores
         needed = request.nslots * request.cores_per_slot
+        nnodes = request.nnodes
+        if nnodes:
+            share = request.nslots // nnodes * request.cores_per_slot
+
+            def enough(rank):
+                if request.exclusive:
+                    return cores[rank] == node_cores[rank]
+                return cores[rank] >= share
+
+            nodes_enough = sum(1 for rank in range(len(cores)) if enough(rank))
         times = self.times
         changes = self.changes
         for index, moment in enumerate(times):
             for rank, (delta_cores, delta_gpus) in changes[moment].items():
+                if nnodes:
+                    was = enough(rank)
                 cores[rank] += delta_cores
                 gpus[rank] += delta_gpus
                 total += delta_cores
-            if total < needed or moment < self.now:
+                if nnodes:
+                    nodes_enough += enough(rank) - was
+            if total < needed or (nnodes and nodes_enough < nnodes):
                 continue
+            state = Capacity(cores, gpus, node_cores, current.node_gpus,
+                             [rank for rank in range(len(cores)) if cores[rank] > 0])
             if index + 1 < len(times) and times[index + 1] < moment + duration:
-                stop = bisect.bisect_left(times, moment + duration)
-                state = Capacity(cores, gpus, current.node_cores, current.node_gpus,
-                                 [rank for rank in range(len(cores)) if cores[rank] > 0])
-                window = self._window(state, index + 1, stop)
+                window = self._window(state, index + 1,
+                                      bisect.bisect_left(times, moment + duration))
             else:
-                window = Capacity(cores, gpus, current.node_cores, current.node_gpus,
-                                  [rank for rank in range(len(cores)) if cores[rank] > 0])
+                window = state
             counts = place(request, window)
             if counts is not None:
                 return moment, counts
