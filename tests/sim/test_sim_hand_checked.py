@@ -1,5 +1,11 @@
 """The 9-job trace, whose FCFS and EASY schedules are worked out by hand below."""
 
+import subprocess
+import sys
+
+import pytest
+from sim_helpers import DATA
+
 CQSIM = "cqsim-test.swf"
 
 
@@ -65,3 +71,25 @@ def test_kill_at_limit_ends_a_job_at_its_requested_time(corral_sim, tmp_path):
     assert full["skipped"] == killed["skipped"] == 1
     assert full["makespan"] == 550
     assert killed["makespan"] == 150
+
+
+def test_plot_writes_one_png_per_view_and_a_comparison(tmp_path):
+    pytest.importorskip("matplotlib")  # the optional [sim] extra
+    completed = subprocess.run(
+        [sys.executable, "-m", "corral", "sim", f"{DATA}/{CQSIM}", "--cores", "100",
+         "--queue-policy", "fcfs", "--queue-policy", "easy", "--plot", str(tmp_path)],
+        capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    for name in ("queue_and_utilization.png", "wait_distribution.png",
+                 "policy_comparison.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_trace_line_is_one_sentence_naming_file_and_line(tmp_path):
+    bad = tmp_path / "bad.swf"
+    bad.write_text("1 0 -1 10 4\n")
+    completed = subprocess.run([sys.executable, "-m", "corral", "sim", str(bad)],
+                               capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 1
+    assert completed.stderr == (f"corral sim: {bad}:1: an SWF record has 18 fields, this one "
+                                f"has 5\n")

@@ -8,20 +8,22 @@ import os
 
 
 def _series(trace, cores: int):
-    """Moments and, at each, the number of waiting jobs and the fraction of cores in use."""
-    changes = []
+    """Moments and, after all that happens at each, the number of waiting jobs and the
+    fraction of cores in use."""
+    changes = {}
     for job in trace.jobs:
         if job.start is None:
             continue
-        changes.append((job.submit, 1, 0))
-        changes.append((job.start, -1, job.processors))
-        changes.append((job.end, 0, -job.processors))
-    changes.sort()
+        for moment, waiting, busy in ((job.submit, 1, 0), (job.start, -1, job.processors),
+                                      (job.end, 0, -job.processors)):
+            total = changes.setdefault(moment, [0, 0])
+            total[0] += waiting
+            total[1] += busy
     moments, queued, used = [], [], []
     waiting = busy = 0
-    for moment, delta_waiting, delta_busy in changes:
-        waiting += delta_waiting
-        busy += delta_busy
+    for moment in sorted(changes):
+        waiting += changes[moment][0]
+        busy += changes[moment][1]
         moments.append(moment / 3600)
         queued.append(waiting)
         used.append(busy / cores)
