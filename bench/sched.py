@@ -1,9 +1,10 @@
 """One scheduling pass, EASY, over a large pending queue on a large machine (benchmark 7).
 
 In-process, no controller: the real scheduler and pool, N nodes of 32 cores almost full of
-running jobs with assorted time limits (a few cores free on a few nodes, so backfill has
-something to try), and P pending jobs of assorted shapes (cores anywhere, whole nodes, 1 to
-64 nodes) and limits.  The figure is the wall time of one pass triggered by a freed resource,
+running jobs with assorted time limits (4 cores free on each of 20 nodes), and P pending
+jobs of assorted shapes (81 to 128 cores anywhere, 1 to 64 whole nodes) and limits, none of
+which fits now: the pass computes the head's reservation and tries every other job, the most
+a pass can cost.  The figure is the wall time of one pass triggered by a freed resource,
 median of repeats, each repeat on a fresh machine; and the number of passes that run when
 nothing has changed (must be 0).
 
@@ -59,7 +60,7 @@ def _request(generator, nodes):
     shape = generator.random()
     limit = generator.choice((60, 600, 3600, 4 * 3600, 24 * 3600))
     if shape < 0.5:
-        spec = jobspec.build(["true"], ntasks=generator.randint(1, 4 * CORES_PER_NODE),
+        spec = jobspec.build(["true"], ntasks=generator.randint(81, 4 * CORES_PER_NODE),
                              duration=limit)
     else:
         nnodes = min(generator.choice((1, 1, 2, 4, 8, 16, 64)), nodes)
@@ -76,9 +77,9 @@ def one_pass(nodes: int, pending: int, seed: int) -> tuple[float, int, int]:
     answers = Answers()
     scheduler = Scheduler(loop, pool, answers, QueuePolicies.from_config(None, "easy"))
     now = time.time()
-    # Running jobs: one per node, all of it but on every 50th node, which keeps 4 cores free.
+    # Running jobs: one per node, all of it but on 20 nodes, which keep 4 cores free each.
     for rank in range(nodes):
-        keep_free = 4 if rank % 50 == 0 else 0
+        keep_free = 4 if rank % (nodes // 20) == 0 else 0
         job = Job(-rank - 1, None)
         job.queue = None
         job.ranks = {rank: (list(range(CORES_PER_NODE - keep_free)), [])}
