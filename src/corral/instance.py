@@ -159,6 +159,8 @@ class Instance:
         self.dmesg.register_services(self.broker)
         self.broker.register("instance.info", self._serve_info, ROLE_OWNER | ROLE_USER)
         self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
+        # What restart wrote (the events of jobs it ended) is stored before anyone can ask.
+        await self.store.flush()
         await self.broker.listen(self.socket_path)
         if guests:
             state_directory.warn_if_unreachable(self.socket_path)
