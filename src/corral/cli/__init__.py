@@ -26,6 +26,7 @@ COMMANDS = {
     "rpc": "rpc",
     "dmesg": "rpc",
     "shutdown": "rpc",
+    "slurm": "slurm",
 }
 
 
