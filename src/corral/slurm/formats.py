@@ -157,7 +157,10 @@ def sacct_line(fields, values: dict, parsable: str | None, header: bool = False)
         if header:
             cells.append(pad(name, width, True))
         else:
-            cells.append(pad(values[name], width, name not in SACCT_LEFT))
+            value = values[name]
+            if len(value) > width:
+                value = value[:width - 1] + "+"  # sacct marks a cut value with '+'
+            cells.append(pad(value, width, name not in SACCT_LEFT))
     return " ".join(cells) + " "
 
 

@@ -11,7 +11,6 @@ slurmstepd would: the variables known only once the job has its nodes (``SLURM_J
   stays as the script's parent to send the signal before the time limit.
 * ``task`` (srun): runs one task, labels its lines (``--label``), and reports a failure as
   srun does (``srun: error: HOST: task N: Exited with exit code C``).
-* ``allocation`` (salloc): holds the allocation until told to end it (SIGTERM).
 
 Which task runs on which node follows corral's exec placement (slots in rank order).
 """
@@ -222,12 +221,6 @@ def _copy_labelled(child, prefix: bytes):
             target.flush()
 
 
-def _hold_allocation():
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    while True:
-        signal.pause()
-
-
 def main(argv) -> int:
     job_id = int(os.environ["CORRAL_JOB_ID"])
     task_rank = int(os.environ.get("CORRAL_TASK_RANK", "0"))
@@ -250,7 +243,5 @@ def main(argv) -> int:
         return 1
     if helper["kind"] == "batch":
         return _exit_like(_run_batch(helper, env, R))
-    if helper["kind"] == "allocation":
-        _hold_allocation()
     ntasks = int(env.get("SLURM_NTASKS", "1"))
     return _exit_like(_run_task(argv, env, helper, node, task_rank, ntasks))

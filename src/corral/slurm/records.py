@@ -11,6 +11,7 @@ their time limit as unknown.
 import errno
 import os
 import pwd
+import time
 
 from ..client import RPCError
 from ..prep.constants import DEFAULT_PARTITION
@@ -223,3 +224,25 @@ def fetch(client, userid: int = -1, since: float | None = None,
 
 def owner_uid(client) -> int:
     return client.rpc("instance.info")["owner"]
+
+
+def lookup(client, text: str) -> list[SlurmJob]:
+    """The jobs a Slurm job id names: ``12`` (one job, or every task of array 12),
+    ``12_3`` (one task).  Raises ValueError for text that is no job id; an unknown id gives
+    an empty list.  Array tasks are looked for among the active and the recently ended."""
+    base, underscore, task = text.partition("_")
+    if not base.isdigit() or underscore and not task.isdigit():
+        raise ValueError(f"Invalid job id: {text}")
+    try:
+        head = SlurmJob(client.job(int(base)))
+    except RPCError as exc:
+        if exc.errno in (errno.ENOENT, errno.EINVAL):
+            return []
+        raise
+    if head.array_task_id is None or head.array_job_id != head.id:
+        return [head] if not underscore else []
+    tasks = [job for job in fetch(client, head.uid, since=time.time() - MIN_JOB_AGE)
+             if job.array_job_id == head.id]
+    if head not in tasks and all(job.id != head.id for job in tasks):
+        tasks.append(head)
+    return [job for job in tasks if job.matches_id(text)]

@@ -31,6 +31,11 @@ _MEMORY = re.compile(r"\d+[KMGT]?", re.IGNORECASE)
 _SIGNAL = re.compile(r"(B:|R:)?([A-Za-z0-9]+)(?:@(\d+))?")
 
 
+#: salloc's task: it holds the allocation until salloc ends it with SIGTERM (a shell, whose
+#: trap is in place before anything could signal it).
+ALLOCATION_HOLDER = ("/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 60 & wait $!; done")
+
+
 class SubmitError(Exception):
     """A job that cannot be submitted; the message is for ``CMD: error: ...``."""
 
@@ -229,6 +234,8 @@ class JobRequest:
             helper["output"] = "slurm-%A_%a.out" if array_task is not None else "slurm-%j.out"
         if self.kind == "task":
             command = launchers.python_command("jobstart", *self.argv)
+        elif self.kind == "allocation":
+            command = list(ALLOCATION_HOLDER)
         else:
             command = launchers.python_command("jobstart")
         spec = jobspec_module.build(
@@ -314,21 +321,9 @@ def _step(ids) -> int:
 
 def resolver(client):
     """``resolve(text)`` for `dependencies.to_rfc26`: the corral ids a Slurm id names."""
-    cache = {}
 
     def resolve(text):
-        base = text.partition("_")[0]
-        if base not in cache:
-            try:
-                job = client.job(int(base))
-            except RPCError:
-                raise SubmitError(f"Job dependency problem: job {base} not found") from None
-            jobs = [records.SlurmJob(job)]
-            if jobs[0].array_task_id is not None:
-                jobs = [job for job in records.fetch(client, os.getuid(), since=1)
-                        if job.array_job_id == int(base)]
-            cache[base] = jobs
-        found = [job.id for job in cache[base] if job.matches_id(text)]
+        found = [job.id for job in records.lookup(client, text)]
         if not found:
             raise SubmitError(f"Job dependency problem: job {text} not found")
         return found
