@@ -18,6 +18,8 @@ INACTIVE, COMPLETED             COMPLETED        CD     None
 INACTIVE, FAILED                FAILED           F      NonZeroExitCode
 INACTIVE, FAILED (node)         NODE_FAIL        NF     NodeDown
 INACTIVE, FAILED (oom)          OUT_OF_MEMORY    OOM    OutOfMemory
+INACTIVE, FAILED (alloc: more   FAILED           F      PartitionConfig
+  than the instance has)
 INACTIVE, CANCELED              CANCELLED        CA     None
 INACTIVE, CANCELED never ran,   CANCELLED        CA     DependencyNeverSatisfied
   dependency exception
@@ -97,6 +99,9 @@ def slurm_reason(job: dict, state: str, first_in_line: bool = False,
         return "Resources" if first_in_line else "Priority"
     if state == "CANCELLED" and _never_satisfied(job):
         return "DependencyNeverSatisfied"
+    exception = job.get("exception") or {}
+    if state == "FAILED" and exception.get("type") == "alloc" and not job.get("t_run"):
+        return "PartitionConfig"
     return _FINISHED_REASON.get(state, "None")
 
 
