@@ -166,7 +166,7 @@ def test_array_throttle_runs_one_task_at_a_time(slurm):
             stamps = {event["name"]: event["timestamp"] for event in client.eventlog(job_id)}
             spans.append((stamps["start"], stamps["finish"]))
     spans.sort()
-    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:]))
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
 
 
 def test_dependencies_from_slurms_documentation(slurm):

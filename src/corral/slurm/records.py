@@ -129,14 +129,6 @@ class SlurmJob:
         return self._reason
 
     @property
-    def state_with_canceller(self) -> str:
-        """sacct's ``State``: ``CANCELLED by UID`` when someone cancelled the job."""
-        exception = self.summary.get("exception") or {}
-        if self.state == "CANCELLED" and exception.get("userid") is not None:
-            return f"CANCELLED by {exception['userid']}"
-        return self.state
-
-    @property
     def finished(self) -> bool:
         return self.summary["state"] == INACTIVE
 

@@ -23,13 +23,23 @@ _OPTIONS = [
 _BRIEF = "JobID,State,ExitCode"
 
 
+def _cancelled_by(client, job: records.SlurmJob) -> str:
+    """``CANCELLED by UID``: who raised the cancel is in the job's eventlog only."""
+    for event in reversed(client.eventlog(job.id)):
+        context = event.get("context") or {}
+        if event["name"] == "exception" and context.get("type") == "cancel":
+            if context.get("userid") is not None:
+                return f"CANCELLED by {context['userid']}"
+    return job.state
+
+
 def _values(job: records.SlurmJob, now: float, batch: bool) -> dict:
     first_node = job.nodelist.split(",")[0] if job.nodelist else "None assigned"
     values = {
         "JobID": job.display_id + (".batch" if batch else ""),
         "JobIDRaw": str(job.id) + (".batch" if batch else ""),
         "JobName": "batch" if batch else job.name,
-        "State": job.state_with_canceller if not batch else job.state,
+        "State": job.state,
         "ExitCode": job.exit_code,
         "Elapsed": times.sacct_duration(job.elapsed(now)),
         "ElapsedRaw": str(int(job.elapsed(now))),
@@ -96,7 +106,11 @@ def _main(argv) -> int:
             continue
         if job.submit_time > end or (job.finished and job.end_time and job.end_time < start):
             continue
-        lines.append(formats.sacct_line(fields, _values(job, now, False), parsable))
+        row = _values(job, now, False)
+        if job.state == "CANCELLED" and any(name == "State" for name, _width in fields):
+            with connect() as client:
+                row["State"] = _cancelled_by(client, job)
+        lines.append(formats.sacct_line(fields, row, parsable))
         if job.memo.get("batch") and job.start_time and not values.get("allocations"):
             lines.append(formats.sacct_line(fields, _values(job, now, True), parsable))
     sys.stdout.write("\n".join(lines) + "\n" if lines else "")
