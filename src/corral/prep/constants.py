@@ -24,7 +24,3 @@ class CallType(enum.IntEnum):
     EPILOG = 2
     PROLOG_SLURMCTLD = 3
     EPILOG_SLURMCTLD = 4
-
-#: The partition of a job in corral's anonymous queue (no ``[queues]`` configured, or none
-#: named): Slurm always has one, so ``SLURM_JOB_PARTITION`` and the Slurm commands use this.
-DEFAULT_PARTITION = "default"

@@ -17,7 +17,7 @@ heterogeneous jobs, ``--extra``. The end time is left out when the job has no ti
 import os
 from collections.abc import Iterable, Mapping
 
-from .constants import DEFAULT_PARTITION
+from ..slurm import DEFAULT_PARTITION
 
 SPANK_PREFIX = "SPANK_"
 

@@ -11,6 +11,12 @@ them), `submission` (options to jobspecs), `jobstart` (the in-job helper), `laun
 
 import sys
 
+#: The partition of a job in corral's anonymous queue (no ``[queues]`` configured, or none
+#: named): Slurm always has one, so the commands and the PrEp environments
+#: (``SLURM_JOB_PARTITION``) use this name.  Kept here, with no imports around it, so that
+#: neither the commands nor PrEp pull in the other's modules.
+DEFAULT_PARTITION = "default"
+
 
 def run(command: str, body, argv) -> int:
     """Run ``body(argv)``, turning the failures a user can cause into Slurm's one line."""

@@ -22,9 +22,8 @@ import sys
 
 from .. import hostlist, resource_set
 from ..client import connect
-from ..prep.constants import DEFAULT_PARTITION
 from ..prep.environment import compress_counts
-from . import patterns, records
+from . import DEFAULT_PARTITION, patterns, records
 
 
 def _placement(jobspec: dict, R: dict, ntasks: int | None = None) -> list[int]:

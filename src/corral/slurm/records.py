@@ -14,8 +14,8 @@ import pwd
 import time
 
 from ..client import RPCError
-from ..prep.constants import DEFAULT_PARTITION
 from ..states import INACTIVE, State
+from . import DEFAULT_PARTITION
 from . import states as slurm_states
 
 #: Memo key (``user.slurm`` annotation) of what the Slurm commands record at submission.

@@ -12,8 +12,7 @@ import sys
 import time
 
 from .. import hostlist
-from ..prep.constants import DEFAULT_PARTITION
-from . import records, run, times
+from . import DEFAULT_PARTITION, records, run, times
 
 CLUSTER_NAME = "corral"
 

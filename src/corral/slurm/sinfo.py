@@ -4,8 +4,7 @@ grouped as Slurm groups them: one row per partition and node state (``-N``: per 
 import sys
 
 from .. import hostlist
-from ..prep.constants import DEFAULT_PARTITION
-from . import formats, options, run
+from . import DEFAULT_PARTITION, formats, options, run
 from .options import Option
 
 _OPTIONS = [
