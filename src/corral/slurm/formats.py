@@ -95,10 +95,26 @@ def parse_squeue_names(text: str) -> list:
     return parts
 
 
-def render(parts, values: dict) -> str:
-    """One line of ``parts`` with ``values`` (field -> text)."""
-    return "".join(part if isinstance(part, str) else pad(values[part[0]], part[2], part[3])
-                   for part in parts)
+def render_all(parts, rows, getter_of) -> list[str]:
+    """Lines of ``parts`` for ``rows``; ``getter_of(field)`` gives ``getter(row) -> text``
+    (looked up once per column, not once per cell: squeue may print 100 000 rows)."""
+    columns = [part if isinstance(part, str) else (getter_of(part[0]), part[2], part[3])
+               for part in parts]
+    lines = []
+    for row in rows:
+        cells = []
+        for column in columns:
+            if isinstance(column, str):
+                cells.append(column)
+                continue
+            getter, width, right = column
+            text = getter(row)
+            if width:
+                text = text[:width]
+                text = text.rjust(width) if right else text.ljust(width)
+            cells.append(text)
+        lines.append("".join(cells))
+    return lines
 
 
 def render_header(parts) -> str:

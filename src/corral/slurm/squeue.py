@@ -36,9 +36,6 @@ class _Row:
         self.owner = owner
         self.display_id = display_id
 
-    def __getitem__(self, field: str) -> str:
-        return getattr(self, "_" + field)()
-
     def _display_id(self):
         return self.display_id or self.job.display_id
 
@@ -239,9 +236,17 @@ def _main(argv) -> int:
     with connect() as client:
         owner = records.owner_uid(client) if "reason" in str(parts) or values.get("json") \
             else None
-        jobs = records.fetch(client, _userid(values),
-                             since=now - records.MIN_JOB_AGE if include_finished else None,
-                             active_only=not include_finished)
+        if values.get("jobs"):
+            # Named jobs are looked up one by one: a poller's `squeue -j ID` must not pay
+            # for every job the instance remembers.
+            jobs = [job for text in values["jobs"].split(",") if text
+                    for job in records.lookup(client, text)]
+            if _userid(values) != -1:
+                jobs = [job for job in jobs if job.uid == _userid(values)]
+        else:
+            jobs = records.fetch(client, _userid(values),
+                                 since=now - records.MIN_JOB_AGE if include_finished else None,
+                                 active_only=not include_finished)
     users = values.get("user")
     if users and "," in users:
         allowed = {records.user_id(name) for name in users.split(",")}
@@ -252,7 +257,7 @@ def _main(argv) -> int:
         print(_json(rows, now))
         return 0
     lines = [] if values.get("noheader") else [formats.render_header(parts)]
-    lines.extend(formats.render(parts, row) for row in rows)
+    lines.extend(formats.render_all(parts, rows, lambda field: getattr(_Row, "_" + field)))
     if lines:
         sys.stdout.write("\n".join(lines) + "\n")
     return 0
