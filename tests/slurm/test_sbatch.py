@@ -184,3 +184,35 @@ def test_dependencies_from_slurms_documentation(slurm):
                               "-o", "/dev/null") for _ in range(2)]
     for job_id in singleton:
         slurm.wait(job_id)
+
+
+def test_nodes_and_tasks_per_node_give_slurms_layout_variables(make_slurm):
+    slurm = make_slurm(test_size=2)
+    job_id = slurm.sbatch("-N", "2", "--ntasks-per-node=2", "-o", "layout.out", "--wrap",
+                          "env | grep -E '^SLURMD?_' | sort")
+    slurm.wait(job_id)
+    env = _env(slurm.read("layout.out"))
+    assert env["SLURM_JOB_NODELIST"] == "node[0-1]"
+    assert env["SLURM_NNODES"] == "2" and env["SLURM_NTASKS"] == "4"
+    assert env["SLURM_TASKS_PER_NODE"] == "2(x2)"
+    assert env["SLURMD_NODENAME"] == "node0"
+    tasks = slurm.run("srun", "-N", "2", "-n", "3", "sh", "-c",
+                      "echo $SLURM_PROCID $SLURM_NODEID $SLURM_LOCALID $SLURMD_NODENAME "
+                      "$SLURM_TASKS_PER_NODE").stdout.splitlines()
+    assert sorted(tasks) == ["0 0 0 node0 2,1", "1 0 1 node0 2,1", "2 1 0 node1 2,1"]
+
+
+def test_export_none_and_lists_choose_the_environment(slurm):
+    env = {"KEEP_ME": "1", "DROP_ME": "2"}
+    slurm.run("sbatch", "--export=NONE", "-o", "none.out", "--wrap",
+              "echo ${KEEP_ME:-unset} ${DROP_ME:-unset} $SLURM_JOB_NAME", env=env)
+    slurm.run("sbatch", "--export=KEEP_ME,EXTRA=3", "-o", "list.out", "--wrap",
+              "echo ${KEEP_ME:-unset} ${DROP_ME:-unset} $EXTRA", env=env)
+    slurm.run("sbatch", "-o", "all.out", "-e", "all.err", "--wrap",
+              "echo ${KEEP_ME:-unset} ${DROP_ME:-unset}; echo e >&2", env=env)
+    with slurm.instance.client() as client:
+        for job in client.jobs(userid=-1):
+            client.wait_event(job["id"], "clean", 30)
+    assert slurm.read("none.out") == "unset unset wrap\n"
+    assert slurm.read("list.out") == "1 unset 3\n"
+    assert (slurm.read("all.out"), slurm.read("all.err")) == ("1 2\n", "e\n")
