@@ -34,6 +34,7 @@ def test_begin_time_forms():
     now = datetime.datetime(2026, 3, 4, 10, 0, 0).timestamp()
     assert times.parse_time("now+60", now) == now + 60
     assert times.parse_time("now+2hours", now) == now + 7200
+    assert times.parse_time("now-1days", now) == now - 86400
     assert times.parse_time("11:30", now) == now + 5400
     assert times.parse_time("09:00", now) == now + 23 * 3600  # past today: tomorrow
     assert times.parse_time("2026-03-05T12:00:00", now) == now + 26 * 3600

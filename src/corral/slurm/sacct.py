@@ -76,10 +76,7 @@ def _main(argv) -> int:
     start = times.parse_time(values["starttime"]) if values.get("starttime") else (
         0 if ids else times.parse_time("today", now))
     end = times.parse_time(values["endtime"]) if values.get("endtime") else now
-    wanted_states = states.parse_state_list(values["state"]) if values.get("state") else None
-    names = set(filter(None, (values.get("name") or "").split(",")))
     userid = -1 if values.get("allusers") or ids else os.getuid()
-    uids = None
     if values.get("user"):
         uids = {records.user_id(name) for name in values["user"].split(",")}
         userid = next(iter(uids)) if len(uids) == 1 else -1
@@ -90,7 +87,18 @@ def _main(argv) -> int:
             jobs = [job for text in ids for job in records.lookup(client, text)]
         else:
             jobs = records.fetch(client, userid, since=max(start, 1))
-    jobs.sort(key=lambda job: job.id)
+        jobs.sort(key=lambda job: job.id)
+        lines = _lines(client, jobs, fields, values, now, start, end)
+    sys.stdout.write("\n".join(lines) + "\n" if lines else "")
+    return 0
+
+
+def _lines(client, jobs, fields, values, now, start, end) -> list[str]:
+    """The header (unless ``-n``) and a row (and its ``.batch`` row) per selected job."""
+    wanted_states = states.parse_state_list(values["state"]) if values.get("state") else None
+    names = set(filter(None, (values.get("name") or "").split(",")))
+    uids = ({records.user_id(name) for name in values["user"].split(",")}
+            if values.get("user") else None)
     parsable = "|" if values.get("parsable") else ("" if values.get("parsable2") else None)
     lines = []
     if not values.get("noheader"):
@@ -108,13 +116,11 @@ def _main(argv) -> int:
             continue
         row = _values(job, now, False)
         if job.state == "CANCELLED" and any(name == "State" for name, _width in fields):
-            with connect() as client:
-                row["State"] = _cancelled_by(client, job)
+            row["State"] = _cancelled_by(client, job)
         lines.append(formats.sacct_line(fields, row, parsable))
         if job.memo.get("batch") and job.start_time and not values.get("allocations"):
             lines.append(formats.sacct_line(fields, _values(job, now, True), parsable))
-    sys.stdout.write("\n".join(lines) + "\n" if lines else "")
-    return 0
+    return lines
 
 
 def main(argv) -> int:

@@ -39,8 +39,8 @@ def _main(argv) -> int:
         raise options.OptionError("The batch script contains a NULL character")
     values = options.script_options("sbatch", script, table, where)
     values.update(given)
-    request = submission.JobRequest("sbatch", values, "batch", [], default_name, script)
-    request.helper_arguments = arguments
+    request = submission.JobRequest("sbatch", values, "batch", [], default_name, script,
+                                    arguments)
     from ..client import connect
 
     with connect() as client:

@@ -47,15 +47,7 @@ def _job_block(job, owner, now) -> str:
     array = ""
     if job.array_task_id is not None:
         array = f" ArrayJobId={job.array_job_id} ArrayTaskId={job.array_task_id}"
-    group = os.getgid() if job.uid == os.getuid() else job.uid
-    try:
-        import grp
-        import pwd
-
-        gid = pwd.getpwuid(job.uid).pw_gid
-        group = f"{grp.getgrgid(gid).gr_name}({gid})"
-    except KeyError:
-        group = f"{group}({group})"
+    group = _group(job.uid)
     limit = times.limit_text(job.time_limit, times.sacct_duration)
     end = times.timestamp(job.end_time, "Unknown") if job.finished else (
         times.timestamp(job.start_time + job.time_limit, "Unknown")
@@ -81,6 +73,21 @@ def _job_block(job, owner, now) -> str:
         f"   WorkDir={job.work_dir or '(null)'}",
     ]
     return "\n".join(lines)
+
+
+def _group(uid: int) -> str:
+    """``name(gid)`` of the user's primary group, as ``GroupId=`` shows it."""
+    import grp
+    import pwd
+
+    try:
+        gid = pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        return f"{uid}({uid})"
+    try:
+        return f"{grp.getgrgid(gid).gr_name}({gid})"
+    except KeyError:
+        return f"{gid}({gid})"
 
 
 def _show_hostnames(client, arguments):

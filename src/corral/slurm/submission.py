@@ -156,7 +156,7 @@ class JobRequest:
     """Everything a Slurm command asked for, checked, ready to become jobspecs."""
 
     def __init__(self, command: str, values: dict, kind: str, argv: list[str],
-                 default_name: str, script: str | None = None):
+                 default_name: str, script: str | None = None, script_arguments=()):
         self.command = command
         self.values = values
         self.kind = kind
@@ -186,7 +186,7 @@ class JobRequest:
         self.env = environment(values, self.submit_dir)
         self.array = parse_array(values["array"]) if values.get("array") else None
         #: the batch script's own arguments (``sbatch job.sh ARG...``)
-        self.helper_arguments: list[str] = []
+        self.script_arguments = list(script_arguments)
 
     def _base_env(self) -> dict:
         shape = self.shape
@@ -226,8 +226,8 @@ class JobRequest:
                 helper[name] = self.values[name]
         if self.script is not None:
             helper["script"] = self.script
-            if self.helper_arguments:
-                helper["arguments"] = self.helper_arguments
+            if self.script_arguments:
+                helper["arguments"] = self.script_arguments
         if self.values.get("label"):
             helper["label"] = True
         if self.kind == "batch" and "output" not in helper:

@@ -71,7 +71,7 @@ def timestamp(epoch: float | None, missing: str = "N/A") -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(epoch))
 
 
-_RELATIVE = re.compile(r"now(?:\+(\d+)(seconds|minutes|hours|days|weeks)?)?")
+_RELATIVE = re.compile(r"now(?:([+-])(\d+)(seconds|minutes|hours|days|weeks)?)?")
 _UNIT_SECONDS = {None: 1, "seconds": 1, "minutes": 60, "hours": 3600, "days": 86400,
                  "weeks": 604800}
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?(am|pm)?", re.IGNORECASE)
@@ -83,7 +83,7 @@ _NAMED = {"midnight": (0, 0), "noon": (12, 0), "elevenses": (11, 0), "fika": (15
 
 def parse_time(text: str, now: float | None = None) -> float:
     """Epoch seconds of a Slurm time specification, as ``--begin`` and ``sacct -S`` read it:
-    ``now[+N[seconds|minutes|hours|days|weeks]]``, ``HH:MM[:SS][am|pm]`` (today, or tomorrow
+    ``now[{+|-}N[seconds|minutes|hours|days|weeks]]``, ``HH:MM[:SS][am|pm]`` (today, or tomorrow
     if past), ``YYYY-MM-DD[THH:MM[:SS]]``, ``MM/DD[/YY]``, ``today``, ``tomorrow``,
     ``midnight``, ``noon``, ``teatime``."""
     now = time.time() if now is None else now
@@ -92,8 +92,9 @@ def parse_time(text: str, now: float | None = None) -> float:
                                                          microsecond=0)
     match = _RELATIVE.fullmatch(word)
     if match:
-        count, unit = match.groups()
-        return now + int(count or 0) * _UNIT_SECONDS[unit]
+        sign, count, unit = match.groups()
+        offset = int(count or 0) * _UNIT_SECONDS[unit]
+        return now - offset if sign == "-" else now + offset
     if word == "today":
         return today.timestamp()
     if word == "tomorrow":
