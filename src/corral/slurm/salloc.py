@@ -19,7 +19,7 @@ def _main(argv) -> int:
     values, command = options.parse("salloc", argv, options.JOB_OPTIONS)
     if not command:
         command = [os.environ.get("SHELL", "/bin/sh")]
-    request = submission.JobRequest("salloc", values, "allocation", [], "interactive")
+    request = submission.JobRequest(values, "allocation", [], "interactive")
     from ..client import connect
 
     with connect() as client:

@@ -39,7 +39,7 @@ def _main(argv) -> int:
         raise options.OptionError("The batch script contains a NULL character")
     values = options.script_options("sbatch", script, table, where)
     values.update(given)
-    request = submission.JobRequest("sbatch", values, "batch", [], default_name, script,
+    request = submission.JobRequest(values, "batch", [], default_name, script,
                                     arguments)
     from ..client import connect
 

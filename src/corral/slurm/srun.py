@@ -20,7 +20,7 @@ def _main(argv) -> int:
     if not command:
         print("srun: fatal: No command given to execute.", file=sys.stderr)
         return 1
-    request = submission.JobRequest("srun", values, "task", command,
+    request = submission.JobRequest(values, "task", command,
                                     os.path.basename(command[0]))
     from ..client import connect
 

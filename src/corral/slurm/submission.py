@@ -21,7 +21,7 @@ import socket
 
 from .. import jobspec as jobspec_module
 from ..client import RPCError
-from . import dependencies, launchers, records, times
+from . import DEFAULT_PARTITION, dependencies, launchers, records, times
 from .options import OptionError
 
 #: Slurm's MaxArraySize default: array task ids must be below it.
@@ -155,9 +155,10 @@ def environment(values, submit_dir: str) -> dict:
 class JobRequest:
     """Everything a Slurm command asked for, checked, ready to become jobspecs."""
 
-    def __init__(self, command: str, values: dict, kind: str, argv: list[str],
-                 default_name: str, script: str | None = None, script_arguments=()):
-        self.command = command
+    def __init__(self, values: dict, kind: str, argv: list[str], default_name: str,
+                 script: str | None = None, script_arguments=()):
+        """``kind`` is ``batch`` (sbatch), ``task`` (srun: ``argv`` is the command) or
+        ``allocation`` (salloc)."""
         self.values = values
         self.kind = kind
         self.argv = argv
@@ -192,7 +193,7 @@ class JobRequest:
         shape = self.shape
         env = dict(self.env)
         env["SLURM_JOB_NAME"] = self.name
-        env["SLURM_JOB_PARTITION"] = self.values.get("partition") or records.DEFAULT_PARTITION
+        env["SLURM_JOB_PARTITION"] = self.values.get("partition") or DEFAULT_PARTITION
         if self.values.get("account"):
             env["SLURM_JOB_ACCOUNT"] = self.values["account"]
         if self.values.get("qos"):
