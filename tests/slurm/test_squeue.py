@@ -81,3 +81,14 @@ def test_steps_are_refused_in_one_line(slurm):
     result = slurm.run("squeue", "-s", check=False)
     assert (result.returncode, result.stderr) == (
         1, "squeue: error: job steps are not supported by corral yet (-s)\n")
+
+
+def test_job_list_since_leaves_out_jobs_that_ended_before_it(slurm):
+    """The server-side filter squeue's MinJobAge window rides on."""
+    import time
+
+    job_id = slurm.sbatch("--wrap", "true", "-o", "/dev/null")
+    slurm.wait(job_id)
+    with slurm.instance.client() as client:
+        assert [job["id"] for job in client.jobs(userid=-1, since=time.time() - 60)] == [job_id]
+        assert client.jobs(userid=-1, since=time.time() + 1) == []
