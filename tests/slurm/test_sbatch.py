@@ -216,3 +216,15 @@ def test_export_none_and_lists_choose_the_environment(slurm):
     assert slurm.read("none.out") == "unset unset wrap\n"
     assert slurm.read("list.out") == "1 unset 3\n"
     assert (slurm.read("all.out"), slurm.read("all.err")) == ("1 2\n", "e\n")
+
+
+def test_a_dependency_on_an_array_waits_for_every_task(slurm):
+    first = slurm.sbatch("--array=1-2", "--wrap", "sleep 0.5")
+    after = slurm.sbatch("-d", f"afterany:{first}", "--wrap", "true", "-o", "/dev/null")
+    with slurm.instance.client() as client:
+        spec = client.job_info(after, "jobspec")["jobspec"]
+    targets = sorted(int(item["value"]) for item in spec["attributes"]["system"]["dependencies"])
+    assert targets == [first, first + 1]
+    slurm.wait(after)
+    for task in (1, 2):
+        assert slurm.read(f"slurm-{first}_{task}.out") == ""
