@@ -42,7 +42,7 @@ class RunningInstance:
         return command
 
     def start(self, timeout=20):
-        os.makedirs(self.state_dir, exist_ok=True)
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)  # as private as corral keeps it
         log = open(self.log_path, "a")
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                         env=dict(os.environ, **self.extra_env),
@@ -137,17 +137,18 @@ def instance(make_instance):
 
 @pytest.fixture
 def guest_instance(make_instance):
-    """``guest_instance(config_text="")``: an instance that guests may use, its socket in a
-    directory they can reach, with ``[access] allow-guest-user = true`` plus ``config_text``."""
+    """``guest_instance(config_text="", env=None)``: an instance that guests may use, its
+    socket in a directory they can reach, with ``[access] allow-guest-user = true`` plus
+    ``config_text``, the controller's environment extended by ``env``."""
     made = []
 
-    def make(config_text=""):
+    def make(config_text="", env=None):
         shared = tempfile.mkdtemp(prefix="corral-jobtap-", dir="/tmp")
         os.chmod(shared, 0o755)
         config = pathlib.Path(shared) / "guest.toml"
         config.write_text("[access]\nallow-guest-user = true\n" + config_text)
-        instance = make_instance(state_dir=os.path.join(shared, "state"), config=config)
-        os.chmod(instance.state_dir, 0o755)
+        instance = make_instance(state_dir=os.path.join(shared, "state"), config=config,
+                                 env=env)
         made.append((shared, instance))
         return instance
 

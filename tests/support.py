@@ -10,6 +10,7 @@ import json
 import os
 import pwd
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -87,3 +88,21 @@ def until(check, timeout=15.0, interval=0.02):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {check}")
         time.sleep(interval)
+
+
+def guest_directory(prefix="corral-guest-") -> str:
+    """A fresh directory under /tmp that belongs to the guest user (mode 0700), as the
+    guest's own files would be; the caller removes it."""
+    user = guest_user()
+    path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chown(path, user.pw_uid, user.pw_gid)
+    return path
+
+
+def rss_kib(pid: int) -> int:
+    """The resident memory of process ``pid`` in KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"process {pid} has no VmRSS")

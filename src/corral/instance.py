@@ -16,6 +16,7 @@ import socket
 import tempfile
 
 from . import config as config_module
+from . import state_directory
 from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
 from .broker.server import Broker
@@ -76,9 +77,11 @@ class Instance:
         self.stopped = loop.create_future()
         logging.getLogger("corral").addHandler(self.dmesg)
         config = self.config
-        os.makedirs(self.state_dir, exist_ok=True)
-        output_dir = os.path.join(self.state_dir, "output")
-        os.makedirs(output_dir, exist_ok=True)
+        guests = config_module.allow_guest_user(config)
+        try:
+            output_dir = state_directory.prepare(self.state_dir, guests)
+        except state_directory.StateDirectoryError as exc:
+            raise StartupError(str(exc)) from None
 
         # PrEp plugins load first: one that cannot load or initialise stops the start.
         prep_settings = prep_config.read(config)
@@ -141,6 +144,8 @@ class Instance:
         self.broker.register("instance.info", self._serve_info, ROLE_OWNER | ROLE_USER)
         self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
         await self.broker.listen(self.socket_path)
+        if guests:
+            state_directory.warn_if_unreachable(self.socket_path)
         self.collector = Collector(loop, lambda: not self.manager.active)
         self.collector.start()
         self.manager.purge.start()

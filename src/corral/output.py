@@ -3,10 +3,18 @@
 By default stdout and stderr are kept with the job in the instance's output directory
 (``<id>.out``, ``<id>.err``), so ``corral job attach`` finds them during and after the run.
 ``-o``/``-e`` paths (with ``{{id}}`` and ``{{name}}`` templates, relative to the job's cwd)
-replace them; with only ``-o``, stderr goes to the same file, as in Flux.
+replace them; with only ``-o``, stderr goes to the same file, as in Flux.  Files kept with
+the job hold only what came through its tasks' pipes; paths the user named are opened with
+the user's rights, by the agent for writing and by ``corral job attach`` for reading.
 """
 
 import os
+
+
+def kept_paths(job_id: int, output_dir: str) -> tuple[str, str]:
+    """Where the instance keeps a job's stdout and stderr when the user named no file."""
+    base = os.path.join(output_dir, str(job_id))
+    return base + ".out", base + ".err"
 
 
 def paths(job_id: int, job_name: str | None, system: dict, output_dir: str):
@@ -14,15 +22,15 @@ def paths(job_id: int, job_name: str | None, system: dict, output_dir: str):
     output = system.get("shell", {}).get("options", {}).get("output", {})
     stdout = (output.get("stdout") or {}).get("path")
     stderr = (output.get("stderr") or {}).get("path")
-    base = os.path.join(output_dir, str(job_id))
+    kept_stdout, kept_stderr = kept_paths(job_id, output_dir)
     if stdout is None and stderr is None:
-        return base + ".out", base + ".err", False
+        return kept_stdout, kept_stderr, False
     cwd = system.get("cwd") or "/"
 
     def expand(path):
         path = path.replace("{{id}}", str(job_id)).replace("{{name}}", job_name or "")
         return path if os.path.isabs(path) else os.path.join(cwd, path)
 
-    stdout = expand(stdout) if stdout else base + ".out"
+    stdout = expand(stdout) if stdout else kept_stdout
     stderr = expand(stderr) if stderr else stdout
     return stdout, stderr, True

@@ -24,6 +24,7 @@ COMMANDS = {
     "queue": "queue",
     "resource": "resource",
     "rpc": "rpc",
+    "keygen": "keygen",
     "dmesg": "rpc",
     "shutdown": "rpc",
     "slurm": "slurm",

@@ -5,7 +5,9 @@ output paths; output kept with the job comes through pipes, see `exec.output`) a
 (a signal for every task of a job), and sends ``started``,
 ``failed`` (a task could not start; the others are killed) and ``finished`` (every task has
 exited; the greatest wait status).  It never touches the job manager: everything goes
-through ``send``, so the same agent can sit behind a network transport.
+through ``send``, so the same agent can sit behind a network transport.  The paths a job
+names, its working directory and its output files, are opened with its user's rights
+(`corral.identity`), never with the agent's.
 
 It is also the node's side of PrEp (Slurm's slurmd): ``prolog`` and ``epilog`` carry a job's
 ``JobEnv`` and its launch credential; the agent refuses a credential the controller did not
@@ -17,20 +19,21 @@ here is gone, even when it never had a task here.  A ``start`` with a ``prolog``
 """
 
 import asyncio
-import errno
 import logging
 import os
 import signal
 import threading
 
+from .. import identity as identities
 from ..prep import ERROR, JobEnv
 from . import launch
 from .output import JobOutput
 
 log = logging.getLogger("corral.agent")
 
-_SHELL_REDIRECT = 'exec >>"$1" 2>>"$2"; shift 2; exec "$@"'
-_SHELL_REDIRECT_MERGED = 'exec >>"$1" 2>&1; shift 2; exec "$@"'
+_DIRECTORY_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+#: A FIFO without a reader answers ENXIO at once instead of blocking the event loop.
+_USER_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 class AgentJob:
@@ -63,7 +66,6 @@ class NodeAgent:
         self.prologs: dict[int, asyncio.Task] = {}  # running node prologs, by job
         self._gone_waiters: dict[int, list[asyncio.Future]] = {}  # epilogs awaiting tasks
         self._epilogs: set[asyncio.Task] = set()
-        self._uid = os.geteuid()
 
     def handle(self, msg: dict):
         kind = msg["type"]
@@ -107,16 +109,28 @@ class NodeAgent:
             self._fail(record, f"{self.name}: start refused: invalid launch credential")
             self._maybe_finished(record)
             return
+        close_fds = []
         try:
-            identity = self._identity(msg["userid"])
-            argv, stdout_fd, stderr_fd, close_fds = self._output(record, msg, identity)
+            identity = identities.of_user(msg["userid"])
+            cwd_fd, note = self._working_directory(record, msg["cwd"], identity)
+            close_fds.append(cwd_fd)
+            stdout_fd, stderr_fd = self._output(record, msg, identity, close_fds)
         except OSError as exc:
+            for fd in close_fds:
+                os.close(fd)
             self._fail(record, f"{self.name}: cannot start job: {exc.strerror or exc}")
             self._maybe_finished(record)
             return
-        env = msg["env"]
-        cwd = msg["cwd"]
         output = record.output
+        if note is not None:
+            if output is not None:
+                output.write("stderr", note.encode())
+            else:
+                os.write(stderr_fd, note.encode())
+        argv = msg["command"]
+        env = msg["env"]
+        # The child enters the directory opened with the user's rights, through its fd.
+        cwd = f"/proc/self/fd/{cwd_fd}"
         try:
             for task in msg["tasks"]:
                 task_env = dict(env)
@@ -149,12 +163,7 @@ class NodeAgent:
         self._maybe_finished(record)
 
     def _start_failed(self, record, task, msg, exc, stderr_fd):
-        cwd = msg["cwd"]
-        reason = exc.strerror or str(exc)
-        if exc.errno == errno.ENOENT and exc.filename == cwd:
-            reason = f"cannot chdir to {cwd}: {reason}"
-        else:
-            reason = f"{msg['command'][0]}: {reason}"
+        reason = f"{msg['command'][0]}: {exc.strerror or exc}"
         where = f"task {task['rank']} ({self.name})"
         self._fail(record, f"{where}: start failed: {reason}")
         text = f"corral: {where}: start failed: {reason}\n".encode()
@@ -163,43 +172,44 @@ class NodeAgent:
         elif stderr_fd is not None:
             os.write(stderr_fd, text)
 
-    def _identity(self, userid: int):
-        if userid == self._uid:
-            return None
-        if self._uid != 0:
-            raise OSError(errno.EPERM, f"cannot run a job as uid {userid}: the controller "
-                                       "does not run as root")
-        import pwd
-
-        entry = pwd.getpwuid(userid)
-        return (userid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid))
-
-    def _output(self, record, msg, identity):
-        """Where the tasks' stdout and stderr go: ``(argv, stdout fd, stderr fd, fds to
-        close after the spawn)``.  Output kept with the job goes through pipes
-        (``record.output``, fds per task); files the user named are opened here, or by the
-        task itself when it runs as another user."""
-        stdout, stderr = msg["stdout"], msg["stderr"]
-        argv = msg["command"]
-        if not msg.get("user_paths"):
-            record.output = JobOutput(self.loop, stdout, stderr, bool(msg.get("truncate")))
-            return argv, None, None, ()
-        if identity is not None:
-            # Files the user named are opened by the task itself, with the user's rights.
-            script = _SHELL_REDIRECT_MERGED if stdout == stderr else _SHELL_REDIRECT
-            return ["/bin/sh", "-c", script, "sh", stdout, stderr, *argv], None, None, ()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        if msg.get("truncate"):
-            flags |= os.O_TRUNC
-        stdout_fd = os.open(stdout, flags, 0o644)
-        if stderr == stdout:
-            return argv, stdout_fd, stdout_fd, (stdout_fd,)
+    def _working_directory(self, record, cwd: str, identity) -> tuple[int, str | None]:
+        """The directory the tasks start in, opened (``O_PATH``) with the job user's rights,
+        so that no task starts below a directory its user cannot enter; and the line for the
+        job's stderr when that is /tmp instead, as Slurm's slurmstepd does when the job's
+        directory cannot be entered."""
         try:
-            stderr_fd = os.open(stderr, flags, 0o644)
-        except OSError:
-            os.close(stdout_fd)
-            raise
-        return argv, stdout_fd, stderr_fd, (stdout_fd, stderr_fd)
+            return identities.open_as(identity, os.path.join(cwd, "."), _DIRECTORY_FLAGS), None
+        except OSError as exc:
+            reason = exc.strerror
+        log.error("node agent %s: job %d: couldn't chdir to `%s': %s: going to /tmp instead",
+                  self.name, record.id, cwd, reason)
+        note = (f"corral: {self.name}: couldn't chdir to `{cwd}': {reason}: going to /tmp "
+                "instead\n")
+        try:
+            return identities.open_as(identity, "/tmp/.", _DIRECTORY_FLAGS), note
+        except OSError as exc:
+            raise OSError(exc.errno, f"couldn't chdir to `{cwd}' nor to /tmp: "
+                                     f"{exc.strerror}") from None
+
+    def _output(self, record, msg, identity, close_fds: list) -> tuple:
+        """The tasks' stdout and stderr: ``(stdout fd, stderr fd)``, both None when the
+        output is kept with the job (it goes through pipes, per task: ``record.output``).
+        Files the user named are opened here with the user's rights (created as the user's);
+        their descriptors are added to ``close_fds``, closed once the tasks have them."""
+        stdout, stderr = msg["stdout"], msg["stderr"]
+        if not msg.get("user_paths"):
+            owner = identity[:2] if identity is not None else None
+            record.output = JobOutput(self.loop, stdout, stderr, bool(msg.get("truncate")),
+                                      owner)
+            return None, None
+        flags = _USER_FILE_FLAGS | (os.O_TRUNC if msg.get("truncate") else 0)
+        stdout_fd = _open_user_file(identity, stdout, flags)
+        close_fds.append(stdout_fd)
+        if stderr == stdout:
+            return stdout_fd, stdout_fd
+        stderr_fd = _open_user_file(identity, stderr, flags)
+        close_fds.append(stderr_fd)
+        return stdout_fd, stderr_fd
 
     def _fail(self, record: AgentJob, note: str):
         record.failed = True
@@ -304,6 +314,17 @@ class NodeAgent:
         for record in self.jobs.values():
             for task in record.tasks:
                 task.signal(signum)
+
+
+def _open_user_file(identity, path: str, flags: int) -> int:
+    """An output file the user named, opened with the user's rights and then made blocking
+    again for the tasks that share it."""
+    try:
+        fd = identities.open_as(identity, path, flags, 0o644)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot open {path}: {exc.strerror}") from None
+    os.set_blocking(fd, True)
+    return fd
 
 
 def _in_thread(loop, name: str, function, *args) -> asyncio.Future:

@@ -48,8 +48,10 @@ def usable_cpus(cores) -> set[int] | None:
 def spawn(loop, rank, argv, env, cwd, cpus, stdout_fd, stderr_fd, on_exit, identity=None):
     """Start one task; ``on_exit(task)`` runs on the loop once it has been reaped.
 
-    ``identity`` is ``(uid, gid, groups)`` when the task must run as another user.
-    Raises OSError (with the command in the message) when the task cannot start.
+    ``identity`` is ``(uid, gid, groups)`` when the task must run as another user.  The
+    child enters ``cwd`` before it changes identity, with root's rights: the agent passes a
+    directory it opened with the user's (``/proc/self/fd/N``).  Raises OSError (with the
+    command in the message) when the task cannot start.
     """
     kwargs = {}
     if identity is not None:

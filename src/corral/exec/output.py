@@ -6,6 +6,9 @@ nothing.  So tasks write into pipes, the agent reads them on its event loop and 
 the job's output files, creating a file on its first byte.  What a task wrote before it exited
 is read at once when it exits (`drain`), so the job's output is complete when the job
 finishes; a background process that keeps the pipe open is read until it closes it.
+
+The files are the job's: mode 0600 whatever the umask, and owned by the job's user when that
+is not the agent's (the instance serves them through ``corral job attach``).
 """
 
 import errno
@@ -16,9 +19,11 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 
 class JobOutput:
-    def __init__(self, loop, stdout_path: str, stderr_path: str, truncate: bool):
+    def __init__(self, loop, stdout_path: str, stderr_path: str, truncate: bool, owner=None):
+        """``owner`` is the ``(uid, gid)`` the files are given, None to keep the agent's."""
         self.loop = loop
         self.paths = {"stdout": stdout_path, "stderr": stderr_path}
+        self.owner = owner
         self.files: dict[str, int] = {}  # path -> fd, opened on first data
         self.pipes: dict[int, str] = {}  # read end -> stream, until EOF
         if truncate:
@@ -45,7 +50,9 @@ class JobOutput:
         path = self.paths[stream]
         fd = self.files.get(path)
         if fd is None:
-            fd = self.files[path] = os.open(path, _FILE_FLAGS, 0o644)
+            fd = self.files[path] = os.open(path, _FILE_FLAGS, 0o600)
+            if self.owner is not None:
+                os.fchown(fd, *self.owner)
         view = memoryview(data)
         while view:
             written = os.write(fd, view)

@@ -2,18 +2,31 @@
 
 Clients see only what is committed: an eventlog answer stops at the job's last committed
 event, and watchers hear of later events as their batches commit.  Guests may read only their
-own jobs.
+own jobs, and a job's output only with its user's rights: the instance runs as root, so an
+output path opened with its own rights would let anyone read any file.
 """
 
+import asyncio
 import codecs
 import errno
 import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
 
+from .. import identity, output
 from ..broker.message import RequestError
 from ..states import State
 
 _OUTPUT_POLL = 0.1
 _OUTPUT_CHUNK = 65536
+_KEPT_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+#: O_NONBLOCK: opening a FIFO does not wait for a writer (it is refused once open).
+_USER_FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_PROC_DEVICE = os.stat("/proc").st_dev
+_DEV_NULL = os.stat(os.devnull).st_rdev
+_UNKNOWN = object()
+#: Threads that open the files users named (a path on a hung file system holds one).
+_OPENERS = ThreadPoolExecutor(4, thread_name_prefix="corral-output-open")
 
 
 class Info:
@@ -151,61 +164,139 @@ class Info:
         request = msg.payload_object()
         manager = self.manager
         job = manager.job_for(msg, request.get("id"))
-        paths = manager.output_paths(job)
-        readers = [_OutputReader(stream, path) for stream, path in paths]
-        watch = bool(request.get("watch"))
-        timer = None
+        kept = output.kept_paths(job.id, manager.output_dir)
+        readers = [_OutputReader(stream, path, None if path in kept else job.userid)
+                   for stream, path in manager.output_paths(job)]
+        return self._stream_output(msg, job, readers, bool(request.get("watch")))
 
-        def poll(*_event):
-            nonlocal timer
-            if msg.cancelled:
-                return
-            finished = not watch or _tasks_done(job)
-            for reader in readers:
-                for chunk in reader.read():
-                    msg.respond({"stream": reader.stream, "data": chunk})
-            if timer is not None:
-                timer.cancel()
-                timer = None
-            if finished:
-                self._unwatch(job.id, poll)
-                msg.end_stream()
-            else:
-                timer = manager.loop.call_later(_OUTPUT_POLL, poll)
+    async def _stream_output(self, msg, job, readers, watch):
+        streaming = asyncio.current_task()
+        msg.on_cancel(lambda _msg: streaming.cancel())
+        changed = asyncio.Event()
+
+        def wake(*_event):
+            changed.set()
 
         if watch:
             # Each committed event may be the one that ends the tasks: look at once then,
             # instead of waiting for the next poll.
-            self._watch(job.id, poll)
-            msg.on_cancel(lambda _msg: self._unwatch(job.id, poll))
-        poll()
+            self._watch(job.id, wake)
+        try:
+            while True:
+                finished = not watch or _tasks_done(job)
+                for reader in readers:
+                    await reader.open()
+                    for stream, text in reader.read():
+                        msg.respond({"stream": stream, "data": text})
+                if finished:
+                    msg.end_stream()
+                    return
+                changed.clear()
+                timer = self.manager.loop.call_later(_OUTPUT_POLL, wake)
+                await changed.wait()
+                timer.cancel()
+        finally:
+            if watch:
+                self._unwatch(job.id, wake)
+            for reader in readers:
+                reader.close()
 
 
 class _OutputReader:
-    __slots__ = ("stream", "path", "offset", "decoder")
+    """One output file streamed to a client: opened once it exists, then read on from where it
+    stopped.  A file kept with the job is the instance's own; a path the user named is opened
+    with the user's rights in a worker thread (`_open_users_file`), so that it shows nothing
+    its user could not read and no ``open()`` can hold the event loop."""
 
-    def __init__(self, stream, path):
+    __slots__ = ("stream", "path", "userid", "identity", "fd", "ended", "failure", "decoder")
+
+    def __init__(self, stream, path, userid):
         self.stream = stream
         self.path = path
-        self.offset = 0
+        self.userid = userid  # None: kept with the job
+        self.identity = _UNKNOWN  # the user's, looked up once (a file may be long in coming)
+        self.fd = None
+        self.ended = False  # nothing more will be read
+        self.failure = None  # the line that says why, until it is sent
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-    def read(self):
+    async def open(self):
+        if self.fd is not None or self.ended:
+            return
         try:
-            with open(self.path, "rb") as file:
-                file.seek(self.offset)
-                while True:
-                    data = file.read(_OUTPUT_CHUNK)
-                    if not data:
-                        return
-                    self.offset += len(data)
+            if self.userid is None:
+                self.fd = os.open(self.path, _KEPT_FILE_FLAGS)
+            else:
+                opening = _OPENERS.submit(self._open_as_user)
+                try:
+                    self.fd = await asyncio.wrap_future(opening)
+                except asyncio.CancelledError:
+                    opening.add_done_callback(_close_opened)
+                    raise
+                self.ended = self.fd is None
+        except FileNotFoundError:
+            return  # not written yet
+        except OSError as exc:
+            self._fail(exc)
+
+    def _open_as_user(self) -> int | None:
+        """Runs in a worker thread (user databases and file systems may be slow)."""
+        if self.identity is _UNKNOWN:
+            self.identity = identity.of_user(self.userid)
+        return _open_users_file(self.identity, self.userid, self.path)
+
+    def read(self):
+        """``(stream, text)`` chunks of what was added since the last read."""
+        if self.fd is not None:
+            try:
+                while data := os.read(self.fd, _OUTPUT_CHUNK):
                     text = self.decoder.decode(data)
                     if text:
-                        yield text
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            yield f"corral: cannot read {self.path}: {os.strerror(exc.errno)}\n"
+                        yield self.stream, text
+            except OSError as exc:
+                self.close()
+                self._fail(exc)
+        if self.failure is not None:
+            yield "stderr", self.failure
+            self.failure = None
+
+    def _fail(self, exc: OSError):
+        self.ended = True
+        self.failure = f"corral: cannot read {self.path}: {exc.strerror or exc}\n"
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _open_users_file(user, userid: int, path: str) -> int | None:
+    """``path`` opened for reading with the rights of ``user`` (uid ``userid``), if it is a
+    regular file of theirs (never a FIFO or device, which could block or never end, nor a file
+    of /proc, which describes the process that opens it); None for /dev/null, where nothing is
+    kept."""
+    fd = identity.open_as(user, path, _USER_FILE_FLAGS)
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    if stat.S_ISREG(info.st_mode) and info.st_dev != _PROC_DEVICE and info.st_uid == userid:
+        return fd
+    os.close(fd)
+    if stat.S_ISCHR(info.st_mode) and info.st_rdev == _DEV_NULL:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(errno.EACCES, "not a regular file")
+    if info.st_dev == _PROC_DEVICE:
+        raise OSError(errno.EACCES, "a file of /proc")
+    raise OSError(errno.EACCES, "not owned by the job's user")
+
+
+def _close_opened(opening):
+    """A file opened for a client that went away meanwhile."""
+    if not opening.cancelled() and opening.exception() is None and opening.result() is not None:
+        os.close(opening.result())
 
 
 def _complete(job) -> bool:

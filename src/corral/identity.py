@@ -1,0 +1,73 @@
+"""A job's user, as the controller acts for it: who that is, and opening a path with its rights.
+
+Tasks change identity themselves before they exec, but the controller must open some paths on
+a job's behalf: the working directory its tasks start in, the ``-o``/``-e`` files they write
+and the files ``corral job attach`` serves.  Opened as root, any user could reach any file
+through them.  So they are opened with the job user's filesystem identity, set on the calling
+thread alone: Linux keeps credentials per thread, ``setfsuid(2)`` and ``setfsgid(2)`` change
+only the caller's, and the group list is set with the raw ``setgroups`` system call (glibc's
+wrapper changes every thread of the process).  The thread takes root's rights back before
+`open_as` returns, whatever happened.
+"""
+
+import ctypes
+import errno
+import os
+import platform
+import pwd
+
+#: ``setgroups`` system call numbers (per thread, unlike glibc's ``setgroups``).
+_SETGROUPS_CALL = {"x86_64": 116, "aarch64": 159, "riscv64": 159, "loongarch64": 159}
+_NO_ID = 0xFFFFFFFF  # an invalid id: setfsuid(-1) only answers the current one
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.setfsuid.argtypes = _libc.setfsgid.argtypes = [ctypes.c_uint]
+_setgroups_call = _SETGROUPS_CALL.get(platform.machine())
+
+
+def of_user(userid: int):
+    """``(uid, gid, groups)`` to act as ``userid``; None when that is the controller's own
+    user, whose rights it already has.  Raises OSError when the controller, not being root,
+    cannot act as another user."""
+    own_uid = os.geteuid()
+    if userid == own_uid:
+        return None
+    if own_uid != 0:
+        raise OSError(errno.EPERM, f"cannot act as uid {userid}: the controller does not run "
+                                   "as root")
+    try:
+        entry = pwd.getpwuid(userid)
+    except KeyError:
+        raise OSError(errno.ESRCH, f"uid {userid} is not a user of this machine") from None
+    return (userid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid))
+
+
+def open_as(identity, path: str, flags: int, mode: int = 0o600) -> int:
+    """``os.open(path, flags, mode)`` with the rights of ``identity`` (from `of_user`; None:
+    the controller's own); a file it creates belongs to that user."""
+    if identity is None:
+        return os.open(path, flags, mode)
+    uid, gid, groups = identity
+    saved_groups = os.getgroups()
+    _set_thread_groups(groups)
+    try:
+        saved_gid = _libc.setfsgid(gid)
+        saved_uid = _libc.setfsuid(uid)
+        try:
+            if _libc.setfsuid(_NO_ID) != uid or _libc.setfsgid(_NO_ID) != gid:
+                raise OSError(errno.EPERM, f"cannot take the identity of uid {uid}")
+            return os.open(path, flags, mode)
+        finally:
+            _libc.setfsuid(saved_uid)
+            _libc.setfsgid(saved_gid)
+    finally:
+        _set_thread_groups(saved_groups)
+
+
+def _set_thread_groups(groups):
+    if _setgroups_call is None:
+        raise OSError(errno.ENOSYS, f"cannot act as another user on {platform.machine()}")
+    array = (ctypes.c_uint * max(len(groups), 1))(*groups)
+    if _libc.syscall(_setgroups_call, len(groups), array) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"cannot set the groups of a thread: {os.strerror(code)}")
