@@ -6,18 +6,80 @@ memory is read from ``/proc/<pid>/status``, then it is stopped (SIGTERM) and sta
 the same state directory, timed from exec to the first answer, and its memory read again.
 Baselines in the same run: the start-up time and memory of the same instance while empty.
 
+Then the store's bytes per job for jobs as ``corral submit --cc`` sends them (this process's
+environment in each, plus ``CORRAL_JOB_CC``), on a fresh state directory: N such jobs run to
+completion, the store is measured, every job is purged, and the store is measured again once
+its files stop shrinking.
+
 Targets (N = 100,000): controller RSS < 1 GiB; restart < 10 s.
 """
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 from corral import jobspec  # noqa: E402
+from corral.jsoncodec import dumps  # noqa: E402
 
 GIB_KIB = 2**20
+
+
+def store_bytes(state_dir: str) -> int:
+    """The bytes of the store's files (database and write-ahead log)."""
+    store = os.path.join(state_dir, "corral.db")
+    return sum(os.path.getsize(store + suffix) for suffix in ("", "-wal")
+               if os.path.exists(store + suffix))
+
+
+def measure_store_per_job(report, controller, njobs: int):
+    """Fill a fresh store with ``njobs`` jobs that carry this environment, then purge them.
+    Sizes are read with the controller stopped, when the log has been copied into the
+    database file, so the figure is the store's and not the log's momentary length."""
+    environment = dict(os.environ)
+    specs = [jobspec.build(["true"], setattr=common.SIMULATED,
+                           environment={**environment, "CORRAL_JOB_CC": str(cc)})
+             for cc in range(1, njobs + 1)]
+    report.figure("environment per job (JSON)", len(dumps(specs[0]["attributes"]["system"]
+                                                          ["environment"])), "bytes")
+    controller.start()
+    try:
+        with controller.client() as client:
+            timing = common.run_until_clean(client, specs)
+    finally:
+        controller.stop()
+    del specs
+    full = store_bytes(controller.state_dir)
+    controller.start()
+    try:
+        with controller.client() as client:
+            started = time.perf_counter()
+            answer = client.rpc("job-manager.purge",
+                                {"num_limit": 0, "batch": njobs, "force": True})
+            common.commit_barrier(client)
+            # Given back in steps after the purge commits, the last of which empties the log:
+            # wait for that, or (a store that gives nothing back) for 10 s without a change.
+            wal = os.path.join(controller.state_dir, "corral.db-wal")
+            sizes = [store_bytes(controller.state_dir)]
+            deadline = started + 600
+            while time.perf_counter() < deadline and (len(sizes) < 21 or sizes[-21] != sizes[-1]):
+                if os.path.exists(wal) and os.path.getsize(wal) == 0:
+                    break
+                time.sleep(0.5)
+                sizes.append(store_bytes(controller.state_dir))
+            reclaim_seconds = time.perf_counter() - started
+    finally:
+        controller.stop()
+    if answer["count"] != njobs:
+        raise RuntimeError(f"purge removed {answer['count']} jobs, not {njobs}")
+    emptied = store_bytes(controller.state_dir)
+    report.figure("filling (first submit to last clean)", timing["total_seconds"], "s")
+    report.figure("store size with N inactive jobs (stopped)", full / 2**20, "MiB")
+    report.figure("store bytes per job", full / njobs, "bytes")
+    report.figure("purge to space given back (or 10 s unchanged)", reclaim_seconds, "s")
+    report.figure("store size after purging all N (stopped)", emptied / 2**20, "MiB")
 
 
 def main() -> int:
@@ -72,6 +134,11 @@ def main() -> int:
         report.figure("RSS after restart", restarted_memory["VmRSS"] / 1024, "MiB")
         report.figure("jobs found after restart", info["inactive"], "",
                       f"eventlog intact ({len(names)} events)")
+
+        report.section(f"store bytes per job: N = {njobs:,} jobs as `corral submit --cc` "
+                       "sends them, then all purged")
+        measure_store_per_job(report, common.Controller(work.sub("environments"), config),
+                              njobs)
 
         report.section("targets")
         worst = max(full_memory["VmRSS"], restarted_memory["VmRSS"])

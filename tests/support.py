@@ -6,15 +6,19 @@ CI runs as root; guest access is tested by a real unprivileged account (created 
 root is the only user.
 """
 
+import contextlib
 import json
 import os
 import pwd
+import signal
+import struct
 import subprocess
 import tempfile
 import time
 
 import pytest
 
+from corral.broker import wire
 from corral.client import Client, RPCError
 
 GUEST = "corral-guest"
@@ -106,3 +110,49 @@ def rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError(f"process {pid} has no VmRSS")
+
+
+def raw_exchange(client, body: bytes, header: bytes | None = None) -> dict:
+    """Send ``body`` as one frame on ``client``'s socket (``header``: a length prefix of
+    one's own) and return the next frame the instance answers, decoded."""
+    client.sock.sendall((struct.pack(">I", len(body)) if header is None else header) + body)
+    reader = wire.FrameReader()
+    client.sock.settimeout(20)
+    while True:
+        data = client.sock.recv(1 << 16)
+        if not data:
+            raise AssertionError("the instance closed the connection")
+        frames = reader.feed(data)
+        if frames:
+            return wire.decode_body(frames[0])
+
+
+@contextlib.contextmanager
+def guest_holding(call):
+    """Run ``call()`` as the guest user in a child process that then holds whatever it
+    opened (connections, unread replies) until the block ends; yields its JSON result."""
+    user = guest_user()
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        try:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            payload = {"result": call()}
+        except BaseException as exc:
+            payload = {"crash": repr(exc)}
+        os.write(write_fd, (json.dumps(payload) + "\n").encode())
+        time.sleep(120)
+        os._exit(0)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as pipe:
+            payload = json.loads(pipe.readline() or '{"crash": "no answer"}')
+        if "crash" in payload:
+            raise AssertionError(payload["crash"])
+        yield payload["result"]
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)

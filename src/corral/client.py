@@ -15,6 +15,7 @@ import os
 import socket
 
 from .broker import wire
+from .limits import MAX_REQUEST_FRAME
 
 _MAX_BATCH = 1024
 
@@ -69,14 +70,39 @@ class Client:
     # --- messaging --------------------------------------------------------------------
 
     def send(self, topic: str, payload=None, streaming: bool = False) -> int:
+        """Send one request; its matchtag.  `RPCError` if it cannot be sent as it is (text
+        that is not UTF-8, a request over the instance's frame limit)."""
         tag = self._next_tag
-        self._next_tag += 1
-        frame = {"topic": topic, "matchtag": tag, "payload": payload}
+        self._send(self._encode(topic, tag, payload, streaming), tag)
+        return tag
+
+    def _encode(self, topic: str, tag: int, payload, streaming: bool = False) -> bytes:
+        # The matchtag goes first, where the instance looks for it in a frame it refuses.
+        frame = {"matchtag": tag, "topic": topic, "payload": payload}
         if streaming:
             frame["streaming"] = True
+        try:
+            return wire.encode(frame)
+        except ValueError as exc:
+            raise RPCError(errno.EINVAL, str(exc)) from None
+
+    def _send(self, data: bytes, tag: int):
+        if len(data) - wire.HEADER.size > MAX_REQUEST_FRAME:
+            raise RPCError(errno.E2BIG, f"request of {len(data) - wire.HEADER.size} bytes "
+                                        f"exceeds the {MAX_REQUEST_FRAME} byte frame limit")
+        self._next_tag = tag + 1
         self._waiting[tag] = []
-        self.sock.sendall(wire.encode(frame))
-        return tag
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The controller closed the connection, maybe after saying why (a refusal):
+            # `recv` raises that reason if it is there.
+            try:
+                self.recv(tag, timeout=1)
+            except ConnectionError:
+                pass
+            raise RPCError(errno.ECONNRESET,
+                           f"corral at {self.uri} closed the connection") from None
 
     def recv(self, tag: int, timeout: float | None = None) -> dict:
         """The next response frame for ``tag`` (blocking)."""
@@ -90,13 +116,26 @@ class Client:
             if not data:
                 raise RPCError(errno.ECONNRESET, f"corral at {self.uri} closed the connection")
             for body in self._reader.feed(data):
-                frame = wire.decode_body(body)
+                frame = self._reply(body)
                 waiting = self._waiting.get(frame.get("matchtag"))
                 if waiting is not None:
                     waiting.append(frame)
                 elif frame.get("errnum"):
                     raise RPCError(frame["errnum"], frame.get("errstr"))
         return queue.pop(0)
+
+    def _reply(self, body) -> dict:
+        """One reply frame, or `RPCError` saying how it is malformed."""
+        try:
+            if isinstance(body, wire.FrameError):
+                raise body
+            frame = wire.decode_body(body)
+        except ValueError as exc:
+            raise RPCError(errno.EPROTO, f"malformed reply from {self.uri}: {exc}") from None
+        if not isinstance(frame, dict) or type(frame.get("errnum", 0)) is not int or not \
+                isinstance(frame.get("errstr", ""), (str, type(None))):
+            raise RPCError(errno.EPROTO, f"malformed reply from {self.uri}: not a reply frame")
+        return frame
 
     def _result(self, tag: int, frame: dict, final: bool = True):
         if frame.get("errnum"):
@@ -142,23 +181,48 @@ class Client:
     def submit_many(self, jobspecs, urgency: int = 16, flags: int = 0, batch: int = _MAX_BATCH,
                     window: int = 8) -> list:
         """Submit many jobs in batches, ``window`` batches in flight; returns, in order, an
-        id or an `RPCError` for each jobspec."""
+        id or an `RPCError` for each jobspec.  A batch over the frame limit is split."""
         jobspecs = list(jobspecs)
-        tags = []
+        sent = []  # a matchtag, or the RPCError of a job that could not be sent
         results = []
         for start in range(0, len(jobspecs), batch):
             items = [{"jobspec": spec, "urgency": urgency, "flags": flags}
                      for spec in jobspecs[start:start + batch]]
-            tags.append(self.send("job-manager.submit", {"jobs": items}))
-            if len(tags) >= window:
-                tag = tags.pop(0)
-                results.extend(self._submit_results(tag))
-        for tag in tags:
-            results.extend(self._submit_results(tag))
+            for request in self._send_submit(items):
+                sent.append(request)
+                if len(sent) >= window:
+                    results.extend(self._submit_results(sent.pop(0)))
+        for request in sent:
+            results.extend(self._submit_results(request))
         return results
 
-    def _submit_results(self, tag):
-        answer = self._result(tag, self.recv(tag))
+    def _send_submit(self, items):
+        """Send ``items`` in as many submit requests as the frame limit needs; yield each
+        request's matchtag (an `RPCError` in place of a job that cannot be sent alone)."""
+        chunks = [items]
+        while chunks:
+            chunk = chunks.pop()
+            tag = self._next_tag
+            try:
+                data = self._encode("job-manager.submit", tag, {"jobs": chunk})
+                if len(data) - wire.HEADER.size > MAX_REQUEST_FRAME and len(chunk) > 1:
+                    half = len(chunk) // 2
+                    chunks += [chunk[half:], chunk[:half]]
+                    continue
+                self._send(data, tag)
+            except RPCError as exc:
+                if len(chunk) > 1:  # find the job at fault, send the others
+                    half = len(chunk) // 2
+                    chunks += [chunk[half:], chunk[:half]]
+                    continue
+                yield exc
+                continue
+            yield tag
+
+    def _submit_results(self, request):
+        if isinstance(request, RPCError):
+            return [request]
+        answer = self._result(request, self.recv(request))
         return [item["id"] if "id" in item else RPCError(item["errnum"], item["errstr"])
                 for item in answer["jobs"]]
 

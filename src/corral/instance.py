@@ -20,6 +20,7 @@ from . import state_directory
 from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
 from .broker.server import Broker
+from .broker.turns import Limits
 from .collector import Collector
 from .config import type_name
 from .exec import orphans
@@ -35,11 +36,16 @@ from .prep.host import PrepHost
 from .prep.loader import PrepError
 from .resource import ResourceService
 from .sched import NodeSpec, ResourcePool, Scheduler
+from .state_lock import StateDirLock, StateDirLockError
 from .store import Store
+from .watchdog import Watchdog
 
 log = logging.getLogger("corral")
 
 SHUTDOWN_NOTE = "the instance shut down while the job was running"
+
+#: Seconds a stop waits for a store that cannot commit (a full disk) before giving up.
+STORE_FLUSH_TIMEOUT = 3.0
 
 
 class StartupError(Exception):
@@ -69,6 +75,8 @@ class Instance:
         self.dmesg = RingBuffer()
         self.prep = None
         self.prep_host = None
+        self.lock = None
+        self.exit_code = 0  # non-zero once the instance cannot stop cleanly
 
     async def start(self):
         loop = asyncio.get_running_loop()
@@ -79,9 +87,16 @@ class Instance:
         config = self.config
         guests = config_module.allow_guest_user(config)
         try:
+            # Checked, then locked before anything in it changes (another instance may be
+            # using it), then made private.
+            state_directory.create(self.state_dir)
+            self.lock = StateDirLock(self.state_dir)
             output_dir = state_directory.prepare(self.state_dir, guests)
-        except state_directory.StateDirectoryError as exc:
+        except (state_directory.StateDirectoryError, StateDirLockError) as exc:
             raise StartupError(str(exc)) from None
+        # Watching from the start: a plugin that hangs on a stored job must not stop it.
+        self.watchdog = Watchdog(loop, config.get_duration("job-manager.callback-timeout", 10))
+        self.watchdog.start(self._emergency_stop)
 
         # PrEp plugins load first: one that cannot load or initialise stops the start.
         prep_settings = prep_config.read(config)
@@ -95,8 +110,9 @@ class Instance:
         credential_key = CredentialKey()
 
         self.store = Store(os.path.join(self.state_dir, "corral.db"), loop)
-        self.store.on_failure = lambda exc: self.request_stop()
-        self.broker = Broker(loop, self.owner_uid, config_module.allow_guest_user(config))
+        self.store.on_failure = lambda exc: self.request_stop(exit_code=1)
+        self.broker = Broker(loop, self.owner_uid, config_module.allow_guest_user(config),
+                             Limits.from_config(config))
         specs = node_specs(config, self.test_size)
         self.pool = ResourcePool(specs)
         self.scheduler = Scheduler(loop, self.pool, None)
@@ -194,7 +210,8 @@ class Instance:
         msg.respond({})
         self.request_stop()
 
-    def request_stop(self):
+    def request_stop(self, exit_code=0):
+        self.exit_code = self.exit_code or exit_code
         if self.stopped is not None and not self.stopped.done():
             self.stopped.set_result(None)
 
@@ -214,11 +231,40 @@ class Instance:
         if self.prep_host is not None:
             self.prep_host.fini()  # kills the hook scripts still running
         if self.store.failed is None:
-            await self.store.flush()
+            await self._flush_store()
         self.store.close()
+        self.watchdog.stop()
         logging.getLogger("corral").removeHandler(self.dmesg)
         if self.temporary_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        self.lock.release()
+
+    def _emergency_stop(self):
+        """The event loop is stuck and a stop was asked for (the watchdog's thread): store
+        what is queued, kill every task and hook script, exit 1."""
+        try:
+            self.store.commit_queued_now()
+        except Exception as exc:
+            log.critical("job store: the writes queued could not be committed: %s", exc)
+        for agent in getattr(self, "agents", ()):
+            agent.kill_all(signal.SIGKILL)
+        if self.prep_host is not None:
+            self.prep_host.fini()
+        log.critical("corral instance stopped by its watchdog")
+        os._exit(1)
+
+    async def _flush_store(self):
+        """Commit everything; while commits fail, try for a few seconds, then say what is
+        lost and exit non-zero."""
+        if self.store.unavailable is None:
+            await self.store.flush()
+            return
+        try:
+            await asyncio.wait_for(self.store.flush(), STORE_FLUSH_TIMEOUT)
+        except TimeoutError:
+            log.error("job store: stopping with %d writes not stored: %s",
+                      self.store.queued_writes, self.store.unavailable)
+            self.exit_code = 1
 
 
 def _raise_open_file_limit():
@@ -233,10 +279,9 @@ def _raise_open_file_limit():
 
 async def serve(instance: Instance, command: list[str] | None) -> int:
     """Run an instance until a signal (or until ``command`` exits); return the exit code."""
-    loop = asyncio.get_running_loop()
     await instance.start()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, instance.request_stop)
+    instance.watchdog.handle_termination((signal.SIGTERM, signal.SIGINT),
+                                         instance.request_stop)
     exit_code = 0
     if command:
         env = dict(os.environ, CORRAL_URI=instance.uri)
@@ -257,7 +302,5 @@ async def serve(instance: Instance, command: list[str] | None) -> int:
             await waiter
     else:
         await instance.stopped
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.remove_signal_handler(signum)
     await instance.stop()
-    return exit_code
+    return exit_code or instance.exit_code

@@ -24,6 +24,16 @@ class StateDirectoryError(Exception):
     """The state directory cannot be used; ``str()`` is one line saying why."""
 
 
+def create(path: str):
+    """Create ``path`` if it is missing and check that it is the instance's own; change
+    nothing in a directory that exists (another instance may be using it)."""
+    try:
+        _create(path)
+    except OSError as exc:
+        where = exc.filename or path
+        raise StateDirectoryError(f"state directory {where}: {exc.strerror}") from None
+
+
 def prepare(path: str, guests: bool) -> str:
     """Make ``path`` the instance's private state directory (creating it) and return its
     output directory.  SQLite gives its WAL and shared-memory files the store's mode."""
@@ -34,7 +44,7 @@ def prepare(path: str, guests: bool) -> str:
         raise StateDirectoryError(f"state directory {where}: {exc.strerror}") from None
 
 
-def _prepare(path: str, guests: bool) -> str:
+def _create(path: str):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
         os.mkdir(path, 0o700)
@@ -50,6 +60,10 @@ def _prepare(path: str, guests: bool) -> str:
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise StateDirectoryError(f"state directory {path} is writable by other users; give "
                                   "the instance a directory of its own")
+
+
+def _prepare(path: str, guests: bool) -> str:
+    _create(path)
     os.chmod(path, 0o711 if guests else 0o700)
     output_dir = os.path.join(path, "output")
     os.makedirs(output_dir, exist_ok=True)

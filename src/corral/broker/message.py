@@ -3,6 +3,10 @@
 A `Message` carries the requester's credentials (uid and rolemask from the socket's peer
 credentials, or the owner's for requests made inside the controller) and knows how to send its
 responses back, whether the requester is a socket client or a future in this process.
+
+A streaming service that can send a lot (a job's output) asks `congested` after each response
+and, when the requester has not read what it was sent, waits for `when_drained` instead of
+sending more: the replies held for one client stay bounded whatever it asks for.
 """
 
 import errno
@@ -29,6 +33,7 @@ class Message:
         "_cancel_callbacks",
         "responded",
         "cancelled",
+        "flow",
     )
 
     def __init__(self, topic, payload, userid, rolemask, reply, streaming=False):
@@ -41,6 +46,7 @@ class Message:
         self._cancel_callbacks = None
         self.responded = False
         self.cancelled = False
+        self.flow = None  # the socket connection the responses go to (None: in-process)
 
     def respond(self, payload=None):
         """Send a successful response (one of several if the request is streaming)."""
@@ -60,6 +66,19 @@ class Message:
     def end_stream(self):
         """End a streaming response the way Flux does: with ENODATA."""
         self.respond_error(errno.ENODATA)
+
+    @property
+    def congested(self) -> bool:
+        """Has the requester left enough responses unread that a stream should wait?"""
+        return self.flow is not None and self.flow.writing_paused
+
+    def when_drained(self, callback):
+        """Call ``callback()`` once the requester has read its responses (at once if it
+        has); the same callback is called once however often it is passed."""
+        if self.congested:
+            self.flow.drained_callbacks[callback] = None
+        else:
+            callback()
 
     def on_cancel(self, callback):
         """Call ``callback(msg)`` if the requester goes away before the stream ends."""

@@ -4,7 +4,10 @@ A request names a topic; the broker checks the requester's role against the serv
 rolemask, calls the service, and routes its responses back.  Services may answer at once, later,
 or many times (streams).  A service that raises answers with an error; it never takes the
 broker down.  Requests made inside the controller (`Broker.rpc`) are dispatched on the next
-loop iteration, never re-entrantly, exactly as if they had come over the socket.
+loop iteration, never re-entrantly, exactly as if they had come over the socket.  Socket
+requests are served in fair turns, within limits on connections, queued input and unread
+replies (`broker.turns`); a client that goes away has every request it left cancelled, so
+waits and watches it started are dropped.
 """
 
 import asyncio
@@ -14,8 +17,11 @@ import logging
 import os
 import socket
 import struct
+import time
+from collections import Counter, deque
 
-from . import wire
+from ..limits import MAX_REQUEST_FRAME, shorten
+from . import turns, wire
 from .message import Message, RequestError
 from .roles import ROLE_OWNER, rolemask_for
 
@@ -37,13 +43,21 @@ class Service:
 class Broker:
     """Service table, local dispatch and the socket server of one controller."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, owner_uid: int, allow_guest_user=False):
+    def __init__(self, loop: asyncio.AbstractEventLoop, owner_uid: int, allow_guest_user=False,
+                 limits: turns.Limits | None = None):
         self.loop = loop
         self.owner_uid = owner_uid
         self.allow_guest_user = allow_guest_user
         self.services: dict[str, Service] = {}
         self._server = None
+        self._path = None
         self._connections: set[Connection] = set()
+        self.limits = limits or turns.Limits()
+        self.turns = turns.Turns(loop)
+        self._connections_by_user: Counter[int] = Counter()
+        self._unfinished_by_user: Counter[int] = Counter()  # bytes of unfinished frames
+        self._blocked_by_user: dict[int, set] = {}  # connections not read for that reason
+        self._refusals_logged: dict[int, float] = {}  # uid -> when its last refusal was logged
 
     # --- services ---------------------------------------------------------------------
 
@@ -127,13 +141,77 @@ class Broker:
         if os.path.exists(path):
             os.unlink(path)
         self._server = await self.loop.create_unix_server(lambda: Connection(self), path)
+        self._path = path
         os.chmod(path, 0o777)
+
+    def _admit(self, connection) -> str | None:
+        """Count a new connection in, or say why it is refused (one sentence)."""
+        limits = self.limits
+        owner = connection.rolemask & ROLE_OWNER
+        total = len(self._connections)
+        if total >= limits.max_connections + (turns.OWNER_RESERVE if owner else 0):
+            return (f"too many connections to this instance ({total}; "
+                    f"[access] max-connections = {limits.max_connections})")
+        userid = connection.userid
+        count = self._connections_by_user[userid]
+        if not owner and count >= limits.max_connections_per_user:
+            return (f"too many connections from uid {userid} ({count}; "
+                    f"[access] max-connections-per-user = {limits.max_connections_per_user})")
+        self._connections.add(connection)
+        self._connections_by_user[userid] += 1
+        return None
+
+    def _refused(self, connection, reason: str):
+        now = time.monotonic()
+        if now - self._refusals_logged.get(connection.userid, -60.0) >= 60.0:
+            self._refusals_logged[connection.userid] = now
+            log.warning("refusing a connection from uid %d: %s", connection.userid, reason)
+
+    def unfinished_input(self, connection, change: int):
+        """Account for bytes of unfinished frames.  A user other than the owner whose
+        unfinished frames hold more than `turns.UNFINISHED_BYTES_PER_USER` is not read on
+        the connections that add to them while another holds some too (one frame always
+        completes), until they hold half as much."""
+        if not change:
+            return
+        userid = connection.userid
+        connection.unfinished += change
+        total = self._unfinished_by_user[userid] = self._unfinished_by_user[userid] + change
+        blocked = self._blocked_by_user
+        if change > 0 and total > turns.UNFINISHED_BYTES_PER_USER \
+                and connection.unfinished < total and not connection.rolemask & ROLE_OWNER:
+            connection.input_blocked = True
+            blocked.setdefault(userid, set()).add(connection)
+            if not connection.reading_paused and not connection.transport.is_closing():
+                connection.reading_paused = True
+                connection.transport.pause_reading()
+        elif change < 0 and userid in blocked and total <= turns.UNFINISHED_BYTES_PER_USER // 2:
+            for waiting in blocked.pop(userid):
+                waiting.input_blocked = False
+                waiting.serve_pending(0)  # resumes reading if nothing else holds it
+        if not total:
+            del self._unfinished_by_user[userid]
+
+    def _forget(self, connection):
+        self.unfinished_input(connection, -connection.unfinished)
+        blocked = self._blocked_by_user.get(connection.userid)
+        if blocked is not None:
+            blocked.discard(connection)
+        if connection in self._connections:
+            self._connections.discard(connection)
+            self._connections_by_user[connection.userid] -= 1
+            if not self._connections_by_user[connection.userid]:
+                del self._connections_by_user[connection.userid]
 
     async def close(self):
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+            try:
+                os.unlink(self._path)  # a stopped instance leaves no socket to connect to
+            except FileNotFoundError:
+                pass
         for connection in list(self._connections):
             connection.close()
 
@@ -144,10 +222,22 @@ class Connection(asyncio.Protocol):
     def __init__(self, broker: Broker):
         self.broker = broker
         self.transport = None
-        self.reader = wire.FrameReader()
+        self.reader = wire.FrameReader(MAX_REQUEST_FRAME)
         self.userid = -1
         self.rolemask = 0
         self.streams: dict[int, Message] = {}
+        # Requests not answered for good yet, by id(): a reply closure that held its message
+        # would make every request a reference cycle, freed only by a full collection.
+        self.outstanding: dict[int, Message] = {}
+        self.pending: deque[bytes] = deque()  # complete frames waiting for their turn
+        self.pending_bytes = 0
+        self.in_turns = False
+        self.refused = False
+        self.unfinished = 0  # bytes of a frame not complete yet, held by the reader
+        self.input_blocked = False  # its user's unfinished frames hold too much
+        self.reading_paused = False
+        self.writing_paused = False
+        self.drained_callbacks: dict = {}  # run once the client has read its replies
 
     def connection_made(self, transport):
         self.transport = transport
@@ -160,51 +250,91 @@ class Connection(asyncio.Protocol):
         if not self.rolemask & ROLE_OWNER and not self.broker.allow_guest_user:
             # Refuse at the first request so the client sees why (a silent close says nothing).
             self.rolemask = 0
-        self.broker._connections.add(self)
+        refusal = self.broker._admit(self)
+        if refusal is not None:
+            self.broker._refused(self, refusal)
+            self.refused = True
+            self._send({"matchtag": 0, "errnum": errno.EAGAIN, "errstr": refusal})
+            transport.close()
+            return
+        transport.set_write_buffer_limits(high=turns.WRITE_HIGH, low=turns.WRITE_LOW)
 
     def connection_lost(self, exc):
-        self.broker._connections.discard(self)
-        streams, self.streams = self.streams, {}
-        for msg in streams.values():
+        if self.refused:
+            _discard_unread(self.transport.get_extra_info("socket"))
+        self.broker._forget(self)
+        self.pending.clear()
+        self.drained_callbacks.clear()
+        self.streams = {}
+        outstanding, self.outstanding = self.outstanding, {}
+        for msg in outstanding.values():
             msg.cancel()
+
+    def pause_writing(self):
+        self.writing_paused = True
+
+    def resume_writing(self):
+        self.writing_paused = False
+        callbacks, self.drained_callbacks = self.drained_callbacks, {}
+        for callback in callbacks:
+            callback()
+        if self.pending:
+            self.broker.turns.ready(self)
 
     def close(self):
         if self.transport is not None:
             self.transport.close()
 
     def data_received(self, data):
-        try:
-            bodies = self.reader.feed(data)
-        except wire.FrameError as exc:
-            log.warning("closing connection from uid %d: %s", self.userid, exc)
-            self.transport.close()
+        bodies = self.reader.feed(data)  # an oversized frame comes as its FrameError
+        self.broker.unfinished_input(self, self.reader.buffered - self.unfinished)
+        framed = sum(map(_frame_size, bodies))
+        if not bodies:
             return
-        for body in bodies:
-            self._request(body)
+        self.pending.extend(bodies)
+        self.pending_bytes += framed
+        if not self.writing_paused:
+            self.broker.turns.ready(self)
+        if len(self.pending) > turns.PENDING_REQUESTS or self.pending_bytes > turns.PENDING_BYTES:
+            self.reading_paused = True
+            self.transport.pause_reading()
 
-    def _request(self, body: bytes):
+    def serve_pending(self, count: int) -> bool:
+        """Serve up to ``count`` queued requests (a turn); whether more may be served."""
+        pending = self.pending
+        outstanding = self.outstanding
+        while count and pending and not self.writing_paused \
+                and len(outstanding) < turns.MAX_OUTSTANDING:
+            body = pending.popleft()
+            self.pending_bytes -= _frame_size(body)
+            self._request(body)
+            count -= 1
+        if self.reading_paused and len(pending) <= turns.PENDING_REQUESTS // 2 \
+                and self.pending_bytes <= turns.PENDING_BYTES // 2 and not self.input_blocked \
+                and self.transport is not None and not self.transport.is_closing():
+            self.reading_paused = False
+            self.transport.resume_reading()
+        return bool(pending) and not self.writing_paused \
+            and len(outstanding) < turns.MAX_OUTSTANDING
+
+    def _request(self, body):
+        """Serve one frame; a frame that is not a well-formed request gets an error answer
+        (with its matchtag when it can be read) and the connection stays open."""
         try:
-            request = wire.decode_body(body)
-        except ValueError as exc:
-            self._send({"matchtag": 0, "errnum": errno.EPROTO, "errstr": str(exc)})
-            return
-        if not isinstance(request, dict):
-            self._send({"matchtag": 0, "errnum": errno.EPROTO, "errstr": "frame is not an object"})
-            return
-        matchtag = request.get("matchtag", 0)
-        topic = request.get("topic")
-        if not isinstance(matchtag, int) or not isinstance(topic, str) or not topic:
-            self._send(
-                {
-                    "matchtag": matchtag if isinstance(matchtag, int) else 0,
-                    "errnum": errno.EPROTO,
-                    "errstr": "request frame needs a string 'topic' and an integer 'matchtag'",
-                }
-            )
+            if isinstance(body, wire.FrameError):
+                raise body
+            request = wire.decode_request(body)
+            matchtag, topic = _request_header(request)
+        except wire.FrameError as exc:
+            self._send({"matchtag": exc.matchtag, "errnum": errno.EPROTO,
+                        "errstr": shorten(str(exc))})
             return
         if topic == "broker.cancel":
-            stream = self.streams.pop(request.get("payload", {}).get("matchtag"), None)
+            payload = request.get("payload")
+            cancelled = payload.get("matchtag") if isinstance(payload, dict) else None
+            stream = self.streams.pop(cancelled, None) if type(cancelled) is int else None
             if stream is not None:
+                self.outstanding.pop(id(stream), None)
                 stream.cancel()
             return
         if self.rolemask == 0:
@@ -221,17 +351,54 @@ class Connection(asyncio.Protocol):
 
         def reply(payload, errnum, errstr):
             if errnum:
-                frame = {"matchtag": matchtag, "errnum": errnum, "errstr": errstr}
+                frame = {"matchtag": matchtag, "errnum": errnum, "errstr": shorten(str(errstr))}
                 self.streams.pop(matchtag, None)
             else:
                 frame = {"matchtag": matchtag, "payload": payload}
+            if errnum or not streaming:
+                self.outstanding.pop(key, None)
+                if self.pending and not self.in_turns and not self.writing_paused:
+                    self.broker.turns.ready(self)
             self._send(frame)
 
         msg = Message(topic, request.get("payload"), self.userid, self.rolemask, reply, streaming)
+        msg.flow = self
+        key = id(msg)
+        self.outstanding[key] = msg
         if streaming:
             self.streams[matchtag] = msg
         self.broker.dispatch(msg)
 
     def _send(self, frame):
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(wire.encode(frame))
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(wire.encode(frame))
+            if transport.get_write_buffer_size() > turns.WRITE_LIMIT:
+                log.warning("closing connection from uid %d: it does not read its replies "
+                            "(%d bytes unread)", self.userid, transport.get_write_buffer_size())
+                transport.abort()
+
+
+def _discard_unread(sock):
+    """Read what a refused client already sent: a Unix socket closed with unread data resets
+    the connection, and the client would lose the refusal that says why."""
+    try:
+        while sock.recv(65536, socket.MSG_DONTWAIT):
+            pass
+    except OSError:
+        pass
+
+
+def _request_header(request: dict) -> tuple[int, str]:
+    """A request's matchtag and topic, or FrameError (with the matchtag if it is usable)."""
+    matchtag = request.get("matchtag", 0)
+    topic = request.get("topic")
+    if type(matchtag) is not int or not isinstance(topic, str) or not topic:
+        raise wire.FrameError("request frame needs a string 'topic' and an integer 'matchtag'",
+                              matchtag if type(matchtag) is int else 0)
+    return matchtag, topic
+
+
+def _frame_size(body) -> int:
+    """Bytes a queued frame holds (a refused oversized frame holds none)."""
+    return len(body) if isinstance(body, bytes) else 0

@@ -49,7 +49,14 @@ def main(argv=None) -> int:
     except RPCError as exc:
         print(f"corral {args.command}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except UnicodeError:
+        # Arguments that are not UTF-8 reach Python as lone surrogates, which cannot be sent.
+        print(f"corral {args.command}: an argument is not valid UTF-8 text", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the connection failed under a request (the instance went away)
+        print(f"corral {args.command}: {exc.strerror or exc}", file=sys.stderr)
+        return 1

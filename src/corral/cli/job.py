@@ -7,6 +7,7 @@ import sys
 
 from .. import eventlog
 from ..client import RPCError, connect
+from .interrupt import follow
 from .run import attach
 from .submit import parse_urgency
 
@@ -170,7 +171,9 @@ def _purge(args):
     with connect() as client:
         answer = client.rpc("job-manager.purge", payload)
     verb = "purged" if answer["purged"] else "would purge (use --force)"
-    print(f"{verb} {answer['count']} jobs")
+    beyond = answer["matched"] - answer["count"]
+    more = f" ({beyond} more beyond --batch {args.batch})" if beyond > 0 else ""
+    print(f"{verb} {answer['count']} jobs{more}")
 
 
 def _memo(args):
@@ -202,7 +205,7 @@ def _requeue(args):
 
 def _attach(args):
     with connect() as client:
-        return attach(client, args.id, "corral job attach")
+        return follow(client, args.id, "corral job attach", attach)
 
 
 def _kill(args):

@@ -5,6 +5,7 @@ import sys
 
 from .. import jobspec as jobspec_module
 from ..client import connect
+from .interrupt import follow
 from .submit import add_job_options, build_jobspec, parse_flags, parse_urgency
 
 
@@ -50,4 +51,4 @@ def main(args) -> int:
     with connect() as client:
         job_id = client.submit(spec, urgency=parse_urgency(args.urgency),
                                flags=parse_flags(args.flags))
-        return attach(client, job_id, "corral run")
+        return follow(client, job_id, "corral run", attach)

@@ -3,19 +3,24 @@
 It receives ``start`` (the tasks of one rank, with their cores, command, environment and
 output paths; output kept with the job comes through pipes, see `exec.output`) and ``kill``
 (a signal for every task of a job), and sends ``started``,
-``failed`` (a task could not start; the others are killed) and ``finished`` (every task has
-exited; the greatest wait status).  It never touches the job manager: everything goes
-through ``send``, so the same agent can sit behind a network transport.  The paths a job
-names, its working directory and its output files, are opened with its user's rights
-(`corral.identity`), never with the agent's.
+``failed`` (a task could not start; the others are killed), ``output-lost`` (output kept with
+the job could not be written) and ``finished`` (every task has exited; the greatest wait
+status).  It never touches the job manager: everything goes through ``send``, so the same
+agent can sit behind a network transport.  The paths a job names, its working directory and
+its output files, are opened with its user's rights (`corral.identity`), never with the
+agent's.
 
 It is also the node's side of PrEp (Slurm's slurmd): ``prolog`` and ``epilog`` carry a job's
 ``JobEnv`` and its launch credential; the agent refuses a credential the controller did not
 sign, runs the node hooks of its `PrepHost` in a thread of their own (a hook may take minutes;
 the event loop must not wait), and answers ``prolog-done`` / ``epilog-done`` with the status.
 The epilog of a job runs only after that job's prolog here has ended and after its last task
-here is gone, even when it never had a task here.  A ``start`` with a ``prolog``
-(``PrologFlags=NoHold``) runs the prolog first and starts the tasks only if it succeeded.
+here is gone, even when it never had a task here.  A prolog whose job ended (a ``kill``) may
+finish, as in Slurm, but for `PROLOG_CANCEL_GRACE` seconds at most: then its scripts are
+killed, and a hook still running `PROLOG_ABANDON_GRACE` seconds later is no longer waited for,
+so a prolog without a timeout cannot hold a cancelled job's node for ever.
+A ``start`` with a ``prolog`` (``PrologFlags=NoHold``) runs the prolog first and starts the
+tasks only if it succeeded.
 """
 
 import asyncio
@@ -31,6 +36,10 @@ from .output import JobOutput
 
 log = logging.getLogger("corral.agent")
 
+#: Seconds a node prolog may still run once its job ended, before its scripts are killed.
+PROLOG_CANCEL_GRACE = 5.0
+#: Seconds after that kill before a hook that did not stop is no longer waited for.
+PROLOG_ABANDON_GRACE = 2.0
 _DIRECTORY_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 #: A FIFO without a reader answers ENXIO at once instead of blocking the event loop.
 _USER_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK
@@ -64,6 +73,7 @@ class NodeAgent:
         self.key = key
         self.jobs: dict[int, AgentJob] = {}
         self.prologs: dict[int, asyncio.Task] = {}  # running node prologs, by job
+        self._cancelled_prologs: set[int] = set()  # of jobs that ended while they ran
         self._gone_waiters: dict[int, list[asyncio.Future]] = {}  # epilogs awaiting tasks
         self._epilogs: set[asyncio.Task] = set()
 
@@ -138,7 +148,13 @@ class NodeAgent:
                 if task["gpus"]:
                     task_env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, task["gpus"]))
                 if output is not None:
-                    stdout_fd, stderr_fd = output.task_pipes()
+                    try:
+                        stdout_fd, stderr_fd = output.task_pipes()
+                    except OSError as exc:  # no file descriptor left: the job fails
+                        exc = OSError(exc.errno, f"cannot create its output pipes: "
+                                                 f"{exc.strerror}")
+                        self._start_failed(record, task, msg, exc, None)
+                        break
                 try:
                     process = launch.spawn(
                         self.loop, task["rank"], argv, task_env, cwd,
@@ -200,7 +216,7 @@ class NodeAgent:
         if not msg.get("user_paths"):
             owner = identity[:2] if identity is not None else None
             record.output = JobOutput(self.loop, stdout, stderr, bool(msg.get("truncate")),
-                                      owner)
+                                      owner, lambda note: self._output_lost(record, note))
             return None, None
         flags = _USER_FILE_FLAGS | (os.O_TRUNC if msg.get("truncate") else 0)
         stdout_fd = _open_user_file(identity, stdout, flags)
@@ -216,6 +232,11 @@ class NodeAgent:
         self.send({"type": "failed", "job": record.id, "rank": self.rank, "note": note})
         for task in record.tasks:
             task.signal(signal.SIGKILL)
+
+    def _output_lost(self, record: AgentJob, note: str):
+        log.error("node agent %s: job %d: %s", self.name, record.id, note)
+        self.send({"type": "output-lost", "job": record.id, "rank": self.rank,
+                   "note": f"{self.name}: {note}"})
 
     def _task_exited(self, record: AgentJob, task):
         if record.output is not None:
@@ -250,7 +271,14 @@ class NodeAgent:
         def done(task):
             if self.prologs.get(job_id) is task:
                 del self.prologs[job_id]
-            status, error = task.result()
+            cancelled = job_id in self._cancelled_prologs
+            self._cancelled_prologs.discard(job_id)
+            if task.cancelled():
+                status, error = ERROR, "abandoned: it did not stop when its job ended"
+            else:
+                status, error = task.result()
+            if cancelled and status and error is None:
+                error = "stopped: its job ended"  # not the node's fault: no drain
             self.send({"type": "prolog-done", "job": job_id, "rank": self.rank,
                        "status": status, "error": error})
             if then is not None:
@@ -302,6 +330,8 @@ class NodeAgent:
     # --- kill -----------------------------------------------------------------------------
 
     def _kill(self, job_id: int, signum: int):
+        if signum in (signal.SIGTERM, signal.SIGKILL) and job_id in self.prologs:
+            self._cancel_prolog(job_id)
         record = self.jobs.get(job_id)
         if record is None:
             return
@@ -309,6 +339,30 @@ class NodeAgent:
             record.stopped = True
         for task in record.tasks:
             task.signal(signum)
+
+    def _cancel_prolog(self, job_id: int):
+        """The job ended while its prolog runs here: give the prolog a few seconds to end,
+        then kill its scripts, then stop waiting for it (a Python hook cannot be killed)."""
+        if job_id in self._cancelled_prologs:
+            return
+        self._cancelled_prologs.add(job_id)
+        self.loop.call_later(PROLOG_CANCEL_GRACE, self._stop_prolog, job_id,
+                             self.prologs[job_id])
+
+    def _stop_prolog(self, job_id: int, task: asyncio.Task):
+        if task.done():
+            return
+        log.error("node agent %s: job %d: the prolog still runs %.0f s after its job ended; "
+                  "killing it", self.name, job_id, PROLOG_CANCEL_GRACE)
+        if self.prep is not None:
+            self.prep.flush_node_job(job_id)
+        self.loop.call_later(PROLOG_ABANDON_GRACE, self._abandon_prolog, job_id, task)
+
+    def _abandon_prolog(self, job_id: int, task: asyncio.Task):
+        if not task.done():
+            log.error("node agent %s: job %d: the prolog did not stop when killed; no longer "
+                      "waiting for it", self.name, job_id)
+            task.cancel()
 
     def kill_all(self, signum: int):
         for record in self.jobs.values():

@@ -15,6 +15,10 @@ _MACHINE_CPUS = frozenset(os.sched_getaffinity(0))
 _DEV_NULL = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
 
+#: Seconds between two looks at a task that could not get a pidfd.
+_EXIT_POLL_INTERVAL = 0.2
+
+
 class Task:
     """One running process: its pid, process group and wait status once reaped."""
 
@@ -79,11 +83,18 @@ def spawn(loop, rank, argv, env, cwd, cpus, stdout_fd, stderr_fd, on_exit, ident
     try:
         task.pidfd = os.pidfd_open(task.pid)
     except OSError:
-        # The pid cannot be watched (it already exited and was reaped elsewhere): reap now.
-        _reap(loop, task)
+        # The pid cannot be watched (it already exited and was reaped elsewhere, or no file
+        # descriptor is left): reap it now or, while it runs, by polling.
+        _poll_exit(loop, task)
         return task
     loop.add_reader(task.pidfd, _reap, loop, task)
     return task
+
+
+def _poll_exit(loop, task: Task):
+    _reap(loop, task)
+    if task.status is None:
+        loop.call_later(_EXIT_POLL_INTERVAL, _poll_exit, loop, task)
 
 
 def _reap(loop, task: Task):

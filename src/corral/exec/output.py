@@ -7,6 +7,9 @@ the job's output files, creating a file on its first byte.  What a task wrote be
 is read at once when it exits (`drain`), so the job's output is complete when the job
 finishes; a background process that keeps the pipe open is read until it closes it.
 
+Output that cannot be written (a full disk) is counted, never silently dropped: the first
+loss is reported through ``on_lost(note)`` so that the job's eventlog says what was lost.
+
 The files are the job's: mode 0600 whatever the umask, and owned by the job's user when that
 is not the agent's (the instance serves them through ``corral job attach``).
 """
@@ -19,9 +22,12 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 
 class JobOutput:
-    def __init__(self, loop, stdout_path: str, stderr_path: str, truncate: bool, owner=None):
+    def __init__(self, loop, stdout_path: str, stderr_path: str, truncate: bool, owner=None,
+                 on_lost=None):
         """``owner`` is the ``(uid, gid)`` the files are given, None to keep the agent's."""
         self.loop = loop
+        self.on_lost = on_lost
+        self.lost_bytes = 0
         self.paths = {"stdout": stdout_path, "stderr": stderr_path}
         self.owner = owner
         self.files: dict[str, int] = {}  # path -> fd, opened on first data
@@ -39,7 +45,12 @@ class JobOutput:
         has them."""
         ends = []
         for stream in ("stdout", "stderr"):
-            read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            try:
+                read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            except OSError:
+                for end in ends:  # no file descriptor left: nothing half-made stays open
+                    os.close(end)
+                raise
             os.set_blocking(read_end, False)
             self.pipes[read_end] = stream
             self.loop.add_reader(read_end, self._readable, read_end)
@@ -48,15 +59,25 @@ class JobOutput:
 
     def write(self, stream: str, data: bytes):
         path = self.paths[stream]
-        fd = self.files.get(path)
-        if fd is None:
-            fd = self.files[path] = os.open(path, _FILE_FLAGS, 0o600)
-            if self.owner is not None:
-                os.fchown(fd, *self.owner)
         view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        try:
+            fd = self.files.get(path)
+            if fd is None:
+                fd = self.files[path] = os.open(path, _FILE_FLAGS, 0o600)
+                if self.owner is not None:
+                    os.fchown(fd, *self.owner)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        except OSError as exc:
+            self._lost(stream, path, len(view), exc)
+
+    def _lost(self, stream: str, path: str, size: int, exc: OSError):
+        first = self.lost_bytes == 0
+        self.lost_bytes += size
+        if first and self.on_lost is not None:
+            self.on_lost(f"{stream} could not be written to {path}: "
+                         f"{exc.strerror or exc}; output from then on is lost")
 
     def _readable(self, read_end: int):
         self._read(read_end, once=True)

@@ -96,34 +96,41 @@ class Exec:
     # --- requests from the job manager ------------------------------------------------
 
     def start(self, job):
+        """Start ``job``'s tasks.  Everything built from the job's own data is built before
+        anything is recorded or sent, so a start that raises leaves nothing behind."""
         ranks = job.ranks
-        record = ExecJob(job, ranks)
-        self.jobs[job.id] = record
         system = job.jobspec.get("attributes", {}).get("system", {})
         simulated = system.get("exec", {}).get("test", {}).get("run_duration")
-        self._set_expiry(record)
         if simulated is not None:
-            self._simulate(record, fsd.parse(simulated))
+            duration = fsd.parse(simulated)
+            record = self.jobs[job.id] = ExecJob(job, ranks)
+            self._set_expiry(record)
+            self._simulate(record, duration)
             return
         message = self._start_message(job, system, len(ranks))
         tasks_by_rank = self._tasks_by_rank(job, ranks)
-        record.waiting_start.update(tasks_by_rank)
-        record.running.update(tasks_by_rank)
         prologs = None
         if self.prologs_at_start is not None:
             prologs, on_prolog = self.prologs_at_start(job)
-            if prologs:
-                self.prologs[job.id] = PrologWait(job, prologs, on_prolog)
         # Files the user named are emptied by the first rank; files kept with the job exist
         # only if an earlier run of it (a requeued job) printed something.
         truncate = message["user_paths"] or job.restart_count > 0
+        starts = []
         for rank, tasks in tasks_by_rank.items():
             start = dict(message, rank=rank, tasks=tasks, truncate=truncate)
             start["token"] = self.key.launch_token(start)
             if prologs:
                 start["prolog"] = prologs[rank]
-            self.channels[rank].send(start)
+            starts.append(start)
             truncate = False
+        record = self.jobs[job.id] = ExecJob(job, ranks)
+        record.waiting_start.update(tasks_by_rank)
+        record.running.update(tasks_by_rank)
+        self._set_expiry(record)
+        if prologs:
+            self.prologs[job.id] = PrologWait(job, prologs, on_prolog)
+        for start in starts:
+            self.channels[start["rank"]].send(start)
         if prologs:
             for rank in sorted(set(prologs) - set(tasks_by_rank)):
                 self.channels[rank].send(dict(prologs[rank], type="prolog", job=job.id))
@@ -184,6 +191,13 @@ class Exec:
         self.prologs[job.id] = PrologWait(job, requests, on_prolog)
         for rank in sorted(requests):
             self.channels[rank].send(dict(requests[rank], type="prolog", job=job.id))
+
+    def cancel_prologs(self, job):
+        """The job ended while node prologs run: the agents stop them (each still answers,
+        with a status that is not the node's failure)."""
+        wait = self.prologs.get(job.id)
+        for rank in sorted(wait.waiting if wait is not None else ()):
+            self.channels[rank].send({"type": "kill", "job": job.id, "signal": signal.SIGKILL})
 
     def run_epilogs(self, job, requests: dict, on_epilog, on_done=None):
         """Send each rank its node epilog (the agent runs it once the job's prolog and tasks
@@ -277,6 +291,11 @@ class Exec:
                 record.failed = True
                 self.respond.exception(record.job, "exec", msg["note"])
                 self._signal(record, signal.SIGKILL)
+        elif kind == "output-lost":
+            # Output that cannot be kept ends the job: it must not report COMPLETED without it.
+            if not record.failed:
+                record.failed = True
+                self.respond.exception(record.job, "output", msg["note"])
         elif kind == "finished":
             record.running.discard(rank)
             if msg["status"] > record.status:
@@ -323,6 +342,8 @@ class Exec:
 
     def _start_message(self, job, system, nnodes) -> dict:
         env = dict(job.environment or {})
+        if None in env.values():  # a null value unsets the variable (RFC 14)
+            env = {name: value for name, value in env.items() if value is not None}
         nodelist = resource_set.nodelist(job.R)
         env.update({
             "CORRAL_JOB_ID": str(job.id),

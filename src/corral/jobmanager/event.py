@@ -366,8 +366,9 @@ class EventProcessor:
         if job.subscribers:
             jobtap.notify_subscribers(job, name, event)
         if name == "jobspec-update":
-            # The stored jobspec stays the current one, as flux-core rewrites it in the KVS.
-            manager.store.set_jobspec(job.id, dumps(manager.full_jobspec(job)))
+            # The stored jobspec stays the current one, as flux-core rewrites it in the KVS
+            # (its environment is stored apart, unchanged).
+            manager.store.set_jobspec(job.id, dumps(job.jobspec))
             jobtap.call(job, "job.update", updates=event.get("context") or {})
         elif name == "resource-update" and job.R is not None:
             manager.store.set_R(job.id, dumps(job.R))  # the stored R stays the current one
@@ -417,7 +418,10 @@ class EventProcessor:
             if not job.alloc_bypass:
                 manager.alloc.free(job)
             job.free_posted = True
+            # Processing ``free`` runs this action again, which posts ``clean`` if nothing
+            # else holds the job: by the time `post` returns the job may be INACTIVE.
             self.post(job, "free")
+            return
         if (
             not job.alloc_pending
             and not job.start_pending

@@ -188,6 +188,10 @@ class Info:
                     await reader.open()
                     for stream, text in reader.read():
                         msg.respond({"stream": stream, "data": text})
+                        while msg.congested:  # go on once the requester has read what it got
+                            changed.clear()
+                            msg.when_drained(wake)
+                            await changed.wait()
                 if finished:
                     msg.end_stream()
                     return

@@ -7,6 +7,8 @@ the job's ``user`` annotations, so memos survive a restart with the eventlog.
 import errno
 
 from ..broker.message import RequestError
+from ..jsoncodec import dumps
+from ..limits import MAX_DEPTH, MAX_MEMO, too_deep
 
 
 class Memo:
@@ -19,5 +21,10 @@ class Memo:
         memo = request.get("memo")
         if not isinstance(memo, dict) or not memo:
             raise RequestError(errno.EPROTO, "memo needs a non-empty 'memo' object")
+        if too_deep(memo):
+            raise RequestError(errno.EINVAL, f"memo nests arrays and objects more than "
+                                             f"{MAX_DEPTH} levels deep")
+        if len(dumps(memo)) > MAX_MEMO:
+            raise RequestError(errno.E2BIG, f"memo is over the {MAX_MEMO} character limit")
         self.manager.events.post(job, "memo", memo)
         msg.respond({})

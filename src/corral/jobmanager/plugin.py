@@ -219,6 +219,8 @@ class Plugin:
         plugin is removed.  ``name=None`` keeps it anonymously (see `job_aux_delete_value`)."""
         job = self._host.lookup_any(job_id)
         if job.aux is None:
+            if value is None:
+                return  # nothing to delete (a job rebuilt at restart starts without aux)
             if job.state == State.INACTIVE:
                 _fail(errno.ENOENT, f"job {job.id} is inactive")
             job.aux = {}

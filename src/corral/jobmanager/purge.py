@@ -91,11 +91,16 @@ class Purge:
                     raise RequestError(errno.EINVAL, f"cannot purge active job {job_id}")
                 if job_id not in self.manager.inactive:
                     raise RequestError(errno.ENOENT, f"unknown job id {job_id}")
-            chosen = ids
+            chosen = list(dict.fromkeys(ids))
+            matched = len(chosen)
         else:
-            chosen = self.select(age_limit, num_limit, None)
+            # The dry run counts exactly what --force would remove: the same selection, the
+            # same batch; ``matched`` says how many more a further pass would take.
+            selected = self.select(age_limit, num_limit, None)
+            chosen = selected[:batch]
+            matched = len(selected)
         if not request.get("force"):
-            msg.respond({"count": len(chosen), "purged": False})
+            msg.respond({"count": len(chosen), "matched": matched, "purged": False})
             return
-        purged = self.purge(chosen[:batch] if ids is None else chosen)
-        msg.respond({"count": len(purged), "purged": True})
+        purged = self.purge(chosen)
+        msg.respond({"count": len(purged), "matched": matched, "purged": True})

@@ -8,6 +8,7 @@ import errno
 
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
+from ..limits import MAX_TEXT
 from ..states import State
 
 
@@ -24,6 +25,24 @@ def check_severity(severity) -> int:
     return severity
 
 
+def check_note(note) -> str:
+    if not isinstance(note, str):
+        raise RequestError(errno.EPROTO, "exception note must be a string")
+    if len(note) > MAX_TEXT:
+        raise RequestError(errno.EINVAL, f"exception note is over the {MAX_TEXT} character "
+                                         "limit")
+    return note
+
+
+def _check_type(request: dict, key: str, expected: type, default):
+    """``request[key]`` if it is of type ``expected`` (bool is not an int here)."""
+    value = request.get(key, default)
+    if type(value) is not expected:
+        raise RequestError(errno.EPROTO, f"raiseall: '{key}' must be "
+                                         f"{'an integer' if expected is int else 'a boolean'}")
+    return value
+
+
 class Raise:
     def __init__(self, manager):
         self.manager = manager
@@ -33,9 +52,7 @@ class Raise:
         job = self.manager.active_job_for(msg, request.get("id"))
         type_ = check_exception_type(request.get("type"))
         severity = check_severity(request.get("severity"))
-        note = request.get("note", "")
-        if not isinstance(note, str):
-            raise RequestError(errno.EPROTO, "exception note must be a string")
+        note = check_note(request.get("note", ""))
         if severity == 0 and job.state == State.NEW:
             raise RequestError(errno.EINVAL, "a fatal exception cannot be raised on a new job")
         self.manager.raise_exception(job, type_, severity, note, msg.userid)
@@ -45,9 +62,10 @@ class Raise:
         request = msg.payload_object()
         type_ = check_exception_type(request.get("type"))
         severity = check_severity(request.get("severity"))
-        note = request.get("note", "")
-        states = request.get("states", int(State.PENDING | State.RUNNING))
-        userid = request.get("userid", msg.userid)
+        note = check_note(request.get("note", ""))
+        states = _check_type(request, "states", int, int(State.PENDING | State.RUNNING))
+        userid = _check_type(request, "userid", int, msg.userid)
+        dry_run = _check_type(request, "dry_run", bool, False)
         if not msg.rolemask & ROLE_OWNER and userid != msg.userid:
             raise RequestError(errno.EPERM, "guests can only raise exceptions on their own jobs")
         targets = [
@@ -55,7 +73,7 @@ class Raise:
             if job.state & states and job.state != State.NEW
             and (userid == -1 or job.userid == userid)
         ]
-        if not request.get("dry_run"):
+        if not dry_run:
             for job in targets:
                 self.manager.raise_exception(job, type_, severity, note, msg.userid)
         msg.respond({"count": len(targets)})

@@ -10,11 +10,16 @@ PRIORITY.  A job whose tasks were started by the
 previous controller cannot be reattached: it gets a fatal ``exec`` exception that says so.
 Inactive jobs get ``job.inactive-add`` and ``job.destroy``, as in flux-core, so that plugins
 keeping a history (``.history``) know them again.
+
+Whatever the store holds, one start succeeds: a job that cannot be rebuilt (a jobspec this
+version refuses, resources no longer configured) or whose resumption fails is ended with a
+fatal ``restart`` exception that says why, instead of stopping the start or being skipped at
+every start.
 """
 
 import logging
 
-from .. import idset, resource_set
+from .. import eventlog, idset, resource_set
 from .. import jobspec as jobspec_module
 from ..states import State
 from .event import EventError, apply
@@ -38,9 +43,12 @@ def reload_jobs(manager) -> list[Job]:
     for job_id, userid, t_submit, spec, R, events in store.active_jobs():
         highest = max(highest, job_id)
         try:
+            if spec is None:
+                raise jobspec_module.JobspecError("it is not valid JSON")
             request = jobspec_module.validate(spec)
         except jobspec_module.JobspecError as exc:
-            log.error("job %d: stored jobspec is no longer valid (%s); skipping it", job_id, exc)
+            _end_unrecoverable(manager, Job(job_id, userid, t_submit, None, None), events,
+                               f"its stored jobspec is no longer valid ({exc})")
             continue
         job = Job(job_id, userid, t_submit, jobspec_module.redact(spec), request)
         job.environment = spec.get("attributes", {}).get("system", {}).get("environment")
@@ -52,11 +60,16 @@ def reload_jobs(manager) -> list[Job]:
             job.events_posted |= names.bit(event["name"])
         job.seq = job.committed_seq = len(events)
         if job.has_resources and R is not None:
-            job.R = R
-            job.ranks = resource_set.ranks_of(R)
-            job.nodelist = resource_set.nodelist(R)
-            job.nnodes = len(job.ranks)
-            manager.scheduler.reserve(job, _released_since_alloc(events))
+            try:
+                job.R = R
+                job.ranks = resource_set.ranks_of(R)
+                job.nodelist = resource_set.nodelist(R)
+                job.nnodes = len(job.ranks)
+                manager.scheduler.reserve(job, _released_since_alloc(events))
+            except Exception as exc:  # whatever R holds, the start goes on
+                _end_unrecoverable(manager, job, events,
+                                   f"its resources cannot be given back to it ({exc})")
+                continue
         if any(event["name"] == "depend" for event in events):
             job.depend_posted = True
         manager.active[job_id] = job
@@ -76,20 +89,28 @@ def resume_jobs(manager, jobs: list[Job]):
         jobtap.call(inactive, "job.inactive-add")
         jobtap.call(inactive, "job.destroy")
     for job in jobs:
-        if job.state in (State.NEW, State.DEPEND):
-            jobtap.check_dependencies(job, raise_exception=True)
-        jobtap.call(job, "job.create")
-        jobtap.call(job, "job.new")
+        try:
+            if job.state in (State.NEW, State.DEPEND):
+                jobtap.check_dependencies(job, raise_exception=True)
+            jobtap.call(job, "job.create")
+            jobtap.call(job, "job.new")
+        except Exception as exc:  # one job's failure does not stop the start
+            _fail_resumption(manager, job, exc)
     for job in jobs:
-        if job.state == State.NEW:
-            events.post(job, "validate")
-        elif job.state == State.SCHED:
-            job.priority = -1
-            events.post(job, "restart")
-        elif job.state == State.RUN:
-            manager.raise_exception(job, "exec", 0, LOST_NOTE, manager.owner_uid)
-        else:
-            events.action(job)
+        if job.readonly:
+            continue
+        try:
+            if job.state == State.NEW:
+                events.post(job, "validate")
+            elif job.state == State.SCHED:
+                job.priority = -1
+                events.post(job, "restart")
+            elif job.state == State.RUN:
+                manager.raise_exception(job, "exec", 0, LOST_NOTE, manager.owner_uid)
+            else:
+                events.action(job)
+        except Exception as exc:  # one job's failure does not stop the start
+            _fail_resumption(manager, job, exc)
     if any(job.state == State.PRIORITY for job in jobs):
         # Jobs that waited for a priority get one from the plugins now loaded, as after a
         # plugin load (the plugin that held them back may have lost what it was waiting for).
@@ -105,3 +126,46 @@ def _released_since_alloc(events) -> set[int]:
         if event["name"] == "release":
             released.update(idset.decode(event["context"]["ranks"]))
     return released
+
+
+def _fail_resumption(manager, job: Job, exc: Exception):
+    """A job whose resumption raised ends with a fatal exception that says so."""
+    log.error("job %d: cannot be resumed after restart: %s", job.id, exc, exc_info=exc)
+    note = f"the job could not be resumed after a restart ({type(exc).__name__}: {exc})"
+    if job.state == State.NEW or job.readonly:
+        return
+    try:
+        manager.raise_exception(job, "restart", 0, note, manager.owner_uid)
+    except Exception as again:
+        log.error("job %d: cannot end it with an exception either: %s", job.id, again)
+
+
+def _end_unrecoverable(manager, job: Job, events: list[dict], why: str):
+    """End a job that cannot be rebuilt: its stored eventlog gets a fatal ``restart``
+    exception and ``clean``, and it is kept as INACTIVE, so no later start meets it again."""
+    log.error("job %d: cannot be recovered: %s; ending it", job.id, why)
+    for event in events:
+        try:
+            apply(job, event)
+        except EventError:
+            pass
+    note = f"the job could not be recovered at restart: {why}"
+    context = {"type": "restart", "severity": 0, "note": note, "userid": manager.owner_uid}
+    exception = eventlog.entry("exception", context)
+    clean = eventlog.entry("clean")
+    store = manager.store
+    for seq, event in enumerate((exception, clean), start=store.next_seq(job.id)):
+        store.append_event(job.id, seq, event, eventlog.encode_context(event.get("context")))
+    if job.end_event is None:
+        job.end_event = exception
+        job.exception = {"type": "restart", "severity": 0, "note": note}
+    job.has_resources = False
+    job.R = None
+    job.ranks = None
+    job.state = State.INACTIVE
+    job.t_inactive = clean["timestamp"]
+    job.result = job.compute_result()
+    job.readonly = True
+    job.event_queue = None
+    store.set_final(job.id, int(State.INACTIVE), job.summary())
+    manager.inactive[job.id] = job

@@ -8,8 +8,13 @@ job is left there (its tasks and, with PrEp node epilogs, its epilog), so the fi
 the last.
 """
 
+import logging
+
 from .. import idset
+from ..limits import shorten
 from ..states import State
+
+log = logging.getLogger("corral.job-manager")
 
 
 class Start:
@@ -28,7 +33,13 @@ class Start:
             # An exception ended the job before its tasks could start.
             self.exec.start_skipped(job)
             return
-        self.exec.start(job)
+        try:
+            self.exec.start(job)
+        except Exception as exc:
+            # The job's own data could not be started (exec sent nothing): it alone fails.
+            log.exception("job %d: start failed", job.id)
+            self.exception(job, "exec", shorten(f"start failed: {exc}"))
+            self.exec.start_skipped(job)
 
     def cancel(self, job):
         self.exec.cancel(job)

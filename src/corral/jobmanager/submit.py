@@ -6,6 +6,11 @@ is checked on its own: the jobspec (ingest), the queue, the urgency a guest may 
 nothing behind but a non-committed ``invalidate`` and ``job.destroy``; an accepted one gets
 its ``submit`` event stored, ``job.new``, and a queued ``validate`` that runs once the batch
 holding ``submit`` is committed, when the submitter is answered too.
+
+The jobs of one request usually carry nearly one environment (``corral submit --cc`` copies
+it into each): it is stored once per request (`store.environments`).  ``[job-manager]
+max-jobs`` (Slurm's ``MaxJobCount``) caps the number of active jobs: a job beyond it is
+refused before anything of it exists.
 """
 
 import errno
@@ -15,6 +20,8 @@ from .. import eventlog
 from .. import jobspec as jobspec_module
 from ..broker.roles import ROLE_OWNER
 from ..jsoncodec import dumps
+from ..limits import MAX_JOBSPEC, shorten
+from ..store.environments import EnvironmentSplitter
 from .event import NO_COMMIT
 from .job import Job
 from .plugin import URGENCY_DEFAULT
@@ -22,6 +29,7 @@ from .plugin import URGENCY_DEFAULT
 
 class SubmitError(Exception):
     def __init__(self, errnum, text):
+        text = shorten(str(text))  # a plugin's or a check's text may quote the jobspec
         super().__init__(text)
         self.errnum = errnum
         self.text = text
@@ -30,8 +38,16 @@ class SubmitError(Exception):
 class Submit:
     def __init__(self, manager):
         self.manager = manager
+        self.max_jobs = manager.config.get_int("job-manager.max-jobs", None)
+        if self.max_jobs is not None and self.max_jobs < 1:
+            raise manager.config.error("job-manager.max-jobs", "must be at least 1")
 
     def serve(self, msg):
+        store = self.manager.store
+        if store.unavailable is not None:
+            msg.respond_error(store.unavailable_errno,
+                              f"the instance takes no new jobs for now: {store.unavailable}")
+            return
         request = msg.payload_object()
         jobs = request.get("jobs")
         if not isinstance(jobs, list) or not jobs:
@@ -39,9 +55,10 @@ class Submit:
             return
         results = []
         accepted = []
+        environments = EnvironmentSplitter(self.manager.store.add_environment, msg.userid)
         for item in jobs:
             try:
-                job = self._submit_one(item, msg.userid, msg.rolemask)
+                job = self._submit_one(item, msg.userid, msg.rolemask, environments)
             except SubmitError as exc:
                 results.append({"errnum": exc.errnum, "errstr": exc.text})
             else:
@@ -59,8 +76,13 @@ class Submit:
             events.drain(job)
         msg.respond({"jobs": results})
 
-    def _submit_one(self, item, userid, rolemask):
+    def _submit_one(self, item, userid, rolemask, environments):
         manager = self.manager
+        if self.max_jobs is not None and len(manager.active) >= self.max_jobs:
+            raise SubmitError(errno.EAGAIN,
+                              f"the instance already has {self.max_jobs} active jobs, its "
+                              "limit ([job-manager] max-jobs): submit again when some have "
+                              "ended")
         if not isinstance(item, dict) or not isinstance(item.get("jobspec"), dict):
             raise SubmitError(errno.EPROTO, "each job needs a 'jobspec' object")
         urgency = item.get("urgency", URGENCY_DEFAULT)
@@ -112,8 +134,16 @@ class Submit:
         if error is not None:
             self._reject(job)
             raise SubmitError(errno.EINVAL, error)
+        # The environment is bounded with the command (MAX_EXEC_BYTES) and stored apart.
+        spec_text = dumps(redacted)
+        if len(spec_text) > MAX_JOBSPEC:
+            self._reject(job)
+            raise SubmitError(errno.E2BIG, f"jobspec: {len(spec_text)} characters of JSON, "
+                                           f"over the limit of {MAX_JOBSPEC}")
 
-        manager.store.add_job(job_id, userid, t_submit, dumps(spec))
+        environment_key, environment_own = environments.split(job.environment)
+        manager.store.add_job(job_id, userid, t_submit, spec_text, environment_key,
+                              environment_own)
         job.seq = 1
         manager.store.append_event(
             job_id, 0, submit_event, eventlog.encode_context(submit_event["context"]), job

@@ -18,6 +18,7 @@ import time
 from .. import jobspec as jobspec_module
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
+from ..limits import too_deep
 from ..states import State
 from .event import JOB_FLAGS
 from .wait import require_job_id
@@ -39,9 +40,11 @@ def _set_keys(spec: dict, updates: dict):
 
 
 def valid_update_keys(updates) -> bool:
+    """Each key is under an allowed root and each value nests no deeper than a jobspec may."""
     return isinstance(updates, dict) and bool(updates) and all(
         isinstance(key, str) and key.split(".", 1)[0] in JOBSPEC_UPDATE_ROOTS
-        for key in updates
+        and not (isinstance(value, (dict, list)) and too_deep(value))
+        for key, value in updates.items()
     )
 
 

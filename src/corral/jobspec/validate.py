@@ -2,11 +2,26 @@
 job-ingest checks it, and summed up as a `Request` for the scheduler and exec.
 
 It must not apply site policy (limits, default queue or duration): that belongs to ingest and
-the jobtap plugins.
+the jobtap plugins.  It does apply the fixed bounds of `corral.limits` (counts, strings,
+paths, environment, nesting): what it accepts, exec must be able to start.
 """
 
 import collections
 import math
+
+from .. import fsd
+from ..limits import (
+    MAX_COUNT,
+    MAX_DEPTH,
+    MAX_EXEC_BYTES,
+    MAX_EXEC_STRING,
+    MAX_PATH,
+    MAX_TASKS,
+    MAX_TEXT,
+    quote,
+    shorten,
+    too_deep,
+)
 
 
 class JobspecError(ValueError):
@@ -86,11 +101,12 @@ def validate(jobspec: dict) -> Request:
         _fail_keys(jobspec, _TOP_KEYS, "", required=("resources", "tasks", "attributes", "version"))
     version = jobspec["version"]
     if type(version) is not int or version != 1:
-        fail("version", f"must be 1, got {version!r}")
+        fail("version", f"must be 1, got {quote(version)}")
     nnodes, exclusive, nslots, label, cores, gpus = _read_resources(jobspec["resources"])
     command, count_kind, count_value = _read_task(jobspec["tasks"], label)
     system = _read_system(jobspec["attributes"])
-    duration, cwd, queue, account, qos, comment, requeue = _read_system_values(system)
+    duration, cwd, queue, account, qos, comment, requeue, environment_size = (
+        _read_system_values(system))
     dependencies = _read_dependencies(system.get("dependencies", _ABSENT))
     name = _read_job_name(system.get("job", _ABSENT), command[0])
     stdout_path, stderr_path, per_resource = _read_shell(system.get("shell", _ABSENT))
@@ -103,6 +119,9 @@ def validate(jobspec: dict) -> Request:
     ntasks = count_value if count_kind == "total" else count_value * nslots
     if per_resource is not None:
         ntasks = _count_tasks_per_resource(per_resource, nnodes, nslots * cores, ntasks)
+    _check_totals(nslots, cores, gpus, ntasks, per_resource)
+    _check_exec_size(command, system.get("environment"), environment_size)
+    _check_depth(jobspec["tasks"][0], jobspec["attributes"], system)
 
     return Request(
         nnodes=nnodes,
@@ -142,7 +161,7 @@ def redact(jobspec: dict) -> dict:
 
 
 def fail(where: str, problem: str) -> None:
-    raise JobspecError(f"jobspec: {where}: {problem}")
+    raise JobspecError(shorten(f"jobspec: {where}: {problem}"))
 
 
 def kind(value: object) -> str:
@@ -189,20 +208,22 @@ def _check_vertex(vertex: object, where: str, allowed: frozenset) -> str:
     if vertex_type is _ABSENT:
         fail(f"{where}.type", "required key is missing")
     for key in ("unit", "label"):
-        if key in vertex and type(vertex[key]) is not str:
-            fail(f"{where}.{key}", f"must be a string, got {kind(vertex[key])}")
+        if key in vertex:
+            _check_text(vertex[key], f"{where}.{key}")
     return vertex_type
 
 
 def _count(vertex: dict, where: str) -> int:
     count = vertex.get("count", _ABSENT)
-    if type(count) is int and count > 0:
+    if type(count) is int and 0 < count <= MAX_COUNT:
         return count
+    if type(count) is int and count > 0:
+        fail(f"{where}.count", f"must be at most {MAX_COUNT}, got {quote(count)}")
     if count is _ABSENT:
         fail(f"{where}.count", "required key is missing")
     if isinstance(count, (dict, str)):
         fail(f"{where}.count", "must be a positive integer (jobspec version 1 has no ranges)")
-    fail(f"{where}.count", f"must be a positive integer, got {count!r}")
+    fail(f"{where}.count", f"must be a positive integer, got {quote(count)}")
 
 
 def _children(vertex: dict, where: str) -> list:
@@ -237,13 +258,13 @@ def _read_resources(resources: object) -> tuple[int, bool, int, str, int, int]:
         slot, slot_where = node_contents[0], f"{where}.with[0]"
         slot_type = _check_vertex(slot, slot_where, _VERTEX_KEYS)
         if slot_type != "slot":
-            fail(f"{slot_where}.type", f"must be 'slot', got {slot_type!r}")
+            fail(f"{slot_where}.type", f"must be 'slot', got {quote(slot_type)}")
     elif top_type == "slot":
         if "exclusive" in top:
             fail(f"{where}.exclusive", "is allowed only on a node")
         nnodes, exclusive, slot, slot_where = 0, False, top, where
     else:
-        fail(f"{where}.type", f"must be 'node' or 'slot', got {top_type!r}")
+        fail(f"{where}.type", f"must be 'node' or 'slot', got {quote(top_type)}")
     slots = _count(slot, slot_where)
     label = slot.get("label", _ABSENT)
     if label is _ABSENT:
@@ -253,7 +274,7 @@ def _read_resources(resources: object) -> tuple[int, bool, int, str, int, int]:
         child_where = f"{slot_where}.with[{index}]"
         child_type = _check_vertex(child, child_where, _VERTEX_KEYS)
         if child_type not in ("core", "gpu"):
-            fail(f"{child_where}.type", f"must be 'core' or 'gpu', got {child_type!r}")
+            fail(f"{child_where}.type", f"must be 'core' or 'gpu', got {quote(child_type)}")
         if "with" in child:
             fail(f"{child_where}.with", f"a {child_type} cannot hold other resources")
         child_count = _count(child, child_where)
@@ -292,8 +313,11 @@ def _read_task(tasks: object, label: str) -> tuple[tuple[str, ...], str, int]:
     for index, argument in enumerate(command):
         if type(argument) is not str:
             fail(f"{where}.command[{index}]", f"must be a string, got {kind(argument)}")
+        if len(argument) > _SHORT_EXEC_STRING and _utf8_size(argument) > MAX_EXEC_STRING:
+            fail(f"{where}.command[{index}]", f"is over the {MAX_EXEC_STRING} byte limit of "
+                                              "one argument")
     if task["slot"] != label or type(task["slot"]) is not str:
-        fail(f"{where}.slot", f"must name the slot label {label!r}, got {task['slot']!r}")
+        fail(f"{where}.slot", f"must name the slot label {quote(label)}, got {quote(task['slot'])}")
     count = task["count"]
     if not isinstance(count, dict):
         fail(f"{where}.count", f"must be an object, got {kind(count)}")
@@ -306,9 +330,12 @@ def _read_task(tasks: object, label: str) -> tuple[tuple[str, ...], str, int]:
                   "is not supported in jobspec version 1 (use per_slot or total)")
         fail(f"{where}.count.{count_kind}", "unknown key (expected per_slot or total)")
     if type(count_value) is not int or count_value < 1:
-        fail(f"{where}.count.{count_kind}", f"must be a positive integer, got {count_value!r}")
-    if "distribution" in task and type(task["distribution"]) is not str:
-        fail(f"{where}.distribution", f"must be a string, got {kind(task['distribution'])}")
+        fail(f"{where}.count.{count_kind}", f"must be a positive integer, got {quote(count_value)}")
+    if count_value > MAX_COUNT:
+        fail(f"{where}.count.{count_kind}", f"must be at most {MAX_COUNT}, "
+                                            f"got {quote(count_value)}")
+    if "distribution" in task:
+        _check_text(task["distribution"], f"{where}.distribution")
     if "attributes" in task and not isinstance(task["attributes"], dict):
         fail(f"{where}.attributes", f"must be an object, got {kind(task['attributes'])}")
     return tuple(command), count_kind, count_value
@@ -332,34 +359,38 @@ def _read_system(attributes: object) -> dict:
 
 
 def _read_system_values(system: dict) -> tuple:
-    """Return duration, cwd, queue, account, qos, comment and requeue, checked.
+    """Return duration, cwd, queue, account, qos, comment, requeue, checked, and the
+    environment's size in characters.
 
-    Constraints and the environment are checked for shape only: their readers own the rest.
+    Constraints are checked for shape only: their readers own the rest.
     """
     duration = system.get("duration", _ABSENT)
     if duration is _ABSENT:
         fail("attributes.system.duration", "required key is missing (0 means unlimited)")
     if type(duration) not in (int, float) or not 0 <= duration < math.inf:
         fail("attributes.system.duration", f"must be a non-negative number of seconds, "
-              f"got {duration!r}")
+              f"got {quote(duration)}")
     strings: list[str | None] = []
     for key in _SYSTEM_STRINGS:
         value = system.get(key, _ABSENT)
         if value is _ABSENT:
             strings.append(None)
-        elif type(value) is str:
-            strings.append(value)
+        elif key == "cwd":
+            strings.append(_check_path(value, "attributes.system.cwd"))
         else:
-            fail(f"attributes.system.{key}", f"must be a string, got {kind(value)}")
+            strings.append(_check_text(value, f"attributes.system.{key}"))
     requeue = system.get("requeue", True)
     if type(requeue) is not bool:
         fail("attributes.system.requeue", f"must be a boolean, got {kind(requeue)}")
     if "constraints" in system and not isinstance(system["constraints"], dict):
         fail("attributes.system.constraints", f"must be an object, got "
               f"{kind(system['constraints'])}")
+    environment_size = 0
     if "environment" in system:
-        _check_environment(system["environment"])
-    return (float(duration), *strings, requeue)
+        environment_size = _check_environment(system["environment"])
+    if "exec" in system:
+        _check_exec_attributes(system["exec"])
+    return (float(duration), *strings, requeue, environment_size)
 
 
 def _count_tasks_per_resource(per_resource: tuple[str, int], nnodes: int, ncores: int,
@@ -377,14 +408,131 @@ def _count_tasks_per_resource(per_resource: tuple[str, int], nnodes: int, ncores
     return ntasks
 
 
-def _check_environment(environment: object) -> None:
-    """Environment values are strings, or null to unset the variable (RFC 14)."""
+def _check_environment(environment: object) -> int:
+    """Environment values are strings, or null to unset the variable (RFC 14); names are
+    what ``execve`` can pass: not empty, without ``=`` (NUL is refused in every request
+    before it gets here).  Returns the characters of its names and values (for
+    `_check_exec_size`).  Every submitted job carries an environment, so it is checked whole,
+    in C loops; the variable at fault is looked for only once there is one."""
     if not isinstance(environment, dict):
         fail("attributes.system.environment", f"must be an object, got {kind(environment)}")
-    for variable, value in environment.items():
-        if type(value) is not str and value is not None or type(variable) is not str:
-            fail(f"attributes.system.environment.{variable}",
-                  f"must be a string or null, got {kind(value)}")
+    values = environment.values()
+    if not set(map(type, values)) <= _ENVIRONMENT_VALUE_TYPES:
+        variable, value = next((variable, value) for variable, value in environment.items()
+                               if type(value) is not str and value is not None)
+        fail(f"attributes.system.environment.{variable}",
+              f"must be a string or null, got {kind(value)}")
+    try:
+        names = "".join(environment)
+    except TypeError:
+        fail("attributes.system.environment", "variable names must be strings")
+    if "=" in names or "" in environment:
+        variable = next(variable for variable in environment if not variable or "=" in variable)
+        fail(f"attributes.system.environment.{quote(variable)}",
+              "a variable name must be non-empty and must not hold '='")
+    try:
+        size = len(names) + len("".join(values))
+    except TypeError:  # a null among the values
+        size = len(names) + len("".join(filter(None, values)))
+    if size >= _SHORT_EXEC_STRING:
+        for variable, value in environment.items():
+            if value is not None and \
+                    _utf8_size(variable) + 1 + _utf8_size(value) > MAX_EXEC_STRING:
+                fail(f"attributes.system.environment.{variable}",
+                      f"NAME=VALUE is over the {MAX_EXEC_STRING} byte limit of one variable")
+    return size
+
+
+_ENVIRONMENT_VALUE_TYPES = frozenset({str, type(None)})
+
+
+def _check_exec_attributes(exec_attributes: object) -> None:
+    """``exec.test.run_duration`` (Flux's simulated execution) is a finite duration."""
+    where = "attributes.system.exec"
+    if not isinstance(exec_attributes, dict):
+        fail(where, f"must be an object, got {kind(exec_attributes)}")
+    test = exec_attributes.get("test", _ABSENT)
+    if test is _ABSENT:
+        return
+    if not isinstance(test, dict):
+        fail(f"{where}.test", f"must be an object, got {kind(test)}")
+    run_duration = test.get("run_duration", _ABSENT)
+    if run_duration is _ABSENT:
+        return
+    try:
+        seconds = fsd.parse(run_duration)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds < math.inf:
+        fail(f"{where}.test.run_duration", f"must be a finite duration (seconds or FSD), "
+                                           f"got {quote(run_duration)}")
+
+
+def _check_totals(nslots: int, cores: int, gpus: int, ntasks: int,
+                  per_resource: tuple[str, int] | None) -> None:
+    """No job asks for more than `MAX_COUNT` slots, cores or gpus, or `MAX_TASKS` tasks, in
+    all."""
+    if per_resource is not None and not ntasks:
+        ntasks = nslots * cores * per_resource[1]  # per core: at least this many
+    if ntasks <= MAX_TASKS and nslots * max(cores, gpus) <= MAX_COUNT:
+        return  # every job but a refused one, in two comparisons
+    for what, total, limit in (("slots", nslots, MAX_COUNT), ("cores", nslots * cores, MAX_COUNT),
+                               ("gpus", nslots * gpus, MAX_COUNT), ("tasks", ntasks, MAX_TASKS)):
+        if total > limit:
+            fail("resources", f"asks for {total} {what} in all, over the limit of {limit}")
+
+
+def _check_exec_size(command: tuple[str, ...], environment: dict | None,
+                     environment_size: int) -> None:
+    """The command and environment fit in `MAX_EXEC_BYTES`, counted as ``execve`` counts
+    (``NAME=VALUE`` and each string's NUL); ``environment_size`` is its names and values
+    in characters."""
+    count = len(command) + 2 * len(environment or ())
+    size = sum(map(len, command)) + environment_size + count
+    if size * 4 > MAX_EXEC_BYTES:  # non-ASCII text takes up to 4 bytes a character
+        values = [value for value in (environment or {}).values() if value is not None]
+        size = sum(map(_utf8_size, [*command, *(environment or ()), *values])) + count
+        if size > MAX_EXEC_BYTES:
+            fail("attributes.system.environment", f"the environment and the command take "
+                                                  f"{size} bytes, over the limit of "
+                                                  f"{MAX_EXEC_BYTES}")
+
+
+def _check_depth(task: dict, attributes: dict, system: dict) -> None:
+    """The free-form parts of a jobspec nest at most `MAX_DEPTH` levels in all."""
+    for where, value in (("tasks[0].attributes", task.get("attributes")),
+                         ("attributes.user", attributes.get("user"))):
+        if value and too_deep(value, MAX_DEPTH - 2):
+            fail(where, f"nests arrays and objects more than {MAX_DEPTH} levels deep")
+    for key, value in system.items():
+        if isinstance(value, (dict, list)) and key != "environment" and \
+                too_deep(value, MAX_DEPTH - 3):
+            fail(f"attributes.system.{key}",
+                 f"nests arrays and objects more than {MAX_DEPTH} levels deep")
+
+
+def _check_text(value: object, where: str) -> str:
+    if type(value) is not str:
+        fail(where, f"must be a string, got {kind(value)}")
+    if len(value) > MAX_TEXT:
+        fail(where, f"is over the {MAX_TEXT} character limit")
+    return value
+
+
+def _check_path(value: object, where: str) -> str:
+    if type(value) is not str:
+        fail(where, f"must be a string, got {kind(value)}")
+    if len(value) * 4 > MAX_PATH and _utf8_size(value) > MAX_PATH:
+        fail(where, f"is over the {MAX_PATH} byte limit of a path")
+    return value
+
+
+#: Strings shorter than this many characters fit in `MAX_EXEC_STRING` bytes whatever they hold.
+_SHORT_EXEC_STRING = MAX_EXEC_STRING // 4
+
+
+def _utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode(errors="surrogatepass"))
 
 
 def _read_dependencies(dependencies: object) -> tuple[dict, ...]:
@@ -401,7 +549,8 @@ def _read_dependencies(dependencies: object) -> tuple[dict, ...]:
             if value is _ABSENT:
                 fail(f"{where}.{key}", "required key is missing")
             if type(value) is not str or value == "":
-                fail(f"{where}.{key}", f"must be a non-empty string, got {value!r}")
+                fail(f"{where}.{key}", f"must be a non-empty string, got {quote(value)}")
+            _check_text(value, f"{where}.{key}")
     return tuple(dependencies)
 
 
@@ -411,8 +560,7 @@ def _read_job_name(job: object, argument0: str) -> str:
         if not isinstance(job, dict):
             fail("attributes.system.job", f"must be an object, got {kind(job)}")
         for key, value in job.items():
-            if type(value) is not str:
-                fail(f"attributes.system.job.{key}", f"must be a string, got {kind(value)}")
+            _check_text(value, f"attributes.system.job.{key}")
         name = job.get("name")
         if name is not None:
             return name
@@ -446,10 +594,11 @@ def _read_shell(shell: object) -> tuple[str | None, str | None, tuple[str, int] 
             if not isinstance(redirect, dict):
                 fail(stream_where, f"must be an object, got {kind(redirect)}")
             if redirect.get("type") != "file":
-                fail(f"{stream_where}.type", f"must be 'file', got {redirect.get('type')!r}")
+                fail(f"{stream_where}.type", f"must be 'file', got {quote(redirect.get('type'))}")
             path = redirect.get("path")
             if type(path) is not str or path == "":
-                fail(f"{stream_where}.path", f"must be a non-empty string, got {path!r}")
+                fail(f"{stream_where}.path", f"must be a non-empty string, got {quote(path)}")
+            _check_path(path, f"{stream_where}.path")
             paths[index] = path
     per_resource = options.get("per-resource", _ABSENT)
     if per_resource is _ABSENT:
@@ -459,8 +608,10 @@ def _read_shell(shell: object) -> tuple[str | None, str | None, tuple[str, int] 
         fail(per_where, f"must be an object, got {kind(per_resource)}")
     resource_type = per_resource.get("type")
     if resource_type not in ("node", "core"):
-        fail(f"{per_where}.type", f"must be 'node' or 'core', got {resource_type!r}")
+        fail(f"{per_where}.type", f"must be 'node' or 'core', got {quote(resource_type)}")
     tasks_per_resource = per_resource.get("count", 1)
     if type(tasks_per_resource) is not int or tasks_per_resource < 1:
-        fail(f"{per_where}.count", f"must be a positive integer, got {tasks_per_resource!r}")
+        fail(f"{per_where}.count", f"must be a positive integer, got {quote(tasks_per_resource)}")
+    if tasks_per_resource > MAX_COUNT:
+        fail(f"{per_where}.count", f"must be at most {MAX_COUNT}, got {quote(tasks_per_resource)}")
     return paths[0], paths[1], (resource_type, tasks_per_resource)

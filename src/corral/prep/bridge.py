@@ -19,7 +19,9 @@ requeues jobs through ``jobmanager.requeue``. Slurm's rules (``spec/prep.md``, d
   is only logged. Exec releases each node when its epilog is done.
 * ``epilog-start`` comes before ``prolog-finish`` when a prolog failed or the job was
   cancelled during it (Flux's perilog rule), so the job cannot end in between. A cancelled
-  job's controller prolog scripts are killed (not a failure); node prologs run to their end.
+  job's controller prolog scripts are killed (not a failure); its node prologs may end, as in
+  Slurm, but the agents kill them after a few seconds (nothing is drained), so one that hangs
+  without a timeout cannot hold the nodes for ever.
 * A requeued job is not eligible for ``requeue-delay`` seconds: its priority is unavailable
   until then (``job.state.priority``, ``job.priority.get``).
 * At restart, a job whose prolog the last controller left open is requeued (its tasks never
@@ -218,7 +220,7 @@ class PrepBridge:
                           job.id, node)
                 self.resources.drain([rank], PROLOG_DRAIN_REASON, update_reason=False)
             else:
-                log.error("prep: JobId=%d: prolog did not run on node %s: %s", job.id, node,
+                log.error("prep: JobId=%d: prolog on node %s did not complete: %s", job.id, node,
                           error)
             if run is not None and not run.prolog_status:
                 run.prolog_status = status
@@ -295,6 +297,8 @@ class PrepBridge:
             run.ending = True
             if run.ctld_prolog:
                 self.host.flush_job(job_id)  # SIGKILL, not timed out: not a failure
+            if run.node_prologs:
+                self.exec.cancel_prologs(self.manager.active[job_id])
         if prev_state != State.RUN:
             return  # cancelled while pending: no hook at all
         job = self.manager.active[job_id]

@@ -13,6 +13,7 @@ import time
 from typing import NamedTuple
 
 from .constants import ERROR, SUCCESS
+from .run import UnusableJobInput
 
 log = logging.getLogger("corral.prep")
 
@@ -58,6 +59,8 @@ def call_node_hooks(plugins, hook: str, job_env, cred) -> int:
     for plugin in plugins:
         try:
             value = getattr(plugin.target, hook)(job_env, cred)
+        except UnusableJobInput:
+            raise  # the job's fault, not the plugin's or the node's: the job fails alone
         except Exception as exc:
             log.error("prep: %s: %s(job %d) raised %s: %s", plugin.name, hook, job_env.job_id,
                       type(exc).__name__, exc, exc_info=exc)

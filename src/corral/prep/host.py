@@ -137,6 +137,13 @@ class PrepHost:
             if isinstance(plugin.target, ScriptPlugin):
                 plugin.target.flush_job(job_id)
 
+    def flush_node_job(self, job_id: int) -> None:
+        """Kill the node scripts ``prep/script`` runs for ``job_id`` (the job ended while its
+        prolog runs)."""
+        for plugin in self._plugins:
+            if isinstance(plugin.target, ScriptPlugin):
+                plugin.target.flush_node_job(job_id)
+
     # --- node hooks (worker threads) ------------------------------------------------------
 
     def prolog(self, job_env, cred) -> int:

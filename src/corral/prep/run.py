@@ -11,7 +11,10 @@ killed too, so nothing it left behind survives it.
 
 `run_script` blocks its thread until the script is done: node hooks call it from the agent's
 worker thread, controller scripts each get a thread of their own. It must not decide what a
-status means.
+status means, with one exception: an environment that no script could be started with (a
+variable name with ``=``, a NUL, a string or a whole environment over the kernel's limits)
+comes from the job, not from the node, so it raises `UnusableJobInput` instead of reporting
+the failed start that would drain the node.
 """
 
 import errno
@@ -24,6 +27,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from ..limits import MAX_EXEC_STRING
+
 log = logging.getLogger("corral.prep.script")
 
 #: The status of a script that could not be started (Slurm's run_command sets 127).
@@ -34,6 +39,11 @@ KILL_DELAY = 0.010
 OUTPUT_LIMIT = 64 * 1024
 
 _CONFIGURATION_ERROR = "Run command failed - configuration error"
+
+
+class UnusableJobInput(ValueError):
+    """A script cannot be started with what the job gave it (its environment, cwd or paths):
+    the job fails, the node is not to blame."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +98,11 @@ def run_script(path: str, env: dict[str, str], timeout: float | None, kind: str,
     if problem is not None:
         log.error("JobId=%d %s: %s: %s", job_id, kind, path or "(no path)", problem)
         return ScriptResult(NOT_RUN, _CONFIGURATION_ERROR)
+    problem = _unpassable(env)
+    if problem is not None:
+        log.error("JobId=%d %s: %s: not started: %s", job_id, kind, path, problem)
+        raise UnusableJobInput(f"{kind} cannot be started with this job's environment: "
+                               f"{problem}")
     started = time.monotonic()
     try:
         process = subprocess.Popen(
@@ -95,6 +110,10 @@ def run_script(path: str, env: dict[str, str], timeout: float | None, kind: str,
             stderr=subprocess.STDOUT, close_fds=True, process_group=0,
         )
     except OSError as exc:
+        if exc.errno == errno.E2BIG:
+            log.error("JobId=%d %s: %s: not started: %s", job_id, kind, path, exc.strerror)
+            raise UnusableJobInput(f"{kind} cannot be started with this job's environment: "
+                                   f"{exc.strerror}") from None
         # The child could not exec; in Slurm it exits 127.
         log.error("JobId=%d %s: execve(%s): %s", job_id, kind, path, exc.strerror or exc)
         return ScriptResult(NOT_RUN << 8, f"execve failed: {exc.strerror or exc}")
@@ -120,6 +139,17 @@ def run_script(path: str, env: dict[str, str], timeout: float | None, kind: str,
         if running is not None:
             running.remove(job_id, process.pid)
     return ScriptResult(status, output.decode(errors="replace"), timed_out)
+
+
+def _unpassable(env: dict[str, str]) -> str | None:
+    """Why ``execve`` could not pass ``env`` (the whole environment is left to E2BIG)."""
+    for name, value in env.items():
+        if not name or "=" in name or "\0" in name or "\0" in value:
+            return f"variable {name[:64]!r} has an empty name, '=' in its name or a NUL"
+        if len(name.encode(errors="replace")) + len(value.encode(errors="replace")) + 1 > \
+                MAX_EXEC_STRING:
+            return f"variable {name[:64]!r} is over the {MAX_EXEC_STRING} byte limit"
+    return None
 
 
 def _unrunnable(path: str) -> str | None:

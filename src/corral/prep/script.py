@@ -103,6 +103,10 @@ class ScriptPlugin:
         its death by SIGKILL, which is not a failure."""
         self._controller_scripts.kill_job(job_id)
 
+    def flush_node_job(self, job_id: int) -> None:
+        """Kill the job's running node scripts (the job ended during its prolog)."""
+        self._node_scripts.kill_job(job_id)
+
     # --- node scripts ---------------------------------------------------------------------
 
     def _run_node_scripts(self, job_env, cred, epilog: bool):

@@ -1,0 +1,82 @@
+"""Ctrl-C and Ctrl-Z while a command follows one job (``corral run``, ``corral job attach``),
+as ``flux run`` and ``flux job attach`` handle them.
+
+The first Ctrl-C (SIGINT) is sent on to the job's tasks, and the command says that one more
+within 2 s cancels the job; a second within those 2 s cancels it (``interrupted by
+ctrl-C``) and the command goes on following the job until it has ended, so it still reports
+how the job ended.  Ctrl-Z (SIGTSTP) stops following: the command says that the job goes on
+running and exits, leaving the job alone.
+
+The signal and cancel requests go over a connection of their own: a handler runs between
+two steps of whatever the command's connection is doing, which must not see a stray frame.
+"""
+
+import errno
+import signal
+import sys
+import time
+
+from ..client import RPCError, connect
+
+#: A second Ctrl-C within this many seconds of the first cancels the job.
+CANCEL_WINDOW = 2.0
+CANCEL_NOTE = "interrupted by ctrl-C"
+#: ``corral job attach`` exits with this after Ctrl-Z, as ``flux job attach`` does when it
+#: detaches before the job finished.
+DETACHED_STATUS = 1
+
+
+class _Detached(Exception):
+    """Ctrl-Z: stop following the job."""
+
+
+def follow(client, job_id: int, prefix: str, attach) -> int:
+    """Run ``attach(client, job_id, prefix)`` (which follows the job and returns its exit
+    status) with Ctrl-C and Ctrl-Z handled as this module says."""
+    first_interrupt = None
+    busy = False
+
+    def on_interrupt(_signum, _frame):
+        nonlocal first_interrupt, busy
+        if busy:  # a Ctrl-C while the previous one is still being sent
+            return
+        busy = True
+        try:
+            now = time.monotonic()
+            if first_interrupt is not None and now - first_interrupt <= CANCEL_WINDOW:
+                _request(client.uri, prefix, "cancel",
+                         lambda other: other.cancel(job_id, CANCEL_NOTE))
+                return
+            first_interrupt = now
+            _request(client.uri, prefix, "kill",
+                     lambda other: other.kill(job_id, signal.SIGINT))
+            print(f"{prefix}: one more ctrl-C within {CANCEL_WINDOW:g}s to cancel or ctrl-Z "
+                  "to detach", file=sys.stderr, flush=True)
+        finally:
+            busy = False
+
+    def on_stop(_signum, _frame):
+        raise _Detached
+
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, on_interrupt),
+                signal.SIGTSTP: signal.signal(signal.SIGTSTP, on_stop)}
+    try:
+        return attach(client, job_id, prefix)
+    except _Detached:
+        print(f"{prefix}: detached; job {job_id} goes on running "
+              f"(corral job attach {job_id} to follow it again)", file=sys.stderr, flush=True)
+        return DETACHED_STATUS
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _request(uri: str, prefix: str, what: str, call):
+    """Make one request on a connection of its own; a job that is not running (yet, or any
+    more) is not an error for a Ctrl-C."""
+    try:
+        with connect(uri) as other:
+            call(other)
+    except RPCError as exc:
+        if exc.errno != errno.EINVAL:
+            print(f"{prefix}: {what}: {exc.strerror or exc}", file=sys.stderr, flush=True)
