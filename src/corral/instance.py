@@ -35,7 +35,7 @@ from .prep.cred import CredentialKey
 from .prep.host import PrepHost
 from .prep.loader import PrepError
 from .resource import ResourceService
-from .sched import NodeSpec, ResourcePool, Scheduler
+from .sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
 from .state_lock import StateDirLock, StateDirLockError
 from .store import Store
 from .watchdog import Watchdog
@@ -115,7 +115,7 @@ class Instance:
                              Limits.from_config(config))
         specs = node_specs(config, self.test_size)
         self.pool = ResourcePool(specs)
-        self.scheduler = Scheduler(loop, self.pool, None)
+        self.scheduler = Scheduler(loop, self.pool, None, QueuePolicies.from_config(config))
         jobtap_path = [p for p in os.environ.get("CORRAL_JOBTAP_PATH", "").split(":") if p]
         plugin_path = config.get_str("job-manager.plugin-path")
         if plugin_path:

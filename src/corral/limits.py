@@ -12,7 +12,8 @@ MAX_REQUEST_FRAME = 4 * 1024 * 1024
 MAX_REPLY_FRAME = 256 * 1024 * 1024
 #: Deepest nesting of JSON arrays and objects in a jobspec, a memo or an update value.
 MAX_DEPTH = 32
-#: Largest jobspec, as compact JSON text, environment included.
+#: Largest jobspec, as compact JSON text without its environment (which `MAX_EXEC_BYTES`
+#: bounds with the command, and which the store keeps apart).
 MAX_JOBSPEC = 2 * 1024 * 1024
 #: Largest environment plus command, counted as ``execve`` counts them (each string and its
 #: NUL): well under the kernel's ``ARG_MAX`` so that PrEp scripts still get theirs.

@@ -21,6 +21,8 @@ class Job:
     def __init__(self, job_id, ranks):
         self.id = job_id
         self.ranks = ranks
+        self.R = None
+        self.queue = None
 
 
 def test_reserve_leaves_released_ranks_free():

@@ -25,6 +25,7 @@ COMMANDS = {
     "resource": "resource",
     "rpc": "rpc",
     "keygen": "keygen",
+    "sim": "sim",
     "dmesg": "rpc",
     "shutdown": "rpc",
     "slurm": "slurm",

@@ -25,7 +25,7 @@ _HEADERS = {
     "runtime": "TIME", "nodelist": "NODELIST", "priority": "PRI", "urgency": "URG",
     "queue": "QUEUE", "t_submit": "T_SUBMIT", "t_run": "T_RUN", "t_inactive": "T_INACTIVE",
     "exception_type": "EXCEPTION", "exception_note": "NOTE", "waitstatus": "STATUS",
-    "restarts": "RESTARTS", "reason": "REASON",
+    "restarts": "RESTARTS", "reason": "REASON", "t_estimate": "T_ESTIMATE",
 }
 
 
@@ -89,7 +89,9 @@ def fields(job: dict) -> dict:
     start = job.get("t_run")
     end = job.get("t_cleanup") or (time.time() if start else None)
     exception = job.get("exception") or {}
+    sched = (job.get("annotations") or {}).get("sched") or {}
     return _Row(job, username=username, status_abbrev=status_abbrev,
+                t_estimate=sched.get("t_estimate") or 0.0,
                 state=job["state_name"], result=job.get("result_name") or "",
                 runtime=(end - start) if start else 0.0, nodelist=job.get("nodelist") or "",
                 exception_type=exception.get("type", ""),

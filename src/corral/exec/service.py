@@ -89,6 +89,9 @@ class Exec:
         self.epilogs: dict[int, EpilogWait] = {}
         #: Whether every job that ran runs node epilogs, so ranks wait for them to go back.
         self.node_epilogs = False
+        #: Whether a job still running at its expiration gets a ``timeout`` exception (the
+        #: simulator replays traces whose jobs may outrun their requested time).
+        self.enforce_time_limits = True
         #: ``PrologFlags=NoHold``: ``prologs_at_start(job) -> ({rank: request}, on_prolog)``
         #: gives the node prologs that go out with the tasks (None: none).
         self.prologs_at_start = None
@@ -330,7 +333,7 @@ class Exec:
             record.expiry.cancel()
             record.expiry = None
         expiration = record.job.R["execution"].get("expiration") or 0
-        if expiration:
+        if expiration and self.enforce_time_limits:
             delay = max(expiration - time.time(), 0)
             record.expiry = self.loop.call_later(delay, self._expired, record)
 

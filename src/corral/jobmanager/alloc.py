@@ -68,6 +68,11 @@ class Alloc:
         self.manager.annotate(job, annotations, publish=False)
         self.manager.events.post(job, "alloc", {"annotations": annotations})
 
+    def annotate(self, job, annotations):
+        """What the scheduler tells a waiting job (its reservation, why it waits)."""
+        if job.state == State.SCHED:
+            self.manager.annotate(job, annotations)
+
     def denied(self, job, note):
         job.alloc_pending = False
         if job.state == State.SCHED:

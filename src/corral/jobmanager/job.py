@@ -174,16 +174,21 @@ class Job:
         }
 
     def pending_reason(self) -> str | None:
-        """Why a requeued job is still pending, in Slurm's words: the reason it was held with
-        (``launch failed requeued held``) while it is held, ``BeginTime`` while its requeue
-        delay runs; None otherwise."""
-        if not self.state & (PRIORITY | SCHED) or self.restart_count == 0:
+        """Why a pending job waits, in Slurm's words: for a requeued job, the reason it was
+        held with (``launch failed requeued held``) while it is held, ``BeginTime`` while its
+        requeue delay runs; in SCHED, what the scheduler said (``Resources``) or else
+        ``Priority`` (jobs ahead of it go first); None otherwise."""
+        if not self.state & (PRIORITY | SCHED):
             return None
-        if self.hold_reason is not None and self.urgency == 0:
-            return self.hold_reason
-        if self.t_eligible is not None and time.time() < self.t_eligible:
-            return "BeginTime"
-        return None
+        if self.restart_count > 0:
+            if self.hold_reason is not None and self.urgency == 0:
+                return self.hold_reason
+            if self.t_eligible is not None and time.time() < self.t_eligible:
+                return "BeginTime"
+        if self.state != SCHED or not self.alloc_pending:
+            return None
+        said = ((self.annotations or {}).get("sched") or {}).get("reason_pending")
+        return said or "Priority"
 
     def retire(self):
         """Drop what only an active job needs, keeping the summary (INACTIVE action)."""

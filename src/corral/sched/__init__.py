@@ -3,11 +3,12 @@
 The job manager sends a request when a job reaches SCHED with a non-zero priority, cancels it
 when the job leaves SCHED, and frees resources when a job releases them.  The scheduler
 answers on its own loop iteration (as Flux's separate scheduler module answers by message),
-allocating strictly first-come-first-served in priority order: a request that does not fit
-blocks the ones behind it.
+in priority order, with the queue policy each queue is configured with: ``fcfs`` (a request
+that does not fit blocks the ones behind it), ``easy`` or ``conservative`` backfilling.
 """
 
+from .policies import QueuePolicies
 from .pool import NodeSpec, ResourcePool
 from .scheduler import Scheduler
 
-__all__ = ["NodeSpec", "ResourcePool", "Scheduler"]
+__all__ = ["NodeSpec", "QueuePolicies", "ResourcePool", "Scheduler"]

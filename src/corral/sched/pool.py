@@ -7,6 +7,8 @@ what they have but take nothing new.
 
 from dataclasses import dataclass
 
+from .placement import Capacity, place
+
 
 @dataclass(frozen=True)
 class NodeSpec:
@@ -82,6 +84,11 @@ class ResourcePool:
     def __init__(self, specs: list[NodeSpec]):
         self.nodes = [Node(rank, spec) for rank, spec in enumerate(specs)]
         self.by_name = {node.name: node for node in self.nodes}
+        sizes_cores = [len(node.core_ids) for node in self.nodes]
+        sizes_gpus = [len(node.gpu_ids) for node in self.nodes]
+        #: Every node whole and in service: what `feasible` asks of.
+        self.whole_capacity = Capacity(sizes_cores, sizes_gpus, sizes_cores, sizes_gpus,
+                                       list(range(len(self.nodes))))
 
     def node_names(self) -> list[str]:
         return [node.name for node in self.nodes]
@@ -90,76 +97,37 @@ class ResourcePool:
 
     def feasible(self, request) -> bool:
         """Could the request ever be satisfied, with every node free and in service?"""
-        return self._place(request, use_free=False) is not None
+        return place(request, self.whole_capacity) is not None
 
-    def allocate(self, request) -> dict | None:
-        """Take resources for ``request``: ``{rank: (core mask, gpu mask)}``, or None."""
-        placement = self._place(request, use_free=True)
-        if placement is None:
-            return None
+    def capacity(self) -> Capacity:
+        """What is free now, as counts; drained nodes offer nothing."""
         nodes = self.nodes
-        for rank, (core_mask, gpu_mask) in placement.items():
+        cores = [0] * len(nodes)
+        gpus = [0] * len(nodes)
+        ranks = []
+        for node in nodes:
+            if node.drained or not node.free_cores:
+                continue
+            rank = node.rank
+            cores[rank] = node.free_cores.bit_count()
+            gpus[rank] = node.free_gpus.bit_count()
+            ranks.append(rank)
+        whole = self.whole_capacity
+        return Capacity(cores, gpus, whole.cores, whole.gpus, ranks)
+
+    def take(self, counts: dict) -> dict:
+        """Take ``{rank: (cores, gpus)}`` (a placement on `capacity`): the lowest free ids of
+        each node.  Returns the placement as ``{rank: (core mask, gpu mask)}``."""
+        nodes = self.nodes
+        placement = {}
+        for rank, (ncores, ngpus) in counts.items():
             node = nodes[rank]
+            core_mask = _take(node.free_cores, ncores)
+            gpu_mask = _take(node.free_gpus, ngpus)
             node.free_cores &= ~core_mask
             node.free_gpus &= ~gpu_mask
+            placement[rank] = (core_mask, gpu_mask)
         return placement
-
-    def _place(self, request, use_free: bool) -> dict | None:
-        cores_per_slot = request.cores_per_slot
-        gpus_per_slot = request.gpus_per_slot
-        nnodes = request.nnodes
-        placement = {}
-        if nnodes == 0:
-            remaining = request.nslots
-            for node in self.nodes:
-                if use_free:
-                    if node.drained:
-                        continue
-                    free_cores, free_gpus = node.free_cores, node.free_gpus
-                else:
-                    free_cores, free_gpus = node.all_cores, node.all_gpus
-                fit = free_cores.bit_count() // cores_per_slot
-                if gpus_per_slot:
-                    fit = min(fit, free_gpus.bit_count() // gpus_per_slot)
-                if fit <= 0:
-                    continue
-                slots = min(fit, remaining)
-                placement[node.rank] = (
-                    _take(free_cores, slots * cores_per_slot),
-                    _take(free_gpus, slots * gpus_per_slot),
-                )
-                remaining -= slots
-                if remaining == 0:
-                    return placement
-            return None
-        base, extra = divmod(request.nslots, nnodes)
-        shares = [base + 1] * extra + [base] * (nnodes - extra)
-        for node in self.nodes:
-            if use_free and node.drained:
-                continue
-            free_cores = node.free_cores if use_free else node.all_cores
-            free_gpus = node.free_gpus if use_free else node.all_gpus
-            if request.exclusive:
-                if free_cores != node.all_cores or free_gpus != node.all_gpus:
-                    continue
-                share = shares[len(placement)]
-                if node.all_cores.bit_count() < share * cores_per_slot or (
-                    node.all_gpus.bit_count() < share * gpus_per_slot
-                ):
-                    continue
-                placement[node.rank] = (node.all_cores, node.all_gpus)
-            else:
-                share = shares[len(placement)]
-                if (free_cores.bit_count() < share * cores_per_slot
-                        or free_gpus.bit_count() < share * gpus_per_slot):
-                    continue
-                placement[node.rank] = (
-                    _take(free_cores, share * cores_per_slot),
-                    _take(free_gpus, share * gpus_per_slot),
-                )
-            if len(placement) == nnodes:
-                return placement
-        return None
 
     def release(self, placement: dict, ranks=None):
         """Return the resources of ``placement`` (only ``ranks`` if given) to the pool."""

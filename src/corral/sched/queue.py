@@ -7,8 +7,12 @@ job]``: the serial is unique, so a dead entry and a live one for the same job an
 never get as far as comparing their job slots.
 """
 
+import bisect
 import heapq
 import itertools
+
+#: How many jobs `in_order` takes off a heap copy one by one before sorting the rest.
+_POPS_BEFORE_SORT = 16
 
 
 class PendingQueue:
@@ -22,6 +26,10 @@ class PendingQueue:
 
     def __contains__(self, job) -> bool:
         return job.id in self._entries
+
+    def job(self, job_id: int):
+        """The queued job with this id."""
+        return self._entries[job_id][3]
 
     def push(self, job):
         entry = [-job.priority, job.id, next(self._serial), job]
@@ -60,6 +68,27 @@ class PendingQueue:
             heap.append(entry)
         heapq.heapify(heap)
         self._heap = heap
+
+    def in_order(self):
+        """Queued jobs in allocation order, lazily: a pass that stops after a few jobs pays
+        a few heap pops on a copy; one that goes on sorts the heap itself (a sorted list is
+        a heap), which makes the next pass's sort nearly free."""
+        heap = list(self._heap)
+        last = None
+        for _ in range(_POPS_BEFORE_SORT):
+            if not heap:
+                return
+            last = heapq.heappop(heap)
+            if last[3] is not None:
+                yield last[3]
+        live = [entry for entry in self._heap if entry[3] is not None]
+        live.sort()
+        self._heap = live
+        # Entries are unique by (priority, id, serial): go on after the last one popped,
+        # whether or not the caller has since removed it.
+        for entry in live[bisect.bisect_right(live, last):]:
+            if entry[3] is not None:
+                yield entry[3]
 
     def jobs(self):
         """Queued jobs in allocation order (for listings; O(n log n))."""

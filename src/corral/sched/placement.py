@@ -1,0 +1,72 @@
+"""Where a request fits, in numbers of cores and GPUs per node.
+
+Cores of one node are interchangeable, so whether and where a request fits depends only on how
+many cores and GPUs each node has free (and, for an exclusive request, whether the node is
+whole).  The scheduler reasons on these counts, now and in the future; the pool turns a
+placement into actual core and GPU ids only when a job starts.  Nodes are tried in rank order,
+lowest first, so the same counts always give the same placement.
+"""
+
+
+class Capacity:
+    """Free cores and GPUs per rank (lists indexed by rank), and the nodes' full sizes.
+
+    ``ranks`` lists, in order, the ranks that may have something free; a placement looks at
+    those only, so a busy machine with few free nodes is cheap to search.
+    """
+
+    __slots__ = ("cores", "gpus", "node_cores", "node_gpus", "ranks")
+
+    def __init__(self, cores, gpus, node_cores, node_gpus, ranks):
+        self.cores = cores
+        self.gpus = gpus
+        self.node_cores = node_cores
+        self.node_gpus = node_gpus
+        self.ranks = ranks
+
+
+def request_shape(request) -> tuple:
+    """What placement depends on: requests of one shape fit, or do not, alike."""
+    return (request.nnodes, request.nslots, request.cores_per_slot, request.gpus_per_slot,
+            request.exclusive)
+
+
+def place(request, capacity: Capacity) -> dict | None:
+    """``{rank: (cores, gpus)}`` for ``request`` on ``capacity``, or None if it does not fit."""
+    cores_per_slot = request.cores_per_slot
+    gpus_per_slot = request.gpus_per_slot
+    free_cores, free_gpus = capacity.cores, capacity.gpus
+    placement = {}
+    nnodes = request.nnodes
+    if nnodes == 0:
+        remaining = request.nslots
+        for rank in capacity.ranks:
+            fit = free_cores[rank] // cores_per_slot
+            if gpus_per_slot:
+                fit = min(fit, free_gpus[rank] // gpus_per_slot)
+            if fit <= 0:
+                continue
+            slots = min(fit, remaining)
+            placement[rank] = (slots * cores_per_slot, slots * gpus_per_slot)
+            remaining -= slots
+            if remaining == 0:
+                return placement
+        return None
+    base, extra = divmod(request.nslots, nnodes)
+    node_cores, node_gpus = capacity.node_cores, capacity.node_gpus
+    for rank in capacity.ranks:
+        share = base + 1 if len(placement) < extra else base
+        cores, gpus = share * cores_per_slot, share * gpus_per_slot
+        if request.exclusive:
+            whole_cores, whole_gpus = node_cores[rank], node_gpus[rank]
+            if (free_cores[rank] != whole_cores or free_gpus[rank] != whole_gpus
+                    or whole_cores < cores or whole_gpus < gpus):
+                continue
+            placement[rank] = (whole_cores, whole_gpus)
+        else:
+            if free_cores[rank] < cores or free_gpus[rank] < gpus:
+                continue
+            placement[rank] = (cores, gpus)
+        if len(placement) == nnodes:
+            return placement
+    return None

@@ -1,0 +1,94 @@
+"""A virtual clock: an asyncio event loop whose time jumps instead of passing.
+
+When nothing is ready to run, the loop does not sleep: it moves its time to the next timer
+(or to the next moment the simulator asked to be woken at, `wake_at`) and goes on.  What the
+code hands to an executor (the store's commits) runs at once on the loop's thread, so a
+commit takes no simulated time and the loop never waits for a thread.
+
+The code under simulation reads wall-clock time with ``time.time()`` (event timestamps,
+R start and expiration, timers computed from expirations); `patched_time` makes it read the
+virtual clock for the duration of a run, so every timestamp is simulated time.
+"""
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import selectors
+import time
+
+
+class SimulationStalled(RuntimeError):
+    """Nothing is ready, no timer is set and nothing is awaited: the run cannot go on."""
+
+
+class _VirtualSelector(selectors.DefaultSelector):
+    """Nothing in a simulation waits on a file descriptor, so there is nothing to poll: where
+    the loop would wait, its time jumps instead."""
+
+    def __init__(self):
+        super().__init__()
+        self.loop = None
+
+    def select(self, timeout=None):
+        if timeout != 0:
+            self.loop.advance()
+        return []
+
+
+class VirtualClockLoop(asyncio.SelectorEventLoop):
+    def __init__(self, start: float):
+        selector = _VirtualSelector()
+        super().__init__(selector)
+        selector.loop = self
+        self.now = start
+        # A timer fires once the time is within this of it; asyncio's default (the monotonic
+        # clock's nanosecond) is below the float resolution of epoch timestamps.
+        self._clock_resolution = 1e-6
+        self._wakeups: list = []
+        self._serial = itertools.count()
+
+    def time(self) -> float:
+        return self.now
+
+    def run_in_executor(self, executor, func, *args):
+        """Run ``func`` at once, on this thread: a store commit takes no time, virtual or
+        real, and there is no thread to wait for."""
+        future = self.create_future()
+        try:
+            future.set_result(func(*args))
+        except BaseException as exc:  # handed to the caller, as an executor would
+            future.set_exception(exc)
+        return future
+
+    def wake_at(self, moment: float) -> asyncio.Future:
+        """A future resolved at ``moment`` once everything due at or before it has run:
+        timers set for the same moment run first."""
+        future = self.create_future()
+        heapq.heappush(self._wakeups, (moment, next(self._serial), future))
+        return future
+
+    def advance(self):
+        """Nothing is ready: jump to the next timer or wake-up, whichever is first."""
+        scheduled = self._scheduled
+        timer = scheduled[0].when() if scheduled else None
+        if self._wakeups and (timer is None or self._wakeups[0][0] < timer):
+            moment, _serial, future = heapq.heappop(self._wakeups)
+            self.now = max(self.now, moment)
+            if not future.done():
+                future.set_result(None)
+            return
+        if timer is None:
+            raise SimulationStalled("nothing is left to run and no timer is set")
+        self.now = max(self.now, timer)
+
+
+@contextlib.contextmanager
+def patched_time(loop: VirtualClockLoop):
+    """``time.time()`` reads ``loop``'s virtual clock inside the block."""
+    real = time.time
+    time.time = loop.time
+    try:
+        yield
+    finally:
+        time.time = real

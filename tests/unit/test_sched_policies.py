@@ -1,0 +1,246 @@
+"""Queue policies on the real scheduler and pool, driven on the simulator's virtual clock.
+
+Each test submits allocation requests (what the job manager sends: an id, a priority, a queue
+and the jobspec's resource request), lets jobs run for a while by that clock, and looks at
+when each one was allocated and what it was told while it waited.
+"""
+
+import math
+import random
+
+import pytest
+
+from corral import config as config_module
+from corral import jobspec
+from corral.sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
+from corral.sched.queue import PendingQueue
+from corral.sim.clock import VirtualClockLoop, patched_time
+
+T0 = 1_000_000.0
+
+
+class Request:
+    """An allocation request as the scheduler reads it."""
+
+    def __init__(self, job_id, ntasks, limit, run, nnodes=None, priority=16, queue=None):
+        spec = jobspec.build(["true"], ntasks=ntasks, nnodes=nnodes, duration=limit,
+                             queue=queue)
+        self.id = job_id
+        self.priority = priority
+        self.queue = queue
+        self.request = jobspec.validate(spec)
+        self.run = run
+
+
+class Cluster:
+    """A scheduler over ``nodes`` nodes of ``cores`` cores; jobs end ``run`` seconds after
+    they are allocated."""
+
+    def __init__(self, nodes, cores, policy="easy", config_text=None, tmp_path=None):
+        if config_text is not None:
+            path = tmp_path / "corral.toml"
+            path.write_text(config_text)
+            policies = QueuePolicies.from_config(config_module.load(path))
+        else:
+            policies = QueuePolicies.from_config(None, policy)
+        self.loop = VirtualClockLoop(T0)
+        self.pool = ResourcePool([NodeSpec(f"n{i}", tuple(range(cores))) for i in range(nodes)])
+        self.scheduler = Scheduler(self.loop, self.pool, self, policies)
+        self.starts = {}
+        self.estimates = {}  # job id -> every t_estimate told, in order
+        self.reasons = {}
+
+    def allocated(self, job, R, annotations, ranks):
+        self.starts[job.id] = self.loop.time() - T0
+        self.loop.call_later(job.run, self.scheduler.free, job)
+
+    def denied(self, job, note):
+        raise AssertionError(f"job {job.id} denied: {note}")
+
+    def annotate(self, job, annotations):
+        sched = annotations["sched"]
+        self.reasons[job.id] = sched["reason_pending"]
+        if sched["t_estimate"] is not None:
+            self.estimates.setdefault(job.id, []).append(sched["t_estimate"] - T0)
+
+    def submit_at(self, moment, job):
+        self.loop.call_at(T0 + moment, self.scheduler.request, job)
+
+    def run(self, until):
+        with patched_time(self.loop):
+            self.loop.run_until_complete(self.loop.wake_at(T0 + until))
+
+    def close(self):
+        self.loop.close()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    made = []
+
+    def make(*args, **kwargs):
+        made.append(Cluster(*args, tmp_path=tmp_path, **kwargs))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
+
+
+def test_easy_backfills_a_short_job_that_ends_before_the_reservation(cluster):
+    machine = cluster(1, 8, "easy")
+    machine.submit_at(0, Request(1, 6, limit=100, run=100))
+    machine.submit_at(1, Request(2, 8, limit=100, run=100))  # waits for job 1
+    machine.submit_at(2, Request(3, 2, limit=98, run=98))  # ends at 100: fits before
+    machine.submit_at(3, Request(4, 2, limit=200, run=200))  # would delay job 2
+    machine.run(500)
+    assert machine.starts == {1: 0, 2: 100, 3: 2, 4: 200}
+    assert machine.estimates[2] == [100]
+
+
+def test_easy_backfills_a_long_job_only_on_cores_the_reservation_leaves_spare(cluster):
+    machine = cluster(2, 4, "easy")
+    machine.submit_at(0, Request(1, 4, nnodes=1, limit=100, run=100))  # all of one node
+    machine.submit_at(1, Request(2, 6, limit=50, run=50))  # reserved at 100 on 6 cores
+    machine.submit_at(2, Request(3, 3, limit=1000, run=1000))  # 3 > 2 spare: waits
+    machine.submit_at(3, Request(4, 2, limit=1000, run=1000))  # 2 spare cores: starts now
+    machine.run(3000)
+    assert machine.starts[4] == 3
+    assert machine.starts[2] == 100
+    assert machine.starts[3] == 150
+
+
+def test_fcfs_starts_nothing_behind_a_head_that_does_not_fit(cluster):
+    machine = cluster(1, 8, "fcfs")
+    machine.submit_at(0, Request(1, 6, limit=100, run=100))
+    machine.submit_at(1, Request(2, 8, limit=100, run=100))
+    machine.submit_at(2, Request(3, 1, limit=1, run=1))
+    machine.run(500)
+    assert machine.starts == {1: 0, 2: 100, 3: 200}
+    assert machine.reasons[2] == "Resources"
+    assert 2 not in machine.estimates  # fcfs makes no reservation
+
+
+def test_conservative_reserves_for_every_waiting_job_and_backfills_past_none(cluster):
+    machine = cluster(1, 8, "conservative")
+    machine.submit_at(0, Request(1, 6, limit=100, run=100))
+    machine.submit_at(1, Request(2, 8, limit=100, run=100))  # reserved 100-200
+    machine.submit_at(2, Request(3, 4, limit=100, run=100))  # reserved 200-300
+    machine.submit_at(3, Request(4, 2, limit=150, run=150))  # 200-350 beside job 3
+    machine.submit_at(4, Request(5, 4, limit=100, run=100))  # only 2 free at 200: 300
+    machine.run(1000)
+    assert machine.estimates[2] == [100]
+    assert machine.estimates[3] == [200]
+    assert machine.estimates[4] == [200]
+    assert machine.estimates[5] == [300]
+    assert machine.starts == {1: 0, 2: 100, 3: 200, 4: 200, 5: 300}
+
+
+def test_easy_reservation_comes_earlier_when_a_job_ends_before_its_limit(cluster):
+    machine = cluster(1, 4, "easy")
+    machine.submit_at(0, Request(1, 4, limit=1000, run=10))
+    machine.submit_at(1, Request(2, 4, limit=10, run=10))
+    machine.run(100)
+    assert machine.estimates[2] == [1000]
+    assert machine.starts[2] == 10
+
+
+def test_a_job_without_limit_is_planned_as_never_ending_without_a_default(cluster):
+    machine = cluster(1, 4, "easy")
+    machine.submit_at(0, Request(1, 2, limit=0, run=1000))  # unlimited
+    machine.submit_at(1, Request(2, 4, limit=10, run=10))  # never fits by the plan
+    machine.submit_at(2, Request(3, 2, limit=5000, run=10))  # nothing reserved: starts
+    machine.run(2000)
+    assert 2 not in machine.estimates
+    assert machine.reasons[2] == "Resources"
+    assert machine.starts == {1: 0, 3: 2, 2: 1000}
+
+
+def test_queue_default_duration_plans_jobs_without_limit(cluster):
+    machine = cluster(1, 4, config_text="""
+[sched]
+queue-policy = "easy"
+[queues.batch]
+[queues.batch.policy.jobspec.defaults.system]
+duration = "100s"
+""")
+    machine.submit_at(0, Request(1, 2, limit=0, run=100, queue="batch"))
+    machine.submit_at(1, Request(2, 4, limit=10, run=10, queue="batch"))
+    machine.submit_at(2, Request(3, 2, limit=500, run=10, queue="batch"))  # would delay 2
+    machine.submit_at(3, Request(4, 2, limit=50, run=50, queue="batch"))  # ends 53 < 100
+    machine.run(1000)
+    assert machine.estimates[2] == [100]
+    assert machine.starts == {1: 0, 4: 3, 2: 100, 3: 110}
+
+
+def test_per_queue_policy_overrides_the_instance_policy(cluster):
+    machine = cluster(1, 8, config_text="""
+[sched]
+queue-policy = "easy"
+[queues.batch]
+queue-policy = "fcfs"
+[queues.debug]
+""")
+    machine.submit_at(0, Request(1, 6, limit=100, run=100, queue="batch"))
+    machine.submit_at(1, Request(2, 8, limit=100, run=100, queue="batch"))
+    machine.submit_at(2, Request(3, 1, limit=1, run=1, queue="batch"))  # fcfs: waits
+    machine.submit_at(3, Request(4, 8, limit=100, run=100, queue="debug"))  # easy: reserved
+    machine.submit_at(4, Request(5, 1, limit=1, run=1, queue="debug"))  # backfills
+    machine.run(1000)
+    assert machine.starts[5] == 4
+    assert machine.starts[3] > 100
+
+
+def test_unknown_queue_policy_is_one_sentence_naming_the_key(tmp_path):
+    path = tmp_path / "corral.toml"
+    path.write_text('[sched]\nqueue-policy = "backfill"\n')
+    with pytest.raises(config_module.ConfigError) as error:
+        QueuePolicies.from_config(config_module.load(path))
+    assert str(error.value) == (f"{path}: sched.queue-policy: unknown queue policy 'backfill' "
+                                f"(expected fcfs, easy or conservative)")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_easy_never_starts_a_job_later_than_its_first_reservation(cluster, seed):
+    """Random jobs on 4 nodes of 8 cores, ending at or before their limits: each job that was
+    told a t_estimate starts by then, whatever arrived after it."""
+    generator = random.Random(seed)
+    machine = cluster(4, 8, "easy")
+    moment = 0
+    for job_id in range(1, 121):
+        moment += generator.choice((0, 0, 1, 5, 20))
+        nnodes = generator.choice((None, None, 1, 2))
+        ntasks = generator.randint(nnodes or 1, 8 * (nnodes or 3))
+        if nnodes:
+            ntasks = min(ntasks, 8 * nnodes)
+        limit = generator.randint(5, 200)
+        run = generator.choice((limit, generator.randint(1, limit)))
+        machine.submit_at(moment, Request(job_id, ntasks, limit, run, nnodes=nnodes))
+    machine.run(100_000)
+    assert len(machine.starts) == 120
+    assert machine.estimates, "the workload should make reservations"
+    for job_id, told in machine.estimates.items():
+        assert machine.starts[job_id] <= told[0] + 1e-6, (job_id, told)
+
+
+def test_in_order_resumes_after_jobs_started_during_the_walk():
+    class Job:
+        def __init__(self, job_id):
+            self.id = job_id
+            self.priority = 16
+
+    queue = PendingQueue()
+    jobs = [Job(i) for i in range(1, 41)]
+    for job in jobs:
+        queue.push(job)
+    seen = []
+    for job in queue.in_order():
+        seen.append(job.id)
+        if job.id % 3 == 0:
+            queue.remove(job)
+    assert seen == list(range(1, 41))
+    assert [job.id for job in queue.jobs()] == [i for i in range(1, 41) if i % 3]
+
+
+def test_unlimited_planning_duration_is_infinite_without_configuration():
+    assert QueuePolicies.from_config(None, "easy").duration(None) == math.inf
