@@ -2,6 +2,7 @@
 as ``export PATH="$(corral slurm path):$PATH"`` sets them up."""
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -45,20 +46,24 @@ class SlurmCommands:
 
 
 @pytest.fixture
-def slurm(instance, tmp_path):
-    work = tmp_path / "work"
-    work.mkdir()
-    return SlurmCommands(instance, work)
+def slurm(make_slurm):
+    return make_slurm()
 
 
 @pytest.fixture
 def make_slurm(make_instance, tmp_path):
-    """``make_slurm(test_size=2)``: commands against an instance made with these options."""
+    """``make_slurm(test_size=2)``: commands against an instance made with these options.
+    The launcher directories (one per instance) are removed afterwards."""
+    made = []
+
     def make(**options):
         work = tmp_path / f"work{len(os.listdir(tmp_path))}"
         work.mkdir()
-        return SlurmCommands(make_instance(**options), work)
+        made.append(SlurmCommands(make_instance(**options), work))
+        return made[-1]
 
-    return make
+    yield make
+    for commands in made:
+        shutil.rmtree(commands.bin_dir, ignore_errors=True)
 
 
