@@ -244,8 +244,11 @@ class Client:
         return self.rpc("job-info.lookup", {"id": job_id, "keys": list(keys)})
 
     def jobs(self, states: int | None = None, results: int = 0, userid: int | None = None,
-             limit: int = 0) -> list[dict]:
+             limit: int = 0, since: float = 0) -> list[dict]:
+        """Job summaries; ``since`` keeps only inactive jobs that ended at or after it."""
         payload = {"results": results, "max": limit}
+        if since:
+            payload["since"] = since
         if states is not None:
             payload["states"] = states
         if userid is not None:

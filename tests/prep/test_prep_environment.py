@@ -175,9 +175,22 @@ def test_a_controller_job_without_resources_or_limits_leaves_those_variables_out
     env = controller_env(record, False, "c")
     for name in ("SLURM_JOB_NODELIST", "SLURM_JOB_CPUS_PER_NODE", "SLURM_JOB_NUM_NODES",
                  "SLURM_JOB_END_TIME", "SLURM_JOB_START_TIME", "SLURM_JOB_ACCOUNT",
-                 "SLURM_JOB_PARTITION", "SLURM_JOB_STDOUT", "SLURM_JOB_STDERR"):
+                 "SLURM_JOB_STDOUT", "SLURM_JOB_STDERR"):
         assert name not in env
     assert env["SLURM_JOB_RESTART_COUNT"] == "0"
+
+
+def test_a_job_in_no_named_queue_is_in_the_default_partition_everywhere():
+    """Slurm always has a partition: a job that names no queue gets ``default``."""
+    record = JobRecord(job_id=5, name="j", uid=1, gid=1, user_name="u", group_name="g",
+                       work_dir="/")
+    assert controller_env(record, False, "c")["SLURM_JOB_PARTITION"] == "default"
+    job_env = JobEnv(job_id=5, uid=1, gid=1, user_name="u", work_dir="/", node_name="n",
+                     node_list="n")
+    assert node_env(job_env, None, False, "c", None)["SLURM_JOB_PARTITION"] == "default"
+    cred = Cred(job_id=5, uid=1, gid=1, user_name="u", node_list="n", cpus_per_node=(1,),
+                gpus_per_node=("",), memory_per_node=(0,), ntasks=1)
+    assert node_env(job_env, cred, False, "c", None)["SLURM_JOB_PARTITION"] == "default"
 
 
 def test_exit_code_trio_of_a_signal_and_of_success():

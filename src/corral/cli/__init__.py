@@ -28,6 +28,7 @@ COMMANDS = {
     "sim": "sim",
     "dmesg": "rpc",
     "shutdown": "rpc",
+    "slurm": "slurm",
 }
 
 

@@ -2,6 +2,8 @@
 
 Pending jobs come first in scheduling order (priority, then id), then running jobs (newest
 first), then inactive ones (most recently finished first), as ``flux jobs`` shows them.
+``since`` keeps only the inactive jobs that ended at or after that time, so that a listing
+of what is current (Slurm's ``squeue``) does not carry the whole history.
 """
 
 import errno
@@ -32,6 +34,9 @@ class JobList:
         results = request.get("results", 0)
         userid = request.get("userid", msg.userid)
         limit = request.get("max", 0)
+        since = request.get("since", 0)
+        if type(since) not in (int, float):
+            raise RequestError(errno.EPROTO, "since must be a number (epoch seconds)")
         if type(states) is not int or type(results) is not int or type(limit) is not int:
             raise RequestError(errno.EPROTO, "states, results and max must be integers")
         if not msg.rolemask & ROLE_OWNER and userid != msg.userid:
@@ -57,7 +62,8 @@ class JobList:
         running.sort(key=lambda job: (-(job.t_run or 0), -job.id))
         inactive = []
         if states & State.INACTIVE:
-            inactive = [job for job in manager.inactive.values() if wanted(job)]
+            inactive = [job for job in manager.inactive.values()
+                        if (job.t_inactive or 0) >= since and wanted(job)]
             inactive.sort(key=lambda job: (-(job.t_inactive or 0), -job.id))
         jobs = pending + running + inactive
         if limit > 0:

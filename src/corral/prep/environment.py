@@ -17,6 +17,8 @@ heterogeneous jobs, ``--extra``. The end time is left out when the job has no ti
 import os
 from collections.abc import Iterable, Mapping
 
+from ..slurm import DEFAULT_PARTITION
+
 SPANK_PREFIX = "SPANK_"
 
 #: The variables a GPU allocation sets, all with host-wide device ids (the job itself sees
@@ -87,8 +89,7 @@ def node_env(job_env, cred, epilog: bool, cluster_name: str,
     if job_env.node_list:
         env["SLURM_NODELIST"] = job_env.node_list
         env["SLURM_JOB_NODELIST"] = job_env.node_list
-    if job_env.partition:
-        env["SLURM_JOB_PARTITION"] = job_env.partition
+    env["SLURM_JOB_PARTITION"] = job_env.partition or DEFAULT_PARTITION
     env["SLURM_SCRIPT_CONTEXT"] = "epilog_slurmd" if epilog else "prolog_slurmd"
     if epilog and job_env.exit_code is not None:
         env.update(exit_code_env(job_env.exit_code, job_env.derived_ec))
@@ -103,7 +104,7 @@ def node_env(job_env, cred, epilog: bool, cluster_name: str,
         _set_if(env, "SLURM_JOB_NTASKS", cred.ntasks)
         _set_if(env, "SLURM_JOB_NUM_NODES", len(cred.cpus_per_node))
         env.update(_sharing_env(cred.exclusive))
-        _set_if(env, "SLURM_JOB_PARTITION", cred.partition)
+        env["SLURM_JOB_PARTITION"] = cred.partition or DEFAULT_PARTITION
         _set_if(env, "SLURM_JOB_QOS", cred.qos)
         env["SLURM_JOB_RESTART_COUNT"] = str(cred.restart_count)
         _set_if(env, "SLURM_JOB_START_TIME", cred.start_time)
@@ -136,7 +137,7 @@ def controller_env(job, epilog: bool, cluster_name: str) -> dict[str, str]:
     if job.cpus_per_node:
         env["SLURM_JOB_CPUS_PER_NODE"] = compress_counts(job.cpus_per_node)
         env["SLURM_JOB_NUM_NODES"] = str(job.num_nodes)
-    _set_if(env, "SLURM_JOB_PARTITION", job.partition)
+    env["SLURM_JOB_PARTITION"] = job.partition or DEFAULT_PARTITION
     env["SLURM_JOB_RESTART_COUNT"] = str(job.restart_count)
     _set_if(env, "SLURM_JOB_START_TIME", job.start_time)
     env["SLURM_JOB_UID"] = str(job.uid)

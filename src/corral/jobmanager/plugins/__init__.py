@@ -16,6 +16,7 @@ from . import (
     post_event,
     priority_default,
     update_duration,
+    update_name,
     update_queue,
     validate_duration,
 )
@@ -30,6 +31,7 @@ BUILTINS = {
     ".begin-time": begin_time.plugin_init,
     ".validate-duration": validate_duration.plugin_init,
     ".update-duration": update_duration.plugin_init,
+    ".update-name": update_name.plugin_init,
     ".history": history.plugin_init,
     ".post-event": post_event.plugin_init,
     ".update-queue": update_queue.plugin_init,

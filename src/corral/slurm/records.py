@@ -1,0 +1,240 @@
+"""Slurm's view of corral jobs: ids (``A_3`` for array tasks), states, reasons, times and
+sizes as squeue, sacct, scontrol and scancel show them, from ``job-list`` summaries.
+
+What Slurm knows of a job and a summary does not (array ids, time limit, CPUs, account,
+begin time) is recorded by the submitting command as the job's ``slurm`` memo
+(`SLURM_MEMO`), so that listing 100 000 jobs costs one request and no jobspec reads.
+Jobs submitted with corral's own commands have no memo: their CPUs count as their tasks and
+their time limit as unknown.
+"""
+
+import errno
+import os
+import pwd
+import time
+
+from ..client import RPCError
+from ..states import INACTIVE, State
+from . import DEFAULT_PARTITION
+from . import states as slurm_states
+
+#: Memo key (``user.slurm`` annotation) of what the Slurm commands record at submission.
+SLURM_MEMO = "slurm"
+#: Slurm's MinJobAge default: finished jobs stay in squeue for this long.
+MIN_JOB_AGE = 300
+#: Slurm's value for "no array task" (NO_VAL), what ``%a`` and ``%K`` print then.
+NO_ARRAY_TASK = "N/A"
+
+_user_names: dict[int, str] = {}
+
+
+def user_name(uid: int) -> str:
+    name = _user_names.get(uid)
+    if name is None:
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            name = str(uid)
+        _user_names[uid] = name
+    return name
+
+
+def user_id(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    try:
+        return pwd.getpwnam(text).pw_uid
+    except KeyError:
+        raise ValueError(f"Invalid user: {text}") from None
+
+
+class SlurmJob:
+    """One job as Slurm shows it; ``first_in_line`` marks the pending job that waits for
+    resources (the others wait for it: ``Priority``)."""
+
+    __slots__ = ("summary", "memo", "state", "first_in_line", "_reason")
+
+    def __init__(self, summary: dict):
+        self.summary = summary
+        annotations = summary.get("annotations") or {}
+        self.memo = (annotations.get("user") or {}).get(SLURM_MEMO) or {}
+        self.state = slurm_states.slurm_state(summary)
+        self.first_in_line = False
+        self._reason = None
+
+    # --- identity -----------------------------------------------------------------------
+
+    @property
+    def id(self) -> int:
+        return self.summary["id"]
+
+    @property
+    def array_job_id(self) -> int:
+        array = self.memo.get("array")
+        return array[0] or self.id if array else self.id
+
+    @property
+    def array_task_id(self) -> int | None:
+        array = self.memo.get("array")
+        return array[1] if array else None
+
+    @property
+    def display_id(self) -> str:
+        """``JOBID`` in squeue: ``A_i`` for an array task, the id otherwise."""
+        task = self.array_task_id
+        return f"{self.array_job_id}_{task}" if task is not None else str(self.id)
+
+    def matches_id(self, text: str) -> bool:
+        """Is this job named by ``text`` (``12``, ``12_3``, or an array's id)?"""
+        base, _sep, task = text.partition("_")
+        if task:
+            return str(self.array_job_id) == base and str(self.array_task_id) == task
+        return str(self.id) == base or (self.array_task_id is not None
+                                        and str(self.array_job_id) == base)
+
+    # --- what it is ---------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.summary.get("name") or ""
+
+    @property
+    def uid(self) -> int:
+        return self.summary["userid"]
+
+    @property
+    def user(self) -> str:
+        return user_name(self.uid)
+
+    @property
+    def partition(self) -> str:
+        return self.summary.get("queue") or DEFAULT_PARTITION
+
+    @property
+    def account(self) -> str:
+        return self.memo.get("account") or ""
+
+    @property
+    def qos(self) -> str:
+        return self.memo.get("qos") or "normal"
+
+    @property
+    def compact_state(self) -> str:
+        return slurm_states.COMPACT[self.state]
+
+    def reason(self, owner_uid: int | None = None, now: float = 0.0) -> str:
+        if self._reason is None:
+            self._reason = slurm_states.slurm_reason(self.summary, self.state,
+                                                     self.first_in_line, owner_uid, now)
+        return self._reason
+
+    @property
+    def finished(self) -> bool:
+        return self.summary["state"] == INACTIVE
+
+    # --- sizes and times -----------------------------------------------------------------
+
+    @property
+    def nnodes(self) -> int:
+        return self.summary.get("nnodes") or 1
+
+    @property
+    def nodelist(self) -> str:
+        return self.summary.get("nodelist") or ""
+
+    @property
+    def ntasks(self) -> int:
+        return self.memo.get("ntasks") or self.summary.get("ntasks") or 1
+
+    @property
+    def cpus(self) -> int:
+        return self.memo.get("cpus") or self.summary.get("ntasks") or 1
+
+    @property
+    def time_limit(self) -> float:
+        return self.memo.get("limit") or 0
+
+    @property
+    def submit_time(self) -> float:
+        return self.summary.get("t_submit") or 0
+
+    @property
+    def start_time(self) -> float:
+        return self.summary.get("t_run") or 0
+
+    @property
+    def end_time(self) -> float:
+        if not self.start_time:
+            return self.summary.get("t_inactive") or 0 if self.finished else 0
+        return self.summary.get("t_cleanup") or 0
+
+    def elapsed(self, now: float) -> float:
+        start = self.start_time
+        if not start:
+            return 0
+        return (self.end_time or now) - start
+
+    @property
+    def exit_code(self) -> str:
+        return slurm_states.exit_code(self.summary)
+
+    @property
+    def priority(self) -> int:
+        return self.summary.get("priority") or 0
+
+    @property
+    def work_dir(self) -> str:
+        return self.memo.get("workdir") or ""
+
+
+def mark_first_in_line(jobs: list[SlurmJob]) -> None:
+    """The first job waiting to be scheduled in each partition waits for ``Resources``;
+    the job list comes in scheduling order, so it is the first one seen."""
+    seen = set()
+    for job in jobs:
+        if job.summary["state"] & (State.PRIORITY | State.SCHED) and job.partition not in seen:
+            seen.add(job.partition)
+            job.first_in_line = True
+
+
+def fetch(client, userid: int = -1, since: float | None = None,
+          active_only: bool = False) -> list[SlurmJob]:
+    """The jobs of ``userid`` (-1: everyone's): active ones, and (``since``) those that
+    ended after that time."""
+    states = int(State.ACTIVE) if active_only else int(State.ACTIVE | State.INACTIVE)
+    try:
+        summaries = client.jobs(states=states, userid=userid, since=since or 0)
+    except RPCError as exc:
+        if exc.errno != errno.EPERM or userid != -1:
+            raise
+        # Guests see only their own jobs (Slurm's PrivateData=jobs).
+        summaries = client.jobs(states=states, userid=os.getuid(), since=since or 0)
+    jobs = [SlurmJob(summary) for summary in summaries]
+    mark_first_in_line(jobs)
+    return jobs
+
+
+def owner_uid(client) -> int:
+    return client.rpc("instance.info")["owner"]
+
+
+def lookup(client, text: str) -> list[SlurmJob]:
+    """The jobs a Slurm job id names: ``12`` (one job, or every task of array 12),
+    ``12_3`` (one task).  Raises ValueError for text that is no job id; an unknown id gives
+    an empty list.  Array tasks are looked for among the active and the recently ended."""
+    base, underscore, task = text.partition("_")
+    if not base.isdigit() or underscore and not task.isdigit():
+        raise ValueError(f"Invalid job id: {text}")
+    try:
+        head = SlurmJob(client.job(int(base)))
+    except RPCError as exc:
+        if exc.errno in (errno.ENOENT, errno.EINVAL):
+            return []
+        raise
+    if head.array_task_id is None or head.array_job_id != head.id:
+        return [head] if not underscore else []
+    tasks = [job for job in fetch(client, head.uid, since=time.time() - MIN_JOB_AGE)
+             if job.array_job_id == head.id]
+    if head not in tasks and all(job.id != head.id for job in tasks):
+        tasks.append(head)
+    return [job for job in tasks if job.matches_id(text)]

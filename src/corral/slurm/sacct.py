@@ -1,0 +1,127 @@
+"""``sacct``: finished and current jobs from corral's own job history, in Slurm's columns.
+
+Jobs of the caller by default (``-a`` all users, ``-u`` some), that were active between
+``-S`` (default: midnight today, or ever with ``-j``) and ``-E`` (default: now); a batch job
+also has its ``ID.batch`` row unless ``-X``.  Nothing to show is a header and exit 0.
+"""
+
+import os
+import sys
+import time
+
+from . import formats, options, records, run, states, times
+from .options import Option
+
+_OPTIONS = [
+    Option("jobs", "j"), Option("allocations", "X", takes_value=False),
+    Option("noheader", "n", takes_value=False), Option("parsable2", "P", takes_value=False),
+    Option("parsable", "p", takes_value=False), Option("format", "o"),
+    Option("starttime", "S"), Option("endtime", "E"), Option("name"), Option("user", "u"),
+    Option("allusers", "a", takes_value=False), Option("state", "s"),
+    Option("brief", "b", takes_value=False),
+]
+_BRIEF = "JobID,State,ExitCode"
+
+
+def _cancelled_by(client, job: records.SlurmJob) -> str:
+    """``CANCELLED by UID``: who raised the cancel is in the job's eventlog only."""
+    for event in reversed(client.eventlog(job.id)):
+        context = event.get("context") or {}
+        if event["name"] == "exception" and context.get("type") == "cancel":
+            if context.get("userid") is not None:
+                return f"CANCELLED by {context['userid']}"
+    return job.state
+
+
+def _values(job: records.SlurmJob, now: float, batch: bool) -> dict:
+    first_node = job.nodelist.split(",")[0] if job.nodelist else "None assigned"
+    values = {
+        "JobID": job.display_id + (".batch" if batch else ""),
+        "JobIDRaw": str(job.id) + (".batch" if batch else ""),
+        "JobName": "batch" if batch else job.name,
+        "State": job.state,
+        "ExitCode": job.exit_code,
+        "Elapsed": times.sacct_duration(job.elapsed(now)),
+        "ElapsedRaw": str(int(job.elapsed(now))),
+        "Start": times.timestamp(job.start_time, "Unknown"),
+        "End": times.timestamp(job.end_time, "Unknown"),
+        "Submit": times.timestamp(job.submit_time, "Unknown"),
+        "NodeList": first_node if batch else (job.nodelist or "None assigned"),
+        "AllocCPUS": str(job.cpus if job.start_time else 0),
+        "AllocNodes": str(job.nnodes if job.start_time else 0),
+        "NNodes": "1" if batch else str(job.nnodes),
+        "NTasks": "1" if batch else "",
+        "User": "" if batch else job.user,
+        "UID": "" if batch else str(job.uid),
+        "Partition": "" if batch else job.partition,
+        "Account": job.account,
+        "QOS": "" if batch else job.qos,
+        "Priority": "" if batch else str(job.priority),
+        "Reason": job.reason(),
+        "Timelimit": "" if batch else times.limit_text(job.time_limit, times.sacct_duration),
+        "WorkDir": job.work_dir,
+    }
+    return values
+
+
+def _main(argv) -> int:
+    values, rest = options.parse("sacct", argv, _OPTIONS)
+    if rest:
+        raise options.OptionError(f"unrecognized argument '{rest[0]}'")
+    fields = formats.parse_sacct_format(values.get("format") or (
+        _BRIEF if values.get("brief") else os.environ.get("SACCT_FORMAT")
+        or formats.SACCT_DEFAULT))
+    now = time.time()
+    ids = [text for text in (values.get("jobs") or "").split(",") if text]
+    start = times.parse_time(values["starttime"]) if values.get("starttime") else (
+        0 if ids else times.parse_time("today", now))
+    end = times.parse_time(values["endtime"]) if values.get("endtime") else now
+    userid = -1 if values.get("allusers") or ids else os.getuid()
+    if values.get("user"):
+        uids = {records.user_id(name) for name in values["user"].split(",")}
+        userid = next(iter(uids)) if len(uids) == 1 else -1
+    from ..client import connect
+
+    with connect() as client:
+        if ids:
+            jobs = [job for text in ids for job in records.lookup(client, text)]
+        else:
+            jobs = records.fetch(client, userid, since=max(start, 1))
+        jobs.sort(key=lambda job: job.id)
+        lines = _lines(client, jobs, fields, values, now, start, end)
+    sys.stdout.write("\n".join(lines) + "\n" if lines else "")
+    return 0
+
+
+def _lines(client, jobs, fields, values, now, start, end) -> list[str]:
+    """The header (unless ``-n``) and a row (and its ``.batch`` row) per selected job."""
+    wanted_states = states.parse_state_list(values["state"]) if values.get("state") else None
+    names = set(filter(None, (values.get("name") or "").split(",")))
+    uids = ({records.user_id(name) for name in values["user"].split(",")}
+            if values.get("user") else None)
+    parsable = "|" if values.get("parsable") else ("" if values.get("parsable2") else None)
+    lines = []
+    if not values.get("noheader"):
+        lines.append(formats.sacct_line(fields, {}, parsable, header=True))
+        if parsable is None:
+            lines.append(formats.sacct_rule(fields))
+    for job in jobs:
+        if uids is not None and job.uid not in uids:
+            continue
+        if names and job.name not in names:
+            continue
+        if wanted_states is not None and job.state not in wanted_states:
+            continue
+        if job.submit_time > end or (job.finished and job.end_time and job.end_time < start):
+            continue
+        row = _values(job, now, False)
+        if job.state == "CANCELLED" and any(name == "State" for name, _width in fields):
+            row["State"] = _cancelled_by(client, job)
+        lines.append(formats.sacct_line(fields, row, parsable))
+        if job.memo.get("batch") and job.start_time and not values.get("allocations"):
+            lines.append(formats.sacct_line(fields, _values(job, now, True), parsable))
+    return lines
+
+
+def main(argv) -> int:
+    return run("sacct", _main, argv)

@@ -1,0 +1,119 @@
+"""``scancel``: cancel jobs or array tasks, or signal them (``-s``), by id or by filter
+(``-u``, ``-n``, ``-t``, ``-p``).
+
+As Slurm's: a job already over is ``Job/step already completing or completed`` (not an error
+with ``-Q``), an unknown id ``Invalid job id specified``; each is one line and exit status 1.
+``-b`` signals the batch script's process group (corral signals process groups).
+"""
+
+import errno
+import os
+import signal
+import sys
+
+from ..client import RPCError
+from . import options, records, run, states
+from .options import Option
+
+_OPTIONS = [
+    Option("quiet", "Q", takes_value=False), Option("signal", "s"),
+    Option("batch", "b", takes_value=False), Option("user", "u"), Option("name", "n"),
+    Option("state", "t"), Option("partition", "p"), Option("full", "f", takes_value=False),
+    Option("verbose", "v", takes_value=False, repeat=True),
+    Option("me", takes_value=False),
+]
+
+
+def _signal_number(text: str) -> int:
+    name = text.upper()
+    if name.isdigit():
+        return int(name)
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(getattr(signal, name))
+    except AttributeError:
+        raise options.OptionError(f"Invalid job signal: {text}") from None
+
+
+def _targets(client, values, ids):
+    """The jobs named by ``ids`` and filters; unknown ids as errors."""
+    filtered = any(values.get(name) for name in ("user", "name", "state", "partition", "me"))
+    if not ids and not filtered:
+        raise options.OptionError("No job identification provided")
+    userid = -1
+    if values.get("me"):
+        userid = os.getuid()
+    elif values.get("user"):
+        userid = records.user_id(values["user"])
+    wanted_states = states.parse_state_list(values["state"]) if values.get("state") else None
+    errors = []
+    chosen = []
+    for text in ids:
+        matches = records.lookup(client, text)
+        if not matches:
+            errors.append((text, "Invalid job id specified"))
+        chosen.extend(matches)
+    if not ids:
+        chosen = records.fetch(client, userid, active_only=True)
+    elif userid != -1:
+        chosen = [job for job in chosen if job.uid == userid]
+    result = []
+    for job in chosen:
+        if values.get("name") and job.name != values["name"]:
+            continue
+        if values.get("partition") and job.partition != values["partition"]:
+            continue
+        if wanted_states is not None and job.state not in wanted_states:
+            continue
+        if filtered and job.finished:
+            continue
+        result.append(job)
+    return result, errors
+
+
+def _main(argv) -> int:
+    values, ids = options.parse("scancel", argv, _OPTIONS)
+    signum = _signal_number(values["signal"]) if values.get("signal") else None
+    from ..client import connect
+
+    status = 0
+    with connect() as client:
+        jobs, errors = _targets(client, values, ids)
+        for text, why in errors:
+            print(f"scancel: error: Kill job error on job id {text}: {why}", file=sys.stderr)
+            status = 1
+        for job in jobs:
+            why = _act(client, job, signum)
+            if why is None:
+                continue
+            done = why == "Job/step already completing or completed"
+            if done and values.get("quiet"):
+                continue
+            print(f"scancel: error: Kill job error on job id {job.display_id}: {why}",
+                  file=sys.stderr)
+            status = 1
+    return status
+
+
+def _act(client, job, signum) -> str | None:
+    """Cancel or signal one job; Slurm's words for why not, or None."""
+    if job.finished:
+        return "Job/step already completing or completed"
+    try:
+        if signum is None or signum == signal.SIGKILL and job.state == "PENDING":
+            client.cancel(job.id)
+        elif job.state == "PENDING":
+            return "Job is pending execution"
+        else:
+            client.kill(job.id, signum)
+    except RPCError as exc:
+        if exc.errno == errno.EPERM:
+            return "Access/permission denied"
+        if exc.errno in (errno.ENOENT, errno.EINVAL):
+            return "Job/step already completing or completed"
+        return exc.strerror or str(exc)
+    return None
+
+
+def main(argv) -> int:
+    return run("scancel", _main, argv)

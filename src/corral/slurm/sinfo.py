@@ -1,0 +1,114 @@
+"""``sinfo``: partitions (corral's queues, or the one ``default``) and their nodes' states,
+grouped as Slurm groups them: one row per partition and node state (``-N``: per node)."""
+
+import sys
+
+from .. import hostlist
+from . import DEFAULT_PARTITION, formats, options, run
+from .options import Option
+
+_OPTIONS = [
+    Option("format", "o"), Option("Node", "N", takes_value=False),
+    Option("noheader", "h", takes_value=False), Option("summarize", "s", takes_value=False),
+    Option("partition", "p"), Option("long", "l", takes_value=False),
+]
+_DEFAULT = "%9P %.5a %.10l %.6D %.6t %N"
+_NODES = "%N %.6D %9P %.6t"
+_SUMMARY = "%9P %.5a %.10l %.16F  %N"
+_LETTERS = {
+    "P": ("PARTITION",), "a": ("AVAIL",), "l": ("TIMELIMIT",), "D": ("NODES",), "t": ("STATE",),
+    "T": ("STATE",), "N": ("NODELIST",), "C": ("CPUS(A/I/O/T)",), "c": ("CPUS",),
+    "G": ("GRES",), "F": ("NODES(A/I/O/T)",),
+}
+_COMPACT = {"idle": "idle", "mixed": "mix", "allocated": "alloc", "drained": "drain",
+            "draining": "drng"}
+
+
+def _state(node) -> str:
+    if node["drained"]:
+        return "drained" if node["free_cores"] == node["ncores"] else "draining"
+    if node["free_cores"] == node["ncores"]:
+        return "idle"
+    return "allocated" if node["free_cores"] == 0 else "mixed"
+
+
+def _parse(text):
+    parts = []
+    position = 0
+    import re
+
+    for match in re.finditer(r"%(\.?)(\d*)([A-Za-z])", text):
+        if match.start() > position:
+            parts.append(text[position:match.start()])
+        right, width, letter = match.groups()
+        if letter not in _LETTERS:
+            raise formats.FormatError(f"Invalid node format specification: {letter}")
+        parts.append((letter, _LETTERS[letter][0], int(width) if width else None, bool(right)))
+        position = match.end()
+    parts.append(text[position:])
+    return parts
+
+
+def _row(partition, default, enabled, nodes, state):
+    cores = sum(node["ncores"] for node in nodes)
+    free = sum(node["free_cores"] for node in nodes if not node["drained"])
+    other = sum(node["ncores"] for node in nodes if node["drained"])
+    busy = sum(1 for node in nodes if _state(node) in ("allocated", "mixed"))
+    idle = sum(1 for node in nodes if _state(node) == "idle")
+    drained = sum(1 for node in nodes if node["drained"])
+    gpus = max((node["ngpus"] for node in nodes), default=0)
+    return {
+        "P": partition + ("*" if default else ""), "a": "up" if enabled else "down",
+        "l": "infinite", "D": str(len(nodes)), "t": _COMPACT.get(state, state),
+        "T": state, "N": hostlist.compress(node["name"] for node in nodes),
+        "C": f"{cores - free - other}/{free}/{other}/{cores}",
+        "c": str(max(node["ncores"] for node in nodes)),
+        "G": f"gpu:{gpus}" if gpus else "(null)",
+        "F": f"{busy}/{idle}/{drained}/{len(nodes)}",
+    }
+
+
+def _main(argv) -> int:
+    values, rest = options.parse("sinfo", argv, _OPTIONS)
+    if rest:
+        raise options.OptionError(f"unrecognized argument '{rest[0]}'")
+    text = values.get("format") or (_SUMMARY if values.get("summarize") else
+                                    _NODES if values.get("Node") else _DEFAULT)
+    parts = _parse(text)
+    from ..client import connect
+
+    with connect() as client:
+        nodes = client.rpc("resource.list")["nodes"]
+        queues = client.rpc("job-manager.queue-status", {})["queues"]
+    rows = []
+    for index, queue in enumerate(queues):
+        name = queue["name"] or DEFAULT_PARTITION
+        if values.get("partition") and name not in values["partition"].split(","):
+            continue
+        enabled = queue["enabled"] and queue["started"]
+        if values.get("summarize"):
+            rows.append(_row(name, index == 0, enabled, nodes, "idle"))
+            continue
+        if values.get("Node"):
+            rows.extend(_row(name, index == 0, enabled, [node], _state(node)) for node in nodes)
+            continue
+        by_state = {}
+        for node in nodes:
+            by_state.setdefault(_state(node), []).append(node)
+        rows.extend(_row(name, index == 0, enabled, members, state)
+                    for state, members in by_state.items())
+    lines = []
+    if not values.get("noheader"):
+        lines.append("".join(part if isinstance(part, str) else formats.pad(part[1], part[2],
+                                                                            part[3])
+                             for part in parts))
+    for row in rows:
+        lines.append("".join(part if isinstance(part, str) else formats.pad(row[part[0]],
+                                                                            part[2], part[3])
+                             for part in parts))
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def main(argv) -> int:
+    return run("sinfo", _main, argv)

@@ -1,0 +1,382 @@
+"""From Slurm job options to corral jobs: resources, limits, environment, dependencies,
+arrays, and the ``slurm`` memo listings read (shared by sbatch, srun and salloc).
+
+A Slurm job becomes a corral job whose one task command is the in-job helper
+(`corral.slurm.jobstart`): for a batch job it runs the script once, on the first node, in an
+allocation of every requested slot (as Slurm's batch step does); for srun it wraps each task.
+What the helper needs (the script, ``-o``/``-e``/``-i`` patterns, ``--signal``,
+``--label``) travels in the jobspec under ``attributes.system.slurm``; the environment Slurm
+gives at submission (``SLURM_SUBMIT_DIR``, ``SLURM_NTASKS``, the array variables, ...) is
+the jobspec's environment, and the helper adds what is known only at start.
+
+An array is one corral job per task, submitted in one batch after its first task, whose id
+is the array's (``SLURM_ARRAY_JOB_ID``); a ``%N`` throttle makes task ``k`` wait for task
+``k-N`` to end (``afterany``), so that at most N run at a time.  Memory options are accepted
+and recorded (``--mem`` in the memo), not enforced: corral does not schedule memory.
+"""
+
+import os
+import re
+import socket
+
+from .. import jobspec as jobspec_module
+from ..client import RPCError
+from . import DEFAULT_PARTITION, dependencies, launchers, records, times
+from .options import OptionError
+
+#: Slurm's MaxArraySize default: array task ids must be below it.
+MAX_ARRAY_SIZE = 1001
+
+_MEMORY = re.compile(r"\d+[KMGT]?", re.IGNORECASE)
+_SIGNAL = re.compile(r"(B:|R:)?([A-Za-z0-9]+)(?:@(\d+))?")
+
+
+#: salloc's task: it holds the allocation until salloc ends it with SIGTERM (a shell, whose
+#: trap is in place before anything could signal it).
+ALLOCATION_HOLDER = ("/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 60 & wait $!; done")
+
+
+class SubmitError(Exception):
+    """A job that cannot be submitted; the message is for ``CMD: error: ...``."""
+
+
+def _count(values, name, minimum=1):
+    text = values.get(name)
+    if text is None:
+        return None
+    if name == "nodes":
+        text = text.partition("-")[0]  # min-max: corral allocates the minimum
+    try:
+        value = int(text)
+    except ValueError:
+        raise OptionError(f"invalid --{name.replace('_', '-')} argument '{text}'") from None
+    if value < minimum:
+        raise OptionError(f"invalid --{name.replace('_', '-')} argument '{text}'")
+    return value
+
+
+class Shape:
+    """The resources of a request: tasks, nodes, cores and GPUs per task."""
+
+    def __init__(self, values):
+        self.ntasks_requested = _count(values, "ntasks")
+        self.nnodes = _count(values, "nodes")
+        per_node = _count(values, "ntasks_per_node")
+        self.cpus_per_task_requested = _count(values, "cpus_per_task")
+        self.cpus_per_task = self.cpus_per_task_requested or 1
+        self.gpus_per_task = _count(values, "gpus_per_task", minimum=0) or 0
+        self.exclusive = bool(values.get("exclusive"))
+        ntasks = self.ntasks_requested
+        if per_node is not None:
+            if ntasks is None:
+                ntasks = per_node * (self.nnodes or 1)
+            if self.nnodes is None:
+                self.nnodes = -(-ntasks // per_node)
+        if self.exclusive and self.nnodes is None:
+            self.nnodes = 1
+        self.ntasks = ntasks or self.nnodes or 1
+        if self.nnodes and self.nnodes > self.ntasks:
+            self.ntasks = self.nnodes
+        gres = values.get("gres")
+        if gres:
+            self.gpus_per_task = max(self.gpus_per_task, _gres_gpus(gres, self))
+        self.ntasks_per_node = per_node
+
+    @property
+    def cpus(self) -> int:
+        return self.ntasks * self.cpus_per_task
+
+
+def _gres_gpus(text, shape) -> int:
+    """GPUs per task for ``--gres=gpu[:type]:N`` (N per node, shared by its tasks)."""
+    total = 0
+    for item in text.split(","):
+        parts = item.split(":")
+        if parts[0] != "gpu":
+            raise OptionError(f"--gres={text}: corral knows only the 'gpu' resource")
+        count = parts[-1] if len(parts) > 1 else "1"
+        if not count.isdigit():
+            raise OptionError(f"invalid --gres specification '{text}'")
+        total += int(count)
+    per_node_tasks = -(-shape.ntasks // (shape.nnodes or 1))
+    return -(-total // per_node_tasks)
+
+
+def _memory(values) -> dict:
+    recorded = {}
+    for name in ("mem", "mem_per_cpu"):
+        text = values.get(name)
+        if text is None:
+            continue
+        if not _MEMORY.fullmatch(text):
+            raise OptionError(f"invalid --{name.replace('_', '-')} specification '{text}'")
+        recorded[name] = text
+    return recorded
+
+
+def check_signal(text: str) -> str:
+    import signal
+
+    match = _SIGNAL.fullmatch(text)
+    if match:
+        name = match[2].upper()
+        if name.isdigit() or hasattr(signal, name) or hasattr(signal, "SIG" + name):
+            return text
+    raise OptionError(f"invalid --signal specification '{text}'")
+
+
+def environment(values, submit_dir: str) -> dict:
+    """The job's environment for ``--export`` (``ALL`` by default, ``NONE``, or
+    ``[ALL,]NAME[=VALUE],...``), without SLURM variables of an enclosing job."""
+    export = values.get("export") or os.environ.get("SBATCH_EXPORT") or "ALL"
+    words = [word for word in export.split(",") if word]
+    first = words[0].upper() if words else "ALL"
+    if first == "ALL":
+        env = dict(os.environ)
+        words = words[1:]
+    elif first == "NONE":
+        env = {}
+        words = words[1:]
+    else:
+        env = {}
+    env = {name: value for name, value in env.items()
+           if not name.startswith(("SLURM_", "SLURMD_", "CORRAL_JOB_", "CORRAL_TASK_"))}
+    for word in words:
+        name, equals, value = word.partition("=")
+        if equals:
+            env[name] = value
+        elif name in os.environ:
+            env[name] = os.environ[name]
+    env["SLURM_SUBMIT_DIR"] = submit_dir
+    env["SLURM_SUBMIT_HOST"] = socket.gethostname()
+    return env
+
+
+class JobRequest:
+    """Everything a Slurm command asked for, checked, ready to become jobspecs."""
+
+    def __init__(self, values: dict, kind: str, argv: list[str], default_name: str,
+                 script: str | None = None, script_arguments=()):
+        """``kind`` is ``batch`` (sbatch), ``task`` (srun: ``argv`` is the command) or
+        ``allocation`` (salloc)."""
+        self.values = values
+        self.kind = kind
+        self.argv = argv
+        self.script = script
+        self.shape = Shape(values)
+        self.name = values.get("job_name") or default_name
+        self.limit = 0
+        if values.get("time") is not None:
+            try:
+                self.limit = times.parse_limit(values["time"])
+            except ValueError as exc:
+                raise OptionError(str(exc)) from None
+        self.begin = None
+        if values.get("begin"):
+            try:
+                self.begin = times.parse_time(values["begin"])
+            except ValueError:
+                raise OptionError(f"invalid --begin specification '{values['begin']}'") from None
+        self.memory = _memory(values)
+        if values.get("signal"):
+            check_signal(values["signal"])
+        self.dependencies = dependencies.parse(values["dependency"]) if values.get(
+            "dependency") else []
+        self.submit_dir = os.getcwd()
+        self.work_dir = os.path.abspath(values.get("chdir") or self.submit_dir)
+        self.env = environment(values, self.submit_dir)
+        self.array = parse_array(values["array"]) if values.get("array") else None
+        #: the batch script's own arguments (``sbatch job.sh ARG...``)
+        self.script_arguments = list(script_arguments)
+
+    def _base_env(self) -> dict:
+        shape = self.shape
+        env = dict(self.env)
+        env["SLURM_JOB_NAME"] = self.name
+        env["SLURM_JOB_PARTITION"] = self.values.get("partition") or DEFAULT_PARTITION
+        if self.values.get("account"):
+            env["SLURM_JOB_ACCOUNT"] = self.values["account"]
+        if self.values.get("qos"):
+            env["SLURM_JOB_QOS"] = self.values["qos"]
+        if shape.ntasks_requested is not None or shape.ntasks_per_node is not None \
+                or self.kind != "batch":
+            env["SLURM_NTASKS"] = env["SLURM_NPROCS"] = str(shape.ntasks)
+        if shape.cpus_per_task_requested is not None:
+            env["SLURM_CPUS_PER_TASK"] = str(shape.cpus_per_task)
+        if shape.ntasks_per_node is not None:
+            env["SLURM_NTASKS_PER_NODE"] = str(shape.ntasks_per_node)
+        return env
+
+    def jobspec(self, array_task=None, array_job_id=0, extra_dependencies=()) -> dict:
+        shape = self.shape
+        env = self._base_env()
+        if array_task is not None:
+            ids = self.array[0]
+            env.update({
+                "SLURM_ARRAY_TASK_ID": str(array_task),
+                "SLURM_ARRAY_TASK_COUNT": str(len(ids)),
+                "SLURM_ARRAY_TASK_MIN": str(min(ids)),
+                "SLURM_ARRAY_TASK_MAX": str(max(ids)),
+                "SLURM_ARRAY_TASK_STEP": str(_step(ids)),
+            })
+            if array_job_id:
+                env["SLURM_ARRAY_JOB_ID"] = str(array_job_id)
+        helper = {"kind": self.kind}
+        for name in ("output", "error", "input", "signal"):
+            if self.values.get(name):
+                helper[name] = self.values[name]
+        if self.script is not None:
+            helper["script"] = self.script
+            if self.script_arguments:
+                helper["arguments"] = self.script_arguments
+        if self.values.get("label"):
+            helper["label"] = True
+        if self.kind == "batch" and "output" not in helper:
+            helper["output"] = "slurm-%A_%a.out" if array_task is not None else "slurm-%j.out"
+        if self.kind == "task":
+            command = launchers.python_command("jobstart", *self.argv)
+        elif self.kind == "allocation":
+            command = list(ALLOCATION_HOLDER)
+        else:
+            command = launchers.python_command("jobstart")
+        spec = jobspec_module.build(
+            command,
+            ntasks=shape.ntasks,
+            nnodes=shape.nnodes,
+            cores_per_task=shape.cpus_per_task,
+            gpus_per_task=shape.gpus_per_task,
+            exclusive=shape.exclusive if shape.nnodes else None,
+            duration=self.limit or None,
+            cwd=self.work_dir,
+            environment=env,
+            queue=self.values.get("partition"),
+            name=self.name,
+            dependencies=list(extra_dependencies),
+            begin_time=self.begin,
+        )
+        system = spec["attributes"]["system"]
+        if self.kind != "task":
+            # The batch script (or salloc's holder) runs once, on the first node.
+            spec["tasks"][0]["count"] = {"total": shape.nnodes or 1}
+        for name in ("account", "qos", "comment"):
+            if self.values.get(name):
+                system[name] = self.values[name]
+        if self.values.get("no_requeue"):
+            system["requeue"] = False
+        elif self.values.get("requeue"):
+            system["requeue"] = True
+        system["slurm"] = helper
+        jobspec_module.validate(spec)
+        return spec
+
+    def memo(self, array_task=None, array_job_id=0) -> dict:
+        memo = {"cpus": self.shape.cpus, "ntasks": self.shape.ntasks, "limit": self.limit,
+                "workdir": self.work_dir, "batch": self.kind == "batch"}
+        for name in ("account", "qos"):
+            if self.values.get(name):
+                memo[name] = self.values[name]
+        if self.begin:
+            memo["begin"] = self.begin
+        if self.values.get("hold"):
+            memo["held_by"] = os.getuid()
+        if array_task is not None:
+            memo["array"] = [array_job_id, array_task]
+        memo.update(self.memory)
+        return memo
+
+    @property
+    def urgency(self) -> int:
+        return 0 if self.values.get("hold") else 16
+
+
+def parse_array(text: str) -> tuple[list[int], int | None]:
+    """Task ids and throttle of ``--array`` (``1-10``, ``1,3,5``, ``1-9:2``, ``0-15%4``)."""
+    spec, _percent, throttle = text.partition("%")
+    ids = []
+    try:
+        for item in spec.split(","):
+            bounds, _colon, step = item.partition(":")
+            first, dash, last = bounds.partition("-")
+            start = int(first)
+            end = int(last) if dash else start
+            stride = int(step) if step else 1
+            if stride < 1 or end < start:
+                raise ValueError
+            ids.extend(range(start, end + 1, stride))
+        limit = int(throttle) if throttle else None
+    except ValueError:
+        raise OptionError(f"invalid --array specification '{text}'") from None
+    ids = sorted(set(ids))
+    if not ids or ids[0] < 0 or ids[-1] >= MAX_ARRAY_SIZE:
+        raise OptionError(f"invalid --array specification '{text}' (task ids must be 0 to "
+                          f"{MAX_ARRAY_SIZE - 1}, MaxArraySize)")
+    if limit is not None and limit < 1:
+        raise OptionError(f"invalid --array specification '{text}'")
+    return ids, limit
+
+
+def _step(ids) -> int:
+    steps = {b - a for a, b in zip(ids, ids[1:], strict=False)}
+    return steps.pop() if len(steps) == 1 else 1
+
+
+def resolver(client):
+    """``resolve(text)`` for `dependencies.to_rfc26`: the corral ids a Slurm id names."""
+
+    def resolve(text):
+        found = [job.id for job in records.lookup(client, text)]
+        if not found:
+            raise SubmitError(f"Job dependency problem: job {text} not found")
+        return found
+
+    return resolve
+
+
+def submit(client, request: JobRequest) -> list[int]:
+    """Submit ``request`` (every task of an array); the corral ids, the first being the
+    array's.  Rejections raise `SubmitError` with the instance's reason."""
+    extra = dependencies.to_rfc26(request.dependencies, resolver(client))
+    if request.array is None:
+        job_id = _submit_one(client, request.jobspec(extra_dependencies=extra), request)
+        _memo(client, [(job_id, request.memo())])
+        return [job_id]
+    ids, throttle = request.array
+    first = _submit_one(client, request.jobspec(ids[0], 0, extra), request)
+    job_ids = [first]
+    # A throttled task waits for the one ``throttle`` places before it, whose id is known
+    # only once submitted: submit in waves of ``throttle`` tasks.
+    wave = throttle or len(ids)
+    for start in range(1, len(ids), wave):
+        batch = []
+        for index in range(start, min(start + wave, len(ids))):
+            task_dependencies = list(extra)
+            if throttle and index >= throttle:
+                task_dependencies.append(f"afterany:{job_ids[index - throttle]}")
+            batch.append(request.jobspec(ids[index], first, task_dependencies))
+        for result in client.submit_many(batch, urgency=request.urgency):
+            if isinstance(result, RPCError):
+                raise SubmitError(_rejection(result))
+            job_ids.append(result)
+    _memo(client, [(job_id, request.memo(task, first if job_id != first else 0))
+                   for job_id, task in zip(job_ids, ids, strict=False)])
+    return job_ids
+
+
+def _submit_one(client, spec, request) -> int:
+    try:
+        return client.submit(spec, urgency=request.urgency)
+    except RPCError as exc:
+        raise SubmitError(_rejection(exc)) from None
+
+
+def _rejection(exc) -> str:
+    return f"Batch job submission failed: {exc.strerror or exc}"
+
+
+def _memo(client, items):
+    """Record the memos listings read; a job already gone (a very short one) is fine."""
+    for job_id, memo in items:
+        try:
+            client.rpc("job-manager.memo", {"id": job_id, "memo": {records.SLURM_MEMO: memo}})
+        except RPCError:
+            pass

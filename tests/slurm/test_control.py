@@ -1,0 +1,99 @@
+"""scancel, scontrol and sinfo against a real instance."""
+
+import os
+import time
+
+
+def test_scancel_messages_and_exit_codes_are_slurms(slurm):
+    job_id = slurm.sbatch("--wrap", "true", "-o", "/dev/null")
+    slurm.wait(job_id)
+    done = slurm.run("scancel", job_id, check=False)
+    assert (done.returncode, done.stderr) == (
+        1, f"scancel: error: Kill job error on job id {job_id}: Job/step already completing "
+           "or completed\n")
+    assert slurm.run("scancel", "-Q", job_id).stderr == ""
+    unknown = slurm.run("scancel", "99999", check=False)
+    assert (unknown.returncode, unknown.stderr) == (
+        1, "scancel: error: Kill job error on job id 99999: Invalid job id specified\n")
+
+
+def test_scancel_one_array_task_and_by_name(slurm):
+    first = slurm.sbatch("-H", "--array=1-3", "-J", "arr", "--wrap", "true")
+    slurm.run("scancel", f"{first}_2")
+    rows = slurm.run("squeue", "-h", "-r", "-t", "all", "-o", "%i %t").stdout.splitlines()
+    assert sorted(rows) == [f"{first}_1 PD", f"{first}_2 CA", f"{first}_3 PD"]
+    slurm.run("scancel", "-n", "arr")
+    assert slurm.run("squeue", "-h", "-o", "%i").stdout == ""
+
+
+def test_scancel_signal_reaches_a_running_job(slurm):
+    script = "#!/bin/bash\ntrap 'echo got USR1; exit 0' USR1\nwhile :; do sleep 0.1; done\n"
+    slurm.script("trap.sh", script)
+    job_id = slurm.sbatch("-o", "trap.out", "trap.sh")
+    with slurm.instance.client() as client:
+        client.wait_event(job_id, "start", 10)
+    time.sleep(0.5)
+    slurm.run("scancel", "-s", "USR1", job_id)
+    slurm.wait(job_id)
+    assert slurm.read("trap.out").endswith("got USR1\n")
+
+
+def test_scontrol_show_job_has_slurms_keys(slurm):
+    job_id = slurm.sbatch("-J", "shown", "-t", "10", "-n", "2", "--wrap", "true",
+                          "-o", "/dev/null")
+    slurm.wait(job_id)
+    text = slurm.run("scontrol", "show", "job", job_id).stdout
+    assert text.startswith(f"JobId={job_id} JobName=shown\n")
+    for pair in ("JobState=COMPLETED", "Reason=None", "ExitCode=0:0", "TimeLimit=00:10:00",
+                 "Partition=default", "NumCPUs=2", "NumTasks=2", "BatchFlag=1",
+                 f"WorkDir={slurm.work_dir}"):
+        assert pair in text.split(), pair
+    missing = slurm.run("scontrol", "show", "job", "99999", check=False)
+    assert (missing.returncode, missing.stderr) == (
+        1, "scontrol: error: Invalid job id specified\n")
+
+
+def test_scontrol_hostnames_hostlist_config_node_partition(slurm):
+    env = {"SLURM_JOB_NODELIST": "node[1-3],other"}
+    assert slurm.run("scontrol", "show", "hostnames", env=env).stdout == \
+        "node1\nnode2\nnode3\nother\n"
+    assert slurm.run("scontrol", "show", "hostnames", "a[1-2]").stdout == "a1\na2\n"
+    assert slurm.run("scontrol", "show", "hostlist", "n1,n2,n3").stdout == "n[1-3]\n"
+    config = slurm.run("scontrol", "show", "config").stdout
+    for key in ("MinJobAge               = 300 sec", "MaxArraySize            = 1001",
+                "ClusterName             = corral"):
+        assert key in config.splitlines()
+    assert "State=IDLE" in slurm.run("scontrol", "show", "node").stdout
+    assert slurm.run("scontrol", "show", "partition").stdout.startswith(
+        "PartitionName=default\n")
+
+
+def test_scontrol_hold_release_and_update(slurm):
+    job_id = slurm.sbatch("--begin=now+600", "--wrap", "true", "-o", "/dev/null")
+    slurm.run("scontrol", "hold", job_id)
+    assert slurm.run("squeue", "-h", "-j", job_id, "-o", "%r").stdout == "JobHeldUser\n"
+    slurm.run("scontrol", "update", f"JobId={job_id}", "TimeLimit=1-00:00:00",
+              "JobName=renamed")
+    assert slurm.run("squeue", "-h", "-j", job_id, "-o", "%j %l").stdout == \
+        "renamed 1-00:00:00\n"
+    with slurm.instance.client() as client:
+        system = client.job_info(job_id, "jobspec")["jobspec"]["attributes"]["system"]
+    assert system["duration"] == 86400
+    slurm.run("scontrol", "release", job_id)
+    assert slurm.run("squeue", "-h", "-j", job_id, "-o", "%r").stdout == "BeginTime\n"
+    bad = slurm.run("scontrol", "update", f"JobId={job_id}", "Nice=5", check=False)
+    assert (bad.returncode, bad.stderr) == (
+        1, "scontrol: error: Update of nice is not supported by corral\n")
+    slurm.run("scancel", job_id)
+
+
+def test_sinfo_default_node_and_summary_views(make_slurm):
+    slurm = make_slurm(test_size=2)
+    assert slurm.run("sinfo").stdout == (
+        "PARTITION AVAIL  TIMELIMIT  NODES  STATE NODELIST\n"
+        "default*     up   infinite      2   idle node[0-1]\n")
+    assert slurm.run("sinfo", "-h", "-o", "%P %a %D %t %N").stdout == \
+        "default* up 2 idle node[0-1]\n"
+    assert slurm.run("sinfo", "-N", "-h", "-o", "%N %t").stdout == "node0 idle\nnode1 idle\n"
+    assert slurm.run("sinfo", "-s", "-h", "-o", "%P %F").stdout == "default* 0/2/0/2\n"
+    assert os.path.isdir(slurm.bin_dir)

@@ -1,0 +1,67 @@
+"""srun (outside an allocation), salloc and sacct against a real instance."""
+
+
+def test_srun_runs_tasks_with_labels_and_their_exit_code(slurm):
+    result = slurm.run("srun", "-n", "2", "--label", "sh", "-c",
+                       "echo $SLURM_PROCID of $SLURM_NTASKS step $SLURM_STEP_ID")
+    assert sorted(result.stdout.splitlines()) == ["0: 0 of 2 step 0", "1: 1 of 2 step 0"]
+    failed = slurm.run("srun", "sh", "-c", "echo out; exit 3", check=False)
+    host = slurm.run("scontrol", "show", "hostnames",
+                     env={"SLURM_JOB_NODELIST": slurm.run("sinfo", "-h", "-o",
+                                                          "%N").stdout.strip()}).stdout.strip()
+    assert (failed.returncode, failed.stdout) == (3, "out\n")
+    assert failed.stderr == f"srun: error: {host}: task 0: Exited with exit code 3\n"
+    missing = slurm.run("srun", "/bin/no_such_file", check=False)
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines() == [
+        f"slurmstepd-{host}: error: execve(): /bin/no_such_file: No such file or directory",
+        f"srun: error: {host}: task 0: Exited with exit code 2"]
+
+
+def test_srun_inside_an_allocation_says_steps_are_not_supported(slurm):
+    result = slurm.run("srun", "true", check=False, env={"SLURM_JOB_ID": "12"})
+    assert (result.returncode, result.stderr) == (
+        1, "srun: error: job steps inside an allocation (job 12) are not supported by corral "
+           "yet\n")
+
+
+def test_salloc_runs_the_command_with_the_allocations_environment(slurm):
+    result = slurm.run("salloc", "-n", "1", "sh", "-c",
+                       "echo $SLURM_JOB_ID $SLURM_NNODES; exit 4", check=False)
+    job_id = int(result.stdout.split()[0])
+    assert (result.returncode, result.stdout) == (4, f"{job_id} 1\n")
+    assert result.stderr.splitlines() == [
+        f"salloc: Pending job allocation {job_id}", f"salloc: Granted job allocation {job_id}",
+        f"salloc: Relinquishing job allocation {job_id}"]
+    slurm.wait(job_id)
+    assert slurm.run("sacct", "-j", job_id, "-n", "-P", "-o", "State").stdout == "COMPLETED\n"
+
+
+def test_sacct_rows_batch_steps_and_formats(slurm):
+    ok = slurm.sbatch("-J", "good", "--wrap", "true", "-o", "/dev/null")
+    bad = slurm.sbatch("-J", "bad", "--wrap", "exit 5", "-o", "/dev/null")
+    held = slurm.sbatch("-H", "-J", "held", "--wrap", "true")
+    slurm.wait(ok)
+    slurm.wait(bad)
+    slurm.run("scancel", held)
+    slurm.wait(held)
+    rows = slurm.run("sacct", "-n", "-P", "-o", "JobID,JobName,State,ExitCode").stdout
+    assert rows.splitlines() == [
+        f"{ok}|good|COMPLETED|0:0", f"{ok}.batch|batch|COMPLETED|0:0",
+        f"{bad}|bad|FAILED|5:0", f"{bad}.batch|batch|FAILED|5:0",
+        f"{held}|held|CANCELLED by {__import__('os').getuid()}|0:0"]
+    assert slurm.run("sacct", "-X", "-n", "-p", "-o", "JobID", "-j", ok).stdout == f"{ok}|\n"
+    assert slurm.run("sacct", "-X", "-n", "-P", "-o", "JobID", "-s", "F").stdout == f"{bad}\n"
+    assert slurm.run("sacct", "-X", "-n", "-P", "-o", "JobID", "--name", "good").stdout == \
+        f"{ok}\n"
+    table = slurm.run("sacct", "-X", "-j", ok, "-o", "JobID,JobName%6,AllocCPUS").stdout
+    assert table.splitlines() == ["       JobID JobNam  AllocCPUS ",
+                                  "------------ ------ ---------- ",
+                                  f"{ok:<12}   good          1 "]
+
+
+def test_sacct_with_no_history_prints_a_header_and_exits_0(slurm):
+    result = slurm.run("sacct")
+    assert result.stdout.splitlines() == [
+        "       JobID    JobName  Partition    Account  AllocCPUS      State ExitCode ",
+        "------------ ---------- ---------- ---------- ---------- ---------- -------- "]
