@@ -74,7 +74,6 @@ def test_kill_at_limit_ends_a_job_at_its_requested_time(corral_sim, tmp_path):
 
 
 def test_plot_writes_one_png_per_view_and_a_comparison(tmp_path):
-    pytest.importorskip("matplotlib")  # the optional [sim] extra
     completed = subprocess.run(
         [sys.executable, "-m", "corral", "sim", f"{DATA}/{CQSIM}", "--cores", "100",
          "--queue-policy", "fcfs", "--queue-policy", "easy", "--plot", str(tmp_path)],
