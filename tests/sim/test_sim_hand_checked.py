@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-import pytest
 from sim_helpers import DATA
 
 CQSIM = "cqsim-test.swf"
