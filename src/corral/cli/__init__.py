@@ -25,6 +25,7 @@ COMMANDS = {
     "resource": "resource",
     "rpc": "rpc",
     "keygen": "keygen",
+    "agent": "agent",
     "dmesg": "rpc",
     "shutdown": "rpc",
 }

@@ -305,6 +305,26 @@ class Exec:
         else:
             log.error("exec: unknown message type %r", kind)
 
+    def node_failed(self, rank: int, note: str):
+        """Rank ``rank``'s node is gone with its tasks: every job with tasks there gets a
+        fatal ``node-fail`` exception (``note`` names host and rank) and its tasks there count
+        as ended; node hooks there that never answered count as failed."""
+        for record in list(self.jobs.values()):
+            if rank not in record.running:
+                continue
+            record.waiting_start.discard(rank)
+            record.running.discard(rank)
+            if not record.failed:
+                record.failed = True
+                self.respond.exception(record.job, "node-fail", note)
+            if not record.running and self.jobs.get(record.job.id) is record:
+                self._finish(record, record.status)
+        for kind, table in (("prolog-done", self.prologs), ("epilog-done", self.epilogs)):
+            for job_id, wait in list(table.items()):
+                if rank in wait.waiting:
+                    self._hook_done({"type": kind, "job": job_id, "rank": rank,
+                                     "status": 1, "error": note})
+
     def _finish(self, record, status):
         del self.jobs[record.job.id]
         for timer in record.timers:
