@@ -9,6 +9,7 @@ commits everything before the store closes, so a restart finds every job where i
 """
 
 import asyncio
+import functools
 import logging
 import os
 import shutil
@@ -18,7 +19,7 @@ import tempfile
 
 from . import config as config_module
 from . import state_directory
-from .agent.nodes import RemoteNodes
+from .agent.nodes import RemoteNodes, node_fail
 from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
 from .broker.server import Broker
@@ -149,8 +150,12 @@ class Instance:
                                   credential_key)
                 self.agents.append(agent)
                 channels.append(LocalChannel(loop, agent.handle))
+        on_node_fail = None
+        if self.remote_nodes is not None:
+            max_requeue = config.get_int("agents.max-requeue", 5)
+            on_node_fail = functools.partial(node_fail, self.manager, max_requeue)
         self.exec = Exec(loop, None, channels, output_dir, self.uri, credential_key,
-                         config_module.kill_timeout(config))
+                         config_module.kill_timeout(config), on_node_fail)
         self.manager.attach_exec(self.exec)
         self.exec.respond = self.manager.start
 
