@@ -193,3 +193,51 @@ def test_agent_refuses_a_start_not_signed_by_its_controller(network, tmp_path):
     assert [answer["type"] for answer in answers] == ["failed", "finished"]
     assert answers[0]["note"] == "node1: start refused: invalid launch credential"
     assert not marker.exists()
+
+
+def node_of(cluster, job) -> str:
+    wait(cluster.client, job, "start")
+    return cluster.client.job_info(job, "R")["R"]["execution"]["nodelist"][0]
+
+
+def test_killed_agent_fails_only_its_node_jobs_which_requeue_and_run_when_it_returns(
+        cluster):
+    for name in NODES:
+        cluster.start_agent(name)
+    cluster.wait_up(NODES)
+    # One job per node (each takes both of a node's cores); one may not be requeued.
+    jobs = [cluster.submit("-N1", "-n1", "-c2", "sleep", "60") for _ in range(3)]
+    jobs.append(cluster.submit("-N1", "-n1", "-c2", "-S", "requeue=false", "sleep", "60"))
+    where = {job: node_of(cluster, job) for job in jobs}
+    assert sorted(where.values()) == NODES
+    by_node = {node: job for job, node in where.items()}
+    requeued, kept = by_node["node2"] if by_node["node2"] != jobs[3] else by_node["node3"], \
+        jobs[3]
+    for victim in (where[requeued], where[kept]):
+        cluster.agents[victim].kill()  # SIGKILL: the node is gone without a word
+    killed_at = time.monotonic()
+    for job in (requeued, kept):
+        exception = wait(cluster.client, job, "exception", timeout=20)["context"]
+        node, rank = where[job], NODES.index(where[job])
+        assert exception["type"] == "node-fail" and exception["severity"] == 0
+        assert f"node {node} (rank {rank}) lost" in exception["note"]
+    assert time.monotonic() - killed_at < 8
+    assert [e["name"] for e in events(cluster.client, requeued, "requeue")] == ["requeue"]
+    wait(cluster.client, kept, "clean")
+    assert events(cluster.client, kept, "requeue") == []
+    # The other jobs run on, untouched; the lost nodes are down and say why.
+    for job in set(jobs) - {requeued, kept}:
+        assert events(cluster.client, job, "exception") == []
+        assert events(cluster.client, job, "finish") == []
+    nodes = cluster.nodes()
+    for victim in (where[requeued], where[kept]):
+        assert nodes[victim]["drained"] and nodes[victim]["reason"] == "node lost"
+    time.sleep(1)
+    assert len(events(cluster.client, requeued, "start")) == 1  # no node for it yet
+    # The node returns to service when its agent registers again: the requeued job runs.
+    cluster.start_agent(where[requeued])
+    until(lambda: len(events(cluster.client, requeued, "start")) == 2, timeout=20)
+    assert not cluster.nodes()[where[requeued]]["drained"]
+    for job in jobs:
+        if job != kept:
+            cluster.client.cancel(job)
