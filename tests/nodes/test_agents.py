@@ -5,6 +5,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -241,3 +242,33 @@ def test_killed_agent_fails_only_its_node_jobs_which_requeue_and_run_when_it_ret
     for job in jobs:
         if job != kept:
             cluster.client.cancel(job)
+
+
+def test_stopped_agent_gets_no_new_work_then_is_lost_and_serves_again_after_sigcont(
+        cluster):
+    for name in NODES:
+        cluster.start_agent(name)
+    cluster.wait_up(NODES)
+    running = cluster.submit("-N1", "-n1", "-c2", "sleep", "60")
+    stopped_node = node_of(cluster, running)
+    cluster.agents[stopped_node].send_signal(signal.SIGSTOP)
+    until(lambda: cluster.nodes()[stopped_node]["reason"] == "not responding", timeout=10)
+    # Three free nodes for four one-node jobs: the fourth waits rather than go to the stopped
+    # node.
+    others = [cluster.submit("-N1", "-n1", "-c2", "sleep", "60") for _ in range(4)]
+    time.sleep(1)
+    started = [job for job in others if events(cluster.client, job, "start")]
+    assert len(started) == 3
+    assert stopped_node not in {node_of(cluster, job) for job in started}
+    wait(cluster.client, running, "exception", timeout=10)
+    assert cluster.nodes()[stopped_node]["reason"] == "node lost"
+    cluster.agents[stopped_node].send_signal(signal.SIGCONT)
+    # Back in service: the requeued job or the waiting one runs there.
+    until(lambda: not cluster.nodes()[stopped_node]["drained"], timeout=10)
+    waiting = (set(others) - set(started)).pop()
+    until(lambda: events(cluster.client, waiting, "start")
+          or len(events(cluster.client, running, "start")) == 2, timeout=10)
+    for job in started:
+        assert events(cluster.client, job, "exception") == []
+    for job in [running, *others]:
+        cluster.client.cancel(job)

@@ -301,7 +301,12 @@ class Exec:
                 record.failed = True
                 self.respond.exception(record.job, "output", msg["note"])
         elif kind == "finished":
-            record.running.discard(rank)
+            if rank not in record.running:
+                # A node that came back after it failed, ending an earlier run of the job.
+                log.info("exec: job %d: ignored the end of an earlier run on rank %d",
+                         record.job.id, rank)
+                return
+            record.running.remove(rank)
             if msg["status"] > record.status:
                 record.status = msg["status"]
             if not record.running:
