@@ -62,7 +62,8 @@ def keygen(directory, nodes):
 
 
 class Cluster:
-    """A controller on host ``ctl`` serving node1..node4 at tcp://ctl:PORT."""
+    """A controller on host ``ctl`` serving node1..node4 at tcp://ctl:PORT; it sees only its
+    own processes, as on a machine of its own."""
 
     def __init__(self, network, tmp_path):
         self.network = network
@@ -76,17 +77,22 @@ class Cluster:
         config.write_text('[[resource.config]]\nhosts = "node[1-4]"\ncores = "0-1"\n\n'
                           '[agents]\n' + "".join(f"{key} = {value}\n"
                                                  for key, value in TIMING.items()))
-        state_dir = tmp_path / "state"
+        self.config = config
+        self.state_dir = tmp_path / "state"
+        self.uri = f"local://{self.state_dir}/local.sock"
         self.controller_log = tmp_path / "controller.log"
-        with open(self.controller_log, "w") as log:
-            self.controller = network.spawn(
+        self.client = None
+        self.start_controller()
+
+    def start_controller(self):
+        with open(self.controller_log, "a") as log:
+            self.controller = self.network.spawn(
                 self.controller_host,
-                [sys.executable, "-m", "corral", "start", "-v", "--config", str(config),
-                 "--state-dir", str(state_dir), "--listen", f"tcp://*:{PORT}",
+                [sys.executable, "-m", "corral", "start", "-v", "--config", str(self.config),
+                 "--state-dir", str(self.state_dir), "--listen", f"tcp://*:{PORT}",
                  "--key-dir", str(self.keys)],
-                stdout=log, stderr=log)
-        self.uri = f"local://{state_dir}/local.sock"
-        until(lambda: os.path.exists(f"{state_dir}/local.sock"), timeout=20)
+                own_processes=True, stdout=log, stderr=log)
+        until(lambda: os.path.exists(f"{self.state_dir}/local.sock"), timeout=20)
         self.client = Client(self.uri)
 
     def start_agent(self, hostname, key_dir=None, as_name=None):
@@ -272,3 +278,23 @@ def test_stopped_agent_gets_no_new_work_then_is_lost_and_serves_again_after_sigc
         assert events(cluster.client, job, "exception") == []
     for job in [running, *others]:
         cluster.client.cancel(job)
+
+
+def test_tasks_of_a_killed_controller_are_killed_when_its_successor_welcomes_the_agent(
+        cluster, tmp_path):
+    cluster.start_agent("node1")
+    cluster.wait_up(["node1"])
+    marker = tmp_path / "survived"
+    job = cluster.submit("-N1", "-n1", "sh", "-c", f"sleep 4 && touch {marker}")
+    wait(cluster.client, job, "start")
+    cluster.client.close()
+    cluster.controller.kill()
+    cluster.controller.wait()
+    os.unlink(f"{cluster.state_dir}/local.sock")  # what a killed controller leaves
+    cluster.start_controller()
+    exception = wait(cluster.client, job, "exception", timeout=10)["context"]
+    assert exception["type"] == "exec"
+    until(lambda: "killing the tasks of 1 jobs the last one started"
+          in pathlib.Path(cluster.agents["node1"].log_path).read_text(), timeout=10)
+    time.sleep(5)
+    assert not marker.exists()

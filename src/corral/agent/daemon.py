@@ -4,7 +4,9 @@ The node agent is the same one the controller runs in-process: the transport han
 controller's messages and carries its answers back.  Its rank is the controller's business
 (the controller names the rank of each answer from the hostname the agent registered as), and
 the key that signs launch credentials comes with each welcome, so an agent accepts work only
-from the controller that is running now.  It runs no PrEp node hooks yet (a prolog is
+from the controller that is running now; a controller that restarts cannot take back the
+jobs the last one started (they end with an exception at its start), so their tasks are
+killed when it welcomes the agent.  It runs no PrEp node hooks yet (a prolog is
 answered as not run).  It stops, killing its tasks, on SIGTERM or SIGINT, or when the
 controller refuses it.
 """
@@ -30,7 +32,13 @@ async def run(endpoint: str, key_dir: str, hostname: str | None, settings: Setti
     node = NodeAgent(loop, None, registration.hostname, lambda msg: transport.send(msg))
 
     def welcomed(credential: bytes | None):
-        # A new controller signs with a new key: credentials of the last one are refused.
+        # A new controller signs with a new key: credentials of the last one are refused,
+        # and the jobs it started here are not the new one's.
+        if node.key is not None and node.key.secret != credential:
+            if node.jobs:
+                log.warning("agent %s: a new controller: killing the tasks of %d jobs the "
+                            "last one started", registration.hostname, len(node.jobs))
+            node.abandon_all()
         node.key = CredentialKey(credential) if credential is not None else None
 
     def refused(reason: str):
