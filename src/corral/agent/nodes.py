@@ -26,6 +26,9 @@ NODE_FAIL_REQUEUED = "node failure requeued"
 NOT_REGISTERED = "agent not registered"
 NOT_RESPONDING = "not responding"
 LOST = "node lost"
+#: Reasons this module gives; a node drained with one of them at start (drains are stored
+#: with the others) is down only until its agent registers.
+DOWN_REASONS = frozenset({NOT_REGISTERED, NOT_RESPONDING, LOST})
 
 
 class RemoteNodes:
@@ -82,7 +85,7 @@ class RemoteNodes:
 
     def _set_down(self, rank: int, reason: str):
         node = self.pool.nodes[rank]
-        if node.drained and node.drain_reason != self.down.get(rank):
+        if node.drained and node.drain_reason not in DOWN_REASONS:
             return  # drained for another reason: that one stays
         self.down[rank] = reason
         self.pool.drain(rank, reason, time.time())
