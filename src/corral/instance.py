@@ -19,7 +19,6 @@ import tempfile
 
 from . import config as config_module
 from . import state_directory
-from .agent.nodes import RemoteNodes, node_fail
 from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
 from .broker.server import Broker
@@ -41,7 +40,6 @@ from .resource import ResourceService
 from .sched import NodeSpec, ResourcePool, Scheduler
 from .state_lock import StateDirLock, StateDirLockError
 from .store import Store
-from .transport import KeyMaterialError, Settings
 from .watchdog import Watchdog
 
 log = logging.getLogger("corral")
@@ -152,6 +150,8 @@ class Instance:
                 channels.append(LocalChannel(loop, agent.handle))
         on_node_fail = None
         if self.remote_nodes is not None:
+            from .agent.nodes import node_fail
+
             max_requeue = config.get_int("agents.max-requeue", 5)
             on_node_fail = functools.partial(node_fail, self.manager, max_requeue)
         self.exec = Exec(loop, None, channels, output_dir, self.uri, credential_key,
@@ -297,8 +297,12 @@ class Instance:
 
 
 def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_message,
-                  on_node_failed) -> RemoteNodes:
-    """The declared nodes served by agents that connect at ``listen`` (``[agents]``)."""
+                  on_node_failed):
+    """The declared nodes served by agents that connect at ``listen`` (``[agents]``): a
+    `RemoteNodes`.  Its modules (and ZeroMQ) are loaded only by a controller that listens."""
+    from .agent.nodes import RemoteNodes
+    from .transport import KeyMaterialError, Settings
+
     key_dir = key_dir or config.get_str("agents.key-dir")
     if not key_dir:
         raise StartupError("agents listen on " + listen + " but no key directory is given "
