@@ -2,12 +2,14 @@
 
 It reads the configuration and the resources (``[[resource.config]]``, ``--test-size`` nodes
 sharing this machine's cores, or this machine itself), opens the store in the state
-directory, builds broker, scheduler, job manager, exec and node agents, reloads jobs, loads
+directory, builds broker, scheduler, job manager, exec and node agents (in this process, or
+agents of their own that connect where ``[agents] listen`` says), reloads jobs, loads
 plugins from the configuration, and serves the socket.  Stopping kills what still runs and
 commits everything before the store closes, so a restart finds every job where it was.
 """
 
 import asyncio
+import functools
 import logging
 import os
 import shutil
@@ -63,8 +65,13 @@ def node_specs(config, test_size: int | None) -> list[NodeSpec]:
 
 
 class Instance:
-    def __init__(self, config, state_dir: str | None = None, test_size: int | None = None):
+    def __init__(self, config, state_dir: str | None = None, test_size: int | None = None,
+                 listen: str | None = None, key_dir: str | None = None):
+        """``listen`` and ``key_dir``: where agents connect and the CURVE keys (else
+        ``[agents]`` says; without either, the node agents run in this process)."""
         self.config = config
+        self.listen = listen
+        self.key_dir = key_dir
         self.owner_uid = os.geteuid()
         self.temporary_state_dir = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="corral-")
@@ -125,19 +132,39 @@ class Instance:
                                   self.owner_uid, output_dir, jobtap_path, threshold)
 
         self.agents = []
-        to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
-        channels = []
-        for rank, spec in enumerate(specs):
-            agent = NodeAgent(loop, rank, spec.name, to_exec.send, self.prep_host,
-                              credential_key)
-            self.agents.append(agent)
-            channels.append(LocalChannel(loop, agent.handle))
+        self.remote_nodes = None
+        listen = self.listen or config.get_str("agents.listen")
+        if listen:
+            self.remote_nodes = _remote_nodes(
+                config, listen, self.key_dir, self.pool, self.scheduler, credential_key,
+                lambda msg: self.exec.on_message(msg),
+                lambda rank, note: self.exec.node_failed(rank, note))
+            channels = self.remote_nodes.channels
+        else:
+            to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
+            channels = []
+            for rank, spec in enumerate(specs):
+                agent = NodeAgent(loop, rank, spec.name, to_exec.send, self.prep_host,
+                                  credential_key)
+                self.agents.append(agent)
+                channels.append(LocalChannel(loop, agent.handle))
+        on_node_fail = None
+        if self.remote_nodes is not None:
+            from .agent.nodes import node_fail
+
+            max_requeue = config.get_int("agents.max-requeue", 5)
+            on_node_fail = functools.partial(node_fail, self.manager, max_requeue)
         self.exec = Exec(loop, None, channels, output_dir, self.uri, credential_key,
-                         config_module.kill_timeout(config))
+                         config_module.kill_timeout(config), on_node_fail)
         self.manager.attach_exec(self.exec)
         self.exec.respond = self.manager.start
 
         self.resources = ResourceService(self.pool, self.scheduler, self.store)
+        if self.remote_nodes is not None:
+            try:
+                await self.remote_nodes.start()
+            except OSError as exc:
+                raise StartupError(exc.strerror or str(exc)) from None
         self.prep = PrepBridge(prep_settings, self.prep_host, credential_key, output_dir,
                                self.manager, self.exec, self.resources)
         self.manager.jobtap.register_builtin(".prep", prep_bridge.plugin_init, self.prep)
@@ -228,6 +255,8 @@ class Instance:
             await asyncio.sleep(0.02)
         for agent in self.agents:
             agent.kill_all(signal.SIGKILL)
+        if self.remote_nodes is not None:
+            await self.remote_nodes.close()
         if self.prep is not None:
             self.prep.close()
         if self.prep_host is not None:
@@ -267,6 +296,35 @@ class Instance:
             log.error("job store: stopping with %d writes not stored: %s",
                       self.store.queued_writes, self.store.unavailable)
             self.exit_code = 1
+
+
+def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_message,
+                  on_node_failed):
+    """The declared nodes served by agents that connect at ``listen`` (``[agents]``): a
+    `RemoteNodes`.  Its modules (and ZeroMQ) are loaded only by a controller that listens."""
+    from .agent.nodes import RemoteNodes
+    from .transport import KeyMaterialError, Settings
+
+    key_dir = key_dir or config.get_str("agents.key-dir")
+    if not key_dir:
+        raise StartupError("agents listen on " + listen + " but no key directory is given "
+                           "(--key-dir or [agents] key-dir)")
+    if not config_module.resource_config(config):
+        raise StartupError("agents listen on " + listen + " but no nodes are declared in "
+                           "[[resource.config]]")
+    defaults = Settings()
+    try:
+        settings = Settings(
+            config.get_duration("agents.heartbeat-interval", defaults.heartbeat_interval),
+            config.get_duration("agents.unresponsive-after", defaults.unresponsive_after),
+            config.get_duration("agents.lost-after", defaults.lost_after))
+    except ValueError as exc:
+        raise config.error("agents", str(exc)) from None
+    try:
+        return RemoteNodes(listen, key_dir, settings, pool, scheduler, credential_key,
+                           on_message, on_node_failed)
+    except (KeyMaterialError, ValueError) as exc:
+        raise StartupError(str(exc)) from None
 
 
 def _raise_open_file_limit():

@@ -114,12 +114,17 @@ class Network:
         ip("-n", host.namespace, "link", "set", "eth0", "up")
         return host
 
-    def spawn(self, host: Host, argv, **popen) -> subprocess.Popen:
+    def spawn(self, host: Host, argv, own_processes=False, **popen) -> subprocess.Popen:
         """Run ``argv`` in ``host``'s namespace under its hostname; the process is the
-        command itself (ip, unshare and sh all exec), so signals reach it directly."""
-        command = ["ip", "netns", "exec", host.namespace, "unshare", "--uts", "--",
-                   "sh", "-c", 'hostname "$1" && shift && exec "$@"', "sh", host.hostname,
-                   *argv]
+        command itself (ip, unshare and sh all exec), so signals reach it directly.
+        ``own_processes``: in a PID namespace of its own too, so that it sees only its own
+        processes in /proc, as on a machine of its own (the process is then ``unshare``,
+        whose death kills the command)."""
+        isolation = ["--pid", "--fork", "--mount-proc", "--kill-child"] if own_processes \
+            else []
+        command = ["ip", "netns", "exec", host.namespace, "unshare", "--uts", *isolation,
+                   "--", "sh", "-c", 'hostname "$1" && shift && exec "$@"', "sh",
+                   host.hostname, *argv]
         process = subprocess.Popen(command, start_new_session=True, **popen)
         self.processes.append(process)
         return process

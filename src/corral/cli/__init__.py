@@ -26,6 +26,7 @@ COMMANDS = {
     "rpc": "rpc",
     "keygen": "keygen",
     "sim": "sim",
+    "agent": "agent",
     "dmesg": "rpc",
     "shutdown": "rpc",
     "slurm": "slurm",

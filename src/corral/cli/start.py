@@ -17,6 +17,11 @@ def register(subparsers):
     parser.add_argument("--state-dir", metavar="DIR",
                         help="keep jobs here across restarts (default: a temporary directory)")
     parser.add_argument("--config", metavar="PATH", help="a TOML file or directory of them")
+    parser.add_argument("--listen", metavar="URI",
+                        help="serve the declared nodes by agents that connect here "
+                             "(tcp://ADDR:PORT or ipc://PATH; default: [agents] listen)")
+    parser.add_argument("--key-dir", metavar="DIR",
+                        help="the CURVE keys made by corral keygen (default: [agents] key-dir)")
     parser.add_argument("--verbose", "-v", action="count", default=0,
                         help="log to stderr (twice for debug)")
     parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND")
@@ -51,7 +56,7 @@ def main(args) -> int:
     root.setLevel(logging.DEBUG)
     root.addHandler(handler)
     state_dir = os.path.abspath(args.state_dir) if args.state_dir else None
-    instance = Instance(config, state_dir, args.test_size)
+    instance = Instance(config, state_dir, args.test_size, args.listen, args.key_dir)
     try:
         return asyncio.run(serve(instance, command or None))
     except (config_module.ConfigError, StoreError, StartupError) as exc:

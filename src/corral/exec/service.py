@@ -74,10 +74,14 @@ class EpilogWait:
 
 class Exec:
     def __init__(self, loop, respond, channels, output_dir, uri, key,
-                 kill_timeout=5.0):
+                 kill_timeout=5.0, on_node_fail=None):
         """``respond`` gets started/finished/released/exception; ``channels[rank]`` reaches
-        that rank's agent; ``key`` signs each start request (the agent checks it)."""
+        that rank's agent; ``key`` signs each start request (the agent checks it);
+        ``on_node_fail(job, note)`` ends a job whose node failed (default: a fatal
+        ``node-fail`` exception)."""
         self.loop = loop
+        self.on_node_fail = on_node_fail or (
+            lambda job, note: self.respond.exception(job, "node-fail", note))
         self.key = key
         self.respond = respond
         self.channels = channels
@@ -300,13 +304,38 @@ class Exec:
                 record.failed = True
                 self.respond.exception(record.job, "output", msg["note"])
         elif kind == "finished":
-            record.running.discard(rank)
+            if rank not in record.running:
+                # A node that came back after it failed, ending an earlier run of the job.
+                log.info("exec: job %d: ignored the end of an earlier run on rank %d",
+                         record.job.id, rank)
+                return
+            record.running.remove(rank)
             if msg["status"] > record.status:
                 record.status = msg["status"]
             if not record.running:
                 self._finish(record, record.status)
         else:
             log.error("exec: unknown message type %r", kind)
+
+    def node_failed(self, rank: int, note: str):
+        """Rank ``rank``'s node is gone with its tasks: every job with tasks there is ended
+        by ``on_node_fail`` (``note`` names host and rank) and its tasks there count as
+        ended; node hooks there that never answered count as failed."""
+        for record in list(self.jobs.values()):
+            if rank not in record.running:
+                continue
+            record.waiting_start.discard(rank)
+            record.running.discard(rank)
+            if not record.failed:
+                record.failed = True
+                self.on_node_fail(record.job, note)
+            if not record.running and self.jobs.get(record.job.id) is record:
+                self._finish(record, record.status)
+        for kind, table in (("prolog-done", self.prologs), ("epilog-done", self.epilogs)):
+            for job_id, wait in list(table.items()):
+                if rank in wait.waiting:
+                    self._hook_done({"type": kind, "job": job_id, "rank": rank,
+                                     "status": 1, "error": note})
 
     def _finish(self, record, status):
         del self.jobs[record.job.id]

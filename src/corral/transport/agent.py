@@ -15,7 +15,9 @@ The node agent sees:
 * ``on_state(state)``: the controller turned ``"unresponsive"``, ``"lost"``, or ``"alive"``
   again (what to do with tasks when it stays away is the node agent's decision);
 * ``on_refused(reason)``: the controller refused this agent (its key, its version, its
-  hostname); the transport has closed and ``closed`` is done.
+  hostname); the transport has closed and ``closed`` is done;
+* ``on_welcome(credential)``: a controller welcomed it, with the key (bytes, or None) that
+  signs its launch credentials, before any of its messages is applied.
 """
 
 import asyncio
@@ -38,7 +40,8 @@ HANDSHAKE_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, zmq.EVENT_HANDSHAKE_FA
 
 class AgentTransport:
     def __init__(self, endpoint: str, key_dir: str, registration: Registration, *,
-                 on_message, on_state=None, on_refused=None, settings: Settings | None = None):
+                 on_message, on_state=None, on_refused=None, on_welcome=None,
+                 settings: Settings | None = None):
         """Connect to the controller at ``endpoint`` with the key of
         ``registration.hostname`` in ``key_dir`` (KeyMaterialError if missing or unsafe)."""
         self.endpoint = sockets.check_endpoint(endpoint)
@@ -48,6 +51,7 @@ class AgentTransport:
         self.on_message = on_message
         self.on_state = on_state
         self.on_refused = on_refused
+        self.on_welcome = on_welcome
         self.controller_session = None
         self.link = None
         self.welcomed = False
@@ -202,6 +206,13 @@ class AgentTransport:
             raise frames.FrameError("a welcome without a session")
         resume_from = frames.integer(welcome, "resume_from") or 1
         acked = frames.integer(welcome, "acked") or 0
+        credential = welcome.get("credential")
+        try:
+            credential = None if credential is None else bytes.fromhex(credential)
+        except (TypeError, ValueError):
+            raise frames.FrameError("a welcome whose credential key is not hex") from None
+        if self.on_welcome is not None:
+            self.on_welcome(credential)
         link = self.link
         if welcome["session"] != self.controller_session:
             if self.controller_session is not None:

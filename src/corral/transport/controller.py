@@ -13,7 +13,8 @@ The exec service sees three callbacks and one way to send:
   dropped).  A returned reason refuses it; both ends log the reason.
 * ``on_message(hostname, message)``: an agent's exec message (``started``, ``finished``, ...),
   applied exactly once while the controller runs.
-* ``on_state(hostname, state)``: ``"unresponsive"``, ``"lost"``, or ``"alive"`` again.
+* ``on_state(hostname, state)``: ``"unresponsive"``, ``"lost"``, or ``"alive"`` again
+  (not called for the first registration, which ``on_register`` reports).
 * ``send(hostname, message)`` / ``channel(hostname).send(message)``: ``start``, ``kill``,
   ``prolog``, ``epilog``, delivered once and in order to that agent's current boot.
 
@@ -99,15 +100,18 @@ class PeerChannel:
 
 class ControllerTransport:
     def __init__(self, endpoint: str, key_dir: str, *, on_message, on_register=None,
-                 on_state=None, settings: Settings | None = None):
+                 on_state=None, settings: Settings | None = None,
+                 credential_secret: bytes | None = None):
         """Listen on ``endpoint`` (tcp:// or ipc://) with the keys of ``key_dir``
-        (KeyMaterialError if they are missing or unsafe)."""
+        (KeyMaterialError if they are missing or unsafe); ``credential_secret``, the key
+        that signs launch credentials, goes to each agent in its welcome."""
         self.endpoint = sockets.check_endpoint(endpoint)
         self.keys = ControllerKeys(key_dir)
         self.settings = settings or Settings()
         self.on_message = on_message
         self.on_register = on_register
         self.on_state = on_state
+        self.credential_secret = credential_secret
         self.session = uuid.uuid4().hex
         self.peers: dict[str, Peer] = {}
         self._by_routing_id: dict[bytes, Peer] = {}
@@ -303,9 +307,11 @@ class ControllerTransport:
         self._by_routing_id[routing_id] = peer
         link = peer.link
         link.send_frame = lambda data: self._socket.send([routing_id, data])
-        self._send_to(routing_id, {"welcome": {
-            "session": self.session, "resume_from": link.outbox.resume_from,
-            "acked": link.inbox.applied}})
+        welcome = {"session": self.session, "resume_from": link.outbox.resume_from,
+                   "acked": link.inbox.applied}
+        if self.credential_secret is not None:
+            welcome["credential"] = self.credential_secret.hex()
+        self._send_to(routing_id, {"welcome": welcome})
         link.inbox.acknowledged = link.inbox.applied
         replayed = link.replay()
         log.info("transport: agent %s %s (boot %s, %d cores, %d GPUs)%s", hostname, event,

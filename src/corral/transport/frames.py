@@ -7,16 +7,18 @@ A frame is one JSON object (`corral.jsoncodec`), one ZeroMQ message part:
   the other side;
 * ``{"ack": A}`` — acknowledgement alone; ``{"ack": A, "resend": true}`` after a gap;
 * ``{"heartbeat": true, "ack": A}`` — an agent's heartbeat, and the controller's answer;
-* ``{"hello": {...}}`` from an agent, answered by ``{"welcome": {...}}`` or
+* ``{"hello": {...}}`` from an agent, answered by ``{"welcome": {...}}`` (with the
+  controller's launch-credential key, when it has one: the channel is encrypted and the
+  agent authenticated) or
   ``{"refused": "why"}``; ``{"register": true}`` asks an agent the controller does not know
   on this connection to say hello again.
 
 Exec messages are exactly those the exec service and the node agent exchange (see
 `corral.exec.service` and `corral.exec.agent`): the controller sends ``start``, ``kill``,
-``prolog`` and ``epilog``; an agent answers ``started``, ``failed``, ``finished``,
-``prolog-done`` and ``epilog-done``.  Each names its job (``job``, an integer), so answers
-come back by job id.  Sending anything else is a programming error; receiving anything else
-is logged and dropped.
+``prolog`` and ``epilog``; an agent answers ``started``, ``failed``, ``output-lost``,
+``finished``, ``prolog-done`` and ``epilog-done``.  Each names its job (``job``, an
+integer), so answers come back by job id.  Sending anything else is a programming error;
+receiving anything else is logged and dropped.
 """
 
 import json
@@ -24,7 +26,8 @@ import json
 from .. import jsoncodec
 
 TO_AGENT = frozenset({"start", "kill", "prolog", "epilog"})
-TO_CONTROLLER = frozenset({"started", "failed", "finished", "prolog-done", "epilog-done"})
+TO_CONTROLLER = frozenset({"started", "failed", "output-lost", "finished", "prolog-done",
+                           "epilog-done"})
 
 
 class FrameError(ValueError):

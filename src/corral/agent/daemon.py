@@ -1,0 +1,58 @@
+"""The ``corral agent`` process: one node's `NodeAgent`, reached over the transport.
+
+The node agent is the same one the controller runs in-process: the transport hands it the
+controller's messages and carries its answers back.  Its rank is the controller's business
+(the controller names the rank of each answer from the hostname the agent registered as), and
+the key that signs launch credentials comes with each welcome, so an agent accepts work only
+from the controller that is running now; a controller that restarts cannot take back the
+jobs the last one started (they end with an exception at its start), so their tasks are
+killed when it welcomes the agent.  It runs no PrEp node hooks yet (a prolog is
+answered as not run).  It stops, killing its tasks, on SIGTERM or SIGINT, or when the
+controller refuses it.
+"""
+
+import asyncio
+import logging
+import signal
+
+from ..exec.agent import NodeAgent
+from ..prep.cred import CredentialKey
+from ..transport import AgentTransport, Settings, this_node
+
+log = logging.getLogger("corral.agent")
+
+
+async def run(endpoint: str, key_dir: str, hostname: str | None, settings: Settings) -> int:
+    """Serve as node ``hostname`` (default: this machine's) until told to stop; the exit
+    status (1 when the controller refused this agent)."""
+    loop = asyncio.get_running_loop()
+    registration = this_node(hostname)
+    stopped = loop.create_future()
+    transport = None
+    node = NodeAgent(loop, None, registration.hostname, lambda msg: transport.send(msg))
+
+    def welcomed(credential: bytes | None):
+        # A new controller signs with a new key: credentials of the last one are refused,
+        # and the jobs it started here are not the new one's.
+        if node.key is not None and node.key.secret != credential:
+            if node.jobs:
+                log.warning("agent %s: a new controller: killing the tasks of %d jobs the "
+                            "last one started", registration.hostname, len(node.jobs))
+            node.abandon_all()
+        node.key = CredentialKey(credential) if credential is not None else None
+
+    def refused(reason: str):
+        if not stopped.done():
+            stopped.set_result(1)
+
+    transport = AgentTransport(endpoint, key_dir, registration, on_message=node.handle,
+                               on_refused=refused, on_welcome=welcomed, settings=settings)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, lambda: stopped.done() or stopped.set_result(0))
+    await transport.start()
+    log.info("agent %s connecting to %s", registration.hostname, transport.endpoint)
+    try:
+        return await stopped
+    finally:
+        node.kill_all(signal.SIGKILL)
+        await transport.close()

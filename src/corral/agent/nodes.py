@@ -1,0 +1,110 @@
+"""The controller's side of node agents in other processes: one per declared node.
+
+Each node of ``[[resource.config]]`` is served by the agent that registers with its hostname
+(any other hostname is refused, with the reason both ends log); until then, and whenever its
+agent falls silent, the node is down: drained with a reason (``corral resource list`` shows
+it) so that nothing new is placed there.  A node whose agent is lost, or comes back as a new
+process (a new boot id: its tasks are gone), fails the jobs that ran there (`Exec.node_failed`).
+A node returns to service when its agent is heard again, unless something else (an operator,
+a failed prolog) drained it meanwhile.
+
+Answers from an agent carry the rank of the node it registered as, whatever it says: an
+agent speaks for its own node only.
+"""
+
+import logging
+import time
+
+from ..jobmanager import requeue
+from ..states import State
+from ..transport import ControllerTransport
+
+log = logging.getLogger("corral.agent")
+
+#: The reason of the requeue of a job whose node failed (Slurm's NODE_FAIL with JobRequeue).
+NODE_FAIL_REQUEUED = "node failure requeued"
+NOT_REGISTERED = "agent not registered"
+NOT_RESPONDING = "not responding"
+LOST = "node lost"
+#: Reasons this module gives; a node drained with one of them at start (drains are stored
+#: with the others) is down only until its agent registers.
+DOWN_REASONS = frozenset({NOT_REGISTERED, NOT_RESPONDING, LOST})
+
+
+class RemoteNodes:
+    def __init__(self, endpoint: str, key_dir: str, settings, pool, scheduler, credential_key,
+                 on_message, on_node_failed):
+        """``on_message(msg)`` gets each agent answer (its ``rank`` set from its sender);
+        ``on_node_failed(rank, note)`` is called when a node's tasks are gone."""
+        self.pool = pool
+        self.scheduler = scheduler
+        self.on_message = on_message
+        self.on_node_failed = on_node_failed
+        self.ranks = {node.name: node.rank for node in pool.nodes}
+        #: rank -> the reason this node is down (the drain reason it was given).
+        self.down: dict[int, str] = {}
+        self.transport = ControllerTransport(
+            endpoint, key_dir, settings=settings, credential_secret=credential_key.secret,
+            on_message=self._message, on_register=self._register, on_state=self._state)
+        self.channels = [self.transport.channel(node.name) for node in pool.nodes]
+
+    async def start(self):
+        """Listen for agents; every node is down until its agent registers."""
+        for rank in range(len(self.pool.nodes)):
+            self._set_down(rank, NOT_REGISTERED)
+        await self.transport.start()
+
+    async def close(self):
+        await self.transport.close()
+
+    def _message(self, hostname: str, msg: dict):
+        msg["rank"] = self.ranks[hostname]
+        self.on_message(msg)
+
+    def _register(self, registration, event: str) -> str | None:
+        rank = self.ranks.get(registration.hostname)
+        if rank is None:
+            return (f"hostname {registration.hostname} is not one of the nodes declared in "
+                    "[[resource.config]]")
+        if event == "restarted":
+            self.on_node_failed(rank, f"the agent of node {registration.hostname} (rank "
+                                      f"{rank}) restarted")
+        self._set_up(rank)
+        return None
+
+    def _state(self, hostname: str, state: str):
+        rank = self.ranks[hostname]
+        if state == "alive":
+            self._set_up(rank)
+        elif state == "unresponsive":
+            self._set_down(rank, NOT_RESPONDING)
+        else:
+            self._set_down(rank, LOST)
+            self.on_node_failed(rank, f"node {hostname} (rank {rank}) lost: its agent fell "
+                                      "silent")
+
+    def _set_down(self, rank: int, reason: str):
+        node = self.pool.nodes[rank]
+        if node.drained and node.drain_reason not in DOWN_REASONS:
+            return  # drained for another reason: that one stays
+        self.down[rank] = reason
+        self.pool.drain(rank, reason, time.time())
+
+    def _set_up(self, rank: int):
+        reason = self.down.pop(rank, None)
+        node = self.pool.nodes[rank]
+        if reason is not None and node.drained and node.drain_reason == reason:
+            self.pool.undrain(rank)
+            self.scheduler.resources_changed()
+
+
+def node_fail(manager, max_requeue: int, job, note: str):
+    """End ``job``, whose node failed, with a fatal ``node-fail`` exception; requeue it
+    unless it was submitted with ``requeue = false`` or has been run ``max_requeue`` times
+    again already.  A job already ending (cancelled, timed out) just ends."""
+    if job.state != State.RUN:
+        return
+    if job.request is not None and job.request.requeue and job.restart_count < max_requeue:
+        requeue.request(manager, job, NODE_FAIL_REQUEUED, exception=("node-fail", note))
+    else:
+        manager.raise_exception(job, "node-fail", 0, note, manager.owner_uid)

@@ -1,0 +1,49 @@
+"""``corral agent``: run this node's agent, connected to the controller.
+
+Thin over `corral.agent.daemon`; the clocks are the controller's ``[agents]`` ones, given
+here as options (both ends must agree on them).
+"""
+
+import sys
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "agent", help="run a node agent connected to the controller",
+        description="Run this node's agent: it registers with the controller at URI under "
+                    "its hostname and runs the tasks the controller places on this node.",
+    )
+    parser.add_argument("--connect", required=True, metavar="URI",
+                        help="the controller's [agents] listen address (tcp://HOST:PORT or "
+                             "ipc://PATH)")
+    parser.add_argument("--key-dir", required=True, metavar="DIR",
+                        help="holds controller.key and agents/HOSTNAME.key_secret")
+    parser.add_argument("--hostname", metavar="NAME",
+                        help="register as NAME (default: this machine's hostname)")
+    parser.add_argument("--heartbeat-interval", type=float, default=2.0, metavar="SECONDS")
+    parser.add_argument("--unresponsive-after", type=float, default=10.0, metavar="SECONDS")
+    parser.add_argument("--lost-after", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument("--verbose", "-v", action="count", default=0,
+                        help="log more to stderr (twice for debug)")
+    parser.set_defaults(func=main)
+
+
+def main(args) -> int:
+    import asyncio
+    import logging
+
+    from ..agent import daemon
+    from ..transport import KeyMaterialError, Settings
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    handler.setLevel(logging.INFO - 10 * min(args.verbose, 1))
+    root = logging.getLogger("corral")
+    root.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+    try:
+        settings = Settings(args.heartbeat_interval, args.unresponsive_after, args.lost_after)
+        return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings))
+    except (KeyMaterialError, ValueError) as exc:
+        print(f"corral agent: {exc}", file=sys.stderr)
+        return 1
