@@ -36,6 +36,13 @@ def guest_user():
         return pwd.getpwnam(GUEST)
 
 
+def become(user):
+    """Drop this (forked) process to ``user``'s uid and primary gid, with no other groups."""
+    os.setgroups([])
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+
+
 def as_guest(uri, call):
     """Run ``call(client)`` as the guest user in a child process; its result, or the
     RPCError it raised."""
@@ -45,9 +52,7 @@ def as_guest(uri, call):
     if pid == 0:
         os.close(read_fd)
         try:
-            os.setgroups([])
-            os.setgid(user.pw_gid)
-            os.setuid(user.pw_uid)
+            become(user)
             with Client(uri) as client:
                 payload = {"result": call(client)}
         except RPCError as exc:
@@ -137,9 +142,7 @@ def guest_holding(call):
     if pid == 0:
         os.close(read_fd)
         try:
-            os.setgroups([])
-            os.setgid(user.pw_gid)
-            os.setuid(user.pw_uid)
+            become(user)
             payload = {"result": call()}
         except BaseException as exc:
             payload = {"crash": repr(exc)}
