@@ -43,9 +43,10 @@ def become(user):
     os.setuid(user.pw_uid)
 
 
-def as_guest(uri, call):
-    """Run ``call(client)`` as the guest user in a child process; its result, or the
-    RPCError it raised."""
+def _fork_as_guest(work, hold=False):
+    """Fork a child that becomes the guest user, runs ``work()`` (a JSON payload) and sends
+    it back as one line; with ``hold`` the child then keeps what it opened until killed.
+    Returns ``(pid, payload)``."""
     user = guest_user()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -53,17 +54,30 @@ def as_guest(uri, call):
         os.close(read_fd)
         try:
             become(user)
-            with Client(uri) as client:
-                payload = {"result": call(client)}
-        except RPCError as exc:
-            payload = {"errno": exc.errno, "error": exc.strerror}
+            payload = work()
         except BaseException as exc:
             payload = {"crash": repr(exc)}
-        os.write(write_fd, json.dumps(payload).encode())
+        os.write(write_fd, (json.dumps(payload) + "\n").encode())
+        if hold:
+            time.sleep(120)
         os._exit(0)
     os.close(write_fd)
     with os.fdopen(read_fd) as pipe:
-        payload = json.loads(pipe.read() or '{"crash": "no answer"}')
+        payload = json.loads(pipe.readline() or '{"crash": "no answer"}')
+    return pid, payload
+
+
+def as_guest(uri, call):
+    """Run ``call(client)`` as the guest user in a child process; its result, or the
+    RPCError it raised."""
+    def work():
+        try:
+            with Client(uri) as client:
+                return {"result": call(client)}
+        except RPCError as exc:
+            return {"errno": exc.errno, "error": exc.strerror}
+
+    pid, payload = _fork_as_guest(work)
     os.waitpid(pid, 0)
     if "crash" in payload:
         raise AssertionError(payload["crash"])
@@ -136,23 +150,8 @@ def raw_exchange(client, body: bytes, header: bytes | None = None) -> dict:
 def guest_holding(call):
     """Run ``call()`` as the guest user in a child process that then holds whatever it
     opened (connections, unread replies) until the block ends; yields its JSON result."""
-    user = guest_user()
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        try:
-            become(user)
-            payload = {"result": call()}
-        except BaseException as exc:
-            payload = {"crash": repr(exc)}
-        os.write(write_fd, (json.dumps(payload) + "\n").encode())
-        time.sleep(120)
-        os._exit(0)
-    os.close(write_fd)
+    pid, payload = _fork_as_guest(lambda: {"result": call()}, hold=True)
     try:
-        with os.fdopen(read_fd) as pipe:
-            payload = json.loads(pipe.readline() or '{"crash": "no answer"}')
         if "crash" in payload:
             raise AssertionError(payload["crash"])
         yield payload["result"]
