@@ -11,7 +11,7 @@ import bisect
 import heapq
 import itertools
 
-#: How many jobs `in_order` takes off a heap copy one by one before sorting the rest.
+#: How many jobs `in_order` takes off the heap one by one before sorting the rest.
 _POPS_BEFORE_SORT = 16
 
 
@@ -70,25 +70,35 @@ class PendingQueue:
         self._heap = heap
 
     def in_order(self):
-        """Queued jobs in allocation order, lazily: a pass that stops after a few jobs pays
-        a few heap pops on a copy; one that goes on sorts the heap itself (a sorted list is
-        a heap), which makes the next pass's sort nearly free."""
-        heap = list(self._heap)
-        last = None
-        for _ in range(_POPS_BEFORE_SORT):
-            if not heap:
-                return
-            last = heapq.heappop(heap)
-            if last[3] is not None:
-                yield last[3]
-        live = [entry for entry in self._heap if entry[3] is not None]
-        live.sort()
-        self._heap = live
-        # Entries are unique by (priority, id, serial): go on after the last one popped,
-        # whether or not the caller has since removed it.
-        for entry in live[bisect.bisect_right(live, last):]:
-            if entry[3] is not None:
+        """Queued jobs in allocation order, lazily.  The first jobs come off the heap itself
+        (a pass that stops after a few pays a few pops, however long the queue); a pass that
+        goes on sorts the heap (a sorted list is a heap, so the next pass's sort is nearly
+        free).  Jobs the caller did not remove go back when the walk ends or is closed."""
+        heap = self._heap
+        taken = []
+        try:
+            for _ in range(_POPS_BEFORE_SORT):
+                while heap and heap[0][3] is None:
+                    heapq.heappop(heap)
+                if not heap:
+                    return
+                entry = heapq.heappop(heap)
+                taken.append(entry)
                 yield entry[3]
+            last = taken[-1]
+            live = [entry for entry in (*taken, *heap) if entry[3] is not None]
+            taken = []
+            live.sort()
+            self._heap = live
+            # Entries are unique by (priority, id, serial): go on after the last one taken,
+            # whether or not the caller has since removed it.
+            for entry in live[bisect.bisect_right(live, last):]:
+                if entry[3] is not None:
+                    yield entry[3]
+        finally:
+            for entry in taken:
+                if entry[3] is not None:
+                    heapq.heappush(heap, entry)
 
     def jobs(self):
         """Queued jobs in allocation order (for listings; O(n log n))."""

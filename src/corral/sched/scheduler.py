@@ -13,6 +13,7 @@ that could change the answer (a new request, freed resources, a priority change,
 node), so a burst of events costs one pass, and nothing runs while nothing changes.
 """
 
+import contextlib
 import logging
 import time
 
@@ -122,38 +123,41 @@ class Scheduler:
         stopped_queues = set()
         waiting_for_resources: dict[int, float | None] = {}
         names = None
-        for job in self.pending.in_order():
-            queue = job.queue
-            if queue in stopped_queues:
-                continue
-            request = job.request
-            policy = policies.policy(queue)
-            reservations = reservations_by_queue.get(queue, 0)
-            too_big = request.nslots * request.cores_per_slot > profile.total_cores
-            if too_big and not policy.blocks_queue and not policy.reserves(reservations):
-                continue  # the common case of a long backfill pass: cannot start now
-            duration = request.duration or policies.duration(queue)
-            counts = None if too_big else profile.place_now(request, duration)
-            if counts is not None:
-                profile.start_now(counts, now + duration)
-                if names is None:
-                    names = self.pool.node_names()
-                self._allocate(job, counts, now, duration, names)
-                continue
-            if policy.reserves(reservations):
-                found = profile.earliest(request, duration)
-                estimate = None
-                if found is not None:
-                    estimate, reserved = found
-                    profile.reserve(estimate, estimate + duration, reserved)
-                waiting_for_resources[job.id] = estimate
-                reservations_by_queue[queue] = reservations + 1
-            elif policy.blocks_queue:
-                waiting_for_resources[job.id] = None
-            if policy.blocks_queue:
-                stopped_queues.add(queue)
-            if self._nothing_left_to_do(profile, stopped_queues, reservations_by_queue):
-                break
+        # Closed at once, so that the jobs the walk took off the heap are back before
+        # anything else looks at the queue.
+        with contextlib.closing(self.pending.in_order()) as jobs:
+            for job in jobs:
+                queue = job.queue
+                if queue in stopped_queues:
+                    continue
+                request = job.request
+                policy = policies.policy(queue)
+                reservations = reservations_by_queue.get(queue, 0)
+                too_big = request.nslots * request.cores_per_slot > profile.total_cores
+                if too_big and not policy.blocks_queue and not policy.reserves(reservations):
+                    continue  # the common case of a long backfill pass: cannot start now
+                duration = request.duration or policies.duration(queue)
+                counts = None if too_big else profile.place_now(request, duration)
+                if counts is not None:
+                    profile.start_now(counts, now + duration)
+                    if names is None:
+                        names = self.pool.node_names()
+                    self._allocate(job, counts, now, duration, names)
+                    continue
+                if policy.reserves(reservations):
+                    found = profile.earliest(request, duration)
+                    estimate = None
+                    if found is not None:
+                        estimate, reserved = found
+                        profile.reserve(estimate, estimate + duration, reserved)
+                    waiting_for_resources[job.id] = estimate
+                    reservations_by_queue[queue] = reservations + 1
+                elif policy.blocks_queue:
+                    waiting_for_resources[job.id] = None
+                if policy.blocks_queue:
+                    stopped_queues.add(queue)
+                if self._nothing_left_to_do(profile, stopped_queues, reservations_by_queue):
+                    break
         self._tell(waiting_for_resources)
 
     def _nothing_left_to_do(self, profile, stopped_queues, reservations_by_queue) -> bool:
