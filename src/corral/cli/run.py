@@ -1,10 +1,10 @@
 """``corral run``: submit one job, stream its output, exit with its status."""
 
-import os
 import sys
 
 from .. import jobspec as jobspec_module
 from ..client import connect
+from ..waitstatus import returncode
 from .interrupt import follow
 from .submit import add_job_options, build_jobspec, parse_flags, parse_urgency
 
@@ -17,12 +17,10 @@ def register(subparsers):
 
 def exit_status(job: dict) -> int:
     """The job's exit code as a shell reports it (128+N for signal N); 1 if it never ran."""
-    status = job.get("waitstatus")
-    if status is None:
+    code = returncode(job.get("waitstatus"))
+    if code is None:
         return 1 if job.get("result_name") != "COMPLETED" else 0
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
+    return code
 
 
 def attach(client, job_id: int, prefix: str) -> int:

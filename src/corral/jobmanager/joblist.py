@@ -10,17 +10,26 @@ import errno
 
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
+from ..slurm.states import QUEUE_STOPPED
 from ..states import (
+    PRIORITY,
     RESULT_NAMES,
+    SCHED,
     STATE_NAMES,
     State,
 )
 
+#: What a stopped queue overrides: a hold (urgency 0) or a requeue delay still says itself.
+_QUEUE_REASONS = (None, "Priority", "Resources")
 
-def describe(job) -> dict:
+
+def describe(job, queues) -> dict:
     info = job.summary()
     info["state_name"] = STATE_NAMES[State(job.state)]
     info["result_name"] = RESULT_NAMES[job.result] if job.result is not None else None
+    if job.state & (PRIORITY | SCHED) and job.urgency and info["reason"] in _QUEUE_REASONS \
+            and not queues.started(job.queue):
+        info["reason"] = QUEUE_STOPPED  # nothing is allocated from it, whatever else holds
     return info
 
 
@@ -51,7 +60,7 @@ class JobList:
                 return False
             if results and job.state == State.INACTIVE:
                 return job.result is not None and bool(job.result & results)
-            return not results or job.state == State.INACTIVE
+            return True
 
         manager = self.manager
         pending, running = [], []
@@ -68,9 +77,10 @@ class JobList:
         jobs = pending + running + inactive
         if limit > 0:
             jobs = jobs[:limit]
-        msg.respond({"jobs": [describe(job) for job in jobs]})
+        queues = manager.queues
+        msg.respond({"jobs": [describe(job, queues) for job in jobs]})
 
     def serve_list_id(self, msg):
         request = msg.payload_object()
         job = self.manager.job_for(msg, request.get("id"))
-        msg.respond({"job": describe(job)})
+        msg.respond({"job": describe(job, self.manager.queues)})
