@@ -18,19 +18,28 @@ def kept_paths(job_id: int, output_dir: str) -> tuple[str, str]:
 
 
 def paths(job_id: int, job_name: str | None, system: dict, output_dir: str):
-    """``(stdout path, stderr path, user_given)`` for a job's ``attributes.system``."""
+    """``(stdout path, stderr path, kept)`` for a job's ``attributes.system``; ``kept`` names
+    the streams that go to the files kept with the job (with only ``-e``, stdout is kept while
+    stderr goes to the user's file: each stream is opened with the rights it needs)."""
     output = system.get("shell", {}).get("options", {}).get("output", {})
     stdout = (output.get("stdout") or {}).get("path")
     stderr = (output.get("stderr") or {}).get("path")
     kept_stdout, kept_stderr = kept_paths(job_id, output_dir)
     if stdout is None and stderr is None:
-        return kept_stdout, kept_stderr, False
+        return kept_stdout, kept_stderr, KEPT_BOTH
     cwd = system.get("cwd") or "/"
 
     def expand(path):
         path = path.replace("{{id}}", str(job_id)).replace("{{name}}", job_name or "")
         return path if os.path.isabs(path) else os.path.join(cwd, path)
 
-    stdout = expand(stdout) if stdout else kept_stdout
-    stderr = expand(stderr) if stderr else stdout
-    return stdout, stderr, True
+    if not stdout:
+        return kept_stdout, expand(stderr), KEPT_STDOUT
+    stdout = expand(stdout)
+    return stdout, expand(stderr) if stderr else stdout, KEPT_NONE
+
+
+#: The ``kept`` answers of `paths`.
+KEPT_BOTH = ("stdout", "stderr")
+KEPT_STDOUT = ("stdout",)
+KEPT_NONE = ()

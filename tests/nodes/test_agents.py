@@ -32,7 +32,7 @@ async def main():
     def registered(registration, event):
         start = {"type": "start", "job": 7, "rank": 0, "userid": 0, "cwd": "/",
                  "command": ["touch", sys.argv[3]], "env": {}, "stdout": "/dev/null",
-                 "stderr": "/dev/null", "user_paths": True,
+                 "stderr": "/dev/null", "kept": [],
                  "tasks": [{"rank": 0, "cores": [0], "gpus": []}]}
         start["token"] = forged.launch_token(start)
         asyncio.get_running_loop().call_soon(transport.send, registration.hostname, start)

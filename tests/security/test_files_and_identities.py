@@ -369,3 +369,27 @@ def test_temporary_instance_in_a_private_directory_says_guests_cannot_reach_it(t
     socket_path = uri.removeprefix("local://")
     assert stderr == (f"corral: WARNING: guests cannot reach the socket {socket_path}: "
                       f"{private} is not searchable by other users\n")
+
+
+def test_guest_job_with_only_an_error_file_keeps_its_stdout_with_the_job(guest_instance):
+    """``-e FILE`` without ``-o``: stderr goes to the guest's file, opened as the guest;
+    stdout is kept with the job, written by the agent (never opened as the guest, who cannot
+    reach the instance's output directory), and both read back as ``corral run`` does."""
+    inst = guest_instance()
+    home = guest_directory()
+    try:
+        job_id = guest_submit(inst, command=["sh", "-c", "echo out; echo err >&2"], cwd=home,
+                              error=os.path.join(home, "err.{{id}}"))
+        inst.wait_inactive(job_id)
+        chunks = as_guest(inst.uri, lambda client: list(client.output(job_id)))
+        job = inst.client().job(job_id)
+        with open(os.path.join(home, f"err.{job_id}")) as file:
+            error_text = file.read()
+        error_owner = os.stat(os.path.join(home, f"err.{job_id}")).st_uid
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert (job["result_name"], job["waitstatus"]) == ("COMPLETED", 0), job
+    assert sorted(map(tuple, chunks)) == [("stderr", "err\n"), ("stdout", "out\n")]
+    assert (error_text, error_owner) == ("err\n", guest_user().pw_uid)
+    kept = os.stat(os.path.join(inst.state_dir, "output", f"{job_id}.out"))
+    assert kept.st_uid == guest_user().pw_uid and stat.S_IMODE(kept.st_mode) == 0o600

@@ -133,10 +133,7 @@ class NodeAgent:
             return
         output = record.output
         if note is not None:
-            if output is not None:
-                output.write("stderr", note.encode())
-            else:
-                os.write(stderr_fd, note.encode())
+            _write_stderr(record, stderr_fd, note)
         argv = msg["command"]
         env = msg["env"]
         # The child enters the directory opened with the user's rights, through its fd.
@@ -147,27 +144,28 @@ class NodeAgent:
                 task_env["CORRAL_TASK_RANK"] = str(task["rank"])
                 if task["gpus"]:
                     task_env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, task["gpus"]))
+                pipes = {}
                 if output is not None:
                     try:
-                        stdout_fd, stderr_fd = output.task_pipes()
+                        pipes = output.task_pipes()
                     except OSError as exc:  # no file descriptor left: the job fails
                         exc = OSError(exc.errno, f"cannot create its output pipes: "
                                                  f"{exc.strerror}")
-                        self._start_failed(record, task, msg, exc, None)
+                        self._start_failed(record, task, msg, exc, stderr_fd)
                         break
                 try:
                     process = launch.spawn(
                         self.loop, task["rank"], argv, task_env, cwd,
-                        launch.usable_cpus(task["cores"]), stdout_fd, stderr_fd,
+                        launch.usable_cpus(task["cores"]), pipes.get("stdout", stdout_fd),
+                        pipes.get("stderr", stderr_fd),
                         lambda t, r=record: self._task_exited(r, t), identity,
                     )
                 except OSError as exc:
                     self._start_failed(record, task, msg, exc, stderr_fd)
                     break
                 finally:
-                    if output is not None:
-                        os.close(stdout_fd)
-                        os.close(stderr_fd)
+                    for end in pipes.values():
+                        os.close(end)
                 record.tasks.append(process)
                 record.remaining += 1
         finally:
@@ -182,11 +180,7 @@ class NodeAgent:
         reason = f"{msg['command'][0]}: {exc.strerror or exc}"
         where = f"task {task['rank']} ({self.name})"
         self._fail(record, f"{where}: start failed: {reason}")
-        text = f"corral: {where}: start failed: {reason}\n".encode()
-        if record.output is not None:
-            record.output.write("stderr", text)
-        elif stderr_fd is not None:
-            os.write(stderr_fd, text)
+        _write_stderr(record, stderr_fd, f"corral: {where}: start failed: {reason}\n")
 
     def _working_directory(self, record, cwd: str, identity) -> tuple[int, str | None]:
         """The directory the tasks start in, opened (``O_PATH``) with the job user's rights,
@@ -208,24 +202,28 @@ class NodeAgent:
                                      f"{exc.strerror}") from None
 
     def _output(self, record, msg, identity, close_fds: list) -> tuple:
-        """The tasks' stdout and stderr: ``(stdout fd, stderr fd)``, both None when the
-        output is kept with the job (it goes through pipes, per task: ``record.output``).
-        Files the user named are opened here with the user's rights (created as the user's);
-        their descriptors are added to ``close_fds``, closed once the tasks have them."""
-        stdout, stderr = msg["stdout"], msg["stderr"]
-        if not msg.get("user_paths"):
+        """The tasks' stdout and stderr: ``(stdout fd, stderr fd)``, None for a stream kept
+        with the job (it goes through pipes, per task: ``record.output``).  Files the user
+        named are opened here with the user's rights (created as the user's); their
+        descriptors are added to ``close_fds``, closed once the tasks have them."""
+        paths = {"stdout": msg["stdout"], "stderr": msg["stderr"]}
+        kept = msg.get("kept", ())
+        if kept:
             owner = identity[:2] if identity is not None else None
-            record.output = JobOutput(self.loop, stdout, stderr, bool(msg.get("truncate")),
-                                      owner, lambda note: self._output_lost(record, note))
-            return None, None
+            record.output = JobOutput(self.loop, {stream: paths[stream] for stream in kept},
+                                      bool(msg.get("truncate")), owner,
+                                      lambda note: self._output_lost(record, note))
         flags = _USER_FILE_FLAGS | (os.O_TRUNC if msg.get("truncate") else 0)
-        stdout_fd = _open_user_file(identity, stdout, flags)
-        close_fds.append(stdout_fd)
-        if stderr == stdout:
-            return stdout_fd, stdout_fd
-        stderr_fd = _open_user_file(identity, stderr, flags)
-        close_fds.append(stderr_fd)
-        return stdout_fd, stderr_fd
+        fds = {}
+        for stream in ("stdout", "stderr"):
+            if stream in kept:
+                fds[stream] = None
+            elif stream == "stderr" and paths["stderr"] == paths["stdout"]:
+                fds[stream] = fds["stdout"]
+            else:
+                fds[stream] = _open_user_file(identity, paths[stream], flags)
+                close_fds.append(fds[stream])
+        return fds["stdout"], fds["stderr"]
 
     def _fail(self, record: AgentJob, note: str):
         record.failed = True
@@ -374,6 +372,15 @@ class NodeAgent:
         their tasks and forget the jobs, so that nothing about them reaches the next one."""
         self.kill_all(signal.SIGKILL)
         self.jobs.clear()
+
+
+def _write_stderr(record: AgentJob, stderr_fd: int | None, text: str):
+    """A line of corral's own for the job's stderr, wherever that goes."""
+    output = record.output
+    if output is not None and "stderr" in output.paths:
+        output.write("stderr", text.encode())
+    elif stderr_fd is not None:
+        os.write(stderr_fd, text.encode())
 
 
 def _open_user_file(identity, path: str, flags: int) -> int:

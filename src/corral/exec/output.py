@@ -22,13 +22,14 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 
 class JobOutput:
-    def __init__(self, loop, stdout_path: str, stderr_path: str, truncate: bool, owner=None,
-                 on_lost=None):
-        """``owner`` is the ``(uid, gid)`` the files are given, None to keep the agent's."""
+    def __init__(self, loop, paths: dict[str, str], truncate: bool, owner=None, on_lost=None):
+        """``paths`` maps the streams kept with the job (``stdout``, ``stderr``, or one of
+        them) to their files; ``owner`` is the ``(uid, gid)`` the files are given, None to
+        keep the agent's."""
         self.loop = loop
         self.on_lost = on_lost
         self.lost_bytes = 0
-        self.paths = {"stdout": stdout_path, "stderr": stderr_path}
+        self.paths = paths
         self.owner = owner
         self.files: dict[str, int] = {}  # path -> fd, opened on first data
         self.pipes: dict[int, str] = {}  # read end -> stream, until EOF
@@ -40,22 +41,22 @@ class JobOutput:
                 except FileNotFoundError:
                     pass
 
-    def task_pipes(self) -> tuple[int, int]:
-        """Write ends for one task's stdout and stderr; the caller closes them once the task
-        has them."""
-        ends = []
-        for stream in ("stdout", "stderr"):
+    def task_pipes(self) -> dict[str, int]:
+        """Write ends for one task's kept streams, by stream; the caller closes them once the
+        task has them."""
+        ends = {}
+        for stream in self.paths:
             try:
                 read_end, write_end = os.pipe2(os.O_CLOEXEC)
             except OSError:
-                for end in ends:  # no file descriptor left: nothing half-made stays open
+                for end in ends.values():  # no file descriptor left: nothing half-made stays
                     os.close(end)
                 raise
             os.set_blocking(read_end, False)
             self.pipes[read_end] = stream
             self.loop.add_reader(read_end, self._readable, read_end)
-            ends.append(write_end)
-        return ends[0], ends[1]
+            ends[stream] = write_end
+        return ends
 
     def write(self, stream: str, data: bytes):
         path = self.paths[stream]

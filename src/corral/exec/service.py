@@ -121,7 +121,7 @@ class Exec:
             prologs, on_prolog = self.prologs_at_start(job)
         # Files the user named are emptied by the first rank; files kept with the job exist
         # only if an earlier run of it (a requeued job) printed something.
-        truncate = message["user_paths"] or job.restart_count > 0
+        truncate = len(message["kept"]) < 2 or job.restart_count > 0
         starts = []
         for rank, tasks in tasks_by_rank.items():
             start = dict(message, rank=rank, tasks=tasks, truncate=truncate)
@@ -385,7 +385,7 @@ class Exec:
             "CORRAL_URI": self.uri,
         })
         cwd = system.get("cwd") or _home(job.userid)
-        stdout, stderr, user_paths = output.paths(job.id, job.name, system, self.output_dir)
+        stdout, stderr, kept = output.paths(job.id, job.name, system, self.output_dir)
         return {
             "type": "start",
             "job": job.id,
@@ -395,7 +395,7 @@ class Exec:
             "cwd": cwd,
             "stdout": stdout,
             "stderr": stderr,
-            "user_paths": user_paths,
+            "kept": list(kept),
         }
 
     def _tasks_by_rank(self, job, ranks) -> dict:
