@@ -57,6 +57,7 @@ class Client:
         self._reader = wire.FrameReader()
         self._next_tag = 1
         self._waiting: dict[int, list] = {}
+        self._cancelled: set[int] = set()  # streams left before their end
 
     def close(self):
         self.sock.close()
@@ -117,9 +118,14 @@ class Client:
                 raise RPCError(errno.ECONNRESET, f"corral at {self.uri} closed the connection")
             for body in self._reader.feed(data):
                 frame = self._reply(body)
-                waiting = self._waiting.get(frame.get("matchtag"))
+                tag_of_frame = frame.get("matchtag")
+                waiting = self._waiting.get(tag_of_frame)
                 if waiting is not None:
                     waiting.append(frame)
+                elif tag_of_frame in self._cancelled:
+                    # What a cancelled stream still sent; its error frame is its last.
+                    if frame.get("errnum"):
+                        self._cancelled.discard(tag_of_frame)
                 elif frame.get("errnum"):
                     raise RPCError(frame["errnum"], frame.get("errstr"))
         return queue.pop(0)
@@ -150,12 +156,19 @@ class Client:
         tag = self.send(topic, payload)
         return self._result(tag, self.recv(tag, timeout))
 
-    def stream(self, topic: str, payload=None):
-        """Yield the payloads of a streaming request until the service ends it."""
+    def stream(self, topic: str, payload=None, idle: float | None = None):
+        """Yield the payloads of a streaming request until the service ends it; with
+        ``idle``, also None each time that many seconds pass without one."""
         tag = self.send(topic, payload, streaming=True)
         try:
             while True:
-                frame = self.recv(tag)
+                try:
+                    frame = self.recv(tag, idle)
+                except RPCError as exc:
+                    if idle is None or exc.errno != errno.ETIMEDOUT:
+                        raise
+                    yield None
+                    continue
                 if frame.get("errnum") == errno.ENODATA:
                     self._waiting.pop(tag, None)
                     return
@@ -163,6 +176,7 @@ class Client:
         finally:
             if tag in self._waiting:
                 self._waiting.pop(tag, None)
+                self._cancelled.add(tag)
                 self.sock.sendall(wire.encode(
                     {"topic": "broker.cancel", "matchtag": 0, "payload": {"matchtag": tag}}
                 ))
@@ -229,10 +243,11 @@ class Client:
     def eventlog(self, job_id: int) -> list[dict]:
         return self.rpc("job-info.eventlog", {"id": job_id})["events"]
 
-    def watch_eventlog(self, job_id: int):
-        """Yield a job's events as they are committed, ending when it becomes inactive."""
-        for payload in self.stream("job-info.eventlog", {"id": job_id, "watch": True}):
-            yield payload["event"]
+    def watch_eventlog(self, job_id: int, idle: float | None = None):
+        """Yield a job's events as they are committed, ending when it becomes inactive; with
+        ``idle``, None each time that many seconds pass without one."""
+        for payload in self.stream("job-info.eventlog", {"id": job_id, "watch": True}, idle):
+            yield payload if payload is None else payload["event"]
 
     def wait_event(self, job_id: int, name: str, timeout: float | None = None) -> dict:
         payload = {"id": job_id, "name": name}
@@ -272,8 +287,10 @@ class Client:
     def set_urgency(self, job_id: int, urgency: int) -> int:
         return self.rpc("job-manager.urgency", {"id": job_id, "urgency": urgency})["old_urgency"]
 
-    def wait(self, job_id: int) -> dict:
-        return self.rpc("job-manager.wait", {"id": job_id})
+    def wait(self, job_id: int | None = None) -> dict:
+        """``{id, success, errstr}`` once the job is inactive; without an id, of the next
+        waitable job of ours (`RPCError` ECHILD when there is none)."""
+        return self.rpc("job-manager.wait", {} if job_id is None else {"id": job_id})
 
     def output(self, job_id: int, watch: bool = False):
         """Yield ``(stream, text)`` chunks of a job's output."""

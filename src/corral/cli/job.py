@@ -1,12 +1,15 @@
 """``corral job``: look at and act on one job (info, eventlog, wait-event, urgency, wait,
 attach, kill, raise, requeue)."""
 
+import errno
 import json
 import signal
 import sys
 
 from .. import eventlog
 from ..client import RPCError, connect
+from ..states import State
+from . import pending
 from .interrupt import follow
 from .run import attach
 from .submit import parse_urgency
@@ -42,7 +45,16 @@ def register(subparsers):
     urgency.add_argument("urgency", help="0-31, or hold, default, expedite")
     urgency.set_defaults(func=_urgency)
 
-    wait = commands.add_parser("wait", help="wait for jobs to end (all of yours without ID)")
+    wait = commands.add_parser(
+        "wait", help="wait for a job to end; without ID, for the next waitable job",
+        description="Without ID, wait for the next of your jobs submitted with "
+                    "--flags=waitable to end and print its id; each is reported once. Exit "
+                    "status: 0 when the job succeeded, 1 when it failed, 2 when there is no "
+                    "waitable job to wait for.")
+    wait.add_argument("-a", "--all", action="store_true",
+                      help="wait for every waitable job (status 1 if one failed)")
+    wait.add_argument("-v", "--verbose", action="store_true",
+                      help="with --all, say also of each job that succeeded")
     wait.add_argument("id", type=int, nargs="?")
     wait.set_defaults(func=_wait)
 
@@ -137,21 +149,48 @@ def _urgency(args):
         print(old)
 
 
+#: ``corral job wait`` without ID when no waitable job is left (flux job wait's status).
+NO_WAITABLE_STATUS = 2
+
+
 def _wait(args):
     with connect() as client:
         if args.id is not None:
+            _say_if_pending(client, client.job(args.id))
             outcome = client.wait(args.id)
             if not outcome["success"]:
                 print(f"corral job wait: {args.id}: {outcome['errstr']}", file=sys.stderr)
                 return 1
             return 0
+        for job in client.jobs(states=int(State.PENDING)):
+            if job.get("waitable"):
+                _say_if_pending(client, job)
         status = 0
-        for job in client.jobs():
-            outcome = client.wait(job["id"])
+        while True:
+            try:
+                outcome = client.wait()
+            except RPCError as exc:
+                if exc.errno != errno.ECHILD:
+                    raise
+                if args.all:
+                    return status
+                print(f"corral job wait: {exc.strerror}", file=sys.stderr)
+                return NO_WAITABLE_STATUS
             if not outcome["success"]:
-                print(f"corral job wait: {job['id']}: {outcome['errstr']}", file=sys.stderr)
+                print(f"corral job wait: {outcome['id']}: {outcome['errstr']}",
+                      file=sys.stderr)
                 status = 1
-        return status
+            elif args.all and args.verbose:
+                print(f"{outcome['id']}: job completed", flush=True)
+            if not args.all:
+                print(outcome["id"])
+                return status
+
+
+def _say_if_pending(client, job):
+    text = pending.describe(client, job)
+    if text is not None:
+        pending.say("corral job wait", text)
 
 
 def _purge(args):

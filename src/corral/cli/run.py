@@ -1,10 +1,12 @@
 """``corral run``: submit one job, stream its output, exit with its status."""
 
+import functools
 import sys
 
 from .. import jobspec as jobspec_module
 from ..client import connect
 from ..waitstatus import returncode
+from . import pending
 from .interrupt import follow
 from .submit import add_job_options, build_jobspec, parse_flags, parse_urgency
 
@@ -23,8 +25,12 @@ def exit_status(job: dict) -> int:
     return code
 
 
-def attach(client, job_id: int, prefix: str) -> int:
-    """Copy the job's output to ours until its tasks are gone; return its exit status."""
+def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False) -> int:
+    """Copy the job's output to ours until its tasks are gone; return its exit status.
+    While it waits to start, say why (`pending`); with ``give_up_when_held``, return
+    `pending.HELD_STATUS` if the system requeues it held."""
+    if not pending.until_started(client, job_id, prefix, give_up_when_held):
+        return pending.HELD_STATUS
     for stream, data in client.output(job_id, watch=True):
         target = sys.stdout if stream == "stdout" else sys.stderr
         target.write(data)
@@ -49,4 +55,5 @@ def main(args) -> int:
     with connect() as client:
         job_id = client.submit(spec, urgency=parse_urgency(args.urgency),
                                flags=parse_flags(args.flags))
-        return follow(client, job_id, "corral run", attach)
+        return follow(client, job_id, "corral run", functools.partial(
+            attach, give_up_when_held=True))

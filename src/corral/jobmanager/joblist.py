@@ -12,12 +12,14 @@ from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
 from ..slurm.states import QUEUE_STOPPED
 from ..states import (
+    INACTIVE,
     PRIORITY,
     RESULT_NAMES,
     SCHED,
     STATE_NAMES,
     State,
 )
+from .wait import WAITABLE
 
 #: What a stopped queue overrides: a hold (urgency 0) or a requeue delay still says itself.
 _QUEUE_REASONS = (None, "Priority", "Resources")
@@ -27,6 +29,8 @@ def describe(job, queues) -> dict:
     info = job.summary()
     info["state_name"] = STATE_NAMES[State(job.state)]
     info["result_name"] = RESULT_NAMES[job.result] if job.result is not None else None
+    if job.flags & WAITABLE and job.state != INACTIVE:  # (zombies are the job manager's)
+        info["waitable"] = True
     if job.state & (PRIORITY | SCHED) and job.urgency and info["reason"] in _QUEUE_REASONS \
             and not queues.started(job.queue):
         info["reason"] = QUEUE_STOPPED  # nothing is allocated from it, whatever else holds
