@@ -6,6 +6,7 @@ By default stdout and stderr are kept with the job in the instance's output dire
 replace them; with only ``-o``, stderr goes to the same file, as in Flux.  Files kept with
 the job hold only what came through its tasks' pipes; paths the user named are opened with
 the user's rights, by the agent for writing and by ``corral job attach`` for reading.
+With ``--label-io`` every line starts with its task's rank (``0: hello``), wherever it goes.
 """
 
 import os
@@ -37,6 +38,12 @@ def paths(job_id: int, job_name: str | None, system: dict, output_dir: str):
         return kept_stdout, expand(stderr), KEPT_STDOUT
     stdout = expand(stdout)
     return stdout, expand(stderr) if stderr else stdout, KEPT_NONE
+
+
+def labelled(system: dict) -> bool:
+    """Does each line of the job's output name its task (``--label-io``)?"""
+    output = system.get("shell", {}).get("options", {}).get("output", {})
+    return bool((output.get("stdout") or {}).get("label"))
 
 
 #: The ``kept`` answers of `paths`.

@@ -37,6 +37,8 @@ def add_job_options(parser):
                         help="do not start before TIME (epoch, ISO 8601, or +FSD)")
     parser.add_argument("-o", "--output", help="stdout to FILE ({{id}} is the job id)")
     parser.add_argument("-e", "--error", help="stderr to FILE ({{id}} is the job id)")
+    parser.add_argument("-l", "--label-io", action="store_true",
+                        help="prefix each line of output with its task rank")
     parser.add_argument("-S", "--setattr", action="append", default=[], metavar="KEY=VAL",
                         help="set a jobspec attribute (system. assumed)")
     parser.add_argument("--flags", default="", help="comma list of job flags: waitable, debug")
@@ -123,15 +125,28 @@ def build_jobspec(args, extra_env=None) -> dict:
         begin_time=args.begin_time,
         output=args.output,
         error=args.error,
+        label_io=args.label_io,
         setattr=args.setattr,
     )
+
+
+def copy_of(args, cc: int):
+    """The options of copy ``cc`` of a ``--cc`` submission: ``{cc}`` in the command and in
+    the ``-o``/``-e`` paths becomes its number, as ``flux submit`` does."""
+    def substitute(text):
+        return text.replace("{cc}", str(cc)) if text is not None else None
+
+    return argparse.Namespace(**dict(
+        vars(args), command=[substitute(word) for word in args.command],
+        output=substitute(args.output), error=substitute(args.error)))
 
 
 def register(subparsers):
     parser = subparsers.add_parser("submit", help="submit jobs, print their ids")
     add_job_options(parser)
     parser.add_argument("--cc", metavar="IDSET",
-                        help="submit one copy per id (CORRAL_JOB_CC set in each)")
+                        help="submit one copy per id (CORRAL_JOB_CC set in each, {cc} "
+                             "replaced in the command and -o/-e)")
     parser.set_defaults(func=main)
 
 
@@ -144,7 +159,8 @@ def main(args) -> int:
                 copies = idset.decode(args.cc)
             except ValueError as exc:
                 raise SystemExit(f"corral submit: --cc: {exc}") from None
-            specs = [build_jobspec(args, {"CORRAL_JOB_CC": str(cc)}) for cc in copies]
+            specs = [build_jobspec(copy_of(args, cc), {"CORRAL_JOB_CC": str(cc)})
+                     for cc in copies]
         else:
             specs = [build_jobspec(args)]
     except jobspec_module.JobspecError as exc:

@@ -147,7 +147,7 @@ class NodeAgent:
                 pipes = {}
                 if output is not None:
                     try:
-                        pipes = output.task_pipes()
+                        pipes = output.task_pipes(task["rank"])
                     except OSError as exc:  # no file descriptor left: the job fails
                         exc = OSError(exc.errno, f"cannot create its output pipes: "
                                                  f"{exc.strerror}")
@@ -203,16 +203,13 @@ class NodeAgent:
 
     def _output(self, record, msg, identity, close_fds: list) -> tuple:
         """The tasks' stdout and stderr: ``(stdout fd, stderr fd)``, None for a stream kept
-        with the job (it goes through pipes, per task: ``record.output``).  Files the user
-        named are opened here with the user's rights (created as the user's); their
-        descriptors are added to ``close_fds``, closed once the tasks have them."""
+        with the job (it goes through pipes, per task: ``record.output``; with ``label``,
+        every stream does).  Files the user named are opened here with the user's rights
+        (created as the user's); their descriptors are added to ``close_fds``, closed once
+        the tasks have them."""
         paths = {"stdout": msg["stdout"], "stderr": msg["stderr"]}
         kept = msg.get("kept", ())
-        if kept:
-            owner = identity[:2] if identity is not None else None
-            record.output = JobOutput(self.loop, {stream: paths[stream] for stream in kept},
-                                      bool(msg.get("truncate")), owner,
-                                      lambda note: self._output_lost(record, note))
+        label = bool(msg.get("label"))
         flags = _USER_FILE_FLAGS | (os.O_TRUNC if msg.get("truncate") else 0)
         fds = {}
         for stream in ("stdout", "stderr"):
@@ -223,6 +220,13 @@ class NodeAgent:
             else:
                 fds[stream] = _open_user_file(identity, paths[stream], flags)
                 close_fds.append(fds[stream])
+        if kept or label:
+            owner = identity[:2] if identity is not None else None
+            user_files = {stream: fd for stream, fd in fds.items() if fd is not None}
+            record.output = JobOutput(self.loop, {stream: paths[stream] for stream in kept},
+                                      bool(msg.get("truncate")), owner,
+                                      lambda note: self._output_lost(record, note),
+                                      user_files if label else None, label)
         return fds["stdout"], fds["stderr"]
 
     def _fail(self, record: AgentJob, note: str):
@@ -377,7 +381,7 @@ class NodeAgent:
 def _write_stderr(record: AgentJob, stderr_fd: int | None, text: str):
     """A line of corral's own for the job's stderr, wherever that goes."""
     output = record.output
-    if output is not None and "stderr" in output.paths:
+    if output is not None and "stderr" in output.streams():
         output.write("stderr", text.encode())
     elif stderr_fd is not None:
         os.write(stderr_fd, text.encode())

@@ -386,7 +386,7 @@ class Exec:
         })
         cwd = system.get("cwd") or _home(job.userid)
         stdout, stderr, kept = output.paths(job.id, job.name, system, self.output_dir)
-        return {
+        message = {
             "type": "start",
             "job": job.id,
             "userid": job.userid,
@@ -397,6 +397,9 @@ class Exec:
             "stderr": stderr,
             "kept": list(kept),
         }
+        if output.labelled(system):
+            message["label"] = True
+        return message
 
     def _tasks_by_rank(self, job, ranks) -> dict:
         """Split the job's tasks over ranks and slots: ``{rank: [{rank, cores, gpus}]}``.

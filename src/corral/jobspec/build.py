@@ -30,6 +30,7 @@ def build(
     begin_time: str | float | datetime.datetime | None = None,
     output: str | os.PathLike | None = None,
     error: str | os.PathLike | None = None,
+    label_io: bool = False,
     setattr: Iterable[str] = (),
 ) -> dict:
     """Build a version 1 jobspec from ``flux submit``-style options, and validate it.
@@ -40,7 +41,9 @@ def build(
     FSD string or seconds (0 or None: unlimited). ``dependencies`` are RFC 26 strings or objects;
     ``begin_time`` (epoch seconds, ISO 8601 time or ``+FSD`` from now) adds a ``begin-time``
     dependency. ``output``/``error`` are file paths, templates such as ``{{id}}`` kept verbatim.
-    ``setattr`` holds ``KEY[=VAL]`` strings applied last, as ``--setattr`` does.
+    ``label_io`` prefixes each line of output with its task's rank (Flux's shell option
+    ``output.{stdout,stderr}.label``). ``setattr`` holds ``KEY[=VAL]`` strings applied last,
+    as ``--setattr`` does.
     """
     if isinstance(command, str) or not isinstance(command, Iterable):
         fail("command", "must be a non-empty list of strings")
@@ -80,6 +83,9 @@ def build(
         redirects["stdout"] = {"type": "file", "path": _path_option("output", output)}
     if error is not None:
         redirects["stderr"] = {"type": "file", "path": _path_option("error", error)}
+    if label_io:
+        for stream in ("stdout", "stderr"):
+            redirects.setdefault(stream, {})["label"] = True
     if redirects:
         system["shell"] = {"options": {"output": redirects}}
     dependency_list = [_dependency_option(dependency) for dependency in dependencies]

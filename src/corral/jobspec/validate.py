@@ -593,6 +593,11 @@ def _read_shell(shell: object) -> tuple[str | None, str | None, tuple[str, int] 
             stream_where = f"{where}.output.{stream}"
             if not isinstance(redirect, dict):
                 fail(stream_where, f"must be an object, got {kind(redirect)}")
+            label = redirect.get("label", False)
+            if type(label) is not bool:
+                fail(f"{stream_where}.label", f"must be a boolean, got {quote(label)}")
+            if "type" not in redirect and "path" not in redirect:
+                continue  # only a label (--label-io): the stream stays where it goes
             if redirect.get("type") != "file":
                 fail(f"{stream_where}.type", f"must be 'file', got {quote(redirect.get('type'))}")
             path = redirect.get("path")
