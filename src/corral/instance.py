@@ -185,6 +185,7 @@ class Instance:
         self.broker.register("prep.list", self._serve_prep_list, ROLE_OWNER | ROLE_USER)
         self.dmesg.register_services(self.broker)
         self.broker.register("instance.info", self._serve_info, ROLE_OWNER | ROLE_USER)
+        self.broker.register("job-exec.stdin", self.exec.serve_stdin, ROLE_OWNER | ROLE_USER)
         self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
         # What restart wrote (the events of jobs it ended) is stored before anyone can ask.
         await self.store.flush()

@@ -97,7 +97,7 @@ def time_limit(text):
     return text
 
 
-def build_jobspec(args, extra_env=None) -> dict:
+def build_jobspec(args, extra_env=None, stdin=False) -> dict:
     env = environment(args.env)
     if extra_env:
         env.update(extra_env)
@@ -126,6 +126,7 @@ def build_jobspec(args, extra_env=None) -> dict:
         output=args.output,
         error=args.error,
         label_io=args.label_io,
+        stdin=stdin,
         setattr=args.setattr,
     )
 

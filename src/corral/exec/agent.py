@@ -31,8 +31,9 @@ import threading
 
 from .. import identity as identities
 from ..prep import ERROR, JobEnv
-from . import launch
+from . import launch, stdin
 from .output import JobOutput
+from .stdin import TaskInput
 
 log = logging.getLogger("corral.agent")
 
@@ -47,11 +48,12 @@ _USER_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_
 
 class AgentJob:
     __slots__ = ("id", "tasks", "remaining", "status", "failed", "started_sent", "stopped",
-                 "output")
+                 "output", "stdin")
 
     def __init__(self, job_id):
         self.id = job_id
         self.output = None  # JobOutput when the job's output is kept with it
+        self.stdin = None  # TaskInput of task 0, when it is here and the job sends stdin
         self.tasks = []
         self.remaining = 0
         self.status = 0
@@ -83,6 +85,8 @@ class NodeAgent:
             self._start(msg)
         elif kind == "kill":
             self._kill(msg["job"], msg["signal"])
+        elif kind == "stdin":
+            self._stdin(msg)
         elif kind == "prolog":
             self._prolog(msg)
         elif kind == "epilog":
@@ -153,12 +157,15 @@ class NodeAgent:
                                                  f"{exc.strerror}")
                         self._start_failed(record, task, msg, exc, stderr_fd)
                         break
+                stdin_fd = None
                 try:
+                    if task["rank"] == 0 and msg.get("stdin"):
+                        stdin_fd = self._task_input(record)
                     process = launch.spawn(
                         self.loop, task["rank"], argv, task_env, cwd,
                         launch.usable_cpus(task["cores"]), pipes.get("stdout", stdout_fd),
                         pipes.get("stderr", stderr_fd),
-                        lambda t, r=record: self._task_exited(r, t), identity,
+                        lambda t, r=record: self._task_exited(r, t), identity, stdin_fd,
                     )
                 except OSError as exc:
                     self._start_failed(record, task, msg, exc, stderr_fd)
@@ -166,6 +173,8 @@ class NodeAgent:
                 finally:
                     for end in pipes.values():
                         os.close(end)
+                    if stdin_fd is not None:
+                        os.close(stdin_fd)
                 record.tasks.append(process)
                 record.remaining += 1
         finally:
@@ -175,6 +184,31 @@ class NodeAgent:
             record.started_sent = True
             self.send({"type": "started", "job": job_id, "rank": self.rank})
         self._maybe_finished(record)
+
+    def _task_input(self, record: AgentJob) -> int:
+        """A pipe for task 0's stdin: its read end (for the task; the caller closes it once
+        the task has it); the write end becomes ``record.stdin``."""
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+
+        def acknowledge():
+            self.send({"type": "stdin-written", "job": record.id, "rank": self.rank})
+
+        record.stdin = TaskInput(self.loop, write_end, acknowledge)
+        return read_end
+
+    def _stdin(self, msg):
+        """A chunk of task 0's stdin (``eof``: the last); acknowledged once written, or at
+        once when there is no task to take it."""
+        record = self.jobs.get(msg["job"])
+        try:
+            data = stdin.decode(msg.get("data") or "")
+        except ValueError:
+            log.error("node agent %s: job %d: malformed stdin chunk", self.name, msg["job"])
+            data = b""
+        if record is None or record.stdin is None:
+            self.send({"type": "stdin-written", "job": msg["job"], "rank": self.rank})
+            return
+        record.stdin.feed(data, bool(msg.get("eof")))
 
     def _start_failed(self, record, task, msg, exc, stderr_fd):
         reason = f"{msg['command'][0]}: {exc.strerror or exc}"
@@ -251,6 +285,8 @@ class NodeAgent:
     def _maybe_finished(self, record: AgentJob):
         if record.remaining == 0 and self.jobs.get(record.id) is record:
             del self.jobs[record.id]
+            if record.stdin is not None:
+                record.stdin.abandon()
             self.send({
                 "type": "finished",
                 "job": record.id,

@@ -31,6 +31,7 @@ def build(
     output: str | os.PathLike | None = None,
     error: str | os.PathLike | None = None,
     label_io: bool = False,
+    stdin: bool = False,
     setattr: Iterable[str] = (),
 ) -> dict:
     """Build a version 1 jobspec from ``flux submit``-style options, and validate it.
@@ -42,8 +43,9 @@ def build(
     ``begin_time`` (epoch seconds, ISO 8601 time or ``+FSD`` from now) adds a ``begin-time``
     dependency. ``output``/``error`` are file paths, templates such as ``{{id}}`` kept verbatim.
     ``label_io`` prefixes each line of output with its task's rank (Flux's shell option
-    ``output.{stdout,stderr}.label``). ``setattr`` holds ``KEY[=VAL]`` strings applied last,
-    as ``--setattr`` does.
+    ``output.{stdout,stderr}.label``). ``stdin`` gives task 0 a stdin that the submitter
+    feeds (``job-exec.stdin``, as ``corral run`` does) instead of /dev/null. ``setattr``
+    holds ``KEY[=VAL]`` strings applied last, as ``--setattr`` does.
     """
     if isinstance(command, str) or not isinstance(command, Iterable):
         fail("command", "must be a non-empty list of strings")
@@ -86,8 +88,13 @@ def build(
     if label_io:
         for stream in ("stdout", "stderr"):
             redirects.setdefault(stream, {})["label"] = True
+    shell_options = {}
     if redirects:
-        system["shell"] = {"options": {"output": redirects}}
+        shell_options["output"] = redirects
+    if stdin:
+        shell_options["input"] = {"stdin": {"type": "service"}}
+    if shell_options:
+        system["shell"] = {"options": shell_options}
     dependency_list = [_dependency_option(dependency) for dependency in dependencies]
     if begin_time is not None:
         dependency_list.append({"scheme": "begin-time", "value": str(_epoch(begin_time))})

@@ -605,6 +605,10 @@ def _read_shell(shell: object) -> tuple[str | None, str | None, tuple[str, int] 
                 fail(f"{stream_where}.path", f"must be a non-empty string, got {quote(path)}")
             _check_path(path, f"{stream_where}.path")
             paths[index] = path
+    stdin_input = options.get("input", _ABSENT)
+    if stdin_input is not _ABSENT and stdin_input != {"stdin": {"type": "service"}}:
+        fail(f"{where}.input", 'must be {"stdin": {"type": "service"}} (stdin fed by corral '
+                               f"run) when present, got {quote(stdin_input)}")
     per_resource = options.get("per-resource", _ABSENT)
     if per_resource is _ABSENT:
         return paths[0], paths[1], None
