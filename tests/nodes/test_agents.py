@@ -150,6 +150,17 @@ def test_job_on_four_agents_runs_a_task_on_each_host(cluster):
     assert sorted(result.stdout.split()) == NODES
 
 
+def test_stdin_reaches_task_0_on_a_remote_agent(cluster):
+    for name in NODES[:2]:
+        cluster.start_agent(name)
+    cluster.wait_up(NODES[:2])
+    result = corral("run", "-N2", "-n2", "sh", "-c", 'cat | sed "s/^/$(hostname): /"',
+                    input="over the wire\n", timeout=60,
+                    env=dict(os.environ, CORRAL_URI=cluster.uri))
+    assert result.returncode == 0, result.stderr + cluster.log()
+    assert result.stdout == f"{NODES[0]}: over the wire\n"
+
+
 def test_job_waits_for_the_agent_of_its_node_to_register(cluster):
     for name in NODES[:3]:
         cluster.start_agent(name)

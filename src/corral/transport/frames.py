@@ -15,8 +15,8 @@ A frame is one JSON object (`corral.jsoncodec`), one ZeroMQ message part:
 
 Exec messages are exactly those the exec service and the node agent exchange (see
 `corral.exec.service` and `corral.exec.agent`): the controller sends ``start``, ``kill``,
-``prolog`` and ``epilog``; an agent answers ``started``, ``failed``, ``output-lost``,
-``finished``, ``prolog-done`` and ``epilog-done``.  Each names its job (``job``, an
+``stdin``, ``prolog`` and ``epilog``; an agent answers ``started``, ``failed``,
+``output-lost``, ``finished``, ``stdin-written``, ``prolog-done`` and ``epilog-done``.  Each names its job (``job``, an
 integer), so answers come back by job id.  Sending anything else is a programming error;
 receiving anything else is logged and dropped.
 """
@@ -25,9 +25,9 @@ import json
 
 from .. import jsoncodec
 
-TO_AGENT = frozenset({"start", "kill", "prolog", "epilog"})
-TO_CONTROLLER = frozenset({"started", "failed", "output-lost", "finished", "prolog-done",
-                           "epilog-done"})
+TO_AGENT = frozenset({"start", "kill", "stdin", "prolog", "epilog"})
+TO_CONTROLLER = frozenset({"started", "failed", "output-lost", "finished", "stdin-written",
+                           "prolog-done", "epilog-done"})
 
 
 class FrameError(ValueError):
