@@ -5,8 +5,9 @@ output paths; output kept with the job comes through pipes, see `exec.output`), 
 (a signal for every task of a job) and ``stdin`` (a chunk for task 0, see `exec.stdin`), and
 sends ``started``, ``failed`` (a task could not start; the others are killed),
 ``output-lost`` (output kept with the job could not be written), ``stdin-written`` (a chunk
-is in task 0's pipe) and ``finished`` (every task has exited; the greatest wait status).  It never touches the job manager: everything goes through ``send``, so the same
-agent can sit behind a network transport.  The paths a job names, its working directory and
+is in task 0's pipe) and ``finished`` (every task has exited; the greatest wait status).
+It never touches the job manager: everything goes through ``send``, so the same agent can sit
+behind a network transport.  The paths a job names, its working directory and
 its output files, are opened with its user's rights (`corral.identity`), never with the
 agent's.
 

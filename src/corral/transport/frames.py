@@ -16,9 +16,9 @@ A frame is one JSON object (`corral.jsoncodec`), one ZeroMQ message part:
 Exec messages are exactly those the exec service and the node agent exchange (see
 `corral.exec.service` and `corral.exec.agent`): the controller sends ``start``, ``kill``,
 ``stdin``, ``prolog`` and ``epilog``; an agent answers ``started``, ``failed``,
-``output-lost``, ``finished``, ``stdin-written``, ``prolog-done`` and ``epilog-done``.  Each names its job (``job``, an
-integer), so answers come back by job id.  Sending anything else is a programming error;
-receiving anything else is logged and dropped.
+``output-lost``, ``finished``, ``stdin-written``, ``prolog-done`` and ``epilog-done``.
+Each names its job (``job``, an integer), so answers come back by job id.  Sending anything
+else is a programming error; receiving anything else is logged and dropped.
 """
 
 import json
