@@ -87,3 +87,35 @@ def test_a_terminal_is_forwarded_until_end_of_file(instance):
     # The terminal echoes what was typed; cat prints it back once it came through.
     assert shown.replace(b"\r\n", b"\n").count(b"typed\n") == 2, shown
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_terminal_of_a_background_run_is_left_alone(instance):
+    """``corral run cat &`` at an interactive shell: reading the terminal would stop it
+    (SIGTTIN), so the job reads /dev/null and the command ends on its own."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            child = os.fork()
+            if child == 0:
+                os.setpgid(0, 0)  # a process group that is not the terminal's foreground
+                os.execve(sys.executable, [sys.executable, "-m", "corral", "run", "cat"],
+                          instance.env())
+            _, status = os.waitpid(child, 0)
+            os._exit(os.waitstatus_to_exitcode(status))
+        finally:
+            os._exit(127)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("corral run in the background did not end by itself")
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    (job,) = instance.client().jobs(states=127)
+    spec = json.loads(instance.corral("job", "info", job["id"], "jobspec").stdout)
+    assert "input" not in spec["attributes"]["system"].get("shell", {}).get("options", {})

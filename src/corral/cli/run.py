@@ -78,12 +78,20 @@ def _forward_stdin(uri: str, job_id: int):
 
 def stdin_to_forward() -> bool:
     """Does our stdin hold anything for the job?  Not when it is closed or /dev/null; a
-    terminal is forwarded, as ``flux run`` forwards it."""
+    terminal is forwarded, as ``flux run`` forwards it, unless we run in the background
+    (``corral run ... &``: reading it would stop us with SIGTTIN)."""
     try:
         info = os.fstat(0)
     except OSError:
         return False
-    return not (stat.S_ISCHR(info.st_mode) and info.st_rdev == _DEV_NULL)
+    if stat.S_ISCHR(info.st_mode) and info.st_rdev == _DEV_NULL:
+        return False
+    if os.isatty(0):
+        try:
+            return os.tcgetpgrp(0) == os.getpgrp()
+        except OSError:
+            return False
+    return True
 
 
 def main(args) -> int:
