@@ -15,19 +15,26 @@ def test_dependents_of_a_job_lost_in_a_crash_are_judged_without_a_traceback(inst
     dependents = {scheme: instance.submit(SIMULATED, f"--dependency={scheme}:{antecedent}",
                                           "true")
                   for scheme in ("afterok", "afterany", "afternotok", "afterexcept")}
+    # Dependents of dependents are judged in turn, inside the callbacks of the first.
+    chained = {scheme: instance.submit(SIMULATED, f"--dependency={scheme}:{dependents['afterok']}",
+                                       "true")
+               for scheme in ("afterok", "afterany")}
     with instance.client() as client:
         until(lambda: all(client.job(job_id)["state_name"] == "DEPEND"
-                          for job_id in dependents.values()))
+                          for job_id in (*dependents.values(), *chained.values())))
     logged_before = len(instance.log())
     instance.kill()
     instance.start()
-    for job_id in (antecedent, *dependents.values()):
+    for job_id in (antecedent, *dependents.values(), *chained.values()):
         instance.wait_inactive(job_id)
     with instance.client() as client:
         results = {scheme: client.job(job_id)["result_name"]
                    for scheme, job_id in dependents.items()}
+        chained_results = {scheme: client.job(job_id)["result_name"]
+                           for scheme, job_id in chained.items()}
         assert client.job(antecedent)["exception"]["type"] == "exec"
     assert results == {"afterok": "FAILED", "afterany": "COMPLETED",
                        "afternotok": "COMPLETED", "afterexcept": "COMPLETED"}
+    assert chained_results == {"afterok": "FAILED", "afterany": "COMPLETED"}
     log = instance.log()[logged_before:]
     assert "Traceback" not in log and "ERROR" not in log, log
