@@ -301,6 +301,10 @@ class Exec:
         if type(job_id) is not int or not isinstance(data, str) or type(eof) is not bool:
             raise RequestError(errno.EPROTO, "stdin needs an integer 'id', base64 'data' and "
                                              "a boolean 'eof'")
+        try:
+            stdin.decode(data)
+        except ValueError:
+            raise RequestError(errno.EPROTO, "stdin 'data' must be base64") from None
         record = self.jobs.get(job_id)
         if record is None or record.simulated:
             raise RequestError(errno.EINVAL, f"job {job_id} is not running")
