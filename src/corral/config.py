@@ -11,6 +11,7 @@ silently replace a value set earlier; corral refuses it instead, naming both fil
 set twice is almost always a mistake and the silent winner is hard to find.
 """
 
+import copy
 import datetime
 import os
 import re
@@ -70,6 +71,19 @@ class Config:
             if origin is not None:
                 return ConfigError(origin, key, problem)
         return ConfigError(self._path, key, problem)
+
+    def with_default(self, key: str, value: Any) -> "Config":
+        """This configuration, with ``value`` at dotted ``key`` unless a file sets it (the
+        system instance lets guests in unless its configuration says otherwise)."""
+        if self.get(key, _MISSING) is not _MISSING:
+            return self
+        data = copy.deepcopy(self._data)
+        table = data
+        *tables, name = key.split(".")
+        for part in tables:
+            table = table.setdefault(part, {})
+        table[name] = value
+        return Config(data, self._path, self._origins)
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value at dotted ``key``, or ``default`` when it is not set."""

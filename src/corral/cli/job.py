@@ -7,6 +7,7 @@ import sys
 
 from .. import eventlog
 from ..client import RPCError, connect
+from . import CommandError
 from .interrupt import follow
 from .run import attach
 from .submit import parse_urgency
@@ -66,7 +67,8 @@ def register(subparsers):
     attach_parser.set_defaults(func=_attach)
 
     kill = commands.add_parser("kill", help="send a signal to a running job's tasks")
-    kill.add_argument("-s", "--signal", default="SIGTERM")
+    kill.add_argument("-s", "--signal", default="SIGTERM",
+                      help="a name (TERM, SIGUSR1, usr1) or a number (default SIGTERM)")
     kill.add_argument("id", type=int)
     kill.set_defaults(func=_kill)
 
@@ -208,16 +210,22 @@ def _attach(args):
         return follow(client, args.id, "corral job attach", attach)
 
 
-def _kill(args):
-    name = args.signal.upper()
+def signal_number(text: str) -> int:
+    """A signal from a number or a name, with or without ``SIG``, in any case (as ``kill``
+    takes them); `CommandError` for anything else."""
+    name = text.upper()
+    if name.isdigit() and 0 < int(name) < signal.NSIG:
+        return int(name)
     try:
-        signum = int(name) if name.isdigit() else signal.Signals(
-            name if name.startswith("SIG") else "SIG" + name)
-    except (KeyError, ValueError):
-        print(f"corral job kill: unknown signal '{args.signal}'", file=sys.stderr)
-        return 1
+        return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
+    except KeyError:
+        raise CommandError(f"unknown signal '{text}'") from None
+
+
+def _kill(args):
+    signum = signal_number(args.signal)
     with connect() as client:
-        client.kill(args.id, int(signum))
+        client.kill(args.id, signum)
 
 
 def _raise(args):
