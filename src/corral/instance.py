@@ -212,9 +212,6 @@ class Instance:
             key = f"job-manager.plugins[{index}]"
             if not isinstance(entry, dict):
                 raise self.config.error(key, "must be a table with load, remove or conf")
-            unknown = set(entry) - {"load", "remove", "conf"}
-            if unknown:
-                raise self.config.error(key, f"unknown key '{sorted(unknown)[0]}'")
             for name in ("load", "remove"):
                 if name in entry and not isinstance(entry[name], str):
                     raise self.config.error(
