@@ -181,3 +181,12 @@ def test_every_command_help_has_a_description_line():
         paragraphs = out.getvalue().split("\n\n")
         assert paragraphs[0].startswith(f"usage: {prog}"), prog
         assert not paragraphs[1].startswith(("positional arguments", "options")), prog
+
+
+def test_an_unsatisfiable_request_says_what_was_asked_and_what_exists(instance):
+    ncores = len(os.sched_getaffinity(0))
+    result = instance.corral("run", "-N1", "-n2", f"-c{ncores}", "true", check=False)
+    job_id = instance.client().jobs(states=64)[0]["id"]
+    assert (result.returncode, result.stderr) == (
+        1, f"corral run: job {job_id}: alloc exception: alloc denied: unsatisfiable request: "
+           f"{2 * ncores} cores per node requested; the largest node has {ncores}\n")

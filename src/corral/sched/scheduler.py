@@ -47,7 +47,8 @@ class Scheduler:
 
     def request(self, job):
         if not self.pool.feasible(job.request):
-            self.loop.call_soon(self.respond.denied, job, "unsatisfiable request")
+            why = self.pool.why_unsatisfiable(job.request)
+            self.loop.call_soon(self.respond.denied, job, f"unsatisfiable request: {why}")
             return
         self.pending.push(job)
         self._schedule_soon()
