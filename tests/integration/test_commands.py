@@ -190,3 +190,20 @@ def test_an_unsatisfiable_request_says_what_was_asked_and_what_exists(instance):
     assert (result.returncode, result.stderr) == (
         1, f"corral run: job {job_id}: alloc exception: alloc denied: unsatisfiable request: "
            f"{2 * ncores} cores per node requested; the largest node has {ncores}\n")
+
+
+def test_job_update_name_renames_pending_and_running_jobs(instance):
+    instance.corral("queue", "stop")
+    pending = instance.submit("true")
+    instance.corral("job", "update", pending, "name=2024")
+    assert instance.client().job(pending)["name"] == "2024"
+    instance.corral("queue", "start")
+    running = instance.submit("sleep", "100")
+    instance.client().wait_event(running, "start", 20)
+    instance.corral("job", "update", running, "name=renamed run")
+    listing = instance.corral("jobs", "-a", "-n", "-o", "{id} {name}").stdout.splitlines()
+    assert f"{running} renamed run" in listing and f"{pending} 2024" in listing
+    result = instance.corral("job", "update", running, "name=", check=False)
+    assert (result.returncode, result.stderr) == (
+        1, "corral job update: job name must be a non-empty string\n")
+    instance.corral("cancel", running)

@@ -87,10 +87,11 @@ def register(subparsers):
 
     update = commands.add_parser(
         "update", help="update attributes of a pending (or, as owner, running) job",
-        description="KEY is a jobspec path; one not under attributes., resources. or tasks. "
-                    "means attributes.system.KEY ('name' means the job name).  VALUE is JSON "
-                    "or a string; a duration is an FSD, '+FSD' or '-FSD' changes the current "
-                    "one.")
+        description="Update attributes of a pending (or, as owner, running) job. KEY is a "
+                    "jobspec path; one not under attributes., resources. or tasks. means "
+                    "attributes.system.KEY ('name' means the job name).  VALUE is JSON or a "
+                    "string (always a string for name and queue); a duration is an FSD, "
+                    "'+FSD' or '-FSD' changes the current one.")
     update.add_argument("-n", "--dry-run", action="store_true",
                         help="print the update instead of sending it")
     update.add_argument("id", type=int)
@@ -239,6 +240,8 @@ def _raise(args):
 
 _UPDATE_ROOTS = ("attributes.", "resources.", "tasks.")
 _DURATION_KEY = "attributes.system.duration"
+#: Keys whose value is text whatever it looks like (``name=2024`` names the job "2024").
+_TEXT_KEYS = ("attributes.system.job.name", "attributes.system.queue")
 
 
 def _update_key(key: str) -> str:
@@ -281,6 +284,9 @@ def _update(args):
             key = _update_key(key)
             if key == _DURATION_KEY:
                 updates[key] = _duration_value(client, args.id, text)
+                continue
+            if key in _TEXT_KEYS:
+                updates[key] = text
                 continue
             try:
                 updates[key] = json.loads(text)
