@@ -207,3 +207,24 @@ def test_job_update_name_renames_pending_and_running_jobs(instance):
     assert (result.returncode, result.stderr) == (
         1, "corral job update: job name must be a non-empty string\n")
     instance.corral("cancel", running)
+
+
+def test_a_start_failure_names_the_file_it_could_not_open(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / "corral.db").write_bytes(b"not a database, " * 512)
+    keys = tmp_path / "keys"
+    (keys / "controller.key_secret").mkdir(parents=True)
+    config = tmp_path / "agents.toml"
+    config.write_text(f'[agents]\nlisten = "ipc://{tmp_path}/agents"\nkey-dir = "{keys}"\n'
+                      '[[resource.config]]\nhosts = "n0"\ncores = "0"\n')
+    for args, message in (
+            ([f"--state-dir={state}"],
+             f"{state}/corral.db: cannot open the job store: file is not a database"),
+            ([f"--config={config}"],
+             f"cannot read the key in {keys}/controller.key_secret: Is a directory"),
+            ([f"--config={tmp_path}/nowhere.toml"],
+             f"{tmp_path}/nowhere.toml: no such file or directory")):
+        result = subprocess.run([*CORRAL, "start", *args, "--", "true"], capture_output=True,
+                                text=True, timeout=60)
+        assert (result.returncode, result.stderr) == (1, f"corral start: {message}\n")
