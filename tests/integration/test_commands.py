@@ -228,3 +228,17 @@ def test_a_start_failure_names_the_file_it_could_not_open(tmp_path):
         result = subprocess.run([*CORRAL, "start", *args, "--", "true"], capture_output=True,
                                 text=True, timeout=60)
         assert (result.returncode, result.stderr) == (1, f"corral start: {message}\n")
+
+
+def test_start_logs_a_plugin_failure_in_one_line_and_its_traceback_only_with_v(tmp_path):
+    plugins = os.path.join(os.path.dirname(os.path.dirname(__file__)), "plugins")
+    config = tmp_path / "plugins.toml"
+    config.write_text(f'[job-manager]\nplugins = [{{ load = "{plugins}/misbehave.py" }}]\n')
+    logged = "corral.jobtap: ERROR: jobtap: misbehave.py: job.state.run: callback raised " \
+             "RuntimeError: run callback failed on purpose"
+    for verbose in ([], ["-v"]):
+        result = subprocess.run(
+            [*CORRAL, "start", f"--config={config}", *verbose, "--", *CORRAL, "run", "-S",
+             "misbehave=raise", "true"], capture_output=True, text=True, timeout=60)
+        assert logged in result.stderr.splitlines()
+        assert ("Traceback (most recent call last):" in result.stderr) == bool(verbose)

@@ -39,7 +39,7 @@ def register(subparsers):
     parser.add_argument("--print-unit", action="store_true",
                         help="print a systemd unit that runs 'corral start --system', and exit")
     parser.add_argument("--verbose", "-v", action="count", default=0,
-                        help="log to stderr (twice for debug)")
+                        help="log more to stderr, with tracebacks (twice for debug)")
     parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND")
     parser.set_defaults(func=main)
 
@@ -84,7 +84,8 @@ def main(args) -> int:
         return 1
     # A system instance logs what it does (INFO); an instance of one's own only problems.
     quiet = logging.INFO if args.system else logging.WARNING
-    logs.to_stderr(quiet - 10 * min(args.verbose, 2), one_line=args.system)
+    logs.to_stderr(quiet - 10 * min(args.verbose, 2), tracebacks=args.verbose > 0,
+                   one_line=args.system)
     state_dir = os.path.abspath(state_dir) if state_dir else None
     instance = Instance(config, state_dir, args.test_size, args.listen, args.key_dir,
                         socket_path)
