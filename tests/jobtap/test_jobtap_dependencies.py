@@ -316,3 +316,22 @@ def test_after_dependencies_on_jobs_that_ended_before_a_restart(instance):
         wait(client, submit(client, dependencies=[f"afterstart:{good}"]))
         error = rpc_error(submit, client, dependencies=[f"afternotok:{good}"])
         assert error.strerror == f"dependency: afternotok: job {good} succeeded"
+
+
+def test_an_anyof_dependency_waits_on_across_a_restart(instance):
+    with instance.client() as client:
+        first = submit(client, urgency=0)
+        second = submit(client, urgency=0)
+        for job_id in (first, second):
+            wait(client, job_id, "priority")
+        either = submit(client, dependencies=[f"anyof:afterok:{first},afterok:{second}"])
+        wait(client, either, "dependency-add")
+    instance.restart()
+    with instance.client() as client:
+        assert state(client, either) == "DEPEND"
+        assert events(client, either, "exception") == []
+        assert len(_descriptions(client, either, "dependency-add")) == 1
+        client.set_urgency(second, 16)
+        wait(client, either)
+        assert client.job(either)["result"] == 1  # COMPLETED
+        assert query(client, ".dependency-after")["dependencies"] == []
