@@ -44,7 +44,7 @@ SCHEMA = {
         "inactive-num-limit": VALUE,
         "max-jobs": VALUE,
     },
-    "sched": {"queue-policy": VALUE},
+    "sched": {"queue-policy": VALUE, "queue-depth": VALUE},
     "resource": {"config": [{"hosts": VALUE, "cores": VALUE, "gpus": VALUE}]},
     "policy": {
         "limits": _LIMITS,

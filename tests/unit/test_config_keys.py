@@ -46,7 +46,7 @@ def test_every_key_the_code_reads_is_declared():
     ("[job-manager]\nmax-job = 3\n", "job-manager.max-job",
      "callback-timeout, inactive-age-limit, inactive-num-limit, max-jobs, plugin-path, "
      "plugins, slow-callback-threshold"),
-    ('[sched]\npolicy = "easy"\n', "sched.policy", "queue-policy"),
+    ('[sched]\npolicy = "easy"\n', "sched.policy", "queue-depth, queue-policy"),
     ('[queues.batch]\nqueue_policy = "easy"\n', "queues.batch.queue_policy",
      "policy, queue-policy, requires"),
     ('[policy.limits]\nduraton = "1h"\n', "policy.limits.duraton", "duration, job-size"),
@@ -88,6 +88,7 @@ plugin-path = "/opt/plugins"
 plugins = [{ load = "mine.py", conf = { anything = { goes = 1 } } }, { remove = ".history" }]
 [sched]
 queue-policy = "easy"
+queue-depth = 64
 [policy.limits]
 duration = "1h"
 [policy.limits.job-size.max]
