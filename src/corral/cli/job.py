@@ -2,10 +2,9 @@
 attach, kill, raise, requeue)."""
 
 import json
-import signal
 import sys
 
-from .. import eventlog
+from .. import eventlog, signals
 from ..client import RPCError, connect
 from . import CommandError
 from .interrupt import follow
@@ -211,20 +210,11 @@ def _attach(args):
         return follow(client, args.id, "corral job attach", attach)
 
 
-def signal_number(text: str) -> int:
-    """A signal from a number or a name, with or without ``SIG``, in any case (as ``kill``
-    takes them); `CommandError` for anything else."""
-    name = text.upper()
-    if name.isdigit() and 0 < int(name) < signal.NSIG:
-        return int(name)
-    try:
-        return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
-    except KeyError:
-        raise CommandError(f"unknown signal '{text}'") from None
-
-
 def _kill(args):
-    signum = signal_number(args.signal)
+    try:
+        signum = signals.number(args.signal)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     with connect() as client:
         client.kill(args.id, signum)
 
