@@ -170,7 +170,11 @@ def _parsers(parser):
                 yield from _parsers(action.choices[child])
 
 
-def test_every_command_help_has_a_description_line():
+#: The commands that reach no instance, and so take no --uri.
+OFFLINE = ("corral start", "corral keygen", "corral sim", "corral agent", "corral help")
+
+
+def test_every_command_help_has_a_description_line_and_uri_where_it_connects():
     progs = [parser.prog for parser in _parsers(cli.build_parser())]
     assert "corral job kill" in progs and "corral queue status" in progs
     for prog in progs:
@@ -181,6 +185,7 @@ def test_every_command_help_has_a_description_line():
         paragraphs = out.getvalue().split("\n\n")
         assert paragraphs[0].startswith(f"usage: {prog}"), prog
         assert not paragraphs[1].startswith(("positional arguments", "options")), prog
+        assert ("--uri URI" in paragraphs[0]) == (prog not in OFFLINE), prog
 
 
 def test_an_unsatisfiable_request_says_what_was_asked_and_what_exists(instance):
