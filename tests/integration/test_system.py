@@ -8,6 +8,7 @@ import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,10 @@ def corral(prefix, *args, check=True):
     return result
 
 
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
 def unit_exec_start() -> list[str]:
     """The command line of the packaged unit's ``ExecStart``."""
     unit = subprocess.run([sys.executable, "-m", "corral", "start", "--print-unit"],
@@ -74,6 +79,8 @@ def test_system_instance_as_its_unit_starts_it(prefix):
         assert f'"state_dir": "{prefix}/var/lib/corral"' in info
         assert f'"uri": "local://{socket_path}"' in info
         assert (prefix / "var/lib/corral/corral.db").exists()
+        assert mode(prefix / "var/lib/corral") == 0o711  # guests reach the socket only
+        assert mode(socket_path.parent) == 0o755
         assert corral(prefix, "jobtap", "list").stdout == "misbehave.py\n"
         assert corral(prefix, "run", "echo", "hi").stdout == "hi\n"
         # Guests are let in, and see only their own jobs.
