@@ -20,6 +20,7 @@ from ..states import (
     parse_results,
     parse_states,
 )
+from . import CommandError
 
 DEFAULT_FORMAT = ("{id:>8} {username:<8.8} {name:<10.10+} {status_abbrev:>2} {ntasks:>6} "
                   "{nnodes:>6} {runtime!F:>8h} {contextual_info}")
@@ -71,8 +72,8 @@ def _filter(text):
             try:
                 results |= parse_results(word)
             except ValueError:
-                raise SystemExit(
-                    f"corral jobs: -f: unknown state or result '{word.strip()}' (Flux's: "
+                raise CommandError(
+                    f"-f: unknown state or result '{word.strip()}' (Flux's: "
                     "pending, running, sched, completed, failed, ...; Slurm's: PD, R, CG, CD, "
                     "F, CA, TO, ...)") from None
     if results:
@@ -90,14 +91,14 @@ def _userid(args):
     try:
         return pwd.getpwnam(args.user).pw_uid
     except KeyError:
-        raise SystemExit(f"corral jobs: unknown user '{args.user}'") from None
+        raise CommandError(f"unknown user '{args.user}'") from None
 
 
 class _Row(dict):
     """Fields for a format string, with the extras flux-jobs offers."""
 
     def __missing__(self, key):
-        raise SystemExit(f"corral jobs: unknown format field '{key}'")
+        raise CommandError(f"unknown format field '{key}'")
 
 
 def fields(job: dict, reason: str = "") -> dict:
@@ -159,12 +160,12 @@ class _Formatter:
         try:
             self.parts = list(string.Formatter().parse(fmt))
         except ValueError as exc:
-            raise SystemExit(f"corral jobs: -o: {exc}") from None
+            raise CommandError(f"-o: {exc}") from None
         for _literal, field, _spec, conversion in self.parts:
             if field is not None and field not in _FIELDS:
-                raise SystemExit(f"corral jobs: unknown format field '{field}'")
+                raise CommandError(f"unknown format field '{field}'")
             if conversion is not None and conversion not in _CONVERSIONS:
-                raise SystemExit(f"corral jobs: -o: field '{field}': unknown conversion "
+                raise CommandError(f"-o: field '{field}': unknown conversion "
                                  f"'!{conversion}' ({', '.join(_CONVERSIONS)})")
 
     def fields(self) -> set[str]:
@@ -179,7 +180,7 @@ class _Formatter:
             try:
                 out.append(_render_field(row[field], spec, conversion))
             except (ValueError, TypeError, OverflowError, OSError) as exc:
-                raise SystemExit(f"corral jobs: -o: field '{field}': {exc}") from None
+                raise CommandError(f"-o: field '{field}': {exc}") from None
         return "".join(out)
 
     def header(self) -> str:
