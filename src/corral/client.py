@@ -147,7 +147,11 @@ class Client:
 
     def rpc(self, topic: str, payload=None, timeout: float | None = None):
         """Send one request and return its answer's payload (or raise `RPCError`)."""
-        tag = self.send(topic, payload)
+        return self.answer(self.send(topic, payload), timeout)
+
+    def answer(self, tag: int, timeout: float | None = None):
+        """The payload of the answer to the request ``send`` gave ``tag`` (or `RPCError`):
+        several requests sent first and answered after cost one round trip."""
         return self._result(tag, self.recv(tag, timeout))
 
     def stream(self, topic: str, payload=None):
@@ -179,9 +183,10 @@ class Client:
         return result["id"]
 
     def submit_many(self, jobspecs, urgency: int = 16, flags: int = 0, batch: int = _MAX_BATCH,
-                    window: int = 8) -> list:
+                    window: int = 8, progress=None) -> list:
         """Submit many jobs in batches, ``window`` batches in flight; returns, in order, an
-        id or an `RPCError` for each jobspec.  A batch over the frame limit is split."""
+        id or an `RPCError` for each jobspec.  A batch over the frame limit is split.
+        ``progress(count)``, if given, hears how many jobs have been answered so far."""
         jobspecs = list(jobspecs)
         sent = []  # a matchtag, or the RPCError of a job that could not be sent
         results = []
@@ -192,8 +197,12 @@ class Client:
                 sent.append(request)
                 if len(sent) >= window:
                     results.extend(self._submit_results(sent.pop(0)))
+                    if progress is not None:
+                        progress(len(results))
         for request in sent:
             results.extend(self._submit_results(request))
+            if progress is not None:
+                progress(len(results))
         return results
 
     def _send_submit(self, items):

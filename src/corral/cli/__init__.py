@@ -17,6 +17,7 @@ COMMANDS = {
     "submit": "submit",
     "run": "run",
     "jobs": "jobs",
+    "top": "top",
     "cancel": "cancel",
     "job": "job",
     "jobtap": "jobtap",
