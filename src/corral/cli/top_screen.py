@@ -11,7 +11,8 @@ import math
 import pwd
 import time
 
-from .. import eventlog, fsd, hostlist
+from .. import eventlog, hostlist
+from ..slurm.times import squeue_duration
 from ..states import STATE_SHORT_NAMES, State
 
 #: Sort keys, in the order ``s`` steps through them; "order" is the instance's own (pending
@@ -36,7 +37,9 @@ def user_name(uid: int) -> str:
 
 
 def duration(seconds) -> str:
-    return fsd.format(seconds, precision=1) if seconds and seconds > 0 else "-"
+    """``M:SS``, ``H:MM:SS`` or ``D-HH:MM:SS`` (as squeue's TIME): exact to the second, and
+    of a width that does not jump as a job runs."""
+    return squeue_duration(seconds) if seconds and seconds > 0 else "-"
 
 
 def bar(used: int, total: int, width: int) -> str:
@@ -149,9 +152,9 @@ def _header(watch, view, uri, now) -> list[str]:
     pending = states.get("depend", 0) + states.get("priority", 0) + states.get("sched", 0)
     running = states.get("run", 0) + states.get("cleanup", 0)
     return [
-        f"corral top  {uri}  {time.strftime('%H:%M:%S', time.localtime(now))}  "
-        f"user: {user}  queue: {view.queue or 'all'}  "
-        f"sort: {view.sort}{' (reversed)' if view.reverse else ''}",
+        f"corral top  {time.strftime('%H:%M:%S', time.localtime(now))}  user: {user}  "
+        f"queue: {view.queue or 'all'}  sort: {view.sort}"
+        f"{' (reversed)' if view.reverse else ''}  {uri}",
         f"nodes: {len(nodes)} ({drained} drained)  cores: {cores - free_cores} used, "
         f"{free_cores} free of {cores}  gpus: {gpus - free_gpus} used, {free_gpus} free "
         f"of {gpus}",

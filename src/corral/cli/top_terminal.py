@@ -1,0 +1,137 @@
+"""The live screen of ``corral top``: curses, keys, and a refresh every ``delay`` seconds.
+
+Between refreshes it waits for keys in steps of a tenth of a second, so a key acts at once
+on what was last fetched; a key that changes what is shown (a filter, opening a job) makes
+the next refresh happen now.  Ctrl-C leaves as ``q`` does, through curses' own restoring of
+the terminal (exit status 130, as for every corral command).
+"""
+
+import curses
+import errno
+import os
+import time
+
+from ..client import RPCError
+from . import top_screen
+from .top import parse_user
+
+_KEY_WAIT_MS = 100
+_ESCAPE = 27
+
+
+def run(client, watch, view, delay) -> int:
+    # Esc goes back at once, not after curses' default second of waiting for more keys.
+    os.environ.setdefault("ESCDELAY", "25")
+    return curses.wrapper(_Screen(client, watch, view, delay).run)
+
+
+class _Screen:
+    def __init__(self, client, watch, view, delay):
+        self.client = client
+        self.watch = watch
+        self.view = view
+        self.delay = delay
+
+    def run(self, window) -> int:
+        curses.curs_set(0)
+        window.keypad(True)
+        window.timeout(_KEY_WAIT_MS)
+        next_refresh = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= next_refresh:
+                self._refresh()
+                next_refresh = now + self.delay
+            self._paint(window)
+            key = window.getch()
+            if key == -1:
+                continue
+            if not self._key(window, key):
+                return 0
+            if key in (ord("u"), ord("f"), ord("\n"), curses.KEY_ENTER, _ESCAPE):
+                next_refresh = 0.0  # a new filter or view: fetch now
+
+    def _refresh(self):
+        watch, view = self.watch, self.view
+        try:
+            watch.refresh()
+        except RPCError as exc:
+            if exc.errno != errno.EPERM:
+                raise
+            view.message = f"{exc.strerror}: showing your own jobs"
+            view.userid = watch.userid = os.getuid()
+            watch.refresh()
+        if view.detail is not None:
+            view.detail = watch.job_detail(view.detail[0]["id"])
+
+    def _paint(self, window):
+        height, width = window.getmaxyx()
+        lines, selected = top_screen.render(self.watch, self.view, width, height,
+                                            self.client.uri)
+        window.erase()
+        for row, line in enumerate(lines[:height]):
+            attribute = curses.A_REVERSE if row == selected else curses.A_NORMAL
+            if row == 0:
+                attribute |= curses.A_BOLD
+            try:
+                window.addstr(row, 0, line, attribute)
+            except curses.error:  # the last cell of the screen cannot be written
+                pass
+        window.refresh()
+
+    def _key(self, window, key) -> bool:
+        """Act on ``key``; False to quit."""
+        view = self.view
+        view.message = ""
+        if view.detail is not None:
+            if key in (_ESCAPE, ord("q"), curses.KEY_LEFT, curses.KEY_BACKSPACE):
+                view.detail = None
+            return True
+        if key == ord("q"):
+            return False
+        jobs = top_screen.jobs_in_order(self.watch, view, time.time())
+        if key in (curses.KEY_DOWN, ord("j")):
+            view.selected = min(view.selected + 1, max(len(jobs) - 1, 0))
+        elif key in (curses.KEY_UP, ord("k")):
+            view.selected = max(view.selected - 1, 0)
+        elif key in (ord("\n"), curses.KEY_ENTER) and jobs:
+            view.detail = self.watch.job_detail(jobs[view.selected]["id"])
+        elif key == ord("s"):
+            keys = top_screen.SORT_KEYS
+            view.sort = keys[(keys.index(view.sort) + 1) % len(keys)]
+        elif key == ord("r"):
+            view.reverse = not view.reverse
+        elif key == ord("u"):
+            self._ask_user(window)
+        elif key == ord("f"):
+            answer = self._ask(window, "queue (empty for all): ")
+            view.queue = self.watch.queue = answer or None
+            view.selected = 0
+        return True
+
+    def _ask_user(self, window):
+        view = self.view
+        try:
+            userid = parse_user(self._ask(window, "user (empty for all): "))
+        except ValueError as exc:
+            view.message = str(exc)
+            return
+        view.userid = self.watch.userid = userid
+        view.selected = 0
+
+    @staticmethod
+    def _ask(window, prompt: str) -> str:
+        height, width = window.getmaxyx()
+        window.move(height - 1, 0)
+        window.clrtoeol()
+        window.addstr(height - 1, 0, prompt[:width - 1])
+        curses.echo()
+        curses.curs_set(1)
+        window.timeout(-1)
+        try:
+            answer = window.getstr(height - 1, min(len(prompt), width - 2), 64)
+        finally:
+            curses.noecho()
+            curses.curs_set(0)
+            window.timeout(_KEY_WAIT_MS)
+        return answer.decode(errors="replace").strip()
