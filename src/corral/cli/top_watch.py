@@ -17,7 +17,7 @@ from ..states import State
 
 #: How many pending and how many running jobs one refresh asks for: more than any screen
 #: shows, so that sorting and scrolling have something to work on.
-JOB_LIMIT = 500
+JOB_LIMIT = 200
 
 #: Throughput is counted over this many seconds.
 THROUGHPUT_WINDOW = 60.0
