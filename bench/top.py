@@ -11,8 +11,10 @@ One instance with 1,000 nodes of 4 cores (4,000 cores); 100,000 simulated jobs i
 * the naive refresh it replaces: one ``job-list.list`` of every job, history included.
 
 Figures: wall time of each (median of the rounds), the controller CPU each costs, and the
-ratio.  Targets: a refresh under 10% of the default 2 s delay (so the view stays
-responsive and the controller barely notices it) and at least 10x cheaper than the naive one.
+ratio.  Targets: a refresh costs the controller under 100 ms of CPU (5% of one core at the
+default 2 s delay, so an open ``corral top`` is barely noticed) and is at least 10x faster
+than the naive one.  The wall time is reported too: it is what the person waits for, and
+what a loaded machine stretches most.
 """
 
 import os
@@ -98,8 +100,8 @@ def main() -> int:
         report.figure("naive refresh, controller CPU", naive_cpu * 1e3, "ms")
         report.figure("naive / top, wall", naive_wall / top_wall, "x")
         report.section("targets")
-        report.target("a refresh < 10% of the 2 s delay", top_wall < 0.2,
-                      f"{top_wall * 1e3:.0f} ms")
+        report.target("controller CPU per refresh < 100 ms", top_cpu < 0.1,
+                      f"{top_cpu * 1e3:.0f} ms")
         report.target("a refresh >= 10x cheaper than listing every job",
                       naive_wall / top_wall >= 10, f"{naive_wall / top_wall:.1f}x")
     return report.finish()

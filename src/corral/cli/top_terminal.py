@@ -1,9 +1,10 @@
 """The live screen of ``corral top``: curses, keys, and a refresh every ``delay`` seconds.
 
-Between refreshes it waits for keys in steps of a tenth of a second, so a key acts at once
-on what was last fetched; a key that changes what is shown (a filter, opening a job) makes
-the next refresh happen now.  Ctrl-C leaves as ``q`` does, through curses' own restoring of
-the terminal (exit status 130, as for every corral command).
+Between refreshes it waits for keys, so a key acts at once on what was last fetched (a job
+opened with Enter is fetched then); a new filter, or going back to the list, makes the next
+refresh happen now.  The screen is painted after each refresh and each key, not in
+between.  Ctrl-C leaves as ``q`` does, through curses' own restoring of the terminal (exit
+status 130, as for every corral command).
 """
 
 import curses
@@ -15,7 +16,6 @@ from ..client import RPCError
 from . import top_screen
 from .top import parse_user
 
-_KEY_WAIT_MS = 100
 _ESCAPE = 27
 
 
@@ -35,7 +35,6 @@ class _Screen:
     def run(self, window) -> int:
         curses.curs_set(0)
         window.keypad(True)
-        window.timeout(_KEY_WAIT_MS)
         next_refresh = 0.0
         while True:
             now = time.monotonic()
@@ -43,13 +42,15 @@ class _Screen:
                 self._refresh()
                 next_refresh = now + self.delay
             self._paint(window)
+            # Wait for a key until the next refresh is due; paint only when something changed.
+            window.timeout(max(int((next_refresh - time.monotonic()) * 1000), 1))
             key = window.getch()
             if key == -1:
                 continue
             if not self._key(window, key):
                 return 0
-            if key in (ord("u"), ord("f"), ord("\n"), curses.KEY_ENTER, _ESCAPE):
-                next_refresh = 0.0  # a new filter or view: fetch now
+            if key in (ord("u"), ord("f"), _ESCAPE):
+                next_refresh = 0.0  # a new filter or back to the list: fetch now
 
     def _refresh(self):
         watch, view = self.watch, self.view
@@ -62,7 +63,16 @@ class _Screen:
             view.userid = watch.userid = os.getuid()
             watch.refresh()
         if view.detail is not None:
-            view.detail = watch.job_detail(view.detail[0]["id"])
+            self._open(view.detail[0]["id"])
+
+    def _open(self, job_id: int):
+        """Show one job; back to the list with a word if it is gone (purged)."""
+        view = self.view
+        try:
+            view.detail = self.watch.job_detail(job_id)
+        except RPCError as exc:
+            view.detail = None
+            view.message = f"job {job_id}: {exc.strerror or exc}"
 
     def _paint(self, window):
         height, width = window.getmaxyx()
@@ -95,7 +105,7 @@ class _Screen:
         elif key in (curses.KEY_UP, ord("k")):
             view.selected = max(view.selected - 1, 0)
         elif key in (ord("\n"), curses.KEY_ENTER) and jobs:
-            view.detail = self.watch.job_detail(jobs[view.selected]["id"])
+            self._open(jobs[view.selected]["id"])
         elif key == ord("s"):
             keys = top_screen.SORT_KEYS
             view.sort = keys[(keys.index(view.sort) + 1) % len(keys)]
@@ -133,5 +143,4 @@ class _Screen:
         finally:
             curses.noecho()
             curses.curs_set(0)
-            window.timeout(_KEY_WAIT_MS)
         return answer.decode(errors="replace").strip()
