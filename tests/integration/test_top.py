@@ -231,3 +231,24 @@ def test_a_guest_sees_only_their_own_jobs(guest_instance):
     everyone = top_once("--user=all")
     assert everyone["status"] == 1
     assert everyone["stderr"].startswith("corral top: ")
+
+
+def test_gpus_and_drained_nodes_are_shown(make_instance, tmp_path):
+    config = tmp_path / "gpus.toml"
+    config.write_text('[[resource.config]]\nhosts = "gpu[0-1]"\ncores = "0-1"\ngpus = "0-1"\n')
+    instance = make_instance(config=config)
+    job_id = instance.submit("-g", "1", "sleep", "300")
+    with instance.client() as client:
+        client.wait_event(job_id, "start", 20)
+    instance.corral("resource", "drain", "gpu1", "bad fan")
+    try:
+        shown = instance.corral("top", "--once").stdout
+    finally:
+        instance.corral("cancel", "--all")
+    assert "nodes: 2 (1 drained)  cores: 1 used, 3 free of 4  gpus: 1 used, 3 free of 4" in shown
+    lines = {line.split()[0]: line for line in shown.splitlines()
+             if line.startswith("gpu") and " cores " in line}
+    used = next(line for line in lines.values() if "gpus [" in line and " 1/2" in line)
+    assert "drained" not in used
+    assert lines["gpu1"].endswith(" drained")
+    assert [int(row[0]) for row in job_rows(shown)] == [job_id]
