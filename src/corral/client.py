@@ -284,7 +284,11 @@ class Client:
     def wait(self, job_id: int) -> dict:
         return self.rpc("job-manager.wait", {"id": job_id})
 
-    def output(self, job_id: int, watch: bool = False):
-        """Yield ``(stream, text)`` chunks of a job's output."""
-        for payload in self.stream("job-info.output", {"id": job_id, "watch": watch}):
+    def output(self, job_id: int, watch: bool = False, tail: int | None = None):
+        """Yield ``(stream, text)`` chunks of a job's output (with ``tail``, from that many
+        bytes before the end of each stream)."""
+        request = {"id": job_id, "watch": watch}
+        if tail is not None:
+            request["tail"] = tail
+        for payload in self.stream("job-info.output", request):
             yield payload["stream"], payload["data"]

@@ -1,5 +1,6 @@
-"""``job-list`` as ``corral top`` reads it: counts by state and queue (``job-stats``), one
-queue's jobs, the first ``max`` jobs in the instance's order, a running job's expiration."""
+"""``job-list`` and ``job-info`` as ``corral top`` reads them: counts by state and queue
+(``job-stats``), one queue's jobs, the first ``max`` jobs in the instance's order, a running
+job's expiration, the tail of a long output."""
 
 import errno
 
@@ -90,3 +91,18 @@ def test_guests_may_count_every_job_but_list_only_their_own(guest_instance):
     with pytest.raises(RPCError) as refused:
         as_guest(instance.uri, lambda client: client.jobs(userid=-1))
     assert refused.value.errno == errno.EPERM
+
+
+def test_output_tail_reads_only_the_end_of_a_long_output(instance):
+    job_id = instance.submit("seq", "1", "200000")
+    instance.wait_inactive(job_id)
+    with instance.client() as client:
+        whole = "".join(text for _stream, text in client.output(job_id))
+        assert len(whole) > 1_000_000
+        tail = "".join(text for _stream, text in client.output(job_id, tail=1000))
+        assert len(tail) == 1000
+        assert whole.endswith(tail) and tail.endswith("199999\n200000\n")
+        assert "".join(text for _s, text in client.output(job_id, tail=0)) == ""
+        with pytest.raises(RPCError) as refused:
+            list(client.output(job_id, tail=-1))
+        assert refused.value.errno == errno.EPROTO

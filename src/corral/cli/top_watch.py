@@ -19,6 +19,10 @@ from ..states import State
 #: shows, so that sorting and scrolling have something to work on.
 JOB_LIMIT = 200
 
+#: How much of the end of each output stream an open job's view reads (its last lines),
+#: whatever the output's size.
+OUTPUT_TAIL_BYTES = 65536
+
 #: Throughput is counted over this many seconds.
 THROUGHPUT_WINDOW = 60.0
 
@@ -94,7 +98,7 @@ class Watch:
         tail = collections.deque(maxlen=lines)
         partial = {"stdout": "", "stderr": ""}
         try:
-            for stream, text in client.output(job_id):
+            for stream, text in client.output(job_id, tail=OUTPUT_TAIL_BYTES):
                 *complete, partial[stream] = (partial.get(stream, "") + text).split("\n")
                 tail.extend(_labelled(stream, line) for line in complete)
         except RPCError as exc:
