@@ -21,6 +21,8 @@ class FakeWatch:
     """What `top_watch.Watch` holds after a refresh (the layout reads nothing else)."""
 
     def __init__(self, nodes, running=(), pending=()):
+        self.userid = -1
+        self.queue = None
         self.nodes = nodes
         self.running = list(running)
         self.pending = list(pending)

@@ -50,7 +50,8 @@ class Progress:
         self._drawn_at = 0.0
 
     def __enter__(self):
-        self._draw()
+        if self.total:  # a total still unknown (0) would draw as done
+            self._draw()
         return self
 
     def __exit__(self, *exc_info):

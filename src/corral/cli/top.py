@@ -59,7 +59,7 @@ def main(args) -> int:
             print(f"corral top: {exc}", file=sys.stderr)
             return 1
         watch = Watch(client, userid, args.queue)
-        view = top_screen.View(userid, args.queue)
+        view = top_screen.View()
         if args.once:
             watch.refresh()
             if sys.stdout.isatty():

@@ -88,11 +88,10 @@ def _remaining(job, now) -> float:
 
 
 class View:
-    """What the person looking chose: filters, sort, the selected job, the open job."""
+    """What the person looking chose, besides the filters (which the `Watch` applies): the
+    sort, the selected job, the open job, a message for the bottom line."""
 
-    def __init__(self, userid: int = -1, queue: str | None = None):
-        self.userid = userid
-        self.queue = queue
+    def __init__(self):
         self.sort = "order"
         self.reverse = False
         self.selected = 0
@@ -148,12 +147,12 @@ def _header(watch, view, uri, now) -> list[str]:
     gpus = sum(node["ngpus"] for node in nodes)
     free_gpus = sum(node["free_gpus"] for node in nodes)
     drained = sum(1 for node in nodes if node["drained"])
-    user = "all" if view.userid == -1 else user_name(view.userid)
+    user = "all" if watch.userid == -1 else user_name(watch.userid)
     pending = states.get("depend", 0) + states.get("priority", 0) + states.get("sched", 0)
     running = states.get("run", 0) + states.get("cleanup", 0)
     return [
         f"corral top  {time.strftime('%H:%M:%S', time.localtime(now))}  user: {user}  "
-        f"queue: {view.queue or 'all'}  sort: {view.sort}"
+        f"queue: {watch.queue or 'all'}  sort: {view.sort}"
         f"{' (reversed)' if view.reverse else ''}  {uri}",
         f"nodes: {len(nodes)} ({drained} drained)  cores: {cores - free_cores} used, "
         f"{free_cores} free of {cores}  gpus: {gpus - free_gpus} used, {free_gpus} free "

@@ -60,7 +60,7 @@ class _Screen:
             if exc.errno != errno.EPERM:
                 raise
             view.message = f"{exc.strerror}: showing your own jobs"
-            view.userid = watch.userid = os.getuid()
+            watch.show(os.getuid(), watch.queue)
             watch.refresh()
         if view.detail is not None:
             self._open(view.detail[0]["id"])
@@ -115,7 +115,7 @@ class _Screen:
             self._ask_user(window)
         elif key == ord("f"):
             answer = self._ask(window, "queue (empty for all): ")
-            view.queue = self.watch.queue = answer or None
+            self.watch.show(self.watch.userid, answer or None)
             view.selected = 0
         return True
 
@@ -126,7 +126,7 @@ class _Screen:
         except ValueError as exc:
             view.message = str(exc)
             return
-        view.userid = self.watch.userid = userid
+        self.watch.show(userid, self.watch.queue)
         view.selected = 0
 
     @staticmethod

@@ -42,12 +42,20 @@ class Watch:
         self.stats: dict = {}
         self.pending: list[dict] = []
         self.running: list[dict] = []
-        self.started = time.time()
         #: (t_inactive, id) of the jobs that ended in the last `THROUGHPUT_WINDOW` seconds.
         self.ended = collections.deque()
         self._ended_ids: set[int] = set()
-        self._since = self.started - THROUGHPUT_WINDOW
+        self._since = time.time() - THROUGHPUT_WINDOW
         self.refreshed = 0.0
+
+    def show(self, userid: int, queue: str | None):
+        """Filter by ``userid`` and ``queue`` from the next refresh on; the throughput is
+        counted again, over the last minute of the jobs now shown."""
+        self.userid = userid
+        self.queue = queue
+        self.ended.clear()
+        self._ended_ids.clear()
+        self._since = time.time() - THROUGHPUT_WINDOW
 
     def refresh(self):
         """Ask the instance for what changed; the requests are pipelined (one round trip)."""
@@ -86,9 +94,9 @@ class Watch:
             self._ended_ids.discard(self.ended.popleft()[1])
 
     def throughput(self) -> float:
-        """Jobs ended per minute, over the last minute (or since ``top`` started)."""
-        span = min(THROUGHPUT_WINDOW, max(time.time() - self.started, 1.0))
-        return len(self.ended) * 60.0 / span
+        """Jobs ended per minute, over the last minute (asked for from the first refresh on,
+        so it is right from the start)."""
+        return len(self.ended) * 60.0 / THROUGHPUT_WINDOW
 
     def job_detail(self, job_id: int, lines: int = 200) -> tuple[dict, list[dict], list[str]]:
         """One job's summary, eventlog and the last ``lines`` lines of its output."""
