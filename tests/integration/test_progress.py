@@ -4,9 +4,10 @@ against a real instance, and again with its output captured."""
 
 import re
 
+from corral import jobspec
 from corral.cli.progress import Progress
 from corral.states import State
-from support import Terminal, until
+from support import Terminal, as_guest, until
 
 SIMULATED = "--setattr=exec.test.run_duration=0"
 
@@ -75,6 +76,21 @@ def test_cancel_all_counts_slices_on_a_terminal(instance):
     instance.corral("submit", "--cc", "1-20", "--urgency=hold", "true")
     piped = instance.corral("cancel", "--all")
     assert piped.stderr == "corral cancel: canceled 20 jobs\n"
+
+
+def test_a_guest_streaming_cancel_all_cancels_only_their_own_jobs(guest_instance):
+    instance = guest_instance()
+    owners = instance.submit("--urgency=hold", "true")
+    theirs = as_guest(instance.uri, lambda client: client.submit(
+        jobspec.build(["true"], cwd="/tmp"), urgency=0))
+    answers = as_guest(instance.uri, lambda client: list(client.stream(
+        "job-manager.raiseall", {"type": "cancel", "severity": 0, "note": "",
+                                 "states": int(State.PENDING | State.RUNNING)})))
+    assert answers == [{"count": 1, "total": 1}]
+    with instance.client() as client:
+        assert client.wait_event(theirs, "clean", 20)
+        assert client.job(owners)["state"] & int(State.PENDING)
+        client.cancel(owners)
 
 
 def test_queue_drain_counts_jobs_as_they_end(instance):
