@@ -12,13 +12,16 @@ the active jobs only (inactive ones are counted, not visited) and is open to eve
 counts say nothing of whose jobs they are.
 """
 
+import collections
 import errno
 import heapq
 
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
 from ..states import (
+    INACTIVE,
     RESULT_NAMES,
+    RUNNING,
     STATE_NAMES,
     State,
 )
@@ -73,15 +76,16 @@ class JobList:
                 return False
             if queue is not None and job.queue != queue:
                 return False
-            if results and job.state == State.INACTIVE:
+            if results and job.state == INACTIVE:
                 return job.result is not None and bool(job.result & results)
-            return not results or job.state == State.INACTIVE
+            return not results or job.state == INACTIVE
 
         manager = self.manager
         pending, running = [], []
         for job in manager.active.values():
             if wanted(job):
-                (running if job.state & State.RUNNING else pending).append(job)
+                # Plain ints (not State): this runs once per active job per listing.
+                (running if job.state & RUNNING else pending).append(job)
         jobs = _first(pending, lambda job: (-job.priority, job.id), limit)
         left = limit - len(jobs) if limit > 0 else 0
         if limit <= 0 or left > 0:
@@ -96,14 +100,13 @@ class JobList:
     def serve_stats(self, msg):
         counts = dict.fromkeys(_STAT_STATES, 0)
         queues = {}
-        for job in self.manager.active.values():
-            name = _STAT_NAMES.get(job.state)
+        pairs = collections.Counter((job.state, job.queue) for job in self.manager.active.values())
+        for (state, queue), count in pairs.items():
+            name = _STAT_NAMES.get(state)
             if name is not None:
-                counts[name] += 1
-                by_queue = queues.get(job.queue)
-                if by_queue is None:
-                    by_queue = queues[job.queue] = dict.fromkeys(_STAT_STATES, 0)
-                by_queue[name] += 1
+                counts[name] += count
+                by_queue = queues.setdefault(queue, dict.fromkeys(_STAT_STATES, 0))
+                by_queue[name] += count
         counts["inactive"] = len(self.manager.inactive)
         counts["total"] = sum(counts.values())
         msg.respond({
