@@ -16,13 +16,6 @@ import time
 _REDRAW_INTERVAL = 0.1
 
 
-def wanted(stdout=None, stderr=None) -> bool:
-    """Whether a bar would be seen: stdout and stderr are both terminals."""
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
-    return _isatty(stdout) and _isatty(stderr)
-
-
 def _isatty(stream) -> bool:
     try:
         return stream.isatty()
@@ -45,7 +38,8 @@ class Progress:
         self.unit = unit
         self.done = 0
         self.stream = stream or sys.stderr
-        self.shown = enabled and wanted(stderr=self.stream)
+        # Seen only if both stdout and the bar's stream are terminals.
+        self.shown = enabled and _isatty(sys.stdout) and _isatty(self.stream)
         self._started = time.monotonic()
         self._drawn_at = 0.0
 
