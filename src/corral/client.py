@@ -165,7 +165,11 @@ class Client:
 
     def rpc(self, topic: str, payload=None, timeout: float | None = None):
         """Send one request and return its answer's payload (or raise `RPCError`)."""
-        tag = self.send(topic, payload)
+        return self.answer(self.send(topic, payload), timeout)
+
+    def answer(self, tag: int, timeout: float | None = None):
+        """The payload of the answer to the request ``send`` gave ``tag`` (or `RPCError`):
+        several requests sent first and answered after cost one round trip."""
         return self._result(tag, self.recv(tag, timeout))
 
     def stream(self, topic: str, payload=None, idle: float | None = None):
@@ -205,9 +209,10 @@ class Client:
         return result["id"]
 
     def submit_many(self, jobspecs, urgency: int = 16, flags: int = 0, batch: int = _MAX_BATCH,
-                    window: int = 8) -> list:
+                    window: int = 8, progress=None) -> list:
         """Submit many jobs in batches, ``window`` batches in flight; returns, in order, an
-        id or an `RPCError` for each jobspec.  A batch over the frame limit is split."""
+        id or an `RPCError` for each jobspec.  A batch over the frame limit is split.
+        ``progress(count)``, if given, hears how many jobs have been answered so far."""
         jobspecs = list(jobspecs)
         sent = []  # a matchtag, or the RPCError of a job that could not be sent
         results = []
@@ -218,8 +223,12 @@ class Client:
                 sent.append(request)
                 if len(sent) >= window:
                     results.extend(self._submit_results(sent.pop(0)))
+                    if progress is not None:
+                        progress(len(results))
         for request in sent:
             results.extend(self._submit_results(request))
+            if progress is not None:
+                progress(len(results))
         return results
 
     def _send_submit(self, items):
@@ -304,7 +313,11 @@ class Client:
         waitable job of ours (`RPCError` ECHILD when there is none)."""
         return self.rpc("job-manager.wait", {} if job_id is None else {"id": job_id})
 
-    def output(self, job_id: int, watch: bool = False):
-        """Yield ``(stream, text)`` chunks of a job's output."""
-        for payload in self.stream("job-info.output", {"id": job_id, "watch": watch}):
+    def output(self, job_id: int, watch: bool = False, tail: int | None = None):
+        """Yield ``(stream, text)`` chunks of a job's output (with ``tail``, from that many
+        bytes before the end of each stream)."""
+        request = {"id": job_id, "watch": watch}
+        if tail is not None:
+            request["tail"] = tail
+        for payload in self.stream("job-info.output", request):
             yield payload["stream"], payload["data"]

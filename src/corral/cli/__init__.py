@@ -24,6 +24,7 @@ COMMANDS = {
     "submit": "submit",
     "run": "run",
     "jobs": "jobs",
+    "top": "top",
     "cancel": "cancel",
     "job": "job",
     "jobtap": "jobtap",

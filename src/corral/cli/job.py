@@ -10,6 +10,7 @@ from ..client import RPCError, connect
 from ..states import State
 from . import CommandError, pending
 from .interrupt import follow
+from .progress import Progress
 from .run import attach
 from .submit import parse_urgency
 
@@ -209,11 +210,42 @@ def _purge(args):
     if args.num_limit is not None:
         payload["num_limit"] = args.num_limit
     with connect() as client:
-        answer = client.rpc("job-manager.purge", payload)
-    verb = "purged" if answer["purged"] else "would purge (use --force)"
-    beyond = answer["matched"] - answer["count"]
+        if args.force:
+            count, matched = _purge_in_slices(client, payload)
+        else:
+            answer = client.rpc("job-manager.purge", payload)
+            count, matched = answer["count"], answer["matched"]
+    verb = "purged" if args.force else "would purge (use --force)"
+    beyond = matched - count
     more = f" ({beyond} more beyond --batch {args.batch})" if beyond > 0 else ""
-    print(f"{verb} {answer['count']} jobs{more}")
+    print(f"{verb} {count} jobs{more}")
+
+
+#: Jobs one purge request removes: each request holds the controller's event loop while it
+#: deletes, so a large purge is several shorter requests (and a bar can show how far it is).
+#: Each request selects again, so slices are not made much smaller than this.
+_PURGE_SLICE = 2000
+
+
+def _purge_in_slices(client, payload) -> tuple[int, int]:
+    """``(purged, matched)`` of a forced purge, sent `_PURGE_SLICE` jobs at a time after a
+    dry run that checks every id and counts (so a bad id still purges nothing)."""
+    ids = list(dict.fromkeys(payload["jobs"])) if "jobs" in payload else None
+    counted = client.rpc("job-manager.purge", dict(payload, force=False))
+    total = counted["count"]
+    purged = 0
+    with Progress("purge", total) as progress:
+        while purged < total:
+            size = min(_PURGE_SLICE, total - purged)
+            request = dict(payload, batch=size)
+            if ids is not None:
+                request["jobs"] = ids[purged:purged + size]
+            count = client.rpc("job-manager.purge", request)["count"]
+            purged += count
+            progress.update(purged)
+            if count < size:
+                break
+    return purged, counted["matched"]
 
 
 def _memo(args):

@@ -13,6 +13,7 @@ from .. import idset
 from .. import jobspec as jobspec_module
 from ..client import RPCError, connect
 from . import CommandError, command_words
+from .progress import Progress
 
 _URGENCY_WORDS = {"hold": 0, "default": 16, "expedite": 31}
 
@@ -169,7 +170,10 @@ def main(args) -> int:
         return 1
     status = 0
     with connect() as client:
-        for result in client.submit_many(specs, urgency=urgency, flags=flags):
+        with Progress("submit", len(specs), enabled=bool(args.cc)) as progress:
+            results = client.submit_many(specs, urgency=urgency, flags=flags,
+                                         progress=progress.update)
+        for result in results:
             if isinstance(result, RPCError):
                 print(f"corral submit: {result.strerror}", file=sys.stderr)
                 status = 1
