@@ -18,6 +18,7 @@ import time
 from ..jobmanager import requeue
 from ..states import State
 from ..transport import ControllerTransport
+from . import logs
 
 log = logging.getLogger("corral.agent")
 
@@ -58,6 +59,9 @@ class RemoteNodes:
         await self.transport.close()
 
     def _message(self, hostname: str, msg: dict):
+        if msg["type"] == "log":
+            logs.relog(hostname, msg)
+            return
         msg["rank"] = self.ranks[hostname]
         self.on_message(msg)
 

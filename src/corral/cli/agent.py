@@ -18,6 +18,10 @@ def register(subparsers):
                              "ipc://PATH)")
     parser.add_argument("--key-dir", required=True, metavar="DIR",
                         help="holds controller.key and agents/HOSTNAME.key_secret")
+    parser.add_argument("--config", metavar="PATH",
+                        help="the configuration whose [prep] section gives this node's "
+                             "prolog and epilog (the controller's own, as every slurmd "
+                             "reads slurm.conf; default: no node hooks)")
     parser.add_argument("--hostname", metavar="NAME",
                         help="register as NAME (default: this machine's hostname)")
     parser.add_argument("--heartbeat-interval", type=float, default=2.0, metavar="SECONDS")
@@ -32,7 +36,10 @@ def main(args) -> int:
     import asyncio
     import logging
 
+    from .. import config as config_module
     from ..agent import daemon
+    from ..agent.prep import node_host
+    from ..prep.loader import PrepError
     from ..transport import KeyMaterialError, Settings
 
     handler = logging.StreamHandler(sys.stderr)
@@ -43,7 +50,9 @@ def main(args) -> int:
     root.addHandler(handler)
     try:
         settings = Settings(args.heartbeat_interval, args.unresponsive_after, args.lost_after)
-        return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings))
-    except (KeyMaterialError, ValueError) as exc:
+        prep = node_host(args.config)
+        return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings,
+                                      prep))
+    except (KeyMaterialError, ValueError, config_module.ConfigError, PrepError) as exc:
         print(f"corral agent: {exc}", file=sys.stderr)
         return 1
