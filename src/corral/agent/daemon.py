@@ -17,9 +17,9 @@ import logging
 import signal
 
 from ..exec.agent import NodeAgent
-from . import logs
 from ..prep.cred import CredentialKey
 from ..transport import AgentTransport, Settings, this_node
+from . import logs
 
 log = logging.getLogger("corral.agent")
 

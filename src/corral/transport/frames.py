@@ -18,8 +18,9 @@ Exec messages are exactly those the exec service and the node agent exchange (se
 ``prolog`` and ``epilog``; an agent answers ``started``, ``failed``, ``output-lost``,
 ``finished``, ``prolog-done`` and ``epilog-done``.  Each names its job (``job``, an
 integer), so answers come back by job id.  An agent also sends ``log`` (one of its log
-records, for the controller's log: `corral.agent.logs`), the one message about no job.  Sending anything else is a programming error;
-receiving anything else is logged and dropped.
+records, for the controller's log: `corral.agent.logs`), the one message about no job.
+Sending anything else is a programming error; receiving anything else is logged and
+dropped.
 """
 
 import json
