@@ -303,7 +303,8 @@ def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_m
     """The declared nodes served by agents that connect at ``listen`` (``[agents]``): a
     `RemoteNodes`.  Its modules (and ZeroMQ) are loaded only by a controller that listens."""
     from .agent.nodes import RemoteNodes
-    from .transport import KeyMaterialError, Settings
+    from .transport import KeyMaterialError
+    from .transport.settings import from_config
 
     key_dir = key_dir or config.get_str("agents.key-dir")
     if not key_dir:
@@ -312,16 +313,8 @@ def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_m
     if not config_module.resource_config(config):
         raise StartupError("agents listen on " + listen + " but no nodes are declared in "
                            "[[resource.config]]")
-    defaults = Settings()
     try:
-        settings = Settings(
-            config.get_duration("agents.heartbeat-interval", defaults.heartbeat_interval),
-            config.get_duration("agents.unresponsive-after", defaults.unresponsive_after),
-            config.get_duration("agents.lost-after", defaults.lost_after))
-    except ValueError as exc:
-        raise config.error("agents", str(exc)) from None
-    try:
-        return RemoteNodes(listen, key_dir, settings, pool, scheduler, credential_key,
+        return RemoteNodes(listen, key_dir, from_config(config), pool, scheduler, credential_key,
                            on_message, on_node_failed)
     except (KeyMaterialError, ValueError) as exc:
         raise StartupError(str(exc)) from None
@@ -337,9 +330,12 @@ def _raise_open_file_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def serve(instance: Instance, command: list[str] | None) -> int:
-    """Run an instance until a signal (or until ``command`` exits); return the exit code."""
+async def serve(instance: Instance, command: list[str] | None, started=None) -> int:
+    """Run an instance until a signal (or until ``command`` exits); return the exit code.
+    ``started``: a coroutine function awaited once the instance serves (a bootstrap)."""
     await instance.start()
+    if started is not None:
+        await started()
     instance.watchdog.handle_termination((signal.SIGTERM, signal.SIGINT),
                                          instance.request_stop)
     exit_code = 0

@@ -24,6 +24,9 @@ def register(subparsers):
                              "reads slurm.conf; default: no node hooks)")
     parser.add_argument("--hostname", metavar="NAME",
                         help="register as NAME (default: this machine's hostname)")
+    parser.add_argument("--exit-on-eof", action="store_true",
+                        help="stop when standard input closes (how corral start "
+                             "--bootstrap=ssh ends the agents it started)")
     parser.add_argument("--heartbeat-interval", type=float, default=2.0, metavar="SECONDS")
     parser.add_argument("--unresponsive-after", type=float, default=10.0, metavar="SECONDS")
     parser.add_argument("--lost-after", type=float, default=30.0, metavar="SECONDS")
@@ -51,6 +54,10 @@ def main(args) -> int:
     try:
         settings = Settings(args.heartbeat_interval, args.unresponsive_after, args.lost_after)
         prep = node_host(args.config)
+        if args.exit_on_eof:
+            from ..agent.bootstrap import exit_on_eof
+
+            exit_on_eof()
         return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings,
                                       prep))
     except (KeyMaterialError, ValueError, config_module.ConfigError, PrepError) as exc:
