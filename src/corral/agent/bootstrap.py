@@ -189,22 +189,29 @@ class Bootstrap:
                       ": " + " / ".join(tail) if tail else "")
 
     async def stop(self):
-        """End the agents: close their lifeline (ssh) and SIGTERM what started them, then
-        SIGKILL what is left after `STOP_GRACE` seconds."""
+        """End the agents: close their lifeline (ssh) and SIGTERM the process group of what
+        started them, then SIGKILL what is left of it after `STOP_GRACE` seconds."""
         self._stopping = True
         for process in self.processes:
             if process.stdin is not None:
                 process.stdin.close()
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
+            _signal_group(process, signal.SIGTERM)
         if not self._watchers:
             return
         _, pending = await asyncio.wait(self._watchers, timeout=STOP_GRACE)
         for process in self.processes:
-            if process.returncode is None:
-                process.kill()
-        if pending:
-            await asyncio.wait(pending)
+            _signal_group(process, signal.SIGKILL)
+        # Output still open elsewhere (a child that left the group) is not waited for.
+        for watcher in pending:
+            watcher.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+
+
+def _signal_group(process, signum: int):
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def exit_on_eof():
