@@ -138,7 +138,7 @@ class Instance:
             self.remote_nodes = _remote_nodes(
                 config, listen, self.key_dir, self.pool, self.scheduler, credential_key,
                 lambda msg: self.exec.on_message(msg),
-                lambda rank, note: self.exec.node_failed(rank, note))
+                lambda rank, note: self.exec.node_failed(rank, note), self.broker)
             channels = self.remote_nodes.channels
         else:
             to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
@@ -299,7 +299,7 @@ class Instance:
 
 
 def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_message,
-                  on_node_failed):
+                  on_node_failed, broker):
     """The declared nodes served by agents that connect at ``listen`` (``[agents]``): a
     `RemoteNodes`.  Its modules (and ZeroMQ) are loaded only by a controller that listens."""
     from .agent.nodes import RemoteNodes
@@ -315,7 +315,7 @@ def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_m
                            "[[resource.config]]")
     try:
         return RemoteNodes(listen, key_dir, from_config(config), pool, scheduler, credential_key,
-                           on_message, on_node_failed)
+                           on_message, on_node_failed, broker)
     except (KeyMaterialError, ValueError) as exc:
         raise StartupError(str(exc)) from None
 

@@ -92,7 +92,8 @@ def test_the_agent_unit_runs_corral_agent_with_options_it_has(tmp_path):
     [command] = re.findall(r"^ExecStart=(.*)$", text, re.M)
     argv = shlex.split(re.sub(r"\$\{(\w+)\}", lambda m: variables[m[1]], command))
     assert argv[:2] == ["/usr/local/bin/corral", "agent"]
-    argv = [arg.replace("/etc/corral", str(tmp_path)) for arg in argv]
+    argv = [arg.replace("/etc/corral", str(tmp_path)).replace("/run/corral", str(tmp_path))
+            for arg in argv]
     result = subprocess.run([sys.executable, "-m", "corral", *argv[1:]], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 1

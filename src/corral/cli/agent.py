@@ -24,6 +24,10 @@ def register(subparsers):
                              "reads slurm.conf; default: no node hooks)")
     parser.add_argument("--hostname", metavar="NAME",
                         help="register as NAME (default: this machine's hostname)")
+    parser.add_argument("--socket", metavar="PATH",
+                        help="serve corral commands on this node at PATH "
+                             "(CORRAL_URI=local://PATH), forwarded to the controller as "
+                             "their caller")
     parser.add_argument("--exit-on-eof", action="store_true",
                         help="stop when standard input closes (how corral start "
                              "--bootstrap=ssh ends the agents it started)")
@@ -59,7 +63,7 @@ def main(args) -> int:
 
             exit_on_eof()
         return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings,
-                                      prep))
+                                      prep, args.socket))
     except (KeyMaterialError, ValueError, config_module.ConfigError, PrepError) as exc:
         print(f"corral agent: {exc}", file=sys.stderr)
         return 1

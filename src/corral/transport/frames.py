@@ -18,7 +18,9 @@ Exec messages are exactly those the exec service and the node agent exchange (se
 ``prolog`` and ``epilog``; an agent answers ``started``, ``failed``, ``output-lost``,
 ``finished``, ``prolog-done`` and ``epilog-done``.  Each names its job (``job``, an
 integer), so answers come back by job id.  An agent also sends ``log`` (one of its log
-records, for the controller's log: `corral.agent.logs`), the one message about no job.
+records, for the controller's log: `corral.agent.logs`), ``rpc`` and ``rpc-close`` (a
+local client's request, and its end: `corral.agent.forward`), and the controller answers
+``rpc-reply``: these name no job.
 Sending anything else is a programming error; receiving anything else is logged and
 dropped.
 """
@@ -27,11 +29,11 @@ import json
 
 from .. import jsoncodec
 
-TO_AGENT = frozenset({"start", "kill", "prolog", "epilog"})
+TO_AGENT = frozenset({"start", "kill", "prolog", "epilog", "rpc-reply"})
 TO_CONTROLLER = frozenset({"started", "failed", "output-lost", "finished", "prolog-done",
-                           "epilog-done", "log"})
+                           "epilog-done", "log", "rpc", "rpc-close"})
 #: Messages that name no job.
-JOBLESS = frozenset({"log"})
+JOBLESS = frozenset({"log", "rpc", "rpc-close", "rpc-reply"})
 
 
 class FrameError(ValueError):
