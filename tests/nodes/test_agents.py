@@ -197,6 +197,10 @@ def test_agent_refuses_a_start_not_signed_by_its_controller(network, tmp_path):
                          f"tcp://{controller.address}:{PORT}", "--key-dir", str(keys)],
                   stderr=subprocess.DEVNULL)
     answers = [json.loads(line) for line in forger.communicate(timeout=30)[0].splitlines()]
+    # The agent's log comes along (`corral.agent.logs`), the refusal in it.
+    logged = [answer["text"] for answer in answers if answer["type"] == "log"]
+    assert "node agent node1: job 7: start refused: invalid launch token" in logged
+    answers = [answer for answer in answers if answer["type"] != "log"]
     assert [answer["type"] for answer in answers] == ["failed", "finished"]
     assert answers[0]["note"] == "node1: start refused: invalid launch credential"
     assert not marker.exists()

@@ -12,7 +12,7 @@ import textwrap
 
 from corral.client import Client
 from corral.transport import keys
-from support import until, wait
+from support import until
 
 PORT = 7200
 #: ssh [-o OPTION]... HOST COMMAND: COMMAND through the host's shell, stdin passed on.
@@ -99,15 +99,12 @@ def nodes(client) -> list[dict]:
     return client.rpc("resource.list", {})["nodes"]
 
 
-def hostnames_of_a_job_on_every_node(client, tmp_path) -> list[str]:
-    from corral import jobspec
-
-    output = tmp_path / "hosts.out"
-    job = client.submit(jobspec.build(["hostname"], nnodes=3, ntasks=3, cwd=str(tmp_path),
-                                      output=str(output)))
-    assert wait(client, job, "finish")["context"]["status"] == 0
-    wait(client, job)
-    return sorted(output.read_text().split())
+def hostnames_of_a_job_on_every_node(client) -> list[str]:
+    result = subprocess.run([sys.executable, "-m", "corral", "run", "-N3", "-n3", "hostname"],
+                            env=dict(os.environ, CORRAL_URI=client.uri), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return sorted(result.stdout.split())
 
 
 def agents_left(network) -> list[str]:
@@ -122,7 +119,7 @@ def test_ssh_bootstrap_starts_an_agent_on_each_declared_host_and_stops_them(netw
     process, client, calls = start_bootstrapped(
         network, tmp_path, "ssh", '\n[[resource.config]]\nhosts = "node[1-3]"\ncores = "0-1"\n')
     with client:
-        assert hostnames_of_a_job_on_every_node(client, tmp_path) == NODES
+        assert hostnames_of_a_job_on_every_node(client) == NODES
     # The default ssh command, one host each, the agent exec'd by the remote shell.
     invocations = [json.loads(line) for line in calls.read_text().splitlines()]
     assert sorted(call[2] for call in invocations) == NODES
@@ -151,7 +148,7 @@ def test_slurm_bootstrap_serves_the_allocation_with_one_srun_step(network, tmp_p
         # The allocation's nodes and CPUs, none declared.
         assert [(node["name"], node["cores"]) for node in nodes(client)] == [
             ("node1", "0-1"), ("node2", "0-1"), ("node3", "0")]
-        assert hostnames_of_a_job_on_every_node(client, tmp_path) == NODES
+        assert hostnames_of_a_job_on_every_node(client) == NODES
     [call] = [json.loads(line) for line in calls.read_text().splitlines()]
     assert "--nodelist=node[1-3]" in call and "--ntasks-per-node=1" in call
     process.send_signal(signal.SIGTERM)
