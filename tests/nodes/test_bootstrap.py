@@ -10,9 +10,8 @@ import subprocess
 import sys
 import textwrap
 
-from corral.client import Client
 from corral.transport import keys
-from support import until
+from support import connected, until
 
 PORT = 7200
 #: ssh [-o OPTION]... HOST COMMAND: COMMAND through the host's shell, stdin passed on.
@@ -89,8 +88,7 @@ def start_bootstrapped(network, tmp_path, method, config_text, env=None):
                          f"--state-dir={state_dir}", f"--key-dir={key_dir}",
                          f"--listen=tcp://{controller.address}:{PORT}"],
             env=environment, stdout=log, stderr=subprocess.STDOUT)
-    until(lambda: os.path.exists(state_dir / "local.sock"), timeout=20)
-    client = Client(f"local://{state_dir}/local.sock")
+    client = until(lambda: connected(f"local://{state_dir}/local.sock"), timeout=20)
     until(lambda: all(not node["drained"] for node in nodes(client)), timeout=30)
     return process, client, calls
 

@@ -15,7 +15,7 @@ import pytest
 from corral import jobspec
 from corral.client import Client, RPCError
 from corral.transport import keys
-from support import as_guest, guest_user, raw_exchange, until, wait
+from support import as_guest, connected, guest_user, raw_exchange, until, wait
 
 PORT = 7200
 
@@ -46,8 +46,7 @@ def node1(network, tmp_path):
                              f"--connect=tcp://{controller.address}:{PORT}",
                              f"--socket={socket_path}"],
                       stdout=log, stderr=subprocess.STDOUT)
-    until(lambda: os.path.exists(os.path.join(state_dir, "local.sock")), timeout=20)
-    client = Client(f"local://{state_dir}/local.sock")
+    client = until(lambda: connected(f"local://{state_dir}/local.sock"), timeout=20)
     until(lambda: not client.rpc("resource.list")["nodes"][0]["drained"], timeout=20)
     until(lambda: os.path.exists(socket_path), timeout=20)
     try:
