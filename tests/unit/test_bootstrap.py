@@ -58,6 +58,10 @@ def test_commands_for_ssh_and_srun():
                       "--heartbeat-interval=2.0", "--unresponsive-after=10.0",
                       "--lost-after=30.0", "--config=/etc/c.toml", "--exit-on-eof",
                       "--hostname=n1"]
+    with_socket = config_module.Config({"agents": {"socket": "/run/corral/agent.sock"},
+                                        "resource": config.data["resource"]})
+    [(_, argv), _] = bootstrap.commands("ssh", with_socket, "tcp://h:7", "/k", settings, None)
+    assert "--socket=/run/corral/agent.sock" in shlex.split(argv[-1])
     [(what, srun)] = bootstrap.commands("slurm", config, "tcp://h:7", "/k", settings, None)
     assert what == "n[1-2]"
     assert srun[:8] == [*bootstrap.DEFAULT_SRUN, "--nodes=2", "--ntasks=2",

@@ -115,8 +115,9 @@ def _argv(config, key: str, default: tuple) -> list[str]:
 def agent_argv(config, listen: str, key_dir: str, settings, config_path: str | None,
                exit_on_eof: bool) -> list[str]:
     """The ``corral agent`` command line of a bootstrapped agent (without ``--hostname``):
-    the controller's address, key directory, configuration and clocks; the paths are the
-    controller's, so they must be the same on every node (a shared file system, or copies)."""
+    the controller's address, key directory, configuration and clocks, and the socket for the
+    node's commands (``[agents] socket``); the paths are the controller's, so they must be the
+    same on every node (a shared file system, or copies)."""
     argv = [*_argv(config, "agents.command", DEFAULT_COMMAND), "agent",
             f"--connect={connect_address(config, listen)}",
             f"--key-dir={os.path.abspath(key_dir)}",
@@ -125,6 +126,9 @@ def agent_argv(config, listen: str, key_dir: str, settings, config_path: str | N
             f"--lost-after={settings.lost_after}"]
     if config_path is not None:
         argv.append(f"--config={os.path.abspath(config_path)}")
+    socket_path = config.get_str("agents.socket")
+    if socket_path:
+        argv.append(f"--socket={socket_path}")
     if exit_on_eof:
         argv.append("--exit-on-eof")
     return argv
