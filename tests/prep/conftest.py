@@ -96,7 +96,8 @@ def deliveries():
 #: ``corral agent`` per node on hosts of their own (``placement``, tests/conftest.py): PrEp
 #: must behave the same on one machine and on many.
 ON_BOTH_PLACEMENTS = frozenset({"test_prep_prolog.py", "test_prep_epilog.py",
-                                "test_prep_hook_environments.py"})
+                                "test_prep_hook_environments.py", "test_prep_examples.py",
+                                "test_prep_plugins.py", "test_prep_timeouts.py"})
 
 
 def pytest_generate_tests(metafunc):
