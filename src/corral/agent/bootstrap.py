@@ -25,6 +25,7 @@ import re
 import shlex
 import signal
 import socket
+import sys
 import threading
 
 from .. import config as config_module
@@ -220,7 +221,12 @@ def _signal_group(process, signum: int):
 
 def exit_on_eof():
     """The agent's side of the ssh lifeline: SIGTERM this process (a clean stop) once its
-    standard input reaches its end; a thread waits for that."""
+    standard input reaches its end; a thread waits for that.  Call it from the main thread
+    before the agent's event loop starts: until the loop handles SIGTERM itself, a SIGTERM
+    (an input that was closed from the start) exits with status 0, as there is nothing to
+    stop yet."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+
     def wait():
         try:
             while os.read(0, 1 << 16):
