@@ -128,13 +128,20 @@ class AgentsInstance(RunningInstance):
     def __init__(self, state_dir, test_size=None, config=None, env=None):
         import netns  # tests/nodes, on sys.path from here on
 
+        super().__init__(state_dir, test_size, None, env)
+        netns.remove_stale()
+        self.network = netns.Network()
+        try:
+            self._lay_out(config, test_size)
+        except BaseException:
+            self.network.close()
+            raise
+
+    def _lay_out(self, config, test_size):
         from corral import config as config_module
         from corral import idset
         from corral.transport import keys
 
-        super().__init__(state_dir, test_size, None, env)
-        netns.remove_stale()
-        self.network = netns.Network()
         self.controller_host = self.network.add_host("ctl")
         root = pathlib.Path(self.state_dir).parent / f"{pathlib.Path(self.state_dir).name}-hosts"
         # The instance's configuration plus the nodes, when it declares none.
