@@ -1,6 +1,8 @@
 """The client API: talk to a corral instance from Python (the CLI is a thin layer over it).
 
-``connect()`` finds the instance from ``CORRAL_URI`` (``local:///path/to/local.sock``).
+``connect()`` finds the instance from ``CORRAL_URI`` (``local:///path/to/local.sock``), else
+the system instance when its socket exists (``/run/corral/local.sock``, see `corral.system`),
+as Flux commands fall back on the system instance without ``FLUX_URI``.
 Requests are pipelined: `send` returns a matchtag and `recv` waits for that tag's answer,
 keeping others aside, so a client can keep many submissions in flight on one connection.
 
@@ -14,6 +16,7 @@ import errno
 import os
 import socket
 
+from . import system
 from .broker import wire
 from .limits import MAX_REQUEST_FRAME
 
@@ -36,16 +39,25 @@ def _socket_path(uri: str) -> str:
     raise ConnectError(errno.EINVAL, f"unsupported corral URI '{uri}' (expected local://PATH)")
 
 
+def _system_uri() -> str:
+    """The system instance's URI if its socket exists, else `ConnectError` saying how to name
+    an instance."""
+    path = system.socket_path()
+    if os.path.exists(path):
+        return system.uri()
+    raise ConnectError(errno.ENOENT, f"no instance to talk to: CORRAL_URI is not set and no "
+                                     f"system instance has its socket at {path} (run 'corral "
+                                     f"start' and export the CORRAL_URI it prints, or give "
+                                     f"--uri)")
+
+
 def connect(uri: str | None = None) -> "Client":
     return Client(uri)
 
 
 class Client:
     def __init__(self, uri: str | None = None):
-        uri = uri or os.environ.get("CORRAL_URI")
-        if not uri:
-            raise ConnectError(errno.ENOENT, "CORRAL_URI is not set: start an instance with "
-                                             "'corral start' or pass its URI")
+        uri = uri or os.environ.get("CORRAL_URI") or _system_uri()
         self.uri = uri
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:

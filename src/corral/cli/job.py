@@ -2,11 +2,11 @@
 attach, kill, raise, requeue)."""
 
 import json
-import signal
 import sys
 
-from .. import eventlog
+from .. import eventlog, signals
 from ..client import RPCError, connect
+from . import CommandError
 from .interrupt import follow
 from .run import attach
 from .submit import parse_urgency
@@ -66,7 +66,8 @@ def register(subparsers):
     attach_parser.set_defaults(func=_attach)
 
     kill = commands.add_parser("kill", help="send a signal to a running job's tasks")
-    kill.add_argument("-s", "--signal", default="SIGTERM")
+    kill.add_argument("-s", "--signal", default="SIGTERM",
+                      help="a name (TERM, SIGUSR1, usr1) or a number (default SIGTERM)")
     kill.add_argument("id", type=int)
     kill.set_defaults(func=_kill)
 
@@ -85,10 +86,11 @@ def register(subparsers):
 
     update = commands.add_parser(
         "update", help="update attributes of a pending (or, as owner, running) job",
-        description="KEY is a jobspec path; one not under attributes., resources. or tasks. "
-                    "means attributes.system.KEY ('name' means the job name).  VALUE is JSON "
-                    "or a string; a duration is an FSD, '+FSD' or '-FSD' changes the current "
-                    "one.")
+        description="Update attributes of a pending (or, as owner, running) job. KEY is a "
+                    "jobspec path; one not under attributes., resources. or tasks. means "
+                    "attributes.system.KEY ('name' means the job name).  VALUE is JSON or a "
+                    "string (always a string for name and queue); a duration is an FSD, "
+                    "'+FSD' or '-FSD' changes the current one.")
     update.add_argument("-n", "--dry-run", action="store_true",
                         help="print the update instead of sending it")
     update.add_argument("id", type=int)
@@ -209,15 +211,12 @@ def _attach(args):
 
 
 def _kill(args):
-    name = args.signal.upper()
     try:
-        signum = int(name) if name.isdigit() else signal.Signals(
-            name if name.startswith("SIG") else "SIG" + name)
-    except (KeyError, ValueError):
-        print(f"corral job kill: unknown signal '{args.signal}'", file=sys.stderr)
-        return 1
+        signum = signals.number(args.signal)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     with connect() as client:
-        client.kill(args.id, int(signum))
+        client.kill(args.id, signum)
 
 
 def _raise(args):
@@ -231,6 +230,8 @@ def _raise(args):
 
 _UPDATE_ROOTS = ("attributes.", "resources.", "tasks.")
 _DURATION_KEY = "attributes.system.duration"
+#: Keys whose value is text whatever it looks like (``name=2024`` names the job "2024").
+_TEXT_KEYS = ("attributes.system.job.name", "attributes.system.queue")
 
 
 def _update_key(key: str) -> str:
@@ -273,6 +274,9 @@ def _update(args):
             key = _update_key(key)
             if key == _DURATION_KEY:
                 updates[key] = _duration_value(client, args.id, text)
+                continue
+            if key in _TEXT_KEYS:
+                updates[key] = text
                 continue
             try:
                 updates[key] = json.loads(text)

@@ -18,7 +18,8 @@ POLICY_NAMES = ("fcfs", "easy", "conservative")
 
 
 def register(subparsers):
-    parser = subparsers.add_parser("sim", help="replay an SWF trace on a virtual clock")
+    parser = subparsers.add_parser("sim", connects=False,
+                                   help="replay an SWF trace on a virtual clock")
     parser.add_argument("trace", metavar="TRACE.swf")
     machine = parser.add_mutually_exclusive_group()
     machine.add_argument("--cores", type=int, metavar="P",

@@ -20,6 +20,7 @@ import re
 import socket
 
 from .. import jobspec as jobspec_module
+from .. import signals
 from ..client import RPCError
 from . import DEFAULT_PARTITION, dependencies, launchers, records, times
 from .options import OptionError
@@ -115,13 +116,13 @@ def _memory(values) -> dict:
 
 
 def check_signal(text: str) -> str:
-    import signal
-
     match = _SIGNAL.fullmatch(text)
-    if match:
-        name = match[2].upper()
-        if name.isdigit() or hasattr(signal, name) or hasattr(signal, "SIG" + name):
+    try:
+        if match:
+            signals.number(match[2])
             return text
+    except ValueError:
+        pass
     raise OptionError(f"invalid --signal specification '{text}'")
 
 
