@@ -51,3 +51,10 @@ def test_exit_on_eof_stops_the_agent_cleanly_when_its_input_closes(tmp_path):
     assert process.wait(20) == 0, process.stderr.read()
     process.stderr.close()
     assert not socket_path.exists()
+
+
+def test_connect_and_key_dir_are_required_with_one_line():
+    result = subprocess.run([sys.executable, "-m", "corral", "agent", "--key-dir=/k"],
+                            capture_output=True, text=True, timeout=30)
+    assert (result.returncode, result.stderr) == (
+        1, "corral agent: --connect URI and --key-dir DIR are required\n")

@@ -72,17 +72,21 @@ def test_commands_for_ssh_and_srun():
         bootstrap.commands("ssh", bad, "tcp://h:7", "/k", settings, None)
 
 
-def unit_text() -> str:
-    return (importlib.resources.files("corral") / "data" / "corral-agent.service").read_text()
+def printed_unit() -> str:
+    result = subprocess.run([sys.executable, "-m", "corral", "agent", "--print-unit"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
-def test_the_agent_unit_is_valid_for_systemd(tmp_path):
-    """``systemd-analyze verify`` accepts it (with ExecStart pointed at this corral)."""
-    corral = tmp_path / "corral"
-    corral.write_text(f"#!{sys.executable}\nimport corral.cli, sys\nsys.exit(corral.cli.main())\n")
-    corral.chmod(0o755)
+def test_the_agent_unit_is_shipped_and_valid_for_systemd(tmp_path):
+    """The package holds it, and ``systemd-analyze verify`` accepts what ``--print-unit``
+    makes of it (ExecStart naming this Python's corral)."""
+    shipped = (importlib.resources.files("corral") / "data" / "corral-agent.service").read_text()
+    text = printed_unit()
+    assert text == shipped.replace("@CORRAL@", f"{sys.executable} -m corral")
     unit = tmp_path / "corral-agent.service"
-    unit.write_text(unit_text().replace("/usr/local/bin/corral", str(corral)))
+    unit.write_text(text)
     result = subprocess.run([shutil.which("systemd-analyze") or "systemd-analyze", "verify",
                              str(unit)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -91,14 +95,14 @@ def test_the_agent_unit_is_valid_for_systemd(tmp_path):
 def test_the_agent_unit_runs_corral_agent_with_options_it_has(tmp_path):
     """Its ExecStart, with its default variables, is a ``corral agent`` command line that
     parses: it fails on the missing keys, not on an option."""
-    text = unit_text()
+    text = printed_unit()
     variables = dict(re.findall(r"^Environment=(\w+)=(.*)$", text, re.M))
     [command] = re.findall(r"^ExecStart=(.*)$", text, re.M)
     argv = shlex.split(re.sub(r"\$\{(\w+)\}", lambda m: variables[m[1]], command))
-    assert argv[:2] == ["/usr/local/bin/corral", "agent"]
+    assert argv[:4] == [sys.executable, "-m", "corral", "agent"]
+    assert "--socket" in argv and "/run/corral/local.sock" in argv
     argv = [arg.replace("/etc/corral", str(tmp_path)).replace("/run/corral", str(tmp_path))
             for arg in argv]
-    result = subprocess.run([sys.executable, "-m", "corral", *argv[1:]], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.startswith("corral agent: ") and "usage" not in result.stderr

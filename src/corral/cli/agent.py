@@ -13,11 +13,11 @@ def register(subparsers):
         description="Run this node's agent: it registers with the controller at URI under "
                     "its hostname and runs the tasks the controller places on this node.",
     )
-    parser.add_argument("--connect", required=True, metavar="URI",
+    parser.add_argument("--connect", metavar="URI",
                         help="the controller's [agents] listen address (tcp://HOST:PORT or "
-                             "ipc://PATH)")
-    parser.add_argument("--key-dir", required=True, metavar="DIR",
-                        help="holds controller.key and agents/HOSTNAME.key_secret")
+                             "ipc://PATH; required)")
+    parser.add_argument("--key-dir", metavar="DIR",
+                        help="holds controller.key and agents/HOSTNAME.key_secret (required)")
     parser.add_argument("--config", metavar="PATH",
                         help="the configuration whose [prep] section gives this node's "
                              "prolog and epilog (the controller's own, as every slurmd "
@@ -34,6 +34,8 @@ def register(subparsers):
     parser.add_argument("--heartbeat-interval", type=float, default=2.0, metavar="SECONDS")
     parser.add_argument("--unresponsive-after", type=float, default=10.0, metavar="SECONDS")
     parser.add_argument("--lost-after", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument("--print-unit", action="store_true",
+                        help="print a systemd unit that runs this node's agent, and exit")
     parser.add_argument("--verbose", "-v", action="count", default=0,
                         help="log more to stderr (twice for debug)")
     parser.set_defaults(func=main)
@@ -50,6 +52,14 @@ def main(args) -> int:
     from ..prep.loader import PrepError
     from ..transport import KeyMaterialError, Settings
 
+    if args.print_unit:
+        from .start import unit_text
+
+        sys.stdout.write(unit_text("corral-agent.service"))
+        return 0
+    if not args.connect or not args.key_dir:
+        print("corral agent: --connect URI and --key-dir DIR are required", file=sys.stderr)
+        return 1
     logs.to_stderr(logging.INFO - 10 * min(args.verbose, 1))
     try:
         settings = Settings(args.heartbeat_interval, args.unresponsive_after, args.lost_after)

@@ -47,11 +47,11 @@ def register(subparsers):
     parser.set_defaults(func=main)
 
 
-def unit_text() -> str:
-    """The packaged systemd unit, its ExecStart naming this Python's corral."""
+def unit_text(name: str = "corral.service") -> str:
+    """The packaged systemd unit ``name``, its ExecStart naming this Python's corral."""
     from importlib import resources
 
-    template = resources.files("corral").joinpath("data/corral.service").read_text()
+    template = resources.files("corral").joinpath(f"data/{name}").read_text()
     return template.replace("@CORRAL@", f"{sys.executable} -m corral")
 
 
