@@ -9,10 +9,16 @@ reader checks its type (a table corral does not look into, such as a jobtap plug
 getters of `corral.config`.
 
 Top-level tables not declared here belong to plugins (jobtap plugins get the whole
-configuration, as Flux's do) and are not checked.  This module checks names only: whether a
+configuration, as Flux's do) and are not checked; one whose name is a near miss of a corral
+table (``[shced]``) is logged as a warning, since nothing else would say that it is ignored.  This module checks names only: whether a
 value has the right type and range is its reader's business, and a value of the wrong shape
 (a table where an array is declared) is left to that reader to report.
 """
+
+import difflib
+import logging
+
+log = logging.getLogger(__name__)
 
 VALUE = None
 ANY_NAME = "*"
@@ -79,6 +85,17 @@ def check(config) -> None:
     for name, value in config.data.items():
         if name in SCHEMA:
             _check(config, value, SCHEMA[name], name)
+        else:
+            _warn_near_miss(config, name)
+
+
+def _warn_near_miss(config, name: str) -> None:
+    """A plugin's table may have any name, so a misspelt corral table cannot be refused;
+    say so when the name is one edit or so from one of corral's."""
+    close = difflib.get_close_matches(name, SCHEMA, n=1, cutoff=0.8)
+    if close:
+        log.warning("%s", config.error(name, f"not a corral table (did you mean [{close[0]}]?);"
+                                             " only a plugin that reads it will see it"))
 
 
 def _check(config, value, schema, where: str) -> None:

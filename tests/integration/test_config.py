@@ -104,3 +104,12 @@ def test_a_node_script_pattern_that_matches_nothing_is_reported_at_start(tmp_pat
     assert (result.returncode, result.stderr) == (
         0, f"corral.prep.script: WARNING: [prep] prolog: '{tmp_path}/prolog.d/*' matches no "
            "file: every node prolog fails until it does\n")
+
+
+def test_a_misspelt_table_is_a_warning_and_a_plugins_table_is_not(tmp_path):
+    config = tmp_path / "tables.toml"
+    config.write_text("[shced]\nqueue-depth = 3\n[limits]\nmax-active = 2\n")
+    result = start_with(config, tmp_path)
+    assert (result.returncode, result.stderr) == (
+        0, f"corral.config_keys: WARNING: {config}: shced: not a corral table (did you mean "
+           "[sched]?); only a plugin that reads it will see it\n")

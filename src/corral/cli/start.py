@@ -72,6 +72,10 @@ def main(args) -> int:
     if args.test_size is not None and args.test_size < 1:
         print("corral start: --test-size must be at least 1", file=sys.stderr)
         return 1
+    # A system instance logs what it does (INFO); an instance of one's own only problems.
+    quiet = logging.INFO if args.system else logging.WARNING
+    logs.to_stderr(quiet - 10 * min(args.verbose, 2), tracebacks=args.verbose > 0,
+                   one_line=args.system)
     config_path, state_dir, socket_path = args.config, args.state_dir, None
     if args.system:
         if config_path is None and os.path.exists(system.config_dir()):
@@ -85,10 +89,6 @@ def main(args) -> int:
     except config_module.ConfigError as exc:
         print(f"corral start: {exc}", file=sys.stderr)
         return 1
-    # A system instance logs what it does (INFO); an instance of one's own only problems.
-    quiet = logging.INFO if args.system else logging.WARNING
-    logs.to_stderr(quiet - 10 * min(args.verbose, 2), tracebacks=args.verbose > 0,
-                   one_line=args.system)
     state_dir = os.path.abspath(state_dir) if state_dir else None
     bootstrap = None
     try:
