@@ -10,9 +10,10 @@ getters of `corral.config`.
 
 Top-level tables not declared here belong to plugins (jobtap plugins get the whole
 configuration, as Flux's do) and are not checked; one whose name is a near miss of a corral
-table (``[shced]``) is logged as a warning, since nothing else would say that it is ignored.  This module checks names only: whether a
-value has the right type and range is its reader's business, and a value of the wrong shape
-(a table where an array is declared) is left to that reader to report.
+table (``[shced]``) is logged as a warning, since nothing else would say that it is ignored.
+This module checks names only: whether a value has the right type and range is its reader's
+business, and a value of the wrong shape (a table where an array is declared) is left to that
+reader to report.
 """
 
 import difflib
