@@ -87,6 +87,13 @@ def test_a_failing_command_says_which_in_one_line(instance):
             2, "corral job kill: argument id: invalid int value: 'one' "
                "(see corral job kill --help)\n"),
         ("help", "nosuch"): (1, "corral help: no command 'nosuch' (corral help lists them)\n"),
+        ("jobs", "-a", "--formt"): (
+            2, "corral jobs: unrecognized arguments: --formt (see corral jobs --help)\n"),
+        ("job", "eventlog", "--bogus", "1"): (
+            2, "corral job eventlog: unrecognized arguments: --bogus "
+               "(see corral job eventlog --help)\n"),
+        ("slurm", "path", "--bogus"): (
+            2, "corral slurm path: unrecognized arguments: --bogus (see corral slurm --help)\n"),
     }
     for args, expected in cases.items():
         result = instance.corral(*args, check=False)

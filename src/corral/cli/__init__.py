@@ -79,6 +79,16 @@ class Commands(argparse._SubParsersAction):
             parser.add_argument("--uri", default=argparse.SUPPRESS, help=_URI_HELP)
         return parser
 
+    def __call__(self, parser, namespace, values, option_string=None):
+        """Refuse an unknown option in the command's own words (``corral jobs: unrecognized
+        arguments: --formt``): argparse leaves it to the top parser, which would name
+        ``corral`` and point at its help instead."""
+        super().__call__(parser, namespace, values, option_string)
+        unknown = getattr(namespace, argparse._UNRECOGNIZED_ARGS_ATTR, None)
+        if unknown:
+            self._name_parser_map[values[0]].error(
+                f"unrecognized arguments: {' '.join(unknown)}")
+
 
 def command_words(words: list[str]) -> list[str]:
     """The command of a ``COMMAND...`` remainder: a leading ``--`` only ends the options

@@ -20,6 +20,10 @@ def main(args) -> int:
     if args.name == "path":
         from ..slurm.launchers import bin_dir
 
+        if args.arguments:
+            print(f"corral slurm path: unrecognized arguments: {' '.join(args.arguments)} "
+                  "(see corral slurm --help)", file=sys.stderr)
+            return 2
         try:
             print(bin_dir())
         except OSError as exc:
