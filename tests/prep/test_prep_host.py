@@ -152,7 +152,7 @@ def test_an_init_exception_is_a_failure_with_its_message_and_traceback(plugin_mo
         raise RuntimeError("no license server\nat all")
 
     plugin_module("raising", init=init)
-    with caplog.at_level(logging.ERROR, "corral.prep"):
+    with caplog.at_level(logging.INFO, "corral.prep"):
         assert load_error(["raising"]) == \
             "prep plugin 'raising': init failed: no license server at all"
     assert "Traceback" in caplog.text and "raising" in caplog.text

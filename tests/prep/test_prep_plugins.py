@@ -13,13 +13,13 @@ from prep_helpers import contexts, dmesg, drained, events, names, submit, wait
 PLUGINS = pathlib.Path(__file__).resolve().parent / "plugins"
 
 
-def _start_fails(tmp_path, prep_toml: str) -> str:
-    """``corral start`` with this ``[prep]``: it must fail; its stderr."""
+def _start_fails(tmp_path, prep_toml: str, *options) -> str:
+    """``corral start OPTIONS`` with this ``[prep]``: it must fail; its stderr."""
     config = tmp_path / "bad.toml"
     config.write_text("[prep]\n" + prep_toml + "\n")
     result = subprocess.run(
         [sys.executable, "-m", "corral", "start", f"--config={config}", "--test-size=1",
-         sys.executable, "-c", "pass"],
+         *options, sys.executable, "-c", "pass"],
         capture_output=True, text=True, timeout=30)
     assert result.returncode == 1, result.stderr
     return result.stderr
@@ -74,9 +74,10 @@ def test_a_plugin_that_cannot_load_or_initialise_stops_the_start_with_one_line(t
             "PrologSlurmctld(`/nonexistent/ctld`): No such file or directory\n",
     }
     for prep_toml, expected in cases.items():
-        stderr = _start_fails(tmp_path, prep_toml)
-        assert [line for line in stderr.splitlines() if line.startswith("corral start:")] \
-            == [expected.rstrip("\n")]
+        assert _start_fails(tmp_path, prep_toml) == expected
+    verbose = _start_fails(tmp_path, f'plugins = ["{failing}"]', "-v")
+    assert f"corral.prep: INFO: prep: {failing}: init raised RuntimeError: no license " \
+           "server\nTraceback (most recent call last):" in verbose
 
 
 @pytest.mark.parametrize("flag, problem", [

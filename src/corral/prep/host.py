@@ -65,8 +65,7 @@ class PrepHost:
                 self._plugins.append(plugin)
                 if callbacks is not None:
                     self._call_register_callbacks(plugin, callbacks)
-            except PrepError as error:
-                log.error("prep: cannot create prep context for %s: %s", name, error.cause)
+            except PrepError:
                 self.fini()
                 raise
         self._warn_unused_scripts()
@@ -185,11 +184,13 @@ class PrepHost:
 
     @staticmethod
     def _call_init(plugin: LoadedPlugin) -> None:
+        # The PrepError is reported by whoever called init (corral start, corral agent,
+        # corral sim) in one line; the log keeps the plugin's traceback, for -v (INFO).
         try:
             rc = plugin.target.init()
         except Exception as exc:
-            log.error("prep: %s: init raised %s: %s", plugin.name, type(exc).__name__, exc,
-                      exc_info=exc)
+            log.info("prep: %s: init raised %s: %s", plugin.name, type(exc).__name__, exc,
+                     exc_info=exc)
             raise PrepError(plugin.name, f"init failed: {exc or type(exc).__name__}") from exc
         if rc is not None and rc != SUCCESS:
             raise PrepError(plugin.name, f"init failed (returned {rc!r})")
@@ -199,8 +200,8 @@ class PrepHost:
         try:
             plugin.target.prep_p_register_callbacks(callbacks)
         except Exception as exc:
-            log.error("prep: %s: prep_p_register_callbacks raised %s: %s", plugin.name,
-                      type(exc).__name__, exc, exc_info=exc)
+            log.info("prep: %s: prep_p_register_callbacks raised %s: %s", plugin.name,
+                     type(exc).__name__, exc, exc_info=exc)
             raise PrepError(plugin.name, f"prep_p_register_callbacks failed: "
                                          f"{exc or type(exc).__name__}") from exc
 

@@ -56,7 +56,6 @@ class ScriptPlugin:
                 problem = _not_executable(path)
                 if problem is not None:
                     problems.append(f"Invalid {kind}(`{path}`): {problem}")
-                    log.error("%s", problems[-1])
         if problems:
             raise RuntimeError("; ".join(problems))
         self._have_prolog_slurmctld = bool(self._settings.prolog_slurmctld)
