@@ -52,6 +52,13 @@ def test_plugins_config_errors_stop_start_up(tmp_path):
     assert result.stderr.strip() == (
         f"corral start: {config}: job-manager.plugins[0]: "
         "no-such-plugin.py: No such plugin found")
+    raising = os.path.join(os.path.dirname(os.path.dirname(__file__)), "plugins",
+                           "init_raises.py")
+    config.write_text(f'[job-manager]\nplugins = [ {{ load = "{raising}" }} ]\n')
+    result = start_with(config, tmp_path)
+    assert (result.returncode, result.stderr) == (
+        1, f"corral start: {config}: job-manager.plugins[0]: {raising}: plugin_init failed: "
+           "RuntimeError: init failed on purpose\n")
 
 
 def test_missing_config_path(tmp_path):

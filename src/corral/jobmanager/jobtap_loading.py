@@ -83,11 +83,13 @@ class PluginLoading:
                 _fail(errno.EEXIST, f"{display_name} already loaded")
 
     def _init(self, plugin, init):
+        # The failure goes back to whoever loaded the plugin (corral jobtap load, corral
+        # start) in one line; the log keeps its traceback, for -v and corral dmesg.
         try:
             rc = init(plugin)
         except Exception as exc:
-            log.error("jobtap: %s: plugin_init raised %s: %s", plugin.display_name,
-                      type(exc).__name__, exc, exc_info=exc)
+            log.info("jobtap: %s: plugin_init raised %s: %s", plugin.display_name,
+                     type(exc).__name__, exc, exc_info=exc)
             self._discard(plugin)
             _fail(errno.EINVAL, f"{plugin.path}: plugin_init failed: {type(exc).__name__}: {exc}")
         if rc is not None and (type(rc) is not int or rc < 0):
