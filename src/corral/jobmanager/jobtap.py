@@ -32,6 +32,7 @@ class JobtapHost(PluginLoading):
         self.manager = manager
         self.search_path = search_path
         self.slow_callback_threshold = slow_callback_threshold
+        self.callback_times = None  # a CallTimes while the metrics endpoint is on
         self.plugins: list[Plugin] = []
         self.current_jobs: list = []
         self.staged_jobspec_updates: dict[int, dict] = {}
