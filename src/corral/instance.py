@@ -40,6 +40,7 @@ from .resource import ResourceService
 from .sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
 from .state_lock import StateDirLock, StateDirLockError
 from .store import Store
+from .tokens import Tokens
 from .watchdog import Watchdog
 
 log = logging.getLogger("corral")
@@ -186,6 +187,7 @@ class Instance:
         self.resources.register_services(self.broker)
         self.broker.register("prep.list", self._serve_prep_list, ROLE_OWNER | ROLE_USER)
         self.dmesg.register_services(self.broker)
+        Tokens(self.store).register_services(self.broker)
         self.broker.register("instance.info", self._serve_info, ROLE_OWNER | ROLE_USER)
         self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
         # What restart wrote (the events of jobs it ended) is stored before anyone can ask.

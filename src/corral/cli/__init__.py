@@ -30,6 +30,8 @@ COMMANDS = {
     "dmesg": "rpc",
     "shutdown": "rpc",
     "slurm": "slurm",
+    "token": "token",
+    "web": "web",
 }
 
 

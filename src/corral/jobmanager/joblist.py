@@ -3,7 +3,8 @@
 Pending jobs come first in scheduling order (priority, then id), then running jobs (newest
 first), then inactive ones (most recently finished first), as ``flux jobs`` shows them.
 ``since`` keeps only the inactive jobs that ended at or after that time, so that a listing
-of what is current (Slurm's ``squeue``) does not carry the whole history.
+of what is current (Slurm's ``squeue``) does not carry the whole history; ``offset`` and
+``max`` take one page of the listing (the web API's pagination).
 """
 
 import errno
@@ -34,11 +35,14 @@ class JobList:
         results = request.get("results", 0)
         userid = request.get("userid", msg.userid)
         limit = request.get("max", 0)
+        offset = request.get("offset", 0)
         since = request.get("since", 0)
         if type(since) not in (int, float):
             raise RequestError(errno.EPROTO, "since must be a number (epoch seconds)")
-        if type(states) is not int or type(results) is not int or type(limit) is not int:
-            raise RequestError(errno.EPROTO, "states, results and max must be integers")
+        if type(states) is not int or type(results) is not int or type(limit) is not int \
+                or type(offset) is not int or offset < 0:
+            raise RequestError(errno.EPROTO, "states, results and max must be integers, "
+                                             "offset a non-negative integer")
         if not msg.rolemask & ROLE_OWNER and userid != msg.userid:
             raise RequestError(errno.EPERM, "guests may only list their own jobs")
         if type(userid) is not int:
@@ -66,8 +70,8 @@ class JobList:
                         if (job.t_inactive or 0) >= since and wanted(job)]
             inactive.sort(key=lambda job: (-(job.t_inactive or 0), -job.id))
         jobs = pending + running + inactive
-        if limit > 0:
-            jobs = jobs[:limit]
+        if offset or limit > 0:
+            jobs = jobs[offset:offset + limit if limit > 0 else None]
         msg.respond({"jobs": [describe(job) for job in jobs]})
 
     def serve_list_id(self, msg):
