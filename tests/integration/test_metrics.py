@@ -55,7 +55,7 @@ def test_metrics_count_jobs_nodes_and_plugin_calls(metered):
         samples = until(lambda: (s := scrape(url))
                         .get(("corral_jobs", (("queue", ""), ("state", "sched")))) and s)
         assert samples[("corral_jobs", (("queue", ""), ("state", "run")))] == 1
-        assert samples[("corral_jobs", (("queue", ""), ("state", "inactive")))] == 2
+        assert samples[("corral_jobs_inactive", ())] == 2
         assert samples[("corral_nodes", (("state", "allocated"),))] == 2
         assert samples[("corral_nodes", (("state", "idle"),))] == 0
         assert samples[("corral_cores", ())] == 4
@@ -71,7 +71,8 @@ def test_metrics_count_jobs_nodes_and_plugin_calls(metered):
     ended = {result: samples[("corral_jobs_ended_total", (("result", result),))]
              for result in ("completed", "failed", "canceled", "timeout")}
     assert ended == {"completed": 2, "failed": 1, "canceled": 1, "timeout": 0}
-    assert samples[("corral_jobs", (("queue", ""), ("state", "inactive")))] == 4
+    assert samples[("corral_jobs_inactive", ())] == 4
+    assert not any(name == "corral_jobs" for name, _labels in samples)  # none active
     assert samples[("corral_nodes", (("state", "idle"),))] == 2
     assert samples[("corral_cores_allocated", ())] == 0
     # The waiting job made a pass that did not start it, then one that did.
@@ -137,3 +138,16 @@ def test_address_in_use_is_one_line(tmp_path, metered):
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == \
         f"corral start: [metrics] listen 127.0.0.1:{port}: Address already in use"
+
+
+def test_active_jobs_are_counted_by_queue(make_instance, tmp_path):
+    config = tmp_path / "queues.toml"
+    config.write_text('[metrics]\nlisten = "127.0.0.1:0"\n\n[queues.batch]\n[queues.debug]\n')
+    inst = make_instance(config=config)
+    inst.corral("queue", "stop")  # every queue
+    for queue in ("batch", "batch", "debug"):
+        inst.submit(f"--queue={queue}", "true")
+    samples = scrape(metrics_url(inst))
+    jobs = {labels: value for (name, labels), value in samples.items() if name == "corral_jobs"}
+    assert jobs == {(("queue", "batch"), ("state", "sched")): 2,
+                    (("queue", "debug"), ("state", "sched")): 1}

@@ -16,8 +16,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]  # tests/conftest.py, not this directory's
 
 from browser import Browser  # noqa: E402
-from conftest import RunningInstance  # noqa: E402
 from web_helpers import WebServer  # noqa: E402
+
+from conftest import RunningInstance  # noqa: E402
 
 OUTPUT = HERE.parent.parent / "docs" / "dashboard.png"
 

@@ -146,8 +146,12 @@ PATHS = {
         "summary": "A job's events as server-sent events (event: NAME, data: the event), "
                    "until it is inactive; then event: end",
         "parameters": [_JOB_ID],
-        "responses": {"200": {"description": "An event stream",
-                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        "responses": {"200": {"description": "An event stream", "content": {
+            "text/event-stream": {"schema": {
+                "type": "object", "required": ["event", "data"], "description": "One event",
+                "properties": {"event": {"type": "string", "description": "its name"},
+                               "data": {"type": "string",
+                                        "description": "the event as JSON ({} for end)"}}}}}},
                       "default": _ERROR}}},
     "/api/v1/jobs/{id}/output": {
         "get": _operation("A job's standard output and error so far", "Output",
