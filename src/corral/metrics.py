@@ -29,7 +29,7 @@ from prometheus_client.core import (
 )
 
 from .states import STATE_TOPIC_NAMES, Result
-from .timings import CallTimes, Timings
+from .timings import Timings
 
 log = logging.getLogger("corral.metrics")
 
@@ -99,7 +99,7 @@ class Metrics:
 
     def start(self):
         """Serve; `OSError` when the address cannot be bound."""
-        self.instance.manager.jobtap.callback_times = CallTimes()
+        self.instance.manager.jobtap.callback_times = {}
         registry = CollectorRegistry(auto_describe=False)
         registry.register(self)
         host, port = self.address
@@ -179,8 +179,8 @@ class _Snapshot:
             gpus[1] += (node.all_gpus & ~node.free_gpus).bit_count()
         self.nodes, self.cores, self.gpus = nodes, cores, gpus
         self.callbacks = [((plugin.display_name, topic), calls, seconds)
-                          for (plugin, topic), calls, seconds, _failures
-                          in manager.jobtap.callback_times.snapshot()]
+                          for topic, by_plugin in manager.jobtap.callback_times.items()
+                          for plugin, (calls, seconds) in by_plugin.items()]
         prep = instance.prep_host
         self.hooks = prep.hook_times.snapshot() if prep is not None else []
         self.async_results = dict(prep.async_results) if prep is not None else {}

@@ -41,8 +41,8 @@ class Timings:
 
 
 class CallTimes:
-    """Time and calls per key (a plugin and a topic, a plugin and a hook), with failures:
-    a Prometheus summary's ``_sum`` and ``_count`` without its per-observation cost."""
+    """Time, calls and failures per key (a PrEp plugin and a hook): a Prometheus summary's
+    ``_sum`` and ``_count`` without its per-observation cost."""
 
     __slots__ = ("by_key",)
 
