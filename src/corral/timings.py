@@ -1,12 +1,12 @@
 """Durations counted into fixed buckets with plain numbers: the controller's own histograms.
 
-The scheduler's passes, the store's commits and the event loop's lag are timed always, since a
-bucket increment costs less than the clock readings around it; the metrics endpoint
-(`corral.metrics`) turns them into Prometheus histograms when it is asked.  This module must
-not import a metrics library: the controller runs without one.
+The scheduler's passes and the store's commits are timed always, since a bucket increment
+costs less than the clock readings around it; the metrics endpoint (`corral.metrics`) turns
+them into Prometheus histograms when it is asked.  This module must not import a metrics
+library: the controller runs without one.
 
-One writer per `Timings` (the event loop, or the store's writer thread); the metrics thread
-only copies the numbers, so a scrape may see one observation half counted, never a broken one.
+One writer per `Timings` (the event loop, or the store's writer thread); a scrape only copies
+the numbers, so it may see one observation half counted, never a broken one.
 """
 
 from bisect import bisect_left
