@@ -8,6 +8,7 @@ of what is current (Slurm's ``squeue``) does not carry the whole history; ``offs
 """
 
 import errno
+import heapq
 
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
@@ -16,6 +17,10 @@ from ..states import (
     STATE_NAMES,
     State,
 )
+
+
+def _recent_first(job):
+    return -(job.t_inactive or 0), -job.id
 
 
 def describe(job) -> dict:
@@ -66,13 +71,30 @@ class JobList:
         running.sort(key=lambda job: (-(job.t_run or 0), -job.id))
         inactive = []
         if states & State.INACTIVE:
-            inactive = [job for job in manager.inactive.values()
-                        if (job.t_inactive or 0) >= since and wanted(job)]
-            inactive.sort(key=lambda job: (-(job.t_inactive or 0), -job.id))
+            inactive = self._recent_inactive(
+                None if limit <= 0 else offset + limit - len(pending) - len(running),
+                None if since == 0 and userid == -1 and not results else
+                lambda job: (job.t_inactive or 0) >= since and wanted(job))
         jobs = pending + running + inactive
         if offset or limit > 0:
             jobs = jobs[offset:offset + limit if limit > 0 else None]
         msg.respond({"jobs": [describe(job) for job in jobs]})
+
+    def _recent_inactive(self, count, wanted) -> list:
+        """The first ``count`` (None: all) inactive jobs ``wanted`` keeps (None: every one),
+        most recently ended first.  Jobs become inactive in time order, so the table read
+        backwards is nearly in order already: the first page of a long history is picked in
+        one pass (`heapq.nsmallest`) instead of a sort of all of it; a page deep in it, where
+        that pass would cost more than the sort, comes from the sort."""
+        table = self.manager.inactive
+        candidates = reversed(table.values())
+        if wanted is not None:
+            candidates = filter(wanted, candidates)
+        if count is not None and count <= 0:
+            return []
+        if count is not None and count * 10 < len(table):
+            return heapq.nsmallest(count, candidates, key=_recent_first)
+        return sorted(candidates, key=_recent_first)[:count]
 
     def serve_list_id(self, msg):
         request = msg.payload_object()
