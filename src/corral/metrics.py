@@ -28,6 +28,7 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 
+from .config import host_port
 from .states import STATE_TOPIC_NAMES, Result
 from .timings import Timings
 
@@ -52,12 +53,10 @@ def listen_address(config) -> tuple[str, int] | None:
     listen = config.get_str("metrics.listen")
     if listen is None:
         return None
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise config.error("metrics.listen", f"expected HOST:PORT (e.g. 127.0.0.1:9100), "
-                                             f"got '{listen}'")
-    return host, int(port)
+    try:
+        return host_port(listen)
+    except ValueError as exc:
+        raise config.error("metrics.listen", str(exc)) from None
 
 
 class LoopLag:

@@ -3,6 +3,8 @@
 import asyncio
 import errno
 import os
+import subprocess
+import sys
 
 from web_helpers import request
 
@@ -244,3 +246,19 @@ def test_waits_for_a_running_job(instance, make_web):
     assert [job["id"] for job in page["jobs"]] == [job_id]
     request(web.unix, "POST", f"/api/v1/jobs/{job_id}/cancel")
     instance.wait_inactive(job_id)
+
+
+def test_bad_options_and_no_instance_are_one_line(tmp_path):
+    def web(*args, uri=f"local://{tmp_path}/none.sock"):
+        result = subprocess.run([sys.executable, "-m", "corral", "web", *args],
+                                env=dict(os.environ, CORRAL_URI=uri), capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 1
+        return result.stderr.splitlines()
+
+    assert web("--listen", "8080") == [
+        "corral web: --listen: expected HOST:PORT (e.g. 127.0.0.1:9100), got '8080'"]
+    assert web() == ["corral web: give --listen HOST:PORT, --unix PATH or both"]
+    assert web("--unix", str(tmp_path / "web.sock")) == [
+        f"corral web: cannot connect to corral at local://{tmp_path}/none.sock: No such file "
+        "or directory"]

@@ -4,6 +4,8 @@ import asyncio
 import os
 import sys
 
+from ..config import host_port
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -16,14 +18,6 @@ def register(subparsers):
                         help="TCP address to serve (e.g. 127.0.0.1:8080; port 0: any)")
     parser.add_argument("--unix", metavar="PATH", help="Unix socket to serve")
     parser.set_defaults(func=main)
-
-
-def _address(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"--listen: expected HOST:PORT, got '{text}'")
-    return host, int(port)
 
 
 def main(args) -> int:
@@ -41,10 +35,14 @@ def main(args) -> int:
         print("corral web: give --listen HOST:PORT, --unix PATH or both", file=sys.stderr)
         return 1
     try:
-        listen = _address(args.listen) if args.listen is not None else None
+        listen = host_port(args.listen) if args.listen is not None else None
+    except ValueError as exc:
+        print(f"corral web: --listen: {exc}", file=sys.stderr)
+        return 1
+    try:
         asyncio.run(server.serve(uri, listen, args.unix,
                                  lambda urls: print(*urls, sep="\n", flush=True)))
-    except (ValueError, server.WebError) as exc:
+    except server.WebError as exc:
         print(f"corral web: {exc}", file=sys.stderr)
         return 1
     return 0
