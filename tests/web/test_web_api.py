@@ -143,6 +143,13 @@ def test_tcp_needs_a_valid_token_and_revoked_tokens_stop_working(instance, make_
         (401, {"error": "unknown or revoked token"})
     token = owner_token(instance, "short-lived")
     assert web.get("/api/v1/jobs", token=token)[0] == 200
+    assert web.get("/api/v1/nothing", token=token) == \
+        (404, {"error": "Not Found: GET /api/v1/nothing"})
+    assert request(web.url, "DELETE", "/api/v1/jobs", token=token) == \
+        (405, {"error": "Method Not Allowed: DELETE /api/v1/jobs"})
+    status, answer = request(web.url, "POST", "/api/v1/jobs", raw=b"[" * (5 << 20),
+                             token=token)
+    assert (status, answer) == (413, {"error": "Request Entity Too Large: POST /api/v1/jobs"})
     listing = instance.corral("token", "list").stdout
     token_id = next(line.split()[0] for line in listing.splitlines() if "short-lived" in line)
     instance.corral("token", "revoke", token_id)

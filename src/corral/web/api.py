@@ -52,6 +52,10 @@ async def answer_errors(request, handler):
                                  headers={"WWW-Authenticate": 'Bearer realm="corral"'})
     except BadRequest as exc:
         return error(400, str(exc))
+    except web.HTTPException as exc:  # no such route or method, a body over the size limit
+        if exc.status < 400:
+            raise
+        return error(exc.status, f"{exc.reason}: {request.method} {request.path}")
     except RPCError as exc:
         return error(STATUS.get(exc.errno, 502), exc.strerror or os.strerror(exc.errno))
 
