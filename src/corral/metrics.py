@@ -118,13 +118,13 @@ class Metrics:
     # --- a scrape (prometheus_client's thread) ------------------------------------------
 
     def collect(self):
+        snapshot = self._snapshot_from_loop()
         stall = GaugeMetricFamily(
             "corral_event_loop_stall_seconds",
             "How late the controller's event loop is right now with a timer due every "
             f"{LAG_INTERVAL} s (0 while it keeps up)")
-        stall.add_metric([], self.lag.stalled())
+        stall.add_metric([], self.lag.stalled())  # after the wait: a stuck loop shows
         yield stall
-        snapshot = self._snapshot_from_loop()
         if snapshot is not None:
             yield from snapshot.families()
 

@@ -1,9 +1,11 @@
 """The controller's Prometheus endpoint, scraped over HTTP after real jobs."""
 
 import os
+import pathlib
 import stat
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -151,3 +153,26 @@ def test_active_jobs_are_counted_by_queue(make_instance, tmp_path):
     jobs = {labels: value for (name, labels), value in samples.items() if name == "corral_jobs"}
     assert jobs == {(("queue", "batch"), ("state", "sched")): 2,
                     (("queue", "debug"), ("state", "sched")): 1}
+
+
+def test_a_stuck_event_loop_still_gets_a_scrape_that_says_so(make_instance, tmp_path):
+    config = tmp_path / "corral.toml"
+    config.write_text('[metrics]\nlisten = "127.0.0.1:0"\n')
+    inst = make_instance(config=config)
+    url = metrics_url(inst)
+    plugin = pathlib.Path(__file__).resolve().parents[1] / "plugins" / "stall.py"
+    with inst.client() as client:
+        client.rpc("job-manager.jobtap", {"load": str(plugin)})
+        held = tmp_path / "held"
+        tag = client.send("job-manager.stall.hold", {"seconds": 4, "started": str(held)})
+        until(held.exists)
+        started = time.monotonic()
+        samples = scrape(url)
+        assert time.monotonic() - started < 3.5  # answered while the loop is still stuck
+        assert samples[("corral_event_loop_stall_seconds", ())] >= 1.5
+        assert ("corral_jobs_submitted_total", ()) not in samples
+        client.recv(tag, timeout=20)
+    samples = scrape(url)
+    assert samples[("corral_event_loop_stall_seconds", ())] < 1
+    assert samples[("corral_event_loop_lag_seconds_bucket", (("le", "5.0"),))] >= 1
+    assert "metrics: the event loop did not answer a scrape within 2 s" in inst.log()
