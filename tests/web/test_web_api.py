@@ -182,11 +182,19 @@ def test_guest_acts_only_as_themselves(guest_instance, make_web):
     assert request(web.url, "POST", f"/api/v1/jobs/{owner_job}/cancel", token=token)[0] == 403
     assert request(web.url, "GET", "/api/v1/whoami", token=token) == \
         (200, {"userid": guest.pw_uid, "owner": False})
+    made_by_owner = inst.corral("token", "create", "--user", guest.pw_name).stdout.strip()
+    assert request(web.url, "GET", "/api/v1/whoami", token=made_by_owner) == \
+        (200, {"userid": guest.pw_uid, "owner": False})
+    refused = inst.corral("token", "create", "--user", "no-such-user", check=False)
+    assert (refused.returncode, refused.stderr) == (1, "corral token: Invalid user: "
+                                                       "no-such-user\n")
+    inst.corral("token", "create", "--name", "owner")
     assert [token["name"] for token in as_guest(inst.uri, lambda client: client.rpc(
-        "token.list", {"all": True}))["tokens"]] == ["g"]  # "all" is the owner's only
+        "token.list", {"all": True}))["tokens"]] == ["g", ""]  # "all" is the owner's only
     everyone = [line.split() for line in inst.corral("token", "list", "--all").stdout
                 .splitlines()[1:]]
-    assert [(uid, name) for _id, uid, _created, name in everyone] == [(str(guest.pw_uid), "g")]
+    assert [(uid, name) for _id, uid, _created, *name in everyone] == \
+        [(str(guest.pw_uid), ["g"]), (str(guest.pw_uid), []), (str(os.geteuid()), ["owner"])]
     # On the Unix socket the guest is the peer, whatever it claims.
     with guest_holding(lambda: request(web.unix, "GET", "/api/v1/whoami",
                                        headers={"X-Remote-User": "root"})) as answer:

@@ -4,10 +4,10 @@ A token belongs to the user who makes it (the instance knows who asks on its loc
 it is printed once and never again: the instance keeps only its hash (`corral.tokens`).
 """
 
-import pwd
 import time
 
 from ..client import connect
+from ..slurm.records import user_id
 
 
 def register(subparsers):
@@ -28,18 +28,12 @@ def register(subparsers):
 def _create(args):
     payload = {"name": args.name}
     if args.user is not None:
-        payload["userid"] = _uid(args.user)
+        try:
+            payload["userid"] = user_id(args.user)
+        except ValueError as exc:
+            raise SystemExit(f"corral token: {exc}") from None
     with connect() as client:
         print(client.rpc("token.create", payload)["token"])
-
-
-def _uid(user: str) -> int:
-    if user.isdigit():
-        return int(user)
-    try:
-        return pwd.getpwnam(user).pw_uid
-    except KeyError:
-        raise SystemExit(f"corral token: unknown user '{user}'") from None
 
 
 def _list(args):
