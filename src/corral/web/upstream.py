@@ -40,7 +40,13 @@ class Upstream:
         try:
             while data := await reader.read(1 << 20):
                 for body in frames.feed(data):
-                    frame = wire.decode_body(body) if isinstance(body, bytes) else {}
+                    if isinstance(body, wire.FrameError):  # a reply too large to read
+                        frame = {"matchtag": body.matchtag, "errnum": errno.E2BIG,
+                                 "errstr": str(body)}
+                    else:
+                        frame = wire.decode_body(body)
+                    if not isinstance(frame, dict):
+                        continue
                     queue = self._waiting.get(frame.get("matchtag"))
                     if queue is not None:
                         queue.put_nowait(frame)
