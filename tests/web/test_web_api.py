@@ -279,3 +279,17 @@ def test_bad_options_and_no_instance_are_one_line(tmp_path):
     assert web("--unix", str(tmp_path / "web.sock")) == [
         f"corral web: cannot connect to corral at local://{tmp_path}/none.sock: No such file "
         "or directory"]
+
+
+def test_web_reconnects_after_an_instance_restart_and_tokens_survive_it(make_instance,
+                                                                         make_web,
+                                                                         owner_token):
+    inst = make_instance()
+    web = make_web(inst)
+    token = owner_token(inst)
+    job_id = inst.submit("true")
+    inst.wait_inactive(job_id)
+    inst.restart()
+    status, job = until(lambda: (answer := web.get(f"/api/v1/jobs/{job_id}", token=token))[0]
+                        != 503 and answer)
+    assert (status, job["result_name"]) == (200, "COMPLETED")
