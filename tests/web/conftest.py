@@ -13,12 +13,13 @@ from web_helpers import WebServer  # noqa: E402
 
 @pytest.fixture
 def make_web():
-    """``make_web(inst)``: a `WebServer` for that instance, its socket beside the
+    """``make_web(inst, *options)``: a `WebServer` for that instance, its socket beside the
     instance's (reachable where the instance's is)."""
     started = []
 
-    def make(inst):
-        server = WebServer(inst, os.path.join(os.path.dirname(inst.state_dir), "web.sock"))
+    def make(inst, *options):
+        server = WebServer(inst, os.path.join(os.path.dirname(inst.state_dir), "web.sock"),
+                           *options)
         started.append(server)
         return server
 

@@ -49,12 +49,12 @@ def request(target, method, path, body=None, token=None, raw=None, headers=None)
 class WebServer:
     """A ``corral web`` process serving ``inst`` on a free TCP port and a Unix socket."""
 
-    def __init__(self, inst, unix_path):
+    def __init__(self, inst, unix_path, *options):
         self.inst = inst
         self.unix = unix_path
         self.process = subprocess.Popen(
             [sys.executable, "-m", "corral", "web", "--listen", "127.0.0.1:0",
-             "--unix", unix_path], env=inst.env(), stdout=subprocess.PIPE,
+             "--unix", unix_path, *options], env=inst.env(), stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, start_new_session=True)
         ready, _, _ = select.select([self.process.stdout], [], [], 30)
         if not ready:

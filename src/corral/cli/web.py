@@ -17,12 +17,15 @@ def register(subparsers):
     parser.add_argument("--listen", metavar="HOST:PORT",
                         help="TCP address to serve (e.g. 127.0.0.1:8080; port 0: any)")
     parser.add_argument("--unix", metavar="PATH", help="Unix socket to serve")
+    parser.add_argument("--jwt-key", metavar="FILE",
+                        help="also accept HS256 JSON Web Tokens signed with the key in FILE "
+                             "(mode 0600), as Slurm's auth/jwt")
     parser.set_defaults(func=main)
 
 
 def main(args) -> int:
     try:
-        from ..web import server
+        from ..web import jwt, server
     except ImportError as exc:
         print(f"corral web: needs the web extra (pip install 'corral[web]'): {exc}",
               file=sys.stderr)
@@ -40,8 +43,13 @@ def main(args) -> int:
         print(f"corral web: --listen: {exc}", file=sys.stderr)
         return 1
     try:
+        jwt_key = jwt.read_key(args.jwt_key) if args.jwt_key is not None else None
+    except ValueError as exc:
+        print(f"corral web: {exc}", file=sys.stderr)
+        return 1
+    try:
         asyncio.run(server.serve(uri, listen, args.unix,
-                                 lambda urls: print(*urls, sep="\n", flush=True)))
+                                 lambda urls: print(*urls, sep="\n", flush=True), jwt_key))
     except server.WebError as exc:
         print(f"corral web: {exc}", file=sys.stderr)
         return 1

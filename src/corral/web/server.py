@@ -28,9 +28,11 @@ class WebError(Exception):
     """``corral web`` cannot serve; ``str()`` is one line saying why."""
 
 
-def make_app(uri: str, upstream: Upstream, history: History) -> web.Application:
+def make_app(uri: str, upstream: Upstream, history: History,
+             jwt_key: bytes | None = None) -> web.Application:
     app = web.Application(middlewares=[api.answer_errors], client_max_size=4 << 20)
     app["uri"] = uri
+    app["jwt_key"] = jwt_key
     app["upstream"] = upstream
     app["history"] = history
     app.add_routes(api.routes)
@@ -53,12 +55,12 @@ async def check_owner(upstream: Upstream):
 
 
 async def serve(uri: str, listen: tuple[str, int] | None, unix_path: str | None,
-                ready=None) -> None:
+                ready=None, jwt_key: bytes | None = None) -> None:
     """Serve until SIGTERM or SIGINT; ``ready(urls)`` once listening."""
     upstream = Upstream(uri)
     await check_owner(upstream)
     history = History(upstream)
-    runner = web.AppRunner(make_app(uri, upstream, history), access_log=None)
+    runner = web.AppRunner(make_app(uri, upstream, history, jwt_key), access_log=None)
     await runner.setup()
     urls = []
     try:
