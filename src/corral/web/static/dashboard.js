@@ -105,14 +105,24 @@ function renderChart(samples) {
   chart.replaceChildren(line);
 }
 
+// The recently ended jobs are read every 5 s, and at once when an active job is gone: a
+// listing of the history costs the instance a pass over all of it.
+let recentJobs = [];
+let activeIds = new Set();
+
 async function refreshOverview(tick) {
-  const [nodes, active, recent] = await Promise.all([
+  const [nodes, active] = await Promise.all([
     api("/api/v1/nodes"),
     api("/api/v1/jobs?state=active&user=" + userScope + "&limit=1000"),
-    api("/api/v1/jobs?state=inactive&user=" + userScope + "&limit=50"),
   ]);
+  const ids = new Set(active.jobs.map((job) => job.id));
+  if (tick % 5 === 0 || [...activeIds].some((id) => !ids.has(id))) {
+    recentJobs = (await api("/api/v1/jobs?state=inactive&user=" + userScope +
+                            "&limit=50")).jobs;
+  }
+  activeIds = ids;
   renderNodes(nodes.nodes);
-  renderJobs(active.jobs, recent.jobs);
+  renderJobs(active.jobs, recentJobs);
   if (tick % 10 === 0) renderChart((await api("/api/v1/utilization")).samples);
 }
 
