@@ -164,15 +164,18 @@ def test_a_stuck_event_loop_still_gets_a_scrape_that_says_so(make_instance, tmp_
     with inst.client() as client:
         client.rpc("job-manager.jobtap", {"load": str(plugin)})
         held = tmp_path / "held"
-        tag = client.send("job-manager.stall.hold", {"seconds": 4, "started": str(held)})
+        tag = client.send("job-manager.stall.hold", {"seconds": 6, "started": str(held)})
         until(held.exists)
         started = time.monotonic()
         samples = scrape(url)
-        assert time.monotonic() - started < 3.5  # answered while the loop is still stuck
+        assert time.monotonic() - started < 5  # answered while the loop is still stuck
         assert samples[("corral_event_loop_stall_seconds", ())] >= 1.5
         assert ("corral_jobs_submitted_total", ()) not in samples
         client.recv(tag, timeout=20)
     samples = scrape(url)
     assert samples[("corral_event_loop_stall_seconds", ())] < 1
-    assert samples[("corral_event_loop_lag_seconds_bucket", (("le", "5.0"),))] >= 1
+    def lag_at_most(bound):
+        return samples[("corral_event_loop_lag_seconds_bucket", (("le", bound),))]
+
+    assert lag_at_most("10.0") - lag_at_most("2.5") >= 1  # the stall, seen late by a timer
     assert "metrics: the event loop did not answer a scrape within 2 s" in inst.log()
