@@ -47,6 +47,7 @@ SCHEMA = {
         "socket": VALUE,
     },
     "exec": {"kill-timeout": VALUE},
+    "metrics": {"listen": VALUE},
     "job-manager": {
         "plugins": [{"load": VALUE, "remove": VALUE, "conf": VALUE}],
         "plugin-path": VALUE,

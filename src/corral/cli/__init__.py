@@ -39,6 +39,8 @@ COMMANDS = {
     "shutdown": "rpc",
     "slurm": "slurm",
     "help": "help",
+    "token": "token",
+    "web": "web",
 }
 
 _URI_HELP = "the instance to talk to (default: CORRAL_URI, else the system instance)"

@@ -65,6 +65,8 @@ class Submit:
                 results.append({"id": job.id})
                 accepted.append(job)
         manager = self.manager
+        manager.submitted += len(accepted)
+        manager.refused += len(results) - len(accepted)
         if accepted:
             manager.store.kv_set("next_id", manager.next_id)
         manager.store.after_commit(lambda: self._committed(msg, accepted, results))

@@ -19,6 +19,7 @@ import logging
 import time
 
 from .. import resource_set
+from ..timings import Timings
 from .policies import QueuePolicies
 from .profile import Profile
 from .queue import PendingQueue
@@ -45,6 +46,7 @@ class Scheduler:
         #: Waiting jobs told they wait for resources: job id -> the t_estimate they were told.
         self.told: dict[int, float | None] = {}
         self._pass_scheduled = False
+        self.pass_timings = Timings()  # how long each pass held the loop (metrics)
 
     def request(self, job):
         if not self.pool.feasible(job.request):
@@ -117,6 +119,7 @@ class Scheduler:
         self._pass_scheduled = False
         if not self.pending:
             return
+        started = time.perf_counter()
         now = time.time()
         policies = self.policies
         running = self.running.values() if policies.plans_ahead else ()
@@ -169,6 +172,7 @@ class Scheduler:
                     # behind them get their turn in the next pass.
                     self._schedule_soon()
         self._tell(waiting_for_resources)
+        self.pass_timings.observe(time.perf_counter() - started)
 
     def _nothing_left_to_do(self, profile, stopped_queues, reservations_by_queue) -> bool:
         """No later job can start now, nor get a reservation, in any queue?"""
