@@ -262,6 +262,9 @@ class FairShare:
     def new(self, p, topic, args):
         """A job accepted (or, at restart and at load, already there)."""
         job = self.jobs[args["id"]] = _Job(args, self.values["default-account"])
+        # An association, once seen, stays (with its usage, in the usage file), as Slurm's
+        # associations outlive their jobs.
+        self.usage.setdefault(job.account, {}).setdefault(job.user, 0.0)
         self._tree = None
         if args["state"] == jobtap.State.RUN and "R" in args:
             self._run(job, args["R"], max(self.last_tick, args["R"]["execution"]["starttime"]))
@@ -288,8 +291,7 @@ class FairShare:
 
     def inactive(self, p, topic, args):
         self.running.pop(args["id"], None)
-        if self.jobs.pop(args["id"], None) is not None:
-            self._tree = None
+        self.jobs.pop(args["id"], None)
 
     # priority ------------------------------------------------------------------------------
 
@@ -298,8 +300,6 @@ class FairShare:
             members = {account: set(users) for account, users in self.usage.items()}
             for account in self.values["accounts"]:
                 members.setdefault(account, set())
-            for job in self.jobs.values():
-                members.setdefault(job.account, set()).add(job.user)
             user_shares = {uid: self.values["users"].get(self.name(uid), 1)
                            for users in members.values() for uid in users}
             self._tree = fair_share_tree(self.usage, members, self.values["accounts"],
