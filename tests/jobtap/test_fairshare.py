@@ -84,7 +84,7 @@ def test_share_lists_pending_jobs_factors_and_fails_in_one_line_without_the_plug
                                     "0", "0", "40"]
         client.cancel(held)
         wait(client, held)
-    result = instance.corral("jobtap", "load", "--remove=corral.plugins.fairshare", "corral.plugins.fairshare",
-                             "half-life=never", check=False)
+    result = instance.corral("jobtap", "load", "--remove=corral.plugins.fairshare",
+                             "corral.plugins.fairshare", "half-life=never", check=False)
     assert result.returncode == 1
     assert "fairshare: half-life: invalid duration 'never'" in result.stderr

@@ -171,7 +171,7 @@ class _Job:
     """What the plugin keeps of an active job, read once from its jobspec."""
 
     __slots__ = ("id", "user", "account", "queue", "cores", "t_submit", "billing",
-                 "charged_until")
+                 "charged_until", "fixed")
 
     def __init__(self, args, default_account):
         system = args["jobspec"].get("attributes", {}).get("system", {})
@@ -184,6 +184,7 @@ class _Job:
         self.t_submit = args["t_submit"]
         self.billing = 0.0  # cores (+ weighted GPUs) while running
         self.charged_until = None
+        self.fixed = None  # weighted size and queue factors, which change with nothing else
 
 
 class FairShare:
@@ -196,6 +197,7 @@ class FairShare:
         self.total_cores = 0
         self.last_tick = time.time()
         self._tree = None  # fair_share_tree(), recomputed when usage or members change
+        self._weighted_fairshare = None  # {(account, user): weighted factor}, with _tree
         self._names: dict[int, str] = {}
         self._load()
 
@@ -304,9 +306,13 @@ class FairShare:
                            for users in members.values() for uid in users}
             self._tree = fair_share_tree(self.usage, members, self.values["accounts"],
                                          user_shares)
+            weight = self.values["weight-fairshare"]
+            self._weighted_fairshare = {key: weight * figures["fairshare"]
+                                        for key, figures in self._tree.items()}
         return self._tree
 
     def factors(self, job, urgency, now) -> dict:
+        """A job's factors, each between 0 and 1 (urgency: its distance from the default)."""
         values = self.values
         return {
             "fairshare": self.tree()[job.account, job.user]["fairshare"],
@@ -316,14 +322,24 @@ class FairShare:
             "urgency": urgency - jobtap.URGENCY_DEFAULT,
         }
 
-    def weighted(self, factors) -> dict:
-        return {name: self.values[f"weight-{name}"] * value for name, value in factors.items()}
-
     def priority(self, p, topic, args):
+        """The weighted sum of `factors`, computed from what changes since the last call
+        only: every pending job's priority is asked for at every tick."""
         job = self.jobs.get(args["id"])
         if job is None:  # accepted before this plugin could see it: leave it to the others
             return 0
-        total = sum(self.weighted(self.factors(job, args["urgency"], time.time())).values())
+        values = self.values
+        if job.fixed is None:
+            job.fixed = (
+                values["weight-size"] * size_factor(job.cores, self.total_cores,
+                                                    values["favor-small"])
+                + values["weight-queue"] * queue_factor(job.queue, values["queue-factors"]))
+        if self._tree is None:
+            self.tree()
+        total = (job.fixed + self._weighted_fairshare[job.account, job.user]
+                 + values["weight-age"] * age_factor(time.time() - job.t_submit,
+                                                     values["max-age"])
+                 + values["weight-urgency"] * (args["urgency"] - jobtap.URGENCY_DEFAULT))
         args.pack(priority=max(jobtap.PRIORITY_MIN,
                                min(jobtap.PRIORITY_MAX - 1, round(total))))
         return 0
@@ -373,6 +389,8 @@ class FairShare:
             self.p.get_flux().log(4, "fairshare: no resource list (%s); size factor is 0", exc)
             return
         self.total_cores = sum(node["ncores"] for node in nodes)
+        for job in self.jobs.values():
+            job.fixed = None
         jobtap.reprioritize_all(self.p)
 
     def query(self, p, topic, args):

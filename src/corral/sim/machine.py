@@ -2,7 +2,8 @@
 with its builtin and configured jobtap plugins, and exec with every job's execution simulated.
 
 The parts are the instance's own, built in the same order as `corral.instance` builds them,
-less what a simulation has no use for: no socket is served (requests go through the broker's
+with the resource service (plugins ask it for the machine's size), less what a simulation has
+no use for: no socket is served (requests go through the broker's
 in-process `rpc`), no node agent runs, no PrEp host or purge timer is started.  The store is a
 real SQLite store in a temporary directory (on tmpfs when the machine has one), removed at
 the end; its commits run at once on the loop's thread (see `clock`).
@@ -16,6 +17,7 @@ from ..broker.server import Broker
 from ..exec.service import Exec
 from ..instance import Instance
 from ..jobmanager import JobManager
+from ..resource import ResourceService
 from ..sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
 from ..store import Store
 
@@ -46,6 +48,7 @@ class Machine:
                                   self.owner_uid, output_dir)
         self.exec = Exec(loop, None, [], output_dir, "", None)
         self.exec.enforce_time_limits = kill_at_limit
+        self.resources = ResourceService(self.pool, self.scheduler, self.store)
         self.manager.attach_exec(self.exec)
         self.exec.respond = self.manager.start
         try:
@@ -58,6 +61,7 @@ class Machine:
             self.close()
             raise SimulationError(exc.strerror or str(exc)) from None
         self.manager.register_services()
+        self.resources.register_services(self.broker)
 
     def _store_failed(self, exc):
         self.failure = exc
