@@ -1,14 +1,22 @@
-"""Which queue policy and which planning duration each queue has, from the configuration.
+"""Which queue policy, planning duration and nodes each queue has, from the configuration.
 
 ``[sched] queue-policy`` (``fcfs``, ``easy`` or ``conservative``, fluxion's names) applies to
 every queue; ``[queues.NAME] queue-policy`` overrides it for one queue.  A job without a time
 limit is planned with its queue's default duration
 (``[queues.NAME.policy.jobspec.defaults.system] duration``, else
 ``[policy.jobspec.defaults.system] duration``); with none, it is planned as never ending.
+
+A queue owns the nodes that have every property of its ``requires`` (Flux's key) and that its
+``nodes`` hostlist names (Slurm's partition ``Nodes=``), as an RFC 31 constraint; a queue with
+neither owns every node.
+
+``[queues.NAME.policy.limits] max-jobs-per-user`` (else ``[policy.limits]``'s) caps the jobs
+one user runs in a queue at once (Slurm's ``MaxJobsPerUser``); -1 lifts a general cap.
 """
 
 import math
 
+from .. import hostlist
 from . import conservative, easy, fcfs
 
 POLICIES = {module.name: module for module in (fcfs, easy, conservative)}
@@ -16,8 +24,13 @@ POLICIES = {module.name: module for module in (fcfs, easy, conservative)}
 
 class QueuePolicies:
     def __init__(self, default=fcfs, by_queue=None, default_duration=math.inf,
-                 durations=None, queue_names=None):
+                 durations=None, queue_names=None, nodes=None, user_limits=None):
         self.default = default
+        #: Queue name -> how many jobs one user may run in it at once (uncapped: absent).
+        self.user_limits = user_limits or {}
+        #: Queue name -> the RFC 31 constraint its nodes match (queues owning every node
+        #: are not listed).
+        self.nodes = nodes or {}
         #: The configured queues (None: one anonymous queue).
         self.queue_names = queue_names
         self.by_queue = by_queue or {}
@@ -43,6 +56,9 @@ class QueuePolicies:
         default = POLICIES[policy_name] if policy_name else _policy(config, "sched.queue-policy")
         by_queue = {}
         durations = {}
+        nodes = {}
+        user_limits = {}
+        general_limit = _user_limit(config, "policy.limits.max-jobs-per-user", None)
         default_duration = _duration(config, "policy.jobspec.defaults.system.duration")
         queues = config.get("queues") or {}
         if isinstance(queues, dict):
@@ -54,8 +70,17 @@ class QueuePolicies:
                 key = f"queues.{name}.policy.jobspec.defaults.system.duration"
                 if config.get(key) is not None:
                     durations[name] = _duration(config, key)
+                constraint = _queue_nodes(config, name, table)
+                if constraint:
+                    nodes[name] = constraint
+                limit = _user_limit(config, f"queues.{name}.policy.limits.max-jobs-per-user",
+                                    general_limit)
+                if limit is not None:
+                    user_limits[name] = limit
         names = list(queues) if isinstance(queues, dict) and queues else None
-        return cls(default, by_queue, default_duration, durations, names)
+        if names is None and general_limit is not None:
+            user_limits[None] = general_limit
+        return cls(default, by_queue, default_duration, durations, names, nodes, user_limits)
 
 
 def _policy(config, key):
@@ -72,3 +97,31 @@ def _duration(config, key) -> float:
     if seconds < 0:
         raise config.error(key, "must not be negative")
     return seconds or math.inf
+
+
+def _user_limit(config, key, default) -> int | None:
+    value = config.get(key)
+    if value is None:
+        return default
+    if type(value) is not int or value == 0 or value < -1:
+        raise config.error(key, "expected a positive integer, or -1 for no limit")
+    return None if value == -1 else value
+
+
+def _queue_nodes(config, name, table) -> dict:
+    """The RFC 31 constraint of ``[queues.NAME]`` ``requires`` and ``nodes``."""
+    constraint = {}
+    requires = table.get("requires")
+    if requires is not None:
+        if not isinstance(requires, list) or not all(isinstance(item, str) and item
+                                                     for item in requires):
+            raise config.error(f"queues.{name}.requires", "expected an array of property names")
+        constraint["properties"] = list(requires)
+    hosts = table.get("nodes")
+    if hosts is not None:
+        try:
+            hostlist.expand(hosts)
+        except (ValueError, TypeError):
+            raise config.error(f"queues.{name}.nodes", "expected a hostlist") from None
+        constraint["hostlist"] = [hosts]
+    return constraint
