@@ -2,13 +2,18 @@
 submitted?) and started/stopped (may jobs be allocated?), as ``flux queue`` controls them.
 
 Without configured queues there is one anonymous queue.  A job that names no queue goes to
-``[policy.jobspec.defaults.system] queue`` when one is set (written into its jobspec, so
-plugins see it).  Queue states are kept in the store and survive a restart, as in Flux.
+``[policy.jobspec.defaults.system] queue`` when one is set, and a job that asks for no time
+limit gets its queue's default duration (``[queues.NAME.policy.jobspec.defaults.system]
+duration``, else the general one): both are written into its jobspec, so plugins and exec see
+them, as Flux's jobspec defaults are.  Queue states are kept in the store and survive a
+restart, as in Flux.
 """
 
 import errno
+import math
 
 from ..broker.message import RequestError
+from ..sched.policies import default_durations
 
 
 class QueueState:
@@ -43,6 +48,8 @@ class Queues:
         self.named = bool(configured)
         self.queues = {name: QueueState(name) for name in configured} or {None: QueueState(None)}
         self.default = None
+        self.general_duration, self.durations = (
+            default_durations(config) if config is not None else (math.inf, {}))
         if config is not None:
             default = config.get("policy.jobspec.defaults.system.queue")
             if default is not None:
@@ -82,6 +89,11 @@ class Queues:
             where = f"{queue.name} queue" if queue.name else "queue"
             return f"job submission to the {where} is disabled{reason}"
         return None
+
+    def default_duration(self, name) -> float | None:
+        """The time limit a job of queue ``name`` that asks for none gets, or None."""
+        duration = self.durations.get(name, self.general_duration)
+        return duration if duration < math.inf else None
 
     def started(self, name) -> bool:
         queue = self._lookup(name)

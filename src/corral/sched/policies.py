@@ -55,11 +55,10 @@ class QueuePolicies:
             return cls(POLICIES[policy_name or "fcfs"])
         default = POLICIES[policy_name] if policy_name else _policy(config, "sched.queue-policy")
         by_queue = {}
-        durations = {}
         nodes = {}
         user_limits = {}
         general_limit = _user_limit(config, "policy.limits.max-jobs-per-user", None)
-        default_duration = _duration(config, "policy.jobspec.defaults.system.duration")
+        default_duration, durations = default_durations(config)
         queues = config.get("queues") or {}
         if isinstance(queues, dict):
             for name, table in queues.items():
@@ -67,9 +66,6 @@ class QueuePolicies:
                     continue
                 if "queue-policy" in table:
                     by_queue[name] = _policy(config, f"queues.{name}.queue-policy")
-                key = f"queues.{name}.policy.jobspec.defaults.system.duration"
-                if config.get(key) is not None:
-                    durations[name] = _duration(config, key)
                 constraint = _queue_nodes(config, name, table)
                 if constraint:
                     nodes[name] = constraint
@@ -97,6 +93,20 @@ def _duration(config, key) -> float:
     if seconds < 0:
         raise config.error(key, "must not be negative")
     return seconds or math.inf
+
+
+def default_durations(config) -> tuple[float, dict]:
+    """``[policy.jobspec.defaults.system] duration`` (``inf``: none) and the queues' own, by
+    name: the time limit a job that asks for none is given (Slurm's ``DefaultTime``)."""
+    general = _duration(config, "policy.jobspec.defaults.system.duration")
+    durations = {}
+    queues = config.get("queues") or {}
+    if isinstance(queues, dict):
+        for name in queues:
+            key = f"queues.{name}.policy.jobspec.defaults.system.duration"
+            if config.get(key) is not None:
+                durations[name] = _duration(config, key)
+    return general, durations
 
 
 def _user_limit(config, key, default) -> int | None:
