@@ -20,8 +20,8 @@ import re
 import socket
 
 from .. import jobspec as jobspec_module
-from ..jobspec import requires
 from ..client import RPCError
+from ..jobspec import requires
 from . import DEFAULT_PARTITION, dependencies, launchers, records, times
 from .options import OptionError
 

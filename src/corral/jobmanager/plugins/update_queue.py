@@ -4,8 +4,9 @@ The new queue must be configured (``[queues.<name>]``) and differ from the curre
 job already running cannot move.  A queue's ``requires`` become the job's constraints, so a
 job whose constraints are neither its current queue's nor none (extra constraints given at
 submit) is refused rather than silently losing them; corral's scheduler keeps a job on its
-queue's nodes itself, so a job submitted without constraints has none in its jobspec.  The update service then checks feasibility,
-including that the new queue is enabled (flux-core checks that here, with internal access).
+queue's nodes itself, so a job submitted without constraints has none in its jobspec.  The
+update service then checks feasibility, including that the new queue is enabled (flux-core
+checks that here, with internal access).
 """
 
 from corral.jobtap import State
