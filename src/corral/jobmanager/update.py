@@ -131,7 +131,7 @@ class Update:
             state = self.manager.queues.queues.get(queue)
             if state is not None and not state.enabled:
                 raise RequestError(errno.EINVAL, f"queue {queue} is currently disabled")
-        if not self.manager.scheduler.pool.feasible(updated):
+        if not self.manager.scheduler.feasible(updated):
             raise RequestError(errno.EINVAL, "unsatisfiable request")
 
     @staticmethod

@@ -75,6 +75,14 @@ class Scheduler:
         self.pending.push(job)
         self._schedule_soon()
 
+    def feasible(self, request) -> bool:
+        """Could ``request`` ever be satisfied, on the nodes its queues and constraints
+        allow?"""
+        try:
+            return self.pool.feasible(request, self._mask(request))
+        except ConstraintError:
+            return False
+
     def _mask(self, request) -> int | None:
         """The ranks a request may use (its queues' nodes, its constraints), or None: all."""
         queue_masks = self.queue_masks
