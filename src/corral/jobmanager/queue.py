@@ -12,6 +12,7 @@ restart, as in Flux.
 import errno
 import math
 
+from .. import idset
 from ..broker.message import RequestError
 from ..sched.policies import default_durations
 
@@ -111,8 +112,16 @@ class Queues:
     # --- services ---------------------------------------------------------------------
 
     def serve_status(self, msg):
+        """Each queue's states and, when it owns only some nodes, their ranks."""
         request = msg.payload_object()
-        msg.respond({"queues": [q.status() for q in self._targets(request)]})
+        queues = []
+        for queue in self._targets(request):
+            status = queue.status()
+            ranks = self.manager.scheduler.queue_ranks(queue.name)
+            if ranks is not None:
+                status["ranks"] = idset.encode(ranks)
+            queues.append(status)
+        msg.respond({"queues": queues})
 
     def serve_enable(self, msg):
         request = msg.payload_object()

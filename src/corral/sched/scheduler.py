@@ -75,6 +75,13 @@ class Scheduler:
         self.pending.push(job)
         self._schedule_soon()
 
+    def queue_ranks(self, queue) -> list[int] | None:
+        """The ranks of the nodes ``queue`` owns, or None when it owns every node."""
+        mask = self.queue_masks.get(queue)
+        if mask is None:
+            return None
+        return [rank for rank in range(self.rank_masks.count) if mask >> rank & 1]
+
     def feasible(self, request) -> bool:
         """Could ``request`` ever be satisfied, on the nodes its queues and constraints
         allow?"""

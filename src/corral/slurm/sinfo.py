@@ -3,7 +3,7 @@ grouped as Slurm groups them: one row per partition and node state (``-N``: per 
 
 import sys
 
-from .. import hostlist
+from .. import hostlist, idset
 from . import DEFAULT_PARTITION, formats, options, run
 from .options import Option
 
@@ -86,14 +86,19 @@ def _main(argv) -> int:
         if values.get("partition") and name not in values["partition"].split(","):
             continue
         enabled = queue["enabled"] and queue["started"]
+        members = nodes
+        if "ranks" in queue:  # a queue that owns only some nodes (Slurm's Nodes=)
+            owned = set(idset.decode(queue["ranks"]))
+            members = [node for node in nodes if node["rank"] in owned]
         if values.get("summarize"):
-            rows.append(_row(name, index == 0, enabled, nodes, "idle"))
+            rows.append(_row(name, index == 0, enabled, members, "idle"))
             continue
         if values.get("Node"):
-            rows.extend(_row(name, index == 0, enabled, [node], _state(node)) for node in nodes)
+            rows.extend(_row(name, index == 0, enabled, [node], _state(node))
+                        for node in members)
             continue
         by_state = {}
-        for node in nodes:
+        for node in members:
             by_state.setdefault(_state(node), []).append(node)
         rows.extend(_row(name, index == 0, enabled, members, state)
                     for state, members in by_state.items())
