@@ -6,6 +6,10 @@ limit is planned with its queue's default duration
 (``[queues.NAME.policy.jobspec.defaults.system] duration``, else
 ``[policy.jobspec.defaults.system] duration``); with none, it is planned as never ending.
 
+``[sched] queue-depth`` (fluxion's ``queue-params.queue-depth``, and its default of 32) is how
+many pending jobs one scheduling pass considers, in priority order: a backfill pass over a
+deep queue costs that many jobs, not the whole queue.  ``0`` considers every job.
+
 A queue owns the nodes that have every property of its ``requires`` (Flux's key) and that its
 ``nodes`` hostlist names (Slurm's partition ``Nodes=``), as an RFC 31 constraint; a queue with
 neither owns every node.
@@ -20,12 +24,17 @@ from .. import hostlist
 from . import conservative, easy, fcfs
 
 POLICIES = {module.name: module for module in (fcfs, easy, conservative)}
+#: Pending jobs one pass considers unless ``[sched] queue-depth`` says otherwise (fluxion's).
+DEFAULT_QUEUE_DEPTH = 32
 
 
 class QueuePolicies:
     def __init__(self, default=fcfs, by_queue=None, default_duration=math.inf,
-                 durations=None, queue_names=None, nodes=None, user_limits=None):
+                 durations=None, queue_names=None, depth=DEFAULT_QUEUE_DEPTH, nodes=None,
+                 user_limits=None):
         self.default = default
+        #: How many pending jobs a pass considers (None: all).
+        self.depth = depth
         #: Queue name -> how many jobs one user may run in it at once (uncapped: absent).
         self.user_limits = user_limits or {}
         #: Queue name -> the RFC 31 constraint its nodes match (queues owning every node
@@ -53,6 +62,9 @@ class QueuePolicies:
         ``[sched] queue-policy``."""
         if config is None:
             return cls(POLICIES[policy_name or "fcfs"])
+        depth = config.get_int("sched.queue-depth", DEFAULT_QUEUE_DEPTH)
+        if depth < 0:
+            raise config.error("sched.queue-depth", "must be 0 (every job) or more")
         default = POLICIES[policy_name] if policy_name else _policy(config, "sched.queue-policy")
         by_queue = {}
         nodes = {}
@@ -76,7 +88,8 @@ class QueuePolicies:
         names = list(queues) if isinstance(queues, dict) and queues else None
         if names is None and general_limit is not None:
             user_limits[None] = general_limit
-        return cls(default, by_queue, default_duration, durations, names, nodes, user_limits)
+        return cls(default, by_queue, default_duration, durations, names, depth or None,
+                   nodes, user_limits)
 
 
 def _policy(config, key):

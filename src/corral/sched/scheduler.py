@@ -3,19 +3,18 @@
 The job manager sends a request when a job reaches SCHED with a non-zero priority, cancels it
 when the job leaves SCHED, and frees resources when a job releases them.  The scheduler reads
 of a request only its id, user, priority, queue and resource request (``job.request``), and
-answers
-through ``respond``: ``allocated``, ``denied``, and ``annotate`` for what a waiting job is
-told (its reservation, ``sched.t_estimate``, and why it waits, ``sched.reason_pending``).
+answers through ``respond``: ``allocated``, ``denied``, and ``annotate`` for what a waiting job
+is told (its reservation, ``sched.t_estimate``, and why it waits, ``sched.reason_pending``).
 
-A pass walks the pending jobs in priority order and asks each queue's policy (`fcfs`, `easy`,
-`conservative`) what a job that does not fit gets; a job starts only where the pass's
-`Profile` says it delays no reservation.  A job whose queue owns some of the nodes, or whose
-constraints match some, is placed on those only: its mask of ranks (see `constraints`) is
-worked out once, when it is queued; other jobs pay nothing for it.  A queue may cap the jobs
-each user runs in it at once; the others wait, told why.  A pass runs once per loop iteration
-after anything
-that could change the answer (a new request, freed resources, a priority change, an undrained
-node), so a burst of events costs one pass, and nothing runs while nothing changes.
+A pass walks the pending jobs in priority order (the first ``[sched] queue-depth`` of them)
+and asks each queue's policy (`fcfs`, `easy`, `conservative`) what a job that does not fit
+gets; a job starts only where the pass's `Profile` says it delays no reservation.  A job whose
+queue owns some of the nodes, or whose constraints match some, is placed on those only: its
+mask of ranks (see `constraints`) is worked out once, when it is queued; other jobs pay
+nothing for it.  A queue may cap the jobs each user runs in it at once; the others wait, told
+why.  A pass runs once per loop iteration after anything that could change the answer (a new
+request, freed resources, a priority change, an undrained node), so a burst of events costs
+one pass, and nothing runs while nothing changes.
 """
 
 import contextlib
@@ -195,10 +194,12 @@ class Scheduler:
         job_masks = self.job_masks
         user_limits = policies.user_limits
         running_by_user = self.running_by_user
+        considered = started = 0
         # Closed at once, so that the jobs the walk took off the heap are back before
         # anything else looks at the queue.
-        with contextlib.closing(self.pending.in_order()) as jobs:
+        with contextlib.closing(self.pending.in_order(policies.depth)) as jobs:
             for job in jobs:
+                considered += 1
                 queue = job.queue
                 if queue in stopped_queues:
                     continue
@@ -220,6 +221,7 @@ class Scheduler:
                     if names is None:
                         names = self.pool.node_names()
                     self._allocate(job, counts, now, duration, names)
+                    started += 1
                     continue
                 if policy.reserves(reservations):
                     found = profile.earliest(request, duration, mask)
@@ -235,6 +237,11 @@ class Scheduler:
                     stopped_queues.add(queue)
                 if self._nothing_left_to_do(profile, stopped_queues, reservations_by_queue):
                     break
+            else:
+                if started and considered == policies.depth:
+                    # The pass stopped at the queue depth having started jobs: the jobs
+                    # behind them get their turn in the next pass.
+                    self._schedule_soon()
         self._tell(waiting)
 
     def _nothing_left_to_do(self, profile, stopped_queues, reservations_by_queue) -> bool:
