@@ -34,3 +34,14 @@ def test_sbatch_partitions_and_constraint_map_to_queues_and_properties(make_slur
     assert "--constraint: 'x' is not a set of ranks" in result.stderr
     partitions = slurm.run("sinfo", "-h", "-o", "%P %N").stdout.split("\n")
     assert partitions[:2] == ["debug* node[0-1]", "batch node[2-3]"]
+
+
+def test_scontrol_shows_each_partitions_nodes_and_each_nodes_partitions(make_slurm,
+                                                                        tmp_path):
+    path = tmp_path / "site.toml"
+    path.write_text(CONFIG)
+    slurm = make_slurm(config=path)
+    shown = slurm.run("scontrol", "show", "partition", "batch").stdout
+    assert "   Nodes=node[2-3]\n" in shown and "TotalNodes=2" in shown
+    node = slurm.run("scontrol", "show", "node", "node0").stdout
+    assert "   Partitions=debug\n" in node

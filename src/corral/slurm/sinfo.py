@@ -3,9 +3,10 @@ grouped as Slurm groups them: one row per partition and node state (``-N``: per 
 
 import sys
 
-from .. import hostlist, idset
-from . import DEFAULT_PARTITION, formats, options, run
+from .. import hostlist
+from . import formats, options, run
 from .options import Option
+from .partitions import partitions
 
 _OPTIONS = [
     Option("format", "o"), Option("Node", "N", takes_value=False),
@@ -78,18 +79,12 @@ def _main(argv) -> int:
     from ..client import connect
 
     with connect() as client:
-        nodes = client.rpc("resource.list")["nodes"]
-        queues = client.rpc("job-manager.queue-status", {})["queues"]
+        listed = partitions(client)
     rows = []
-    for index, queue in enumerate(queues):
-        name = queue["name"] or DEFAULT_PARTITION
+    for index, (name, queue, members) in enumerate(listed):
         if values.get("partition") and name not in values["partition"].split(","):
             continue
         enabled = queue["enabled"] and queue["started"]
-        members = nodes
-        if "ranks" in queue:  # a queue that owns only some nodes (Slurm's Nodes=)
-            owned = set(idset.decode(queue["ranks"]))
-            members = [node for node in nodes if node["rank"] in owned]
         if values.get("summarize"):
             rows.append(_row(name, index == 0, enabled, members, "idle"))
             continue
