@@ -28,18 +28,25 @@ class SimulationError(Exception):
 
 class Machine:
     def __init__(self, loop, config, nodes: int, cores_per_node: int, policy: str | None,
-                 jobtap=(), kill_at_limit=False):
+                 jobtap=(), kill_at_limit=False, specs=None, state_dir=None):
+        """``specs`` (NodeSpecs) replace ``nodes`` × ``cores_per_node``; a ``state_dir``
+        given is kept at `close` and its store's jobs are taken up as at a restart."""
         self.loop = loop
         self.config = config
-        tmpfs = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        self.state_dir = tempfile.mkdtemp(prefix="corral-sim-", dir=tmpfs)
+        self.owns_state_dir = state_dir is None
+        if state_dir is None:
+            tmpfs = ("/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK)
+                     else None)
+            state_dir = tempfile.mkdtemp(prefix="corral-sim-", dir=tmpfs)
+        self.state_dir = state_dir
         self.owner_uid = os.geteuid()
         self.failure = None
         self.store = Store(os.path.join(self.state_dir, "corral.db"), loop)
         self.store.on_failure = self._store_failed
         self.broker = Broker(loop, self.owner_uid)
-        cores = tuple(range(cores_per_node))
-        specs = [NodeSpec(f"node{rank}", cores) for rank in range(nodes)]
+        if specs is None:
+            cores = tuple(range(cores_per_node))
+            specs = [NodeSpec(f"node{rank}", cores) for rank in range(nodes)]
         self.pool = ResourcePool(specs)
         self.scheduler = Scheduler(loop, self.pool, None,
                                    QueuePolicies.from_config(config, policy))
@@ -53,10 +60,13 @@ class Machine:
         self.exec.respond = self.manager.start
         try:
             self.manager.load_builtins()
+            jobs = self.manager.restart()
             # The instance's own reading of [job-manager] plugins, then the command's.
             Instance._load_config_plugins(self)
-            for path in jobtap:
-                self.manager.jobtap.load(path)
+            for plugin in jobtap:  # a path or module, or (path, conf)
+                path, conf = (plugin, None) if isinstance(plugin, str) else plugin
+                self.manager.jobtap.load(path, conf)
+            self.manager.resume(jobs)
         except OSError as exc:
             self.close()
             raise SimulationError(exc.strerror or str(exc)) from None
@@ -68,4 +78,5 @@ class Machine:
 
     def close(self):
         self.store.close()
-        shutil.rmtree(self.state_dir, ignore_errors=True)
+        if self.owns_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
