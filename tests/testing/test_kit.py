@@ -81,17 +81,6 @@ def test_the_user_job_limit_example_rejects_with_its_message(corral_kit):
     kit.wait(kit.submit(userid=ALICE))
 
 
-def test_the_external_priority_example_waits_for_a_pushed_priority(corral_kit):
-    kit = corral_kit()
-    kit.load(str(EXAMPLES / "external_priority.py"))
-    job = kit.submit()
-    kit.advance(3600)
-    assert kit.job(job)["state"] == State.PRIORITY
-    kit.rpc("job-manager.external-priority.set", {"id": job, "priority": 7})
-    assert kit.wait(job, "priority")["context"]["priority"] == 7
-    kit.wait(job)
-
-
 def test_config_declares_nodes_and_queues_and_a_missing_event_says_so(corral_kit):
     kit = corral_kit(config='[[resource.config]]\nhosts = "gpu[0-1]"\ncores = "0-7"\n'
                             'properties = ["gpu"]\n')

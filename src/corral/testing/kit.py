@@ -185,6 +185,9 @@ class Kit:
         self.rpc("job-manager.raise", {"id": job_id, "type": "cancel", "severity": 0,
                                        "note": ""})
 
+    def set_urgency(self, job_id: int, urgency: int):
+        self.rpc("job-manager.urgency", {"id": job_id, "urgency": urgency})
+
     def load(self, plugin: str, **conf) -> None:
         """``corral jobtap load PLUGIN key=value...``: settings as keyword arguments (use
         ``**{"half-life": "1h"}`` for names that are not identifiers)."""
