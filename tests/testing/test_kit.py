@@ -109,3 +109,18 @@ def test_a_job_running_at_a_restart_ends_as_with_its_agents_gone(corral_kit):
     assert kit.names(job)[-4:] == ["start", "exception", "free", "clean"]
     assert kit.events(job, "exception")[0]["context"]["note"] == (
         "the controller stopped while the job was running; its tasks were terminated")
+
+
+def test_a_failed_node_ends_its_jobs_which_are_requeued_elsewhere(corral_kit):
+    kit = corral_kit(nodes=2, cores_per_node=2, config='[sched]\nqueue-policy = "easy"\n')
+    wide = kit.submit(run=100, nnodes=2, exclusive=True)
+    kit.advance(10)
+    kit.fail_node("node1")
+    exception = kit.events(wide, "exception")[0]["context"]
+    assert (exception["type"], exception["note"]) == ("node-fail", "node node1 (rank 1) lost")
+    assert "requeue" in kit.names(wide)
+    nodes = {node["name"]: node for node in kit.rpc("resource.list")["nodes"]}
+    assert (nodes["node1"]["drained"], nodes["node1"]["reason"]) == (True, "node lost")
+    small = kit.submit(run=1)
+    kit.wait(small)
+    assert kit.job(small)["nodelist"] == "node0"

@@ -3,8 +3,9 @@
 `Kit` is the simulator's machine (`corral.sim.machine`: the real job manager, scheduler,
 store and jobtap host, execution simulated) driven one step at a time by a test: load a
 plugin with its settings, submit jobs (as the owner or as any user), let virtual time pass,
-read eventlogs and job listings, call services, restart from the store.  Nothing sleeps, no
-process is started and no socket is opened, so a test of a plugin takes milliseconds.
+read eventlogs and job listings, call services, fail a node, restart from the store.
+Nothing sleeps, no process is started and no socket is opened, so a test of a plugin takes
+milliseconds.
 
 A plugin that raises (in a callback, a timer, a service, ``plugin_init``) or returns what a
 callback may not fails the test at the kit's next step, naming the plugin, with its
@@ -12,13 +13,16 @@ traceback: the job manager itself only logs such failures, as it must in product
 """
 
 import errno
+import functools
 import logging
 import os
 import shutil
 import tempfile
+import time
 
 from .. import config as config_module
 from .. import jobspec
+from ..agent.nodes import LOST, node_fail
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER, ROLE_USER
 from ..instance import node_specs
@@ -96,6 +100,9 @@ class Kit:
                                    None, self.plugins, specs=self.specs,
                                    state_dir=self.state_dir)
             self._run(self.machine.store.flush())
+        # A failed node ends its jobs as the instance's node agents' loss does.
+        self.machine.exec.on_node_fail = functools.partial(
+            node_fail, self.machine.manager, self.config.get_int("agents.max-requeue", 5))
         self.check()
 
     def restart(self):
@@ -143,6 +150,20 @@ class Kit:
         in them runs."""
         with patched_time(self.loop):
             self._run(self.loop.wake_at(self.loop.time() + seconds))
+        self.check()
+
+    def fail_node(self, node: str | int):
+        """Node ``node`` (a name or a rank) is lost with its tasks, as when its agent falls
+        silent: it is drained (``node lost``) and each job running
+        there ends with a ``node-fail`` exception, requeued unless it asked not to be or ran
+        ``[agents] max-requeue`` times."""
+        pool = self.machine.pool
+        rank = node if isinstance(node, int) else pool.by_name[node].rank
+        name = pool.nodes[rank].name
+        with patched_time(self.loop):
+            pool.drain(rank, LOST, time.time())
+            self.machine.exec.node_failed(rank, f"node {name} (rank {rank}) lost")
+            self._run(self.machine.store.flush())
         self.check()
 
     # --- requests ---------------------------------------------------------------------
