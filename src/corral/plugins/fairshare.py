@@ -215,11 +215,9 @@ class FairShare:
                      for account, users in saved["usage"].items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"fairshare: usage-file {path} cannot be read: {exc}") from None
-        elapsed = max(0.0, time.time() - saved_at)
-        self.usage = {account: {user: decayed(value, elapsed, self.values["half-life"])
-                                for user, value in users.items()}
-                      for account, users in usage.items()}
-        # Running jobs are charged from the saved moment: their tasks ran on meanwhile.
+        self.usage = usage
+        # The first look decays usage for the time since the save, and charges the jobs
+        # running at a restart from that moment: their tasks ran on meanwhile.
         self.last_tick = saved_at
 
     def save(self):
