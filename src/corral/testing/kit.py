@@ -145,6 +145,11 @@ class Kit:
         """Virtual seconds since the kit started."""
         return self.loop.time() - EPOCH
 
+    def time(self) -> float:
+        """What ``time.time()`` reads for the plugins now: the virtual epoch seconds (for
+        ``begin_time``, expirations, timestamps)."""
+        return self.loop.time()
+
     def advance(self, seconds: float):
         """Let ``seconds`` of virtual time pass: every timer, job end and plugin callback due
         in them runs."""
