@@ -388,7 +388,12 @@ def _open_user_file(identity, path: str, flags: int) -> int:
 
 
 def _in_thread(loop, name: str, function, *args) -> asyncio.Future:
-    """Run ``function(*args)`` in a thread of its own; a future of its result on ``loop``."""
+    """Run ``function(*args)`` in a thread of its own; a future of its result on ``loop``.
+    A loop that runs such work itself (the simulator's virtual clock, where a thread would
+    take no virtual time) is asked to, through its ``run_in_thread``."""
+    run_in_thread = getattr(loop, "run_in_thread", None)
+    if run_in_thread is not None:
+        return run_in_thread(function, *args)
     future = loop.create_future()
 
     def settle(value, error):

@@ -3,8 +3,10 @@ with its builtin and configured jobtap plugins, and exec with every job's execut
 
 The parts are the instance's own, built in the same order as `corral.instance` builds them,
 with the resource service (plugins ask it for the machine's size), less what a simulation has
-no use for: no socket is served (requests go through the broker's
-in-process `rpc`), no node agent runs, no PrEp host or purge timer is started.  The store is a
+no use for: no socket is served (requests go through the broker's in-process `rpc`), no purge
+timer is started, and unless asked (``prep=True``, the plugin test kit) no PrEp host and no
+node agent: with them, PrEp hooks run as in an instance, node hooks by in-process agents, on
+the loop's thread.  The store is a
 real SQLite store in a temporary directory (on tmpfs when the machine has one), removed at
 the end; its commits run at once on the loop's thread (see `clock`).
 """
@@ -14,9 +16,17 @@ import shutil
 import tempfile
 
 from ..broker.server import Broker
+from ..exec.agent import NodeAgent
+from ..exec.channel import LocalChannel
 from ..exec.service import Exec
 from ..instance import Instance
 from ..jobmanager import JobManager
+from ..jobmanager.plugins import prep_bridge
+from ..prep import config as prep_config
+from ..prep.bridge import PrepBridge, deliver_to_loop
+from ..prep.cred import CredentialKey
+from ..prep.host import PrepHost
+from ..prep.loader import PrepError
 from ..resource import ResourceService
 from ..sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
 from ..store import Store
@@ -28,9 +38,10 @@ class SimulationError(Exception):
 
 class Machine:
     def __init__(self, loop, config, nodes: int, cores_per_node: int, policy: str | None,
-                 jobtap=(), kill_at_limit=False, specs=None, state_dir=None):
+                 jobtap=(), kill_at_limit=False, specs=None, state_dir=None, prep=False):
         """``specs`` (NodeSpecs) replace ``nodes`` × ``cores_per_node``; a ``state_dir``
-        given is kept at `close` and its store's jobs are taken up as at a restart."""
+        given is kept at `close` and its store's jobs are taken up as at a restart; with
+        ``prep``, ``[prep]``'s plugins run (`SimulationError` if one cannot load)."""
         self.loop = loop
         self.config = config
         self.owns_state_dir = state_dir is None
@@ -53,30 +64,66 @@ class Machine:
         output_dir = os.path.join(self.state_dir, "output")
         self.manager = JobManager(loop, self.broker, self.store, self.scheduler, config,
                                   self.owner_uid, output_dir)
-        self.exec = Exec(loop, None, [], output_dir, "", None)
+        self.prep = self.prep_host = None
+        channels, key = [], None
+        if prep:
+            channels, key = self._prep(config, specs)
+        self.exec = Exec(loop, None, channels, output_dir, "", key)
         self.exec.enforce_time_limits = kill_at_limit
         self.resources = ResourceService(self.pool, self.scheduler, self.store)
         self.manager.attach_exec(self.exec)
         self.exec.respond = self.manager.start
+        if prep:
+            self.prep = PrepBridge(self.prep_settings, self.prep_host, key, output_dir,
+                                   self.manager, self.exec, self.resources)
+            self.manager.jobtap.register_builtin(".prep", prep_bridge.plugin_init, self.prep)
         try:
             self.manager.load_builtins()
             jobs = self.manager.restart()
+            if self.prep is not None:
+                self.prep.restarted(jobs)
             # The instance's own reading of [job-manager] plugins, then the command's.
             Instance._load_config_plugins(self)
             for plugin in jobtap:  # a path or module, or (path, conf)
                 path, conf = (plugin, None) if isinstance(plugin, str) else plugin
                 self.manager.jobtap.load(path, conf)
             self.manager.resume(jobs)
+            if self.prep is not None:
+                self.prep.resume()
         except OSError as exc:
             self.close()
             raise SimulationError(exc.strerror or str(exc)) from None
         self.manager.register_services()
         self.resources.register_services(self.broker)
 
+    def _prep(self, config, specs):
+        """The PrEp host (controller and node roles) and an in-process agent per node:
+        ``(channels, credential key)`` for exec."""
+        self.prep_settings = prep_config.read(config)
+        self.prep_host = PrepHost(self.prep_settings, controller=True, node=True,
+                                  deliver=deliver_to_loop(self.loop, lambda: self.prep))
+        try:
+            self.prep_host.init()
+        except PrepError as exc:
+            self.prep_host = None
+            self.store.close()
+            raise SimulationError(str(exc)) from None
+        key = CredentialKey()
+        to_exec = LocalChannel(self.loop, lambda msg: self.exec.on_message(msg))
+        channels = []
+        for rank, spec in enumerate(specs):
+            agent = NodeAgent(self.loop, rank, spec.name, to_exec.send, self.prep_host, key)
+            channels.append(LocalChannel(self.loop, agent.handle))
+        return channels, key
+
     def _store_failed(self, exc):
         self.failure = exc
 
     def close(self):
+        if self.prep is not None:
+            self.prep.close()
+        if self.prep_host is not None:
+            self.prep_host.fini()
         self.store.close()
         if self.owns_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)

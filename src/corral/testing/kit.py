@@ -1,11 +1,12 @@
-"""A corral job manager on a virtual clock, for testing jobtap plugins without a daemon.
+"""A corral job manager on a virtual clock, for testing jobtap and PrEp plugins without a
+daemon.
 
 `Kit` is the simulator's machine (`corral.sim.machine`: the real job manager, scheduler,
-store and jobtap host, execution simulated) driven one step at a time by a test: load a
-plugin with its settings, submit jobs (as the owner or as any user), let virtual time pass,
-read eventlogs and job listings, call services, fail a node, restart from the store.
-Nothing sleeps, no process is started and no socket is opened, so a test of a plugin takes
-milliseconds.
+store, jobtap host and PrEp host with in-process node agents, execution simulated) driven one
+step at a time by a test: load a plugin with its settings, submit jobs (as the owner or as
+any user), let virtual time pass, read eventlogs and job listings, call services, fail a
+node, restart from the store.  Nothing sleeps, no process is started and no socket is
+opened, so a test of a plugin takes milliseconds.
 
 A plugin that raises (in a callback, a timer, a service, ``plugin_init``) or returns what a
 callback may not fails the test at the kit's next step, naming the plugin, with its
@@ -98,7 +99,7 @@ class Kit:
         with patched_time(self.loop):
             self.machine = Machine(self.loop, self.config, self.nodes, self.cores_per_node,
                                    None, self.plugins, specs=self.specs,
-                                   state_dir=self.state_dir)
+                                   state_dir=self.state_dir, prep=True)
             self._run(self.machine.store.flush())
         # A failed node ends its jobs as the instance's node agents' loss does.
         self.machine.exec.on_node_fail = functools.partial(
