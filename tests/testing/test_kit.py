@@ -124,23 +124,3 @@ def test_a_failed_node_ends_its_jobs_which_are_requeued_elsewhere(corral_kit):
     small = kit.submit(run=1)
     kit.wait(small)
     assert kit.job(small)["nodelist"] == "node0"
-
-
-def test_the_health_check_prep_example_drains_a_node_without_scratch(corral_kit):
-    """PrEp plugins load from ``[prep]`` as in an instance: the node prolog fails on the
-    node the job was given, which is drained ``Prolog error``; the job is requeued and held
-    (Slurm's default without ``nohold_on_prolog_fail``)."""
-    kit = corral_kit(nodes=2, cores_per_node=2, config=(
-        "[prep]\n"
-        f'plugins = ["{ROOT / "examples" / "prep" / "health_check.py"}"]\n'
-        'parameters = "health.scratch=/nonexistent-scratch"\n'))
-    job = kit.submit(run=10)
-    kit.wait(job, "requeue")
-    assert kit.names(job)[:7] == ["submit", "validate", "depend", "priority", "alloc",
-                                  "prolog-start", "exception"]
-    assert "start" not in kit.names(job)
-    nodes = {node["name"]: node for node in kit.rpc("resource.list")["nodes"]}
-    assert (nodes["node0"]["drained"], nodes["node0"]["reason"]) == (True, "Prolog error")
-    assert not nodes["node1"]["drained"]
-    kit.advance(300)  # past [prep] requeue-delay
-    assert kit.job(job)["priority"] == 0 and kit.job(job)["state"] == State.SCHED
