@@ -1,6 +1,8 @@
 """The client API: talk to a corral instance from Python (the CLI is a thin layer over it).
 
-``connect()`` finds the instance from ``CORRAL_URI`` (``local:///path/to/local.sock``).
+``connect()`` finds the instance from ``CORRAL_URI`` (``local:///path/to/local.sock``), else
+the system instance when its socket exists (``/run/corral/local.sock``, see `corral.system`),
+as Flux commands fall back on the system instance without ``FLUX_URI``.
 Requests are pipelined: `send` returns a matchtag and `recv` waits for that tag's answer,
 keeping others aside, so a client can keep many submissions in flight on one connection.
 
@@ -14,6 +16,7 @@ import errno
 import os
 import socket
 
+from . import system
 from .broker import wire
 from .limits import MAX_REQUEST_FRAME
 
@@ -36,16 +39,25 @@ def _socket_path(uri: str) -> str:
     raise ConnectError(errno.EINVAL, f"unsupported corral URI '{uri}' (expected local://PATH)")
 
 
+def _system_uri() -> str:
+    """The system instance's URI if its socket exists, else `ConnectError` saying how to name
+    an instance."""
+    path = system.socket_path()
+    if os.path.exists(path):
+        return system.uri()
+    raise ConnectError(errno.ENOENT, f"no instance to talk to: CORRAL_URI is not set and no "
+                                     f"system instance has its socket at {path} (run 'corral "
+                                     f"start' and export the CORRAL_URI it prints, or give "
+                                     f"--uri)")
+
+
 def connect(uri: str | None = None) -> "Client":
     return Client(uri)
 
 
 class Client:
     def __init__(self, uri: str | None = None):
-        uri = uri or os.environ.get("CORRAL_URI")
-        if not uri:
-            raise ConnectError(errno.ENOENT, "CORRAL_URI is not set: start an instance with "
-                                             "'corral start' or pass its URI")
+        uri = uri or os.environ.get("CORRAL_URI") or _system_uri()
         self.uri = uri
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -57,6 +69,7 @@ class Client:
         self._reader = wire.FrameReader()
         self._next_tag = 1
         self._waiting: dict[int, list] = {}
+        self._cancelled: set[int] = set()  # streams left before their end
 
     def close(self):
         self.sock.close()
@@ -117,9 +130,14 @@ class Client:
                 raise RPCError(errno.ECONNRESET, f"corral at {self.uri} closed the connection")
             for body in self._reader.feed(data):
                 frame = self._reply(body)
-                waiting = self._waiting.get(frame.get("matchtag"))
+                tag_of_frame = frame.get("matchtag")
+                waiting = self._waiting.get(tag_of_frame)
                 if waiting is not None:
                     waiting.append(frame)
+                elif tag_of_frame in self._cancelled:
+                    # What a cancelled stream still sent; its error frame is its last.
+                    if frame.get("errnum"):
+                        self._cancelled.discard(tag_of_frame)
                 elif frame.get("errnum"):
                     raise RPCError(frame["errnum"], frame.get("errstr"))
         return queue.pop(0)
@@ -147,15 +165,26 @@ class Client:
 
     def rpc(self, topic: str, payload=None, timeout: float | None = None):
         """Send one request and return its answer's payload (or raise `RPCError`)."""
-        tag = self.send(topic, payload)
+        return self.answer(self.send(topic, payload), timeout)
+
+    def answer(self, tag: int, timeout: float | None = None):
+        """The payload of the answer to the request ``send`` gave ``tag`` (or `RPCError`):
+        several requests sent first and answered after cost one round trip."""
         return self._result(tag, self.recv(tag, timeout))
 
-    def stream(self, topic: str, payload=None):
-        """Yield the payloads of a streaming request until the service ends it."""
+    def stream(self, topic: str, payload=None, idle: float | None = None):
+        """Yield the payloads of a streaming request until the service ends it; with
+        ``idle``, also None each time that many seconds pass without one."""
         tag = self.send(topic, payload, streaming=True)
         try:
             while True:
-                frame = self.recv(tag)
+                try:
+                    frame = self.recv(tag, idle)
+                except RPCError as exc:
+                    if idle is None or exc.errno != errno.ETIMEDOUT:
+                        raise
+                    yield None
+                    continue
                 if frame.get("errnum") == errno.ENODATA:
                     self._waiting.pop(tag, None)
                     return
@@ -163,6 +192,7 @@ class Client:
         finally:
             if tag in self._waiting:
                 self._waiting.pop(tag, None)
+                self._cancelled.add(tag)
                 self.sock.sendall(wire.encode(
                     {"topic": "broker.cancel", "matchtag": 0, "payload": {"matchtag": tag}}
                 ))
@@ -179,9 +209,10 @@ class Client:
         return result["id"]
 
     def submit_many(self, jobspecs, urgency: int = 16, flags: int = 0, batch: int = _MAX_BATCH,
-                    window: int = 8) -> list:
+                    window: int = 8, progress=None) -> list:
         """Submit many jobs in batches, ``window`` batches in flight; returns, in order, an
-        id or an `RPCError` for each jobspec.  A batch over the frame limit is split."""
+        id or an `RPCError` for each jobspec.  A batch over the frame limit is split.
+        ``progress(count)``, if given, hears how many jobs have been answered so far."""
         jobspecs = list(jobspecs)
         sent = []  # a matchtag, or the RPCError of a job that could not be sent
         results = []
@@ -192,8 +223,12 @@ class Client:
                 sent.append(request)
                 if len(sent) >= window:
                     results.extend(self._submit_results(sent.pop(0)))
+                    if progress is not None:
+                        progress(len(results))
         for request in sent:
             results.extend(self._submit_results(request))
+            if progress is not None:
+                progress(len(results))
         return results
 
     def _send_submit(self, items):
@@ -229,10 +264,11 @@ class Client:
     def eventlog(self, job_id: int) -> list[dict]:
         return self.rpc("job-info.eventlog", {"id": job_id})["events"]
 
-    def watch_eventlog(self, job_id: int):
-        """Yield a job's events as they are committed, ending when it becomes inactive."""
-        for payload in self.stream("job-info.eventlog", {"id": job_id, "watch": True}):
-            yield payload["event"]
+    def watch_eventlog(self, job_id: int, idle: float | None = None):
+        """Yield a job's events as they are committed, ending when it becomes inactive; with
+        ``idle``, None each time that many seconds pass without one."""
+        for payload in self.stream("job-info.eventlog", {"id": job_id, "watch": True}, idle):
+            yield payload if payload is None else payload["event"]
 
     def wait_event(self, job_id: int, name: str, timeout: float | None = None) -> dict:
         payload = {"id": job_id, "name": name}
@@ -272,10 +308,16 @@ class Client:
     def set_urgency(self, job_id: int, urgency: int) -> int:
         return self.rpc("job-manager.urgency", {"id": job_id, "urgency": urgency})["old_urgency"]
 
-    def wait(self, job_id: int) -> dict:
-        return self.rpc("job-manager.wait", {"id": job_id})
+    def wait(self, job_id: int | None = None) -> dict:
+        """``{id, success, errstr}`` once the job is inactive; without an id, of the next
+        waitable job of ours (`RPCError` ECHILD when there is none)."""
+        return self.rpc("job-manager.wait", {} if job_id is None else {"id": job_id})
 
-    def output(self, job_id: int, watch: bool = False):
-        """Yield ``(stream, text)`` chunks of a job's output."""
-        for payload in self.stream("job-info.output", {"id": job_id, "watch": watch}):
+    def output(self, job_id: int, watch: bool = False, tail: int | None = None):
+        """Yield ``(stream, text)`` chunks of a job's output (with ``tail``, from that many
+        bytes before the end of each stream)."""
+        request = {"id": job_id, "watch": watch}
+        if tail is not None:
+            request["tail"] = tail
+        for payload in self.stream("job-info.output", request):
             yield payload["stream"], payload["data"]

@@ -67,9 +67,12 @@ def node_specs(config, test_size: int | None) -> list[NodeSpec]:
 
 class Instance:
     def __init__(self, config, state_dir: str | None = None, test_size: int | None = None,
-                 listen: str | None = None, key_dir: str | None = None):
+                 listen: str | None = None, key_dir: str | None = None,
+                 socket_path: str | None = None):
         """``listen`` and ``key_dir``: where agents connect and the CURVE keys (else
-        ``[agents]`` says; without either, the node agents run in this process)."""
+        ``[agents]`` says; without either, the node agents run in this process).
+        ``socket_path``: where clients connect (default ``local.sock`` in the state
+        directory; the system instance's is in ``/run/corral``)."""
         self.config = config
         self.listen = listen
         self.key_dir = key_dir
@@ -77,7 +80,7 @@ class Instance:
         self.temporary_state_dir = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="corral-")
         self.test_size = test_size
-        self.socket_path = os.path.join(self.state_dir, "local.sock")
+        self.socket_path = socket_path or os.path.join(self.state_dir, "local.sock")
         self.uri = f"local://{self.socket_path}"
         self.stopped = None
         self.dmesg = RingBuffer()
@@ -100,6 +103,8 @@ class Instance:
             state_directory.create(self.state_dir)
             self.lock = StateDirLock(self.state_dir)
             output_dir = state_directory.prepare(self.state_dir, guests)
+            if os.path.dirname(self.socket_path) != self.state_dir:
+                state_directory.create_socket_directory(os.path.dirname(self.socket_path))
         except (state_directory.StateDirectoryError, StateDirLockError) as exc:
             raise StartupError(str(exc)) from None
         # Watching from the start: a plugin that hangs on a stored job must not stop it.
@@ -139,7 +144,7 @@ class Instance:
             self.remote_nodes = _remote_nodes(
                 config, listen, self.key_dir, self.pool, self.scheduler, credential_key,
                 lambda msg: self.exec.on_message(msg),
-                lambda rank, note: self.exec.node_failed(rank, note))
+                lambda rank, note: self.exec.node_failed(rank, note), self.broker)
             channels = self.remote_nodes.channels
         else:
             to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
@@ -186,6 +191,7 @@ class Instance:
         self.broker.register("prep.list", self._serve_prep_list, ROLE_OWNER | ROLE_USER)
         self.dmesg.register_services(self.broker)
         self.broker.register("instance.info", self._serve_info, ROLE_OWNER | ROLE_USER)
+        self.broker.register("job-exec.stdin", self.exec.serve_stdin, ROLE_OWNER | ROLE_USER)
         self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
         # What restart wrote (the events of jobs it ended) is stored before anyone can ask.
         await self.store.flush()
@@ -208,9 +214,6 @@ class Instance:
             key = f"job-manager.plugins[{index}]"
             if not isinstance(entry, dict):
                 raise self.config.error(key, "must be a table with load, remove or conf")
-            unknown = set(entry) - {"load", "remove", "conf"}
-            if unknown:
-                raise self.config.error(key, f"unknown key '{sorted(unknown)[0]}'")
             for name in ("load", "remove"):
                 if name in entry and not isinstance(entry[name], str):
                     raise self.config.error(
@@ -300,11 +303,12 @@ class Instance:
 
 
 def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_message,
-                  on_node_failed):
+                  on_node_failed, broker):
     """The declared nodes served by agents that connect at ``listen`` (``[agents]``): a
     `RemoteNodes`.  Its modules (and ZeroMQ) are loaded only by a controller that listens."""
     from .agent.nodes import RemoteNodes
-    from .transport import KeyMaterialError, Settings
+    from .transport import KeyMaterialError
+    from .transport.settings import from_config
 
     key_dir = key_dir or config.get_str("agents.key-dir")
     if not key_dir:
@@ -313,17 +317,9 @@ def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_m
     if not config_module.resource_config(config):
         raise StartupError("agents listen on " + listen + " but no nodes are declared in "
                            "[[resource.config]]")
-    defaults = Settings()
     try:
-        settings = Settings(
-            config.get_duration("agents.heartbeat-interval", defaults.heartbeat_interval),
-            config.get_duration("agents.unresponsive-after", defaults.unresponsive_after),
-            config.get_duration("agents.lost-after", defaults.lost_after))
-    except ValueError as exc:
-        raise config.error("agents", str(exc)) from None
-    try:
-        return RemoteNodes(listen, key_dir, settings, pool, scheduler, credential_key,
-                           on_message, on_node_failed)
+        return RemoteNodes(listen, key_dir, from_config(config), pool, scheduler, credential_key,
+                           on_message, on_node_failed, broker)
     except (KeyMaterialError, ValueError) as exc:
         raise StartupError(str(exc)) from None
 
@@ -338,9 +334,13 @@ def _raise_open_file_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def serve(instance: Instance, command: list[str] | None) -> int:
-    """Run an instance until a signal (or until ``command`` exits); return the exit code."""
+async def serve(instance: Instance, command: list[str] | None, ready=None) -> int:
+    """Run an instance until a signal (or until ``command`` exits); return the exit code.
+    ``ready``: a coroutine function awaited once it serves (agents to bootstrap, a line to
+    print)."""
     await instance.start()
+    if ready is not None:
+        await ready()
     instance.watchdog.handle_termination((signal.SIGTERM, signal.SIGINT),
                                          instance.request_stop)
     exit_code = 0

@@ -6,6 +6,7 @@ By default stdout and stderr are kept with the job in the instance's output dire
 replace them; with only ``-o``, stderr goes to the same file, as in Flux.  Files kept with
 the job hold only what came through its tasks' pipes; paths the user named are opened with
 the user's rights, by the agent for writing and by ``corral job attach`` for reading.
+With ``--label-io`` every line starts with its task's rank (``0: hello``), wherever it goes.
 """
 
 import os
@@ -18,19 +19,34 @@ def kept_paths(job_id: int, output_dir: str) -> tuple[str, str]:
 
 
 def paths(job_id: int, job_name: str | None, system: dict, output_dir: str):
-    """``(stdout path, stderr path, user_given)`` for a job's ``attributes.system``."""
+    """``(stdout path, stderr path, kept)`` for a job's ``attributes.system``; ``kept`` names
+    the streams that go to the files kept with the job (with only ``-e``, stdout is kept while
+    stderr goes to the user's file: each stream is opened with the rights it needs)."""
     output = system.get("shell", {}).get("options", {}).get("output", {})
     stdout = (output.get("stdout") or {}).get("path")
     stderr = (output.get("stderr") or {}).get("path")
     kept_stdout, kept_stderr = kept_paths(job_id, output_dir)
     if stdout is None and stderr is None:
-        return kept_stdout, kept_stderr, False
+        return kept_stdout, kept_stderr, KEPT_BOTH
     cwd = system.get("cwd") or "/"
 
     def expand(path):
         path = path.replace("{{id}}", str(job_id)).replace("{{name}}", job_name or "")
         return path if os.path.isabs(path) else os.path.join(cwd, path)
 
-    stdout = expand(stdout) if stdout else kept_stdout
-    stderr = expand(stderr) if stderr else stdout
-    return stdout, stderr, True
+    if not stdout:
+        return kept_stdout, expand(stderr), KEPT_STDOUT
+    stdout = expand(stdout)
+    return stdout, expand(stderr) if stderr else stdout, KEPT_NONE
+
+
+def labelled(system: dict) -> bool:
+    """Does each line of the job's output name its task (``--label-io``)?"""
+    output = system.get("shell", {}).get("options", {}).get("output", {})
+    return bool((output.get("stdout") or {}).get("label"))
+
+
+#: The ``kept`` answers of `paths`.
+KEPT_BOTH = ("stdout", "stderr")
+KEPT_STDOUT = ("stdout",)
+KEPT_NONE = ()

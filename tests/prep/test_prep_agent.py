@@ -139,7 +139,7 @@ def test_the_epilog_waits_for_the_jobs_last_task_on_the_node(recorder, tmp_path)
         start = {"type": "start", "job": 5, "rank": 0, "userid": os.geteuid(),
                  "command": ["sleep", "0.3"], "env": {}, "cwd": str(tmp_path),
                  "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "out"),
-                 "user_paths": False, "truncate": True,
+                 "kept": ["stdout", "stderr"], "truncate": True,
                  "tasks": [{"rank": 0, "cores": [0], "gpus": []}]}
         agent.handle(dict(start, token=key.launch_token(start)))
         agent.handle(dict(request, type="epilog"))
@@ -156,7 +156,7 @@ def test_a_start_without_a_valid_launch_token_is_refused(recorder, tmp_path):
         start = {"type": "start", "job": 6, "rank": 0, "userid": os.geteuid(),
                  "command": ["touch", str(marker)], "env": {}, "cwd": str(tmp_path),
                  "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "out"),
-                 "user_paths": False, "truncate": True,
+                 "kept": ["stdout", "stderr"], "truncate": True,
                  "tasks": [{"rank": 0, "cores": [0], "gpus": []}]}
         token = key.launch_token(start)
         agent.handle(dict(start, command=["rm", "-rf", str(tmp_path)], token=token))

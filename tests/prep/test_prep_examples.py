@@ -130,7 +130,7 @@ def test_the_health_check_drains_the_unfit_node_and_requeues_the_job(corral_kit,
     plugin = os.path.abspath(os.path.join(EXAMPLES, "health_check.py"))
     kit = corral_kit(nodes=3, cores_per_node=1, config=f"""
 [prep]
-plugins = ["prep/script", "{plugin}"]
+plugins = ["{plugin}"]
 parameters = "health.scratch={scratch}/node1,health.require={tmp_path}"
 requeue-delay = "0.1s"
 """)

@@ -269,12 +269,16 @@ def test_controller_hooks_run_in_order_and_count_every_promised_unit(plugin_modu
     assert host.epilog_slurmctld(JOB) == (prep.SUCCESS, 0)
 
 
-def test_a_synchronous_failure_stops_the_chain_but_its_units_still_count(plugin_module, calls):
+def test_a_synchronous_failure_stops_the_chain_but_its_units_still_count(plugin_module, calls,
+                                                                        caplog):
     plugin_module("async_fail", prep_p_epilog_slurmctld=lambda job: (prep.ERROR, True))
     plugin_module("after")
     host = make_host(["async_fail", "after"])
-    assert host.epilog_slurmctld(JOB) == (prep.ERROR, 1)
+    with caplog.at_level(logging.WARNING, "corral.prep"):
+        assert host.epilog_slurmctld(JOB) == (prep.ERROR, 1)
     assert ("after", "prep_p_epilog_slurmctld") not in calls
+    assert ("prep: async_fail: prep_p_epilog_slurmctld(job 11) returned -1: the plugins after "
+            "it are not called; a synchronous failure does not fail the job") in caplog.text
 
 
 def test_a_controller_hook_exception_is_a_logged_failure(plugin_module, calls, caplog):

@@ -86,8 +86,10 @@ def test_a_failing_node_prolog_drains_only_that_node_and_requeues_the_job_held(
         job = client.job(job_id)
         assert (job["reason"], job["urgency"], job["priority"], job["restarts"]) == (
             "launch failed requeued held", 0, 0, 1)
-    listing = instance.corral("jobs", "-o", "{id} {status_abbrev} {reason}").stdout
-    assert listing.splitlines() == ["JOBID ST REASON", f"{job_id} S launch failed requeued held"]
+    listing = instance.corral("jobs", "-o", "{id} {status_abbrev} {reason} {contextual_info}")
+    assert listing.stdout.splitlines() == [
+        "JOBID ST REASON INFO",
+        f"{job_id} S JobHeldAdmin (JobHeldAdmin: launch failed requeued held)"]
     nodes = instance.corral("resource", "list").stdout.splitlines()
     assert [line.split()[1:3] for line in nodes[1:]] == [
         ["node0", "up"], ["node1", "drained"], ["node2", "up"]]

@@ -6,6 +6,7 @@ The controller runs as root (as a site runs it); the attacker is the guest user 
 `support.guest_user`, acting through the socket exactly as the CLI does.
 """
 
+import base64
 import os
 import shutil
 import stat
@@ -369,3 +370,53 @@ def test_temporary_instance_in_a_private_directory_says_guests_cannot_reach_it(t
     socket_path = uri.removeprefix("local://")
     assert stderr == (f"corral: WARNING: guests cannot reach the socket {socket_path}: "
                       f"{private} is not searchable by other users\n")
+
+
+def test_guest_job_with_only_an_error_file_keeps_its_stdout_with_the_job(guest_instance):
+    """``-e FILE`` without ``-o``: stderr goes to the guest's file, opened as the guest;
+    stdout is kept with the job, written by the agent (never opened as the guest, who cannot
+    reach the instance's output directory), and both read back as ``corral run`` does."""
+    inst = guest_instance()
+    home = guest_directory()
+    try:
+        job_id = guest_submit(inst, command=["sh", "-c", "echo out; echo err >&2"], cwd=home,
+                              error=os.path.join(home, "err.{{id}}"))
+        inst.wait_inactive(job_id)
+        chunks = as_guest(inst.uri, lambda client: list(client.output(job_id)))
+        job = inst.client().job(job_id)
+        with open(os.path.join(home, f"err.{job_id}")) as file:
+            error_text = file.read()
+        error_owner = os.stat(os.path.join(home, f"err.{job_id}")).st_uid
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert (job["result_name"], job["waitstatus"]) == ("COMPLETED", 0), job
+    assert sorted(map(tuple, chunks)) == [("stderr", "err\n"), ("stdout", "out\n")]
+    assert (error_text, error_owner) == ("err\n", guest_user().pw_uid)
+    kept = os.stat(os.path.join(inst.state_dir, "output", f"{job_id}.out"))
+    assert kept.st_uid == guest_user().pw_uid and stat.S_IMODE(kept.st_mode) == 0o600
+
+
+def test_only_a_jobs_user_feeds_its_stdin_and_bad_chunks_are_refused(guest_instance, tmp_path):
+    """``job-exec.stdin`` as ``corral run`` sends it: the owner's job takes no input from a
+    guest, a malformed chunk is one error, and the job goes on to read what its user sent."""
+    inst = guest_instance()
+    with inst.client() as client:
+        job_id = client.submit(jobspec.build(["cat"], cwd=str(tmp_path), stdin=True))
+        client.wait_event(job_id, "start", 20)
+        chunk = {"id": job_id, "data": base64.b64encode(b"mine\n").decode(), "eof": False}
+        try:
+            as_guest(inst.uri, lambda guest: guest.rpc("job-exec.stdin", chunk))
+            raise AssertionError("a guest fed the owner's job")
+        except OSError as exc:
+            assert exc.errno == 1 and "belongs to another user" in exc.strerror
+        for bad in ({"id": job_id, "data": 5}, {"id": "x"}, {"id": job_id, "eof": "yes"},
+                    {"id": job_id, "data": "not base64!"}):
+            try:
+                client.rpc("job-exec.stdin", bad)
+                raise AssertionError(f"accepted {bad}")
+            except OSError as exc:
+                assert exc.errno == 71, bad  # EPROTO
+        client.rpc("job-exec.stdin", chunk)
+        client.rpc("job-exec.stdin", {"id": job_id, "data": "", "eof": True})
+        client.wait_event(job_id, "clean", 20)
+        assert [tuple(chunk) for chunk in client.output(job_id)] == [("stdout", "mine\n")]

@@ -74,7 +74,8 @@ def test_the_user_job_limit_example_rejects_with_its_message(corral_kit):
     first = kit.submit(urgency=0, userid=ALICE)
     with pytest.raises(RPCFailure) as caught:
         kit.submit(userid=ALICE)
-    assert caught.value.strerror == f"user {ALICE} already has 1 active jobs (limit 1)"
+    assert caught.value.strerror == (f"rejected by user_job_limit.py: user {ALICE} already "
+                                     "has 1 active jobs (limit 1)")
     kit.submit(userid=BOB)  # Bob has his own count
     kit.cancel(first)
     kit.wait(first)

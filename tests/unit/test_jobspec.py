@@ -626,3 +626,17 @@ def test_build_then_validate_keeps_the_requested_counts(ntasks, nnodes, cores_pe
     assert request.nnodes == (nnodes or 0)
     assert request.cores_per_slot == cores_per_task
     assert request.nslots >= ntasks
+
+
+def test_label_io_is_a_shell_output_option_alone_or_beside_a_file():
+    spec = jobspec.build(["true"], label_io=True)
+    output = spec["attributes"]["system"]["shell"]["options"]["output"]
+    assert output == {"stdout": {"label": True}, "stderr": {"label": True}}
+    jobspec.validate(spec)
+    spec = jobspec.build(["true"], output="out.txt", label_io=True)
+    assert spec["attributes"]["system"]["shell"]["options"]["output"]["stdout"] == {
+        "type": "file", "path": "out.txt", "label": True}
+    spec["attributes"]["system"]["shell"]["options"]["output"]["stdout"]["label"] = "yes"
+    with pytest.raises(JobspecError, match="shell.options.output.stdout.label: must be a "
+                                           "boolean"):
+        jobspec.validate(spec)

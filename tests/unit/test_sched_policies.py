@@ -333,7 +333,8 @@ def test_a_job_too_big_for_its_queues_nodes_is_denied(cluster):
                       specs=_nodes([("debug",), ("debug",), (), ()]))
     machine.submit_at(0, Request(1, 6, limit=10, run=10, queue="batch"))
     machine.run(100)
-    assert machine.denials == {1: "unsatisfiable request"}
+    assert machine.denials == {1: "unsatisfiable request: the 2 nodes its queue and "
+                                  "constraints allow cannot hold it"}
 
 
 def test_constraints_choose_nodes_by_property_name_and_rank(cluster):
@@ -344,7 +345,8 @@ def test_constraints_choose_nodes_by_property_name_and_rank(cluster):
     machine.submit_at(0, Request(4, 1, limit=10, run=10, requires="nosuch"))
     machine.run(100)
     assert machine.ranks == {1: [1], 2: [0], 3: [2]}
-    assert machine.denials == {4: "unsatisfiable request"}
+    assert machine.denials == {4: "unsatisfiable request: no node is allowed by its queue "
+                                  "and constraints"}
 
 
 def test_a_malformed_constraint_is_denied_with_where_it_is_wrong(cluster):

@@ -1,12 +1,21 @@
 """``corral run``: submit one job, stream its output, exit with its status."""
 
+import functools
 import os
+import stat
 import sys
+import threading
 
 from .. import jobspec as jobspec_module
-from ..client import connect
+from ..client import RPCError, connect
+from ..exec import stdin
+from ..waitstatus import returncode
+from . import pending
 from .interrupt import follow
 from .submit import add_job_options, build_jobspec, parse_flags, parse_urgency
+
+_STDIN_CHUNK = 65536
+_DEV_NULL = os.stat(os.devnull).st_rdev
 
 
 def register(subparsers):
@@ -17,16 +26,23 @@ def register(subparsers):
 
 def exit_status(job: dict) -> int:
     """The job's exit code as a shell reports it (128+N for signal N); 1 if it never ran."""
-    status = job.get("waitstatus")
-    if status is None:
+    code = returncode(job.get("waitstatus"))
+    if code is None:
         return 1 if job.get("result_name") != "COMPLETED" else 0
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
+    return code
 
 
-def attach(client, job_id: int, prefix: str) -> int:
-    """Copy the job's output to ours until its tasks are gone; return its exit status."""
+def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False,
+           forward_stdin: bool = False) -> int:
+    """Copy the job's output to ours until its tasks are gone; return its exit status.
+    While it waits to start, say why (`pending`); with ``give_up_when_held``, return
+    `pending.HELD_STATUS` if the system requeues it held.  With ``forward_stdin``, our
+    stdin goes to its task 0 once it started."""
+    if not pending.until_started(client, job_id, prefix, give_up_when_held):
+        return pending.HELD_STATUS
+    if forward_stdin:
+        threading.Thread(target=_forward_stdin, args=(client.uri, job_id), daemon=True,
+                         name="corral-run-stdin").start()
     for stream, data in client.output(job_id, watch=True):
         target = sys.stdout if stream == "stdout" else sys.stderr
         target.write(data)
@@ -42,13 +58,51 @@ def attach(client, job_id: int, prefix: str) -> int:
     return exit_status(job)
 
 
-def main(args) -> int:
+def _forward_stdin(uri: str, job_id: int):
+    """Send our stdin to the job's task 0 until end of file (on a connection of its own: the
+    main thread's follows the output).  A job that ended takes no more, which is no error."""
     try:
-        spec = build_jobspec(args)
+        with connect(uri) as client:
+            while True:
+                try:
+                    data = os.read(0, _STDIN_CHUNK)
+                except OSError:
+                    data = b""
+                client.rpc("job-exec.stdin",
+                           {"id": job_id, "data": stdin.encode(data), "eof": not data})
+                if not data:
+                    return
+    except RPCError:
+        return
+
+
+def stdin_to_forward() -> bool:
+    """Does our stdin hold anything for the job?  Not when it is closed or /dev/null; a
+    terminal is forwarded, as ``flux run`` forwards it, unless we run in the background
+    (``corral run ... &``: reading it would stop us with SIGTTIN)."""
+    try:
+        info = os.fstat(0)
+    except OSError:
+        return False
+    if stat.S_ISCHR(info.st_mode) and info.st_rdev == _DEV_NULL:
+        return False
+    if os.isatty(0):
+        try:
+            return os.tcgetpgrp(0) == os.getpgrp()
+        except OSError:
+            return False
+    return True
+
+
+def main(args) -> int:
+    forward = stdin_to_forward() and not args.jobspec
+    try:
+        spec = build_jobspec(args, stdin=forward)
     except jobspec_module.JobspecError as exc:
         print(f"corral run: {exc}", file=sys.stderr)
         return 1
     with connect() as client:
         job_id = client.submit(spec, urgency=parse_urgency(args.urgency),
                                flags=parse_flags(args.flags))
-        return follow(client, job_id, "corral run", attach)
+        return follow(client, job_id, "corral run", functools.partial(
+            attach, give_up_when_held=True, forward_stdin=forward))

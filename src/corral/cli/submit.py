@@ -12,6 +12,8 @@ import sys
 from .. import idset
 from .. import jobspec as jobspec_module
 from ..client import RPCError, connect
+from . import CommandError, command_words
+from .progress import Progress
 
 _URGENCY_WORDS = {"hold": 0, "default": 16, "expedite": 31}
 
@@ -42,6 +44,8 @@ def add_job_options(parser):
                         help="do not start before TIME (epoch, ISO 8601, or +FSD)")
     parser.add_argument("-o", "--output", help="stdout to FILE ({{id}} is the job id)")
     parser.add_argument("-e", "--error", help="stderr to FILE ({{id}} is the job id)")
+    parser.add_argument("-l", "--label-io", action="store_true",
+                        help="prefix each line of output with its task rank")
     parser.add_argument("-S", "--setattr", action="append", default=[], metavar="KEY=VAL",
                         help="set a jobspec attribute (system. assumed)")
     parser.add_argument("--flags", default="", help="comma list of job flags: waitable, debug")
@@ -58,9 +62,7 @@ def parse_urgency(text) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise SystemExit(
-            f"corral: invalid urgency '{text}' (0-31, hold, default, expedite)"
-        ) from None
+        raise CommandError(f"invalid urgency '{text}' (0-31, hold, default, expedite)") from None
     return value
 
 
@@ -68,7 +70,7 @@ def parse_flags(text) -> int:
     bits = 0
     for word in filter(None, text.split(",")):
         if word not in _FLAG_BITS:
-            raise SystemExit(f"corral: unknown job flag '{word}'")
+            raise CommandError(f"unknown job flag '{word}'")
         bits |= _FLAG_BITS[word]
     return bits
 
@@ -100,7 +102,7 @@ def time_limit(text):
     return text
 
 
-def build_jobspec(args, extra_env=None) -> dict:
+def build_jobspec(args, extra_env=None, stdin=False) -> dict:
     env = environment(args.env)
     if extra_env:
         env.update(extra_env)
@@ -110,10 +112,11 @@ def build_jobspec(args, extra_env=None) -> dict:
             system = spec.setdefault("attributes", {}).setdefault("system", {})
             system.setdefault("environment", {}).update(extra_env)
         return spec
-    if not args.command:
-        raise SystemExit("corral: a COMMAND (or --jobspec=FILE) is required")
+    command = command_words(args.command)
+    if not command:
+        raise CommandError("a COMMAND (or --jobspec=FILE) is required")
     return jobspec_module.build(
-        args.command,
+        command,
         ntasks=args.ntasks,
         nnodes=args.nodes,
         cores_per_task=args.cores_per_task,
@@ -129,15 +132,29 @@ def build_jobspec(args, extra_env=None) -> dict:
         begin_time=args.begin_time,
         output=args.output,
         error=args.error,
+        label_io=args.label_io,
+        stdin=stdin,
         setattr=args.setattr,
     )
+
+
+def copy_of(args, cc: int):
+    """The options of copy ``cc`` of a ``--cc`` submission: ``{cc}`` in the command and in
+    the ``-o``/``-e`` paths becomes its number, as ``flux submit`` does."""
+    def substitute(text):
+        return text.replace("{cc}", str(cc)) if text is not None else None
+
+    return argparse.Namespace(**dict(
+        vars(args), command=[substitute(word) for word in args.command],
+        output=substitute(args.output), error=substitute(args.error)))
 
 
 def register(subparsers):
     parser = subparsers.add_parser("submit", help="submit jobs, print their ids")
     add_job_options(parser)
     parser.add_argument("--cc", metavar="IDSET",
-                        help="submit one copy per id (CORRAL_JOB_CC set in each)")
+                        help="submit one copy per id (CORRAL_JOB_CC set in each, {cc} "
+                             "replaced in the command and -o/-e)")
     parser.set_defaults(func=main)
 
 
@@ -149,8 +166,9 @@ def main(args) -> int:
             try:
                 copies = idset.decode(args.cc)
             except ValueError as exc:
-                raise SystemExit(f"corral submit: --cc: {exc}") from None
-            specs = [build_jobspec(args, {"CORRAL_JOB_CC": str(cc)}) for cc in copies]
+                raise CommandError(f"--cc: {exc}") from None
+            specs = [build_jobspec(copy_of(args, cc), {"CORRAL_JOB_CC": str(cc)})
+                     for cc in copies]
         else:
             specs = [build_jobspec(args)]
     except jobspec_module.JobspecError as exc:
@@ -158,7 +176,10 @@ def main(args) -> int:
         return 1
     status = 0
     with connect() as client:
-        for result in client.submit_many(specs, urgency=urgency, flags=flags):
+        with Progress("submit", len(specs), enabled=bool(args.cc)) as progress:
+            results = client.submit_many(specs, urgency=urgency, flags=flags,
+                                         progress=progress.update)
+        for result in results:
             if isinstance(result, RPCError):
                 print(f"corral submit: {result.strerror}", file=sys.stderr)
                 status = 1

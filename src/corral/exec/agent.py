@@ -1,12 +1,13 @@
 """The node agent: runs a job's tasks on one node and reports back by message.
 
 It receives ``start`` (the tasks of one rank, with their cores, command, environment and
-output paths; output kept with the job comes through pipes, see `exec.output`) and ``kill``
-(a signal for every task of a job), and sends ``started``,
-``failed`` (a task could not start; the others are killed), ``output-lost`` (output kept with
-the job could not be written) and ``finished`` (every task has exited; the greatest wait
-status).  It never touches the job manager: everything goes through ``send``, so the same
-agent can sit behind a network transport.  The paths a job names, its working directory and
+output paths; output kept with the job comes through pipes, see `exec.output`), ``kill``
+(a signal for every task of a job) and ``stdin`` (a chunk for task 0, see `exec.stdin`), and
+sends ``started``, ``failed`` (a task could not start; the others are killed),
+``output-lost`` (output kept with the job could not be written), ``stdin-written`` (a chunk
+is in task 0's pipe) and ``finished`` (every task has exited; the greatest wait status).
+It never touches the job manager: everything goes through ``send``, so the same agent can sit
+behind a network transport.  The paths a job names, its working directory and
 its output files, are opened with its user's rights (`corral.identity`), never with the
 agent's.
 
@@ -31,8 +32,9 @@ import threading
 
 from .. import identity as identities
 from ..prep import ERROR, JobEnv
-from . import launch
+from . import launch, stdin
 from .output import JobOutput
+from .stdin import TaskInput
 
 log = logging.getLogger("corral.agent")
 
@@ -47,11 +49,12 @@ _USER_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_
 
 class AgentJob:
     __slots__ = ("id", "tasks", "remaining", "status", "failed", "started_sent", "stopped",
-                 "output")
+                 "output", "stdin")
 
     def __init__(self, job_id):
         self.id = job_id
         self.output = None  # JobOutput when the job's output is kept with it
+        self.stdin = None  # TaskInput of task 0, when it is here and the job sends stdin
         self.tasks = []
         self.remaining = 0
         self.status = 0
@@ -83,6 +86,8 @@ class NodeAgent:
             self._start(msg)
         elif kind == "kill":
             self._kill(msg["job"], msg["signal"])
+        elif kind == "stdin":
+            self._stdin(msg)
         elif kind == "prolog":
             self._prolog(msg)
         elif kind == "epilog":
@@ -133,10 +138,7 @@ class NodeAgent:
             return
         output = record.output
         if note is not None:
-            if output is not None:
-                output.write("stderr", note.encode())
-            else:
-                os.write(stderr_fd, note.encode())
+            _write_stderr(record, stderr_fd, note)
         argv = msg["command"]
         env = msg["env"]
         # The child enters the directory opened with the user's rights, through its fd.
@@ -147,27 +149,33 @@ class NodeAgent:
                 task_env["CORRAL_TASK_RANK"] = str(task["rank"])
                 if task["gpus"]:
                     task_env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, task["gpus"]))
+                pipes = {}
                 if output is not None:
                     try:
-                        stdout_fd, stderr_fd = output.task_pipes()
+                        pipes = output.task_pipes(task["rank"])
                     except OSError as exc:  # no file descriptor left: the job fails
                         exc = OSError(exc.errno, f"cannot create its output pipes: "
                                                  f"{exc.strerror}")
-                        self._start_failed(record, task, msg, exc, None)
+                        self._start_failed(record, task, msg, exc, stderr_fd)
                         break
+                stdin_fd = None
                 try:
+                    if task["rank"] == 0 and msg.get("stdin"):
+                        stdin_fd = self._task_input(record)
                     process = launch.spawn(
                         self.loop, task["rank"], argv, task_env, cwd,
-                        launch.usable_cpus(task["cores"]), stdout_fd, stderr_fd,
-                        lambda t, r=record: self._task_exited(r, t), identity,
+                        launch.usable_cpus(task["cores"]), pipes.get("stdout", stdout_fd),
+                        pipes.get("stderr", stderr_fd),
+                        lambda t, r=record: self._task_exited(r, t), identity, stdin_fd,
                     )
                 except OSError as exc:
                     self._start_failed(record, task, msg, exc, stderr_fd)
                     break
                 finally:
-                    if output is not None:
-                        os.close(stdout_fd)
-                        os.close(stderr_fd)
+                    for end in pipes.values():
+                        os.close(end)
+                    if stdin_fd is not None:
+                        os.close(stdin_fd)
                 record.tasks.append(process)
                 record.remaining += 1
         finally:
@@ -178,15 +186,36 @@ class NodeAgent:
             self.send({"type": "started", "job": job_id, "rank": self.rank})
         self._maybe_finished(record)
 
+    def _task_input(self, record: AgentJob) -> int:
+        """A pipe for task 0's stdin: its read end (for the task; the caller closes it once
+        the task has it); the write end becomes ``record.stdin``."""
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+
+        def acknowledge():
+            self.send({"type": "stdin-written", "job": record.id, "rank": self.rank})
+
+        record.stdin = TaskInput(self.loop, write_end, acknowledge)
+        return read_end
+
+    def _stdin(self, msg):
+        """A chunk of task 0's stdin (``eof``: the last); acknowledged once written, or at
+        once when there is no task to take it."""
+        record = self.jobs.get(msg["job"])
+        try:
+            data = stdin.decode(msg.get("data") or "")
+        except ValueError:
+            log.error("node agent %s: job %d: malformed stdin chunk", self.name, msg["job"])
+            data = b""
+        if record is None or record.stdin is None:
+            self.send({"type": "stdin-written", "job": msg["job"], "rank": self.rank})
+            return
+        record.stdin.feed(data, bool(msg.get("eof")))
+
     def _start_failed(self, record, task, msg, exc, stderr_fd):
         reason = f"{msg['command'][0]}: {exc.strerror or exc}"
         where = f"task {task['rank']} ({self.name})"
         self._fail(record, f"{where}: start failed: {reason}")
-        text = f"corral: {where}: start failed: {reason}\n".encode()
-        if record.output is not None:
-            record.output.write("stderr", text)
-        elif stderr_fd is not None:
-            os.write(stderr_fd, text)
+        _write_stderr(record, stderr_fd, f"corral: {where}: start failed: {reason}\n")
 
     def _working_directory(self, record, cwd: str, identity) -> tuple[int, str | None]:
         """The directory the tasks start in, opened (``O_PATH``) with the job user's rights,
@@ -208,24 +237,32 @@ class NodeAgent:
                                      f"{exc.strerror}") from None
 
     def _output(self, record, msg, identity, close_fds: list) -> tuple:
-        """The tasks' stdout and stderr: ``(stdout fd, stderr fd)``, both None when the
-        output is kept with the job (it goes through pipes, per task: ``record.output``).
-        Files the user named are opened here with the user's rights (created as the user's);
-        their descriptors are added to ``close_fds``, closed once the tasks have them."""
-        stdout, stderr = msg["stdout"], msg["stderr"]
-        if not msg.get("user_paths"):
-            owner = identity[:2] if identity is not None else None
-            record.output = JobOutput(self.loop, stdout, stderr, bool(msg.get("truncate")),
-                                      owner, lambda note: self._output_lost(record, note))
-            return None, None
+        """The tasks' stdout and stderr: ``(stdout fd, stderr fd)``, None for a stream kept
+        with the job (it goes through pipes, per task: ``record.output``; with ``label``,
+        every stream does).  Files the user named are opened here with the user's rights
+        (created as the user's); their descriptors are added to ``close_fds``, closed once
+        the tasks have them."""
+        paths = {"stdout": msg["stdout"], "stderr": msg["stderr"]}
+        kept = msg.get("kept", ())
+        label = bool(msg.get("label"))
         flags = _USER_FILE_FLAGS | (os.O_TRUNC if msg.get("truncate") else 0)
-        stdout_fd = _open_user_file(identity, stdout, flags)
-        close_fds.append(stdout_fd)
-        if stderr == stdout:
-            return stdout_fd, stdout_fd
-        stderr_fd = _open_user_file(identity, stderr, flags)
-        close_fds.append(stderr_fd)
-        return stdout_fd, stderr_fd
+        fds = {}
+        for stream in ("stdout", "stderr"):
+            if stream in kept:
+                fds[stream] = None
+            elif stream == "stderr" and paths["stderr"] == paths["stdout"]:
+                fds[stream] = fds["stdout"]
+            else:
+                fds[stream] = _open_user_file(identity, paths[stream], flags)
+                close_fds.append(fds[stream])
+        if kept or label:
+            owner = identity[:2] if identity is not None else None
+            user_files = {stream: fd for stream, fd in fds.items() if fd is not None}
+            record.output = JobOutput(self.loop, {stream: paths[stream] for stream in kept},
+                                      bool(msg.get("truncate")), owner,
+                                      lambda note: self._output_lost(record, note),
+                                      user_files if label else None, label)
+        return fds["stdout"], fds["stderr"]
 
     def _fail(self, record: AgentJob, note: str):
         record.failed = True
@@ -249,6 +286,8 @@ class NodeAgent:
     def _maybe_finished(self, record: AgentJob):
         if record.remaining == 0 and self.jobs.get(record.id) is record:
             del self.jobs[record.id]
+            if record.stdin is not None:
+                record.stdin.abandon()
             self.send({
                 "type": "finished",
                 "job": record.id,
@@ -376,6 +415,15 @@ class NodeAgent:
         self.jobs.clear()
 
 
+def _write_stderr(record: AgentJob, stderr_fd: int | None, text: str):
+    """A line of corral's own for the job's stderr, wherever that goes."""
+    output = record.output
+    if output is not None and "stderr" in output.streams():
+        output.write("stderr", text.encode())
+    elif stderr_fd is not None:
+        os.write(stderr_fd, text.encode())
+
+
 def _open_user_file(identity, path: str, flags: int) -> int:
     """An output file the user named, opened with the user's rights and then made blocking
     again for the tasks that share it."""
@@ -388,12 +436,7 @@ def _open_user_file(identity, path: str, flags: int) -> int:
 
 
 def _in_thread(loop, name: str, function, *args) -> asyncio.Future:
-    """Run ``function(*args)`` in a thread of its own; a future of its result on ``loop``.
-    A loop that runs such work itself (the simulator's virtual clock, where a thread would
-    take no virtual time) is asked to, through its ``run_in_thread``."""
-    run_in_thread = getattr(loop, "run_in_thread", None)
-    if run_in_thread is not None:
-        return run_in_thread(function, *args)
+    """Run ``function(*args)`` in a thread of its own; a future of its result on ``loop``."""
     future = loop.create_future()
 
     def settle(value, error):

@@ -49,8 +49,10 @@ def usable_cpus(cores) -> set[int] | None:
     return cpus or None
 
 
-def spawn(loop, rank, argv, env, cwd, cpus, stdout_fd, stderr_fd, on_exit, identity=None):
-    """Start one task; ``on_exit(task)`` runs on the loop once it has been reaped.
+def spawn(loop, rank, argv, env, cwd, cpus, stdout_fd, stderr_fd, on_exit, identity=None,
+          stdin_fd=None):
+    """Start one task; ``on_exit(task)`` runs on the loop once it has been reaped.  Its
+    stdin is /dev/null unless ``stdin_fd`` is given.
 
     ``identity`` is ``(uid, gid, groups)`` when the task must run as another user.  The
     child enters ``cwd`` before it changes identity, with root's rights: the agent passes a
@@ -69,7 +71,7 @@ def spawn(loop, rank, argv, env, cwd, cpus, stdout_fd, stderr_fd, on_exit, ident
             argv,
             env=env,
             cwd=cwd,
-            stdin=_DEV_NULL,
+            stdin=_DEV_NULL if stdin_fd is None else stdin_fd,
             stdout=stdout_fd,
             stderr=stderr_fd,
             close_fds=True,

@@ -22,16 +22,30 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 
 class JobOutput:
-    def __init__(self, loop, stdout_path: str, stderr_path: str, truncate: bool, owner=None,
-                 on_lost=None):
-        """``owner`` is the ``(uid, gid)`` the files are given, None to keep the agent's."""
+    def __init__(self, loop, paths: dict[str, str], truncate: bool, owner=None, on_lost=None,
+                 user_files: dict[str, int] | None = None, label: bool = False):
+        """``paths`` maps the streams kept with the job (``stdout``, ``stderr``, or one of
+        them) to their files; ``owner`` is the ``(uid, gid)`` the files are given, None to
+        keep the agent's.  With ``label`` (``--label-io``), each line is prefixed with its
+        task's rank, and the streams the user named files for come through pipes as well:
+        ``user_files`` maps them to those files, already opened (a copy of each descriptor
+        is kept)."""
         self.loop = loop
         self.on_lost = on_lost
         self.lost_bytes = 0
-        self.paths = {"stdout": stdout_path, "stderr": stderr_path}
+        self.paths = paths
         self.owner = owner
+        self.label = label
         self.files: dict[str, int] = {}  # path -> fd, opened on first data
+        self.user_files: dict[str, int] = {}
+        copies: dict[int, int] = {}
+        for stream, fd in (user_files or {}).items():
+            if fd not in copies:
+                copies[fd] = os.dup(fd)
+            self.user_files[stream] = copies[fd]
         self.pipes: dict[int, str] = {}  # read end -> stream, until EOF
+        self.prefixes: dict[int, bytes] = {}  # read end -> rank label (``--label-io``)
+        self.partial: dict[int, bytes] = {}  # read end -> a labelled line not ended yet
         if truncate:
             # A job run again (requeued) starts with empty output, without creating files.
             for path in set(self.paths.values()):
@@ -40,28 +54,36 @@ class JobOutput:
                 except FileNotFoundError:
                     pass
 
-    def task_pipes(self) -> tuple[int, int]:
-        """Write ends for one task's stdout and stderr; the caller closes them once the task
-        has them."""
-        ends = []
-        for stream in ("stdout", "stderr"):
+    def streams(self) -> tuple[str, ...]:
+        """The streams that come through pipes."""
+        return tuple(self.paths) + tuple(s for s in self.user_files if s not in self.paths)
+
+    def task_pipes(self, rank: int) -> dict[str, int]:
+        """Write ends for the streams of task ``rank`` that come through pipes, by stream;
+        the caller closes them once the task has them."""
+        ends = {}
+        for stream in self.streams():
             try:
                 read_end, write_end = os.pipe2(os.O_CLOEXEC)
             except OSError:
-                for end in ends:  # no file descriptor left: nothing half-made stays open
+                for end in ends.values():  # no file descriptor left: nothing half-made stays
                     os.close(end)
                 raise
             os.set_blocking(read_end, False)
             self.pipes[read_end] = stream
+            if self.label:
+                self.prefixes[read_end] = f"{rank}: ".encode()
             self.loop.add_reader(read_end, self._readable, read_end)
-            ends.append(write_end)
-        return ends[0], ends[1]
+            ends[stream] = write_end
+        return ends
 
     def write(self, stream: str, data: bytes):
-        path = self.paths[stream]
+        fd = self.user_files.get(stream)
+        path = self.paths.get(stream, "the user's file")
         view = memoryview(data)
         try:
-            fd = self.files.get(path)
+            if fd is None:
+                fd = self.files.get(path)
             if fd is None:
                 fd = self.files[path] = os.open(path, _FILE_FLAGS, 0o600)
                 if self.owner is not None:
@@ -95,16 +117,31 @@ class JobOutput:
                 else:
                     continue
             if not data:
+                rest = self.partial.pop(read_end, None)
+                if rest:
+                    self.write(stream, self.prefixes[read_end] + rest)
                 self._closed(read_end)
                 return
-            self.write(stream, data)
+            prefix = self.prefixes.get(read_end)
+            self.write(stream, data if prefix is None else self._labelled(read_end, prefix,
+                                                                           data))
             if once:
                 return
+
+    def _labelled(self, read_end: int, prefix: bytes, data: bytes) -> bytes:
+        """``data`` with each line that ends in it prefixed; a line not ended yet waits for
+        its end (or the pipe's)."""
+        data = self.partial.pop(read_end, b"") + data
+        lines = data.split(b"\n")
+        if lines[-1]:
+            self.partial[read_end] = lines[-1]
+        return b"".join(prefix + line + b"\n" for line in lines[:-1])
 
     def _closed(self, read_end: int):
         self.loop.remove_reader(read_end)
         os.close(read_end)
         del self.pipes[read_end]
+        self.prefixes.pop(read_end, None)
         if not self.pipes:
             self.close()
 
@@ -120,6 +157,7 @@ class JobOutput:
             self.loop.remove_reader(read_end)
             os.close(read_end)
         self.pipes.clear()
-        for fd in self.files.values():
+        for fd in {*self.files.values(), *self.user_files.values()}:
             os.close(fd)
         self.files.clear()
+        self.user_files.clear()

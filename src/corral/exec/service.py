@@ -15,19 +15,23 @@ its epilog is done, one ``release`` event per answer, and the final ``release`` 
 the last epilog and after the tasks are gone.  What a hook's status means is not its business.
 """
 
+import errno
 import functools
 import logging
 import signal
 import time
 
 from .. import fsd, output, resource_set
+from ..broker.message import RequestError
+from ..broker.roles import ROLE_OWNER
+from . import stdin
 
 log = logging.getLogger("corral.exec")
 
 
 class ExecJob:
     __slots__ = ("job", "ranks", "waiting_start", "running", "status", "failed", "cancelled",
-                 "started", "simulated", "timers", "expiry")
+                 "started", "simulated", "timers", "expiry", "stdin_rank", "stdin_waiters")
 
     def __init__(self, job, ranks):
         self.job = job
@@ -41,6 +45,8 @@ class ExecJob:
         self.simulated = False
         self.timers = []
         self.expiry = None
+        self.stdin_rank = None  # the rank of task 0, when the job reads stdin (`exec.stdin`)
+        self.stdin_waiters = []  # stdin requests sent on, answered as the agent writes them
 
 
 class PrologWait:
@@ -121,16 +127,23 @@ class Exec:
             prologs, on_prolog = self.prologs_at_start(job)
         # Files the user named are emptied by the first rank; files kept with the job exist
         # only if an earlier run of it (a requeued job) printed something.
-        truncate = message["user_paths"] or job.restart_count > 0
+        truncate = len(message["kept"]) < 2 or job.restart_count > 0
+        stdin_rank = None
+        if stdin.wants_stdin(system):
+            stdin_rank = next(rank for rank, tasks in tasks_by_rank.items()
+                              if any(task["rank"] == 0 for task in tasks))
         starts = []
         for rank, tasks in tasks_by_rank.items():
             start = dict(message, rank=rank, tasks=tasks, truncate=truncate)
+            if rank == stdin_rank:
+                start["stdin"] = True
             start["token"] = self.key.launch_token(start)
             if prologs:
                 start["prolog"] = prologs[rank]
             starts.append(start)
             truncate = False
         record = self.jobs[job.id] = ExecJob(job, ranks)
+        record.stdin_rank = stdin_rank
         record.waiting_start.update(tasks_by_rank)
         record.running.update(tasks_by_rank)
         self._set_expiry(record)
@@ -279,10 +292,46 @@ class Exec:
 
     # --- messages from agents ---------------------------------------------------------
 
+    # --- standard input (`exec.stdin`) ----------------------------------------------------
+
+    def serve_stdin(self, msg):
+        """``job-exec.stdin``: ``{id, data, eof}``, a chunk of task 0's stdin, answered once
+        the agent wrote it into the task's pipe (or dropped it: the task no longer reads)."""
+        request = msg.payload_object()
+        job_id, data, eof = request.get("id"), request.get("data", ""), request.get("eof", False)
+        if type(job_id) is not int or not isinstance(data, str) or type(eof) is not bool:
+            raise RequestError(errno.EPROTO, "stdin needs an integer 'id', base64 'data' and "
+                                             "a boolean 'eof'")
+        try:
+            stdin.decode(data)
+        except ValueError:
+            raise RequestError(errno.EPROTO, "stdin 'data' must be base64") from None
+        record = self.jobs.get(job_id)
+        if record is None or record.simulated:
+            raise RequestError(errno.EINVAL, f"job {job_id} is not running")
+        if record.job.userid != msg.userid and not msg.rolemask & ROLE_OWNER:
+            raise RequestError(errno.EPERM, f"job {job_id} belongs to another user")
+        if record.stdin_rank is None:
+            raise RequestError(errno.EINVAL, f"job {job_id} does not read stdin from corral "
+                                             "run (its stdin is /dev/null)")
+        if not record.started:
+            raise RequestError(errno.EAGAIN, f"job {job_id} has not started yet")
+        self.channels[record.stdin_rank].send({"type": "stdin", "job": job_id, "data": data,
+                                               "eof": eof})
+        record.stdin_waiters.append(msg)
+
+    def _stdin_written(self, msg: dict):
+        record = self.jobs.get(msg["job"])
+        if record is not None and record.stdin_waiters:
+            record.stdin_waiters.pop(0).respond({})
+
     def on_message(self, msg: dict):
         kind = msg["type"]
         if kind in ("prolog-done", "epilog-done"):
             self._hook_done(msg)
+            return
+        if kind == "stdin-written":
+            self._stdin_written(msg)
             return
         record = self.jobs.get(msg["job"])
         if record is None:
@@ -340,6 +389,8 @@ class Exec:
 
     def _finish(self, record, status):
         del self.jobs[record.job.id]
+        for waiter in record.stdin_waiters:  # the tasks are gone: nothing more is read
+            waiter.respond({})
         for timer in record.timers:
             timer.cancel()
         if record.expiry is not None:
@@ -386,8 +437,8 @@ class Exec:
             "CORRAL_URI": self.uri,
         })
         cwd = system.get("cwd") or _home(job.userid)
-        stdout, stderr, user_paths = output.paths(job.id, job.name, system, self.output_dir)
-        return {
+        stdout, stderr, kept = output.paths(job.id, job.name, system, self.output_dir)
+        message = {
             "type": "start",
             "job": job.id,
             "userid": job.userid,
@@ -396,8 +447,11 @@ class Exec:
             "cwd": cwd,
             "stdout": stdout,
             "stderr": stderr,
-            "user_paths": user_paths,
+            "kept": list(kept),
         }
+        if output.labelled(system):
+            message["label"] = True
+        return message
 
     def _tasks_by_rank(self, job, ranks) -> dict:
         """Split the job's tasks over ranks and slots: ``{rank: [{rank, cores, gpus}]}``.

@@ -107,6 +107,7 @@ class JobManager:
         register("job-info.output", self.info.serve_output, anyone)
         register("job-list.list", self.joblist.serve_list, anyone)
         register("job-list.list-id", self.joblist.serve_list_id, anyone)
+        register("job-list.job-stats", self.joblist.serve_stats, anyone)
         self.jobtap.register_services(self.broker)
 
     def _serve_getinfo(self, msg):
@@ -198,7 +199,7 @@ class JobManager:
         """``[(stream, path)]`` where the job's stdout and stderr are kept."""
         spec = job.jobspec if job.jobspec is not None else self.stored_jobspec_and_R(job)[0]
         system = (spec or {}).get("attributes", {}).get("system", {})
-        stdout, stderr, _user_given = output.paths(job.id, job.name, system, self.output_dir)
+        stdout, stderr, _kept = output.paths(job.id, job.name, system, self.output_dir)
         if stderr == stdout:
             return [("stdout", stdout)]
         return [("stdout", stdout), ("stderr", stderr)]

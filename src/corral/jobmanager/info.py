@@ -159,13 +159,16 @@ class Info:
     # --- output ---------------------------------------------------------------------------
 
     def serve_output(self, msg):
-        """Stream a job's stdout and stderr: what exists now, then (``watch``) what comes,
-        until its tasks are gone."""
+        """Stream a job's stdout and stderr: what exists now (with ``tail``, only the last
+        that many bytes of each), then (``watch``) what comes, until its tasks are gone."""
         request = msg.payload_object()
         manager = self.manager
         job = manager.job_for(msg, request.get("id"))
+        tail = request.get("tail")
+        if tail is not None and (type(tail) is not int or tail < 0):
+            raise RequestError(errno.EPROTO, "tail must be a number of bytes >= 0")
         kept = output.kept_paths(job.id, manager.output_dir)
-        readers = [_OutputReader(stream, path, None if path in kept else job.userid)
+        readers = [_OutputReader(stream, path, None if path in kept else job.userid, tail)
                    for stream, path in manager.output_paths(job)]
         return self._stream_output(msg, job, readers, bool(request.get("watch")))
 
@@ -212,12 +215,14 @@ class _OutputReader:
     with the user's rights in a worker thread (`_open_users_file`), so that it shows nothing
     its user could not read and no ``open()`` can hold the event loop."""
 
-    __slots__ = ("stream", "path", "userid", "identity", "fd", "ended", "failure", "decoder")
+    __slots__ = ("stream", "path", "userid", "identity", "fd", "ended", "failure", "decoder",
+                 "tail")
 
-    def __init__(self, stream, path, userid):
+    def __init__(self, stream, path, userid, tail=None):
         self.stream = stream
         self.path = path
         self.userid = userid  # None: kept with the job
+        self.tail = tail  # start this many bytes before the end (None: at the start)
         self.identity = _UNKNOWN  # the user's, looked up once (a file may be long in coming)
         self.fd = None
         self.ended = False  # nothing more will be read
@@ -242,6 +247,16 @@ class _OutputReader:
             return  # not written yet
         except OSError as exc:
             self._fail(exc)
+            return
+        if self.fd is not None and self.tail is not None:
+            self._skip_to_tail()
+
+    def _skip_to_tail(self):
+        """The last ``tail`` bytes only (``corral top`` shows the end of a long output);
+        the first line may then be cut, and a character cut in two reads as U+FFFD."""
+        size = os.fstat(self.fd).st_size
+        if size > self.tail:
+            os.lseek(self.fd, size - self.tail, os.SEEK_SET)
 
     def _open_as_user(self) -> int | None:
         """Runs in a worker thread (user databases and file systems may be slow)."""

@@ -73,6 +73,7 @@ def reload_jobs(manager) -> list[Job]:
         if any(event["name"] == "depend" for event in events):
             job.depend_posted = True
         manager.active[job_id] = job
+        manager.wait.job_active(job)
         if job.state & State.RUNNING:
             manager.running += 1
         active.append(job)

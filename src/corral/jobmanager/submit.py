@@ -154,6 +154,7 @@ class Submit:
             job_id, 0, submit_event, eventlog.encode_context(submit_event["context"]), job
         )
         jobtap.call(job, "job.new")
+        manager.wait.job_active(job)
         job.event_queue.append((eventlog.entry("validate"), 0))
         return job
 

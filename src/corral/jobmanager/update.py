@@ -131,8 +131,9 @@ class Update:
             state = self.manager.queues.queues.get(queue)
             if state is not None and not state.enabled:
                 raise RequestError(errno.EINVAL, f"queue {queue} is currently disabled")
-        if not self.manager.scheduler.feasible(updated):
-            raise RequestError(errno.EINVAL, "unsatisfiable request")
+        why = self.manager.scheduler.unsatisfiable(updated)
+        if why is not None:
+            raise RequestError(errno.EINVAL, f"unsatisfiable request: {why}")
 
     @staticmethod
     def _expiration(job, duration: float) -> float:

@@ -32,6 +32,8 @@ def build(
     begin_time: str | float | datetime.datetime | None = None,
     output: str | os.PathLike | None = None,
     error: str | os.PathLike | None = None,
+    label_io: bool = False,
+    stdin: bool = False,
     setattr: Iterable[str] = (),
 ) -> dict:
     """Build a version 1 jobspec from ``flux submit``-style options, and validate it.
@@ -42,8 +44,11 @@ def build(
     FSD string or seconds (0 or None: unlimited). ``dependencies`` are RFC 26 strings or objects;
     ``begin_time`` (epoch seconds, ISO 8601 time or ``+FSD`` from now) adds a ``begin-time``
     dependency. ``requires`` is a constraint line (`requires.parse`). ``output``/``error`` are
-    file paths, templates such as ``{{id}}`` kept verbatim.
-    ``setattr`` holds ``KEY[=VAL]`` strings applied last, as ``--setattr`` does.
+    file paths, templates such as ``{{id}}`` kept verbatim. ``label_io`` prefixes each line of
+    output with its task's rank (Flux's shell option ``output.{stdout,stderr}.label``).
+    ``stdin`` gives task 0 a stdin that the submitter feeds (``job-exec.stdin``, as ``corral
+    run`` does) instead of /dev/null. ``setattr`` holds ``KEY[=VAL]`` strings applied last, as
+    ``--setattr`` does.
     """
     if isinstance(command, str) or not isinstance(command, Iterable):
         fail("command", "must be a non-empty list of strings")
@@ -88,8 +93,16 @@ def build(
         redirects["stdout"] = {"type": "file", "path": _path_option("output", output)}
     if error is not None:
         redirects["stderr"] = {"type": "file", "path": _path_option("error", error)}
+    if label_io:
+        for stream in ("stdout", "stderr"):
+            redirects.setdefault(stream, {})["label"] = True
+    shell_options = {}
     if redirects:
-        system["shell"] = {"options": {"output": redirects}}
+        shell_options["output"] = redirects
+    if stdin:
+        shell_options["input"] = {"stdin": {"type": "service"}}
+    if shell_options:
+        system["shell"] = {"options": shell_options}
     dependency_list = [_dependency_option(dependency) for dependency in dependencies]
     if begin_time is not None:
         dependency_list.append({"scheme": "begin-time", "value": str(_epoch(begin_time))})

@@ -611,6 +611,11 @@ def _read_shell(shell: object) -> tuple[str | None, str | None, tuple[str, int] 
             stream_where = f"{where}.output.{stream}"
             if not isinstance(redirect, dict):
                 fail(stream_where, f"must be an object, got {kind(redirect)}")
+            label = redirect.get("label", False)
+            if type(label) is not bool:
+                fail(f"{stream_where}.label", f"must be a boolean, got {quote(label)}")
+            if "type" not in redirect and "path" not in redirect:
+                continue  # only a label (--label-io): the stream stays where it goes
             if redirect.get("type") != "file":
                 fail(f"{stream_where}.type", f"must be 'file', got {quote(redirect.get('type'))}")
             path = redirect.get("path")
@@ -618,6 +623,10 @@ def _read_shell(shell: object) -> tuple[str | None, str | None, tuple[str, int] 
                 fail(f"{stream_where}.path", f"must be a non-empty string, got {quote(path)}")
             _check_path(path, f"{stream_where}.path")
             paths[index] = path
+    stdin_input = options.get("input", _ABSENT)
+    if stdin_input is not _ABSENT and stdin_input != {"stdin": {"type": "service"}}:
+        fail(f"{where}.input", 'must be {"stdin": {"type": "service"}} (stdin fed by corral '
+                               f"run) when present, got {quote(stdin_input)}")
     per_resource = options.get("per-resource", _ABSENT)
     if per_resource is _ABSENT:
         return paths[0], paths[1], None

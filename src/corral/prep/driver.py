@@ -48,7 +48,9 @@ def call_controller_hooks(plugins, hook: str, job, slow_threshold: float) -> Hoo
         rc, units = _controller_return(plugin, hook, value)
         pending += units
         if rc != SUCCESS:
-            log.debug("prep: %s: %s(job %d): rc=%d", plugin.name, hook, job.job_id, rc)
+            log.warning("prep: %s: %s(job %d) returned %d: the plugins after it are not "
+                        "called; a synchronous failure does not fail the job", plugin.name,
+                        hook, job.job_id, rc)
             return HookResult(rc, pending)
     return HookResult(SUCCESS, pending)
 

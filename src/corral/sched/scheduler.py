@@ -67,7 +67,8 @@ class Scheduler:
             self.loop.call_soon(self.respond.denied, job, str(exc))
             return
         if not self.pool.feasible(job.request, mask):
-            self.loop.call_soon(self.respond.denied, job, "unsatisfiable request")
+            why = self._why_unsatisfiable(job.request, mask)
+            self.loop.call_soon(self.respond.denied, job, f"unsatisfiable request: {why}")
             return
         if mask is not None:
             self.job_masks[job.id] = mask
@@ -81,13 +82,25 @@ class Scheduler:
             return None
         return [rank for rank in range(self.rank_masks.count) if mask >> rank & 1]
 
-    def feasible(self, request) -> bool:
-        """Could ``request`` ever be satisfied, on the nodes its queues and constraints
-        allow?"""
+    def unsatisfiable(self, request) -> str | None:
+        """Why ``request`` could never be satisfied on the nodes its queues and constraints
+        allow, in one sentence, or None when it could."""
         try:
-            return self.pool.feasible(request, self._mask(request))
-        except ConstraintError:
-            return False
+            mask = self._mask(request)
+        except ConstraintError as exc:
+            return str(exc)
+        if self.pool.feasible(request, mask):
+            return None
+        return self._why_unsatisfiable(request, mask)
+
+    def _why_unsatisfiable(self, request, mask) -> str:
+        if mask is not None and self.pool.feasible(request):
+            allowed = mask.bit_count()
+            if not allowed:
+                return "no node is allowed by its queue and constraints"
+            return (f"the {allowed} node{'s' if allowed > 1 else ''} its queue and constraints "
+                    f"allow cannot hold it")
+        return self.pool.why_unsatisfiable(request)
 
     def _mask(self, request) -> int | None:
         """The ranks a request may use (its queues' nodes, its constraints), or None: all."""

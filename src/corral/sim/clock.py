@@ -2,9 +2,8 @@
 
 When nothing is ready to run, the loop does not sleep: it moves its time to the next timer
 (or to the next moment the simulator asked to be woken at, `wake_at`) and goes on.  What the
-code hands to an executor (the store's commits) or to a thread of its own (a node agent's
-PrEp hook) runs at once on the loop's thread, so it takes no simulated time and the loop never
-waits for a thread.
+code hands to an executor (the store's commits) runs at once on the loop's thread, so a
+commit takes no simulated time and the loop never waits for a thread.
 
 The code under simulation reads wall-clock time with ``time.time()`` (event timestamps,
 R start and expiration, timers computed from expirations); `patched_time` makes it read the
@@ -61,11 +60,6 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         except BaseException as exc:  # handed to the caller, as an executor would
             future.set_exception(exc)
         return future
-
-    def run_in_thread(self, func, *args):
-        """What a node agent would run in a thread of its own (a PrEp node hook) runs at
-        once, as `run_in_executor` does."""
-        return self.run_in_executor(None, func, *args)
 
     def wake_at(self, moment: float) -> asyncio.Future:
         """A future resolved at ``moment`` once everything due at or before it has run:

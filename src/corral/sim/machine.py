@@ -3,20 +3,21 @@ with its builtin and configured jobtap plugins, and exec with every job's execut
 
 The parts are the instance's own, built in the same order as `corral.instance` builds them,
 with the resource service (plugins ask it for the machine's size), less what a simulation has
-no use for: no socket is served (requests go through the broker's in-process `rpc`), no purge
-timer is started, and unless asked (``prep=True``, the plugin test kit) no PrEp host and no
-node agent: with them, PrEp hooks run as in an instance, node hooks by in-process agents, on
-the loop's thread.  The store is a
-real SQLite store in a temporary directory (on tmpfs when the machine has one), removed at
-the end; its commits run at once on the loop's thread (see `clock`).
+no use for: no socket is served (requests go through the broker's in-process `rpc`), no node
+agent runs (`nodes.SimulatedNode` answers the PrEp node hooks), no purge timer is started.
+PrEp plugins load only when named (``--prep`` or ``[prep] plugins``): an instance's default,
+``prep/script``, runs scripts, and a simulation starts no process.  The store is a real SQLite
+store in a temporary directory (on tmpfs when the machine has one), removed at the end unless
+it was given (the plugin test kit restarts on it); its commits run at once on the loop's
+thread (see `clock`).
 """
 
+import dataclasses
 import os
 import shutil
 import tempfile
 
 from ..broker.server import Broker
-from ..exec.agent import NodeAgent
 from ..exec.channel import LocalChannel
 from ..exec.service import Exec
 from ..instance import Instance
@@ -30,6 +31,7 @@ from ..prep.loader import PrepError
 from ..resource import ResourceService
 from ..sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
 from ..store import Store
+from .nodes import SimulatedNode
 
 
 class SimulationError(Exception):
@@ -38,12 +40,14 @@ class SimulationError(Exception):
 
 class Machine:
     def __init__(self, loop, config, nodes: int, cores_per_node: int, policy: str | None,
-                 jobtap=(), kill_at_limit=False, specs=None, state_dir=None, prep=False):
-        """``specs`` (NodeSpecs) replace ``nodes`` × ``cores_per_node``; a ``state_dir``
-        given is kept at `close` and its store's jobs are taken up as at a restart; with
-        ``prep``, ``[prep]``'s plugins run (`SimulationError` if one cannot load)."""
+                 jobtap=(), kill_at_limit=False, prep=(), specs=None, state_dir=None):
+        """``prep`` names PrEp plugins (else ``[prep] plugins``); ``specs`` (NodeSpecs)
+        replace ``nodes`` × ``cores_per_node``; a ``state_dir`` given is kept at `close` and
+        its store's jobs are taken up as at a restart."""
         self.loop = loop
         self.config = config
+        self.prep = None
+        self.prep_host = self._prep_host(config, prep)  # first: it may refuse the plugins
         self.owns_state_dir = state_dir is None
         if state_dir is None:
             tmpfs = ("/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK)
@@ -64,17 +68,18 @@ class Machine:
         output_dir = os.path.join(self.state_dir, "output")
         self.manager = JobManager(loop, self.broker, self.store, self.scheduler, config,
                                   self.owner_uid, output_dir)
-        self.prep = self.prep_host = None
-        channels, key = [], None
-        if prep:
-            channels, key = self._prep(config, specs)
+        key = CredentialKey()
+        to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
+        channels = [LocalChannel(loop, SimulatedNode(rank, spec.name, self.prep_host, key,
+                                                     to_exec.send).handle)
+                    for rank, spec in enumerate(specs)]
         self.exec = Exec(loop, None, channels, output_dir, "", key)
         self.exec.enforce_time_limits = kill_at_limit
         self.resources = ResourceService(self.pool, self.scheduler, self.store)
         self.manager.attach_exec(self.exec)
         self.exec.respond = self.manager.start
-        if prep:
-            self.prep = PrepBridge(self.prep_settings, self.prep_host, key, output_dir,
+        if self.prep_host is not None:
+            self.prep = PrepBridge(self.prep_host.settings, self.prep_host, key, output_dir,
                                    self.manager, self.exec, self.resources)
             self.manager.jobtap.register_builtin(".prep", prep_bridge.plugin_init, self.prep)
         try:
@@ -96,25 +101,26 @@ class Machine:
         self.manager.register_services()
         self.resources.register_services(self.broker)
 
-    def _prep(self, config, specs):
-        """The PrEp host (controller and node roles) and an in-process agent per node:
-        ``(channels, credential key)`` for exec."""
-        self.prep_settings = prep_config.read(config)
-        self.prep_host = PrepHost(self.prep_settings, controller=True, node=True,
-                                  deliver=deliver_to_loop(self.loop, lambda: self.prep))
+    def _prep_host(self, config, names):
+        """The PrEp host of the plugins ``names`` (else ``[prep] plugins``), or None."""
+        settings = prep_config.read(config)
+        if names:
+            settings = dataclasses.replace(settings, plugins=tuple(names))
+        elif config.get("prep.plugins") is None:
+            return None
+        if "prep/script" in settings.plugins:
+            raise SimulationError("prep/script runs scripts, and a simulation starts no "
+                                  "process: name PrEp plugins written in Python")
+        if "NoHold" in settings.flags:
+            raise SimulationError("[prep] flags: NoHold starts node prologs with the tasks, "
+                                  "and a simulation starts none")
+        host = PrepHost(settings, controller=True, node=True,
+                        deliver=deliver_to_loop(self.loop, lambda: self.prep))
         try:
-            self.prep_host.init()
+            host.init()
         except PrepError as exc:
-            self.prep_host = None
-            self.store.close()
             raise SimulationError(str(exc)) from None
-        key = CredentialKey()
-        to_exec = LocalChannel(self.loop, lambda msg: self.exec.on_message(msg))
-        channels = []
-        for rank, spec in enumerate(specs):
-            agent = NodeAgent(self.loop, rank, spec.name, to_exec.send, self.prep_host, key)
-            channels.append(LocalChannel(self.loop, agent.handle))
-        return channels, key
+        return host
 
     def _store_failed(self, exc):
         self.failure = exc

@@ -10,8 +10,10 @@ NEW, DEPEND                     PENDING          PD     Dependency (BeginTime wh
                                                         ``--begin`` time is ahead)
 PRIORITY, SCHED, urgency 0      PENDING          PD     JobHeldUser (JobHeldAdmin when
                                                         the instance owner held it)
+PRIORITY, SCHED, queue stopped  PENDING          PD     PartitionDown
 PRIORITY, SCHED                 PENDING          PD     Resources for the first job in
-                                                        line, Priority for the others
+                                                        line, Priority for the others (what
+                                                        the scheduler said, when it did)
 RUN                             RUNNING          R      None
 CLEANUP                         COMPLETING       CG     None
 INACTIVE, COMPLETED             COMPLETED        CD     None
@@ -57,6 +59,38 @@ _FINISHED_REASON = {"FAILED": "NonZeroExitCode", "TIMEOUT": "TimeLimit",
                     "NODE_FAIL": "NodeDown", "OUT_OF_MEMORY": "OutOfMemory"}
 
 
+#: Why a job waits after its requeue delay, and while its queue is stopped (``corral queue
+#: stop``: Slurm's partition state DOWN, where jobs are queued but not allocated).
+BEGIN_TIME = "BeginTime"
+QUEUE_STOPPED = "PartitionDown"
+
+#: Slurm state -> ``(corral states, corral results)`` it covers, for listings that filter by
+#: Slurm's names.  The failures Slurm tells apart (NODE_FAIL, OUT_OF_MEMORY) are FAILED jobs
+#: to corral; the states corral never uses match nothing.
+CORRAL_FILTER = {
+    "PENDING": (NEW | DEPEND | PRIORITY | SCHED, 0),
+    "RUNNING": (RUN, 0),
+    "COMPLETING": (CLEANUP, 0),
+    "COMPLETED": (INACTIVE, Result.COMPLETED),
+    "FAILED": (INACTIVE, Result.FAILED),
+    "NODE_FAIL": (INACTIVE, Result.FAILED),
+    "OUT_OF_MEMORY": (INACTIVE, Result.FAILED),
+    "CANCELLED": (INACTIVE, Result.CANCELED),
+    "TIMEOUT": (INACTIVE, Result.TIMEOUT),
+}
+
+
+def corral_filter(word: str) -> tuple[int, int] | None:
+    """``(states, results)`` masks of one Slurm state name or compact form (any case), or
+    None when ``word`` is neither."""
+    word = word.strip().upper()
+    name = FROM_COMPACT.get(word, word)
+    if name not in COMPACT:
+        return None
+    states, result = CORRAL_FILTER.get(name, (0, 0))
+    return states, int(result)
+
+
 def slurm_state(job: dict) -> str:
     """The Slurm state name of a job summary (``corral jobs`` fields)."""
     state = job["state"]
@@ -89,13 +123,16 @@ def slurm_reason(job: dict, state: str, first_in_line: bool = False,
             by_owner = held_by is not None and held_by != job["userid"] and held_by == owner_uid
             # A job requeued held by the system (a failed launch) has a reason of its own.
             return "JobHeldAdmin" if by_owner or job.get("reason") else "JobHeldUser"
-        if job.get("reason") == "BeginTime":
-            return "BeginTime"
+        said = job.get("reason")
+        if said in (BEGIN_TIME, QUEUE_STOPPED):
+            return said
         if corral_state in (NEW, DEPEND):
             begin = (job.get("annotations") or {}).get("user", {}).get("slurm", {}).get("begin")
             if begin and begin > now:
-                return "BeginTime"
+                return BEGIN_TIME
             return "Dependency"
+        if said in ("Resources", "Priority"):  # what the scheduler said of it
+            return said
         return "Resources" if first_in_line else "Priority"
     if state == "CANCELLED" and _never_satisfied(job):
         return "DependencyNeverSatisfied"

@@ -2,7 +2,7 @@
 daemon.
 
 `Kit` is the simulator's machine (`corral.sim.machine`: the real job manager, scheduler,
-store, jobtap host and PrEp host with in-process node agents, execution simulated) driven one
+store, jobtap host and PrEp host with simulated nodes, execution simulated) driven one
 step at a time by a test: load a plugin with its settings, submit jobs (as the owner or as
 any user), let virtual time pass, read eventlogs and job listings, call services, fail a
 node, restart from the store.  Nothing sleeps, no process is started and no socket is
@@ -99,7 +99,7 @@ class Kit:
         with patched_time(self.loop):
             self.machine = Machine(self.loop, self.config, self.nodes, self.cores_per_node,
                                    None, self.plugins, specs=self.specs,
-                                   state_dir=self.state_dir, prep=True)
+                                   state_dir=self.state_dir)
             self._run(self.machine.store.flush())
         # A failed node ends its jobs as the instance's node agents' loss does.
         self.machine.exec.on_node_fail = functools.partial(

@@ -1,0 +1,37 @@
+"""Output options as Flux writes them: ``{cc}`` in the command and the output paths of a
+``--cc`` submission, and ``--label-io`` prefixing each line with its task rank, wherever the
+output goes."""
+
+
+def test_cc_is_substituted_in_the_command_and_the_output_paths(instance, tmp_path):
+    out = tmp_path / "copy{cc}.out"
+    err = tmp_path / "copy{cc}.err"
+    ids = [int(line) for line in instance.corral(
+        "submit", "--cc=1-3", f"--output={out}", f"--error={err}",
+        "sh", "-c", "echo out {cc} $CORRAL_JOB_CC; echo err {cc} >&2").stdout.split()]
+    for job_id in ids:
+        instance.wait_inactive(job_id)
+    for cc in (1, 2, 3):
+        assert (tmp_path / f"copy{cc}.out").read_text() == f"out {cc} {cc}\n"
+        assert (tmp_path / f"copy{cc}.err").read_text() == f"err {cc}\n"
+
+
+def test_label_io_prefixes_each_line_with_its_task_rank(make_instance, tmp_path):
+    instance = make_instance(test_size=2)
+    script = "echo one; echo two; printf 'no newline'; echo err >&2"
+    result = instance.corral("run", "-l", "-N2", "sh", "-c", script)
+    for rank in (0, 1):
+        lines = [line for line in result.stdout.replace("no newline", "no newline\n")
+                 .splitlines() if line.startswith(f"{rank}: ")]
+        assert lines == [f"{rank}: one", f"{rank}: two", f"{rank}: no newline"], result.stdout
+    assert sorted(result.stderr.splitlines()) == ["0: err", "1: err"]
+    # Into the user's file too, and through submit and attach.
+    out = tmp_path / "labelled.out"
+    job_id = instance.submit("--label-io", "-n2", f"--output={out}", "sh", "-c",
+                             "echo hi; echo oops >&2")
+    instance.wait_inactive(job_id)
+    assert sorted(out.read_text().splitlines()) == ["0: hi", "0: oops", "1: hi", "1: oops"]
+    attached = instance.corral("job", "attach", job_id).stdout
+    assert sorted(attached.splitlines()) == ["0: hi", "0: oops", "1: hi", "1: oops"]
+    plain = instance.corral("run", "-n2", "echo", "bare").stdout
+    assert plain == "bare\nbare\n"

@@ -1,0 +1,40 @@
+"""A controller killed (-9) while a job with dependents runs: at restart the job ends with its
+``exec`` exception, each dependent is judged by its builtin (``.dependency-after``) as the
+rules say, and no builtin logs a traceback or an error on the way."""
+
+from support import until
+
+SIMULATED = "--setattr=exec.test.run_duration=0"
+
+
+def test_dependents_of_a_job_lost_in_a_crash_are_judged_without_a_traceback(instance):
+    antecedent = instance.submit("-n1", "sleep", "60")
+    instance.client().wait_event(antecedent, "start", 20)
+    started = instance.submit(SIMULATED, f"--dependency=afterstart:{antecedent}", "true")
+    instance.wait_inactive(started)
+    dependents = {scheme: instance.submit(SIMULATED, f"--dependency={scheme}:{antecedent}",
+                                          "true")
+                  for scheme in ("afterok", "afterany", "afternotok", "afterexcept")}
+    # Dependents of dependents are judged in turn, inside the callbacks of the first.
+    chained = {scheme: instance.submit(SIMULATED, f"--dependency={scheme}:{dependents['afterok']}",
+                                       "true")
+               for scheme in ("afterok", "afterany")}
+    with instance.client() as client:
+        until(lambda: all(client.job(job_id)["state_name"] == "DEPEND"
+                          for job_id in (*dependents.values(), *chained.values())))
+    logged_before = len(instance.log())
+    instance.kill()
+    instance.start()
+    for job_id in (antecedent, *dependents.values(), *chained.values()):
+        instance.wait_inactive(job_id)
+    with instance.client() as client:
+        results = {scheme: client.job(job_id)["result_name"]
+                   for scheme, job_id in dependents.items()}
+        chained_results = {scheme: client.job(job_id)["result_name"]
+                           for scheme, job_id in chained.items()}
+        assert client.job(antecedent)["exception"]["type"] == "exec"
+    assert results == {"afterok": "FAILED", "afterany": "COMPLETED",
+                       "afternotok": "COMPLETED", "afterexcept": "COMPLETED"}
+    assert chained_results == {"afterok": "FAILED", "afterany": "COMPLETED"}
+    log = instance.log()[logged_before:]
+    assert "Traceback" not in log and "ERROR" not in log, log
