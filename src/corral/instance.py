@@ -58,7 +58,8 @@ class StartupError(Exception):
 def node_specs(config, test_size: int | None) -> list[NodeSpec]:
     declared = config_module.resource_config(config)
     if declared:
-        return [NodeSpec(node.name, tuple(node.cores), tuple(node.gpus)) for node in declared]
+        return [NodeSpec(node.name, tuple(node.cores), tuple(node.gpus), node.properties)
+                for node in declared]
     cores = tuple(sorted(os.sched_getaffinity(0)))
     if test_size:
         return [NodeSpec(f"node{rank}", cores) for rank in range(test_size)]
