@@ -5,7 +5,7 @@ running jobs with assorted time limits (4 cores free on each of 20 nodes), and P
 jobs of assorted shapes (81 to 128 cores anywhere, 1 to 64 whole nodes) and limits, none of
 which fits now: the pass computes the head's reservation and tries every other job
 (``[sched] queue-depth = 0``), the most a pass can cost; and the same pass with the default
-queue depth (32), which is what an instance runs.  The figure is the wall time of one pass
+queue depth (500), which is what an instance runs.  The figure is the wall time of one pass
 triggered by a freed resource, median of repeats, each repeat on a fresh machine; and the
 number of passes that run when nothing has changed (must be 0).
 
