@@ -154,8 +154,11 @@ class Instance:
 
             max_requeue = config.get_int("agents.max-requeue", 5)
             on_node_fail = functools.partial(node_fail, self.manager, max_requeue)
+        # Tasks outlive the controller where agents are processes of their own and the state
+        # directory outlives it too: the next controller of this instance takes them back.
+        self.tasks_outlive = self.remote_nodes is not None and not self.temporary_state_dir
         self.exec = Exec(loop, None, channels, output_dir, self.uri, credential_key,
-                         config_module.kill_timeout(config), on_node_fail)
+                         config_module.kill_timeout(config), on_node_fail, self.tasks_outlive)
         self.manager.attach_exec(self.exec)
         self.exec.respond = self.manager.start
 
@@ -173,7 +176,8 @@ class Instance:
         except OSError as exc:
             # A builtin refused the configuration in conf.update (e.g. [policy.limits]).
             raise StartupError(f"{config.path}: {exc.strerror}") from None
-        orphans.kill_orphans(self.uri)
+        if not self.tasks_outlive:
+            orphans.kill_orphans(self.uri)  # the last controller's tasks died with it
         jobs = self.manager.restart()
         self.prep.restarted(jobs)
         self._load_config_plugins()
@@ -245,14 +249,16 @@ class Instance:
             self.stopped.set_result(None)
 
     async def stop(self):
-        """Stop serving, end running jobs with an exception that says why, commit, close."""
+        """Stop serving, end running jobs with an exception that says why (unless their
+        tasks outlive this controller: they run on for the next), commit, close."""
         await self.broker.close()
         self.collector.stop()
         self.manager.purge.stop()
-        self.manager.shutdown(SHUTDOWN_NOTE)
-        deadline = self.loop.time() + config_module.kill_timeout(self.config) + 1
-        while self.manager.running > 0 and self.loop.time() < deadline:
-            await asyncio.sleep(0.02)
+        if not self.tasks_outlive:
+            self.manager.shutdown(SHUTDOWN_NOTE)
+            deadline = self.loop.time() + config_module.kill_timeout(self.config) + 1
+            while self.manager.running > 0 and self.loop.time() < deadline:
+                await asyncio.sleep(0.02)
         for agent in self.agents:
             agent.kill_all(signal.SIGKILL)
         if self.remote_nodes is not None:

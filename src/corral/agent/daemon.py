@@ -4,11 +4,17 @@ The node agent is the same one the controller runs in-process: the transport han
 controller's messages and carries its answers back.  Its rank is the controller's business
 (the controller names the rank of each answer from the hostname the agent registered as), and
 the key that signs launch credentials comes with each welcome, so an agent accepts work only
-from the controller that is running now; a controller that restarts cannot take back the
-jobs the last one started (they end with an exception at its start), so their tasks are
-killed when it welcomes the agent.  It runs no PrEp node hooks yet (a prolog is
-answered as not run).  It stops, killing its tasks, on SIGTERM or SIGINT, or when the
-controller refuses it.
+from the controller that is running now.
+
+Tasks outlive the controller: while it is away they run on, and what they report waits in the
+transport until a controller acknowledges it.  Each controller that welcomes the agent is told
+which jobs it holds (``held``), after what it had not acknowledged, so that a restarted
+controller takes the running jobs back, records those that ended meanwhile, and ends those
+this agent no longer has.  An agent that hears no controller for ``reattach_timeout`` seconds
+kills its tasks (`watch_controller`): nobody would record their results.
+
+It runs no PrEp node hooks yet (a prolog is answered as not run).  It stops, killing its
+tasks, on SIGTERM or SIGINT, or when the controller refuses it.
 """
 
 import asyncio
@@ -22,7 +28,13 @@ from ..transport import AgentTransport, Settings, this_node
 log = logging.getLogger("corral.agent")
 
 
-async def run(endpoint: str, key_dir: str, hostname: str | None, settings: Settings) -> int:
+#: Seconds without any controller after which an agent kills its tasks (``[agents]
+#: reattach-timeout``, ``corral agent --reattach-timeout``).
+REATTACH_TIMEOUT = 300.0
+
+
+async def run(endpoint: str, key_dir: str, hostname: str | None, settings: Settings,
+              reattach_timeout: float = REATTACH_TIMEOUT) -> int:
     """Serve as node ``hostname`` (default: this machine's) until told to stop; the exit
     status (1 when the controller refused this agent)."""
     loop = asyncio.get_running_loop()
@@ -32,14 +44,7 @@ async def run(endpoint: str, key_dir: str, hostname: str | None, settings: Setti
     node = NodeAgent(loop, None, registration.hostname, lambda msg: transport.send(msg))
 
     def welcomed(credential: bytes | None):
-        # A new controller signs with a new key: credentials of the last one are refused,
-        # and the jobs it started here are not the new one's.
-        if node.key is not None and node.key.secret != credential:
-            if node.jobs:
-                log.warning("agent %s: a new controller: killing the tasks of %d jobs the "
-                            "last one started", registration.hostname, len(node.jobs))
-            node.abandon_all()
-        node.key = CredentialKey(credential) if credential is not None else None
+        report_held(node, transport, credential)
 
     def refused(reason: str):
         if not stopped.done():
@@ -51,8 +56,39 @@ async def run(endpoint: str, key_dir: str, hostname: str | None, settings: Setti
         loop.add_signal_handler(signum, lambda: stopped.done() or stopped.set_result(0))
     await transport.start()
     log.info("agent %s connecting to %s", registration.hostname, transport.endpoint)
+    watch = loop.create_task(watch_controller(node, transport, reattach_timeout))
     try:
         return await stopped
     finally:
+        watch.cancel()
         node.kill_all(signal.SIGKILL)
         await transport.close()
+
+
+def report_held(node: NodeAgent, transport: AgentTransport, credential: bytes | None):
+    """A controller welcomes the agent: when it is a new one (it signs with a new key, and
+    credentials of the last one are refused), tell it which jobs this node holds.  The
+    message goes out after everything the last controller did not acknowledge, so the new
+    one has applied those ends before it reads what is still held.  ``fresh``: this agent
+    never served another controller (it started while none ran, or restarted)."""
+    if node.key is not None and node.key.secret == credential:
+        return  # the same controller, reconnected: it knows what runs here
+    fresh = node.key is None
+    node.key = CredentialKey(credential) if credential is not None else None
+    if node.jobs:
+        log.info("agent %s: a new controller: it takes back the %d jobs running here",
+                 node.name, len(node.jobs))
+    transport.send({"type": "held", "jobs": sorted(node.jobs), "fresh": fresh})
+
+
+async def watch_controller(node: NodeAgent, transport: AgentTransport, timeout: float):
+    """Kill the tasks once no controller has been heard for ``timeout`` seconds: their
+    results would reach nobody.  Their ends are kept for a controller that comes later."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(min(timeout / 4, transport.settings.heartbeat_interval))
+        silence = loop.time() - transport.link.liveness.last_heard
+        if silence >= timeout and node.jobs and not transport.welcomed:
+            log.warning("agent %s: no controller for %.0f s (reattach-timeout): killing the "
+                        "tasks of %d jobs", node.name, silence, len(node.jobs))
+            node.kill_all(signal.SIGKILL)

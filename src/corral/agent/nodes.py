@@ -6,7 +6,10 @@ agent falls silent, the node is down: drained with a reason (``corral resource l
 it) so that nothing new is placed there.  A node whose agent is lost, or comes back as a new
 process (a new boot id: its tasks are gone), fails the jobs that ran there (`Exec.node_failed`).
 A node returns to service when its agent is heard again, unless something else (an operator,
-a failed prolog) drained it meanwhile.
+a failed prolog) drained it meanwhile.  What is sent to a node whose agent has not registered
+(an operator undrained it, or its jobs were taken back at a restart) waits for the agent; an
+agent that has not registered ``lost_after`` seconds after the controller started is lost
+like one that fell silent, and the jobs that ran there fail.
 
 Answers from an agent carry the rank of the node it registered as, whatever it says: an
 agent speaks for its own node only.
@@ -41,6 +44,8 @@ class RemoteNodes:
         self.on_message = on_message
         self.on_node_failed = on_node_failed
         self.ranks = {node.name: node.rank for node in pool.nodes}
+        #: Ranks whose agent has registered with this controller.
+        self.registered: set[int] = set()
         #: rank -> the reason this node is down (the drain reason it was given).
         self.down: dict[int, str] = {}
         self.transport = ControllerTransport(
@@ -53,12 +58,19 @@ class RemoteNodes:
         for rank in range(len(self.pool.nodes)):
             self._set_down(rank, NOT_REGISTERED)
         await self.transport.start()
+        for node in self.pool.nodes:
+            self.transport.expect(node.name)
 
     async def close(self):
         await self.transport.close()
 
     def _message(self, hostname: str, msg: dict):
-        msg["rank"] = self.ranks[hostname]
+        rank = msg["rank"] = self.ranks[hostname]
+        if msg["type"] == "held":
+            # What the jobs taken back at restart that this agent lacks end with.
+            msg["note"] = (f"the agent of node {hostname} (rank {rank}) restarted"
+                           if msg.get("fresh") is True else
+                           f"node {hostname} (rank {rank}) no longer has the job's tasks")
         self.on_message(msg)
 
     def _register(self, registration, event: str) -> str | None:
@@ -69,11 +81,17 @@ class RemoteNodes:
         if event == "restarted":
             self.on_node_failed(rank, f"the agent of node {registration.hostname} (rank "
                                       f"{rank}) restarted")
+        self.registered.add(rank)
         self._set_up(rank)
         return None
 
     def _state(self, hostname: str, state: str):
         rank = self.ranks[hostname]
+        if rank not in self.registered:
+            if state == "lost":
+                self.on_node_failed(rank, f"node {hostname} (rank {rank}) lost: its agent has "
+                                          "not registered since the controller started")
+            return  # it stays down as not registered
         if state == "alive":
             self._set_up(rank)
         elif state == "unresponsive":

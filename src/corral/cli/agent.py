@@ -23,6 +23,9 @@ def register(subparsers):
     parser.add_argument("--heartbeat-interval", type=float, default=2.0, metavar="SECONDS")
     parser.add_argument("--unresponsive-after", type=float, default=10.0, metavar="SECONDS")
     parser.add_argument("--lost-after", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument("--reattach-timeout", type=float, metavar="SECONDS",
+                        help="kill the tasks after this long without a controller "
+                             "(default 300)")
     parser.add_argument("--verbose", "-v", action="count", default=0,
                         help="log more to stderr (twice for debug)")
     parser.set_defaults(func=main)
@@ -43,7 +46,13 @@ def main(args) -> int:
     root.addHandler(handler)
     try:
         settings = Settings(args.heartbeat_interval, args.unresponsive_after, args.lost_after)
-        return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings))
+        reattach_timeout = args.reattach_timeout
+        if reattach_timeout is None:
+            reattach_timeout = daemon.REATTACH_TIMEOUT
+        elif reattach_timeout <= 0:
+            raise ValueError("--reattach-timeout must be a positive number of seconds")
+        return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings,
+                                      reattach_timeout))
     except (KeyMaterialError, ValueError) as exc:
         print(f"corral agent: {exc}", file=sys.stderr)
         return 1

@@ -369,12 +369,6 @@ class NodeAgent:
             for task in record.tasks:
                 task.signal(signum)
 
-    def abandon_all(self):
-        """The controller that started the jobs here is gone and cannot take them back: kill
-        their tasks and forget the jobs, so that nothing about them reaches the next one."""
-        self.kill_all(signal.SIGKILL)
-        self.jobs.clear()
-
 
 def _open_user_file(identity, path: str, flags: int) -> int:
     """An output file the user named, opened with the user's rights and then made blocking

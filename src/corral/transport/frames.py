@@ -17,8 +17,9 @@ Exec messages are exactly those the exec service and the node agent exchange (se
 `corral.exec.service` and `corral.exec.agent`): the controller sends ``start``, ``kill``,
 ``prolog`` and ``epilog``; an agent answers ``started``, ``failed``, ``output-lost``,
 ``finished``, ``prolog-done`` and ``epilog-done``.  Each names its job (``job``, an
-integer), so answers come back by job id.  Sending anything else is a programming error;
-receiving anything else is logged and dropped.
+integer), so answers come back by job id; ``held`` alone speaks for the whole node (the jobs
+whose tasks an agent holds, sent to each controller that welcomes it).  Sending anything else
+is a programming error; receiving anything else is logged and dropped.
 """
 
 import json
@@ -27,7 +28,9 @@ from .. import jsoncodec
 
 TO_AGENT = frozenset({"start", "kill", "prolog", "epilog"})
 TO_CONTROLLER = frozenset({"started", "failed", "output-lost", "finished", "prolog-done",
-                           "epilog-done"})
+                           "epilog-done", "held"})
+#: Messages about the node rather than one job: they name no job.
+NODE_MESSAGES = frozenset({"held"})
 
 
 class FrameError(ValueError):
@@ -55,6 +58,8 @@ def check_message(message, kinds: frozenset) -> str | None:
     kind = message.get("type")
     if kind not in kinds:
         return f"a message of unknown type {kind!r}"
+    if kind in NODE_MESSAGES:
+        return None
     job = message.get("job")
     if not isinstance(job, int) or isinstance(job, bool):
         return f"a {kind} message without an integer job id"
