@@ -112,6 +112,15 @@ class RunningInstance:
         self.stop()
         return self.start()
 
+    def stop_agents(self):
+        """Stop the node agent processes a stopped or killed controller left running with
+        its jobs (SIGTERM: they kill their tasks)."""
+        for pid_file in pathlib.Path(self.state_dir, "agents").glob("*.pid"):
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            except (ProcessLookupError, ValueError):
+                pass
+
 
 @pytest.fixture
 def make_instance(tmp_path):
@@ -128,6 +137,7 @@ def make_instance(tmp_path):
     for instance in started:
         if instance.process is not None:
             instance.stop()
+        instance.stop_agents()
 
 
 @pytest.fixture

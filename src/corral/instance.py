@@ -2,8 +2,9 @@
 
 It reads the configuration and the resources (``[[resource.config]]``, ``--test-size`` nodes
 sharing this machine's cores, or this machine itself), opens the store in the state
-directory, builds broker, scheduler, job manager, exec and node agents (in this process, or
-agents of their own that connect where ``[agents] listen`` says), reloads jobs, loads
+directory, builds broker, scheduler, job manager, exec and node agents (in this process for a
+throw-away instance, agent processes it supervises for a persistent one, or agents of their
+own that connect where ``[agents] listen`` says), reloads jobs, loads
 plugins from the configuration, and serves the socket.  Stopping kills what still runs and
 commits everything before the store closes, so a restart finds every job where it was.
 """
@@ -48,6 +49,8 @@ SHUTDOWN_NOTE = "the instance shut down while the job was running"
 
 #: Seconds a stop waits for a store that cannot commit (a full disk) before giving up.
 STORE_FLUSH_TIMEOUT = 3.0
+#: Seconds a start waits for its local agent processes to register before it serves.
+LOCAL_AGENTS_TIMEOUT = 20.0
 
 
 class StartupError(Exception):
@@ -133,12 +136,19 @@ class Instance:
 
         self.agents = []
         self.remote_nodes = None
+        self.local_agents = None
         listen = self.listen or config.get_str("agents.listen")
+        on_message = lambda msg: self.exec.on_message(msg)  # noqa: E731
+        on_node_failed = lambda rank, note: self.exec.node_failed(rank, note)  # noqa: E731
         if listen:
             self.remote_nodes = _remote_nodes(
                 config, listen, self.key_dir, self.pool, self.scheduler, credential_key,
-                lambda msg: self.exec.on_message(msg),
-                lambda rank, note: self.exec.node_failed(rank, note))
+                on_message, on_node_failed)
+            channels = self.remote_nodes.channels
+        elif agents_as_processes(self.temporary_state_dir, prep_settings):
+            self.local_agents, self.remote_nodes = _local_agents(
+                config, self.state_dir, self.pool, self.scheduler, credential_key, on_message,
+                on_node_failed)
             channels = self.remote_nodes.channels
         else:
             to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
@@ -168,6 +178,8 @@ class Instance:
                 await self.remote_nodes.start()
             except OSError as exc:
                 raise StartupError(exc.strerror or str(exc)) from None
+        if self.local_agents is not None:
+            self.local_agents.start()
         self.prep = PrepBridge(prep_settings, self.prep_host, credential_key, output_dir,
                                self.manager, self.exec, self.resources)
         self.manager.jobtap.register_builtin(".prep", prep_bridge.plugin_init, self.prep)
@@ -192,6 +204,10 @@ class Instance:
         self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
         # What restart wrote (the events of jobs it ended) is stored before anyone can ask.
         await self.store.flush()
+        if self.local_agents is not None and not await self.remote_nodes.until_registered(
+                LOCAL_AGENTS_TIMEOUT):
+            log.error("agents: not every node agent registered within %.0f s (see %s)",
+                      LOCAL_AGENTS_TIMEOUT, self.local_agents.directory)
         await self.broker.listen(self.socket_path)
         if guests:
             state_directory.warn_if_unreachable(self.socket_path)
@@ -261,6 +277,8 @@ class Instance:
                 await asyncio.sleep(0.02)
         for agent in self.agents:
             agent.kill_all(signal.SIGKILL)
+        if self.local_agents is not None:
+            await self.local_agents.stop(self.manager.running)
         if self.remote_nodes is not None:
             await self.remote_nodes.close()
         if self.prep is not None:
@@ -304,12 +322,37 @@ class Instance:
             self.exit_code = 1
 
 
+def agents_as_processes(temporary_state_dir: bool, prep_settings) -> bool:
+    """Whether the nodes of an instance without ``[agents] listen`` are served by agent
+    processes of their own (`corral.agent.local`) rather than inside the controller: for a
+    persistent instance, so that its jobs outlive the controller, unless PrEp node hooks are
+    configured (an agent process does not run them yet).  A throw-away instance keeps its
+    agents in its own process: its jobs end with it anyway, and it starts sooner."""
+    node_hooks = (prep_settings.prolog or prep_settings.epilog
+                  or set(prep_settings.plugins) - set(prep_config.DEFAULT_PLUGINS))
+    return not temporary_state_dir and not node_hooks
+
+
+def _agent_settings(config):
+    """The transport's clocks from ``[agents]``."""
+    from .transport import Settings
+
+    defaults = Settings()
+    try:
+        return Settings(
+            config.get_duration("agents.heartbeat-interval", defaults.heartbeat_interval),
+            config.get_duration("agents.unresponsive-after", defaults.unresponsive_after),
+            config.get_duration("agents.lost-after", defaults.lost_after))
+    except ValueError as exc:
+        raise config.error("agents", str(exc)) from None
+
+
 def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_message,
                   on_node_failed):
     """The declared nodes served by agents that connect at ``listen`` (``[agents]``): a
     `RemoteNodes`.  Its modules (and ZeroMQ) are loaded only by a controller that listens."""
     from .agent.nodes import RemoteNodes
-    from .transport import KeyMaterialError, Settings
+    from .transport import KeyMaterialError
 
     key_dir = key_dir or config.get_str("agents.key-dir")
     if not key_dir:
@@ -318,19 +361,38 @@ def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_m
     if not config_module.resource_config(config):
         raise StartupError("agents listen on " + listen + " but no nodes are declared in "
                            "[[resource.config]]")
-    defaults = Settings()
-    try:
-        settings = Settings(
-            config.get_duration("agents.heartbeat-interval", defaults.heartbeat_interval),
-            config.get_duration("agents.unresponsive-after", defaults.unresponsive_after),
-            config.get_duration("agents.lost-after", defaults.lost_after))
-    except ValueError as exc:
-        raise config.error("agents", str(exc)) from None
+    settings = _agent_settings(config)
     try:
         return RemoteNodes(listen, key_dir, settings, pool, scheduler, credential_key,
                            on_message, on_node_failed)
     except (KeyMaterialError, ValueError) as exc:
         raise StartupError(str(exc)) from None
+
+
+def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message,
+                  on_node_failed):
+    """This machine's nodes served by agent processes the controller supervises, over
+    ``ipc://`` in the state directory: ``(LocalAgents, RemoteNodes)``."""
+    from .agent.daemon import REATTACH_TIMEOUT
+    from .agent.local import LocalAgents
+    from .agent.nodes import RemoteNodes
+    from .transport import KeyMaterialError
+
+    settings = _agent_settings(config)
+    reattach_timeout = config.get_duration("agents.reattach-timeout", REATTACH_TIMEOUT)
+    if reattach_timeout <= 0:
+        raise config.error("agents.reattach-timeout", "must be a positive duration")
+    agents = LocalAgents(state_dir, [node.name for node in pool.nodes], settings,
+                         reattach_timeout)
+    try:
+        agents.prepare_keys()
+        nodes = RemoteNodes(agents.endpoint, agents.key_dir, settings, pool, scheduler,
+                            credential_key, on_message, on_node_failed)
+    except OSError as exc:
+        raise StartupError(f"{agents.key_dir}: {exc.strerror or exc}") from None
+    except (KeyMaterialError, ValueError) as exc:
+        raise StartupError(str(exc)) from None
+    return agents, nodes
 
 
 def _raise_open_file_limit():

@@ -15,6 +15,7 @@ Answers from an agent carry the rank of the node it registered as, whatever it s
 agent speaks for its own node only.
 """
 
+import asyncio
 import logging
 import time
 
@@ -60,6 +61,16 @@ class RemoteNodes:
         await self.transport.start()
         for node in self.pool.nodes:
             self.transport.expect(node.name)
+
+    async def until_registered(self, timeout: float) -> bool:
+        """Wait until every node's agent has registered, ``timeout`` seconds at most; whether
+        they all have."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.registered) < len(self.pool.nodes):
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
 
     async def close(self):
         await self.transport.close()

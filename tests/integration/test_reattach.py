@@ -1,0 +1,90 @@
+"""A persistent instance on one machine serves its node with a ``corral agent`` process of its
+own: jobs outlive the controller (``kill -9`` or a clean stop) and the next one takes them
+back; the controller starts a dead agent again; a clean stop with no job stops the agent."""
+
+import os
+import pathlib
+import signal
+import time
+
+from corral import jobspec
+from support import events, until, wait
+
+#: Jobs i < ENDS_AWAY sleep 1 s: they end while the controller is away.
+ENDS_AWAY = 10
+
+
+def agent_pid(instance) -> int:
+    [pid_file] = pathlib.Path(instance.state_dir, "agents").glob("*.pid")
+    return int(pid_file.read_text())
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_jobs_outlive_a_killed_controller_and_end_with_their_status_and_output(
+        make_instance, tmp_path):
+    config = tmp_path / "slots.toml"
+    config.write_text('[[resource.config]]\nhosts = "node0"\ncores = "0-99"\n')
+    inst = make_instance(config=config)
+    specs = [jobspec.build(["sh", "-c", f"sleep {1 if i < ENDS_AWAY else 5}; echo job {i}; "
+                                        f"exit {i}"])
+             for i in range(100)]
+    with inst.client() as client:
+        ids = client.submit_many(specs)
+        until(lambda: all(events(client, job, "start") for job in ids), timeout=30)
+    inst.kill()
+    output = pathlib.Path(inst.state_dir, "output")
+    until(lambda: all((output / f"{job}.out").exists() for job in ids[:ENDS_AWAY]),
+          timeout=10)
+    inst.start()
+    with inst.client() as client:
+        for index, job in enumerate(ids):
+            wait(client, job, "clean", timeout=30)
+            assert events(client, job, "exception") == []
+            [finish] = events(client, job, "finish")
+            assert os.WEXITSTATUS(finish["context"]["status"]) == index
+            assert (output / f"{job}.out").read_text() == f"job {index}\n"
+
+
+def test_running_job_runs_on_across_a_clean_restart_with_the_same_agent(instance):
+    job = instance.submit("sh", "-c", "sleep 2; echo done")
+    with instance.client() as client:
+        wait(client, job, "start")
+    pid = agent_pid(instance)
+    instance.restart()
+    assert agent_pid(instance) == pid and alive(pid)
+    with instance.client() as client:
+        finish = wait(client, job, "finish")
+        assert finish["context"]["status"] == 0
+        assert events(client, job, "exception") == []
+    assert instance.corral("job", "attach", job).stdout == "done\n"
+
+
+def test_clean_stop_without_running_jobs_stops_the_agent(instance):
+    pid = agent_pid(instance)
+    instance.stop()
+    until(lambda: not alive(pid), timeout=10)
+    assert list(pathlib.Path(instance.state_dir, "agents").glob("*.pid")) == []
+
+
+def test_dead_agent_is_started_again_and_its_job_fails_with_node_fail(instance):
+    job = instance.submit("-S", "requeue=false", "sleep", "60")
+    with instance.client() as client:
+        wait(client, job, "start")
+        pid = agent_pid(instance)
+        os.kill(pid, signal.SIGKILL)
+        started = time.monotonic()
+        exception = wait(client, job, "exception")["context"]
+        assert exception["type"] == "node-fail"
+        assert exception["note"].endswith("restarted")
+        assert time.monotonic() - started < 10
+    assert agent_pid(instance) != pid
+    assert "agents: the agent of node" in instance.log()
+    # The new agent serves: a job runs.
+    assert instance.corral("run", "echo", "again").stdout == "again\n"
