@@ -148,7 +148,7 @@ class Instance:
         elif agents_as_processes(self.temporary_state_dir, prep_settings):
             self.local_agents, self.remote_nodes = _local_agents(
                 config, self.state_dir, self.pool, self.scheduler, credential_key, on_message,
-                on_node_failed)
+                on_node_failed, self._local_agent_died)
             channels = self.remote_nodes.channels
         else:
             to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
@@ -243,6 +243,10 @@ class Instance:
                     host.load(entry["load"], entry.get("conf"))
             except OSError as exc:
                 raise self.config.error(key, exc.strerror or str(exc)) from None
+
+    def _local_agent_died(self, rank: int):
+        """The agent process of ``rank`` died: kill the tasks it left of the jobs there."""
+        orphans.kill_orphans(self.uri, self.exec.job_ids_on(rank))
 
     def _serve_info(self, msg):
         msg.respond({
@@ -370,7 +374,7 @@ def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_m
 
 
 def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message,
-                  on_node_failed):
+                  on_node_failed, on_agent_exit):
     """This machine's nodes served by agent processes the controller supervises, over
     ``ipc://`` in the state directory: ``(LocalAgents, RemoteNodes)``."""
     from .agent.daemon import REATTACH_TIMEOUT
@@ -383,7 +387,7 @@ def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message
     if reattach_timeout <= 0:
         raise config.error("agents.reattach-timeout", "must be a positive duration")
     agents = LocalAgents(state_dir, [node.name for node in pool.nodes], settings,
-                         reattach_timeout)
+                         reattach_timeout, on_agent_exit)
     try:
         agents.prepare_keys()
         nodes = RemoteNodes(agents.endpoint, agents.key_dir, settings, pool, scheduler,

@@ -20,10 +20,11 @@ def agent_pid(instance) -> int:
 
 
 def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has ended)."""
     try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
 
 
@@ -73,10 +74,14 @@ def test_clean_stop_without_running_jobs_stops_the_agent(instance):
     assert list(pathlib.Path(instance.state_dir, "agents").glob("*.pid")) == []
 
 
-def test_dead_agent_is_started_again_and_its_job_fails_with_node_fail(instance):
-    job = instance.submit("-S", "requeue=false", "sleep", "60")
+def test_dead_agent_is_started_again_its_tasks_killed_and_its_job_failed(instance, tmp_path):
+    marker = tmp_path / "pid"
+    job = instance.submit("-S", "requeue=false", "sh", "-c",
+                          f"echo $$ > {marker}; exec sleep 60")
     with instance.client() as client:
         wait(client, job, "start")
+        until(lambda: marker.exists() and marker.read_text().strip())
+        task = int(marker.read_text())
         pid = agent_pid(instance)
         os.kill(pid, signal.SIGKILL)
         started = time.monotonic()
@@ -86,5 +91,6 @@ def test_dead_agent_is_started_again_and_its_job_fails_with_node_fail(instance):
         assert time.monotonic() - started < 10
     assert agent_pid(instance) != pid
     assert "agents: the agent of node" in instance.log()
+    until(lambda: not alive(task), timeout=5)  # the task the dead agent left
     # The new agent serves: a job runs.
     assert instance.corral("run", "echo", "again").stdout == "again\n"

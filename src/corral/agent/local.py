@@ -10,12 +10,13 @@ next controller finds the agents still running and serves them again instead of 
 others.
 
 The controller supervises them, as a service manager does slurmd: an agent that exits while
-the controller runs is started again (its jobs failed with ``node-fail`` when the new agent
-registers, for its tasks are gone with it), waiting `RESTART_DELAY` seconds, doubled after
-each exit that comes sooner than `STEADY_AFTER` seconds after its start, up to
-`RESTART_DELAY_MAX`.  A clean stop of the controller stops the agents when no job runs, and
-leaves them running, with their jobs, when some do (slurmd outlives slurmctld); an agent that
-no controller reaches for ``[agents] reattach-timeout`` then kills its tasks.
+the controller runs is started again (the tasks it left are killed, as nothing could report
+their ends, and its jobs fail with ``node-fail`` when the new agent registers), after
+`RESTART_DELAY` seconds, doubled after each exit that comes sooner than `STEADY_AFTER`
+seconds after its start, up to `RESTART_DELAY_MAX`.  A clean stop of the controller stops
+the agents when no job runs, and leaves them running, with their jobs, when some do (slurmd
+outlives slurmctld); an agent that no controller reaches for ``[agents] reattach-timeout``
+then kills its tasks.
 """
 
 import asyncio
@@ -54,14 +55,18 @@ class LocalAgent:
 
 
 class LocalAgents:
-    def __init__(self, state_dir: str, names, settings, reattach_timeout: float):
-        """Agents for nodes ``names``, with the transport ``settings`` of the controller."""
+    def __init__(self, state_dir: str, names, settings, reattach_timeout: float,
+                 on_exit=None):
+        """Agents for nodes ``names``, with the transport ``settings`` of the controller;
+        ``on_exit(rank)`` when the agent of rank ``rank`` has died (its tasks are left)."""
+        self.on_exit = on_exit
         self.directory = os.path.join(state_dir, "agents")
         self.key_dir = os.path.join(state_dir, "keys")
         self.endpoint = f"ipc://{os.path.join(state_dir, 'agents.sock')}"
         self.settings = settings
         self.reattach_timeout = reattach_timeout
         self.agents = [LocalAgent(name) for name in names]
+        self.ranks = {agent.name: rank for rank, agent in enumerate(self.agents)}
         self.stopping = False
         self.loop = None
 
@@ -189,6 +194,8 @@ class LocalAgents:
             agent.restart_delay = RESTART_DELAY
         log.error("agents: the agent of node %s (pid %d) %s after %.1f s; starting it again "
                   "in %.1f s", agent.name, pid, how, ran, agent.restart_delay)
+        if self.on_exit is not None:
+            self.on_exit(self.ranks[agent.name])
         self._schedule_restart(agent)
 
     def _schedule_restart(self, agent: LocalAgent):

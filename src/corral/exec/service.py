@@ -384,6 +384,10 @@ class Exec:
                     self._hook_done({"type": kind, "job": job_id, "rank": rank,
                                      "status": 1, "error": note})
 
+    def job_ids_on(self, rank: int) -> list[int]:
+        """The jobs with tasks running on ``rank``, as far as this controller knows."""
+        return [job_id for job_id, record in self.jobs.items() if rank in record.running]
+
     def _rank_lost(self, record: ExecJob, rank: int, note: str):
         """The job's tasks on ``rank`` are gone: they count as ended, and the job fails."""
         record.waiting_start.discard(rank)
