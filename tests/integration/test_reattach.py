@@ -4,7 +4,10 @@ back; the controller starts a dead agent again; a clean stop with no job stops t
 
 import os
 import pathlib
+import re
 import signal
+import subprocess
+import sys
 import time
 
 from corral import jobspec
@@ -94,3 +97,21 @@ def test_dead_agent_is_started_again_its_tasks_killed_and_its_job_failed(instanc
     until(lambda: not alive(task), timeout=5)  # the task the dead agent left
     # The new agent serves: a job runs.
     assert instance.corral("run", "echo", "again").stdout == "again\n"
+
+
+def test_run_loses_a_killed_controller_and_attach_shows_all_the_output_after(instance):
+    run = subprocess.Popen([sys.executable, "-m", "corral", "run", "sh", "-c",
+                            "echo first; sleep 3; echo second"],
+                           env=instance.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    assert run.stdout.readline() == "first\n"
+    instance.kill()
+    out, err = run.communicate(timeout=20)
+    assert run.returncode == 1 and out == ""
+    [line] = err.splitlines()
+    job = int(re.search(r"job (\d+) may run on", line)[1])
+    assert line == (f"corral run: lost the instance at {instance.uri}; job {job} may run on "
+                    f"(corral job attach {job} to follow it again once the instance is back)")
+    instance.start()
+    attached = instance.corral("job", "attach", job)
+    assert attached.stdout == "first\nsecond\n"

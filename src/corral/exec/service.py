@@ -360,7 +360,12 @@ class Exec:
                       "of job ids", rank)
             return
         held = set(jobs)
-        for job_id in sorted(self.reattached.pop(rank, set()) - held):
+        taken_back = self.reattached.pop(rank, set())
+        lost = taken_back - held
+        if taken_back:
+            log.info("exec: rank %d holds %d of the %d jobs taken back there", rank,
+                     len(taken_back) - len(lost), len(taken_back))
+        for job_id in sorted(lost):
             record = self.jobs.get(job_id)
             if record is not None and rank in record.running:
                 self._rank_lost(record, rank, msg["note"])
