@@ -143,12 +143,12 @@ class Instance:
         if listen:
             self.remote_nodes = _remote_nodes(
                 config, listen, self.key_dir, self.pool, self.scheduler, credential_key,
-                on_message, on_node_failed)
+                on_message, on_node_failed, self.store.after_commit)
             channels = self.remote_nodes.channels
         elif agents_as_processes(self.temporary_state_dir, prep_settings):
             self.local_agents, self.remote_nodes = _local_agents(
                 config, self.state_dir, self.pool, self.scheduler, credential_key, on_message,
-                on_node_failed, self._local_agent_died)
+                on_node_failed, self.store.after_commit, self._local_agent_died)
             channels = self.remote_nodes.channels
         else:
             to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
@@ -352,7 +352,7 @@ def _agent_settings(config):
 
 
 def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_message,
-                  on_node_failed):
+                  on_node_failed, after_commit):
     """The declared nodes served by agents that connect at ``listen`` (``[agents]``): a
     `RemoteNodes`.  Its modules (and ZeroMQ) are loaded only by a controller that listens."""
     from .agent.nodes import RemoteNodes
@@ -368,13 +368,13 @@ def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_m
     settings = _agent_settings(config)
     try:
         return RemoteNodes(listen, key_dir, settings, pool, scheduler, credential_key,
-                           on_message, on_node_failed)
+                           on_message, on_node_failed, after_commit)
     except (KeyMaterialError, ValueError) as exc:
         raise StartupError(str(exc)) from None
 
 
 def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message,
-                  on_node_failed, on_agent_exit):
+                  on_node_failed, after_commit, on_agent_exit):
     """This machine's nodes served by agent processes the controller supervises, over
     ``ipc://`` in the state directory: ``(LocalAgents, RemoteNodes)``."""
     from .agent.daemon import REATTACH_TIMEOUT
@@ -391,7 +391,7 @@ def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message
     try:
         agents.prepare_keys()
         nodes = RemoteNodes(agents.endpoint, agents.key_dir, settings, pool, scheduler,
-                            credential_key, on_message, on_node_failed)
+                            credential_key, on_message, on_node_failed, after_commit)
     except OSError as exc:
         raise StartupError(f"{agents.key_dir}: {exc.strerror or exc}") from None
     except (KeyMaterialError, ValueError) as exc:

@@ -37,9 +37,11 @@ DOWN_REASONS = frozenset({NOT_REGISTERED, NOT_RESPONDING, LOST})
 
 class RemoteNodes:
     def __init__(self, endpoint: str, key_dir: str, settings, pool, scheduler, credential_key,
-                 on_message, on_node_failed):
+                 on_message, on_node_failed, after_commit):
         """``on_message(msg)`` gets each agent answer (its ``rank`` set from its sender);
-        ``on_node_failed(rank, note)`` is called when a node's tasks are gone."""
+        ``on_node_failed(rank, note)`` is called when a node's tasks are gone;
+        ``after_commit`` is the store's: an answer is acknowledged to its agent, which keeps
+        it until then, only once what it did is stored."""
         self.pool = pool
         self.scheduler = scheduler
         self.on_message = on_message
@@ -51,7 +53,8 @@ class RemoteNodes:
         self.down: dict[int, str] = {}
         self.transport = ControllerTransport(
             endpoint, key_dir, settings=settings, credential_secret=credential_key.secret,
-            on_message=self._message, on_register=self._register, on_state=self._state)
+            on_message=self._message, on_register=self._register, on_state=self._state,
+            after_commit=after_commit)
         self.channels = [self.transport.channel(node.name) for node in pool.nodes]
 
     async def start(self):

@@ -106,10 +106,14 @@ class PeerChannel:
 class ControllerTransport:
     def __init__(self, endpoint: str, key_dir: str, *, on_message, on_register=None,
                  on_state=None, settings: Settings | None = None,
-                 credential_secret: bytes | None = None):
+                 credential_secret: bytes | None = None, after_commit=None):
         """Listen on ``endpoint`` (tcp:// or ipc://) with the keys of ``key_dir``
         (KeyMaterialError if they are missing or unsafe); ``credential_secret``, the key
-        that signs launch credentials, goes to each agent in its welcome."""
+        that signs launch credentials, goes to each agent in its welcome;
+        ``after_commit(callback)`` (the store's) calls back once what is queued for the store
+        is committed: an agent's messages are then acknowledged only once what they did is
+        stored."""
+        self.after_commit = after_commit
         self.endpoint = sockets.check_endpoint(endpoint)
         self.keys = ControllerKeys(key_dir)
         self.settings = settings or Settings()
@@ -252,8 +256,8 @@ class ControllerTransport:
             log.error("transport: dropped %s from %s", exc, name)
             return
         if frame.get("heartbeat"):
-            self._send_to(routing_id, {"heartbeat": True, "ack": link.inbox.applied})
-            link.inbox.acknowledged = link.inbox.applied
+            self._send_to(routing_id, {"heartbeat": True, "ack": link.inbox.durable})
+            link.inbox.acknowledged = link.inbox.durable
         elif link.inbox.applied > link.inbox.acknowledged:
             if not self._acks_due:
                 self.loop.call_soon(self._flush_acks)
@@ -273,8 +277,20 @@ class ControllerTransport:
 
     def _flush_acks(self):
         due, self._acks_due = self._acks_due, set()
-        for peer in due:
-            peer.link.acknowledge()
+        if self.after_commit is None:
+            for peer in due:
+                peer.link.acknowledge()
+            return
+        # What this turn's messages did is queued for the store now: acknowledge them once
+        # it is committed, so that an agent keeps them until then.
+        marks = [(peer, peer.link.inbox, peer.link.inbox.applied) for peer in due]
+        self.after_commit(lambda: self._stored(marks))
+
+    def _stored(self, marks):
+        for peer, inbox, applied in marks:
+            inbox.stored(applied)
+            if peer.link.inbox is inbox:
+                peer.link.acknowledge()
 
     # --- registration -----------------------------------------------------------------------
 
@@ -313,7 +329,8 @@ class ControllerTransport:
                     log.warning("transport: agent %s restarted: dropped %d messages its "
                                 "previous boot did not acknowledge", hostname,
                                 len(peer.link.outbox))
-            link = Link(self.settings, now, Inbox(registration.boot_id, resume_from))
+            link = Link(self.settings, now, Inbox(registration.boot_id, resume_from,
+                                                  gated=self.after_commit is not None))
             if peer is not None:
                 # The node's liveness carries on: a lost node that comes back is alive again.
                 link.liveness.state = peer.link.liveness.state
@@ -326,11 +343,11 @@ class ControllerTransport:
         link = peer.link
         link.send_frame = lambda data: self._socket.send([routing_id, data])
         welcome = {"session": self.session, "resume_from": link.outbox.resume_from,
-                   "acked": link.inbox.applied}
+                   "acked": link.inbox.durable}
         if self.credential_secret is not None:
             welcome["credential"] = self.credential_secret.hex()
         self._send_to(routing_id, {"welcome": welcome})
-        link.inbox.acknowledged = link.inbox.applied
+        link.inbox.acknowledged = link.inbox.durable
         replayed = link.replay()
         log.info("transport: agent %s %s (boot %s, %d cores, %d GPUs)%s", hostname, event,
                  registration.boot_id[:8], len(registration.cores), len(registration.gpus),
