@@ -26,7 +26,7 @@ from .broker.server import Broker
 from .broker.turns import Limits
 from .collector import Collector
 from .config import type_name
-from .exec import orphans
+from .exec import launch, orphans
 from .exec.agent import NodeAgent
 from .exec.channel import LocalChannel
 from .exec.service import Exec
@@ -91,7 +91,7 @@ class Instance:
     async def start(self):
         loop = asyncio.get_running_loop()
         self.loop = loop
-        _raise_open_file_limit()
+        launch.raise_open_file_limit()
         self.stopped = loop.create_future()
         logging.getLogger("corral").addHandler(self.dmesg)
         config = self.config
@@ -300,7 +300,8 @@ class Instance:
 
     def _emergency_stop(self):
         """The event loop is stuck and a stop was asked for (the watchdog's thread): store
-        what is queued, kill every task and hook script, exit 1."""
+        what is queued, kill the tasks of the node agents in this process (those of agent
+        processes run on, for the next controller) and hook scripts, exit 1."""
         try:
             self.store.commit_queued_now()
         except Exception as exc:
@@ -397,16 +398,6 @@ def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message
     except (KeyMaterialError, ValueError) as exc:
         raise StartupError(str(exc)) from None
     return agents, nodes
-
-
-def _raise_open_file_limit():
-    """Every running task holds a pidfd and two output pipes in the controller: take the
-    hard limit on open files (the soft one is often 1,024)."""
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 async def serve(instance: Instance, command: list[str] | None) -> int:

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import signal
 
+from ..exec import launch
 from ..exec.agent import NodeAgent
 from ..prep.cred import CredentialKey
 from ..transport import AgentTransport, Settings, this_node
@@ -38,6 +39,7 @@ async def run(endpoint: str, key_dir: str, hostname: str | None, settings: Setti
     """Serve as node ``hostname`` (default: this machine's) until told to stop; the exit
     status (1 when the controller refused this agent)."""
     loop = asyncio.get_running_loop()
+    launch.raise_open_file_limit()
     registration = this_node(hostname)
     stopped = loop.create_future()
     transport = None
