@@ -195,6 +195,11 @@ class Instance:
         self._load_config_plugins()
         self.manager.resume(jobs)
         self.prep.resume()
+        if self.local_agents is not None:
+            # Agents that died while no controller ran left the tasks of the jobs just taken
+            # back on their nodes: nothing can report their ends.
+            for rank in self.local_agents.started_anew:
+                self._local_agent_died(rank)
 
         self.manager.register_services()
         self.resources.register_services(self.broker)

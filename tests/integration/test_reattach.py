@@ -115,3 +115,22 @@ def test_run_loses_a_killed_controller_and_attach_shows_all_the_output_after(ins
     instance.start()
     attached = instance.corral("job", "attach", job)
     assert attached.stdout == "first\nsecond\n"
+
+
+def test_agent_killed_while_no_controller_runs_fails_its_job_and_leaves_no_task(instance,
+                                                                              tmp_path):
+    marker = tmp_path / "pid"
+    job = instance.submit("-S", "requeue=false", "sh", "-c", f"echo $$ > {marker}; exec sleep 60")
+    with instance.client() as client:
+        wait(client, job, "start")
+    until(lambda: marker.exists() and marker.read_text().strip())
+    task = int(marker.read_text())
+    pid = agent_pid(instance)
+    instance.kill()
+    os.kill(pid, signal.SIGKILL)
+    until(lambda: not alive(pid))
+    instance.start()
+    with instance.client() as client:
+        exception = wait(client, job, "exception")["context"]
+    assert exception["type"] == "node-fail" and exception["note"].endswith("restarted")
+    until(lambda: not alive(task), timeout=5)

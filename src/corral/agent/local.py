@@ -7,7 +7,8 @@ process per node, connected over ``ipc://DIR/agents.sock`` with CURVE keys made 
 signal meant for the controller (Ctrl-C, a kill of its process group) does not reach it, and
 writes its log to ``DIR/agents/NODE.log``; its pid is kept in ``DIR/agents/NODE.pid``, so the
 next controller finds the agents still running and serves them again instead of starting
-others.
+others (those it starts anew are in `started_anew`: the tasks their dead predecessors left
+are the controller's to kill).
 
 The controller supervises them, as a service manager does slurmd: an agent that exits while
 the controller runs is started again (the tasks it left are killed, as nothing could report
@@ -68,6 +69,8 @@ class LocalAgents:
         self.agents = [LocalAgent(name) for name in names]
         self.ranks = {agent.name: rank for rank, agent in enumerate(self.agents)}
         self.stopping = False
+        #: Ranks whose agent `start` did not find running (none left, or it had died).
+        self.started_anew: list[int] = []
         self.loop = None
 
     def prepare_keys(self):
@@ -79,11 +82,12 @@ class LocalAgents:
         self.loop = asyncio.get_running_loop()
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
         adopted = 0
-        for agent in self.agents:
+        for rank, agent in enumerate(self.agents):
             pid = self._running_agent(agent.name)
             if pid is not None and self._watch(agent, pid):
                 adopted += 1
             else:
+                self.started_anew.append(rank)
                 self._spawn(agent)
         if adopted:
             log.info("agents: serving again %d agents left running by the last controller",
