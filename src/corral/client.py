@@ -277,5 +277,14 @@ class Client:
 
     def output(self, job_id: int, watch: bool = False):
         """Yield ``(stream, text)`` chunks of a job's output."""
-        for payload in self.stream("job-info.output", {"id": job_id, "watch": watch}):
-            yield payload["stream"], payload["data"]
+        for chunk in self.output_chunks(job_id, watch):
+            yield chunk["stream"], chunk["data"]
+
+    def output_chunks(self, job_id: int, watch: bool = False, offsets: dict | None = None):
+        """Yield a job's output as the service sends it: ``{"stream", "data", "end"}``, where
+        ``end`` is the byte of the stream's file after ``data`` (absent for a line corral
+        adds); ``offsets`` (``{stream: byte}``) starts each stream there."""
+        request = {"id": job_id, "watch": watch}
+        if offsets:
+            request["offsets"] = offsets
+        yield from self.stream("job-info.output", request)

@@ -99,22 +99,53 @@ def test_dead_agent_is_started_again_its_tasks_killed_and_its_job_failed(instanc
     assert instance.corral("run", "echo", "again").stdout == "again\n"
 
 
-def test_run_loses_a_killed_controller_and_attach_shows_all_the_output_after(instance):
+def test_run_follows_its_job_across_a_controller_restart(instance):
     run = subprocess.Popen([sys.executable, "-m", "corral", "run", "sh", "-c",
-                            "echo first; sleep 3; echo second"],
+                            "echo first; sleep 3; echo second; exit 5"],
                            env=instance.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True)
     assert run.stdout.readline() == "first\n"
     instance.kill()
-    out, err = run.communicate(timeout=20)
-    assert run.returncode == 1 and out == ""
-    [line] = err.splitlines()
-    job = int(re.search(r"job (\d+) may run on", line)[1])
-    assert line == (f"corral run: lost the instance at {instance.uri}; job {job} may run on "
-                    f"(corral job attach {job} to follow it again once the instance is back)")
     instance.start()
-    attached = instance.corral("job", "attach", job)
-    assert attached.stdout == "first\nsecond\n"
+    out, err = run.communicate(timeout=30)
+    assert out == "second\n"  # from where it stopped: nothing twice, nothing lost
+    assert run.returncode == 5
+    assert err.splitlines() == [
+        f"corral run: lost the instance at {instance.uri}; waiting for it to come back to "
+        "follow job 1 on",
+        "corral run: job 1: task(s) exited with exit code 5"]
+
+
+def test_run_gives_up_on_an_instance_that_does_not_come_back_in_one_line(
+        instance, monkeypatch, capsys):
+    from corral import cli
+    from corral.cli import run
+
+    monkeypatch.setattr(run, "RECONNECT_WAIT", 1.0)
+    monkeypatch.setenv("CORRAL_URI", instance.uri)
+    marker = pathlib.Path(instance.state_dir, "started")
+    killer = subprocess.Popen([sys.executable, "-c", KILL_WHEN_STARTED, str(marker),
+                               str(instance.process.pid)])
+    assert cli.main(["run", "sh", "-c", f"touch {marker}; sleep 5"]) == 1
+    killer.wait(10)
+    instance.process.wait()
+    instance.process = None
+    err = capsys.readouterr().err.splitlines()
+    job = int(re.search(r"job (\d+) may run on", err[-1])[1])
+    assert err[-1] == (f"corral run: lost the instance at {instance.uri}; job {job} may run "
+                       f"on (corral job attach {job} to follow it again once the instance is "
+                       "back)")
+    instance.start()
+    assert instance.corral("job", "attach", job).returncode == 0
+
+
+#: Kill the controller (argv[2]) with SIGKILL once the file argv[1] exists.
+KILL_WHEN_STARTED = """
+import os, sys, time
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.02)
+os.kill(int(sys.argv[2]), 9)
+"""
 
 
 def test_agent_killed_while_no_controller_runs_fails_its_job_and_leaves_no_task(instance,

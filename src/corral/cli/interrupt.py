@@ -6,10 +6,9 @@ within 2 s cancels the job; a second within those 2 s cancels it (``interrupted 
 ctrl-C``) and the command goes on following the job until it has ended, so it still reports
 how the job ended.  Ctrl-Z (SIGTSTP) stops following: the command says that the job goes on
 running and exits, leaving the job alone.  When the instance goes away while the command
-follows the job (its controller stopped or was killed), the command says in one line that the
-job may run on, and how to follow it again, and exits 1: where tasks outlive the controller
-the job does run on, and ``corral job attach`` shows all of its output once the instance is
-back.
+follows the job and does not come back within the wait ``attach`` allows (a controller that
+restarts does), the command says in one line that the job may run on, and how to follow it
+again, and exits 1.
 
 The signal and cancel requests go over a connection of their own: a handler runs between
 two steps of whatever the command's connection is doing, which must not see a stray frame.

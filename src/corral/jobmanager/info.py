@@ -160,12 +160,20 @@ class Info:
 
     def serve_output(self, msg):
         """Stream a job's stdout and stderr: what exists now, then (``watch``) what comes,
-        until its tasks are gone."""
+        until its tasks are gone.  Each chunk read from a file says where in it it ends
+        (``end``, in bytes), so that a client whose connection broke (the controller
+        restarted) asks again from there (``offsets``: ``{stream: byte}``)."""
         request = msg.payload_object()
         manager = self.manager
         job = manager.job_for(msg, request.get("id"))
+        offsets = request.get("offsets") or {}
+        if not isinstance(offsets, dict) or not all(
+                isinstance(offset, int) and not isinstance(offset, bool) and offset >= 0
+                for offset in offsets.values()):
+            raise RequestError(errno.EPROTO, "offsets must map streams to byte offsets")
         kept = output.kept_paths(job.id, manager.output_dir)
-        readers = [_OutputReader(stream, path, None if path in kept else job.userid)
+        readers = [_OutputReader(stream, path, None if path in kept else job.userid,
+                                 offsets.get(stream, 0))
                    for stream, path in manager.output_paths(job)]
         return self._stream_output(msg, job, readers, bool(request.get("watch")))
 
@@ -186,8 +194,11 @@ class Info:
                 finished = not watch or _tasks_done(job)
                 for reader in readers:
                     await reader.open()
-                    for stream, text in reader.read():
-                        msg.respond({"stream": stream, "data": text})
+                    for stream, text, end in reader.read():
+                        chunk = {"stream": stream, "data": text}
+                        if end is not None:
+                            chunk["end"] = end
+                        msg.respond(chunk)
                         while msg.congested:  # go on once the requester has read what it got
                             changed.clear()
                             msg.when_drained(wake)
@@ -212,9 +223,12 @@ class _OutputReader:
     with the user's rights in a worker thread (`_open_users_file`), so that it shows nothing
     its user could not read and no ``open()`` can hold the event loop."""
 
-    __slots__ = ("stream", "path", "userid", "identity", "fd", "ended", "failure", "decoder")
+    __slots__ = ("stream", "path", "userid", "identity", "fd", "ended", "failure", "decoder",
+                 "position")
 
-    def __init__(self, stream, path, userid):
+    def __init__(self, stream, path, userid, position=0):
+        """``position``: the byte of the file to start from."""
+        self.position = position
         self.stream = stream
         self.path = path
         self.userid = userid  # None: kept with the job
@@ -242,6 +256,9 @@ class _OutputReader:
             return  # not written yet
         except OSError as exc:
             self._fail(exc)
+            return
+        if self.fd is not None and self.position:
+            os.lseek(self.fd, self.position, os.SEEK_SET)
 
     def _open_as_user(self) -> int | None:
         """Runs in a worker thread (user databases and file systems may be slow)."""
@@ -250,18 +267,21 @@ class _OutputReader:
         return _open_users_file(self.identity, self.userid, self.path)
 
     def read(self):
-        """``(stream, text)`` chunks of what was added since the last read."""
+        """``(stream, text, end)`` chunks of what was added since the last read; ``end`` is
+        the byte of the file after ``text`` (None for a line that is not the file's)."""
         if self.fd is not None:
             try:
                 while data := os.read(self.fd, _OUTPUT_CHUNK):
+                    self.position += len(data)
                     text = self.decoder.decode(data)
                     if text:
-                        yield self.stream, text
+                        # Bytes of a character cut in two wait in the decoder.
+                        yield self.stream, text, self.position - len(self.decoder.getstate()[0])
             except OSError as exc:
                 self.close()
                 self._fail(exc)
         if self.failure is not None:
-            yield "stderr", self.failure
+            yield "stderr", self.failure, None
             self.failure = None
 
     def _fail(self, exc: OSError):
