@@ -1,5 +1,5 @@
-"""Helpers shared by the test suites: reading eventlogs, waiting, and acting as an
-unprivileged guest user.
+"""Helpers shared by the test suites: reading eventlogs, waiting, acting as an
+unprivileged guest user, and running a command on a terminal of its own.
 
 CI runs as root; guest access is tested by a real unprivileged account (created with
 ``useradd`` if missing) in a forked child that drops to its uid and gid, so nothing assumes
@@ -9,10 +9,13 @@ root is the only user.
 import contextlib
 import json
 import os
+import pty
 import pwd
+import select
 import signal
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -158,3 +161,63 @@ def guest_holding(call):
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+class Terminal:
+    """A command run on a pseudo-terminal of its own, as a user at a shell runs it."""
+
+    def __init__(self, instance, *args):
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.execve(sys.executable, [sys.executable, "-m", "corral", *map(str, args)],
+                          instance.env())
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        self.output = b""
+        self.status = None
+
+    def type(self, keys: bytes):
+        os.write(self.fd, keys)
+
+    def read_until(self, text: str, timeout=15.0) -> str:
+        """Wait until ``text`` has appeared in the output; return the output so far."""
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.output:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(left):
+                raise AssertionError(f"no {text!r} on the terminal; it shows:\n"
+                                     + self.output.decode(errors="replace"))
+        return self.output.decode(errors="replace")
+
+    def _read(self, timeout) -> bool:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            data = os.read(self.fd, 4096)
+        except OSError:  # EIO: the command exited and closed the terminal
+            return False
+        self.output += data
+        return bool(data)
+
+    def exit_status(self, timeout=20.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._read(0.1)
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                while self._read(0.1):
+                    pass
+                os.close(self.fd)
+                return os.waitstatus_to_exitcode(status)
+        raise AssertionError("the command did not exit; the terminal shows:\n"
+                             + self.output.decode(errors="replace"))
+
+    def close(self):
+        try:
+            os.kill(self.pid, 9)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass

@@ -1,6 +1,8 @@
 """The client API: talk to a corral instance from Python (the CLI is a thin layer over it).
 
-``connect()`` finds the instance from ``CORRAL_URI`` (``local:///path/to/local.sock``).
+``connect()`` finds the instance from ``CORRAL_URI`` (``local:///path/to/local.sock``), else
+the system instance when its socket exists (``/run/corral/local.sock``, see `corral.system`),
+as Flux commands fall back on the system instance without ``FLUX_URI``.
 Requests are pipelined: `send` returns a matchtag and `recv` waits for that tag's answer,
 keeping others aside, so a client can keep many submissions in flight on one connection.
 
@@ -14,6 +16,7 @@ import errno
 import os
 import socket
 
+from . import system
 from .broker import wire
 from .limits import MAX_REQUEST_FRAME
 
@@ -36,16 +39,25 @@ def _socket_path(uri: str) -> str:
     raise ConnectError(errno.EINVAL, f"unsupported corral URI '{uri}' (expected local://PATH)")
 
 
+def _system_uri() -> str:
+    """The system instance's URI if its socket exists, else `ConnectError` saying how to name
+    an instance."""
+    path = system.socket_path()
+    if os.path.exists(path):
+        return system.uri()
+    raise ConnectError(errno.ENOENT, f"no instance to talk to: CORRAL_URI is not set and no "
+                                     f"system instance has its socket at {path} (run 'corral "
+                                     f"start' and export the CORRAL_URI it prints, or give "
+                                     f"--uri)")
+
+
 def connect(uri: str | None = None) -> "Client":
     return Client(uri)
 
 
 class Client:
     def __init__(self, uri: str | None = None):
-        uri = uri or os.environ.get("CORRAL_URI")
-        if not uri:
-            raise ConnectError(errno.ENOENT, "CORRAL_URI is not set: start an instance with "
-                                             "'corral start' or pass its URI")
+        uri = uri or os.environ.get("CORRAL_URI") or _system_uri()
         self.uri = uri
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -147,7 +159,11 @@ class Client:
 
     def rpc(self, topic: str, payload=None, timeout: float | None = None):
         """Send one request and return its answer's payload (or raise `RPCError`)."""
-        tag = self.send(topic, payload)
+        return self.answer(self.send(topic, payload), timeout)
+
+    def answer(self, tag: int, timeout: float | None = None):
+        """The payload of the answer to the request ``send`` gave ``tag`` (or `RPCError`):
+        several requests sent first and answered after cost one round trip."""
         return self._result(tag, self.recv(tag, timeout))
 
     def stream(self, topic: str, payload=None):
@@ -179,9 +195,10 @@ class Client:
         return result["id"]
 
     def submit_many(self, jobspecs, urgency: int = 16, flags: int = 0, batch: int = _MAX_BATCH,
-                    window: int = 8) -> list:
+                    window: int = 8, progress=None) -> list:
         """Submit many jobs in batches, ``window`` batches in flight; returns, in order, an
-        id or an `RPCError` for each jobspec.  A batch over the frame limit is split."""
+        id or an `RPCError` for each jobspec.  A batch over the frame limit is split.
+        ``progress(count)``, if given, hears how many jobs have been answered so far."""
         jobspecs = list(jobspecs)
         sent = []  # a matchtag, or the RPCError of a job that could not be sent
         results = []
@@ -192,8 +209,12 @@ class Client:
                 sent.append(request)
                 if len(sent) >= window:
                     results.extend(self._submit_results(sent.pop(0)))
+                    if progress is not None:
+                        progress(len(results))
         for request in sent:
             results.extend(self._submit_results(request))
+            if progress is not None:
+                progress(len(results))
         return results
 
     def _send_submit(self, items):
@@ -275,16 +296,20 @@ class Client:
     def wait(self, job_id: int) -> dict:
         return self.rpc("job-manager.wait", {"id": job_id})
 
-    def output(self, job_id: int, watch: bool = False):
-        """Yield ``(stream, text)`` chunks of a job's output."""
-        for chunk in self.output_chunks(job_id, watch):
+    def output(self, job_id: int, watch: bool = False, tail: int | None = None):
+        """Yield ``(stream, text)`` chunks of a job's output (with ``tail``, from that many
+        bytes before the end of each stream)."""
+        for chunk in self.output_chunks(job_id, watch, tail=tail):
             yield chunk["stream"], chunk["data"]
 
-    def output_chunks(self, job_id: int, watch: bool = False, offsets: dict | None = None):
+    def output_chunks(self, job_id: int, watch: bool = False, offsets: dict | None = None,
+                      tail: int | None = None):
         """Yield a job's output as the service sends it: ``{"stream", "data", "end"}``, where
         ``end`` is the byte of the stream's file after ``data`` (absent for a line corral
         adds); ``offsets`` (``{stream: byte}``) starts each stream there."""
         request = {"id": job_id, "watch": watch}
         if offsets:
             request["offsets"] = offsets
+        if tail is not None:
+            request["tail"] = tail
         yield from self.stream("job-info.output", request)

@@ -2,8 +2,9 @@
 
 This module owns reading the configuration (one file, or every ``*.toml`` in a directory, as
 Flux reads its ``conf.d``), the typed getters every component uses to read its own section, and
-the checks of the core sections: ``[access]``, ``[[resource.config]]`` and ``[exec]``. It must
-not know plugin sections: a plugin reads ``config.get("its-table")`` and reports problems with
+the checks of the core sections: ``[access]``, ``[[resource.config]]`` and ``[exec]``; the
+names of every key of corral's own tables are declared in `corral.config_keys`. It must not
+know plugin sections: a plugin reads ``config.get("its-table")`` and reports problems with
 ``config.error(key, problem)``, which names the file that set the key.
 
 Files of a directory are read in name order and their tables merge. Flux lets a later file
@@ -11,6 +12,7 @@ silently replace a value set earlier; corral refuses it instead, naming both fil
 set twice is almost always a mistake and the silent winner is hard to find.
 """
 
+import copy
 import datetime
 import os
 import re
@@ -18,7 +20,7 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any
 
-from corral import fsd, hostlist, idset
+from corral import config_keys, fsd, hostlist, idset
 
 _MISSING = object()
 
@@ -70,6 +72,19 @@ class Config:
             if origin is not None:
                 return ConfigError(origin, key, problem)
         return ConfigError(self._path, key, problem)
+
+    def with_default(self, key: str, value: Any) -> "Config":
+        """This configuration, with ``value`` at dotted ``key`` unless a file sets it (the
+        system instance lets guests in unless its configuration says otherwise)."""
+        if self.get(key, _MISSING) is not _MISSING:
+            return self
+        data = copy.deepcopy(self._data)
+        table = data
+        *tables, name = key.split(".")
+        for part in tables:
+            table = table.setdefault(part, {})
+        table[name] = value
+        return Config(data, self._path, self._origins)
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value at dotted ``key``, or ``default`` when it is not set."""
@@ -158,6 +173,7 @@ def load(path: str | os.PathLike | None) -> Config:
     for file in files:
         _merge(data, _read_toml(file), origins, file, "")
     config = Config(data, path, origins)
+    config_keys.check(config)
     allow_guest_user(config)
     resource_config(config)
     kill_timeout(config)
@@ -172,9 +188,6 @@ def allow_guest_user(config: Config) -> bool:
 def kill_timeout(config: Config) -> float:
     """``[exec] kill-timeout``: seconds between SIGTERM and SIGKILL of a job (default 5)."""
     return config.get_duration("exec.kill-timeout", 5.0)
-
-
-_NODE_ENTRY_KEYS = ("hosts", "cores", "gpus")
 
 
 def resource_config(config: Config) -> list[NodeConfig]:
@@ -196,9 +209,6 @@ def resource_config(config: Config) -> list[NodeConfig]:
         where = f"resource.config[{index}]"
         if not isinstance(entry, dict):
             raise config.error(where, f"expected a table, got {type_name(entry)}")
-        for key in entry:
-            if key not in _NODE_ENTRY_KEYS:
-                raise config.error(f"{where}.{key}", "unknown key (expected hosts, cores or gpus)")
         hosts = _decode_entry(config, entry, f"{where}.hosts", hostlist.expand, required=True)
         cores = _decode_entry(config, entry, f"{where}.cores", idset.decode, required=True)
         gpus = _decode_entry(config, entry, f"{where}.gpus", idset.decode, required=False)

@@ -69,9 +69,12 @@ def node_specs(config, test_size: int | None) -> list[NodeSpec]:
 
 class Instance:
     def __init__(self, config, state_dir: str | None = None, test_size: int | None = None,
-                 listen: str | None = None, key_dir: str | None = None):
+                 listen: str | None = None, key_dir: str | None = None,
+                 socket_path: str | None = None):
         """``listen`` and ``key_dir``: where agents connect and the CURVE keys (else
-        ``[agents]`` says; without either, the node agents run in this process)."""
+        ``[agents]`` says; without either, the node agents run in this process).
+        ``socket_path``: where clients connect (default ``local.sock`` in the state
+        directory; the system instance's is in ``/run/corral``)."""
         self.config = config
         self.listen = listen
         self.key_dir = key_dir
@@ -79,7 +82,7 @@ class Instance:
         self.temporary_state_dir = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="corral-")
         self.test_size = test_size
-        self.socket_path = os.path.join(self.state_dir, "local.sock")
+        self.socket_path = socket_path or os.path.join(self.state_dir, "local.sock")
         self.uri = f"local://{self.socket_path}"
         self.stopped = None
         self.dmesg = RingBuffer()
@@ -102,6 +105,8 @@ class Instance:
             state_directory.create(self.state_dir)
             self.lock = StateDirLock(self.state_dir)
             output_dir = state_directory.prepare(self.state_dir, guests)
+            if os.path.dirname(self.socket_path) != self.state_dir:
+                state_directory.create_socket_directory(os.path.dirname(self.socket_path))
         except (state_directory.StateDirectoryError, StateDirLockError) as exc:
             raise StartupError(str(exc)) from None
         # Watching from the start: a plugin that hangs on a stored job must not stop it.
@@ -232,9 +237,6 @@ class Instance:
             key = f"job-manager.plugins[{index}]"
             if not isinstance(entry, dict):
                 raise self.config.error(key, "must be a table with load, remove or conf")
-            unknown = set(entry) - {"load", "remove", "conf"}
-            if unknown:
-                raise self.config.error(key, f"unknown key '{sorted(unknown)[0]}'")
             for name in ("load", "remove"):
                 if name in entry and not isinstance(entry[name], str):
                     raise self.config.error(
@@ -405,9 +407,12 @@ def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message
     return agents, nodes
 
 
-async def serve(instance: Instance, command: list[str] | None) -> int:
-    """Run an instance until a signal (or until ``command`` exits); return the exit code."""
+async def serve(instance: Instance, command: list[str] | None, ready=None) -> int:
+    """Run an instance until a signal (or until ``command`` exits); return the exit code.
+    ``ready()`` is called once it serves."""
     await instance.start()
+    if ready is not None:
+        ready()
     instance.watchdog.handle_termination((signal.SIGTERM, signal.SIGINT),
                                          instance.request_stop)
     exit_code = 0

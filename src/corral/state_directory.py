@@ -11,6 +11,7 @@ files could have been planted (a store that is a link to another file), and tigh
 shared directory such as /tmp would break the machine.
 """
 
+import errno
 import logging
 import os
 import stat
@@ -31,6 +32,9 @@ def create(path: str):
         _create(path)
     except OSError as exc:
         where = exc.filename or path
+        if where != path:  # a directory above it is missing, or is not one
+            raise StateDirectoryError(f"cannot create state directory {path}: {where}: "
+                                      f"{exc.strerror}") from None
         raise StateDirectoryError(f"state directory {where}: {exc.strerror}") from None
 
 
@@ -44,8 +48,29 @@ def prepare(path: str, guests: bool) -> str:
         raise StateDirectoryError(f"state directory {where}: {exc.strerror}") from None
 
 
+def create_socket_directory(path: str):
+    """Create the directory of a socket kept outside the state directory (the system
+    instance's ``/run/corral``): 0755, the instance's own, writable by no one else (who
+    could replace the socket with one of theirs)."""
+    try:
+        os.makedirs(path, 0o755, exist_ok=True)
+        info = os.stat(path)
+        if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise StateDirectoryError(f"socket directory {path} must belong to uid "
+                                      f"{os.geteuid()} and be writable by no other user")
+        os.chmod(path, 0o755)
+    except OSError as exc:
+        raise StateDirectoryError(f"socket directory {exc.filename or path}: "
+                                  f"{exc.strerror}") from None
+
+
 def _create(path: str):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    parent = os.path.dirname(path)
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except FileExistsError as exc:  # the parent, or one above it, is a file
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR),
+                                 exc.filename or parent) from None
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:

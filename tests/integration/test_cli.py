@@ -86,7 +86,7 @@ def test_wait_event_and_its_timeout(instance):
     result = instance.corral("job", "wait-event", "--timeout=0.2", held, "start", check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"corral job: timed out waiting for event 'start' on job {held}")
+        f"corral job wait-event: timed out waiting for event 'start' on job {held}")
 
 
 def test_job_wait_reports_failure(instance):
@@ -130,7 +130,7 @@ def test_drained_node_takes_no_new_jobs(make_instance):
     assert R["execution"]["nodelist"] == ["node1"]
     inst.corral("resource", "undrain", "node0")
     result = inst.corral("resource", "undrain", "node0", check=False)
-    assert result.stderr.strip() == "corral resource: node0: not drained"
+    assert result.stderr.strip() == "corral resource undrain: node0: not drained"
 
 
 def test_rpc_prints_answers_and_errors(instance):
@@ -199,7 +199,7 @@ def test_purge_removes_inactive_jobs_and_tells_plugins(make_instance, tmp_path):
     assert [job["id"] for job in inst.client().jobs(states=64)] == [ids[-1]]
     assert f"removed {ids[0]}" in inst.dmesg()
     result = inst.corral("job", "eventlog", ids[0], check=False)
-    assert result.stderr.strip() == f"corral job: unknown job id {ids[0]}"
+    assert result.stderr.strip() == f"corral job eventlog: unknown job id {ids[0]}"
     inst.restart()
     assert [job["id"] for job in inst.client().jobs(states=64)] == [ids[-1]]
     assert inst.submit(SIMULATED, "true") == ids[-1] + 1

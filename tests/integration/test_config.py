@@ -83,3 +83,24 @@ def test_start_exits_with_the_commands_status(tmp_path):
     result = subprocess.run([sys.executable, "-m", "corral", "start", "--", "sh", "-c",
                              'test -n "$CORRAL_URI" && exit 7'], timeout=60)
     assert result.returncode == 7
+
+
+def test_a_typo_in_any_table_stops_start_up_naming_file_key_and_the_keys(tmp_path):
+    config = tmp_path / "typo.toml"
+    for text, key, keys in (
+            ("[access]\nallow-guest-users = true\n", "access.allow-guest-users",
+             "allow-guest-user, max-connections, max-connections-per-user"),
+            ('[exec]\nkill-timout = "3s"\n', "exec.kill-timout", "kill-timeout")):
+        config.write_text(text)
+        result = start_with(config, tmp_path)
+        assert (result.returncode, result.stderr) == (
+            1, f"corral start: {config}: {key}: unknown key (expected one of {keys})\n")
+
+
+def test_a_node_script_pattern_that_matches_nothing_is_reported_at_start(tmp_path):
+    config = tmp_path / "prep.toml"
+    config.write_text(f'[prep]\nprolog = "{tmp_path}/prolog.d/*"\n')
+    result = start_with(config, tmp_path)
+    assert (result.returncode, result.stderr) == (
+        0, f"corral.prep.script: WARNING: [prep] prolog: '{tmp_path}/prolog.d/*' matches no "
+           "file: every node prolog fails until it does\n")

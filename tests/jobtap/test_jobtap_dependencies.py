@@ -210,6 +210,49 @@ def test_after_dependencies(make_instance):
         assert error.strerror == f"dependency: after: {never} never started"
 
 
+def test_anyof_is_released_by_its_first_member_satisfied(instance):
+    """``anyof`` (Slurm's ``?`` lists): one member satisfied releases the job and the others
+    stop waiting; the job fails only when no member can be satisfied."""
+    with instance.client() as client:
+        first = submit(client, urgency=0, run="60s")
+        second = submit(client, urgency=0)
+        for job_id in (first, second):
+            wait(client, job_id, "priority")
+        either = submit(client, dependencies=[f"anyof:afterok:{first},afterany:{second}"])
+        both_ok = submit(client, dependencies=[f"anyof:afterok:{first},afterok:{second}"])
+        wait(client, either, "dependency-add")
+        assert _descriptions(client, either, "dependency-add") == [
+            f"any-of=after-success={first},after-finish={second}"]
+        assert sorted((entry["depid"], entry["id"]) for entry in query(
+            client, ".dependency-after")["dependencies"]) == sorted(
+            [(either, first), (either, second), (both_ok, first), (both_ok, second)])
+
+        client.cancel(second)  # never started: satisfies afterany only
+        wait(client, either)
+        assert client.job(either)["result"] == 1  # COMPLETED
+        assert state(client, both_ok) == "DEPEND"
+        assert [(entry["depid"], entry["id"]) for entry in query(
+            client, ".dependency-after")["dependencies"]] == [(both_ok, first)]
+
+        client.cancel(first)
+        exception = wait(client, both_ok, "exception")["context"]
+        assert exception["note"] == (f"dependency any-of=after-success={first},"
+                                     f"after-success={second} can never be satisfied")
+        assert query(client, ".dependency-after")["dependencies"] == []
+
+        # judged at submit against inactive jobs
+        wait(client, submit(client, dependencies=[f"anyof:afterok:{first},afterany:{first}"]))
+        error = rpc_error(submit, client,
+                          dependencies=[f"anyof:afterok:{first},afterok:{second}"])
+        assert error.strerror == (
+            f"dependency: anyof: none can be satisfied (dependency: after: {first} never "
+            f"started; dependency: after: {second} never started)")
+        error = rpc_error(submit, client, dependencies=[f"anyof:afterok:{first},nope:2"])
+        assert error.strerror == "dependency: anyof: invalid dependency scheme: nope"
+        error = rpc_error(submit, client, dependencies=[f"anyof:afterok:{first},afterok:x"])
+        assert error.strerror == 'dependency: afterok: "x" is not a valid jobid'
+
+
 def test_after_dependency_on_another_users_job_is_denied(guest_instance):
     instance = guest_instance()
     with instance.client() as client:
@@ -273,3 +316,22 @@ def test_after_dependencies_on_jobs_that_ended_before_a_restart(instance):
         wait(client, submit(client, dependencies=[f"afterstart:{good}"]))
         error = rpc_error(submit, client, dependencies=[f"afternotok:{good}"])
         assert error.strerror == f"dependency: afternotok: job {good} succeeded"
+
+
+def test_an_anyof_dependency_waits_on_across_a_restart(instance):
+    with instance.client() as client:
+        first = submit(client, urgency=0)
+        second = submit(client, urgency=0)
+        for job_id in (first, second):
+            wait(client, job_id, "priority")
+        either = submit(client, dependencies=[f"anyof:afterok:{first},afterok:{second}"])
+        wait(client, either, "dependency-add")
+    instance.restart()
+    with instance.client() as client:
+        assert state(client, either) == "DEPEND"
+        assert events(client, either, "exception") == []
+        assert len(_descriptions(client, either, "dependency-add")) == 1
+        client.set_urgency(second, 16)
+        wait(client, either)
+        assert client.job(either)["result"] == 1  # COMPLETED
+        assert query(client, ".dependency-after")["dependencies"] == []

@@ -23,7 +23,8 @@ def test_user_job_limit_rejects_with_a_message(instance):
     instance.corral("jobtap", "load", f"{EXAMPLES}/user_job_limit.py", "max-active=2")
     result = instance.corral("submit", "true", check=False)
     assert (result.returncode, result.stderr) == (
-        1, "corral submit: user 0 already has 2 active jobs (limit 2)\n")
+        1, "corral submit: rejected by user_job_limit.py: user 0 already has 2 active jobs "
+           "(limit 2)\n")
     assert json.loads(instance.corral("jobtap", "query", "user_job_limit.py").stdout) == {
         "name": "user_job_limit.py", "path": f"{EXAMPLES}/user_job_limit.py",
         "max_active": 2, "active": {"0": 2}}

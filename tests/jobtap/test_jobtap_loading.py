@@ -49,7 +49,7 @@ def test_unknown_builtin_fails_and_leaves_the_list_unchanged(instance):
     for name in (".foo", "builtin.foo"):
         result = instance.corral("jobtap", "load", name, check=False)
         assert (result.returncode, result.stderr) == (
-            1, f"corral jobtap: {name}: No such plugin found\n")
+            1, f"corral jobtap load: {name}: No such plugin found\n")
     with instance.client() as client:
         assert loaded(client) == BUILTINS
         assert rpc_error(load, client, ".foo").errno == errno.ENOENT
@@ -95,9 +95,10 @@ def test_plugin_management(instance):
         assert ".history" not in loaded(client)
 
     result = instance.corral("jobtap", "remove", "notfound.py", check=False)
-    assert (result.returncode, result.stderr) == (1, "corral jobtap: notfound.py not found\n")
+    assert (result.returncode, result.stderr) == (
+        1, "corral jobtap remove: notfound.py not found\n")
     result = instance.corral("jobtap", "query", "foo", check=False)
-    assert (result.returncode, result.stderr) == (1, "corral jobtap: foo not found\n")
+    assert (result.returncode, result.stderr) == (1, "corral jobtap query: foo not found\n")
     instance.corral("jobtap", "load", ten_path)
     assert json.loads(instance.corral("jobtap", "query", "priority_ten.py").stdout) == {
         "name": "priority_ten.py", "path": ten_path}
@@ -119,7 +120,7 @@ def test_conf_update_failure_blocks_the_load_with_a_human_message(tmp_path, make
     instance = make_instance()
     result = instance.corral("jobtap", "load", plugin("config_check.py"), check=False)
     assert (result.returncode, result.stderr) == (
-        1, "corral jobtap: Error parsing [testconfig]: testkey must be a string\n")
+        1, "corral jobtap load: Error parsing [testconfig]: testkey must be a string\n")
     assert instance.corral("jobtap", "list").stdout == ""
 
     good = config_file(tmp_path, '[testconfig]\ntestkey = "a string"\n')

@@ -38,7 +38,7 @@ def test_duration_updates_of_pending_jobs(instance):
                              '"attributes.system.job.name": "x"}\n')
     result = instance.corral("job", "update", job_id, "foo=1", check=False)
     assert (result.returncode, result.stderr) == (
-        1, "corral job: update of attributes.system.foo not supported\n")
+        1, "corral job update: update of attributes.system.foo not supported\n")
     with instance.client() as client:
         until(lambda: _updates(client, job_id))
         assert _updates(client, job_id) == [{"attributes.system.duration": 900.0}]

@@ -15,13 +15,14 @@ def _unknown(client, job_id):
 
 
 def test_validate_rejections_reach_the_submitter(instance):
-    """Item 18: a custom message, a default one naming the plugin, and the bare default."""
+    """Item 18: a custom message after the name of the plugin that rejected, the default
+    naming it, and a bare -1 that names it too (Flux's bare default does not)."""
     load_args = ("jobtap", "load", "--remove=all", plugin("modes.py"))
     instance.corral(*load_args)
     for mode, message in [
-        ("validate failure", "rejected for testing"),
+        ("validate failure", "rejected by modes.py: rejected for testing"),
         ("validate failure nullmsg", "rejected by job-manager plugin 'modes.py'"),
-        ("validate failure nomsg", "rejected by job-manager plugin"),
+        ("validate failure nomsg", "rejected by job-manager plugin 'modes.py'"),
     ]:
         result = instance.corral("submit", f"--setattr=system.jobtap.test-mode={mode}",
                                  "true", check=False)
@@ -43,7 +44,7 @@ def test_a_plugin_can_reject_some_jobs_in_a_batch(instance):
         results = client.submit_many(specs)
         rejected = [result for result in results if isinstance(result, RPCError)]
         assert [(error.errno, error.strerror) for error in rejected] == [
-            (errno.EINVAL, "Job had reject_id")] * 2
+            (errno.EINVAL, "rejected by validate_reject.py: Job had reject_id")] * 2
         accepted = [result for result in results if not isinstance(result, RPCError)]
         assert accepted == [1, 2, 3, 6]
         for job_id in accepted:
@@ -67,6 +68,6 @@ def test_job_create_posts_events_before_validation_and_can_reject(instance):
         assert names(client, job_id)[:3] == ["submit", "test-event", "validate"]
         load(client, plugin("create_reject.py"))
         error = rpc_error(submit, client)
-        assert (error.errno, error.strerror) == (errno.EINVAL, "nope")
+        assert (error.errno, error.strerror) == (errno.EINVAL, "rejected by create_reject.py: nope")
         until(lambda: client.jobs(states=127))
         assert [job["id"] for job in client.jobs(states=127)] == [job_id]

@@ -26,8 +26,8 @@ BATCH = 8
 #: Services a guest may reach, with payloads that do not wait for ever.
 TOPICS = ("job-manager.submit", "job-manager.raise", "job-manager.raiseall", "job-manager.memo",
           "job-manager.urgency", "job-manager.kill", "job-manager.update", "job-info.lookup",
-          "job-info.eventlog", "job-list.list", "job-list.list-id", "instance.info",
-          "resource.list", "no-such.topic")
+          "job-info.eventlog", "job-list.list", "job-list.list-id", "job-list.job-stats",
+          "instance.info", "resource.list", "no-such.topic")
 
 _TEXTS = ("", "x", "task", "node", "slot", "core", "gpu", "file", "per_slot", "total",
           "A=B", "SPANK_A=B", "../../etc/shadow", "{{id}}" * 30, "inf", "abc", "1e400", "-1",

@@ -1,9 +1,14 @@
-"""Jobtap plugins run in the simulator as in an instance: a priority plugin reorders the
-simulated queue."""
+"""Plugins run in the simulator as in an instance: a priority plugin reorders the simulated
+queue; PrEp plugins get their controller and node hooks, and a failing node prolog drains its
+node."""
 
+import json
 import os
+import subprocess
+import sys
 
 PLUGINS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "plugins")
+PLUGINS_SIM = os.path.join(os.path.dirname(__file__), "plugins")
 
 
 def test_a_priority_plugin_reorders_the_simulated_queue(corral_sim):
@@ -15,3 +20,42 @@ def test_a_priority_plugin_reorders_the_simulated_queue(corral_sim):
     assert inverted[9] < default[9]
     assert inverted[8] < default[8]
     assert inverted != default
+
+
+def _trace(path, count):
+    """``count`` jobs of 10 processors, all submitted at 0, each running 100 s."""
+    lines = [f"{number} 0 -1 100 10 -1 -1 10 100 -1 1 1 1 -1 -1 -1 -1 -1"
+             for number in range(1, count + 1)]
+    path.write_text("; MaxProcs: 20\n" + "\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_prep_plugins_run_their_hooks_and_a_failing_node_prolog_drains_the_node(
+        corral_sim, tmp_path):
+    """Two nodes of 10 cores; node1's prolog fails, so node1 is drained and its job goes
+    back to the queue (not held: nohold-on-prolog-fail): the six jobs run one at a time."""
+    trace = _trace(tmp_path / "six.swf", 6)
+    count = tmp_path / "calls.json"
+    config = tmp_path / "corral.toml"
+    config.write_text(f'[prep]\nparameters = "count={count}"\nnohold-on-prolog-fail = true\n')
+    args = ("--nodes", "2", "--cores-per-node", "10", "--queue-policy", "fcfs")
+    _summary, healthy = corral_sim(trace, *args)
+    assert sorted(healthy.values()) == [0, 0, 100, 100, 200, 200]
+    summary, sick = corral_sim(trace, *args, "--config", str(config),
+                               "--prep", os.path.join(PLUGINS_SIM, "sick_node.py"))
+    assert sorted(sick.values()) == [0, 100, 200, 300, 400, 500]
+    assert summary["jobs"] == 6
+    calls = json.loads(count.read_text())
+    # Seven runs: one on node1 whose prolog failed, then six on node0.
+    assert calls == {"prolog_slurmctld": 7, "epilog_slurmctld": 7, "prolog node1": 1,
+                     "prolog node0": 6, "epilog node0": 6, "epilog node1": 1}
+
+
+def test_a_simulation_refuses_prep_script_in_one_line(tmp_path):
+    trace = _trace(tmp_path / "one.swf", 1)
+    completed = subprocess.run(
+        [sys.executable, "-m", "corral", "sim", trace, "--cores", "10", "--prep",
+         "prep/script"], capture_output=True, text=True, timeout=60)
+    assert (completed.returncode, completed.stdout, completed.stderr) == (
+        1, "", "corral sim: prep/script runs scripts, and a simulation starts no process: "
+               "name PrEp plugins written in Python\n")

@@ -63,9 +63,9 @@ def test_an_option_corral_cannot_honour_is_refused_in_one_line(slurm):
     slurm.script("job.sh", "#!/bin/sh\ntrue\n")
     for argv, message in (
         (["--constraint=fast", "job.sh"], "sbatch: error: unrecognized option '--constraint'\n"),
-        (["--dependency=afterok:1?afterok:2", "job.sh"],
-         "sbatch: error: --dependency=afterok:1?afterok:2: '?' (any of the dependencies) is not "
-         "supported by corral, whose dependencies must all be satisfied\n"),
+        (["--dependency=afterok:1?afterok:2,afterany:3", "job.sh"],
+         "sbatch: error: invalid dependency specification: afterok:1?afterok:2,afterany:3 (a "
+         "list is separated by ',' or by '?', not both)\n"),
         (["-t", "1h", "job.sh"], "sbatch: error: invalid time limit '1h' (MM, MM:SS, HH:MM:SS, "
                                  "D-HH, D-HH:MM or D-HH:MM:SS)\n"),
         (["--gres=fpga:1", "job.sh"], "sbatch: error: --gres=fpga:1: corral knows only the "
@@ -216,6 +216,29 @@ def test_export_none_and_lists_choose_the_environment(slurm):
     assert slurm.read("none.out") == "unset unset wrap\n"
     assert slurm.read("list.out") == "1 unset 3\n"
     assert (slurm.read("all.out"), slurm.read("all.err")) == ("1 2\n", "e\n")
+
+
+def test_any_of_a_question_mark_list_releases_the_job(slurm):
+    failing = slurm.sbatch("--wrap", "sleep 0.5; exit 1", "-o", "/dev/null")
+    passing = slurm.sbatch("--wrap", "sleep 1", "-o", "/dev/null")
+    either = slurm.sbatch("-d", f"afterok:{failing}?afterok:{passing}", "--wrap", "true",
+                          "-o", "/dev/null")
+    neither = slurm.sbatch("-d", f"afterok:{failing}?afternotok:{passing}", "--wrap", "true",
+                           "-o", "/dev/null")
+    assert slurm.run("squeue", "-h", "-j", either, "-o", "%t %r").stdout == "PD Dependency\n"
+    slurm.wait(either)
+    slurm.wait(neither)
+    assert slurm.run("squeue", "-h", "-j", f"{either},{neither}", "-o",
+                     "%i %t %r").stdout.splitlines() == [
+        f"{either} CD None", f"{neither} CA DependencyNeverSatisfied"]
+    array = slurm.sbatch("--array=1-2", "--wrap", "true", "-o", "/dev/null")
+    result = slurm.run("sbatch", "-d", f"afterok:{array}?afterok:{passing}", "--wrap", "true",
+                       check=False)
+    assert (result.returncode, result.stderr) == (
+        1, f"sbatch: error: --dependency: {array} is an array of 2 tasks; in a '?' list name "
+           f"one of them ({array}_N)\n")
+    slurm.wait(slurm.sbatch("-d", f"afterany:{array}_2?afterok:{failing}", "--wrap", "true",
+                            "-o", "/dev/null"))
 
 
 def test_a_dependency_on_an_array_waits_for_every_task(slurm):

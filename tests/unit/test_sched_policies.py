@@ -200,6 +200,37 @@ def test_unknown_queue_policy_is_one_sentence_naming_the_key(tmp_path):
                                 f"(expected fcfs, easy or conservative)")
 
 
+@pytest.mark.parametrize("depth, starts", [(2, {1: 0, 2: 100, 3: 200, 4: 200}),
+                                           (0, {1: 0, 2: 100, 3: 200, 4: 2})])
+def test_a_pass_considers_the_first_queue_depth_jobs(cluster, depth, starts):
+    """Job 4 could backfill at 2, but with queue-depth 2 a pass looks at jobs 2 and 3
+    only (0: the whole queue)."""
+    machine = cluster(1, 8, config_text=f'[sched]\nqueue-policy = "easy"\n'
+                                         f"queue-depth = {depth}\n")
+    machine.submit_at(0, Request(1, 6, limit=100, run=100))
+    machine.submit_at(1, Request(2, 8, limit=100, run=100))  # waits for job 1
+    machine.submit_at(2, Request(3, 3, limit=10, run=10))  # 2 cores free: waits
+    machine.submit_at(2, Request(4, 1, limit=50, run=50))
+    machine.run(500)
+    assert machine.starts == starts
+
+
+def test_a_pass_that_starts_queue_depth_jobs_is_followed_by_another(cluster):
+    machine = cluster(1, 8, config_text="[sched]\nqueue-depth = 3\n")
+    for job_id in range(1, 9):
+        machine.submit_at(0, Request(job_id, 1, limit=10, run=10))
+    machine.run(100)
+    assert machine.starts == {job_id: 0 for job_id in range(1, 9)}
+
+
+def test_a_negative_queue_depth_is_refused(tmp_path):
+    path = tmp_path / "corral.toml"
+    path.write_text("[sched]\nqueue-depth = -1\n")
+    with pytest.raises(config_module.ConfigError) as error:
+        QueuePolicies.from_config(config_module.load(path))
+    assert str(error.value) == f"{path}: sched.queue-depth: must be 0 (every job) or more"
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_easy_never_starts_a_job_later_than_its_first_reservation(cluster, seed):
     """Random jobs on 4 nodes of 8 cores, ending at or before their limits: each job that was

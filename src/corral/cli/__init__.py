@@ -1,14 +1,21 @@
 """The ``corral`` command: one module per command group, each a thin layer over the client.
 
 Only the module of the command being run is imported (a short command should not pay for
-the others).  Every failure a user can cause ends in one line on stderr
-(``corral submit: ...``) and a non-zero exit status, never a traceback.
+the others).  Every failure a user can cause ends in one line on stderr that names the
+command (``corral job kill: ...``) and a non-zero exit status, never a traceback; a usage
+error too, since argparse's usage block would hide the one line that matters.
+
+Every command that talks to an instance takes ``--uri`` (after ``corral`` or after the
+command's name); it is handed to the client as ``CORRAL_URI``, so commands that run others
+(``corral slurm``) pass it on.
 """
 
 import argparse
 import importlib
+import os
 import sys
 
+from .. import __version__
 from ..client import RPCError
 
 #: command -> the module (in this package) that registers it.
@@ -17,6 +24,7 @@ COMMANDS = {
     "submit": "submit",
     "run": "run",
     "jobs": "jobs",
+    "top": "top",
     "cancel": "cancel",
     "job": "job",
     "jobtap": "jobtap",
@@ -30,35 +38,100 @@ COMMANDS = {
     "dmesg": "rpc",
     "shutdown": "rpc",
     "slurm": "slurm",
+    "help": "help",
 }
+
+_URI_HELP = "the instance to talk to (default: CORRAL_URI, else the system instance)"
+
+
+class CommandError(Exception):
+    """A command cannot do what it was asked; ``str()`` is the reason, printed after the
+    command's name."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the command."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_defaults(command_name=self.prog)
+
+    def add_subparsers(self, **kwargs):
+        kwargs.setdefault("action", Commands)
+        return super().add_subparsers(**kwargs)
+
+    def error(self, message):
+        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+class Commands(argparse._SubParsersAction):
+    """Subcommands: each one's help line is also its ``--help`` description, and each that
+    talks to an instance (all but those registered with ``connects=False``) takes
+    ``--uri``."""
+
+    def add_parser(self, name, connects=True, **kwargs):
+        if "help" in kwargs and "description" not in kwargs:
+            text = kwargs["help"]
+            kwargs["description"] = text[:1].upper() + text[1:] + "."
+        parser = super().add_parser(name, **kwargs)
+        if connects:
+            parser.add_argument("--uri", default=argparse.SUPPRESS, help=_URI_HELP)
+        return parser
+
+
+def command_words(words: list[str]) -> list[str]:
+    """The command of a ``COMMAND...`` remainder: a leading ``--`` only ends the options
+    (``corral run -- hostname``), as for ``flux run``."""
+    return words[1:] if words[:1] == ["--"] else words
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="corral", description="corral workload manager")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser = CommandParser(prog="corral", description="corral workload manager: run "
+                           "'corral help' for its commands, 'corral help COMMAND' for one")
+    parser.add_argument("--version", action="version", version=f"corral {__version__}")
+    parser.add_argument("--uri", default=argparse.SUPPRESS, help=_URI_HELP)
+    subparsers = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
     modules = [COMMANDS[command]] if command in COMMANDS else dict.fromkeys(COMMANDS.values())
     for name in modules:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
     return parser
 
 
+def _command_word(argv: list[str]) -> str | None:
+    """The command named in ``argv``, skipping the options before it (``--uri X``)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--uri":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv[0] if argv else None)
+    parser = build_parser(_command_word(argv))
     args = parser.parse_args(argv)
+    if getattr(args, "uri", None):
+        os.environ["CORRAL_URI"] = args.uri
+    prefix = args.command_name
     try:
         return args.func(args) or 0
-    except RPCError as exc:
-        print(f"corral {args.command}: {exc.strerror or exc}", file=sys.stderr)
+    except (CommandError, RPCError) as exc:
+        print(f"{prefix}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
         return 1
     except UnicodeError:
         # Arguments that are not UTF-8 reach Python as lone surrogates, which cannot be sent.
-        print(f"corral {args.command}: an argument is not valid UTF-8 text", file=sys.stderr)
+        print(f"{prefix}: an argument is not valid UTF-8 text", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
     except OSError as exc:  # the connection failed under a request (the instance went away)
-        print(f"corral {args.command}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"{prefix}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a defect; the user still gets one line, not a traceback
+        print(f"{prefix}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

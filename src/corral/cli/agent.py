@@ -9,7 +9,7 @@ import sys
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "agent", help="run a node agent connected to the controller",
+        "agent", connects=False, help="run a node agent connected to the controller",
         description="Run this node's agent: it registers with the controller at URI under "
                     "its hostname and runs the tasks the controller places on this node.",
     )
@@ -35,15 +35,11 @@ def main(args) -> int:
     import asyncio
     import logging
 
+    from .. import logs
     from ..agent import daemon
     from ..transport import KeyMaterialError, Settings
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
-    handler.setLevel(logging.INFO - 10 * min(args.verbose, 1))
-    root = logging.getLogger("corral")
-    root.setLevel(logging.DEBUG)
-    root.addHandler(handler)
+    logs.to_stderr(logging.INFO - 10 * min(args.verbose, 1))
     try:
         settings = Settings(args.heartbeat_interval, args.unresponsive_after, args.lost_after)
         reattach_timeout = args.reattach_timeout

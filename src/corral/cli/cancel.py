@@ -5,6 +5,7 @@ import sys
 from .. import idset
 from ..client import RPCError, connect
 from ..states import State
+from .progress import Progress
 
 
 def register(subparsers):
@@ -22,11 +23,8 @@ def main(args) -> int:
     status = 0
     with connect() as client:
         if args.all:
-            answer = client.rpc("job-manager.raiseall", {
-                "type": "cancel", "severity": 0, "note": args.message,
-                "states": int(State.PENDING | State.RUNNING),
-            })
-            print(f"corral cancel: canceled {answer['count']} jobs", file=sys.stderr)
+            count = _cancel_all(client, args.message)
+            print(f"corral cancel: canceled {count} jobs", file=sys.stderr)
         for text in args.ids:
             try:
                 ids = idset.decode(text)
@@ -41,3 +39,16 @@ def main(args) -> int:
                     print(f"corral cancel: {job_id}: {exc.strerror}", file=sys.stderr)
                     status = 1
     return status
+
+
+def _cancel_all(client, message) -> int:
+    """How many jobs were canceled; the instance answers slice by slice, and on a terminal a
+    bar shows how far it is."""
+    payload = {"type": "cancel", "severity": 0, "note": message,
+               "states": int(State.PENDING | State.RUNNING)}
+    count = 0
+    with Progress("cancel", 0) as progress:
+        for answer in client.stream("job-manager.raiseall", payload):
+            count = answer["count"]
+            progress.update(count, answer["total"])
+    return count

@@ -2,12 +2,13 @@
 attach, kill, raise, requeue)."""
 
 import json
-import signal
 import sys
 
-from .. import eventlog
+from .. import eventlog, signals
 from ..client import RPCError, connect
+from . import CommandError
 from .interrupt import follow
+from .progress import Progress
 from .run import attach
 from .submit import parse_urgency
 
@@ -66,7 +67,8 @@ def register(subparsers):
     attach_parser.set_defaults(func=_attach)
 
     kill = commands.add_parser("kill", help="send a signal to a running job's tasks")
-    kill.add_argument("-s", "--signal", default="SIGTERM")
+    kill.add_argument("-s", "--signal", default="SIGTERM",
+                      help="a name (TERM, SIGUSR1, usr1) or a number (default SIGTERM)")
     kill.add_argument("id", type=int)
     kill.set_defaults(func=_kill)
 
@@ -85,10 +87,11 @@ def register(subparsers):
 
     update = commands.add_parser(
         "update", help="update attributes of a pending (or, as owner, running) job",
-        description="KEY is a jobspec path; one not under attributes., resources. or tasks. "
-                    "means attributes.system.KEY ('name' means the job name).  VALUE is JSON "
-                    "or a string; a duration is an FSD, '+FSD' or '-FSD' changes the current "
-                    "one.")
+        description="Update attributes of a pending (or, as owner, running) job. KEY is a "
+                    "jobspec path; one not under attributes., resources. or tasks. means "
+                    "attributes.system.KEY ('name' means the job name).  VALUE is JSON or a "
+                    "string (always a string for name and queue); a duration is an FSD, "
+                    "'+FSD' or '-FSD' changes the current one.")
     update.add_argument("-n", "--dry-run", action="store_true",
                         help="print the update instead of sending it")
     update.add_argument("id", type=int)
@@ -169,11 +172,42 @@ def _purge(args):
     if args.num_limit is not None:
         payload["num_limit"] = args.num_limit
     with connect() as client:
-        answer = client.rpc("job-manager.purge", payload)
-    verb = "purged" if answer["purged"] else "would purge (use --force)"
-    beyond = answer["matched"] - answer["count"]
+        if args.force:
+            count, matched = _purge_in_slices(client, payload)
+        else:
+            answer = client.rpc("job-manager.purge", payload)
+            count, matched = answer["count"], answer["matched"]
+    verb = "purged" if args.force else "would purge (use --force)"
+    beyond = matched - count
     more = f" ({beyond} more beyond --batch {args.batch})" if beyond > 0 else ""
-    print(f"{verb} {answer['count']} jobs{more}")
+    print(f"{verb} {count} jobs{more}")
+
+
+#: Jobs one purge request removes: each request holds the controller's event loop while it
+#: deletes, so a large purge is several shorter requests (and a bar can show how far it is).
+#: Each request selects again, so slices are not made much smaller than this.
+_PURGE_SLICE = 2000
+
+
+def _purge_in_slices(client, payload) -> tuple[int, int]:
+    """``(purged, matched)`` of a forced purge, sent `_PURGE_SLICE` jobs at a time after a
+    dry run that checks every id and counts (so a bad id still purges nothing)."""
+    ids = list(dict.fromkeys(payload["jobs"])) if "jobs" in payload else None
+    counted = client.rpc("job-manager.purge", dict(payload, force=False))
+    total = counted["count"]
+    purged = 0
+    with Progress("purge", total) as progress:
+        while purged < total:
+            size = min(_PURGE_SLICE, total - purged)
+            request = dict(payload, batch=size)
+            if ids is not None:
+                request["jobs"] = ids[purged:purged + size]
+            count = client.rpc("job-manager.purge", request)["count"]
+            purged += count
+            progress.update(purged)
+            if count < size:
+                break
+    return purged, counted["matched"]
 
 
 def _memo(args):
@@ -209,15 +243,12 @@ def _attach(args):
 
 
 def _kill(args):
-    name = args.signal.upper()
     try:
-        signum = int(name) if name.isdigit() else signal.Signals(
-            name if name.startswith("SIG") else "SIG" + name)
-    except (KeyError, ValueError):
-        print(f"corral job kill: unknown signal '{args.signal}'", file=sys.stderr)
-        return 1
+        signum = signals.number(args.signal)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     with connect() as client:
-        client.kill(args.id, int(signum))
+        client.kill(args.id, signum)
 
 
 def _raise(args):
@@ -231,6 +262,8 @@ def _raise(args):
 
 _UPDATE_ROOTS = ("attributes.", "resources.", "tasks.")
 _DURATION_KEY = "attributes.system.duration"
+#: Keys whose value is text whatever it looks like (``name=2024`` names the job "2024").
+_TEXT_KEYS = ("attributes.system.job.name", "attributes.system.queue")
 
 
 def _update_key(key: str) -> str:
@@ -273,6 +306,9 @@ def _update(args):
             key = _update_key(key)
             if key == _DURATION_KEY:
                 updates[key] = _duration_value(client, args.id, text)
+                continue
+            if key in _TEXT_KEYS:
+                updates[key] = text
                 continue
             try:
                 updates[key] = json.loads(text)

@@ -4,9 +4,9 @@ as ``flux jobtap`` does."""
 import errno
 import json
 import os
-import sys
 
 from ..client import RPCError, connect
+from . import CommandError
 
 
 def register(subparsers):
@@ -61,9 +61,8 @@ def _load(args):
         client.rpc("job-manager.jobtap", payload)
 
 
-def _not_found(name) -> int:
-    print(f"corral jobtap: {name} not found", file=sys.stderr)
-    return 1
+def _not_found(name):
+    raise CommandError(f"{name} not found")
 
 
 def _remove(args):
@@ -72,7 +71,7 @@ def _remove(args):
             client.rpc("job-manager.jobtap", {"remove": args.name})
         except RPCError as exc:
             if exc.errno == errno.ENOENT:
-                return _not_found(args.name)
+                _not_found(args.name)
             raise
 
 
@@ -90,6 +89,6 @@ def _query(args):
             answer = client.rpc("job-manager.jobtap-query", {"name": args.name})
         except RPCError as exc:
             if exc.errno == errno.ENOENT:
-                return _not_found(args.name)
+                _not_found(args.name)
             raise
     print(json.dumps(answer))

@@ -9,7 +9,7 @@ import sys
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "keygen", help="make CURVE keys for the controller and its agents",
+        "keygen", connects=False, help="make CURVE keys for the controller and its agents",
         description="Make the controller's CURVE key pair in DIR and one key pair per node in "
                     "DIR/agents (where missing: existing keys are kept). Copy to each node "
                     "DIR/controller.key and its own DIR/agents/NODE.key_secret only.",

@@ -1,7 +1,13 @@
 """``corral queue``: status, stop/start (allocation), enable/disable (submission), drain and
 idle (wait for the queue to empty, or for nothing to run)."""
 
-from ..client import connect
+import errno
+
+from ..client import RPCError, connect
+from .progress import Progress
+
+#: Seconds between two looks at how many jobs are left while ``drain`` waits on a terminal.
+_DRAIN_POLL = 0.5
 
 
 def register(subparsers):
@@ -19,7 +25,7 @@ def register(subparsers):
         sub.add_argument("reason", nargs="*")
         sub.set_defaults(func=_control, action=name)
     drain = commands.add_parser("drain", help="wait until no job is active")
-    drain.set_defaults(func=_wait, topic="job-manager.queue-drain")
+    drain.set_defaults(func=_drain)
     idle = commands.add_parser("idle", help="wait until no job is running")
     idle.set_defaults(func=_wait, topic="job-manager.queue-idle")
 
@@ -53,3 +59,33 @@ def _control(args):
 def _wait(args):
     with connect() as client:
         client.rpc(args.topic)
+
+
+def _active_jobs(client) -> int:
+    states = client.rpc("job-list.job-stats")["job_states"]
+    return states["total"] - states["inactive"]
+
+
+def _drain(args):
+    """Wait for the queue to drain; on a terminal, a bar counts the jobs that ended."""
+    with connect() as client:
+        tag = client.send("job-manager.queue-drain")
+        with Progress("drain", 0) as progress:
+            if not progress.shown:
+                client.answer(tag)
+                return
+            total = _active_jobs(client)
+            done = 0
+            progress.update(done, total)
+            while True:
+                try:
+                    client.answer(tag, timeout=_DRAIN_POLL)
+                    progress.update(total, total)
+                    return
+                except RPCError as exc:
+                    if exc.errno != errno.ETIMEDOUT:
+                        raise
+                active = _active_jobs(client)
+                done = max(done, total - active)
+                total = max(total, done + active)  # jobs submitted meanwhile count too
+                progress.update(done, total)

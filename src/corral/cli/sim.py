@@ -18,7 +18,8 @@ POLICY_NAMES = ("fcfs", "easy", "conservative")
 
 
 def register(subparsers):
-    parser = subparsers.add_parser("sim", help="replay an SWF trace on a virtual clock")
+    parser = subparsers.add_parser("sim", connects=False,
+                                   help="replay an SWF trace on a virtual clock")
     parser.add_argument("trace", metavar="TRACE.swf")
     machine = parser.add_mutually_exclusive_group()
     machine.add_argument("--cores", type=int, metavar="P",
@@ -30,6 +31,9 @@ def register(subparsers):
     parser.add_argument("--config", metavar="FILE", help="instance configuration (TOML)")
     parser.add_argument("--jobtap", action="append", default=[], metavar="PLUGIN",
                         help="load this jobtap plugin (repeatable)")
+    parser.add_argument("--prep", action="append", default=[], metavar="PLUGIN",
+                        help="load this PrEp plugin, in order (repeatable; instead of "
+                             "[prep] plugins)")
     parser.add_argument("--kill-at-limit", action="store_true",
                         help="end a job at its requested time (default: it runs its run time)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -82,7 +86,7 @@ def main(args):
     for policy in policies:
         run_trace = trace if len(policies) == 1 else swf.read(args.trace)
         replay = Replay(run_trace, config, nodes, cores_per_node, policy, args.jobtap,
-                        args.kill_at_limit)
+                        args.kill_at_limit, args.prep)
         try:
             replay.run()
         except (SimulationError, SimulationStalled, config_module.ConfigError) as exc:

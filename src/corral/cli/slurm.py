@@ -10,7 +10,7 @@ from ..slurm.launchers import COMMANDS
 def register(subparsers):
     parser = subparsers.add_parser(
         "slurm", help="Slurm-compatible commands (path: the directory to put on PATH)",
-        add_help=False)
+    )
     parser.add_argument("name", choices=("path", *COMMANDS), metavar="path|" + "|".join(COMMANDS))
     parser.add_argument("arguments", nargs="...")
     parser.set_defaults(func=main)

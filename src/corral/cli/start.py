@@ -1,14 +1,23 @@
-"""``corral start``: run an instance, optionally just for the length of one command."""
+"""``corral start``: run an instance, optionally just for the length of one command.
+
+Without a command it says on stderr where it serves and the line that points commands at
+it, and serves until SIGTERM; with one, that command gets ``CORRAL_URI`` in its environment
+(as ``flux start`` gives its initial program ``FLUX_URI``) and start says nothing, so the
+command's output is all there is.  ``--system`` starts the system instance (`corral.system`).
+"""
 
 import argparse
 import os
 import shutil
 import sys
 
+from .. import system
+from . import command_words
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "start", help="start an instance",
+        "start", connects=False, help="start an instance",
         description="Start a corral instance. With COMMAND, run it with CORRAL_URI set and "
                     "stop when it exits, with its exit status; without, serve until SIGTERM.",
     )
@@ -22,10 +31,25 @@ def register(subparsers):
                              "(tcp://ADDR:PORT or ipc://PATH; default: [agents] listen)")
     parser.add_argument("--key-dir", metavar="DIR",
                         help="the CURVE keys made by corral keygen (default: [agents] key-dir)")
+    parser.add_argument("--system", action="store_true",
+                        help="the site's instance for all users: state in /var/lib/corral, "
+                             "socket /run/corral/local.sock, configuration /etc/corral/, "
+                             "guests allowed, logs for a service manager (paths under "
+                             "$CORRAL_SYSTEM_PREFIX when set)")
+    parser.add_argument("--print-unit", action="store_true",
+                        help="print a systemd unit that runs 'corral start --system', and exit")
     parser.add_argument("--verbose", "-v", action="count", default=0,
-                        help="log to stderr (twice for debug)")
+                        help="log more to stderr, with tracebacks (twice for debug)")
     parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND")
     parser.set_defaults(func=main)
+
+
+def unit_text() -> str:
+    """The packaged systemd unit, its ExecStart naming this Python's corral."""
+    from importlib import resources
+
+    template = resources.files("corral").joinpath("data/corral.service").read_text()
+    return template.replace("@CORRAL@", f"{sys.executable} -m corral")
 
 
 def main(args) -> int:
@@ -34,31 +58,45 @@ def main(args) -> int:
     import logging
 
     from .. import config as config_module
+    from .. import logs
     from ..instance import Instance, StartupError, serve
     from ..store import StoreError
 
-    command = args.cmd
-    if command and command[0] == "--":
-        command = command[1:]
+    if args.print_unit:
+        sys.stdout.write(unit_text())
+        return 0
+    command = command_words(args.cmd)
     if args.test_size is not None and args.test_size < 1:
         print("corral start: --test-size must be at least 1", file=sys.stderr)
         return 1
+    config_path, state_dir, socket_path = args.config, args.state_dir, None
+    if args.system:
+        if config_path is None and os.path.exists(system.config_dir()):
+            config_path = system.config_dir()
+        state_dir = state_dir or system.state_dir()
+        socket_path = system.socket_path()
     try:
-        config = config_module.load(args.config)
+        config = config_module.load(config_path)
+        if args.system:
+            config = config.with_default("access.allow-guest-user", True)
     except config_module.ConfigError as exc:
         print(f"corral start: {exc}", file=sys.stderr)
         return 1
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
-    handler.setLevel(level)
-    root = logging.getLogger("corral")
-    root.setLevel(logging.DEBUG)
-    root.addHandler(handler)
-    state_dir = os.path.abspath(args.state_dir) if args.state_dir else None
-    instance = Instance(config, state_dir, args.test_size, args.listen, args.key_dir)
+    # A system instance logs what it does (INFO); an instance of one's own only problems.
+    quiet = logging.INFO if args.system else logging.WARNING
+    logs.to_stderr(quiet - 10 * min(args.verbose, 2), tracebacks=args.verbose > 0,
+                   one_line=args.system)
+    state_dir = os.path.abspath(state_dir) if state_dir else None
+    instance = Instance(config, state_dir, args.test_size, args.listen, args.key_dir,
+                        socket_path)
+
+    def ready():
+        if not command and not args.system:
+            print(f"corral: serving at {instance.uri}\nexport CORRAL_URI={instance.uri}",
+                  file=sys.stderr, flush=True)
+
     try:
-        return asyncio.run(serve(instance, command or None))
+        return asyncio.run(serve(instance, command or None, ready))
     except (config_module.ConfigError, StoreError, StartupError) as exc:
         print(f"corral start: {exc}", file=sys.stderr)
         if instance.temporary_state_dir:

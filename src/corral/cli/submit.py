@@ -12,6 +12,8 @@ import sys
 from .. import idset
 from .. import jobspec as jobspec_module
 from ..client import RPCError, connect
+from . import CommandError, command_words
+from .progress import Progress
 
 _URGENCY_WORDS = {"hold": 0, "default": 16, "expedite": 31}
 
@@ -53,9 +55,7 @@ def parse_urgency(text) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise SystemExit(
-            f"corral: invalid urgency '{text}' (0-31, hold, default, expedite)"
-        ) from None
+        raise CommandError(f"invalid urgency '{text}' (0-31, hold, default, expedite)") from None
     return value
 
 
@@ -63,7 +63,7 @@ def parse_flags(text) -> int:
     bits = 0
     for word in filter(None, text.split(",")):
         if word not in _FLAG_BITS:
-            raise SystemExit(f"corral: unknown job flag '{word}'")
+            raise CommandError(f"unknown job flag '{word}'")
         bits |= _FLAG_BITS[word]
     return bits
 
@@ -105,10 +105,11 @@ def build_jobspec(args, extra_env=None) -> dict:
             system = spec.setdefault("attributes", {}).setdefault("system", {})
             system.setdefault("environment", {}).update(extra_env)
         return spec
-    if not args.command:
-        raise SystemExit("corral: a COMMAND (or --jobspec=FILE) is required")
+    command = command_words(args.command)
+    if not command:
+        raise CommandError("a COMMAND (or --jobspec=FILE) is required")
     return jobspec_module.build(
-        args.command,
+        command,
         ntasks=args.ntasks,
         nnodes=args.nodes,
         cores_per_task=args.cores_per_task,
@@ -143,7 +144,7 @@ def main(args) -> int:
             try:
                 copies = idset.decode(args.cc)
             except ValueError as exc:
-                raise SystemExit(f"corral submit: --cc: {exc}") from None
+                raise CommandError(f"--cc: {exc}") from None
             specs = [build_jobspec(args, {"CORRAL_JOB_CC": str(cc)}) for cc in copies]
         else:
             specs = [build_jobspec(args)]
@@ -152,7 +153,10 @@ def main(args) -> int:
         return 1
     status = 0
     with connect() as client:
-        for result in client.submit_many(specs, urgency=urgency, flags=flags):
+        with Progress("submit", len(specs), enabled=bool(args.cc)) as progress:
+            results = client.submit_many(specs, urgency=urgency, flags=flags,
+                                         progress=progress.update)
+        for result in results:
             if isinstance(result, RPCError):
                 print(f"corral submit: {result.strerror}", file=sys.stderr)
                 status = 1

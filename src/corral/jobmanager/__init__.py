@@ -107,6 +107,7 @@ class JobManager:
         register("job-info.output", self.info.serve_output, anyone)
         register("job-list.list", self.joblist.serve_list, anyone)
         register("job-list.list-id", self.joblist.serve_list_id, anyone)
+        register("job-list.job-stats", self.joblist.serve_stats, anyone)
         self.jobtap.register_services(self.broker)
 
     def _serve_getinfo(self, msg):

@@ -159,21 +159,24 @@ class Info:
     # --- output ---------------------------------------------------------------------------
 
     def serve_output(self, msg):
-        """Stream a job's stdout and stderr: what exists now, then (``watch``) what comes,
-        until its tasks are gone.  Each chunk read from a file says where in it it ends
-        (``end``, in bytes), so that a client whose connection broke (the controller
-        restarted) asks again from there (``offsets``: ``{stream: byte}``)."""
+        """Stream a job's stdout and stderr: what exists now (with ``tail``, only the last
+        that many bytes of each), then (``watch``) what comes, until its tasks are gone.
+        Each chunk read from a file says where in it it ends (``end``, in bytes), so that a
+        client whose connection broke (the controller restarted) asks again from there
+        (``offsets``: ``{stream: byte}``)."""
         request = msg.payload_object()
         manager = self.manager
         job = manager.job_for(msg, request.get("id"))
+        tail = request.get("tail")
+        if tail is not None and (type(tail) is not int or tail < 0):
+            raise RequestError(errno.EPROTO, "tail must be a number of bytes >= 0")
         offsets = request.get("offsets") or {}
         if not isinstance(offsets, dict) or not all(
-                isinstance(offset, int) and not isinstance(offset, bool) and offset >= 0
-                for offset in offsets.values()):
+                type(offset) is int and offset >= 0 for offset in offsets.values()):
             raise RequestError(errno.EPROTO, "offsets must map streams to byte offsets")
         kept = output.kept_paths(job.id, manager.output_dir)
         readers = [_OutputReader(stream, path, None if path in kept else job.userid,
-                                 offsets.get(stream, 0))
+                                 offsets.get(stream, 0), tail)
                    for stream, path in manager.output_paths(job)]
         return self._stream_output(msg, job, readers, bool(request.get("watch")))
 
@@ -224,14 +227,16 @@ class _OutputReader:
     its user could not read and no ``open()`` can hold the event loop."""
 
     __slots__ = ("stream", "path", "userid", "identity", "fd", "ended", "failure", "decoder",
-                 "position")
+                 "position", "tail")
 
-    def __init__(self, stream, path, userid, position=0):
-        """``position``: the byte of the file to start from."""
+    def __init__(self, stream, path, userid, position=0, tail=None):
+        """``position``: the byte of the file to start from; ``tail``: start that many
+        bytes before its end instead."""
         self.position = position
         self.stream = stream
         self.path = path
         self.userid = userid  # None: kept with the job
+        self.tail = tail  # start this many bytes before the end (None: at the start)
         self.identity = _UNKNOWN  # the user's, looked up once (a file may be long in coming)
         self.fd = None
         self.ended = False  # nothing more will be read
@@ -257,7 +262,19 @@ class _OutputReader:
         except OSError as exc:
             self._fail(exc)
             return
-        if self.fd is not None and self.position:
+        if self.fd is None:
+            return
+        if self.tail is not None:
+            self._skip_to_tail()
+        elif self.position:
+            os.lseek(self.fd, self.position, os.SEEK_SET)
+
+    def _skip_to_tail(self):
+        """The last ``tail`` bytes only (``corral top`` shows the end of a long output);
+        the first line may then be cut, and a character cut in two reads as U+FFFD."""
+        size = os.fstat(self.fd).st_size
+        if size > self.tail:
+            self.position = size - self.tail
             os.lseek(self.fd, self.position, os.SEEK_SET)
 
     def _open_as_user(self) -> int | None:

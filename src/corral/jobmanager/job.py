@@ -165,6 +165,7 @@ class Job:
             "t_run": self.t_run,
             "t_cleanup": self.t_cleanup,
             "t_inactive": self.t_inactive,
+            "expiration": (self.R["execution"].get("expiration") or 0.0) if self.R else 0.0,
             "waitstatus": self.waitstatus,
             "exception": self.exception,
             "result": int(self.result) if self.result is not None else None,

@@ -3,18 +3,40 @@
 Pending jobs come first in scheduling order (priority, then id), then running jobs (newest
 first), then inactive ones (most recently finished first), as ``flux jobs`` shows them.
 ``since`` keeps only the inactive jobs that ended at or after that time, so that a listing
-of what is current (Slurm's ``squeue``) does not carry the whole history.
+of what is current (Slurm's ``squeue``) does not carry the whole history; ``queue`` keeps one
+queue's jobs.  With ``max``, only that many jobs are ordered (a partial sort), so that a view
+of the first screenful (``corral top``) costs little more than one pass over the jobs.
+
+``job-list.job-stats`` counts jobs by state, in all and per queue, as Flux's does; it walks
+the active jobs only (inactive ones are counted, not visited) and is open to every user, as
+counts say nothing of whose jobs they are.
 """
 
+import collections
 import errno
+import heapq
 
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
 from ..states import (
+    INACTIVE,
     RESULT_NAMES,
+    RUNNING,
     STATE_NAMES,
     State,
 )
+
+#: The active states ``job-stats`` counts, by the names Flux gives them there.
+_STAT_NAMES = {int(state): STATE_NAMES[state].lower() for state in
+               (State.DEPEND, State.PRIORITY, State.SCHED, State.RUN, State.CLEANUP)}
+_STAT_STATES = tuple(_STAT_NAMES.values())
+
+
+def _first(jobs, key, limit):
+    """``jobs`` ordered by ``key``, only the first ``limit`` of them if ``limit`` > 0."""
+    if limit > 0:
+        return heapq.nsmallest(limit, jobs, key)
+    return sorted(jobs, key=key)
 
 
 def describe(job) -> dict:
@@ -35,6 +57,9 @@ class JobList:
         userid = request.get("userid", msg.userid)
         limit = request.get("max", 0)
         since = request.get("since", 0)
+        queue = request.get("queue")
+        if queue is not None and not isinstance(queue, str):
+            raise RequestError(errno.EPROTO, "queue must be a string")
         if type(since) not in (int, float):
             raise RequestError(errno.EPROTO, "since must be a number (epoch seconds)")
         if type(states) is not int or type(results) is not int or type(limit) is not int:
@@ -49,26 +74,46 @@ class JobList:
                 return False
             if userid != -1 and job.userid != userid:
                 return False
-            if results and job.state == State.INACTIVE:
+            if queue is not None and job.queue != queue:
+                return False
+            if results and job.state == INACTIVE:
                 return job.result is not None and bool(job.result & results)
-            return not results or job.state == State.INACTIVE
+            return not results or job.state == INACTIVE
 
         manager = self.manager
         pending, running = [], []
         for job in manager.active.values():
             if wanted(job):
-                (running if job.state & State.RUNNING else pending).append(job)
-        pending.sort(key=lambda job: (-job.priority, job.id))
-        running.sort(key=lambda job: (-(job.t_run or 0), -job.id))
-        inactive = []
-        if states & State.INACTIVE:
+                # Plain ints (not State): this runs once per active job per listing.
+                (running if job.state & RUNNING else pending).append(job)
+        jobs = _first(pending, lambda job: (-job.priority, job.id), limit)
+        left = limit - len(jobs) if limit > 0 else 0
+        if limit <= 0 or left > 0:
+            jobs += _first(running, lambda job: (-(job.t_run or 0), -job.id), left)
+            left = limit - len(jobs) if limit > 0 else 0
+        if states & State.INACTIVE and (limit <= 0 or left > 0):
             inactive = [job for job in manager.inactive.values()
                         if (job.t_inactive or 0) >= since and wanted(job)]
-            inactive.sort(key=lambda job: (-(job.t_inactive or 0), -job.id))
-        jobs = pending + running + inactive
-        if limit > 0:
-            jobs = jobs[:limit]
+            jobs += _first(inactive, lambda job: (-(job.t_inactive or 0), -job.id), left)
         msg.respond({"jobs": [describe(job) for job in jobs]})
+
+    def serve_stats(self, msg):
+        counts = dict.fromkeys(_STAT_STATES, 0)
+        queues = {}
+        pairs = collections.Counter((job.state, job.queue) for job in self.manager.active.values())
+        for (state, queue), count in pairs.items():
+            name = _STAT_NAMES.get(state)
+            if name is not None:
+                counts[name] += count
+                by_queue = queues.setdefault(queue, dict.fromkeys(_STAT_STATES, 0))
+                by_queue[name] += count
+        counts["inactive"] = len(self.manager.inactive)
+        counts["total"] = sum(counts.values())
+        msg.respond({
+            "job_states": counts,
+            "queues": [{"name": name, "job_states": dict(by_queue, total=sum(by_queue.values()))}
+                       for name, by_queue in queues.items() if name is not None],
+        })
 
     def serve_list_id(self, msg):
         request = msg.payload_object()

@@ -17,7 +17,7 @@ from ..broker.message import RequestError
 from ..states import State
 from . import stack
 from .jobtap_loading import PluginLoading
-from .plugin import CURRENT_JOB, PRIORITY_UNAVAIL, Args, Plugin
+from .plugin import CURRENT_JOB, PRIORITY_UNAVAIL, Args, Plugin, reject_job_default
 from .update import JOBSPEC_UPDATE_ROOTS, jobspec_with_updates
 
 log = logging.getLogger("corral.jobtap")
@@ -35,6 +35,8 @@ class JobtapHost(PluginLoading):
         self.plugins: list[Plugin] = []
         self.current_jobs: list = []
         self.staged_jobspec_updates: dict[int, dict] = {}
+        #: The plugin whose callback failed the last failed stack call.
+        self.failed_plugin: Plugin | None = None
         self._index: dict[str, tuple] = {}
         # Builtins that controller subsystems add (flux-core's jobtap_register_builtin):
         # name -> plugin_init bound to that subsystem.
@@ -148,9 +150,23 @@ class JobtapHost(PluginLoading):
             return None
         args = Args(self.job_args(job))
         if stack.stack_call(self, entries, job, topic, args) < 0:
-            errmsg = args.out.get("errmsg")
-            return errmsg if isinstance(errmsg, str) else "rejected by job-manager plugin"
+            return self.rejection(args)
         return None
+
+    def rejection(self, args, default="rejected by job-manager plugin",
+                  prefix="rejected by") -> str:
+        """What the submitter is told when a plugin failed the call with ``args``: a site
+        plugin's message after its name (``rejected by limits.py: user 0 already has 2
+        active jobs``), so that a user knows whom to ask; a builtin's as it is (Flux's own
+        texts, which say what they are about); without a message, ``default`` naming the
+        plugin."""
+        plugin = self.failed_plugin
+        errmsg = args.out.get("errmsg")
+        if not isinstance(errmsg, str):
+            return f"{default} '{plugin.display_name}'"
+        if plugin.builtin or errmsg == reject_job_default(plugin):
+            return errmsg
+        return f"{prefix} {plugin.display_name}: {errmsg}"
 
     def check_dependencies(self, job, raise_exception=False, plugin=None) -> str | None:
         """Call ``job.dependency.<scheme>`` for each dependency; the first error, or None.
@@ -187,9 +203,7 @@ class JobtapHost(PluginLoading):
                 if rc == 0:
                     error = f'dependency scheme "{scheme}" not supported'
                 else:
-                    errmsg = args.out.get("errmsg")
-                    error = (errmsg if isinstance(errmsg, str)
-                             else "rejected by job-manager dependency plugin")
+                    error = self.rejection(args, "rejected by job-manager dependency plugin")
             if not raise_exception:
                 return error
             self.manager.raise_exception(
@@ -227,9 +241,8 @@ class JobtapHost(PluginLoading):
         if rc == 0:
             _fail(errno.EINVAL, f"update of {key} not supported")
         if rc < 0:
-            errmsg = args.out.get("errmsg")
-            _fail(errno.EINVAL, errmsg if isinstance(errmsg, str)
-                  else "update rejected by job-manager plugin")
+            _fail(errno.EINVAL, self.rejection(args, "update rejected by job-manager plugin",
+                                               "update rejected by"))
         validated = args.out.get("validated", 0)
         feasibility = args.out.get("feasibility", 0)
         extra = args.out.get("updates", {})
@@ -247,8 +260,7 @@ class JobtapHost(PluginLoading):
             return None
         args = Args(self.job_args(job, jobspec=jobspec))
         if stack.stack_call(self, entries, job, "job.validate", args) < 0:
-            errmsg = args.out.get("errmsg")
-            return errmsg if isinstance(errmsg, str) else "rejected by job-manager plugin"
+            return self.rejection(args)
         return None
 
     def notify_subscribers(self, job, name, event):

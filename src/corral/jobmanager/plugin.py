@@ -83,6 +83,11 @@ class Handler:
         self.has_arg = has_arg
 
 
+def reject_job_default(plugin) -> str:
+    """What `Plugin.reject_job` without a message tells the submitter (Flux's text)."""
+    return f"rejected by job-manager plugin '{plugin.display_name}'"
+
+
 class Plugin:
     """A loaded jobtap plugin, as its callbacks see it (``p``)."""
 
@@ -188,7 +193,7 @@ class Plugin:
 
     def reject_job(self, args: Args, fmt: str | None = None, *fmtargs) -> int:
         if fmt is None:
-            return self.error(args, "rejected by job-manager plugin '%s'", self.display_name)
+            return self.error(args, "%s", reject_job_default(self))
         return self.error(args, fmt, *fmtargs)
 
     def raise_exception(self, job_id: int, type_: str, severity: int, fmt: str, *fmtargs):

@@ -2,6 +2,12 @@
 
 ``corral cancel`` is a ``cancel`` exception of severity 0.  Guests may only raise
 exceptions on their own jobs, and the exception records who raised it.
+
+A streaming ``raiseall`` works through its jobs in slices of `RAISEALL_SLICE`, answering
+``{"count", "total"}`` after each and letting the event loop run between them (so a cancel of
+100,000 jobs neither holds the controller nor leaves its caller without news), then ends
+with ENODATA.  A job that ended between slices is skipped.  Without streaming it answers once,
+as Flux's does.
 """
 
 import errno
@@ -10,6 +16,9 @@ from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
 from ..limits import MAX_TEXT
 from ..states import State
+
+#: Jobs a streaming ``raiseall`` raises on between two looks at the event loop.
+RAISEALL_SLICE = 500
 
 
 def check_exception_type(type_) -> str:
@@ -73,7 +82,27 @@ class Raise:
             if job.state & states and job.state != State.NEW
             and (userid == -1 or job.userid == userid)
         ]
-        if not dry_run:
+        if dry_run:
+            msg.respond({"count": len(targets)})
+        elif msg.streaming:
+            self._raise_slices(msg, targets, (type_, severity, note), states, 0, 0)
+        else:
             for job in targets:
                 self.manager.raise_exception(job, type_, severity, note, msg.userid)
-        msg.respond({"count": len(targets)})
+            msg.respond({"count": len(targets)})
+
+    def _raise_slices(self, msg, targets, exception, states, start, count):
+        if msg.cancelled:
+            return
+        manager = self.manager
+        for job in targets[start:start + RAISEALL_SLICE]:
+            if job.state & states and manager.active.get(job.id) is job:
+                manager.raise_exception(job, *exception, msg.userid)
+                count += 1
+        start += RAISEALL_SLICE
+        msg.respond({"count": count, "total": len(targets)})
+        if start < len(targets):
+            manager.loop.call_soon(self._raise_slices, msg, targets, exception, states, start,
+                                   count)
+        else:
+            msg.end_stream()

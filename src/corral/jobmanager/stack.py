@@ -3,7 +3,8 @@
 This is the hot loop of the plugin system (flux-core's ``jobtap_stack_call``), kept apart from
 loading and naming so that its cost is easy to see and measure.  For each plugin whose
 handlers match the topic, its first matching handler runs; a negative return or an exception
-is a failure that skips every later plugin; jobspec updates the plugin staged are posted as
+is a failure that skips every later plugin (the host's ``failed_plugin`` names it, for the
+message the caller sends); jobspec updates the plugin staged are posted as
 one ``jobspec-update`` event right after it returns.  The result is -1 on failure, otherwise
 the number of plugins that handled the topic.
 
@@ -109,6 +110,7 @@ def stack_call(host, entries, job, topic, args) -> int:
             start = end
             if rc is not None and rc != 0 and _checked_rc(plugin, topic, rc) < 0:
                 log.debug("jobtap: %s: %s: rc=-1", plugin.display_name, topic)
+                host.failed_plugin = plugin
                 host.discard_jobspec_updates(job)
                 return -1
             if host.staged_jobspec_updates and not host.post_jobspec_updates(job):

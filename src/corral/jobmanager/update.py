@@ -131,8 +131,10 @@ class Update:
             state = self.manager.queues.queues.get(queue)
             if state is not None and not state.enabled:
                 raise RequestError(errno.EINVAL, f"queue {queue} is currently disabled")
-        if not self.manager.scheduler.pool.feasible(updated):
-            raise RequestError(errno.EINVAL, "unsatisfiable request")
+        pool = self.manager.scheduler.pool
+        if not pool.feasible(updated):
+            raise RequestError(errno.EINVAL,
+                               f"unsatisfiable request: {pool.why_unsatisfiable(updated)}")
 
     @staticmethod
     def _expiration(job, duration: float) -> float:

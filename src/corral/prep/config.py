@@ -7,8 +7,8 @@ PrologSlurmctld, EpilogSlurmctld; a string or an array), ``timeout``, ``prolog-t
 ``flags`` (PrologFlags), ``max-batch-requeue`` (MaxBatchRequeue), ``nohold-on-prolog-fail``
 and ``requeue-delay`` (SchedulerParameters), ``cluster-name`` (ClusterName, default
 ``"corral"``) and ``slow-hook-threshold`` (how long a synchronous controller hook may hold the
-event loop before it is logged, default 0.1 s). Every problem is a `ConfigError` naming the
-file and key. This module must not load plugins or run scripts.
+event loop before it is logged, default 0.1 s), declared in `corral.config_keys`. Every problem
+is a `ConfigError` naming the file and key. This module must not load plugins or run scripts.
 """
 
 import math
@@ -26,12 +26,6 @@ _SUPPORTED_FLAGS = {name.lower(): name
 #: Flags that imply Alloc, as in Slurm.
 _IMPLY_ALLOC = frozenset({"DeferBatch", "ForceRequeueOnFail", "NoHold"})
 _CONTAINMENT_FLAGS = {name.lower(): name for name in ("Contain", "RunInJob", "X11")}
-
-_KEYS = frozenset({
-    "plugins", "parameters", "prolog", "epilog", "prolog-slurmctld", "epilog-slurmctld",
-    "timeout", "prolog-timeout", "epilog-timeout", "flags", "max-batch-requeue",
-    "nohold-on-prolog-fail", "requeue-delay", "cluster-name", "slow-hook-threshold",
-})
 
 
 @dataclass(frozen=True)
@@ -59,11 +53,7 @@ class PrepSettings:
 
 def read(config: Config) -> PrepSettings:
     """Read and check ``[prep]`` of ``config``."""
-    table = config.get_table("prep", {})
-    for key in table:
-        if key not in _KEYS:
-            raise config.error(f"prep.{key}", f"unknown key (expected one of "
-                                              f"{', '.join(sorted(_KEYS))})")
+    config.get_table("prep", {})  # refuses a [prep] that is not a table
     conf_dir = _conf_dir(config.path)
     timeout = _timeout(config, "prep.timeout", None)
     return PrepSettings(

@@ -45,6 +45,8 @@ class ScriptPlugin:
     # --- the PrEp plugin functions ----------------------------------------------------------
 
     def init(self):
+        if self._node:
+            self._warn_of_empty_patterns()
         if not self._controller:
             return SUCCESS
         problems = []
@@ -60,6 +62,16 @@ class ScriptPlugin:
         self._have_prolog_slurmctld = bool(self._settings.prolog_slurmctld)
         self._have_epilog_slurmctld = bool(self._settings.epilog_slurmctld)
         return SUCCESS
+
+    def _warn_of_empty_patterns(self):
+        """A node script pattern is globbed at each job, so one that matches nothing is not
+        an error at start (the file may come later), but every hook fails until it does."""
+        for name, patterns in (("prolog", self._settings.prolog),
+                               ("epilog", self._settings.epilog)):
+            for pattern in patterns:
+                if not glob.glob(pattern):
+                    log.warning("[prep] %s: '%s' matches no file: every node %s fails until "
+                                "it does", name, pattern, name)
 
     def fini(self):
         self._controller_scripts.kill_all()

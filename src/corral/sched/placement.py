@@ -70,3 +70,45 @@ def place(request, capacity: Capacity) -> dict | None:
         if len(placement) == nnodes:
             return placement
     return None
+
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _size(cores: int, gpus: int) -> str:
+    return _count(cores, "core") + (f" and {_count(gpus, 'GPU')}" if gpus else "")
+
+
+def why_unsatisfiable(request, whole: Capacity) -> str:
+    """What ``request`` asks that no node, or not all the nodes together, can give, in one
+    sentence (``4 cores per node requested; the largest node has 2``).  Only for a request
+    that `place` refused on ``whole`` (every node free): it walks every node."""
+    node_cores, node_gpus = whole.node_cores, whole.node_gpus
+    nodes = len(node_cores)
+    largest = {"core": max(node_cores, default=0), "GPU": max(node_gpus, default=0)}
+    if request.nnodes:
+        if request.nnodes > nodes:
+            return f"{_count(request.nnodes, 'node')} requested; the instance has {nodes}"
+        share = -(-request.nslots // request.nnodes)  # slots on the fullest node
+        cores, gpus = share * request.cores_per_slot, share * request.gpus_per_slot
+        unit = "per node"
+    else:
+        cores, gpus = request.cores_per_slot, request.gpus_per_slot
+        unit = "per slot"
+    for wanted, noun in ((cores, "core"), (gpus, "GPU")):
+        if wanted > largest[noun]:
+            return (f"{_count(wanted, noun)} {unit} requested; the largest node has "
+                    f"{largest[noun]}")
+    if request.nnodes:
+        big = sum(1 for rank in range(nodes)
+                  if node_cores[rank] >= cores and node_gpus[rank] >= gpus)
+        return (f"{_count(request.nnodes, 'node')} of {_size(cores, gpus)} requested; "
+                f"{big} of the {nodes} nodes {'has' if big == 1 else 'have'} that much")
+    fits = 0
+    for rank in range(nodes):
+        slots = node_cores[rank] // cores
+        fits += min(slots, node_gpus[rank] // gpus) if gpus else slots
+    return (f"{_count(request.nslots, 'slot')} of {_size(cores, gpus)} requested; the "
+            f"{_count(nodes, 'node')} {'holds' if nodes == 1 else 'hold'} {fits}")

@@ -5,6 +5,10 @@ every queue; ``[queues.NAME] queue-policy`` overrides it for one queue.  A job w
 limit is planned with its queue's default duration
 (``[queues.NAME.policy.jobspec.defaults.system] duration``, else
 ``[policy.jobspec.defaults.system] duration``); with none, it is planned as never ending.
+
+``[sched] queue-depth`` (fluxion's ``queue-params.queue-depth``, and its default of 32) is how
+many pending jobs one scheduling pass considers, in priority order: a backfill pass over a
+deep queue costs that many jobs, not the whole queue.  ``0`` considers every job.
 """
 
 import math
@@ -12,12 +16,16 @@ import math
 from . import conservative, easy, fcfs
 
 POLICIES = {module.name: module for module in (fcfs, easy, conservative)}
+#: Pending jobs one pass considers unless ``[sched] queue-depth`` says otherwise (fluxion's).
+DEFAULT_QUEUE_DEPTH = 32
 
 
 class QueuePolicies:
     def __init__(self, default=fcfs, by_queue=None, default_duration=math.inf,
-                 durations=None, queue_names=None):
+                 durations=None, queue_names=None, depth=DEFAULT_QUEUE_DEPTH):
         self.default = default
+        #: How many pending jobs a pass considers (None: all).
+        self.depth = depth
         #: The configured queues (None: one anonymous queue).
         self.queue_names = queue_names
         self.by_queue = by_queue or {}
@@ -40,6 +48,9 @@ class QueuePolicies:
         ``[sched] queue-policy``."""
         if config is None:
             return cls(POLICIES[policy_name or "fcfs"])
+        depth = config.get_int("sched.queue-depth", DEFAULT_QUEUE_DEPTH)
+        if depth < 0:
+            raise config.error("sched.queue-depth", "must be 0 (every job) or more")
         default = POLICIES[policy_name] if policy_name else _policy(config, "sched.queue-policy")
         by_queue = {}
         durations = {}
@@ -55,7 +66,7 @@ class QueuePolicies:
                 if config.get(key) is not None:
                     durations[name] = _duration(config, key)
         names = list(queues) if isinstance(queues, dict) and queues else None
-        return cls(default, by_queue, default_duration, durations, names)
+        return cls(default, by_queue, default_duration, durations, names, depth or None)
 
 
 def _policy(config, key):

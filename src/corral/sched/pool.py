@@ -7,7 +7,7 @@ what they have but take nothing new.
 
 from dataclasses import dataclass
 
-from .placement import Capacity, place
+from .placement import Capacity, place, why_unsatisfiable
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,10 @@ class ResourcePool:
     def feasible(self, request) -> bool:
         """Could the request ever be satisfied, with every node free and in service?"""
         return place(request, self.whole_capacity) is not None
+
+    def why_unsatisfiable(self, request) -> str:
+        """For a request `feasible` refused: what it asks and what the nodes have."""
+        return why_unsatisfiable(request, self.whole_capacity)
 
     def capacity(self) -> Capacity:
         """What is free now, as counts; drained nodes offer nothing."""

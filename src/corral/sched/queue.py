@@ -13,6 +13,8 @@ import itertools
 
 #: How many jobs `in_order` takes off the heap one by one before sorting the rest.
 _POPS_BEFORE_SORT = 16
+#: A walk of at most 1/8 of the queue pops every job it takes instead of sorting the queue.
+_SHORT_WALK = 8
 
 
 class PendingQueue:
@@ -69,15 +71,20 @@ class PendingQueue:
         heapq.heapify(heap)
         self._heap = heap
 
-    def in_order(self):
-        """Queued jobs in allocation order, lazily.  The first jobs come off the heap itself
-        (a pass that stops after a few pays a few pops, however long the queue); a pass that
-        goes on sorts the heap (a sorted list is a heap, so the next pass's sort is nearly
-        free).  Jobs the caller did not remove go back when the walk ends or is closed."""
+    def in_order(self, depth=None):
+        """The first ``depth`` queued jobs (all by default) in allocation order, lazily.
+
+        A walk that stops after a few jobs, or is short for the queue, takes them off the
+        heap itself (a few pops however long the queue); a longer one sorts the heap (a
+        sorted list is a heap, so the next pass's sort is nearly free).  Jobs the caller did
+        not remove go back when the walk ends or is closed."""
         heap = self._heap
+        short = depth is not None and (depth <= _POPS_BEFORE_SORT
+                                       or depth * _SHORT_WALK < len(heap))
+        pops = depth if short else _POPS_BEFORE_SORT
         taken = []
         try:
-            for _ in range(_POPS_BEFORE_SORT):
+            for _ in range(pops):
                 while heap and heap[0][3] is None:
                     heapq.heappop(heap)
                 if not heap:
@@ -85,6 +92,8 @@ class PendingQueue:
                 entry = heapq.heappop(heap)
                 taken.append(entry)
                 yield entry[3]
+            if short:
+                return
             last = taken[-1]
             live = [entry for entry in (*taken, *heap) if entry[3] is not None]
             taken = []
@@ -92,7 +101,10 @@ class PendingQueue:
             self._heap = live
             # Entries are unique by (priority, id, serial): go on after the last one taken,
             # whether or not the caller has since removed it.
-            for entry in live[bisect.bisect_right(live, last):]:
+            rest = live[bisect.bisect_right(live, last):]
+            if depth is not None:
+                rest = rest[:depth - pops]
+            for entry in rest:
                 if entry[3] is not None:
                     yield entry[3]
         finally:

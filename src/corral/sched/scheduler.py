@@ -6,7 +6,8 @@ of a request only its id, priority, queue and resource request (``job.request``)
 through ``respond``: ``allocated``, ``denied``, and ``annotate`` for what a waiting job is
 told (its reservation, ``sched.t_estimate``, and why it waits, ``sched.reason_pending``).
 
-A pass walks the pending jobs in priority order and asks each queue's policy (`fcfs`, `easy`,
+A pass walks the pending jobs in priority order (the first ``[sched] queue-depth`` of them)
+and asks each queue's policy (`fcfs`, `easy`,
 `conservative`) what a job that does not fit gets; a job starts only where the pass's
 `Profile` says it delays no reservation.  A pass runs once per loop iteration after anything
 that could change the answer (a new request, freed resources, a priority change, an undrained
@@ -47,7 +48,8 @@ class Scheduler:
 
     def request(self, job):
         if not self.pool.feasible(job.request):
-            self.loop.call_soon(self.respond.denied, job, "unsatisfiable request")
+            why = self.pool.why_unsatisfiable(job.request)
+            self.loop.call_soon(self.respond.denied, job, f"unsatisfiable request: {why}")
             return
         self.pending.push(job)
         self._schedule_soon()
@@ -123,10 +125,12 @@ class Scheduler:
         stopped_queues = set()
         waiting_for_resources: dict[int, float | None] = {}
         names = None
+        considered = started = 0
         # Closed at once, so that the jobs the walk took off the heap are back before
         # anything else looks at the queue.
-        with contextlib.closing(self.pending.in_order()) as jobs:
+        with contextlib.closing(self.pending.in_order(policies.depth)) as jobs:
             for job in jobs:
+                considered += 1
                 queue = job.queue
                 if queue in stopped_queues:
                     continue
@@ -143,6 +147,7 @@ class Scheduler:
                     if names is None:
                         names = self.pool.node_names()
                     self._allocate(job, counts, now, duration, names)
+                    started += 1
                     continue
                 if policy.reserves(reservations):
                     found = profile.earliest(request, duration)
@@ -158,6 +163,11 @@ class Scheduler:
                     stopped_queues.add(queue)
                 if self._nothing_left_to_do(profile, stopped_queues, reservations_by_queue):
                     break
+            else:
+                if started and considered == policies.depth:
+                    # The pass stopped at the queue depth having started jobs: the jobs
+                    # behind them get their turn in the next pass.
+                    self._schedule_soon()
         self._tell(waiting_for_resources)
 
     def _nothing_left_to_do(self, profile, stopped_queues, reservations_by_queue) -> bool:

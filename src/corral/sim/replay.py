@@ -28,7 +28,7 @@ class Replay:
     """One run of a trace: the result of `run` is the trace with start and end filled in."""
 
     def __init__(self, trace: swf.Trace, config, nodes: int, cores_per_node: int,
-                 policy: str | None = None, jobtap=(), kill_at_limit=False):
+                 policy: str | None = None, jobtap=(), kill_at_limit=False, prep=()):
         self.trace = trace
         self.config = config
         self.nodes = nodes
@@ -36,6 +36,7 @@ class Replay:
         self.policy = policy
         self.jobtap = list(jobtap)
         self.kill_at_limit = kill_at_limit
+        self.prep = list(prep)
         self.rejected = 0
         self.wall_seconds = 0.0
 
@@ -46,7 +47,7 @@ class Replay:
         try:
             with patched_time(loop):
                 machine = Machine(loop, self.config, self.nodes, self.cores_per_node,
-                                  self.policy, self.jobtap, self.kill_at_limit)
+                                  self.policy, self.jobtap, self.kill_at_limit, self.prep)
                 try:
                     loop.run_until_complete(self._drive(loop, machine))
                 finally:

@@ -3,9 +3,11 @@
 ``afterok:12:13,afterany:14`` becomes ``afterok:12``, ``afterok:13`` and ``afterany:14``
 (``.dependency-after``); ``after`` means "after it started" (``afterstart``); ``singleton``
 is ``.dependency-singleton``'s.  A job id names a corral job, ``A_3`` one task of array
-``A`` and a bare array id every task of it, as in Slurm.  corral's dependencies all must hold,
-so the ``?`` (any of) form, ``aftercorr``, ``afterburstbuffer`` and ``+time`` delays are
-refused with a sentence naming them.
+``A`` and a bare array id every task of it, as in Slurm.  A ``?`` list (any of its items
+satisfied is enough) becomes one ``anyof`` dependency of ``.dependency-after``; in it an id
+must name one job (an array task as ``A_3``), since "every task of A" is not one item.
+``aftercorr``, ``afterburstbuffer`` and ``+time`` delays are refused with a sentence naming
+them, and so is a list that mixes ``,`` and ``?``, as in Slurm.
 """
 
 from .options import OptionError
@@ -15,14 +17,28 @@ _SCHEMES = {"after": "afterstart", "afterany": "afterany", "afterok": "afterok",
 _REFUSED = ("aftercorr", "afterburstbuffer")
 
 
-def parse(text: str) -> list[tuple[str, str]]:
+#: The scheme of a ``?`` list: its pairs are the value.
+ANY_OF = "anyof"
+
+
+def parse(text: str) -> list[tuple]:
     """``(corral scheme, Slurm job id text)`` pairs of a dependency list; ``singleton``
-    gives ``("singleton", "")``."""
+    gives ``("singleton", "")`` and a ``?`` list one ``(ANY_OF, pairs)``."""
     if "?" in text:
-        raise OptionError(f"--dependency={text}: '?' (any of the dependencies) is not "
-                          "supported by corral, whose dependencies must all be satisfied")
+        if "," in text:
+            raise OptionError(f"invalid dependency specification: {text} (a list is "
+                              "separated by ',' or by '?', not both)")
+        pairs = _pairs(text, "?")
+        if ("singleton", "") in pairs:
+            raise OptionError(f"invalid dependency specification: {text} (singleton "
+                              "cannot be one of a '?' list)")
+        return [(ANY_OF, pairs)]
+    return _pairs(text, ",")
+
+
+def _pairs(text: str, separator: str) -> list[tuple[str, str]]:
     pairs = []
-    for item in text.split(","):
+    for item in text.split(separator):
         item = item.strip()
         if item == "singleton":
             pairs.append(("singleton", ""))
@@ -49,6 +65,17 @@ def to_rfc26(pairs, resolve) -> list[str]:
     for scheme, job_id in pairs:
         if scheme == "singleton":
             result.append("singleton:1")
-            continue
-        result.extend(f"{scheme}:{target}" for target in resolve(job_id))
+        elif scheme == ANY_OF:
+            result.append(f"{ANY_OF}:" + ",".join(_one(member_scheme, member_id, resolve)
+                                                  for member_scheme, member_id in job_id))
+        else:
+            result.extend(f"{scheme}:{target}" for target in resolve(job_id))
     return result
+
+
+def _one(scheme: str, job_id: str, resolve) -> str:
+    targets = resolve(job_id)
+    if len(targets) != 1:
+        raise OptionError(f"--dependency: {job_id} is an array of {len(targets)} tasks; in a "
+                          f"'?' list name one of them ({job_id}_N)")
+    return f"{scheme}:{targets[0]}"

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 
-from .. import hostlist, resource_set
+from .. import hostlist, resource_set, signals
 from ..client import connect
 from ..prep.environment import compress_counts
 from . import DEFAULT_PARTITION, patterns, records
@@ -136,8 +136,7 @@ def _arm_signal(text, child, R):
 
     target, _colon, rest = text.rpartition(":")
     name, _at, before = rest.partition("@")
-    signum = int(name) if name.isdigit() else getattr(
-        signal, name.upper() if name.upper().startswith("SIG") else "SIG" + name.upper())
+    signum = signals.number(name)  # checked at submit (`submission.check_signal`)
     expiration = R["execution"].get("expiration") or 0
     if not expiration:
         return

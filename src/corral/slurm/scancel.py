@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 
+from .. import signals
 from ..client import RPCError
 from . import options, records, run, states
 from .options import Option
@@ -25,13 +26,9 @@ _OPTIONS = [
 
 
 def _signal_number(text: str) -> int:
-    name = text.upper()
-    if name.isdigit():
-        return int(name)
-    name = name if name.startswith("SIG") else "SIG" + name
     try:
-        return int(getattr(signal, name))
-    except AttributeError:
+        return signals.number(text)
+    except ValueError:
         raise options.OptionError(f"Invalid job signal: {text}") from None
 
 

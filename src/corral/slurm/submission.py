@@ -20,6 +20,8 @@ import re
 import socket
 
 from .. import jobspec as jobspec_module
+from .. import signals
+from ..cli.progress import Progress
 from ..client import RPCError
 from . import DEFAULT_PARTITION, dependencies, launchers, records, times
 from .options import OptionError
@@ -115,13 +117,13 @@ def _memory(values) -> dict:
 
 
 def check_signal(text: str) -> str:
-    import signal
-
     match = _SIGNAL.fullmatch(text)
-    if match:
-        name = match[2].upper()
-        if name.isdigit() or hasattr(signal, name) or hasattr(signal, "SIG" + name):
+    try:
+        if match:
+            signals.number(match[2])
             return text
+    except ValueError:
+        pass
     raise OptionError(f"invalid --signal specification '{text}'")
 
 
@@ -341,24 +343,28 @@ def submit(client, request: JobRequest) -> list[int]:
         _memo(client, [(job_id, request.memo())])
         return [job_id]
     ids, throttle = request.array
-    first = _submit_one(client, request.jobspec(ids[0], 0, extra), request)
-    job_ids = [first]
-    # A throttled task waits for the one ``throttle`` places before it, whose id is known
-    # only once submitted: submit in waves of ``throttle`` tasks.
-    wave = throttle or len(ids)
-    for start in range(1, len(ids), wave):
-        batch = []
-        for index in range(start, min(start + wave, len(ids))):
-            task_dependencies = list(extra)
-            if throttle and index >= throttle:
-                task_dependencies.append(f"afterany:{job_ids[index - throttle]}")
-            batch.append(request.jobspec(ids[index], first, task_dependencies))
-        for result in client.submit_many(batch, urgency=request.urgency):
-            if isinstance(result, RPCError):
-                raise SubmitError(_rejection(result))
-            job_ids.append(result)
-    _memo(client, [(job_id, request.memo(task, first if job_id != first else 0))
-                   for job_id, task in zip(job_ids, ids, strict=False)])
+    with Progress("sbatch", len(ids), unit="tasks", enabled=len(ids) > 1) as progress:
+        first = _submit_one(client, request.jobspec(ids[0], 0, extra), request)
+        job_ids = [first]
+        # A throttled task waits for the one ``throttle`` places before it, whose id is
+        # known only once submitted: submit in waves of ``throttle`` tasks.
+        wave = throttle or len(ids)
+        for start in range(1, len(ids), wave):
+            batch = []
+            for index in range(start, min(start + wave, len(ids))):
+                task_dependencies = list(extra)
+                if throttle and index >= throttle:
+                    task_dependencies.append(f"afterany:{job_ids[index - throttle]}")
+                batch.append(request.jobspec(ids[index], first, task_dependencies))
+            done = len(job_ids)
+            for result in client.submit_many(
+                    batch, urgency=request.urgency,
+                    progress=lambda count, done=done: progress.update(done + count)):
+                if isinstance(result, RPCError):
+                    raise SubmitError(_rejection(result))
+                job_ids.append(result)
+        _memo(client, [(job_id, request.memo(task, first if job_id != first else 0))
+                       for job_id, task in zip(job_ids, ids, strict=False)])
     return job_ids
 
 
@@ -373,10 +379,25 @@ def _rejection(exc) -> str:
     return f"Batch job submission failed: {exc.strerror or exc}"
 
 
+#: Memo requests in flight at once: an array's thousands of memos cost round trips, not
+#: one round trip each.
+_MEMO_WINDOW = 256
+
+
 def _memo(client, items):
     """Record the memos listings read; a job already gone (a very short one) is fine."""
+    sent = []
     for job_id, memo in items:
-        try:
-            client.rpc("job-manager.memo", {"id": job_id, "memo": {records.SLURM_MEMO: memo}})
-        except RPCError:
-            pass
+        sent.append(client.send("job-manager.memo",
+                                {"id": job_id, "memo": {records.SLURM_MEMO: memo}}))
+        if len(sent) >= _MEMO_WINDOW:
+            _memo_answered(client, sent.pop(0))
+    for tag in sent:
+        _memo_answered(client, tag)
+
+
+def _memo_answered(client, tag):
+    try:
+        client.answer(tag)
+    except RPCError:
+        pass

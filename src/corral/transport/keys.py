@@ -59,7 +59,8 @@ def _secret(path: str) -> tuple[bytes, bytes]:
     except FileNotFoundError:
         raise KeyMaterialError(f"{path} does not exist (corral keygen makes it)") from None
     except (OSError, ValueError) as exc:
-        raise KeyMaterialError(f"cannot read the key in {path}: {exc}") from None
+        raise KeyMaterialError(f"cannot read the key in {path}: "
+                               f"{getattr(exc, 'strerror', None) or exc}") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyMaterialError(f"{path} is accessible by other users (mode "
                                f"{stat.S_IMODE(mode):o}): make it 0600")
@@ -74,7 +75,8 @@ def _public(path: str) -> bytes:
     except FileNotFoundError:
         raise KeyMaterialError(f"{path} does not exist (corral keygen makes it)") from None
     except (OSError, ValueError) as exc:
-        raise KeyMaterialError(f"cannot read the key in {path}: {exc}") from None
+        raise KeyMaterialError(f"cannot read the key in {path}: "
+                               f"{getattr(exc, 'strerror', None) or exc}") from None
     return public
 
 
