@@ -165,4 +165,5 @@ def guest_instance(make_instance):
     yield make
     for shared, instance in made:
         instance.stop()
+        instance.stop_agents()
         shutil.rmtree(shared, ignore_errors=True)
