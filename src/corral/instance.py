@@ -183,8 +183,6 @@ class Instance:
                 await self.remote_nodes.start()
             except OSError as exc:
                 raise StartupError(exc.strerror or str(exc)) from None
-        if self.local_agents is not None:
-            self.local_agents.start()
         self.prep = PrepBridge(prep_settings, self.prep_host, credential_key, output_dir,
                                self.manager, self.exec, self.resources)
         self.manager.jobtap.register_builtin(".prep", prep_bridge.plugin_init, self.prep)
@@ -200,12 +198,26 @@ class Instance:
         self._load_config_plugins()
         self.manager.resume(jobs)
         self.prep.resume()
-        if self.local_agents is not None:
+        if self.local_agents is None:
+            await self._serve(guests)
+            return
+        # Started once nothing before can refuse the start, and stopped again if what follows
+        # fails (unless jobs run: they are the next start's).
+        self.local_agents.start()
+        try:
             # Agents that died while no controller ran left the tasks of the jobs just taken
             # back on their nodes: nothing can report their ends.
             for rank in self.local_agents.started_anew:
                 self._local_agent_died(rank)
+            await self._serve(guests)
+        except BaseException:
+            await self.local_agents.stop(self.manager.running)
+            raise
 
+    async def _serve(self, guests: bool):
+        """Register the services, wait for what must be stored and for the local agents,
+        then open the socket."""
+        loop = self.loop
         self.manager.register_services()
         self.resources.register_services(self.broker)
         self.broker.register("prep.list", self._serve_prep_list, ROLE_OWNER | ROLE_USER)
@@ -224,7 +236,7 @@ class Instance:
         self.collector = Collector(loop, lambda: not self.manager.active)
         self.collector.start()
         self.manager.purge.start()
-        log.info("corral instance started at %s with %d nodes", self.uri, len(specs))
+        log.info("corral instance started at %s with %d nodes", self.uri, len(self.pool.nodes))
 
     def _load_config_plugins(self):
         entries = self.config.get("job-manager.plugins")

@@ -165,3 +165,15 @@ def test_agent_killed_while_no_controller_runs_fails_its_job_and_leaves_no_task(
         exception = wait(client, job, "exception")["context"]
     assert exception["type"] == "node-fail" and exception["note"].endswith("restarted")
     until(lambda: not alive(task), timeout=5)
+
+
+def test_a_start_its_configuration_refuses_leaves_no_agent_running(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[job-manager]\nplugins = [{ load = "/no/such/plugin.py" }]\n')
+    state = tmp_path / "state"
+    result = subprocess.run([sys.executable, "-m", "corral", "start", f"--state-dir={state}",
+                             f"--config={config}"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stderr.startswith("corral start: ")
+    assert list((state / "agents").glob("*.pid")) == []
+    assert subprocess.run(["pgrep", "-f", f"corral agent --connect ipc://{state}/"],
+                          capture_output=True).returncode == 1
