@@ -93,7 +93,10 @@ def main() -> int:
         finally:
             controller.stop()
             for pid in common.agent_pids(controller.state_dir):  # left with running jobs
-                os.kill(pid, signal.SIGTERM)
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         report.section("targets")
         report.target("every job taken back and COMPLETED", not failed,
                       f"{njobs - len(failed):,} of {njobs:,} jobs")
