@@ -177,3 +177,24 @@ def test_a_start_its_configuration_refuses_leaves_no_agent_running(tmp_path):
     assert list((state / "agents").glob("*.pid")) == []
     assert subprocess.run(["pgrep", "-f", f"corral agent --connect ipc://{state}/"],
                           capture_output=True).returncode == 1
+
+
+def test_agent_alone_for_reattach_timeout_kills_its_tasks_and_exits(make_instance, tmp_path):
+    config = tmp_path / "short.toml"
+    config.write_text('[agents]\nreattach-timeout = "2s"\n')
+    inst = make_instance(config=config)
+    marker = tmp_path / "pid"
+    job = inst.submit("-S", "requeue=false", "sh", "-c", f"echo $$ > {marker}; exec sleep 60")
+    with inst.client() as client:
+        wait(client, job, "start")
+    until(lambda: marker.exists() and marker.read_text().strip())
+    task, pid = int(marker.read_text()), agent_pid(inst)
+    inst.kill()
+    until(lambda: not alive(task) and not alive(pid), timeout=15)
+    log = "".join(path.read_text()
+                  for path in pathlib.Path(inst.state_dir, "agents").glob("*.log"))
+    assert "(reattach-timeout): killing the tasks of 1 jobs" in log
+    assert "(reattach-timeout): exiting" in log
+    inst.start()
+    with inst.client() as client:
+        assert wait(client, job, "exception")["context"]["type"] == "node-fail"

@@ -35,9 +35,11 @@ REATTACH_TIMEOUT = 300.0
 
 
 async def run(endpoint: str, key_dir: str, hostname: str | None, settings: Settings,
-              reattach_timeout: float = REATTACH_TIMEOUT) -> int:
+              reattach_timeout: float = REATTACH_TIMEOUT, exit_alone: bool = False) -> int:
     """Serve as node ``hostname`` (default: this machine's) until told to stop; the exit
-    status (1 when the controller refused this agent)."""
+    status (1 when the controller refused this agent).  ``exit_alone``: also stop once no
+    controller was heard for ``reattach_timeout`` and no task is left (the agents a
+    persistent instance starts: its next controller starts its own)."""
     loop = asyncio.get_running_loop()
     launch.raise_open_file_limit()
     registration = this_node(hostname)
@@ -58,7 +60,8 @@ async def run(endpoint: str, key_dir: str, hostname: str | None, settings: Setti
         loop.add_signal_handler(signum, lambda: stopped.done() or stopped.set_result(0))
     await transport.start()
     log.info("agent %s connecting to %s", registration.hostname, transport.endpoint)
-    watch = loop.create_task(watch_controller(node, transport, reattach_timeout))
+    on_alone = (lambda: stopped.done() or stopped.set_result(0)) if exit_alone else None
+    watch = loop.create_task(watch_controller(node, transport, reattach_timeout, on_alone))
     try:
         return await stopped
     finally:
@@ -83,14 +86,22 @@ def report_held(node: NodeAgent, transport: AgentTransport, credential: bytes | 
     transport.send({"type": "held", "jobs": sorted(node.jobs), "fresh": fresh})
 
 
-async def watch_controller(node: NodeAgent, transport: AgentTransport, timeout: float):
+async def watch_controller(node: NodeAgent, transport: AgentTransport, timeout: float,
+                           on_alone=None):
     """Kill the tasks once no controller has been heard for ``timeout`` seconds: their
-    results would reach nobody.  Their ends are kept for a controller that comes later."""
+    results would reach nobody.  Their ends are kept for a controller that comes later.
+    ``on_alone()`` is called when no task is left then."""
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(min(timeout / 4, transport.settings.heartbeat_interval))
         silence = loop.time() - transport.link.liveness.last_heard
-        if silence >= timeout and node.jobs and not transport.welcomed:
+        if silence < timeout or transport.welcomed:
+            continue
+        if node.jobs:
             log.warning("agent %s: no controller for %.0f s (reattach-timeout): killing the "
                         "tasks of %d jobs", node.name, silence, len(node.jobs))
             node.kill_all(signal.SIGKILL)
+        elif on_alone is not None:
+            log.warning("agent %s: no controller for %.0f s (reattach-timeout): exiting",
+                        node.name, silence)
+            on_alone()

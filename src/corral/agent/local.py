@@ -17,7 +17,7 @@ their ends, and its jobs fail with ``node-fail`` when the new agent registers), 
 seconds after its start, up to `RESTART_DELAY_MAX`.  A clean stop of the controller stops
 the agents when no job runs, and leaves them running, with their jobs, when some do (slurmd
 outlives slurmctld); an agent that no controller reaches for ``[agents] reattach-timeout``
-then kills its tasks.
+then kills its tasks and exits (``--exit-alone``): the next controller starts another.
 """
 
 import asyncio
@@ -132,7 +132,7 @@ class LocalAgents:
                 f"--heartbeat-interval={settings.heartbeat_interval}",
                 f"--unresponsive-after={settings.unresponsive_after}",
                 f"--lost-after={settings.lost_after}",
-                f"--reattach-timeout={self.reattach_timeout}"]
+                f"--reattach-timeout={self.reattach_timeout}", "--exit-alone"]
 
     def _running_agent(self, name: str) -> int | None:
         """The pid of the agent of ``name`` a previous controller started, if it still runs

@@ -26,6 +26,10 @@ def register(subparsers):
     parser.add_argument("--reattach-timeout", type=float, metavar="SECONDS",
                         help="kill the tasks after this long without a controller "
                              "(default 300)")
+    parser.add_argument("--exit-alone", action="store_true",
+                        help="also exit once no controller was heard for --reattach-timeout "
+                             "and no task is left (as the agents a persistent instance "
+                             "starts do)")
     parser.add_argument("--verbose", "-v", action="count", default=0,
                         help="log more to stderr (twice for debug)")
     parser.set_defaults(func=main)
@@ -48,7 +52,7 @@ def main(args) -> int:
         elif reattach_timeout <= 0:
             raise ValueError("--reattach-timeout must be a positive number of seconds")
         return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings,
-                                      reattach_timeout))
+                                      reattach_timeout, args.exit_alone))
     except (KeyMaterialError, ValueError) as exc:
         print(f"corral agent: {exc}", file=sys.stderr)
         return 1
