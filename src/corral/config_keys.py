@@ -25,7 +25,8 @@ VALUE = None
 ANY_NAME = "*"
 
 _JOB_SIZE = {"nnodes": VALUE, "ncores": VALUE, "ngpus": VALUE}
-_LIMITS = {"duration": VALUE, "job-size": {"max": _JOB_SIZE, "min": _JOB_SIZE}}
+_LIMITS = {"duration": VALUE, "job-size": {"max": _JOB_SIZE, "min": _JOB_SIZE},
+           "max-jobs-per-user": VALUE}
 
 SCHEMA = {
     "access": {
@@ -45,6 +46,7 @@ SCHEMA = {
         "ssh": VALUE,
         "srun": VALUE,
         "socket": VALUE,
+        "reattach-timeout": VALUE,
     },
     "exec": {"kill-timeout": VALUE},
     "metrics": {"listen": VALUE},
@@ -58,7 +60,8 @@ SCHEMA = {
         "max-jobs": VALUE,
     },
     "sched": {"queue-policy": VALUE, "queue-depth": VALUE},
-    "resource": {"config": [{"hosts": VALUE, "cores": VALUE, "gpus": VALUE}]},
+    "resource": {"config": [{"hosts": VALUE, "cores": VALUE, "gpus": VALUE,
+                             "properties": VALUE}]},
     "policy": {
         "limits": _LIMITS,
         "jobspec": {"defaults": {"system": {"duration": VALUE, "queue": VALUE}}},
@@ -67,6 +70,7 @@ SCHEMA = {
         ANY_NAME: {
             "queue-policy": VALUE,
             "requires": VALUE,
+            "nodes": VALUE,
             "policy": {
                 "limits": _LIMITS,
                 "jobspec": {"defaults": {"system": {"duration": VALUE}}},

@@ -48,15 +48,16 @@ def test_every_key_the_code_reads_is_declared():
      "plugins, slow-callback-threshold"),
     ('[sched]\npolicy = "easy"\n', "sched.policy", "queue-depth, queue-policy"),
     ('[queues.batch]\nqueue_policy = "easy"\n', "queues.batch.queue_policy",
-     "policy, queue-policy, requires"),
-    ('[policy.limits]\nduraton = "1h"\n', "policy.limits.duraton", "duration, job-size"),
+     "nodes, policy, queue-policy, requires"),
+    ('[policy.limits]\nduraton = "1h"\n', "policy.limits.duraton",
+     "duration, job-size, max-jobs-per-user"),
     ("[policy.access]\nallow-user = [1]\n", "policy.access", "jobspec, limits"),
     ('[job-manager]\nplugins = [{ lod = "x.py" }]\n', "job-manager.plugins[0].lod",
      "conf, load, remove"),
     ('[resource]\nexclude = "0"\n', "resource.exclude", "config"),
     ("[agents]\nheartbeat = 1\n", "agents.heartbeat",
      "command, connect, heartbeat-interval, key-dir, listen, lost-after, max-requeue, "
-     "socket, srun, ssh, unresponsive-after"),
+     "reattach-timeout, socket, srun, ssh, unresponsive-after"),
 ])
 def test_an_unknown_key_names_the_file_the_key_and_the_keys_that_exist(tmp_path, text, key,
                                                                      expected):

@@ -31,6 +31,7 @@ COMMANDS = {
     "prep": "prep",
     "queue": "queue",
     "resource": "resource",
+    "share": "share",
     "rpc": "rpc",
     "keygen": "keygen",
     "sim": "sim",

@@ -408,12 +408,6 @@ class NodeAgent:
             for task in record.tasks:
                 task.signal(signum)
 
-    def abandon_all(self):
-        """The controller that started the jobs here is gone and cannot take them back: kill
-        their tasks and forget the jobs, so that nothing about them reaches the next one."""
-        self.kill_all(signal.SIGKILL)
-        self.jobs.clear()
-
 
 def _write_stderr(record: AgentJob, stderr_fd: int | None, text: str):
     """A line of corral's own for the job's stderr, wherever that goes."""

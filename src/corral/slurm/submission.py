@@ -23,6 +23,7 @@ from .. import jobspec as jobspec_module
 from .. import signals
 from ..cli.progress import Progress
 from ..client import RPCError
+from ..jobspec import requires
 from . import DEFAULT_PARTITION, dependencies, launchers, records, times
 from .options import OptionError
 
@@ -266,6 +267,12 @@ class JobRequest:
         for name in ("account", "qos", "comment"):
             if self.values.get(name):
                 system[name] = self.values[name]
+        if self.values.get("constraint"):
+            try:
+                system["constraints"] = requires.parse(self.values["constraint"],
+                                                       "--constraint")
+            except ValueError as exc:
+                raise OptionError(str(exc)) from None
         if self.values.get("no_requeue"):
             system["requeue"] = False
         elif self.values.get("requeue"):
