@@ -254,3 +254,19 @@ def test_start_logs_a_plugin_failure_in_one_line_and_its_traceback_only_with_v(t
              "misbehave=raise", "true"], capture_output=True, text=True, timeout=60)
         assert logged in result.stderr.splitlines()
         assert ("Traceback (most recent call last):" in result.stderr) == bool(verbose)
+
+
+def test_attach_into_a_reader_that_goes_away_ends_and_leaves_the_job_alone(instance):
+    """``corral job attach ID | head -1``: the closed pipe ends attach at once; it is not
+    taken for the instance going away (which attach would wait for)."""
+    job = instance.submit("sh", "-c", "i=0; while :; do i=$((i+1)); echo line $i; sleep 0.1; done")
+    with instance.client() as client:
+        client.wait_event(job, "start", 30)
+    completed = subprocess.run(
+        f"{sys.executable} -m corral job attach {job} | head -1", shell=True,
+        env=instance.env(), capture_output=True, text=True, timeout=30)
+    assert completed.stdout == "line 1\n"
+    assert "lost the instance" not in completed.stderr
+    with instance.client() as client:
+        assert client.job(job)["state_name"] == "RUN"
+        client.cancel(job)

@@ -21,6 +21,13 @@ import time
 
 from ..client import RPCError, connect
 
+
+class ReaderGone(Exception):
+    """Writing the job's output failed because whoever reads ours went away (``| head``): the
+    command ends as on any broken pipe, which must not pass for the instance going away.  Its
+    ``__cause__`` is the `BrokenPipeError`."""
+
+
 #: A second Ctrl-C within this many seconds of the first cancels the job.
 CANCEL_WINDOW = 2.0
 CANCEL_NOTE = "interrupted by ctrl-C"
@@ -65,6 +72,8 @@ def follow(client, job_id: int, prefix: str, attach) -> int:
                 signal.SIGTSTP: signal.signal(signal.SIGTSTP, on_stop)}
     try:
         return attach(client, job_id, prefix)
+    except ReaderGone as gone:
+        raise gone.__cause__ from None
     except (RPCError, ConnectionError) as exc:
         if exc.errno not in (errno.ECONNRESET, errno.EPIPE):
             raise

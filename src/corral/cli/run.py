@@ -18,7 +18,7 @@ from ..client import Client, ConnectError, RPCError, connect
 from ..exec import stdin
 from ..waitstatus import returncode
 from . import pending
-from .interrupt import follow
+from .interrupt import ReaderGone, follow
 from .submit import add_job_options, build_jobspec, parse_flags, parse_urgency
 
 _STDIN_CHUNK = 65536
@@ -60,9 +60,7 @@ def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False,
     while True:
         try:
             for chunk in client.output_chunks(job_id, watch=True, offsets=offsets):
-                target = sys.stdout if chunk["stream"] == "stdout" else sys.stderr
-                target.write(chunk["data"])
-                target.flush()
+                _copy(chunk)
                 if "end" in chunk:
                     offsets[chunk["stream"]] = chunk["end"]
             outcome = client.wait(job_id)
@@ -79,6 +77,15 @@ def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False,
     elif not outcome["success"]:
         print(f"{prefix}: job {job_id}: {outcome['errstr']}", file=sys.stderr)
     return exit_status(job)
+
+
+def _copy(chunk: dict):
+    target = sys.stdout if chunk["stream"] == "stdout" else sys.stderr
+    try:
+        target.write(chunk["data"])
+        target.flush()
+    except BrokenPipeError as exc:
+        raise ReaderGone from exc
 
 
 def _reconnect(client, job_id: int, prefix: str, lost: OSError) -> Client:
