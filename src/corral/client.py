@@ -313,11 +313,14 @@ class Client:
         waitable job of ours (`RPCError` ECHILD when there is none)."""
         return self.rpc("job-manager.wait", {} if job_id is None else {"id": job_id})
 
-    def output(self, job_id: int, watch: bool = False, tail: int | None = None):
+    def output(self, job_id: int, watch: bool = False, tail: int | None = None,
+               step: int | None = None):
         """Yield ``(stream, text)`` chunks of a job's output (with ``tail``, from that many
-        bytes before the end of each stream)."""
+        bytes before the end of each stream; with ``step``, of that job step)."""
         request = {"id": job_id, "watch": watch}
         if tail is not None:
             request["tail"] = tail
+        if step is not None:
+            request["step"] = step
         for payload in self.stream("job-info.output", request):
             yield payload["stream"], payload["data"]

@@ -160,19 +160,27 @@ class Info:
 
     def serve_output(self, msg):
         """Stream a job's stdout and stderr: what exists now (with ``tail``, only the last
-        that many bytes of each), then (``watch``) what comes, until its tasks are gone."""
+        that many bytes of each), then (``watch``) what comes, until its tasks are gone.
+        With ``step``, the output of that job step kept with the job, until the step ends."""
         request = msg.payload_object()
         manager = self.manager
         job = manager.job_for(msg, request.get("id"))
-        tail = request.get("tail")
+        tail, step = request.get("tail"), request.get("step")
         if tail is not None and (type(tail) is not int or tail < 0):
             raise RequestError(errno.EPROTO, "tail must be a number of bytes >= 0")
+        if step is not None:
+            if type(step) is not int:
+                raise RequestError(errno.EPROTO, "step must be an integer")
+            readers = [_OutputReader(stream, path, None, tail)
+                       for stream, path in manager.steps.output_paths(job, step)]
+            return self._stream_output(msg, job, readers, bool(request.get("watch")),
+                                       lambda job: not manager.steps.running(job.id, step))
         kept = output.kept_paths(job.id, manager.output_dir)
         readers = [_OutputReader(stream, path, None if path in kept else job.userid, tail)
                    for stream, path in manager.output_paths(job)]
         return self._stream_output(msg, job, readers, bool(request.get("watch")))
 
-    async def _stream_output(self, msg, job, readers, watch):
+    async def _stream_output(self, msg, job, readers, watch, done=None):
         streaming = asyncio.current_task()
         msg.on_cancel(lambda _msg: streaming.cancel())
         changed = asyncio.Event()
@@ -186,7 +194,7 @@ class Info:
             self._watch(job.id, wake)
         try:
             while True:
-                finished = not watch or _tasks_done(job)
+                finished = not watch or (done or _tasks_done)(job)
                 for reader in readers:
                     await reader.open()
                     for stream, text in reader.read():
