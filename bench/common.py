@@ -171,9 +171,12 @@ class Controller:
     """``corral start`` as a subprocess with its own state directory (on disk, under the
     benchmark's work directory), so its pid, memory and restart can be measured."""
 
-    def __init__(self, state_dir: str, config: str | None = None):
+    def __init__(self, state_dir: str, config: str | None = None, prefix=()):
+        """``prefix``: a command that runs the controller (another network namespace) and
+        execs it, so that the process started is the controller."""
         self.state_dir = state_dir
         self.config = config
+        self.prefix = list(prefix)
         self.profiler: subprocess.Popen | None = None
         self.uri = f"local://{os.path.join(state_dir, 'local.sock')}"
         self.process: subprocess.Popen | None = None
@@ -182,7 +185,7 @@ class Controller:
     def start(self, timeout: float = 120) -> float:
         """Start and wait until it answers; returns the seconds that took."""
         os.makedirs(self.state_dir, exist_ok=True)
-        command = [*CORRAL, "start", f"--state-dir={self.state_dir}"]
+        command = [*self.prefix, *CORRAL, "start", f"--state-dir={self.state_dir}"]
         if self.config:
             command.append(f"--config={self.config}")
         started = time.perf_counter()

@@ -10,6 +10,7 @@ import os
 import pathlib
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,7 @@ import time
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.append(str(pathlib.Path(__file__).resolve().parent / "nodes"))
 
 from corral.client import Client, ConnectError, RPCError
 
@@ -113,20 +115,114 @@ class RunningInstance:
         return self.start()
 
 
+class AgentsInstance(RunningInstance):
+    """The same instance with each node served by a ``corral agent`` on a host of its own
+    (network namespaces, `tests/nodes/netns.py`): the controller on host ``ctl`` listens on
+    ``tcp://``, and the agents read the instance's configuration for their node hooks.  The
+    nodes are those the instance would have on one machine (declared, ``--test-size``
+    ``node0``..., or this machine's name), each with this machine's cores; `start` returns
+    once every agent has registered, and a restarted controller gets the same agents back."""
+
+    PORT = 7200
+
+    def __init__(self, state_dir, test_size=None, config=None, env=None):
+        import netns  # tests/nodes, on sys.path from here on
+
+        super().__init__(state_dir, test_size, None, env)
+        netns.remove_stale()
+        self.network = netns.Network()
+        try:
+            self._lay_out(config, test_size)
+        except BaseException:
+            self.network.close()
+            raise
+
+    def _lay_out(self, config, test_size):
+        from corral import config as config_module
+        from corral import idset
+        from corral.transport import keys
+
+        self.controller_host = self.network.add_host("ctl")
+        root = pathlib.Path(self.state_dir).parent / f"{pathlib.Path(self.state_dir).name}-hosts"
+        # The instance's configuration plus the nodes, when it declares none.
+        self.config = str(root / "config")
+        os.makedirs(self.config)
+        names = [node.name for node in config_module.resource_config(config_module.load(config))]
+        # The agents read the instance's own file, as slurmd reads slurm.conf.
+        self.node_config = os.path.abspath(config) if config is not None else None
+        if config is not None:
+            os.symlink(self.node_config, os.path.join(self.config, "instance.toml"))
+        if not names:
+            names = ([f"node{rank}" for rank in range(test_size)] if test_size
+                     else [socket.gethostname()])
+            cores = idset.encode(sorted(os.sched_getaffinity(0)))
+            with open(os.path.join(self.config, "nodes.toml"), "w") as file:
+                file.write(f'[[resource.config]]\nhosts = "{",".join(names)}"\n'
+                           f'cores = "{cores}"\n')
+        self.test_size = None
+        self.key_dir = str(root / "keys")
+        keys.create(self.key_dir, names)
+        self.hosts = {name: self.network.add_host(name) for name in names}
+        self.agents = {}
+
+    def command(self):
+        return self.network.command(self.controller_host, [
+            *super().command(), f"--listen=tcp://*:{self.PORT}", f"--key-dir={self.key_dir}"])
+
+    def start(self, timeout=20):
+        super().start(timeout)
+        endpoint = f"tcp://{self.controller_host.address}:{self.PORT}"
+        env = dict(os.environ, **self.extra_env)
+        for name, host in self.hosts.items():
+            if name not in self.agents:
+                with open(os.path.join(self.state_dir, f"agent-{name}.log"), "a") as log:
+                    self.agents[name] = self.network.spawn(
+                        host, [sys.executable, "-m", "corral", "agent", "-v",
+                               f"--connect={endpoint}", f"--key-dir={self.key_dir}",
+                               *([f"--config={self.node_config}"] if self.node_config else [])],
+                        env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while any(node["reason"] == "agent not registered"
+                      for node in client.rpc("resource.list")["nodes"]):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("agents did not register:\n" + self.log())
+                time.sleep(0.05)
+        return self
+
+    def close(self):
+        """Stop the controller, then remove the hosts and what runs there."""
+        self.stop()
+        self.network.close()
+
+
 @pytest.fixture
-def make_instance(tmp_path):
+def placement(request):
+    """Where ``make_instance``'s node agents run: ``"local"`` (in the controller's process),
+    or ``"agents"`` (`AgentsInstance`, needs root); a suite parametrizes it to run unchanged
+    on both."""
+    return getattr(request, "param", "local")
+
+
+@pytest.fixture
+def make_instance(tmp_path, placement):
     """Start instances with options: ``make_instance(test_size=4, config=path)``."""
     started = []
+    kind = AgentsInstance if placement == "agents" else RunningInstance
+    if kind is AgentsInstance and os.geteuid() != 0:
+        pytest.fail("instances with agents on hosts of their own need root")
 
     def make(test_size=None, config=None, env=None, state_dir=None):
         state = state_dir or tmp_path / f"state{len(started)}"
-        instance = RunningInstance(state, test_size, config, env).start()
+        instance = kind(state, test_size, config, env)
         started.append(instance)
-        return instance
+        return instance.start()
 
     yield make
     for instance in started:
-        if instance.process is not None:
+        if isinstance(instance, AgentsInstance):
+            instance.close()
+        elif instance.process is not None:
             instance.stop()
 
 

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from corral.broker import wire
-from corral.client import Client, RPCError
+from corral.client import Client, ConnectError, RPCError
 
 GUEST = "corral-guest"
 
@@ -114,6 +114,15 @@ def until(check, timeout=15.0, interval=0.02):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {check}")
         time.sleep(interval)
+
+
+def connected(uri):
+    """A client of the instance at ``uri`` once it accepts connections (None before: its
+    socket file appears before it listens)."""
+    try:
+        return Client(uri)
+    except ConnectError:
+        return None
 
 
 def guest_directory(prefix="corral-guest-") -> str:

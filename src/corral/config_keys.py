@@ -33,6 +33,11 @@ SCHEMA = {
         "unresponsive-after": VALUE,
         "lost-after": VALUE,
         "max-requeue": VALUE,
+        "connect": VALUE,
+        "command": VALUE,
+        "ssh": VALUE,
+        "srun": VALUE,
+        "socket": VALUE,
     },
     "exec": {"kill-timeout": VALUE},
     "job-manager": {

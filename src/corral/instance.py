@@ -143,7 +143,7 @@ class Instance:
             self.remote_nodes = _remote_nodes(
                 config, listen, self.key_dir, self.pool, self.scheduler, credential_key,
                 lambda msg: self.exec.on_message(msg),
-                lambda rank, note: self.exec.node_failed(rank, note))
+                lambda rank, note: self.exec.node_failed(rank, note), self.broker)
             channels = self.remote_nodes.channels
         else:
             to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
@@ -302,11 +302,12 @@ class Instance:
 
 
 def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_message,
-                  on_node_failed):
+                  on_node_failed, broker):
     """The declared nodes served by agents that connect at ``listen`` (``[agents]``): a
     `RemoteNodes`.  Its modules (and ZeroMQ) are loaded only by a controller that listens."""
     from .agent.nodes import RemoteNodes
-    from .transport import KeyMaterialError, Settings
+    from .transport import KeyMaterialError
+    from .transport.settings import from_config
 
     key_dir = key_dir or config.get_str("agents.key-dir")
     if not key_dir:
@@ -315,17 +316,9 @@ def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_m
     if not config_module.resource_config(config):
         raise StartupError("agents listen on " + listen + " but no nodes are declared in "
                            "[[resource.config]]")
-    defaults = Settings()
     try:
-        settings = Settings(
-            config.get_duration("agents.heartbeat-interval", defaults.heartbeat_interval),
-            config.get_duration("agents.unresponsive-after", defaults.unresponsive_after),
-            config.get_duration("agents.lost-after", defaults.lost_after))
-    except ValueError as exc:
-        raise config.error("agents", str(exc)) from None
-    try:
-        return RemoteNodes(listen, key_dir, settings, pool, scheduler, credential_key,
-                           on_message, on_node_failed)
+        return RemoteNodes(listen, key_dir, from_config(config), pool, scheduler, credential_key,
+                           on_message, on_node_failed, broker)
     except (KeyMaterialError, ValueError) as exc:
         raise StartupError(str(exc)) from None
 
@@ -342,10 +335,11 @@ def _raise_open_file_limit():
 
 async def serve(instance: Instance, command: list[str] | None, ready=None) -> int:
     """Run an instance until a signal (or until ``command`` exits); return the exit code.
-    ``ready()`` is called once it serves."""
+    ``ready``: a coroutine function awaited once it serves (agents to bootstrap, a line to
+    print)."""
     await instance.start()
     if ready is not None:
-        ready()
+        await ready()
     instance.watchdog.handle_termination((signal.SIGTERM, signal.SIGINT),
                                          instance.request_stop)
     exit_code = 0

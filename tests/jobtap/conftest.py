@@ -5,3 +5,16 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+#: Suites whose plugins watch jobs run, run both with the node agents in the controller and
+#: with a ``corral agent`` per node on hosts of their own (``placement``, tests/conftest.py):
+#: plugins must see the same jobs either way.  (The others are about the job manager alone,
+#: and also pass so, at some three seconds more a test.)
+ON_BOTH_PLACEMENTS = frozenset({"test_jobtap_api.py", "test_jobtap_builtins.py",
+                                "test_jobtap_examples.py", "test_jobtap_perilog.py"})
+
+
+def pytest_generate_tests(metafunc):
+    if ("make_instance" in metafunc.fixturenames
+            and metafunc.definition.path.name in ON_BOTH_PLACEMENTS):
+        metafunc.parametrize("placement", ["local", "agents"], indirect=True)

@@ -120,14 +120,19 @@ class Network:
         ``own_processes``: in a PID namespace of its own too, so that it sees only its own
         processes in /proc, as on a machine of its own (the process is then ``unshare``,
         whose death kills the command)."""
-        isolation = ["--pid", "--fork", "--mount-proc", "--kill-child"] if own_processes \
-            else []
-        command = ["ip", "netns", "exec", host.namespace, "unshare", "--uts", *isolation,
-                   "--", "sh", "-c", 'hostname "$1" && shift && exec "$@"', "sh",
-                   host.hostname, *argv]
+        command = self.command(host, argv, own_processes)
         process = subprocess.Popen(command, start_new_session=True, **popen)
         self.processes.append(process)
         return process
+
+    @staticmethod
+    def command(host: Host, argv, own_processes=False) -> list[str]:
+        """The command line that runs ``argv`` in ``host`` (see `spawn`), for a caller that
+        starts the process itself."""
+        isolation = ["--pid", "--fork", "--mount-proc", "--kill-child"] if own_processes \
+            else []
+        return ["ip", "netns", "exec", host.namespace, "unshare", "--uts", *isolation, "--",
+                "sh", "-c", 'hostname "$1" && shift && exec "$@"', "sh", host.hostname, *argv]
 
     def unplug(self, host: Host):
         """Pull ``host``'s cable: its switch port goes down, packets stop both ways."""

@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-from corral.client import Client
-from support import events, until, wait
+from support import connected, events, until, wait
 
 PORT = 7200
 #: Short clocks so that the tests take seconds: heartbeat, unresponsive, lost.
@@ -65,7 +64,8 @@ class Cluster:
     """A controller on host ``ctl`` serving node1..node4 at tcp://ctl:PORT; it sees only its
     own processes, as on a machine of its own."""
 
-    def __init__(self, network, tmp_path):
+    def __init__(self, network, tmp_path, extra=""):
+        """``extra``: more TOML for the controller's configuration."""
         self.network = network
         self.tmp_path = tmp_path
         self.controller_host = network.add_host("ctl")
@@ -76,7 +76,7 @@ class Cluster:
         config = tmp_path / "corral.toml"
         config.write_text('[[resource.config]]\nhosts = "node[1-4]"\ncores = "0-1"\n\n'
                           '[agents]\n' + "".join(f"{key} = {value}\n"
-                                                 for key, value in TIMING.items()))
+                                                 for key, value in TIMING.items()) + extra)
         self.config = config
         self.state_dir = tmp_path / "state"
         self.uri = f"local://{self.state_dir}/local.sock"
@@ -92,12 +92,13 @@ class Cluster:
                  "--state-dir", str(self.state_dir), "--listen", f"tcp://*:{PORT}",
                  "--key-dir", str(self.keys)],
                 own_processes=True, stdout=log, stderr=log)
-        until(lambda: os.path.exists(f"{self.state_dir}/local.sock"), timeout=20)
-        self.client = Client(self.uri)
+        self.client = until(lambda: connected(self.uri), timeout=20)
 
-    def start_agent(self, hostname, key_dir=None, as_name=None):
+    def start_agent(self, hostname, key_dir=None, as_name=None, config=None):
         log_path = self.tmp_path / f"agent-{hostname}-{len(self.network.processes)}.log"
         options = [f"--{key}={value}" for key, value in TIMING.items()]
+        if config is not None:
+            options.append(f"--config={config}")
         if as_name is not None:
             options.append(f"--hostname={as_name}")
         with open(log_path, "w") as log:
@@ -208,6 +209,10 @@ def test_agent_refuses_a_start_not_signed_by_its_controller(network, tmp_path):
                          f"tcp://{controller.address}:{PORT}", "--key-dir", str(keys)],
                   stderr=subprocess.DEVNULL)
     answers = [json.loads(line) for line in forger.communicate(timeout=30)[0].splitlines()]
+    # The agent's log comes along (`corral.agent.logs`), the refusal in it.
+    logged = [answer["text"] for answer in answers if answer["type"] == "log"]
+    assert "node agent node1: job 7: start refused: invalid launch token" in logged
+    answers = [answer for answer in answers if answer["type"] != "log"]
     assert [answer["type"] for answer in answers] == ["failed", "finished"]
     assert answers[0]["note"] == "node1: start refused: invalid launch credential"
     assert not marker.exists()
@@ -309,3 +314,22 @@ def test_tasks_of_a_killed_controller_are_killed_when_its_successor_welcomes_the
           in pathlib.Path(cluster.agents["node1"].log_path).read_text(), timeout=10)
     time.sleep(5)
     assert not marker.exists()
+
+
+def test_each_agent_runs_the_node_hooks_of_its_own_configuration(network, tmp_path):
+    """node1's agent reads the controller's configuration, node2's has none: the prolog runs
+    on node1 only, and the job runs on both (slurmd runs the Prolog of its own slurm.conf)."""
+    prolog = tmp_path / "prolog"
+    prolog.write_text(f"#!/bin/sh\ntouch {tmp_path}/prolog.$SLURMD_NODENAME\n")
+    prolog.chmod(0o755)
+    cluster = Cluster(network, tmp_path, extra=f'\n[prep]\nprolog = "{prolog}"\n')
+    try:
+        cluster.start_agent("node1", config=cluster.config)
+        cluster.start_agent("node2")
+        cluster.wait_up(["node1", "node2"])
+        job = cluster.submit("-N2", "-n2", "true")
+        wait(cluster.client, job, "clean")
+        assert cluster.client.job(job)["result_name"] == "COMPLETED"
+        assert sorted(path.name for path in tmp_path.glob("prolog.*")) == ["prolog.node1"]
+    finally:
+        cluster.close()

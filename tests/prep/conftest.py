@@ -92,6 +92,19 @@ def deliveries():
 
 # --- integration: real instances with [prep] configured -------------------------------------
 
+#: Suites about node hooks, run both with the node agents in the controller and with a
+#: ``corral agent`` per node on hosts of their own (``placement``, tests/conftest.py): PrEp
+#: must behave the same on one machine and on many.
+ON_BOTH_PLACEMENTS = frozenset({"test_prep_prolog.py", "test_prep_epilog.py",
+                                "test_prep_hook_environments.py", "test_prep_examples.py",
+                                "test_prep_plugins.py", "test_prep_timeouts.py"})
+
+
+def pytest_generate_tests(metafunc):
+    if ("make_instance" in metafunc.fixturenames
+            and metafunc.definition.path.name in ON_BOTH_PLACEMENTS):
+        metafunc.parametrize("placement", ["local", "agents"], indirect=True)
+
 # The helpers of these suites (`prep_helpers`) made importable, as pytest runs with
 # ``--import-mode=importlib``.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))

@@ -55,7 +55,8 @@ def test_every_key_the_code_reads_is_declared():
      "conf, load, remove"),
     ('[resource]\nexclude = "0"\n', "resource.exclude", "config"),
     ("[agents]\nheartbeat = 1\n", "agents.heartbeat",
-     "heartbeat-interval, key-dir, listen, lost-after, max-requeue, unresponsive-after"),
+     "command, connect, heartbeat-interval, key-dir, listen, lost-after, max-requeue, "
+     "socket, srun, ssh, unresponsive-after"),
 ])
 def test_an_unknown_key_names_the_file_the_key_and_the_keys_that_exist(tmp_path, text, key,
                                                                      expected):

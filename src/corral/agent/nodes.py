@@ -18,6 +18,7 @@ import time
 from ..jobmanager import requeue
 from ..states import State
 from ..transport import ControllerTransport
+from . import forward, logs
 
 log = logging.getLogger("corral.agent")
 
@@ -33,9 +34,10 @@ DOWN_REASONS = frozenset({NOT_REGISTERED, NOT_RESPONDING, LOST})
 
 class RemoteNodes:
     def __init__(self, endpoint: str, key_dir: str, settings, pool, scheduler, credential_key,
-                 on_message, on_node_failed):
+                 on_message, on_node_failed, broker=None):
         """``on_message(msg)`` gets each agent answer (its ``rank`` set from its sender);
-        ``on_node_failed(rank, note)`` is called when a node's tasks are gone."""
+        ``on_node_failed(rank, note)`` is called when a node's tasks are gone; ``broker``
+        serves the requests of the agents' local clients (`forward`)."""
         self.pool = pool
         self.scheduler = scheduler
         self.on_message = on_message
@@ -47,6 +49,8 @@ class RemoteNodes:
             endpoint, key_dir, settings=settings, credential_secret=credential_key.secret,
             on_message=self._message, on_register=self._register, on_state=self._state)
         self.channels = [self.transport.channel(node.name) for node in pool.nodes]
+        self.forwarded = forward.Forwarded(broker, self.transport.send) \
+            if broker is not None else None
 
     async def start(self):
         """Listen for agents; every node is down until its agent registers."""
@@ -58,6 +62,13 @@ class RemoteNodes:
         await self.transport.close()
 
     def _message(self, hostname: str, msg: dict):
+        if msg["type"] == "log":
+            logs.relog(hostname, msg)
+            return
+        if msg["type"] in ("rpc", "rpc-close"):
+            if self.forwarded is not None:
+                self.forwarded.handle(hostname, msg)
+            return
         msg["rank"] = self.ranks[hostname]
         self.on_message(msg)
 
@@ -67,6 +78,7 @@ class RemoteNodes:
             return (f"hostname {registration.hostname} is not one of the nodes declared in "
                     "[[resource.config]]")
         if event == "restarted":
+            self._clients_gone(registration.hostname)
             self.on_node_failed(rank, f"the agent of node {registration.hostname} (rank "
                                       f"{rank}) restarted")
         self._set_up(rank)
@@ -80,8 +92,13 @@ class RemoteNodes:
             self._set_down(rank, NOT_RESPONDING)
         else:
             self._set_down(rank, LOST)
+            self._clients_gone(hostname)
             self.on_node_failed(rank, f"node {hostname} (rank {rank}) lost: its agent fell "
                                       "silent")
+
+    def _clients_gone(self, hostname: str):
+        if self.forwarded is not None:
+            self.forwarded.drop(hostname)
 
     def _set_down(self, rank: int, reason: str):
         node = self.pool.nodes[rank]

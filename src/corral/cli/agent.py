@@ -13,16 +13,29 @@ def register(subparsers):
         description="Run this node's agent: it registers with the controller at URI under "
                     "its hostname and runs the tasks the controller places on this node.",
     )
-    parser.add_argument("--connect", required=True, metavar="URI",
+    parser.add_argument("--connect", metavar="URI",
                         help="the controller's [agents] listen address (tcp://HOST:PORT or "
-                             "ipc://PATH)")
-    parser.add_argument("--key-dir", required=True, metavar="DIR",
-                        help="holds controller.key and agents/HOSTNAME.key_secret")
+                             "ipc://PATH; required)")
+    parser.add_argument("--key-dir", metavar="DIR",
+                        help="holds controller.key and agents/HOSTNAME.key_secret (required)")
+    parser.add_argument("--config", metavar="PATH",
+                        help="the configuration whose [prep] section gives this node's "
+                             "prolog and epilog (the controller's own, as every slurmd "
+                             "reads slurm.conf; default: no node hooks)")
     parser.add_argument("--hostname", metavar="NAME",
                         help="register as NAME (default: this machine's hostname)")
+    parser.add_argument("--socket", metavar="PATH",
+                        help="serve corral commands on this node at PATH "
+                             "(CORRAL_URI=local://PATH), forwarded to the controller as "
+                             "their caller")
+    parser.add_argument("--exit-on-eof", action="store_true",
+                        help="stop when standard input closes (how corral start "
+                             "--bootstrap=ssh ends the agents it started)")
     parser.add_argument("--heartbeat-interval", type=float, default=2.0, metavar="SECONDS")
     parser.add_argument("--unresponsive-after", type=float, default=10.0, metavar="SECONDS")
     parser.add_argument("--lost-after", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument("--print-unit", action="store_true",
+                        help="print a systemd unit that runs this node's agent, and exit")
     parser.add_argument("--verbose", "-v", action="count", default=0,
                         help="log more to stderr (twice for debug)")
     parser.set_defaults(func=main)
@@ -32,14 +45,31 @@ def main(args) -> int:
     import asyncio
     import logging
 
+    from .. import config as config_module
     from .. import logs
     from ..agent import daemon
+    from ..agent.prep import node_host
+    from ..prep.loader import PrepError
     from ..transport import KeyMaterialError, Settings
 
+    if args.print_unit:
+        from .start import unit_text
+
+        sys.stdout.write(unit_text("corral-agent.service"))
+        return 0
+    if not args.connect or not args.key_dir:
+        print("corral agent: --connect URI and --key-dir DIR are required", file=sys.stderr)
+        return 1
     logs.to_stderr(logging.INFO - 10 * min(args.verbose, 1))
     try:
         settings = Settings(args.heartbeat_interval, args.unresponsive_after, args.lost_after)
-        return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings))
-    except (KeyMaterialError, ValueError) as exc:
+        prep = node_host(args.config)
+        if args.exit_on_eof:
+            from ..agent.bootstrap import exit_on_eof
+
+            exit_on_eof()
+        return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings,
+                                      prep, args.socket))
+    except (KeyMaterialError, ValueError, config_module.ConfigError, PrepError) as exc:
         print(f"corral agent: {exc}", file=sys.stderr)
         return 1

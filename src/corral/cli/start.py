@@ -31,6 +31,9 @@ def register(subparsers):
                              "(tcp://ADDR:PORT or ipc://PATH; default: [agents] listen)")
     parser.add_argument("--key-dir", metavar="DIR",
                         help="the CURVE keys made by corral keygen (default: [agents] key-dir)")
+    parser.add_argument("--bootstrap", choices=("ssh", "slurm"),
+                        help="start the agents too: over ssh on each declared node, or with "
+                             "srun on each node of SLURM_JOB_NODELIST (needs --listen)")
     parser.add_argument("--system", action="store_true",
                         help="the site's instance for all users: state in /var/lib/corral, "
                              "socket /run/corral/local.sock, configuration /etc/corral/, "
@@ -44,11 +47,11 @@ def register(subparsers):
     parser.set_defaults(func=main)
 
 
-def unit_text() -> str:
-    """The packaged systemd unit, its ExecStart naming this Python's corral."""
+def unit_text(name: str = "corral.service") -> str:
+    """The packaged systemd unit ``name``, its ExecStart naming this Python's corral."""
     from importlib import resources
 
-    template = resources.files("corral").joinpath("data/corral.service").read_text()
+    template = resources.files("corral").joinpath(f"data/{name}").read_text()
     return template.replace("@CORRAL@", f"{sys.executable} -m corral")
 
 
@@ -87,18 +90,56 @@ def main(args) -> int:
     logs.to_stderr(quiet - 10 * min(args.verbose, 2), tracebacks=args.verbose > 0,
                    one_line=args.system)
     state_dir = os.path.abspath(state_dir) if state_dir else None
+    bootstrap = None
+    try:
+        if args.bootstrap:
+            config, bootstrap = _bootstrap(args, config, config_path)
+    except (config_module.ConfigError, ValueError) as exc:
+        print(f"corral start: {exc}", file=sys.stderr)
+        return 1
     instance = Instance(config, state_dir, args.test_size, args.listen, args.key_dir,
                         socket_path)
 
-    def ready():
+    async def ready():
+        if bootstrap is not None:
+            await bootstrap.start()
         if not command and not args.system:
             print(f"corral: serving at {instance.uri}\nexport CORRAL_URI={instance.uri}",
                   file=sys.stderr, flush=True)
 
+    async def run():
+        try:
+            return await serve(instance, command or None, ready)
+        finally:
+            if bootstrap is not None:
+                await bootstrap.stop()
+
     try:
-        return asyncio.run(serve(instance, command or None, ready))
+        return asyncio.run(run())
     except (config_module.ConfigError, StoreError, StartupError) as exc:
         print(f"corral start: {exc}", file=sys.stderr)
         if instance.temporary_state_dir:
             shutil.rmtree(instance.state_dir, ignore_errors=True)
         return 1
+
+
+def _bootstrap(args, config, config_path):
+    """``(config, Bootstrap)`` for ``--bootstrap``: the configuration with the allocation's
+    nodes (slurm), and the processes that will start the agents (ValueError, ConfigError)."""
+    from .. import config as config_module
+    from ..agent import bootstrap
+    from ..transport.settings import from_config
+
+    if args.bootstrap == "slurm":
+        config = bootstrap.with_allocation_nodes(config, os.environ)
+    listen = args.listen or config.get_str("agents.listen")
+    key_dir = args.key_dir or config.get_str("agents.key-dir")
+    if not listen or not key_dir:
+        raise ValueError(f"--bootstrap={args.bootstrap} starts agents, which need --listen "
+                         "(or [agents] listen) and --key-dir (or [agents] key-dir)")
+    if not config_module.resource_config(config):
+        raise ValueError("--bootstrap=ssh starts an agent on each node declared in "
+                         "[[resource.config]], and none is declared")
+    commands = bootstrap.commands(args.bootstrap, config, listen, key_dir,
+                                  from_config(config), config_path)
+    return config, bootstrap.Bootstrap(args.bootstrap, commands)

@@ -253,7 +253,7 @@ class ControllerTransport:
             self.on_message(hostname, message)
         except Exception:
             log.exception("transport: error handling %s for job %s from %s",
-                          message["type"], message["job"], hostname)
+                          message["type"], message.get("job"), hostname)
 
     def _flush_acks(self):
         due, self._acks_due = self._acks_due, set()

@@ -17,17 +17,23 @@ Exec messages are exactly those the exec service and the node agent exchange (se
 `corral.exec.service` and `corral.exec.agent`): the controller sends ``start``, ``kill``,
 ``stdin``, ``prolog`` and ``epilog``; an agent answers ``started``, ``failed``,
 ``output-lost``, ``finished``, ``stdin-written``, ``prolog-done`` and ``epilog-done``.
-Each names its job (``job``, an integer), so answers come back by job id.  Sending anything
-else is a programming error; receiving anything else is logged and dropped.
+Each names its job (``job``, an integer), so answers come back by job id.  An agent also
+sends ``log`` (one of its log records, for the controller's log: `corral.agent.logs`),
+``rpc`` and ``rpc-close`` (a local client's request, and its end: `corral.agent.forward`),
+and the controller answers ``rpc-reply``: these name no job.
+Sending anything else is a programming error; receiving anything else is logged and
+dropped.
 """
 
 import json
 
 from .. import jsoncodec
 
-TO_AGENT = frozenset({"start", "kill", "stdin", "prolog", "epilog"})
+TO_AGENT = frozenset({"start", "kill", "stdin", "prolog", "epilog", "rpc-reply"})
 TO_CONTROLLER = frozenset({"started", "failed", "output-lost", "finished", "stdin-written",
-                           "prolog-done", "epilog-done"})
+                           "prolog-done", "epilog-done", "log", "rpc", "rpc-close"})
+#: Messages that name no job.
+JOBLESS = frozenset({"log", "rpc", "rpc-close", "rpc-reply"})
 
 
 class FrameError(ValueError):
@@ -55,6 +61,8 @@ def check_message(message, kinds: frozenset) -> str | None:
     kind = message.get("type")
     if kind not in kinds:
         return f"a message of unknown type {kind!r}"
+    if kind in JOBLESS:
+        return None
     job = message.get("job")
     if not isinstance(job, int) or isinstance(job, bool):
         return f"a {kind} message without an integer job id"

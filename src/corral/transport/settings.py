@@ -36,3 +36,16 @@ class Settings:
         if self.reconnect_min > self.reconnect_max:
             raise ValueError(f"transport setting reconnect_min ({self.reconnect_min}) is "
                              f"greater than reconnect_max ({self.reconnect_max})")
+
+
+def from_config(config) -> Settings:
+    """The clocks of ``[agents]`` (``heartbeat-interval``, ``unresponsive-after``,
+    ``lost-after``), defaults where absent; a bad one is the configuration's error."""
+    defaults = Settings()
+    try:
+        return Settings(
+            config.get_duration("agents.heartbeat-interval", defaults.heartbeat_interval),
+            config.get_duration("agents.unresponsive-after", defaults.unresponsive_after),
+            config.get_duration("agents.lost-after", defaults.lost_after))
+    except ValueError as exc:
+        raise config.error("agents", str(exc)) from None
