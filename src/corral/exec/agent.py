@@ -1,8 +1,9 @@
 """The node agent: runs a job's tasks on one node and reports back by message.
 
 It receives ``start`` (the tasks of one rank, with their cores, command, environment and
-output paths; with ``step``, the tasks of one step of a running job, kept apart from the
-job's own under ``(job, step)``, every message about them naming the step; output kept with the job comes through pipes, see `exec.output`), ``kill``
+output paths; output kept with the job comes through pipes, see `exec.output`; with
+``step``, the tasks of one step of a running job, kept apart from the job's own under
+``(job, step)``, every message about them naming the step), ``kill``
 (a signal for every task of a job) and ``stdin`` (a chunk for task 0, see `exec.stdin`), and
 sends ``started``, ``failed`` (a task could not start; the others are killed),
 ``output-lost`` (output kept with the job could not be written), ``stdin-written`` (a chunk
