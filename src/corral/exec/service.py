@@ -134,20 +134,11 @@ class Exec:
         # Files the user named are emptied by the first rank; files kept with the job exist
         # only if an earlier run of it (a requeued job) printed something.
         truncate = len(message["kept"]) < 2 or job.restart_count > 0
-        stdin_rank = None
-        if stdin.wants_stdin(system):
-            stdin_rank = next(rank for rank, tasks in tasks_by_rank.items()
-                              if any(task["rank"] == 0 for task in tasks))
-        starts = []
-        for rank, tasks in tasks_by_rank.items():
-            start = dict(message, rank=rank, tasks=tasks, truncate=truncate)
-            if rank == stdin_rank:
-                start["stdin"] = True
-            start["token"] = self.key.launch_token(start)
-            if prologs:
-                start["prolog"] = prologs[rank]
-            starts.append(start)
-            truncate = False
+        stdin_rank = _task_0_rank(tasks_by_rank) if stdin.wants_stdin(system) else None
+        starts = self._rank_starts(message, tasks_by_rank, truncate, stdin_rank)
+        if prologs:
+            for start in starts:
+                start["prolog"] = prologs[start["rank"]]
         record = self.jobs[job.id] = ExecJob(job, ranks)
         record.stdin_rank = stdin_rank
         record.waiting_start.update(tasks_by_rank)
@@ -459,17 +450,8 @@ class Exec:
         message.pop("label", None)  # a step's tasks label their own lines
         record = ExecJob(job, sorted(tasks_by_rank), step)
         if request.get("stdin"):
-            record.stdin_rank = next(rank for rank, tasks in tasks_by_rank.items()
-                                     if any(task["rank"] == 0 for task in tasks))
-        starts = []
-        truncate = True
-        for rank, tasks in tasks_by_rank.items():
-            start = dict(message, rank=rank, tasks=tasks, truncate=truncate)
-            if rank == record.stdin_rank:
-                start["stdin"] = True
-            start["token"] = self.key.launch_token(start)
-            starts.append(start)
-            truncate = False
+            record.stdin_rank = _task_0_rank(tasks_by_rank)
+        starts = self._rank_starts(message, tasks_by_rank, True, record.stdin_rank)
         record.waiting_start.update(tasks_by_rank)
         record.running.update(tasks_by_rank)
         self.steps[job.id, step] = record
@@ -536,6 +518,18 @@ class Exec:
             self._step_over(record)
 
     # --- building start requests ------------------------------------------------------
+
+    def _rank_starts(self, message, tasks_by_rank, truncate, stdin_rank) -> list[dict]:
+        """One signed start request per rank; the first empties the files the user named."""
+        starts = []
+        for rank, tasks in tasks_by_rank.items():
+            start = dict(message, rank=rank, tasks=tasks, truncate=truncate)
+            if rank == stdin_rank:
+                start["stdin"] = True
+            start["token"] = self.key.launch_token(start)
+            starts.append(start)
+            truncate = False
+        return starts
 
     def _start_message(self, job, system, nnodes) -> dict:
         env = dict(job.environment or {})
@@ -616,6 +610,12 @@ class Exec:
                 )
                 task_rank += 1
         return by_rank
+
+def _task_0_rank(tasks_by_rank: dict) -> int:
+    """The rank where task 0 runs (it reads the stdin forwarded by the client)."""
+    return next(rank for rank, tasks in tasks_by_rank.items()
+                if any(task["rank"] == 0 for task in tasks))
+
 
 def _answer(callback, job, rank, status, error):
     """Hand a node hook's answer on; a failing receiver must not cost the node its release."""
