@@ -41,7 +41,7 @@ def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False,
     if not pending.until_started(client, job_id, prefix, give_up_when_held):
         return pending.HELD_STATUS
     if forward_stdin:
-        threading.Thread(target=forward_stdin, args=(client.uri, job_id), daemon=True,
+        threading.Thread(target=send_stdin, args=(client.uri, job_id), daemon=True,
                          name="corral-run-stdin").start()
     for stream, data in client.output(job_id, watch=True):
         target = sys.stdout if stream == "stdout" else sys.stderr
@@ -58,7 +58,7 @@ def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False,
     return exit_status(job)
 
 
-def forward_stdin(uri: str, job_id: int, step: int | None = None):
+def send_stdin(uri: str, job_id: int, step: int | None = None):
     """Send our stdin to the job's (or its step's) task 0 until end of file (on a connection
     of its own: the main thread's follows the output).  A job that ended takes no more,
     which is no error."""

@@ -83,7 +83,7 @@ def _step_request(job_id: int, values: dict, command: list[str]) -> dict:
 def _run_step(job_id: int, values: dict, command: list[str]) -> int:
     """Run a step of job ``job_id``: wait for its cores if they are busy, copy its output,
     forward stdin to its task 0; its exit code, the highest of its tasks'."""
-    from ..cli.run import forward_stdin
+    from ..cli.run import send_stdin
     from ..client import RPCError, connect
     from ..waitstatus import returncode
 
@@ -104,7 +104,7 @@ def _run_step(job_id: int, values: dict, command: list[str]) -> int:
             return 1
         step = started["step"]
         if request["stdin"]:
-            threading.Thread(target=forward_stdin, args=(client.uri, job_id, step),
+            threading.Thread(target=send_stdin, args=(client.uri, job_id, step),
                              daemon=True, name="srun-stdin").start()
         targets = _targets(values, job_id, step, started["nodelist"])
         try:
