@@ -155,3 +155,18 @@ def test_a_jobtap_plugin_sees_step_events(slurm):
     assert [(item["topic"], item["state"]) for item in seen] == [
         ("job.event.step-start", 16), ("job.event.step-finish", 16)]
     assert seen[0]["context"]["name"] == "one" and seen[1]["context"] == {"step": 0, "status": 0}
+
+
+def test_steps_span_the_allocations_nodes_unless_told(make_slurm):
+    slurm = make_slurm(test_size=2)
+    script = slurm.script("nodes.sh", "#!/bin/sh\n#SBATCH -N 2 --ntasks-per-node 2\n"
+                          "srun sh -c 'echo $SLURMD_NODENAME $SLURM_NODEID $SLURM_LOCALID' | sort\n"
+                          "srun -n 1 sh -c 'echo one $SLURM_STEP_NODELIST'\n"
+                          "srun -N 1 -n 2 sh -c 'echo $SLURM_STEP_TASKS_PER_NODE' | uniq\n")
+    job_id = slurm.sbatch("-o", "out.txt", script)
+    slurm.wait(job_id)
+    nodes = slurm.run("scontrol", "show", "hostnames", env={
+        "SLURM_JOB_NODELIST": slurm.run("sinfo", "-h", "-o", "%N").stdout.strip()}).stdout.split()
+    assert slurm.read("out.txt").splitlines() == [
+        f"{nodes[0]} 0 0", f"{nodes[0]} 0 1", f"{nodes[1]} 1 0", f"{nodes[1]} 1 1",
+        f"one {nodes[0]}", "2"]

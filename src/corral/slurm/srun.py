@@ -59,13 +59,17 @@ def attach(client, job_id: int, command: str) -> int:
 
 
 def _step_request(job_id: int, values: dict, command: list[str]) -> dict:
-    """The ``job-manager.step-create`` request: the shape asked for, or the allocation's
-    (``SLURM_NTASKS``, ``SLURM_CPUS_PER_TASK``), as Slurm's srun inherits them."""
+    """The ``job-manager.step-create`` request: the shape asked for, else the allocation's
+    (``SLURM_NTASKS``, ``SLURM_CPUS_PER_TASK``; as many nodes as ``SLURM_NNODES`` when the
+    tasks are enough to fill them), as Slurm's srun inherits them."""
     shape = submission.Shape(values)
     env = dict(os.environ)
     shaped = any(values.get(name) for name in ("ntasks", "nodes", "ntasks_per_node"))
     ntasks = shape.ntasks if shaped else int(env.get("SLURM_NTASKS", "1"))
     cpus = shape.cpus_per_task_requested or int(env.get("SLURM_CPUS_PER_TASK", "1"))
+    nnodes = shape.nnodes if values.get("nodes") else None
+    if nnodes is None and not values.get("ntasks_per_node"):
+        nnodes = min(int(env.get("SLURM_NNODES", "1")), ntasks)
     env.update(SLURM_NTASKS=str(ntasks), SLURM_NPROCS=str(ntasks))
     if shape.cpus_per_task_requested:
         env["SLURM_CPUS_PER_TASK"] = str(cpus)
@@ -73,7 +77,7 @@ def _step_request(job_id: int, values: dict, command: list[str]) -> dict:
 
     return {"id": job_id, "ntasks": ntasks, "cpus_per_task": cpus,
             "gpus_per_task": shape.gpus_per_task,
-            "nnodes": shape.nnodes if values.get("nodes") else None,
+            "nnodes": nnodes,
             "ntasks_per_node": shape.ntasks_per_node,
             "command": launchers.python_command("jobstart", *command), "env": env,
             "cwd": os.getcwd(), "name": values.get("job_name") or os.path.basename(command[0]),
