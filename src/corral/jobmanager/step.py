@@ -16,6 +16,7 @@ exists only from its first step on, and goes when the job's tasks end.
 """
 
 import errno
+import logging
 import os
 import signal
 import time
@@ -23,7 +24,10 @@ import time
 from .. import hostlist, idset, output, resource_set
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
+from ..limits import shorten
 from ..states import State
+
+log = logging.getLogger("corral.job-manager")
 
 #: Why a step waits, in Slurm's words.
 BUSY = "Requested nodes are busy"
@@ -207,8 +211,12 @@ class Steps:
             "ranks": idset.encode(tasks), "nodelist": nodelist,
             "cpus_per_task": request["cpus_per_task"], "command": request["command"]})
         step.msg.respond({"step": step.id, "nodelist": nodelist})
-        self.manager.start.exec.start_step(job, step.id, tasks, dict(
-            request, env=env, stdout=stdout, stderr=stderr, kept=output.KEPT_BOTH))
+        try:
+            self.manager.start.exec.start_step(job, step.id, tasks, dict(
+                request, env=env, stdout=stdout, stderr=stderr, kept=output.KEPT_BOTH))
+        except Exception as exc:  # the request's own data could not be sent: it alone fails
+            log.exception("job %d: step %d: start failed", job.id, step.id)
+            self.finished(job, step.id, 0, shorten(f"start failed: {exc}"))
         return True
 
     def _nodelist(self, job, tasks) -> str:

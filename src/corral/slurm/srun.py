@@ -126,8 +126,10 @@ def _run_step(job_id: int, values: dict, command: list[str]) -> int:
         finished = next(answers)
         for _end in answers:  # the stream's end
             pass
-    code = returncode(finished["status"])
-    return code if code is not None else 1
+    if finished.get("note"):  # a task could not start
+        print(f"srun: error: {finished['note']}", file=sys.stderr)
+        return returncode(finished["status"]) or 1
+    return returncode(finished["status"])
 
 
 def _targets(values: dict, job_id: int, step: int, nodelist: str) -> dict:
