@@ -316,7 +316,8 @@ class Exec:
         if record.stdin_rank is None:
             raise RequestError(errno.EINVAL, f"job {job_id} does not read stdin from corral "
                                              "run (its stdin is /dev/null)")
-        if not record.started:
+        if not record.started and record.step is None:
+            # A step has no prolog: its start reaches the agent before any chunk does.
             raise RequestError(errno.EAGAIN, f"job {job_id} has not started yet")
         chunk = {"type": "stdin", "job": job_id, "data": data, "eof": eof}
         if step is not None:
