@@ -125,8 +125,6 @@ class _JobSteps:
 
 def _check(request) -> dict:
     """The step request with its defaults, or EPROTO saying which field is wrong."""
-    if not isinstance(request, dict):
-        raise RequestError(errno.EPROTO, "step-create needs an object")
 
     def number(name, default=None):
         value = request.get(name, default)
@@ -170,8 +168,7 @@ class Steps:
 
     def serve_create(self, msg):
         payload = msg.payload_object()
-        job = self.manager.active_job_for(msg, payload.get("id") if isinstance(
-            payload, dict) else None)
+        job = self.manager.active_job_for(msg, payload.get("id"))
         if not msg.streaming:
             raise RequestError(errno.EPROTO, "step-create is a streaming request")
         request = _check(payload)
