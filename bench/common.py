@@ -326,6 +326,34 @@ def run_until_clean(client: Client, jobspecs: list) -> dict:
             "total_seconds": finished - started}
 
 
+class Scraper:
+    """Scrape the controller's ``[metrics]`` endpoint every ``interval`` seconds on a
+    thread, as a Prometheus server would, until `stop` (which returns the scrape count)."""
+
+    def __init__(self, client: Client, interval: float = 1.0):
+        import threading
+
+        self.url = client.rpc("instance.info")["metrics"]
+        self.interval = interval
+        self.count = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        import urllib.request
+
+        while not self._stopped.wait(0 if self.count == 0 else self.interval):
+            with urllib.request.urlopen(self.url, timeout=30) as response:
+                response.read()
+            self.count += 1
+
+    def stop(self) -> int:
+        self._stopped.set()
+        self._thread.join()
+        return self.count
+
+
 def check_lifecycle(client: Client, job_id: int, expect_result: str = "COMPLETED") -> list[str]:
     """The event names of one finished job, after checking it ended as expected."""
     names = [event["name"] for event in client.eventlog(job_id)]

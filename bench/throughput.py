@@ -6,6 +6,9 @@ call, but start no process.  On an instance with 1,024 configured cores, N such 
 submitted through the client API and timed from the first submit to the last ``clean`` on
 disk, each N on a fresh instance with its store on disk.
 
+``--metrics`` serves the controller's Prometheus endpoint and scrapes it every second
+meanwhile, to measure what metrics cost.
+
 Targets: >= 5,000 jobs/s at N = 10,000; rate at N = 100,000 >= 80% of the rate at 10,000.
 Baselines measured in the same run: the machine's raw spawn rate (a CPU yardstick) and a
 SQLite floor (how fast this disk and Python insert the same eventlog rows in batches).
@@ -52,6 +55,8 @@ def main() -> int:
     parser = common.parser(__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=None,
                         help="comma-separated job counts (default 1000,10000,100000)")
+    parser.add_argument("--metrics", action="store_true",
+                        help="serve [metrics] and scrape it every second during each run")
     args = parser.parse_args()
     sizes = [int(n) for n in (args.sizes or ("200,2000" if args.quick else
                                              "1000,10000,100000")).split(",")]
@@ -68,14 +73,18 @@ def main() -> int:
         for n in sizes:
             report.section(f"N = {n:,} simulated jobs, 1,024 cores")
             directory = work.sub(f"n{n}")
-            config = common.write_config(directory, [("node0", "0-1023")])
+            extra = '[metrics]\nlisten = "127.0.0.1:0"\n' if args.metrics else ""
+            config = common.write_config(directory, [("node0", "0-1023")], extra)
             controller = common.Controller(os.path.join(directory, "state"), config)
             controller.start()
             try:
                 with controller.client() as client:
+                    scraper = common.Scraper(client) if args.metrics else None
                     cpu_before = controller.cpu_seconds()
                     timing = common.run_until_clean(client, [spec] * n)
                     cpu = controller.cpu_seconds() - cpu_before
+                    if scraper is not None:
+                        report.figure("metrics scrapes during the run", scraper.stop())
                     names = common.check_lifecycle(client, timing["ids"][-1])
                     info = client.rpc("job-manager.getinfo")
                 memory = controller.memory_kib()

@@ -56,7 +56,10 @@ def connect(uri: str | None = None) -> "Client":
 
 
 class Client:
-    def __init__(self, uri: str | None = None):
+    def __init__(self, uri: str | None = None, on_behalf_of: int | None = None):
+        """``on_behalf_of``: a uid every request is sent for (the instance owner's front
+        ends only, e.g. ``corral web``; the instance gives it that user's roles)."""
+        self.on_behalf_of = on_behalf_of
         uri = uri or os.environ.get("CORRAL_URI") or _system_uri()
         self.uri = uri
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -94,6 +97,8 @@ class Client:
         frame = {"matchtag": tag, "topic": topic, "payload": payload}
         if streaming:
             frame["streaming"] = True
+        if self.on_behalf_of is not None:
+            frame["userid"] = self.on_behalf_of
         try:
             return wire.encode(frame)
         except ValueError as exc:

@@ -142,11 +142,12 @@ class Config:
 
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
-    """One host of ``[[resource.config]]`` and the core and gpu ids it offers."""
+    """One host of ``[[resource.config]]``: the core and gpu ids it offers, its properties."""
 
     name: str
     cores: tuple[int, ...]
     gpus: tuple[int, ...]
+    properties: tuple[str, ...] = ()
 
 
 def load(path: str | os.PathLike | None) -> Config:
@@ -190,12 +191,17 @@ def kill_timeout(config: Config) -> float:
     return config.get_duration("exec.kill-timeout", 5.0)
 
 
+#: A node property: no operator characters of RFC 31's or of ``--requires`` syntax.
+_PROPERTY = re.compile(r"[A-Za-z0-9_.-]+")
+
+
 def resource_config(config: Config) -> list[NodeConfig]:
     """``[[resource.config]]``: the hosts and their cores and gpus, in hostlist order.
 
-    Each entry is ``{hosts = "node[0-3]", cores = "0-255", gpus = "0-1"}``; ``hosts`` and
-    ``cores`` are required. A host named by several entries gets the union of their ids, as
-    Flux merges ``resource.config`` entries.
+    Each entry is ``{hosts = "node[0-3]", cores = "0-255", gpus = "0-1", properties =
+    ["bigmem"]}``; ``hosts`` and ``cores`` are required. A host named by several entries gets
+    the union of their ids and properties, as Flux merges ``resource.config`` entries.
+    Properties are what RFC 31 constraints (``--requires``) and queues' ``requires`` match.
     """
     entries = config.get("resource.config")
     if entries is None:
@@ -204,7 +210,7 @@ def resource_config(config: Config) -> list[NodeConfig]:
         raise config.error(
             "resource.config", f"expected an array of tables, got {type_name(entries)}"
         )
-    merged: dict[str, tuple[set[int], set[int]]] = {}
+    merged: dict[str, tuple[set[int], set[int], set[str]]] = {}
     for index, entry in enumerate(entries):
         where = f"resource.config[{index}]"
         if not isinstance(entry, dict):
@@ -216,13 +222,21 @@ def resource_config(config: Config) -> list[NodeConfig]:
             raise config.error(f"{where}.hosts", "names no host")
         if not cores:
             raise config.error(f"{where}.cores", "names no core")
+        properties = entry.get("properties", [])
+        if not isinstance(properties, list) or not all(
+                isinstance(name, str) and _PROPERTY.fullmatch(name) for name in properties):
+            raise config.error(f"{where}.properties", "expected an array of property names "
+                                                      "(letters, digits, '_', '-', '.')")
         for host in hosts:
-            host_cores, host_gpus = merged.setdefault(host, (set(), set()))
+            host_cores, host_gpus, host_properties = merged.setdefault(host,
+                                                                       (set(), set(), set()))
             host_cores.update(cores)
             host_gpus.update(gpus)
+            host_properties.update(properties)
     return [
-        NodeConfig(host, tuple(sorted(host_cores)), tuple(sorted(host_gpus)))
-        for host, (host_cores, host_gpus) in merged.items()
+        NodeConfig(host, tuple(sorted(host_cores)), tuple(sorted(host_gpus)),
+                   tuple(sorted(host_properties)))
+        for host, (host_cores, host_gpus, host_properties) in merged.items()
     ]
 
 
@@ -270,6 +284,15 @@ def _record_origins(value: Any, origins: dict[str, str], file: str, dotted: str)
     if isinstance(value, dict):
         for key, child in value.items():
             _record_origins(child, origins, file, f"{dotted}.{key}")
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as ``(host, port)``; ValueError if it is not."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected HOST:PORT (e.g. 127.0.0.1:9100), got '{text}'")
+    return host, int(port)
 
 
 def type_name(value: Any) -> str:

@@ -18,7 +18,8 @@ VALUE = None
 ANY_NAME = "*"
 
 _JOB_SIZE = {"nnodes": VALUE, "ncores": VALUE, "ngpus": VALUE}
-_LIMITS = {"duration": VALUE, "job-size": {"max": _JOB_SIZE, "min": _JOB_SIZE}}
+_LIMITS = {"duration": VALUE, "job-size": {"max": _JOB_SIZE, "min": _JOB_SIZE},
+           "max-jobs-per-user": VALUE}
 
 SCHEMA = {
     "access": {
@@ -40,6 +41,7 @@ SCHEMA = {
         "socket": VALUE,
     },
     "exec": {"kill-timeout": VALUE},
+    "metrics": {"listen": VALUE},
     "job-manager": {
         "plugins": [{"load": VALUE, "remove": VALUE, "conf": VALUE}],
         "plugin-path": VALUE,
@@ -50,7 +52,8 @@ SCHEMA = {
         "max-jobs": VALUE,
     },
     "sched": {"queue-policy": VALUE, "queue-depth": VALUE},
-    "resource": {"config": [{"hosts": VALUE, "cores": VALUE, "gpus": VALUE}]},
+    "resource": {"config": [{"hosts": VALUE, "cores": VALUE, "gpus": VALUE,
+                             "properties": VALUE}]},
     "policy": {
         "limits": _LIMITS,
         "jobspec": {"defaults": {"system": {"duration": VALUE, "queue": VALUE}}},
@@ -59,6 +62,7 @@ SCHEMA = {
         ANY_NAME: {
             "queue-policy": VALUE,
             "requires": VALUE,
+            "nodes": VALUE,
             "policy": {
                 "limits": _LIMITS,
                 "jobspec": {"defaults": {"system": {"duration": VALUE}}},

@@ -40,6 +40,7 @@ from .resource import ResourceService
 from .sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
 from .state_lock import StateDirLock, StateDirLockError
 from .store import Store
+from .tokens import Tokens
 from .watchdog import Watchdog
 
 log = logging.getLogger("corral")
@@ -57,7 +58,8 @@ class StartupError(Exception):
 def node_specs(config, test_size: int | None) -> list[NodeSpec]:
     declared = config_module.resource_config(config)
     if declared:
-        return [NodeSpec(node.name, tuple(node.cores), tuple(node.gpus)) for node in declared]
+        return [NodeSpec(node.name, tuple(node.cores), tuple(node.gpus), node.properties)
+                for node in declared]
     cores = tuple(sorted(os.sched_getaffinity(0)))
     if test_size:
         return [NodeSpec(f"node{rank}", cores) for rank in range(test_size)]
@@ -86,6 +88,7 @@ class Instance:
         self.prep = None
         self.prep_host = None
         self.lock = None
+        self.metrics = None
         self.exit_code = 0  # non-zero once the instance cannot stop cleanly
 
     async def start(self):
@@ -96,6 +99,7 @@ class Instance:
         logging.getLogger("corral").addHandler(self.dmesg)
         config = self.config
         guests = config_module.allow_guest_user(config)
+        metrics_address = _metrics_address(config)
         try:
             # Checked, then locked before anything in it changes (another instance may be
             # using it), then made private.
@@ -189,11 +193,14 @@ class Instance:
         self.resources.register_services(self.broker)
         self.broker.register("prep.list", self._serve_prep_list, ROLE_OWNER | ROLE_USER)
         self.dmesg.register_services(self.broker)
+        Tokens(self.store).register_services(self.broker)
         self.broker.register("instance.info", self._serve_info, ROLE_OWNER | ROLE_USER)
         self.broker.register("job-exec.stdin", self.exec.serve_stdin, ROLE_OWNER | ROLE_USER)
         self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
         # What restart wrote (the events of jobs it ended) is stored before anyone can ask.
         await self.store.flush()
+        if metrics_address is not None:
+            self.metrics = _serve_metrics(self, metrics_address)
         await self.broker.listen(self.socket_path)
         if guests:
             state_directory.warn_if_unreachable(self.socket_path)
@@ -233,6 +240,7 @@ class Instance:
             "state_dir": self.state_dir,
             "owner": self.owner_uid,
             "nodes": len(self.pool.nodes),
+            "metrics": self.metrics.url if self.metrics is not None else None,
         })
 
     def _serve_prep_list(self, msg):
@@ -250,6 +258,8 @@ class Instance:
     async def stop(self):
         """Stop serving, end running jobs with an exception that says why, commit, close."""
         await self.broker.close()
+        if self.metrics is not None:
+            self.metrics.stop()
         self.collector.stop()
         self.manager.purge.stop()
         self.manager.shutdown(SHUTDOWN_NOTE)
@@ -321,6 +331,31 @@ def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_m
                            on_message, on_node_failed, broker)
     except (KeyMaterialError, ValueError) as exc:
         raise StartupError(str(exc)) from None
+
+
+def _metrics_address(config):
+    """``[metrics] listen`` checked before anything starts; its module (and
+    prometheus_client) are loaded only by a controller that serves metrics."""
+    if config.get("metrics.listen") is None:
+        return None
+    try:
+        from . import metrics
+    except ImportError:
+        raise config.error("metrics.listen", "serving metrics needs the prometheus_client "
+                                             "package (pip install 'corral[metrics]')") from None
+    return metrics.listen_address(config)
+
+
+def _serve_metrics(instance, address):
+    from .metrics import Metrics
+
+    served = Metrics(instance, address)
+    try:
+        served.start()
+    except OSError as exc:
+        raise StartupError(f"[metrics] listen {address[0]}:{address[1]}: "
+                           f"{exc.strerror or exc}") from None
+    return served
 
 
 def _raise_open_file_limit():

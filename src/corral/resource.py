@@ -78,6 +78,7 @@ class ResourceService:
                 "free_gpus": node.free_gpus.bit_count(),
                 "ncores": len(node.core_ids),
                 "ngpus": len(node.gpu_ids),
+                "properties": sorted(node.properties),
                 "drained": node.drained,
                 "reason": node.drain_reason,
                 "timestamp": node.drain_time,

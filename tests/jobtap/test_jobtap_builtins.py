@@ -1,6 +1,8 @@
 """Builtins with flux-core's names, configuration keys and messages:
 ``.limit-job-size``, ``.limit-duration``, ``.validate-duration``, ``.begin-time``,
-``.history`` and ``.post-event`` (the dependency and update builtins have their own files)."""
+``.history`` and ``.post-event`` (the dependency and update builtins have their own files).
+The limits and ``.begin-time`` run in the plugin test kit (`corral_kit`), on a virtual
+clock: an hour's wait takes no time."""
 
 import errno
 import time
@@ -9,17 +11,17 @@ import pytest
 from jobtap_helpers import (
     as_guest,
     config_file,
-    events,
     load,
     names,
-    remove,
     rpc_error,
     spec,
-    state,
     submit,
     until,
     wait,
 )
+
+from corral.states import State
+from corral.testing import RPCFailure
 
 LIMITS = """\
 [policy.limits]
@@ -48,38 +50,37 @@ queue = "batch"
 """
 
 
-def test_job_size_and_duration_limits(tmp_path, make_instance):
-    instance = make_instance(test_size=2, config=config_file(tmp_path, LIMITS))
-    with instance.client() as client:
-        # Jobs that name no queue get the default one in their jobspec, so the messages name
-        # it, as flux-core's do for a jobspec-defaults queue.
-        for options, message in [
-            ({"ntasks": 3, "duration": "30m"},
-             "requested ncores (3) exceeds policy limit of 2 for queue batch"),
-            ({"ntasks": 2, "nnodes": 2, "duration": "30m"},
-             "requested nnodes (2) exceeds policy limit of 1 for queue batch"),
-            ({"ntasks": 1, "duration": "30m"},
-             "requested ncores (1) is under policy limit of 2 for queue batch"),
-            ({"ntasks": 2, "queue": "small", "duration": "5m"},
-             "requested ncores (2) exceeds policy limit of 1 for queue small"),
-            ({"ntasks": 2, "duration": "2h"},
-             "requested duration (2h) exceeds policy limit of 1h for queue batch"),
-            ({"ntasks": 2},
-             "requested duration (unlimited) exceeds policy limit of 1h for queue batch"),
-            ({"ntasks": 1, "queue": "small", "duration": "20m"},
-             "requested duration (20m) exceeds policy limit of 10m for queue small"),
-        ]:
-            error = rpc_error(submit, client, **options)
-            assert (error.errno, error.strerror) == (errno.EINVAL, message)
-        for options in ({"ntasks": 2, "duration": "30m"},
-                        {"ntasks": 1, "queue": "small", "duration": "5m"},
-                        {"ntasks": 4, "nnodes": 1, "queue": "big"}):
-            job_id = submit(client, urgency=0, **options)
-            client.cancel(job_id)
+def test_job_size_and_duration_limits(corral_kit):
+    kit = corral_kit(config=LIMITS, nodes=2, cores_per_node=4)
+    # Jobs that name no queue get the default one in their jobspec, so the messages name
+    # it, as flux-core's do for a jobspec-defaults queue.
+    for options, message in [
+        ({"ntasks": 3, "duration": "30m"},
+         "requested ncores (3) exceeds policy limit of 2 for queue batch"),
+        ({"ntasks": 2, "nnodes": 2, "duration": "30m"},
+         "requested nnodes (2) exceeds policy limit of 1 for queue batch"),
+        ({"ntasks": 1, "duration": "30m"},
+         "requested ncores (1) is under policy limit of 2 for queue batch"),
+        ({"ntasks": 2, "queue": "small", "duration": "5m"},
+         "requested ncores (2) exceeds policy limit of 1 for queue small"),
+        ({"ntasks": 2, "duration": "2h"},
+         "requested duration (2h) exceeds policy limit of 1h for queue batch"),
+        ({"ntasks": 2},
+         "requested duration (unlimited) exceeds policy limit of 1h for queue batch"),
+        ({"ntasks": 1, "queue": "small", "duration": "20m"},
+         "requested duration (20m) exceeds policy limit of 10m for queue small"),
+    ]:
+        with pytest.raises(RPCFailure) as caught:
+            kit.submit(**options)
+        assert (caught.value.errno, caught.value.strerror) == (errno.EINVAL, message)
+    for options in ({"ntasks": 2, "duration": "30m"},
+                    {"ntasks": 1, "queue": "small", "duration": "5m"},
+                    {"ntasks": 4, "nnodes": 1, "queue": "big"}):
+        kit.cancel(kit.submit(urgency=0, **options))
 
-        remove(client, ".limit-job-size")
-        remove(client, ".limit-duration")
-        wait(client, submit(client, ntasks=3, nnodes=2))
+    kit.rpc("job-manager.jobtap", {"remove": ".limit-job-size"})
+    kit.rpc("job-manager.jobtap", {"remove": ".limit-duration"})
+    kit.wait(kit.submit(ntasks=3, nnodes=2))
 
 
 @pytest.mark.parametrize("text, message", [
@@ -116,30 +117,30 @@ def test_validate_duration_rejects_jobs_outlasting_the_instance(instance):
         assert error.strerror == "duration exceeds instance lifetime"
 
 
-def test_begin_time_holds_a_job_until_its_time(instance):
-    with instance.client() as client:
-        begin = time.time() + 0.5
-        job_id = submit(client, begin_time=begin)
-        wait(client, job_id, "dependency-add")
-        description = f"begin-time={begin:.3f}"
-        assert events(client, job_id, "dependency-add")[0]["context"] == {
-            "description": description}
-        assert state(client, job_id) == "DEPEND"
-        wait(client, job_id)
-        assert events(client, job_id, "depend")[0]["timestamp"] >= begin
-        assert names(client, job_id)[:5] == ["submit", "dependency-add", "validate",
-                                             "dependency-remove", "depend"]
-        past = submit(client, begin_time=time.time() - 10)
-        wait(client, past)
-        invalid = spec()
-        invalid["attributes"]["system"]["dependencies"] = [
-            {"scheme": "begin-time", "value": "soon"}]
-        error = rpc_error(client.submit, invalid)
-        assert error.strerror == "Invalid begin-time=soon"
-        later = submit(client, begin_time=time.time() + 60)
-        wait(client, later, "dependency-add")
-        client.cancel(later)  # its timer goes with it
-        wait(client, later)
+def test_begin_time_holds_a_job_until_its_time(corral_kit):
+    kit = corral_kit()
+    begin = kit.time() + 3600
+    job_id = kit.submit(begin_time=begin)
+    description = f"begin-time={begin:.3f}"
+    assert kit.events(job_id, "dependency-add")[0]["context"] == {"description": description}
+    kit.advance(3599)
+    assert kit.job(job_id)["state"] == State.DEPEND
+    kit.wait(job_id)
+    assert kit.events(job_id, "depend")[0]["timestamp"] == begin
+    assert kit.names(job_id)[:5] == ["submit", "dependency-add", "validate",
+                                     "dependency-remove", "depend"]
+    kit.wait(kit.submit(begin_time=kit.time() - 10))
+    invalid = spec()
+    invalid["attributes"]["system"]["dependencies"] = [
+        {"scheme": "begin-time", "value": "soon"}]
+    with pytest.raises(RPCFailure) as caught:
+        kit.submit_jobspec(invalid)
+    assert caught.value.strerror == "Invalid begin-time=soon"
+    later = kit.submit(begin_time=kit.time() + 60)
+    kit.cancel(later)  # its timer goes with it
+    kit.wait(later)
+    kit.advance(120)
+    assert "depend" not in kit.names(later)
 
 
 def test_history_lists_each_users_jobs_newest_first(guest_instance):

@@ -12,7 +12,6 @@ from jobtap_helpers import (
     rpc_error,
     state,
     submit,
-    until,
     wait,
 )
 
@@ -65,25 +64,3 @@ def test_external_priority_waits_for_a_pushed_priority_and_keeps_it(instance):
         instance.corral("queue", "start")
         wait(client, waiting)
         client.cancel(held)
-
-
-def test_fair_share_lowers_a_busy_accounts_priority_on_every_tick(instance):
-    with instance.client() as client:
-        instance.corral("jobtap", "load", f"{EXAMPLES}/fair_share.py", "interval=0.1",
-                        "shares=1")
-        busy = submit(client, run="60s", setattr=["system.account=heavy"])
-        wait(client, busy, "start")
-        instance.corral("queue", "stop")
-        heavy = submit(client, setattr=["system.account=heavy"])
-        light = submit(client, setattr=["system.account=light"])
-        until(lambda: len(events(client, heavy, "priority")) >= 3)
-        heavy_priorities = [e["context"]["priority"] for e in events(client, heavy, "priority")]
-        assert heavy_priorities == sorted(heavy_priorities, reverse=True)
-        assert heavy_priorities[-1] < heavy_priorities[0] <= 1_000_000
-        assert [e["context"]["priority"] for e in events(client, light, "priority")] == [
-            1_000_000]
-        assert query(client, "fair_share.py")["usage"]["heavy"] > 0
-        client.cancel(busy)
-        for job_id in (heavy, light):
-            client.cancel(job_id)
-            wait(client, job_id)

@@ -1,21 +1,24 @@
 """Priorities: flux-core checklist items 10-17 (t2212, t2216) and the seed's priority calls
-(`reprioritize_all`, `reprioritize_job`, `priority_unavail`)."""
+(`reprioritize_all`, `reprioritize_job`, `priority_unavail`).  Those that need no process
+and no controller log run in the plugin test kit (`corral_kit`), on a virtual clock."""
 
 import errno
 
+import pytest
 from jobtap_helpers import (
     EXAMPLES,
     dmesg,
     events,
     load,
     plugin,
-    rpc_error,
-    spec,
     state,
     submit,
     until,
     wait,
 )
+
+from corral.states import State
+from corral.testing import RPCFailure
 
 
 def _priorities(client, job_id) -> list[int]:
@@ -48,40 +51,44 @@ def test_with_only_builtins_priority_is_urgency_and_urgency_reorders_the_queue(
         assert _started_in_order(client, [first, second]) == [second, first]
 
 
-def test_a_plugin_holding_every_job_leaves_it_in_sched_until_urgency_releases_it(instance):
+def _kit_priorities(kit, job_id) -> list[int]:
+    return [event["context"]["priority"] for event in kit.events(job_id, "priority")]
+
+
+def test_a_plugin_holding_every_job_leaves_it_in_sched_until_urgency_releases_it(
+        corral_kit):
     """Item 11 (submit-hold.so): priority 0 jobs sit in SCHED; urgency releases one; a held
     job can be canceled."""
-    with instance.client() as client:
-        load(client, plugin("submit_hold.py"))
-        released, canceled = submit(client), submit(client)
-        for job_id in (released, canceled):
-            wait(client, job_id, "priority")
-            assert _priorities(client, job_id) == [0]
-            assert state(client, job_id) == "SCHED"
-        client.set_urgency(released, 1)
-        wait(client, released)
-        assert _priorities(client, released) == [0, 1]
-        client.cancel(canceled)
-        wait(client, canceled)
-        assert "alloc" not in [e["name"] for e in client.eventlog(canceled)]
+    kit = corral_kit(plugins=[plugin("submit_hold.py")])
+    released, canceled = kit.submit(), kit.submit()
+    kit.advance(60)
+    for job_id in (released, canceled):
+        assert _kit_priorities(kit, job_id) == [0]
+        assert kit.job(job_id)["state"] == State.SCHED
+    kit.set_urgency(released, 1)
+    kit.wait(released)
+    assert _kit_priorities(kit, released) == [0, 1]
+    kit.cancel(canceled)
+    kit.wait(canceled)
+    assert "alloc" not in kit.names(canceled)
 
 
-def test_a_job_waits_in_priority_until_its_priority_is_pushed(instance):
+def test_a_job_waits_in_priority_until_its_priority_is_pushed(corral_kit):
     """Item 13 (priority-wait.so) and the seed calls: `priority_unavail` in
     ``job.state.priority`` keeps the job in PRIORITY; a service calling `reprioritize_job`
     releases it with that priority."""
-    with instance.client() as client:
-        load(client, f"{EXAMPLES}/external_priority.py")
-        job_id = submit(client)
-        wait(client, job_id, "depend")
-        assert state(client, job_id) == "PRIORITY"
-        assert client.job(job_id)["priority"] == -1
-        client.rpc("job-manager.external-priority.set", {"id": job_id, "priority": 42000})
-        wait(client, job_id)
-        assert _priorities(client, job_id) == [42000]
-        error = rpc_error(client.rpc, "job-manager.external-priority.set",
-                          {"id": 12345, "priority": 1})
-        assert error.errno == errno.ENOENT
+    kit = corral_kit()
+    kit.load(f"{EXAMPLES}/external_priority.py")
+    job_id = kit.submit()
+    kit.advance(3600)
+    assert kit.job(job_id)["state"] == State.PRIORITY
+    assert kit.job(job_id)["priority"] == -1
+    kit.rpc("job-manager.external-priority.set", {"id": job_id, "priority": 42000})
+    kit.wait(job_id)
+    assert _kit_priorities(kit, job_id) == [42000]
+    with pytest.raises(RPCFailure) as caught:
+        kit.rpc("job-manager.external-priority.set", {"id": 12345, "priority": 1})
+    assert caught.value.errno == errno.ENOENT
 
 
 def test_misbehaving_priority_callbacks_do_not_stop_jobs(instance):
@@ -148,37 +155,35 @@ def test_failing_priority_get_keeps_priorities_during_reprioritize_all(instance)
         assert "jobtap: job.priority.get: arg_unpack: priority" in log
 
 
-def test_a_priority_plugin_reorders_the_queue(make_instance):
+def test_a_priority_plugin_reorders_the_queue(corral_kit):
     """Item 17 (priority-invert.so): later jobs first."""
-    instance = make_instance(test_size=1)
-    with instance.client() as client:
-        load(client, plugin("priority_invert.py"))
-        blocker = submit(client, run="60s", nnodes=1, exclusive=True)
-        wait(client, blocker, "start")
-        jobs = [submit(client, run="0.05s", nnodes=1, exclusive=True) for _ in range(3)]
-        for job_id in jobs:
-            wait(client, job_id, "priority")
-        client.cancel(blocker)
-        assert _started_in_order(client, jobs) == jobs[::-1]
-        assert [_priorities(client, job_id) for job_id in jobs] == [
-            [job_id] for job_id in jobs]
+    kit = corral_kit(plugins=[plugin("priority_invert.py")])
+    blocker = kit.submit(run=60, nnodes=1, exclusive=True)
+    kit.wait(blocker, "start")
+    jobs = [kit.submit(run=1, nnodes=1, exclusive=True) for _ in range(3)]
+    kit.advance(1)
+    kit.cancel(blocker)
+    starts = {job_id: kit.wait(job_id, "start")["timestamp"] for job_id in jobs}
+    assert sorted(jobs, key=starts.get) == jobs[::-1]
+    assert [_kit_priorities(kit, job_id) for job_id in jobs] == [[job_id] for job_id in jobs]
 
 
 def test_reprioritize_all_releases_a_job_sent_back_to_priority_with_its_old_priority(
-        instance):
+        corral_kit):
     """A job sent from SCHED back to PRIORITY (urgency) that waits there, and then gets the
     priority it had before from `reprioritize_all`, leaves PRIORITY (a ``priority`` event is
     always posted in PRIORITY, as flux-core's reprioritize does)."""
-    with instance.client() as client:
-        load(client, plugin("priority_on_request.py"))
-        instance.corral("queue", "stop")
-        job_id = client.submit(spec())
-        wait(client, job_id, "depend")
-        assert state(client, job_id) == "PRIORITY"
-        client.rpc("job-manager.priority-on-request.now", {})
-        wait(client, job_id, "priority")
-        client.set_urgency(job_id, 20)
-        until(lambda: state(client, job_id) == "PRIORITY")
-        client.rpc("job-manager.priority-on-request.now", {})
-        until(lambda: _priorities(client, job_id) == [500, 500])
-        assert state(client, job_id) == "SCHED"
+    kit = corral_kit(plugins=[plugin("priority_on_request.py")])
+    kit.rpc("job-manager.queue-start", {"start": False})
+    job_id = kit.submit()
+    kit.advance(1)
+    assert kit.job(job_id)["state"] == State.PRIORITY
+    kit.rpc("job-manager.priority-on-request.now", {})
+    kit.wait(job_id, "priority")
+    kit.set_urgency(job_id, 20)
+    kit.advance(1)
+    assert kit.job(job_id)["state"] == State.PRIORITY
+    kit.rpc("job-manager.priority-on-request.now", {})
+    kit.advance(1)
+    assert _kit_priorities(kit, job_id) == [500, 500]
+    assert kit.job(job_id)["state"] == State.SCHED

@@ -123,6 +123,11 @@ def test_owner_updates_bypass_limits_and_make_a_guest_job_immutable(guest_instan
 
 
 QUEUES = """\
+[[resource.config]]
+hosts = "node0"
+cores = "0"
+properties = ["debug"]
+
 [queues.batch]
 [queues.debug]
 requires = ["debug"]

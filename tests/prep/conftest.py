@@ -11,6 +11,7 @@ import pytest
 
 from corral import jobspec, resource_set
 from corral.jobmanager.job import Job
+from corral.testing import corral_kit  # noqa: F401 (for a corral installed without the kit)
 
 
 @pytest.fixture

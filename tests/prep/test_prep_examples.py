@@ -119,37 +119,39 @@ def test_on_a_node_agent_the_gate_does_nothing(tmp_path):
 # --- both, loaded by a running controller as a site would -----------------------------------
 
 
-def test_the_health_check_drains_the_unfit_node_and_requeues_the_job(make_instance, tmp_path):
+def test_the_health_check_drains_the_unfit_node_and_requeues_the_job(corral_kit, tmp_path,
+                                                                    caplog):
     """The scratch directory is missing: the check fails on the node the job landed on
     (node0), which alone is drained; the job is requeued held and, once the directory is
-    back and the job released, runs on another node."""
-    from prep_helpers import drained, names, submit, wait
-
+    back and the job released, runs on another node.  In the plugin test kit: the hooks run
+    as in an instance, the job's run is simulated."""
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     plugin = os.path.abspath(os.path.join(EXAMPLES, "health_check.py"))
-    config = tmp_path / "corral.toml"
-    config.write_text(f"""
+    kit = corral_kit(nodes=3, cores_per_node=1, config=f"""
 [prep]
-plugins = ["prep/script", "{plugin}"]
+plugins = ["{plugin}"]
 parameters = "health.scratch={scratch}/node1,health.require={tmp_path}"
 requeue-delay = "0.1s"
 """)
-    instance = make_instance(test_size=3, config=config)
-    with instance.client() as client:
-        job_id = submit(client, ["true"], nnodes=1)
-        requeue = wait(client, job_id, "requeue")
-        assert requeue["context"]["reason"] == "launch failed requeued held"
-        assert drained(client) == {"node0": "Prolog error"}
-        assert f"health prolog for job {job_id} on node0 failed: scratch directory " \
-               f"{scratch}/node1 is missing" in "\n".join(
-                   client.rpc("log.dmesg", {})["lines"])
-        (scratch / "node1").mkdir()
-        client.set_urgency(job_id, 16)
-        wait(client, job_id)
-        assert client.job(job_id)["result_name"] == "COMPLETED"
-        assert names(client, job_id).count("alloc") == 2
-        assert drained(client) == {"node0": "Prolog error"}
+
+    def drained():
+        return {node["name"]: node["reason"] for node in kit.rpc("resource.list")["nodes"]
+                if node["drained"]}
+
+    with caplog.at_level(logging.ERROR, "corral.prep.health"):
+        job_id = kit.submit(nnodes=1)
+        requeue = kit.wait(job_id, "requeue")
+    assert requeue["context"]["reason"] == "launch failed requeued held"
+    assert drained() == {"node0": "Prolog error"}
+    assert f"health prolog for job {job_id} on node0 failed: scratch directory " \
+           f"{scratch}/node1 is missing" in caplog.text
+    (scratch / "node1").mkdir()
+    kit.set_urgency(job_id, 16)
+    kit.wait(job_id)
+    assert kit.job(job_id)["result_name"] == "COMPLETED"
+    assert kit.names(job_id).count("alloc") == 2
+    assert drained() == {"node0": "Prolog error"}
 
 
 def test_the_account_gate_lets_allowed_accounts_run_and_requeues_the_others(make_instance,

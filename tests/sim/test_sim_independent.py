@@ -9,7 +9,7 @@ order).  FCFS starts queued jobs from the head while they fit.  EASY then reserv
 first job that does not fit the earliest moment enough cores are free by the running jobs'
 limits (every job ending at that moment counted), and starts a later job now if it fits and
 either ends by that moment or fits in the cores the reservation leaves spare then.  A pass
-considers the first ``queue-depth`` queued jobs only (fluxion's default, 32); one that
+considers the first ``queue-depth`` queued jobs only (500 by default); one that
 considered that many and started some is followed by another pass at the same moment.
 """
 
@@ -21,7 +21,7 @@ LUBLIN = "lublin_256.swf"
 CORES = 256
 
 
-def reference_schedule(jobs, cores, backfill, depth=32):
+def reference_schedule(jobs, cores, backfill, depth=500):
     """``{job number: start}``; ``jobs`` is ``{number: (submit, _, run, processors, _)}``;
     ``depth`` 0 considers the whole queue in every pass."""
     arrivals = sorted(jobs, key=lambda number: (jobs[number][0], number))
@@ -94,7 +94,7 @@ def _compare(corral_sim, policy, depth=None, tmp_path=None):
         options += ["--config", str(config)]
     summary, starts = corral_sim(LUBLIN, *options)
     expected = reference_schedule(jobs, CORES, backfill=policy == "easy",
-                                  depth=32 if depth is None else depth)
+                                  depth=500 if depth is None else depth)
     assert summary["jobs"] == len(jobs) == 10_000
     different = [number for number in jobs if starts[number] != expected[number]]
     assert not different, (f"{len(different)} jobs start at other times, the first: job "
@@ -113,6 +113,6 @@ def test_lublin_easy_agrees_with_an_independent_simulator(corral_sim, tmp_path):
     fcfs = reference_schedule(jobs, CORES, backfill=False)
     backfilled = [number for number in jobs if starts[number] < fcfs[number]]
     assert len(backfilled) > 1000  # backfilling matters on this trace
-    _summary, whole_queue, _expected = _compare(corral_sim, "easy", 0, tmp_path)
-    deeper = [number for number in jobs if whole_queue[number] < starts[number]]
-    assert len(deeper) > 100  # considering the whole queue backfills jobs 32 deep does not
+    _summary, shallow, _expected = _compare(corral_sim, "easy", 32, tmp_path)
+    deeper = [number for number in jobs if starts[number] < shallow[number]]
+    assert len(deeper) > 100  # 500 deep backfills jobs that 32 deep does not

@@ -62,7 +62,7 @@ def test_default_output_file_is_slurm_jobid_out_in_the_working_directory(slurm, 
 def test_an_option_corral_cannot_honour_is_refused_in_one_line(slurm):
     slurm.script("job.sh", "#!/bin/sh\ntrue\n")
     for argv, message in (
-        (["--constraint=fast", "job.sh"], "sbatch: error: unrecognized option '--constraint'\n"),
+        (["--licenses=matlab", "job.sh"], "sbatch: error: unrecognized option '--licenses'\n"),
         (["--dependency=afterok:1?afterok:2,afterany:3", "job.sh"],
          "sbatch: error: invalid dependency specification: afterok:1?afterok:2,afterany:3 (a "
          "list is separated by ',' or by '?', not both)\n"),

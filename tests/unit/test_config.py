@@ -254,7 +254,8 @@ def test_resource_config_is_empty_when_not_configured():
         ('[[resource.config]]\nhosts = "n0"\ncores = "0"\ngpus = "1-0"\n',
          "resource.config[0].gpus: invalid idset '1-0': range '1-0' is decreasing"),
         ('[[resource.config]]\nhosts = "n0"\ncores = "0"\nmemory = 4\n',
-         "resource.config[0].memory: unknown key (expected one of cores, gpus, hosts)"),
+         "resource.config[0].memory: unknown key (expected one of cores, gpus, hosts, "
+         "properties)"),
         ('[resource.config]\nhosts = "n0"\n',
          "resource.config: expected an array of tables, got table"),
         ("[resource]\nconfig = [1]\n", "resource.config[0]: expected a table, got integer"),

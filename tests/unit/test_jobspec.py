@@ -61,9 +61,19 @@ def test_validate_sums_up_a_slot_jobspec():
         nnodes=0, nslots=4, cores_per_slot=2, gpus_per_slot=0, exclusive=False, ntasks=4,
         duration=0.0, command=("app", "-v"), cwd=None, queue=None, name="app", dependencies=(),
         stdout_path=None, stderr_path=None, per_resource=None, account=None, qos=None,
-        comment=None, requeue=True,
+        comment=None, requeue=True, constraints=None, queues=None,
     )
     assert request.slots_per_node == 4
+
+
+def test_a_job_may_name_several_queues_the_first_being_its_own():
+    request = jobspec.validate(slot_jobspec(queue="debug,batch"))
+    assert (request.queue, request.queues) == ("debug", ("debug", "batch"))
+    assert jobspec.validate(slot_jobspec(queue="debug")).queues is None
+    for bad in ("debug,", "a,,b", "a,a"):
+        assert_invalid(slot_jobspec(queue=bad),
+                       "jobspec: attributes.system.queue: must be a queue name or a list of "
+                       f"distinct names separated by commas, got '{bad}'")
 
 
 def test_validate_counts_slots_on_every_node_like_flux():

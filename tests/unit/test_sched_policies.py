@@ -22,13 +22,16 @@ T0 = 1_000_000.0
 class Request:
     """An allocation request as the scheduler reads it."""
 
-    def __init__(self, job_id, ntasks, limit, run, nnodes=None, priority=16, queue=None):
+    def __init__(self, job_id, ntasks, limit, run, nnodes=None, priority=16, queue=None,
+                 requires=None, userid=0, gpus_per_task=0, exclusive=None):
         spec = jobspec.build(["true"], ntasks=ntasks, nnodes=nnodes, duration=limit,
-                             queue=queue)
+                             queue=queue, requires=requires, gpus_per_task=gpus_per_task,
+                             exclusive=exclusive)
         self.id = job_id
+        self.userid = userid
         self.priority = priority
-        self.queue = queue
         self.request = jobspec.validate(spec)
+        self.queue = self.request.queue
         self.run = run
 
 
@@ -36,7 +39,8 @@ class Cluster:
     """A scheduler over ``nodes`` nodes of ``cores`` cores; jobs end ``run`` seconds after
     they are allocated."""
 
-    def __init__(self, nodes, cores, policy="easy", config_text=None, tmp_path=None):
+    def __init__(self, nodes, cores, policy="easy", config_text=None, tmp_path=None,
+                 specs=None):
         if config_text is not None:
             path = tmp_path / "corral.toml"
             path.write_text(config_text)
@@ -44,18 +48,22 @@ class Cluster:
         else:
             policies = QueuePolicies.from_config(None, policy)
         self.loop = VirtualClockLoop(T0)
-        self.pool = ResourcePool([NodeSpec(f"n{i}", tuple(range(cores))) for i in range(nodes)])
+        self.pool = ResourcePool(specs or [NodeSpec(f"n{i}", tuple(range(cores)))
+                                           for i in range(nodes)])
         self.scheduler = Scheduler(self.loop, self.pool, self, policies)
         self.starts = {}
+        self.ranks = {}  # job id -> the ranks it was given
+        self.denials = {}
         self.estimates = {}  # job id -> every t_estimate told, in order
         self.reasons = {}
 
     def allocated(self, job, R, annotations, ranks):
         self.starts[job.id] = self.loop.time() - T0
+        self.ranks[job.id] = sorted(ranks)
         self.loop.call_later(job.run, self.scheduler.free, job)
 
     def denied(self, job, note):
-        raise AssertionError(f"job {job.id} denied: {note}")
+        self.denials[job.id] = note
 
     def annotate(self, job, annotations):
         sched = annotations["sched"]
@@ -275,3 +283,119 @@ def test_in_order_resumes_after_jobs_started_during_the_walk():
 
 def test_unlimited_planning_duration_is_infinite_without_configuration():
     assert QueuePolicies.from_config(None, "easy").duration(None) == math.inf
+
+
+# --- queues that own nodes, constraints, limits ---------------------------------------------
+
+QUEUES_OWNING_NODES = """
+[sched]
+queue-policy = "easy"
+[queues.debug]
+requires = ["debug"]
+[queues.batch]
+nodes = "n[2-3]"
+"""
+
+
+def _nodes(properties_by_rank, cores=2, gpus=()):
+    return [NodeSpec(f"n{rank}", tuple(range(cores)), gpus, properties)
+            for rank, properties in enumerate(properties_by_rank)]
+
+
+def test_a_queue_runs_its_jobs_on_its_own_nodes_only(cluster):
+    """debug owns the nodes with the debug property (n0, n1), batch the nodes it names (n2,
+    n3): a third batch job waits for a batch node while both debug nodes are idle."""
+    machine = cluster(4, 2, config_text=QUEUES_OWNING_NODES,
+                      specs=_nodes([("debug",), ("debug",), (), ()]))
+    for job_id in (1, 2, 3):
+        machine.submit_at(0, Request(job_id, 2, limit=100, run=100, queue="batch"))
+    machine.submit_at(1, Request(4, 4, limit=10, run=10, queue="debug"))
+    machine.run(500)
+    assert machine.starts == {1: 0, 2: 0, 3: 100, 4: 1}
+    assert (machine.ranks[1], machine.ranks[2], machine.ranks[3]) == ([2], [3], [2])
+    assert machine.ranks[4] == [0, 1]
+    assert machine.estimates[3] == [100]
+
+
+def test_a_job_naming_two_queues_runs_on_the_nodes_of_either(cluster):
+    machine = cluster(4, 2, config_text=QUEUES_OWNING_NODES,
+                      specs=_nodes([("debug",), ("debug",), (), ()]))
+    machine.submit_at(0, Request(1, 4, limit=100, run=100, queue="batch"))
+    machine.submit_at(1, Request(2, 2, limit=100, run=100, queue="batch,debug"))
+    machine.submit_at(1, Request(3, 2, limit=100, run=100, queue="batch"))
+    machine.run(500)
+    assert machine.starts == {1: 0, 2: 1, 3: 100}
+    assert machine.ranks[2] == [0]
+
+
+def test_a_job_too_big_for_its_queues_nodes_is_denied(cluster):
+    machine = cluster(4, 2, config_text=QUEUES_OWNING_NODES,
+                      specs=_nodes([("debug",), ("debug",), (), ()]))
+    machine.submit_at(0, Request(1, 6, limit=10, run=10, queue="batch"))
+    machine.run(100)
+    assert machine.denials == {1: "unsatisfiable request: the 2 nodes its queue and "
+                                  "constraints allow cannot hold it"}
+
+
+def test_constraints_choose_nodes_by_property_name_and_rank(cluster):
+    machine = cluster(4, 2, specs=_nodes([("gpu",), ("gpu", "bigmem"), ("bigmem",), ()]))
+    machine.submit_at(0, Request(1, 1, limit=10, run=10, requires="bigmem"))
+    machine.submit_at(0, Request(2, 2, limit=10, run=10, requires="gpu&^bigmem"))
+    machine.submit_at(0, Request(3, 1, limit=10, run=10, requires="host:n3|rank:2"))
+    machine.submit_at(0, Request(4, 1, limit=10, run=10, requires="nosuch"))
+    machine.run(100)
+    assert machine.ranks == {1: [1], 2: [0], 3: [2]}
+    assert machine.denials == {4: "unsatisfiable request: no node is allowed by its queue "
+                                  "and constraints"}
+
+
+def test_a_malformed_constraint_is_denied_with_where_it_is_wrong(cluster):
+    machine = cluster(1, 2)
+    job = Request(1, 1, limit=10, run=10)
+    job.request = job.request._replace(constraints={"propertees": ["gpu"]})
+    machine.submit_at(0, job)
+    machine.run(10)
+    assert machine.denials == {1: "constraints.propertees: unknown operator (expected "
+                                   "properties, hostlist, ranks, and, or, not)"}
+
+
+def test_max_jobs_per_user_holds_a_users_next_job_and_nobody_elses(cluster):
+    machine = cluster(1, 8, config_text="""
+[sched]
+queue-policy = "fcfs"
+[queues.batch]
+[queues.batch.policy.limits]
+max-jobs-per-user = 1
+""")
+    machine.submit_at(0, Request(1, 1, limit=100, run=100, queue="batch", userid=1000))
+    machine.submit_at(1, Request(2, 1, limit=100, run=100, queue="batch", userid=1000))
+    machine.submit_at(2, Request(3, 1, limit=100, run=100, queue="batch", userid=1001))
+    machine.run(50)
+    assert machine.reasons[2] == "MaxJobsPerUser"
+    machine.run(500)
+    assert machine.starts == {1: 0, 3: 2, 2: 100}
+
+
+def test_gpus_are_counted_per_node_and_exclusive_jobs_take_whole_nodes(cluster):
+    machine = cluster(2, 4, specs=_nodes([(), ()], cores=4, gpus=(0, 1)))
+    for job_id in (1, 2, 3):
+        machine.submit_at(0, Request(job_id, 1, limit=100, run=100, gpus_per_task=1))
+    machine.submit_at(1, Request(4, 1, limit=10, run=10, nnodes=1, exclusive=True))
+    machine.run(1000)
+    assert machine.starts == {1: 0, 2: 0, 3: 0, 4: 100}
+    assert machine.ranks[1] == machine.ranks[2] == [0] and machine.ranks[3] == [1]
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[queues.a]\nrequires = "gpu"\n', "queues.a.requires: expected an array of property names"),
+    ('[queues.a]\nnodes = "n[0-"\n', "queues.a.nodes: expected a hostlist"),
+    ('[queues.a.policy.limits]\nmax-jobs-per-user = 0\n',
+     "queues.a.policy.limits.max-jobs-per-user: expected a positive integer, or -1 for no "
+     "limit"),
+])
+def test_bad_queue_node_and_limit_settings_name_the_key(tmp_path, text, message):
+    path = tmp_path / "corral.toml"
+    path.write_text(text)
+    with pytest.raises(config_module.ConfigError) as error:
+        QueuePolicies.from_config(config_module.load(path))
+    assert str(error.value) == f"{path}: {message}"

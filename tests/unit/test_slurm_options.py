@@ -17,10 +17,10 @@ def test_long_short_and_attached_forms_give_the_same_values():
 
 
 def test_unknown_option_is_refused_by_name():
-    with pytest.raises(OptionError, match="unrecognized option '--constraint'"):
-        options.parse("sbatch", ["--constraint=a", "job.sh"], TABLE)
-    with pytest.raises(OptionError, match="invalid option -- 'C'"):
-        options.parse("sbatch", ["-C", "a"], TABLE)
+    with pytest.raises(OptionError, match="unrecognized option '--licenses'"):
+        options.parse("sbatch", ["--licenses=a", "job.sh"], TABLE)
+    with pytest.raises(OptionError, match="invalid option -- 'L'"):
+        options.parse("sbatch", ["-L", "a"], TABLE)
     with pytest.raises(OptionError, match="requires an argument"):
         options.parse("sbatch", ["--time"], TABLE)
 

@@ -348,6 +348,13 @@ class Connection(asyncio.Protocol):
             )
             return
         streaming = bool(request.get("streaming"))
+        userid, rolemask = self.userid, self.rolemask
+        if "userid" in request:
+            try:
+                userid, rolemask = self._on_behalf_of(request["userid"])
+            except RequestError as exc:
+                self._send({"matchtag": matchtag, "errnum": exc.errno, "errstr": exc.strerror})
+                return
 
         def reply(payload, errnum, errstr):
             if errnum:
@@ -361,13 +368,28 @@ class Connection(asyncio.Protocol):
                     self.broker.turns.ready(self)
             self._send(frame)
 
-        msg = Message(topic, request.get("payload"), self.userid, self.rolemask, reply, streaming)
+        msg = Message(topic, request.get("payload"), userid, rolemask, reply, streaming)
         msg.flow = self
         key = id(msg)
         self.outstanding[key] = msg
         if streaming:
             self.streams[matchtag] = msg
         self.broker.dispatch(msg)
+
+    def _on_behalf_of(self, userid) -> tuple[int, int]:
+        """The credentials of a request the instance owner sends for ``userid`` (a front end
+        such as ``corral web`` that authenticated that user itself), as Flux lets an owner
+        connection set a message's credentials: that user's roles, never more."""
+        if not self.rolemask & ROLE_OWNER:
+            raise RequestError(errno.EPERM, "only the instance owner may send requests on "
+                                            "behalf of another user")
+        if type(userid) is not int or not 0 <= userid < 2**32:
+            raise RequestError(errno.EPROTO, "userid must be an integer uid")
+        rolemask = rolemask_for(userid, self.broker.owner_uid)
+        if not rolemask & ROLE_OWNER and not self.broker.allow_guest_user:
+            raise RequestError(errno.EPERM, f"uid {userid} may not use this instance "
+                                            "([access] allow-guest-user = false)")
+        return userid, rolemask
 
     def _send(self, frame):
         transport = self.transport

@@ -31,6 +31,7 @@ COMMANDS = {
     "prep": "prep",
     "queue": "queue",
     "resource": "resource",
+    "share": "share",
     "rpc": "rpc",
     "keygen": "keygen",
     "sim": "sim",
@@ -39,6 +40,8 @@ COMMANDS = {
     "shutdown": "rpc",
     "slurm": "slurm",
     "help": "help",
+    "token": "token",
+    "web": "web",
 }
 
 _URI_HELP = "the instance to talk to (default: CORRAL_URI, else the system instance)"

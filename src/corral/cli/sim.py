@@ -36,6 +36,9 @@ def register(subparsers):
                              "[prep] plugins)")
     parser.add_argument("--kill-at-limit", action="store_true",
                         help="end a job at its requested time (default: it runs its run time)")
+    parser.add_argument("--trace-users", action="store_true",
+                        help="submit each job as its trace's user (field 12) instead of the "
+                             "instance owner")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the trace with wait and run times ('-': stdout)")
@@ -86,7 +89,7 @@ def main(args):
     for policy in policies:
         run_trace = trace if len(policies) == 1 else swf.read(args.trace)
         replay = Replay(run_trace, config, nodes, cores_per_node, policy, args.jobtap,
-                        args.kill_at_limit, args.prep)
+                        args.kill_at_limit, args.prep, args.trace_users)
         try:
             replay.run()
         except (SimulationError, SimulationStalled, config_module.ConfigError) as exc:

@@ -30,7 +30,12 @@ def add_job_options(parser):
     parser.add_argument("--cwd", help="working directory (default: the current one)")
     parser.add_argument("--env", action="append", default=[], metavar="RULE",
                         help="VAR=VAL sets, -GLOB removes, GLOB exports from this environment")
-    parser.add_argument("-q", "--queue", help="queue to submit to")
+    parser.add_argument("-q", "--queue",
+                        help="queue to submit to (several, comma-separated: the first that "
+                             "can run the job)")
+    parser.add_argument("--requires", metavar="CONSTRAINT",
+                        help="run only on nodes that match (gpu&bigmem, a|b, ^slow, "
+                             "host:node[0-3], rank:0-3)")
     parser.add_argument("--job-name", help="job name (default: the command's name)")
     parser.add_argument("--urgency", default="16", help="0-31, or hold, default, expedite")
     parser.add_argument("--dependency", action="append", default=[], metavar="DEP",
@@ -121,6 +126,7 @@ def build_jobspec(args, extra_env=None, stdin=False) -> dict:
         cwd=args.cwd or os.getcwd(),
         environment=env,
         queue=args.queue,
+        requires=args.requires,
         name=args.job_name,
         dependencies=args.dependency,
         begin_time=args.begin_time,

@@ -194,6 +194,7 @@ class Exec:
     def _simulate(self, record, duration):
         record.simulated = True
         record.started = True
+        record.running.update(record.ranks)  # so that a failed node ends it, as a real one
         self.respond.started(record.job)
         record.timers.append(self.loop.call_later(duration, self._simulated_end, record, 0))
 

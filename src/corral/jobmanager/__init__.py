@@ -53,6 +53,11 @@ class JobManager:
         self.inactive: dict[int, object] = {}
         self.next_id = 1
         self.running = 0
+        # Counted for the metrics endpoint: jobs accepted and refused at submit, and jobs
+        # that ended, by result.
+        self.submitted = 0
+        self.refused = 0
+        self.ended_by_result: dict = {}
         self.events = EventProcessor(self)
         self.jobtap = JobtapHost(self, list(jobtap_path), slow_callback_threshold)
         self.queues = Queues(self, config)
@@ -152,7 +157,8 @@ class JobManager:
     def retire(self, job):
         """The INACTIVE action: read-only, waiters told, plugins told, aux destroyed."""
         job.readonly = True
-        job.result = job.compute_result()
+        job.result = result = job.compute_result()
+        self.ended_by_result[result] = self.ended_by_result.get(result, 0) + 1
         self.active.pop(job.id, None)
         self.inactive[job.id] = job
         self.jobtap.call(job, "job.inactive-add")

@@ -34,6 +34,13 @@ class Alloc:
         if self.scheduler.cancel(job):
             job.alloc_pending = False
 
+    def request_changed(self, job):
+        """A pending job's jobspec changed (queue, resources, duration): the scheduler gets
+        the request anew, read from the new jobspec."""
+        if job.alloc_pending:
+            self.cancel(job)
+            self.enqueue(job)
+
     def prioritize(self, jobs):
         self.scheduler.prioritize(jobs)
 

@@ -369,6 +369,7 @@ class EventProcessor:
             # The stored jobspec stays the current one, as flux-core rewrites it in the KVS
             # (its environment is stored apart, unchanged).
             manager.store.set_jobspec(job.id, dumps(job.jobspec))
+            manager.alloc.request_changed(job)
             jobtap.call(job, "job.update", updates=event.get("context") or {})
         elif name == "resource-update" and job.R is not None:
             manager.store.set_R(job.id, dumps(job.R))  # the stored R stays the current one

@@ -4,7 +4,8 @@ Pending jobs come first in scheduling order (priority, then id), then running jo
 first), then inactive ones (most recently finished first), as ``flux jobs`` shows them.
 ``since`` keeps only the inactive jobs that ended at or after that time, so that a listing
 of what is current (Slurm's ``squeue``) does not carry the whole history; ``queue`` keeps one
-queue's jobs.  With ``max``, only that many jobs are ordered (a partial sort), so that a view
+queue's jobs.  ``offset`` and ``max`` take one page of the listing (the web API's
+pagination); only the jobs up to the page's end are ordered (a partial sort), so that a view
 of the first screenful (``corral top``) costs little more than one pass over the jobs.
 
 ``job-list.job-stats`` counts jobs by state, in all and per queue, as Flux's does; it walks
@@ -39,6 +40,10 @@ _STAT_NAMES = {int(state): STATE_NAMES[state].lower() for state in
 _STAT_STATES = tuple(_STAT_NAMES.values())
 
 
+def _recent_first(job):
+    return -(job.t_inactive or 0), -job.id
+
+
 def _first(jobs, key, limit):
     """``jobs`` ordered by ``key``, only the first ``limit`` of them if ``limit`` > 0."""
     if limit > 0:
@@ -68,14 +73,17 @@ class JobList:
         results = request.get("results", 0)
         userid = request.get("userid", msg.userid)
         limit = request.get("max", 0)
+        offset = request.get("offset", 0)
         since = request.get("since", 0)
         queue = request.get("queue")
         if queue is not None and not isinstance(queue, str):
             raise RequestError(errno.EPROTO, "queue must be a string")
         if type(since) not in (int, float):
             raise RequestError(errno.EPROTO, "since must be a number (epoch seconds)")
-        if type(states) is not int or type(results) is not int or type(limit) is not int:
-            raise RequestError(errno.EPROTO, "states, results and max must be integers")
+        if type(states) is not int or type(results) is not int or type(limit) is not int \
+                or type(offset) is not int or offset < 0:
+            raise RequestError(errno.EPROTO, "states, results and max must be integers, "
+                                             "offset a non-negative integer")
         if not msg.rolemask & ROLE_OWNER and userid != msg.userid:
             raise RequestError(errno.EPERM, "guests may only list their own jobs")
         if type(userid) is not int:
@@ -98,17 +106,35 @@ class JobList:
             if wanted(job):
                 # Plain ints (not State): this runs once per active job per listing.
                 (running if job.state & RUNNING else pending).append(job)
-        jobs = _first(pending, lambda job: (-job.priority, job.id), limit)
-        left = limit - len(jobs) if limit > 0 else 0
-        if limit <= 0 or left > 0:
+        end = offset + limit if limit > 0 else 0  # the page's end: what must be ordered
+        jobs = _first(pending, lambda job: (-job.priority, job.id), end)
+        left = end - len(jobs) if end > 0 else 0
+        if end <= 0 or left > 0:
             jobs += _first(running, lambda job: (-(job.t_run or 0), -job.id), left)
-            left = limit - len(jobs) if limit > 0 else 0
-        if states & State.INACTIVE and (limit <= 0 or left > 0):
-            inactive = [job for job in manager.inactive.values()
-                        if (job.t_inactive or 0) >= since and wanted(job)]
-            jobs += _first(inactive, lambda job: (-(job.t_inactive or 0), -job.id), left)
+            left = end - len(jobs) if end > 0 else 0
+        if states & State.INACTIVE and (end <= 0 or left > 0):
+            jobs += self._recent_inactive(
+                left if end > 0 else None,
+                None if since == 0 and userid == -1 and not results and queue is None else
+                lambda job: (job.t_inactive or 0) >= since and wanted(job))
+        if offset or limit > 0:
+            jobs = jobs[offset:offset + limit if limit > 0 else None]
         queues = manager.queues
         msg.respond({"jobs": [describe(job, queues) for job in jobs]})
+
+    def _recent_inactive(self, count, wanted) -> list:
+        """The first ``count`` (None: all) inactive jobs ``wanted`` keeps (None: every one),
+        most recently ended first.  Jobs become inactive in time order, so the table read
+        backwards is nearly in order already: the first page of a long history is picked in
+        one pass (`heapq.nsmallest`) instead of a sort of all of it; a page deep in it, where
+        that pass would cost more than the sort, comes from the sort."""
+        table = self.manager.inactive
+        candidates = reversed(table.values())
+        if wanted is not None:
+            candidates = filter(wanted, candidates)
+        if count is not None and count * 10 < len(table):
+            return heapq.nsmallest(count, candidates, key=_recent_first)
+        return sorted(candidates, key=_recent_first)[:count]
 
     def serve_stats(self, msg):
         counts = dict.fromkeys(_STAT_STATES, 0)

@@ -32,6 +32,8 @@ class JobtapHost(PluginLoading):
         self.manager = manager
         self.search_path = search_path
         self.slow_callback_threshold = slow_callback_threshold
+        # {topic: {plugin: [calls, seconds]}} while the metrics endpoint is on (`stack`).
+        self.callback_times = None
         self.plugins: list[Plugin] = []
         self.current_jobs: list = []
         self.staged_jobspec_updates: dict[int, dict] = {}

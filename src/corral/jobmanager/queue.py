@@ -2,13 +2,19 @@
 submitted?) and started/stopped (may jobs be allocated?), as ``flux queue`` controls them.
 
 Without configured queues there is one anonymous queue.  A job that names no queue goes to
-``[policy.jobspec.defaults.system] queue`` when one is set (written into its jobspec, so
-plugins see it).  Queue states are kept in the store and survive a restart, as in Flux.
+``[policy.jobspec.defaults.system] queue`` when one is set, and a job that asks for no time
+limit gets its queue's default duration (``[queues.NAME.policy.jobspec.defaults.system]
+duration``, else the general one): both are written into its jobspec, so plugins and exec see
+them, as Flux's jobspec defaults are.  Queue states are kept in the store and survive a
+restart, as in Flux.
 """
 
 import errno
+import math
 
+from .. import idset
 from ..broker.message import RequestError
+from ..sched.policies import default_durations
 
 
 class QueueState:
@@ -43,6 +49,8 @@ class Queues:
         self.named = bool(configured)
         self.queues = {name: QueueState(name) for name in configured} or {None: QueueState(None)}
         self.default = None
+        self.general_duration, self.durations = (
+            default_durations(config) if config is not None else (math.inf, {}))
         if config is not None:
             default = config.get("policy.jobspec.defaults.system.queue")
             if default is not None:
@@ -83,6 +91,11 @@ class Queues:
             return f"job submission to the {where} is disabled{reason}"
         return None
 
+    def default_duration(self, name) -> float | None:
+        """The time limit a job of queue ``name`` that asks for none gets, or None."""
+        duration = self.durations.get(name, self.general_duration)
+        return duration if duration < math.inf else None
+
     def started(self, name) -> bool:
         queue = self._lookup(name)
         return queue is None or queue.started
@@ -99,8 +112,16 @@ class Queues:
     # --- services ---------------------------------------------------------------------
 
     def serve_status(self, msg):
+        """Each queue's states and, when it owns only some nodes, their ranks."""
         request = msg.payload_object()
-        msg.respond({"queues": [q.status() for q in self._targets(request)]})
+        queues = []
+        for queue in self._targets(request):
+            status = queue.status()
+            ranks = self.manager.scheduler.queue_ranks(queue.name)
+            if ranks is not None:
+                status["ranks"] = idset.encode(ranks)
+            queues.append(status)
+        msg.respond({"queues": queues})
 
     def serve_enable(self, msg):
         request = msg.payload_object()

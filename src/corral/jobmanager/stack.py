@@ -89,10 +89,15 @@ def stack_call(host, entries, job, topic, args) -> int:
 
     `call_plugin`'s work is written out in the loop: this runs for every topic of every job,
     and two function calls per plugin were a third of the stack's cost.  One clock reading
-    per callback serves as its end and the next one's start.
+    per callback serves as its end and the next one's start.  While the metrics endpoint is
+    on, each callback's calls and seconds are added up in ``host.callback_times``
+    (``{topic: {plugin: [calls, seconds]}}``), written out here too.
     """
     total = 0
     threshold = host.slow_callback_threshold
+    times = host.callback_times
+    if times is not None:
+        times = times.get(topic) or times.setdefault(topic, {})
     host.current_jobs.append(job)
     start = _perf_counter()
     try:
@@ -107,6 +112,12 @@ def stack_call(host, entries, job, topic, args) -> int:
             end = _perf_counter()
             if end - start > threshold:
                 _check_slow(host, plugin, topic, start)
+            if times is not None:
+                record = times.get(plugin)
+                if record is None:
+                    record = times[plugin] = [0, 0.0]
+                record[0] += 1
+                record[1] += end - start
             start = end
             if rc is not None and rc != 0 and _checked_rc(plugin, topic, rc) < 0:
                 log.debug("jobtap: %s: %s: rc=-1", plugin.display_name, topic)

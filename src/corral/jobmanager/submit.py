@@ -65,6 +65,8 @@ class Submit:
                 results.append({"id": job.id})
                 accepted.append(job)
         manager = self.manager
+        manager.submitted += len(accepted)
+        manager.refused += len(results) - len(accepted)
         if accepted:
             manager.store.kv_set("next_id", manager.next_id)
         manager.store.after_commit(lambda: self._committed(msg, accepted, results))
@@ -99,15 +101,20 @@ class Submit:
             request = jobspec_module.validate(spec)
         except jobspec_module.JobspecError as exc:
             raise SubmitError(errno.EINVAL, str(exc)) from None
-        queue_error = manager.queues.check_submit(request.queue)
-        if queue_error is not None:
-            raise SubmitError(errno.EINVAL, queue_error)
-        if request.queue is None and manager.queues.default is not None:
+        queues = manager.queues
+        for queue in request.queues or (request.queue,):
+            queue_error = queues.check_submit(queue)
+            if queue_error is not None:
+                raise SubmitError(errno.EINVAL, queue_error)
+        if request.queue is None and queues.default is not None:
             # The default queue goes into the jobspec, where plugins and limits look for it.
-            spec.setdefault("attributes", {}).setdefault("system", {})["queue"] = (
-                manager.queues.default
-            )
-            request = request._replace(queue=manager.queues.default)
+            spec.setdefault("attributes", {}).setdefault("system", {})["queue"] = queues.default
+            request = request._replace(queue=queues.default)
+        if not request.duration:
+            duration = queues.default_duration(request.queue)
+            if duration is not None:
+                spec["attributes"]["system"]["duration"] = duration
+                request = request._replace(duration=duration)
 
         job_id = manager.next_id
         manager.next_id += 1

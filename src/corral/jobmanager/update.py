@@ -131,10 +131,9 @@ class Update:
             state = self.manager.queues.queues.get(queue)
             if state is not None and not state.enabled:
                 raise RequestError(errno.EINVAL, f"queue {queue} is currently disabled")
-        pool = self.manager.scheduler.pool
-        if not pool.feasible(updated):
-            raise RequestError(errno.EINVAL,
-                               f"unsatisfiable request: {pool.why_unsatisfiable(updated)}")
+        why = self.manager.scheduler.unsatisfiable(updated)
+        if why is not None:
+            raise RequestError(errno.EINVAL, f"unsatisfiable request: {why}")
 
     @staticmethod
     def _expiration(job, duration: float) -> float:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 
 from corral import fsd
 
+from . import requires as requires_module
 from .validate import fail, kind, validate
 
 
@@ -25,6 +26,7 @@ def build(
     cwd: str | os.PathLike | None = None,
     environment: Mapping[str, str] | None = None,
     queue: str | None = None,
+    requires: str | None = None,
     name: str | None = None,
     dependencies: Iterable[str | dict] = (),
     begin_time: str | float | datetime.datetime | None = None,
@@ -41,11 +43,12 @@ def build(
     with both, tasks spread as evenly as slots allow (``total`` when uneven). ``duration`` is an
     FSD string or seconds (0 or None: unlimited). ``dependencies`` are RFC 26 strings or objects;
     ``begin_time`` (epoch seconds, ISO 8601 time or ``+FSD`` from now) adds a ``begin-time``
-    dependency. ``output``/``error`` are file paths, templates such as ``{{id}}`` kept verbatim.
-    ``label_io`` prefixes each line of output with its task's rank (Flux's shell option
-    ``output.{stdout,stderr}.label``). ``stdin`` gives task 0 a stdin that the submitter
-    feeds (``job-exec.stdin``, as ``corral run`` does) instead of /dev/null. ``setattr``
-    holds ``KEY[=VAL]`` strings applied last, as ``--setattr`` does.
+    dependency. ``requires`` is a constraint line (`requires.parse`). ``output``/``error`` are
+    file paths, templates such as ``{{id}}`` kept verbatim. ``label_io`` prefixes each line of
+    output with its task's rank (Flux's shell option ``output.{stdout,stderr}.label``).
+    ``stdin`` gives task 0 a stdin that the submitter feeds (``job-exec.stdin``, as ``corral
+    run`` does) instead of /dev/null. ``setattr`` holds ``KEY[=VAL]`` strings applied last, as
+    ``--setattr`` does.
     """
     if isinstance(command, str) or not isinstance(command, Iterable):
         fail("command", "must be a non-empty list of strings")
@@ -78,6 +81,11 @@ def build(
         system["cwd"] = _path_option("cwd", cwd)
     if queue is not None:
         system["queue"] = queue
+    if requires is not None:
+        try:
+            system["constraints"] = requires_module.parse(requires)
+        except ValueError as exc:
+            fail("requires", str(exc).removeprefix("--requires: "))
     if name is not None:
         system["job"] = {"name": name}
     redirects = {}

@@ -48,6 +48,8 @@ _REQUEST_FIELDS = (
     "qos",
     "comment",
     "requeue",
+    "constraints",  # the RFC 31 object of attributes.system.constraints, or None
+    "queues",  # every queue a job names ("a,b"), in order, or None for one; queue is the first
 )
 
 
@@ -107,6 +109,9 @@ def validate(jobspec: dict) -> Request:
     system = _read_system(jobspec["attributes"])
     duration, cwd, queue, account, qos, comment, requeue, environment_size = (
         _read_system_values(system))
+    queues = _read_queues(queue)
+    if queues is not None:
+        queue = queues[0]
     dependencies = _read_dependencies(system.get("dependencies", _ABSENT))
     name = _read_job_name(system.get("job", _ABSENT), command[0])
     stdout_path, stderr_path, per_resource = _read_shell(system.get("shell", _ABSENT))
@@ -143,7 +148,20 @@ def validate(jobspec: dict) -> Request:
         qos=qos,
         comment=comment,
         requeue=requeue,
+        constraints=system.get("constraints"),
+        queues=queues,
     )
+
+
+def _read_queues(queue: str | None) -> tuple[str, ...] | None:
+    """The queues of a job that names several (``"a,b"``, as ``sbatch -p a,b``), or None."""
+    if queue is None or "," not in queue:
+        return None
+    names = tuple(queue.split(","))
+    if not all(names) or len(set(names)) != len(names):
+        fail("attributes.system.queue", f"must be a queue name or a list of distinct names "
+              f"separated by commas, got {quote(queue)}")
+    return names
 
 
 def redact(jobspec: dict) -> dict:

@@ -385,6 +385,9 @@ class PrepBridge:
         """A controller hook's callback, on the event loop."""
         if self.closed:
             return
+        counted = (kind.name.lower(), rc != 0 or timed_out)
+        results = self.host.async_results
+        results[counted] = results.get(counted, 0) + 1
         if kind == CallType.PROLOG_SLURMCTLD:
             failed = self.prolog_units.report(rc, job_id, timed_out)
             if failed is None:

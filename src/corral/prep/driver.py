@@ -12,6 +12,7 @@ import logging
 import time
 from typing import NamedTuple
 
+from ..timings import CallTimes
 from .constants import ERROR, SUCCESS
 from .run import UnusableJobInput
 
@@ -28,10 +29,12 @@ class HookResult(NamedTuple):
     pending: int
 
 
-def call_controller_hooks(plugins, hook: str, job, slow_threshold: float) -> HookResult:
+def call_controller_hooks(plugins, hook: str, job, slow_threshold: float,
+                          times: CallTimes) -> HookResult:
     """Call ``hook`` (``prep_p_prolog_slurmctld`` or ``prep_p_epilog_slurmctld``) with
     `JobRecord` ``job`` on ``plugins``. A call that holds the caller (the controller's event
-    loop) longer than ``slow_threshold`` seconds is logged."""
+    loop) longer than ``slow_threshold`` seconds is logged; every call's time and failure
+    is added to ``times`` by plugin and hook."""
     pending = 0
     for plugin in plugins:
         started = _perf_counter()
@@ -46,6 +49,7 @@ def call_controller_hooks(plugins, hook: str, job, slow_threshold: float) -> Hoo
             log.warning("prep: %s: %s(job %d) held the event loop for %.0f ms", plugin.name,
                         hook, job.job_id, elapsed * 1000)
         rc, units = _controller_return(plugin, hook, value)
+        times.add((plugin.name, hook), elapsed, rc != SUCCESS)
         pending += units
         if rc != SUCCESS:
             log.warning("prep: %s: %s(job %d) returned %d: the plugins after it are not "

@@ -17,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from ..timings import CallTimes
 from . import _set_parameters
 from .callbacks import Callbacks
 from .constants import SUCCESS, CallType
@@ -48,6 +49,10 @@ class PrepHost:
         self._closed = False
         self._serial_locks: dict[str, threading.Lock] = {}
         self._serial_locks_guard = threading.Lock()
+        # Controller hooks' time and failures by (plugin, hook), and the asynchronous
+        # results by (hook, failed), both counted on the event loop for the metrics endpoint.
+        self.hook_times = CallTimes()
+        self.async_results: dict[tuple[str, bool], int] = {}
 
     # --- lifecycle (prep_g_init, prep_g_fini) ---------------------------------------------
 
@@ -123,12 +128,12 @@ class PrepHost:
         if not self._required[CallType.PROLOG_SLURMCTLD]:
             return HookResult(SUCCESS, 0)
         return call_controller_hooks(self._plugins, "prep_p_prolog_slurmctld", job,
-                                     self.settings.slow_hook_threshold)
+                                     self.settings.slow_hook_threshold, self.hook_times)
 
     def epilog_slurmctld(self, job) -> HookResult:
         """Run the controller epilog chain for `JobRecord` ``job`` (never gated, as Slurm)."""
         return call_controller_hooks(self._plugins, "prep_p_epilog_slurmctld", job,
-                                     self.settings.slow_hook_threshold)
+                                     self.settings.slow_hook_threshold, self.hook_times)
 
     def flush_job(self, job_id: int) -> None:
         """Kill the controller scripts ``prep/script`` runs for ``job_id`` (the job was

@@ -12,10 +12,12 @@ class Capacity:
     """Free cores and GPUs per rank (lists indexed by rank), and the nodes' full sizes.
 
     ``ranks`` lists, in order, the ranks that may have something free; a placement looks at
-    those only, so a busy machine with few free nodes is cheap to search.
+    those only, so a busy machine with few free nodes is cheap to search.  A placement
+    restricted to a mask of ranks (a queue's nodes, a job's constraints) looks at
+    `ranks_in` that mask, worked out once per mask while ``ranks`` stays the same.
     """
 
-    __slots__ = ("cores", "gpus", "node_cores", "node_gpus", "ranks")
+    __slots__ = ("cores", "gpus", "node_cores", "node_gpus", "ranks", "_masked")
 
     def __init__(self, cores, gpus, node_cores, node_gpus, ranks):
         self.cores = cores
@@ -23,6 +25,20 @@ class Capacity:
         self.node_cores = node_cores
         self.node_gpus = node_gpus
         self.ranks = ranks
+        self._masked = None
+
+    def set_ranks(self, ranks):
+        self.ranks = ranks
+        self._masked = None
+
+    def ranks_in(self, mask: int) -> list:
+        masked = self._masked
+        if masked is None:
+            masked = self._masked = {}
+        ranks = masked.get(mask)
+        if ranks is None:
+            ranks = masked[mask] = [rank for rank in self.ranks if mask >> rank & 1]
+        return ranks
 
 
 def request_shape(request) -> tuple:
@@ -31,8 +47,10 @@ def request_shape(request) -> tuple:
             request.exclusive)
 
 
-def place(request, capacity: Capacity) -> dict | None:
-    """``{rank: (cores, gpus)}`` for ``request`` on ``capacity``, or None if it does not fit."""
+def place(request, capacity: Capacity, mask: int | None = None) -> dict | None:
+    """``{rank: (cores, gpus)}`` for ``request`` on ``capacity`` (only on the ranks of
+    ``mask``, when given), or None if it does not fit."""
+    ranks = capacity.ranks if mask is None else capacity.ranks_in(mask)
     cores_per_slot = request.cores_per_slot
     gpus_per_slot = request.gpus_per_slot
     free_cores, free_gpus = capacity.cores, capacity.gpus
@@ -40,7 +58,7 @@ def place(request, capacity: Capacity) -> dict | None:
     nnodes = request.nnodes
     if nnodes == 0:
         remaining = request.nslots
-        for rank in capacity.ranks:
+        for rank in ranks:
             fit = free_cores[rank] // cores_per_slot
             if gpus_per_slot:
                 fit = min(fit, free_gpus[rank] // gpus_per_slot)
@@ -54,7 +72,7 @@ def place(request, capacity: Capacity) -> dict | None:
         return None
     base, extra = divmod(request.nslots, nnodes)
     node_cores, node_gpus = capacity.node_cores, capacity.node_gpus
-    for rank in capacity.ranks:
+    for rank in ranks:
         share = base + 1 if len(placement) < extra else base
         cores, gpus = share * cores_per_slot, share * gpus_per_slot
         if request.exclusive:

@@ -17,12 +17,14 @@ class NodeSpec:
     name: str
     cores: tuple[int, ...]
     gpus: tuple[int, ...] = ()
+    properties: tuple[str, ...] = ()
 
 
 class Node:
     __slots__ = (
         "rank",
         "name",
+        "properties",
         "core_ids",
         "gpu_ids",
         "all_cores",
@@ -37,6 +39,7 @@ class Node:
     def __init__(self, rank: int, spec: NodeSpec):
         self.rank = rank
         self.name = spec.name
+        self.properties = frozenset(spec.properties)
         self.core_ids = tuple(sorted(spec.cores))
         self.gpu_ids = tuple(sorted(spec.gpus))
         self.all_cores = (1 << len(self.core_ids)) - 1
@@ -95,9 +98,10 @@ class ResourcePool:
 
     # --- allocation -------------------------------------------------------------------
 
-    def feasible(self, request) -> bool:
-        """Could the request ever be satisfied, with every node free and in service?"""
-        return place(request, self.whole_capacity) is not None
+    def feasible(self, request, mask: int | None = None) -> bool:
+        """Could the request ever be satisfied (on the ranks of ``mask``, when given), with
+        every node free and in service?"""
+        return place(request, self.whole_capacity, mask) is not None
 
     def why_unsatisfiable(self, request) -> str:
         """For a request `feasible` refused: what it asks and what the nodes have."""

@@ -59,7 +59,7 @@ class Profile:
             current.cores[rank] -= cores
             current.gpus[rank] -= gpus
             self.total_cores -= cores
-        current.ranks = [rank for rank in current.ranks if current.cores[rank] > 0]
+        current.set_ranks([rank for rank in current.ranks if current.cores[rank] > 0])
         if end < math.inf:
             self._add_change(end, counts, 1)
         self._changed()
@@ -74,9 +74,9 @@ class Profile:
 
     # --- questions ----------------------------------------------------------------------
 
-    def place_now(self, request, duration: float) -> dict | None:
+    def place_now(self, request, duration: float, mask: int | None = None) -> dict | None:
         """Counts for ``request`` to start now and run ``duration`` without delaying any
-        reservation, or None."""
+        reservation (on the ranks of ``mask``, when given), or None."""
         if request.nslots * request.cores_per_slot > self.total_cores:
             return None
         end = self.now + duration
@@ -89,21 +89,23 @@ class Profile:
             if window is None:
                 window = self._windows[key] = self._window(self.current, 0, key)
         failure = (request.nnodes, request.nslots, request.cores_per_slot,
-                   request.gpus_per_slot, request.exclusive, key)
+                   request.gpus_per_slot, request.exclusive, key, mask)
         if failure in self.failures:
             return None
-        counts = place(request, window)
+        counts = place(request, window, mask)
         if counts is None:
             self.failures.add(failure)
         return counts
 
-    def earliest(self, request, duration: float) -> tuple[float, dict] | None:
+    def earliest(self, request, duration: float,
+                 mask: int | None = None) -> tuple[float, dict] | None:
         """The earliest moment after now when ``request`` can run ``duration`` on
         resources free all along, with its counts; None if the profile never has room.
 
         A placement is tried only at moments when enough cores are free in all, and, for
         a request by nodes, enough nodes have their share free (counted as changes apply),
-        so the walk costs about one step per change."""
+        so the walk costs about one step per change.  With a ``mask``, the counts are of
+        the whole machine still (a necessary condition) and the placement is the mask's."""
         current = self.current
         node_cores = current.node_cores
         cores, gpus = list(current.cores), list(current.gpus)
@@ -139,7 +141,7 @@ class Profile:
                                       bisect.bisect_left(times, moment + duration))
             else:
                 window = state
-            counts = place(request, window)
+            counts = place(request, window, mask)
             if counts is not None:
                 return moment, counts
         return None

@@ -2,16 +2,19 @@
 
 The job manager sends a request when a job reaches SCHED with a non-zero priority, cancels it
 when the job leaves SCHED, and frees resources when a job releases them.  The scheduler reads
-of a request only its id, priority, queue and resource request (``job.request``), and answers
-through ``respond``: ``allocated``, ``denied``, and ``annotate`` for what a waiting job is
-told (its reservation, ``sched.t_estimate``, and why it waits, ``sched.reason_pending``).
+of a request only its id, user, priority, queue and resource request (``job.request``), and
+answers through ``respond``: ``allocated``, ``denied``, and ``annotate`` for what a waiting job
+is told (its reservation, ``sched.t_estimate``, and why it waits, ``sched.reason_pending``).
 
 A pass walks the pending jobs in priority order (the first ``[sched] queue-depth`` of them)
-and asks each queue's policy (`fcfs`, `easy`,
-`conservative`) what a job that does not fit gets; a job starts only where the pass's
-`Profile` says it delays no reservation.  A pass runs once per loop iteration after anything
-that could change the answer (a new request, freed resources, a priority change, an undrained
-node), so a burst of events costs one pass, and nothing runs while nothing changes.
+and asks each queue's policy (`fcfs`, `easy`, `conservative`) what a job that does not fit
+gets; a job starts only where the pass's `Profile` says it delays no reservation.  A job whose
+queue owns some of the nodes, or whose constraints match some, is placed on those only: its
+mask of ranks (see `constraints`) is worked out once, when it is queued; other jobs pay
+nothing for it.  A queue may cap the jobs each user runs in it at once; the others wait, told
+why.  A pass runs once per loop iteration after anything that could change the answer (a new
+request, freed resources, a priority change, an undrained node), so a burst of events costs
+one pass, and nothing runs while nothing changes.
 """
 
 import contextlib
@@ -19,6 +22,8 @@ import logging
 import time
 
 from .. import resource_set
+from ..timings import Timings
+from .constraints import ConstraintError, RankMasks
 from .policies import QueuePolicies
 from .profile import Profile
 from .queue import PendingQueue
@@ -27,6 +32,8 @@ log = logging.getLogger("corral.sched")
 
 #: What a waiting job that a reservation or its queue's head holds back is told (Slurm's).
 REASON_RESOURCES = "Resources"
+#: What a job held back by its queue's ``max-jobs-per-user`` is told.
+REASON_USER_LIMIT = "MaxJobsPerUser"
 
 
 class Scheduler:
@@ -39,25 +46,85 @@ class Scheduler:
         self.respond = respond
         self.policies = policies or QueuePolicies()
         self.pending = PendingQueue()
+        self.rank_masks = RankMasks(pool.nodes)
+        self.queue_masks = {name: self.rank_masks.of(constraint)
+                            for name, constraint in self.policies.nodes.items()}
+        #: Pending jobs that may use only some nodes: job id -> mask of ranks.
+        self.job_masks: dict[int, int] = {}
+        #: With per-user limits: running jobs' ``(queue, user)``, and how many each has.
+        self.limited: dict[int, tuple] = {}
+        self.running_by_user: dict[tuple, int] = {}
         self.placements: dict[int, dict] = {}
         #: Per running job: ``(expected end, {rank: (cores, gpus)})`` for the profile.
         self.running: dict[int, tuple[float, dict]] = {}
-        #: Waiting jobs told they wait for resources: job id -> the t_estimate they were told.
-        self.told: dict[int, float | None] = {}
+        #: Waiting jobs told why they wait: job id -> ``(t_estimate, reason)`` they were told.
+        self.told: dict[int, tuple] = {}
         self._pass_scheduled = False
+        self.pass_timings = Timings()  # how long each pass held the loop (metrics)
 
     def request(self, job):
-        if not self.pool.feasible(job.request):
-            why = self.pool.why_unsatisfiable(job.request)
+        try:
+            mask = self._mask(job.request)
+        except ConstraintError as exc:
+            self.loop.call_soon(self.respond.denied, job, str(exc))
+            return
+        if not self.pool.feasible(job.request, mask):
+            why = self._why_unsatisfiable(job.request, mask)
             self.loop.call_soon(self.respond.denied, job, f"unsatisfiable request: {why}")
             return
+        if mask is not None:
+            self.job_masks[job.id] = mask
         self.pending.push(job)
         self._schedule_soon()
+
+    def queue_ranks(self, queue) -> list[int] | None:
+        """The ranks of the nodes ``queue`` owns, or None when it owns every node."""
+        mask = self.queue_masks.get(queue)
+        if mask is None:
+            return None
+        return [rank for rank in range(self.rank_masks.count) if mask >> rank & 1]
+
+    def unsatisfiable(self, request) -> str | None:
+        """Why ``request`` could never be satisfied on the nodes its queues and constraints
+        allow, in one sentence, or None when it could."""
+        try:
+            mask = self._mask(request)
+        except ConstraintError as exc:
+            return str(exc)
+        if self.pool.feasible(request, mask):
+            return None
+        return self._why_unsatisfiable(request, mask)
+
+    def _why_unsatisfiable(self, request, mask) -> str:
+        if mask is not None and self.pool.feasible(request):
+            allowed = mask.bit_count()
+            if not allowed:
+                return "no node is allowed by its queue and constraints"
+            return (f"the {allowed} node{'s' if allowed > 1 else ''} its queue and constraints "
+                    f"allow cannot hold it")
+        return self.pool.why_unsatisfiable(request)
+
+    def _mask(self, request) -> int | None:
+        """The ranks a request may use (its queues' nodes, its constraints), or None: all."""
+        queue_masks = self.queue_masks
+        mask = None
+        if queue_masks:
+            if request.queues:
+                mask = 0
+                for queue in request.queues:
+                    mask |= queue_masks.get(queue, self.rank_masks.every)
+            else:
+                mask = queue_masks.get(request.queue)
+        if request.constraints:
+            matched = self.rank_masks.of(request.constraints)
+            mask = matched if mask is None else mask & matched
+        return None if mask == self.rank_masks.every else mask
 
     def cancel(self, job) -> bool:
         """Drop a pending request; False if there was none (already allocated)."""
         if not self.pending.remove(job):
             return False
+        self.job_masks.pop(job.id, None)
         if self.told.pop(job.id, False) is not False:
             self._schedule_soon()
         return True
@@ -76,6 +143,8 @@ class Scheduler:
         """Return everything the job still holds."""
         placement = self.placements.pop(job.id, None)
         self.running.pop(job.id, None)
+        if self.limited:
+            self._uncount(job.id)
         if placement:
             self.pool.release(placement)
             self._schedule_soon()
@@ -102,6 +171,18 @@ class Scheduler:
             end = (execution.get("starttime") or 0.0) + self.policies.duration(job.queue)
         counts = {rank: (len(cores), len(gpus)) for rank, (cores, gpus) in ranks.items()}
         self.running[job.id] = (end, counts)
+        if self.policies.user_limits:
+            self._count(job)
+
+    def _count(self, job):
+        key = (job.queue, job.userid)
+        self.limited[job.id] = key
+        self.running_by_user[key] = self.running_by_user.get(key, 0) + 1
+
+    def _uncount(self, job_id):
+        key = self.limited.pop(job_id, None)
+        if key is not None:
+            self.running_by_user[key] -= 1
 
     def resources_changed(self):
         self._schedule_soon()
@@ -117,15 +198,19 @@ class Scheduler:
         self._pass_scheduled = False
         if not self.pending:
             return
+        began = time.perf_counter()
         now = time.time()
         policies = self.policies
         running = self.running.values() if policies.plans_ahead else ()
         profile = Profile(now, self.pool.capacity(), running)
         reservations_by_queue: dict = {}
         stopped_queues = set()
-        waiting_for_resources: dict[int, float | None] = {}
+        waiting: dict[int, tuple] = {}
         names = None
-        considered = started = 0
+        job_masks = self.job_masks
+        user_limits = policies.user_limits
+        running_by_user = self.running_by_user
+        considered = allocated = 0
         # Closed at once, so that the jobs the walk took off the heap are back before
         # anything else looks at the queue.
         with contextlib.closing(self.pending.in_order(policies.depth)) as jobs:
@@ -134,41 +219,47 @@ class Scheduler:
                 queue = job.queue
                 if queue in stopped_queues:
                     continue
+                if user_limits and queue in user_limits and running_by_user.get(
+                        (queue, job.userid), 0) >= user_limits[queue]:
+                    waiting[job.id] = (None, REASON_USER_LIMIT)
+                    continue  # Slurm's way: a job over its limit holds back nobody
                 request = job.request
                 policy = policies.policy(queue)
                 reservations = reservations_by_queue.get(queue, 0)
                 too_big = request.nslots * request.cores_per_slot > profile.total_cores
                 if too_big and not policy.blocks_queue and not policy.reserves(reservations):
                     continue  # the common case of a long backfill pass: cannot start now
+                mask = job_masks.get(job.id) if job_masks else None
                 duration = request.duration or policies.duration(queue)
-                counts = None if too_big else profile.place_now(request, duration)
+                counts = None if too_big else profile.place_now(request, duration, mask)
                 if counts is not None:
                     profile.start_now(counts, now + duration)
                     if names is None:
                         names = self.pool.node_names()
                     self._allocate(job, counts, now, duration, names)
-                    started += 1
+                    allocated += 1
                     continue
                 if policy.reserves(reservations):
-                    found = profile.earliest(request, duration)
+                    found = profile.earliest(request, duration, mask)
                     estimate = None
                     if found is not None:
                         estimate, reserved = found
                         profile.reserve(estimate, estimate + duration, reserved)
-                    waiting_for_resources[job.id] = estimate
+                    waiting[job.id] = (estimate, REASON_RESOURCES)
                     reservations_by_queue[queue] = reservations + 1
                 elif policy.blocks_queue:
-                    waiting_for_resources[job.id] = None
+                    waiting[job.id] = (None, REASON_RESOURCES)
                 if policy.blocks_queue:
                     stopped_queues.add(queue)
                 if self._nothing_left_to_do(profile, stopped_queues, reservations_by_queue):
                     break
             else:
-                if started and considered == policies.depth:
+                if allocated and considered == policies.depth:
                     # The pass stopped at the queue depth having started jobs: the jobs
                     # behind them get their turn in the next pass.
                     self._schedule_soon()
-        self._tell(waiting_for_resources)
+        self._tell(waiting)
+        self.pass_timings.observe(time.perf_counter() - began)
 
     def _nothing_left_to_do(self, profile, stopped_queues, reservations_by_queue) -> bool:
         """No later job can start now, nor get a reservation, in any queue?"""
@@ -186,6 +277,9 @@ class Scheduler:
 
     def _allocate(self, job, counts, now, duration, names):
         self.pending.remove(job)
+        self.job_masks.pop(job.id, None)
+        if self.policies.user_limits:
+            self._count(job)
         placement = self.pool.take(counts)
         self.placements[job.id] = placement
         self.running[job.id] = (now + duration, dict(counts))
@@ -200,20 +294,18 @@ class Scheduler:
         except Exception:
             log.exception("job %d: error handling its allocation", job.id)
 
-    def _tell(self, waiting_for_resources: dict):
+    def _tell(self, waiting: dict):
         """Annotate the waiting jobs whose reservation or reason changed in this pass."""
         told = self.told
-        changed = [job_id for job_id, estimate in waiting_for_resources.items()
-                   if told.get(job_id, False) != estimate]
-        dropped = [job_id for job_id in told if job_id not in waiting_for_resources]
+        changed = [job_id for job_id, why in waiting.items() if told.get(job_id) != why]
+        dropped = [job_id for job_id in told if job_id not in waiting]
         if not changed and not dropped:
             return
         job = self.pending.job
         for job_id in changed:
-            estimate = waiting_for_resources[job_id]
-            told[job_id] = estimate
+            estimate, reason = told[job_id] = waiting[job_id]
             self.respond.annotate(job(job_id), {"sched": {
-                "t_estimate": estimate, "reason_pending": REASON_RESOURCES}})
+                "t_estimate": estimate, "reason_pending": reason}})
         for job_id in dropped:
             del told[job_id]
             self.respond.annotate(job(job_id), {"sched": {

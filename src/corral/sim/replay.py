@@ -1,7 +1,8 @@
 """Replaying a trace: each job submitted at its submit time on the virtual clock, and what
 became of it read back from the job manager once every job is inactive.
 
-Jobs submitted at the same moment go in one submit request.  A moment's submissions are
+Jobs submitted at the same moment go in one submit request (with the trace's users, one per
+run of jobs of one user, submitted as that user).  A moment's submissions are
 made once everything due at that moment has run (jobs ending then have ended and given their
 resources back), the convention of most trace-driven simulators.  A job is one task per
 processor, one core each, with ``exec.test.run_duration`` set to its run time so exec
@@ -12,6 +13,7 @@ import itertools
 import time
 
 from .. import jobspec as jobspec_module
+from ..broker.roles import ROLE_USER
 from . import swf
 from .clock import VirtualClockLoop, patched_time
 from .machine import Machine
@@ -28,7 +30,8 @@ class Replay:
     """One run of a trace: the result of `run` is the trace with start and end filled in."""
 
     def __init__(self, trace: swf.Trace, config, nodes: int, cores_per_node: int,
-                 policy: str | None = None, jobtap=(), kill_at_limit=False, prep=()):
+                 policy: str | None = None, jobtap=(), kill_at_limit=False, prep=(),
+                 trace_users=False):
         self.trace = trace
         self.config = config
         self.nodes = nodes
@@ -37,6 +40,7 @@ class Replay:
         self.jobtap = list(jobtap)
         self.kill_at_limit = kill_at_limit
         self.prep = list(prep)
+        self.trace_users = trace_users
         self.rejected = 0
         self.wall_seconds = 0.0
 
@@ -62,11 +66,14 @@ class Replay:
         submitted = []
         for moment, group in itertools.groupby(self.trace.jobs, key=lambda job: job.submit):
             await loop.wake_at(EPOCH + moment)
-            group = list(group)
-            for first in range(0, len(group), SUBMIT_BATCH):
-                batch = group[first:first + SUBMIT_BATCH]
+            for user, batch in self._requests(list(group)):
                 request = {"jobs": [{"jobspec": self._jobspec(job)} for job in batch]}
-                submitted.append((batch, broker.rpc("job-manager.submit", request)))
+                if user is None:
+                    answer = broker.rpc("job-manager.submit", request)
+                else:
+                    answer = broker.rpc("job-manager.submit", request, userid=user,
+                                        rolemask=ROLE_USER)
+                submitted.append((batch, answer))
         ids = []
         for batch, answer in submitted:
             results = (await answer)["jobs"]
@@ -74,6 +81,19 @@ class Replay:
                 ids.append((job, result.get("id")))
         await broker.rpc("job-manager.queue-drain", {})
         self._collect(machine, ids)
+
+    def _requests(self, group):
+        """``(user, jobs)`` for each submit request of one moment, in trace order: requests
+        of at most `SUBMIT_BATCH` jobs, and with the trace's users one per run of jobs of the
+        same user (user None: the instance owner)."""
+        if self.trace_users:
+            runs = [(user, list(jobs)) for user, jobs in
+                    itertools.groupby(group, key=lambda job: job.user if job.user >= 0 else None)]
+        else:
+            runs = [(None, group)]
+        for user, jobs in runs:
+            for first in range(0, len(jobs), SUBMIT_BATCH):
+                yield user, jobs[first:first + SUBMIT_BATCH]
 
     def _jobspec(self, job: swf.TraceJob) -> dict:
         spec = jobspec_module.build(["true"], ntasks=job.processors, duration=job.limit)

@@ -2,7 +2,8 @@
 
 A record becomes a job submitted at field 2 (submit time), running field 4 (run time) seconds,
 asking for field 8 (requested processors; field 5, allocated processors, when 8 is -1) cores,
-with field 9 (requested time; the run time when 9 is -1) as its time limit.  Records whose
+with field 9 (requested time; the run time when 9 is -1) as its time limit, by field 12
+(user id) when the replay keeps the trace's users.  Records whose
 run time or processors are -1 (or 0 processors) cannot be replayed and are skipped, and
 counted.  A requested time of 0 is taken as 1 second, since a limit of 0 means unlimited.
 """
@@ -21,6 +22,7 @@ class TraceJob:
     run: float
     processors: int
     limit: float
+    user: int  # field 12, -1 when the trace does not say
     start: float | None = None
     end: float | None = None
 
@@ -56,15 +58,16 @@ def read(path: str) -> Trace:
                 submit, run = float(fields[1]), float(fields[3])
                 allocated, requested = int(fields[4]), int(fields[7])
                 requested_time = float(fields[8])
+                user = int(fields[11])
             except ValueError:
-                raise TraceError(f"{path}:{number}: fields 2, 4, 5, 8 and 9 must be "
+                raise TraceError(f"{path}:{number}: fields 2, 4, 5, 8, 9 and 12 must be "
                                  f"numbers") from None
             processors = requested if requested != -1 else allocated
             if run < 0 or processors <= 0:
                 skipped += 1
                 continue
             limit = requested_time if requested_time != -1 else run
-            jobs.append(TraceJob(fields, submit, run, processors, max(limit, 1.0)))
+            jobs.append(TraceJob(fields, submit, run, processors, max(limit, 1.0), user))
     jobs.sort(key=lambda job: job.submit)
     return Trace(header, jobs, skipped)
 

@@ -21,7 +21,8 @@ import sys
 import tempfile
 
 #: The commands the directory holds (each a module of this package).
-COMMANDS = ("sbatch", "srun", "squeue", "scancel", "sacct", "sinfo", "scontrol", "salloc")
+COMMANDS = ("sbatch", "srun", "squeue", "scancel", "sacct", "sinfo", "scontrol", "salloc",
+            "sshare")
 
 
 def _corral_root() -> str:

@@ -37,6 +37,7 @@ JOB_OPTIONS = [
     Option("gpus-per-task"),
     Option("gres"),
     Option("exclusive", takes_value=False, optional_value=True),
+    Option("constraint", "C"),
     Option("time", "t"),
     Option("job-name", "J"),
     Option("partition", "p"),

@@ -12,7 +12,8 @@ import sys
 import time
 
 from .. import hostlist
-from . import DEFAULT_PARTITION, records, run, times
+from . import records, run, times
+from .partitions import partitions
 
 CLUSTER_NAME = "corral"
 
@@ -125,6 +126,10 @@ def _show_node(client, arguments):
         nodes = [node for node in nodes if node["name"] in names]
         if not nodes:
             raise ScontrolError(f"Node {arguments[0]} not found")
+    owners = {}  # node rank -> the partitions that own it
+    for name, _queue, members in partitions(client):
+        for member in members:
+            owners.setdefault(member["rank"], []).append(name)
     blocks = []
     for node in nodes:
         allocated = node["ncores"] - node["free_cores"]
@@ -136,7 +141,7 @@ def _show_node(client, arguments):
             f"   Gres={gres}",
             f"   NodeAddr={node['name']} NodeHostName={node['name']}",
             f"   State={_node_state(node)} ThreadsPerCore=1",
-            f"   Partitions={','.join(_partition_names(client))}",
+            f"   Partitions={','.join(owners.get(node['rank'], []))}",
         ]
         if node["drained"]:
             lines.append(f"   Reason={node.get('reason') or '(null)'}")
@@ -145,18 +150,10 @@ def _show_node(client, arguments):
     return 0
 
 
-def _partition_names(client) -> list[str]:
-    queues = client.rpc("job-manager.queue-status", {})["queues"]
-    return [queue["name"] or DEFAULT_PARTITION for queue in queues]
-
-
 def _show_partition(client, arguments):
-    queues = client.rpc("job-manager.queue-status", {})["queues"]
-    nodes = _nodes(client)
-    names = hostlist.compress(node["name"] for node in nodes)
     blocks = []
-    for index, queue in enumerate(queues):
-        name = queue["name"] or DEFAULT_PARTITION
+    for index, (name, queue, nodes) in enumerate(partitions(client)):
+        names = hostlist.compress(node["name"] for node in nodes)
         if arguments and name != arguments[0]:
             continue
         state = "UP" if queue["enabled"] and queue["started"] else (

@@ -4,8 +4,9 @@ grouped as Slurm groups them: one row per partition and node state (``-N``: per 
 import sys
 
 from .. import hostlist
-from . import DEFAULT_PARTITION, formats, options, run
+from . import formats, options, run
 from .options import Option
+from .partitions import partitions
 
 _OPTIONS = [
     Option("format", "o"), Option("Node", "N", takes_value=False),
@@ -78,22 +79,21 @@ def _main(argv) -> int:
     from ..client import connect
 
     with connect() as client:
-        nodes = client.rpc("resource.list")["nodes"]
-        queues = client.rpc("job-manager.queue-status", {})["queues"]
+        listed = partitions(client)
     rows = []
-    for index, queue in enumerate(queues):
-        name = queue["name"] or DEFAULT_PARTITION
+    for index, (name, queue, members) in enumerate(listed):
         if values.get("partition") and name not in values["partition"].split(","):
             continue
         enabled = queue["enabled"] and queue["started"]
         if values.get("summarize"):
-            rows.append(_row(name, index == 0, enabled, nodes, "idle"))
+            rows.append(_row(name, index == 0, enabled, members, "idle"))
             continue
         if values.get("Node"):
-            rows.extend(_row(name, index == 0, enabled, [node], _state(node)) for node in nodes)
+            rows.extend(_row(name, index == 0, enabled, [node], _state(node))
+                        for node in members)
             continue
         by_state = {}
-        for node in nodes:
+        for node in members:
             by_state.setdefault(_state(node), []).append(node)
         rows.extend(_row(name, index == 0, enabled, members, state)
                     for state, members in by_state.items())

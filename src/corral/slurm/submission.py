@@ -23,6 +23,7 @@ from .. import jobspec as jobspec_module
 from .. import signals
 from ..cli.progress import Progress
 from ..client import RPCError
+from ..jobspec import requires
 from . import DEFAULT_PARTITION, dependencies, launchers, records, times
 from .options import OptionError
 
@@ -127,14 +128,15 @@ def check_signal(text: str) -> str:
     raise OptionError(f"invalid --signal specification '{text}'")
 
 
-def environment(values, submit_dir: str) -> dict:
+def environment(values, submit_dir: str, environ=os.environ) -> dict:
     """The job's environment for ``--export`` (``ALL`` by default, ``NONE``, or
-    ``[ALL,]NAME[=VALUE],...``), without SLURM variables of an enclosing job."""
-    export = values.get("export") or os.environ.get("SBATCH_EXPORT") or "ALL"
+    ``[ALL,]NAME[=VALUE],...``) from the submitter's ``environ``, without SLURM variables
+    of an enclosing job."""
+    export = values.get("export") or environ.get("SBATCH_EXPORT") or "ALL"
     words = [word for word in export.split(",") if word]
     first = words[0].upper() if words else "ALL"
     if first == "ALL":
-        env = dict(os.environ)
+        env = dict(environ)
         words = words[1:]
     elif first == "NONE":
         env = {}
@@ -147,8 +149,8 @@ def environment(values, submit_dir: str) -> dict:
         name, equals, value = word.partition("=")
         if equals:
             env[name] = value
-        elif name in os.environ:
-            env[name] = os.environ[name]
+        elif name in environ:
+            env[name] = environ[name]
     env["SLURM_SUBMIT_DIR"] = submit_dir
     env["SLURM_SUBMIT_HOST"] = socket.gethostname()
     return env
@@ -158,9 +160,11 @@ class JobRequest:
     """Everything a Slurm command asked for, checked, ready to become jobspecs."""
 
     def __init__(self, values: dict, kind: str, argv: list[str], default_name: str,
-                 script: str | None = None, script_arguments=()):
+                 script: str | None = None, script_arguments=(), submit_dir: str | None = None,
+                 environ=os.environ):
         """``kind`` is ``batch`` (sbatch), ``task`` (srun: ``argv`` is the command) or
-        ``allocation`` (salloc)."""
+        ``allocation`` (salloc); ``submit_dir`` and ``environ`` are the submitter's (this
+        process's by default)."""
         self.values = values
         self.kind = kind
         self.argv = argv
@@ -184,9 +188,9 @@ class JobRequest:
             check_signal(values["signal"])
         self.dependencies = dependencies.parse(values["dependency"]) if values.get(
             "dependency") else []
-        self.submit_dir = os.getcwd()
-        self.work_dir = os.path.abspath(values.get("chdir") or self.submit_dir)
-        self.env = environment(values, self.submit_dir)
+        self.submit_dir = submit_dir or os.getcwd()
+        self.work_dir = os.path.abspath(os.path.join(self.submit_dir, values.get("chdir") or "."))
+        self.env = environment(values, self.submit_dir, environ)
         self.array = parse_array(values["array"]) if values.get("array") else None
         #: the batch script's own arguments (``sbatch job.sh ARG...``)
         self.script_arguments = list(script_arguments)
@@ -263,6 +267,12 @@ class JobRequest:
         for name in ("account", "qos", "comment"):
             if self.values.get(name):
                 system[name] = self.values[name]
+        if self.values.get("constraint"):
+            try:
+                system["constraints"] = requires.parse(self.values["constraint"],
+                                                       "--constraint")
+            except ValueError as exc:
+                raise OptionError(str(exc)) from None
         if self.values.get("no_requeue"):
             system["requeue"] = False
         elif self.values.get("requeue"):

@@ -34,9 +34,11 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..jsoncodec import dumps
+from ..timings import Timings
 from .environments import EnvironmentSplitter, join
 
 log = logging.getLogger("corral.store")
@@ -196,6 +198,7 @@ class Store:
         self.unavailable: str | None = None
         self.unavailable_errno = 0
         self._retry = None  # the timer of the next attempt while unavailable
+        self.commit_timings = Timings()  # each batch's transaction, on the writer thread
 
     def _connect(self):
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -293,12 +296,14 @@ class Store:
 
     def _commit(self, batch: _Batch):
         """Commit a batch (writer thread); if a row is refused, again without such rows."""
+        started = time.perf_counter()
         try:
             self._write(batch)
         except _ROW_ERRORS as exc:
             log.error("job store: a batch of writes was refused (%s: %s); committing it "
                       "again without the rows SQLite refuses", type(exc).__name__, exc)
             self._write(batch, row_by_row=True)
+        self.commit_timings.observe(time.perf_counter() - started)
 
     def _write(self, batch: _Batch, row_by_row=False, connection=None):
         if connection is None:

@@ -2,9 +2,11 @@
 
 The new queue must be configured (``[queues.<name>]``) and differ from the current one; a
 job already running cannot move.  A queue's ``requires`` become the job's constraints, so a
-job whose constraints are not exactly its current queue's (extra constraints given at submit)
-is refused rather than silently losing them.  The update service then checks feasibility,
-including that the new queue is enabled (flux-core checks that here, with internal access).
+job whose constraints are neither its current queue's nor none (extra constraints given at
+submit) is refused rather than silently losing them; corral's scheduler keeps a job on its
+queue's nodes itself, so a job submitted without constraints has none in its jobspec.  The
+update service then checks feasibility, including that the new queue is enabled (flux-core
+checks that here, with internal access).
 """
 
 from corral.jobtap import State
@@ -39,7 +41,7 @@ class QueueUpdate:
             return p.error(args, "a named queue is required")
         if current not in self.queues:
             return p.error(args, "'%s' is not a valid queue", current)
-        if (system.get("constraints") or {}) != self._constraints(current):
+        if (system.get("constraints") or {}) not in ({}, self._constraints(current)):
             return p.error(args, "job appears to have non-queue constraints, unable to "
                            "update queue to %s", current)
         args.pack(feasibility=1,
