@@ -247,9 +247,7 @@ class Controller:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the controller has used so far."""
-        with open(f"/proc/{self.pid}/stat") as file:
-            fields = file.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
     def stop(self, timeout: float = 120) -> float:
         """SIGTERM and wait for exit; returns the seconds that took."""
@@ -270,6 +268,27 @@ class Controller:
                 self.profiler.wait(60)
                 self.profiler = None
         return time.perf_counter() - started
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` has used so far."""
+    with open(f"/proc/{pid}/stat") as file:
+        fields = file.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def agent_pids(state_dir: str) -> list[int]:
+    """The node agent processes a persistent instance started (none when its agents run
+    inside the controller)."""
+    directory = os.path.join(state_dir, "agents")
+    if not os.path.isdir(directory):
+        return []
+    pids = []
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".pid"):
+            with open(os.path.join(directory, name)) as file:
+                pids.append(int(file.read()))
+    return pids
 
 
 class WorkDir:

@@ -8,7 +8,9 @@ show what the launch itself costs, `subprocess.Popen` with the options the node 
 (output into two pipes); and how fast the state's filesystem creates files, which a job that
 prints something pays twice (``/bin/true`` prints nothing, so its jobs create no file).
 
-Target: corral's rate >= 60% of the raw spawn rate.
+Target: corral's rate >= 60% of the raw spawn rate; >= 80% where the node agent is a process
+of its own (a persistent instance's, as here, since agent processes exist), whose CPU is
+reported apart from the controller's.
 """
 
 import os
@@ -76,10 +78,13 @@ def main() -> int:
         controller = common.Controller(work.sub("state"), config)
         controller.start()
         try:
+            agents = common.agent_pids(controller.state_dir)
             with controller.client() as client:
                 cpu_before = controller.cpu_seconds()
+                agent_cpu_before = sum(map(common.cpu_seconds, agents))
                 timing = common.run_until_clean(client, [spec] * njobs)
                 cpu = controller.cpu_seconds() - cpu_before
+                agent_cpu = sum(map(common.cpu_seconds, agents)) - agent_cpu_before
                 common.check_lifecycle(client, timing["ids"][-1])
                 listed = client.jobs()
                 failed = [job["id"] for job in listed if job.get("result_name") != "COMPLETED"]
@@ -95,12 +100,15 @@ def main() -> int:
         report.figure("first submit to last clean", timing["total_seconds"], "s")
         report.figure("throughput", rate, "jobs/s")
         report.figure("controller CPU per job", cpu / njobs * 1e6, "us")
+        if agents:
+            report.figure("node agent process CPU per job", agent_cpu / njobs * 1e6, "us")
         report.figure("ratio to raw spawn rate (mean of before and after)", rate / raw, "x")
         report.figure("ratio to Popen rate", rate / popen, "x")
         report.figure("ratio to Flux real execution (50/s)", rate / FLUX_REAL, "x")
 
         report.section("targets")
-        report.target("throughput >= 60% of the raw spawn rate", rate >= 0.6 * raw,
+        share = 0.8 if agents else 0.6
+        report.target(f"throughput >= {share:.0%} of the raw spawn rate", rate >= share * raw,
                       f"{rate / raw:.0%} ({rate:,.0f} vs {raw:,.0f} proc/s)")
     return report.finish()
 

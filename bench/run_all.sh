@@ -30,7 +30,7 @@ mkdir -p "$out"
 if [ "${WORKTREE:-0}" = 1 ]; then
     git -C "$here/.." status --porcelain -- src > "$out/WORKTREE-CHANGES.txt"
 fi
-for name in ${BENCHMARKS:-throughput realexec latency scale plugins abuse peers}; do
+for name in ${BENCHMARKS:-throughput realexec reattach latency scale plugins abuse peers}; do
     echo "== $name (corral $commit)" >&2
     PYTHONPATH="$snapshot/src" "$python" "$here/$name.py" --json "$@" \
         > "$out/$name${SUFFIX:-}.json" 2> "$out/$name${SUFFIX:-}.txt" || true

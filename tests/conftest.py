@@ -114,6 +114,15 @@ class RunningInstance:
         self.stop()
         return self.start()
 
+    def stop_agents(self):
+        """Stop the node agent processes a stopped or killed controller left running with
+        its jobs (SIGTERM: they kill their tasks)."""
+        for pid_file in pathlib.Path(self.state_dir, "agents").glob("*.pid"):
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            except (ProcessLookupError, ValueError):
+                pass
+
 
 class AgentsInstance(RunningInstance):
     """The same instance with each node served by a ``corral agent`` on a host of its own
@@ -224,6 +233,7 @@ def make_instance(tmp_path, placement):
             instance.close()
         elif instance.process is not None:
             instance.stop()
+        instance.stop_agents()
 
 
 @pytest.fixture
@@ -251,4 +261,5 @@ def guest_instance(make_instance):
     yield make
     for shared, instance in made:
         instance.stop()
+        instance.stop_agents()
         shutil.rmtree(shared, ignore_errors=True)

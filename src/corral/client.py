@@ -322,10 +322,19 @@ class Client:
                step: int | None = None):
         """Yield ``(stream, text)`` chunks of a job's output (with ``tail``, from that many
         bytes before the end of each stream; with ``step``, of that job step)."""
+        for chunk in self.output_chunks(job_id, watch, tail=tail, step=step):
+            yield chunk["stream"], chunk["data"]
+
+    def output_chunks(self, job_id: int, watch: bool = False, offsets: dict | None = None,
+                      tail: int | None = None, step: int | None = None):
+        """Yield a job's output as the service sends it: ``{"stream", "data", "end"}``, where
+        ``end`` is the byte of the stream's file after ``data`` (absent for a line corral
+        adds); ``offsets`` (``{stream: byte}``) starts each stream there."""
         request = {"id": job_id, "watch": watch}
+        if offsets:
+            request["offsets"] = offsets
         if tail is not None:
             request["tail"] = tail
         if step is not None:
             request["step"] = step
-        for payload in self.stream("job-info.output", request):
-            yield payload["stream"], payload["data"]
+        yield from self.stream("job-info.output", request)

@@ -39,6 +39,7 @@ SCHEMA = {
         "ssh": VALUE,
         "srun": VALUE,
         "socket": VALUE,
+        "reattach-timeout": VALUE,
     },
     "exec": {"kill-timeout": VALUE},
     "metrics": {"listen": VALUE},

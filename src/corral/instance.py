@@ -2,8 +2,9 @@
 
 It reads the configuration and the resources (``[[resource.config]]``, ``--test-size`` nodes
 sharing this machine's cores, or this machine itself), opens the store in the state
-directory, builds broker, scheduler, job manager, exec and node agents (in this process, or
-agents of their own that connect where ``[agents] listen`` says), reloads jobs, loads
+directory, builds broker, scheduler, job manager, exec and node agents (in this process for a
+throw-away instance, agent processes it supervises for a persistent one, or agents of their
+own that connect where ``[agents] listen`` says), reloads jobs, loads
 plugins from the configuration, and serves the socket.  Stopping kills what still runs and
 commits everything before the store closes, so a restart finds every job where it was.
 """
@@ -25,7 +26,7 @@ from .broker.server import Broker
 from .broker.turns import Limits
 from .collector import Collector
 from .config import type_name
-from .exec import orphans
+from .exec import launch, orphans
 from .exec.agent import NodeAgent
 from .exec.channel import LocalChannel
 from .exec.service import Exec
@@ -49,6 +50,8 @@ SHUTDOWN_NOTE = "the instance shut down while the job was running"
 
 #: Seconds a stop waits for a store that cannot commit (a full disk) before giving up.
 STORE_FLUSH_TIMEOUT = 3.0
+#: Seconds a start waits for its local agent processes to register before it serves.
+LOCAL_AGENTS_TIMEOUT = 20.0
 
 
 class StartupError(Exception):
@@ -89,17 +92,19 @@ class Instance:
         self.prep_host = None
         self.lock = None
         self.metrics = None
+        self.metrics_address = None
         self.exit_code = 0  # non-zero once the instance cannot stop cleanly
 
     async def start(self):
         loop = asyncio.get_running_loop()
         self.loop = loop
-        _raise_open_file_limit()
+        launch.raise_open_file_limit()
         self.stopped = loop.create_future()
         logging.getLogger("corral").addHandler(self.dmesg)
         config = self.config
         guests = config_module.allow_guest_user(config)
-        metrics_address = _metrics_address(config)
+        # Checked before anything starts; served once the instance serves.
+        self.metrics_address = _metrics_address(config)
         try:
             # Checked, then locked before anything in it changes (another instance may be
             # using it), then made private.
@@ -142,12 +147,19 @@ class Instance:
 
         self.agents = []
         self.remote_nodes = None
+        self.local_agents = None
         listen = self.listen or config.get_str("agents.listen")
+        on_message = lambda msg: self.exec.on_message(msg)  # noqa: E731
+        on_node_failed = lambda rank, note: self.exec.node_failed(rank, note)  # noqa: E731
         if listen:
             self.remote_nodes = _remote_nodes(
                 config, listen, self.key_dir, self.pool, self.scheduler, credential_key,
-                lambda msg: self.exec.on_message(msg),
-                lambda rank, note: self.exec.node_failed(rank, note), self.broker)
+                on_message, on_node_failed, self.store.after_commit, self.broker)
+            channels = self.remote_nodes.channels
+        elif agents_as_processes(self.temporary_state_dir, prep_settings):
+            self.local_agents, self.remote_nodes = _local_agents(
+                config, self.state_dir, self.pool, self.scheduler, credential_key, on_message,
+                on_node_failed, self.store.after_commit, self._local_agent_died)
             channels = self.remote_nodes.channels
         else:
             to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
@@ -163,8 +175,11 @@ class Instance:
 
             max_requeue = config.get_int("agents.max-requeue", 5)
             on_node_fail = functools.partial(node_fail, self.manager, max_requeue)
+        # Tasks outlive the controller where agents are processes of their own and the state
+        # directory outlives it too: the next controller of this instance takes them back.
+        self.tasks_outlive = self.remote_nodes is not None and not self.temporary_state_dir
         self.exec = Exec(loop, None, channels, output_dir, self.uri, credential_key,
-                         config_module.kill_timeout(config), on_node_fail)
+                         config_module.kill_timeout(config), on_node_fail, self.tasks_outlive)
         self.manager.attach_exec(self.exec)
         self.exec.respond = self.manager.start
 
@@ -182,13 +197,33 @@ class Instance:
         except OSError as exc:
             # A builtin refused the configuration in conf.update (e.g. [policy.limits]).
             raise StartupError(f"{config.path}: {exc.strerror}") from None
-        orphans.kill_orphans(self.uri)
+        if not self.tasks_outlive:
+            orphans.kill_orphans(self.uri)  # the last controller's tasks died with it
         jobs = self.manager.restart()
         self.prep.restarted(jobs)
         self._load_config_plugins()
         self.manager.resume(jobs)
         self.prep.resume()
+        if self.local_agents is None:
+            await self._serve(guests)
+            return
+        # Started once nothing before can refuse the start, and stopped again if what follows
+        # fails (unless jobs run: they are the next start's).
+        self.local_agents.start()
+        try:
+            # Agents that died while no controller ran left the tasks of the jobs just taken
+            # back on their nodes: nothing can report their ends.
+            for rank in self.local_agents.started_anew:
+                self._local_agent_died(rank)
+            await self._serve(guests)
+        except BaseException:
+            await self.local_agents.stop(self.manager.running)
+            raise
 
+    async def _serve(self, guests: bool):
+        """Register the services, wait for what must be stored and for the local agents,
+        then open the socket."""
+        loop = self.loop
         self.manager.register_services()
         self.resources.register_services(self.broker)
         self.broker.register("prep.list", self._serve_prep_list, ROLE_OWNER | ROLE_USER)
@@ -199,15 +234,19 @@ class Instance:
         self.broker.register("instance.shutdown", self._serve_shutdown, ROLE_OWNER)
         # What restart wrote (the events of jobs it ended) is stored before anyone can ask.
         await self.store.flush()
-        if metrics_address is not None:
-            self.metrics = _serve_metrics(self, metrics_address)
+        if self.local_agents is not None and not await self.remote_nodes.until_registered(
+                LOCAL_AGENTS_TIMEOUT):
+            log.error("agents: not every node agent registered within %.0f s (see %s)",
+                      LOCAL_AGENTS_TIMEOUT, self.local_agents.directory)
+        if self.metrics_address is not None:
+            self.metrics = _serve_metrics(self, self.metrics_address)
         await self.broker.listen(self.socket_path)
         if guests:
             state_directory.warn_if_unreachable(self.socket_path)
         self.collector = Collector(loop, lambda: not self.manager.active)
         self.collector.start()
         self.manager.purge.start()
-        log.info("corral instance started at %s with %d nodes", self.uri, len(specs))
+        log.info("corral instance started at %s with %d nodes", self.uri, len(self.pool.nodes))
 
     def _load_config_plugins(self):
         entries = self.config.get("job-manager.plugins")
@@ -234,6 +273,10 @@ class Instance:
             except OSError as exc:
                 raise self.config.error(key, exc.strerror or str(exc)) from None
 
+    def _local_agent_died(self, rank: int):
+        """The agent process of ``rank`` died: kill the tasks it left of the jobs there."""
+        orphans.kill_orphans(self.uri, self.exec.job_ids_on(rank))
+
     def _serve_info(self, msg):
         msg.respond({
             "uri": self.uri,
@@ -256,18 +299,22 @@ class Instance:
             self.stopped.set_result(None)
 
     async def stop(self):
-        """Stop serving, end running jobs with an exception that says why, commit, close."""
+        """Stop serving, end running jobs with an exception that says why (unless their
+        tasks outlive this controller: they run on for the next), commit, close."""
         await self.broker.close()
         if self.metrics is not None:
             self.metrics.stop()
         self.collector.stop()
         self.manager.purge.stop()
-        self.manager.shutdown(SHUTDOWN_NOTE)
-        deadline = self.loop.time() + config_module.kill_timeout(self.config) + 1
-        while self.manager.running > 0 and self.loop.time() < deadline:
-            await asyncio.sleep(0.02)
+        if not self.tasks_outlive:
+            self.manager.shutdown(SHUTDOWN_NOTE)
+            deadline = self.loop.time() + config_module.kill_timeout(self.config) + 1
+            while self.manager.running > 0 and self.loop.time() < deadline:
+                await asyncio.sleep(0.02)
         for agent in self.agents:
             agent.kill_all(signal.SIGKILL)
+        if self.local_agents is not None:
+            await self.local_agents.stop(self.manager.running)
         if self.remote_nodes is not None:
             await self.remote_nodes.close()
         if self.prep is not None:
@@ -285,7 +332,8 @@ class Instance:
 
     def _emergency_stop(self):
         """The event loop is stuck and a stop was asked for (the watchdog's thread): store
-        what is queued, kill every task and hook script, exit 1."""
+        what is queued, kill the tasks of the node agents in this process (those of agent
+        processes run on, for the next controller) and hook scripts, exit 1."""
         try:
             self.store.commit_queued_now()
         except Exception as exc:
@@ -311,8 +359,19 @@ class Instance:
             self.exit_code = 1
 
 
+def agents_as_processes(temporary_state_dir: bool, prep_settings) -> bool:
+    """Whether the nodes of an instance without ``[agents] listen`` are served by agent
+    processes of their own (`corral.agent.local`) rather than inside the controller: for a
+    persistent instance, so that its jobs outlive the controller, unless PrEp node hooks are
+    configured (an agent process does not run them yet).  A throw-away instance keeps its
+    agents in its own process: its jobs end with it anyway, and it starts sooner."""
+    node_hooks = (prep_settings.prolog or prep_settings.epilog
+                  or set(prep_settings.plugins) - set(prep_config.DEFAULT_PLUGINS))
+    return not temporary_state_dir and not node_hooks
+
+
 def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_message,
-                  on_node_failed, broker):
+                  on_node_failed, after_commit, broker):
     """The declared nodes served by agents that connect at ``listen`` (``[agents]``): a
     `RemoteNodes`.  Its modules (and ZeroMQ) are loaded only by a controller that listens."""
     from .agent.nodes import RemoteNodes
@@ -328,7 +387,7 @@ def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_m
                            "[[resource.config]]")
     try:
         return RemoteNodes(listen, key_dir, from_config(config), pool, scheduler, credential_key,
-                           on_message, on_node_failed, broker)
+                           on_message, on_node_failed, after_commit, broker)
     except (KeyMaterialError, ValueError) as exc:
         raise StartupError(str(exc)) from None
 
@@ -358,14 +417,31 @@ def _serve_metrics(instance, address):
     return served
 
 
-def _raise_open_file_limit():
-    """Every running task holds a pidfd and two output pipes in the controller: take the
-    hard limit on open files (the soft one is often 1,024)."""
-    import resource
+def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message,
+                  on_node_failed, after_commit, on_agent_exit):
+    """This machine's nodes served by agent processes the controller supervises, over
+    ``ipc://`` in the state directory: ``(LocalAgents, RemoteNodes)``."""
+    from .agent.daemon import REATTACH_TIMEOUT
+    from .agent.local import LocalAgents
+    from .agent.nodes import RemoteNodes
+    from .transport import KeyMaterialError
+    from .transport.settings import from_config
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    settings = from_config(config)
+    reattach_timeout = config.get_duration("agents.reattach-timeout", REATTACH_TIMEOUT)
+    if reattach_timeout <= 0:
+        raise config.error("agents.reattach-timeout", "must be a positive duration")
+    agents = LocalAgents(state_dir, [node.name for node in pool.nodes], settings,
+                         reattach_timeout, on_agent_exit)
+    try:
+        agents.prepare_keys()
+        nodes = RemoteNodes(agents.endpoint, agents.key_dir, settings, pool, scheduler,
+                            credential_key, on_message, on_node_failed, after_commit)
+    except OSError as exc:
+        raise StartupError(f"{agents.key_dir}: {exc.strerror or exc}") from None
+    except (KeyMaterialError, ValueError) as exc:
+        raise StartupError(str(exc)) from None
+    return agents, nodes
 
 
 async def serve(instance: Instance, command: list[str] | None, ready=None) -> int:

@@ -5,6 +5,10 @@ import os
 import signal
 import time
 
+import pytest
+
+from corral.client import RPCError
+
 SIMULATED = "--setattr=exec.test.run_duration=0"
 
 
@@ -207,6 +211,21 @@ def test_attach_streams_output_live(instance):
             chunks.append((round(time.monotonic() - started, 1), data))
     assert "".join(data for _, data in chunks) == "first\nsecond\n"
     assert chunks[0][0] < 0.8
+
+
+def test_output_says_where_each_chunk_ends_and_starts_at_the_offsets_asked(instance):
+    job_id = instance.submit("printf", "caf\\303\\251 ok\\n")  # "café ok": é is 2 bytes
+    instance.wait_inactive(job_id)
+    with instance.client() as client:
+        [chunk] = client.output_chunks(job_id)
+        assert chunk == {"stream": "stdout", "data": "café ok\n", "end": 9}
+        # From byte 5, just after é.
+        rest = list(client.output_chunks(job_id, offsets={"stdout": 5}))
+        assert [c["data"] for c in rest] == [" ok\n"] and rest[-1]["end"] == 9
+        assert list(client.output_chunks(job_id, offsets={"stdout": 9})) == []
+        with pytest.raises(RPCError) as refused:
+            list(client.output_chunks(job_id, offsets={"stdout": -1}))
+    assert refused.value.strerror == "offsets must map streams to byte offsets"
 
 
 def test_command_not_found_is_an_exec_exception(instance):

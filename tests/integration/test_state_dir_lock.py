@@ -61,6 +61,8 @@ def test_start_after_kill_9_is_not_refused_even_while_its_tasks_live(instance):
     instance.start()
     with instance.client() as client:
         assert names(client, done)[-1] == "clean"
+        assert names(client, running)[-1] == "start"  # taken back, still running
+        client.cancel(running)
         assert wait(client, running)["name"] == "clean"
 
 

@@ -96,8 +96,10 @@ def test_system_instance_as_its_unit_starts_it(prefix):
     assert code == 0
     assert not socket_path.exists()
     lines = (prefix / "log").read_text().splitlines()
-    assert lines[0] == (f"corral: INFO: corral instance started at local://{socket_path} "
-                        "with 1 nodes")
+    # Its node agent registers first (a process of its own, started by the controller).
+    started = lines.index(f"corral: INFO: corral instance started at local://{socket_path} "
+                          "with 1 nodes")
+    assert any("transport: agent" in line and "registered" in line for line in lines[:started])
     assert all(LOG_LINE.fullmatch(line) for line in lines), lines
     raised = [line for line in lines if "callback raised RuntimeError" in line]
     assert len(raised) == 1 and " | Traceback (most recent call last): | " in raised[0]

@@ -144,7 +144,8 @@ def test_epilogs_a_killed_controller_left_running_run_again_on_restart(prep_inst
 
 
 def test_the_requeue_delay_survives_a_restart(prep_instance):
-    instance = prep_instance('requeue-delay = "2s"', test_size=1)
+    # Long enough to outlast a restart on a loaded machine (it waits for the node agent).
+    instance = prep_instance('requeue-delay = "5s"', test_size=1)
     with instance.client() as client:
         job_id = submit(client, ["sleep", "30"])
         wait(client, job_id, "start")
@@ -153,8 +154,8 @@ def test_the_requeue_delay_survives_a_restart(prep_instance):
     instance.restart()
     with instance.client() as client:
         assert client.job(job_id)["reason"] == "BeginTime"
-        until(lambda: len(events(client, job_id, "start")) == 2, timeout=10)
-        assert events(client, job_id, "alloc")[1]["timestamp"] - requeue["timestamp"] >= 2.0
+        until(lambda: len(events(client, job_id, "start")) == 2, timeout=15)
+        assert events(client, job_id, "alloc")[1]["timestamp"] - requeue["timestamp"] >= 5.0
         client.cancel(job_id)
 
 

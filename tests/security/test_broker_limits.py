@@ -4,6 +4,7 @@ pipelined requests, and bounded memory for replies a client does not read."""
 
 import json
 import os
+import pathlib
 import resource
 import socket
 import struct
@@ -115,8 +116,10 @@ def _refusal_of_rpc(client):
 
 def test_a_job_started_when_file_descriptors_run_out_fails_instead_of_hanging(make_instance):
     inst = make_instance()
-    pid = inst.process.pid
-    inst.wait_inactive(inst.submit("true"))  # the store and exec have what they keep open
+    # The node agent process opens a task's pipes and pidfd.
+    [pid_file] = pathlib.Path(inst.state_dir, "agents").glob("*.pid")
+    pid = int(pid_file.read_text())
+    inst.wait_inactive(inst.submit("true"))  # the agent has what it keeps open
     with inst.client() as client:
         open_now = len(os.listdir(f"/proc/{pid}/fd"))
         subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={open_now}:"], check=True)

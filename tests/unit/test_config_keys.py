@@ -57,7 +57,7 @@ def test_every_key_the_code_reads_is_declared():
     ('[resource]\nexclude = "0"\n', "resource.exclude", "config"),
     ("[agents]\nheartbeat = 1\n", "agents.heartbeat",
      "command, connect, heartbeat-interval, key-dir, listen, lost-after, max-requeue, "
-     "socket, srun, ssh, unresponsive-after"),
+     "reattach-timeout, socket, srun, ssh, unresponsive-after"),
 ])
 def test_an_unknown_key_names_the_file_the_key_and_the_keys_that_exist(tmp_path, text, key,
                                                                      expected):

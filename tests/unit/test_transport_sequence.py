@@ -127,3 +127,23 @@ def test_messages_sent_while_unregistered_wait_for_the_replay():
     link.send_frame = wire.send
     assert link.replay() == 1
     assert frames.decode(wire.frames[0]) == {"seq": 1, "ack": 0, "msgs": [{"job": 1}]}
+
+
+def test_a_gated_receiver_acknowledges_only_what_is_stored_so_the_sender_keeps_the_rest():
+    settings = Settings()
+    sender = Link(settings, 0, Inbox("s"))
+    receiver = Link(settings, 0, Inbox("s", gated=True))
+    forward, back = Wire(), Wire()
+    sender.send_frame, receiver.send_frame = forward.send, back.send
+    applied = []
+    for job in range(1, 6):
+        sender.send({"job": job})
+    sender.flush()
+    forward.deliver(receiver, applied)
+    assert len(applied) == 5
+    receiver.acknowledge()  # applied, but nothing is stored yet: nothing to acknowledge
+    assert back.frames == []
+    receiver.inbox.stored(3)
+    receiver.acknowledge()
+    back.deliver(sender, [])
+    assert [seq for seq, _ in sender.outbox.pending] == [4, 5]  # kept for the next receiver

@@ -36,6 +36,13 @@ def register(subparsers):
     parser.add_argument("--lost-after", type=float, default=30.0, metavar="SECONDS")
     parser.add_argument("--print-unit", action="store_true",
                         help="print a systemd unit that runs this node's agent, and exit")
+    parser.add_argument("--reattach-timeout", type=float, metavar="SECONDS",
+                        help="kill the tasks after this long without a controller "
+                             "(default 300)")
+    parser.add_argument("--exit-alone", action="store_true",
+                        help="also exit once no controller was heard for --reattach-timeout "
+                             "and no task is left (as the agents a persistent instance "
+                             "starts do)")
     parser.add_argument("--verbose", "-v", action="count", default=0,
                         help="log more to stderr (twice for debug)")
     parser.set_defaults(func=main)
@@ -63,13 +70,18 @@ def main(args) -> int:
     logs.to_stderr(logging.INFO - 10 * min(args.verbose, 1))
     try:
         settings = Settings(args.heartbeat_interval, args.unresponsive_after, args.lost_after)
+        reattach_timeout = args.reattach_timeout
+        if reattach_timeout is None:
+            reattach_timeout = daemon.REATTACH_TIMEOUT
+        elif reattach_timeout <= 0:
+            raise ValueError("--reattach-timeout must be a positive number of seconds")
         prep = node_host(args.config)
         if args.exit_on_eof:
             from ..agent.bootstrap import exit_on_eof
 
             exit_on_eof()
         return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings,
-                                      prep, args.socket))
+                                      prep, args.socket, reattach_timeout, args.exit_alone))
     except (KeyMaterialError, ValueError, config_module.ConfigError, PrepError) as exc:
         print(f"corral agent: {exc}", file=sys.stderr)
         return 1

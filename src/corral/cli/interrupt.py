@@ -5,7 +5,10 @@ The first Ctrl-C (SIGINT) is sent on to the job's tasks, and the command says th
 within 2 s cancels the job; a second within those 2 s cancels it (``interrupted by
 ctrl-C``) and the command goes on following the job until it has ended, so it still reports
 how the job ended.  Ctrl-Z (SIGTSTP) stops following: the command says that the job goes on
-running and exits, leaving the job alone.
+running and exits, leaving the job alone.  When the instance goes away while the command
+follows the job and does not come back within the wait ``attach`` allows (a controller that
+restarts does), the command says in one line that the job may run on, and how to follow it
+again, and exits 1.
 
 The signal and cancel requests go over a connection of their own: a handler runs between
 two steps of whatever the command's connection is doing, which must not see a stray frame.
@@ -62,6 +65,13 @@ def follow(client, job_id: int, prefix: str, attach) -> int:
                 signal.SIGTSTP: signal.signal(signal.SIGTSTP, on_stop)}
     try:
         return attach(client, job_id, prefix)
+    except (RPCError, ConnectionError) as exc:
+        if exc.errno not in (errno.ECONNRESET, errno.EPIPE):
+            raise
+        print(f"{prefix}: lost the instance at {client.uri}; job {job_id} may run on "
+              f"(corral job attach {job_id} to follow it again once the instance is back)",
+              file=sys.stderr, flush=True)
+        return 1
     except _Detached:
         print(f"{prefix}: detached; job {job_id} goes on running "
               f"(corral job attach {job_id} to follow it again)", file=sys.stderr, flush=True)

@@ -1,13 +1,20 @@
-"""``corral run``: submit one job, stream its output, exit with its status."""
+"""``corral run``: submit one job, stream its output, exit with its status.
 
+Following a job survives a restart of the instance's controller, as ``srun`` survives one of
+slurmctld: when the connection breaks, the command waits up to `RECONNECT_WAIT` seconds for
+the instance to answer again and goes on from the byte of each stream it had printed.
+"""
+
+import errno
 import functools
 import os
 import stat
 import sys
 import threading
+import time
 
 from .. import jobspec as jobspec_module
-from ..client import RPCError, connect
+from ..client import Client, ConnectError, RPCError, connect
 from ..exec import stdin
 from ..waitstatus import returncode
 from . import pending
@@ -16,6 +23,12 @@ from .submit import add_job_options, build_jobspec, parse_flags, parse_urgency
 
 _STDIN_CHUNK = 65536
 _DEV_NULL = os.stat(os.devnull).st_rdev
+#: Seconds to wait for an instance whose connection broke to answer again.
+RECONNECT_WAIT = 60.0
+#: Seconds between two attempts to reach it.
+RECONNECT_INTERVAL = 0.2
+#: Errors that mean the connection broke (the controller stopped or was killed).
+CONNECTION_LOST = (errno.ECONNRESET, errno.EPIPE)
 
 
 def register(subparsers):
@@ -43,12 +56,22 @@ def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False,
     if forward_stdin:
         threading.Thread(target=send_stdin, args=(client.uri, job_id), daemon=True,
                          name="corral-run-stdin").start()
-    for stream, data in client.output(job_id, watch=True):
-        target = sys.stdout if stream == "stdout" else sys.stderr
-        target.write(data)
-        target.flush()
-    outcome = client.wait(job_id)
-    job = client.job(job_id)
+    offsets = {}
+    while True:
+        try:
+            for chunk in client.output_chunks(job_id, watch=True, offsets=offsets):
+                target = sys.stdout if chunk["stream"] == "stdout" else sys.stderr
+                target.write(chunk["data"])
+                target.flush()
+                if "end" in chunk:
+                    offsets[chunk["stream"]] = chunk["end"]
+            outcome = client.wait(job_id)
+            job = client.job(job_id)
+            break
+        except (RPCError, ConnectionError) as exc:
+            if exc.errno not in CONNECTION_LOST:
+                raise
+            client = _reconnect(client, job_id, prefix, exc)
     if job.get("exception") is not None:
         exception = job["exception"]
         note = f": {exception['note']}" if exception.get("note") else ""
@@ -56,6 +79,27 @@ def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False,
     elif not outcome["success"]:
         print(f"{prefix}: job {job_id}: {outcome['errstr']}", file=sys.stderr)
     return exit_status(job)
+
+
+def _reconnect(client, job_id: int, prefix: str, lost: OSError) -> Client:
+    """A client of the same instance once it answers again; ``lost`` raised again if it does
+    not within `RECONNECT_WAIT` seconds."""
+    client.close()
+    print(f"{prefix}: lost the instance at {client.uri}; waiting for it to come back to "
+          f"follow job {job_id} on", file=sys.stderr, flush=True)
+    deadline = time.monotonic() + RECONNECT_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(RECONNECT_INTERVAL)
+        try:
+            again = Client(client.uri)
+        except ConnectError:
+            continue
+        try:
+            again.rpc("instance.info")
+            return again
+        except (RPCError, ConnectionError):
+            again.close()
+    raise lost
 
 
 def send_stdin(uri: str, job_id: int, step: int | None = None):

@@ -78,7 +78,7 @@ class NodeAgent:
         self.send = send
         self.prep = prep
         self.key = key
-        self.jobs: dict[int, AgentJob] = {}
+        self.jobs: dict[int | tuple[int, int], AgentJob] = {}  # jobs, and (job, step)
         self.prologs: dict[int, asyncio.Task] = {}  # running node prologs, by job
         self._cancelled_prologs: set[int] = set()  # of jobs that ended while they ran
         self._gone_waiters: dict[int, list[asyncio.Future]] = {}  # epilogs awaiting tasks
@@ -411,16 +411,19 @@ class NodeAgent:
                       "waiting for it", self.name, job_id)
             task.cancel()
 
+    def job_ids(self) -> list[int]:
+        """The jobs whose own tasks run here (not their steps)."""
+        return sorted(key for key in self.jobs if type(key) is int)
+
+    def kill_steps(self):
+        for key, record in self.jobs.items():
+            if record.step is not None:
+                self._kill_step(key, signal.SIGKILL)
+
     def kill_all(self, signum: int):
         for record in self.jobs.values():
             for task in record.tasks:
                 task.signal(signum)
-
-    def abandon_all(self):
-        """The controller that started the jobs here is gone and cannot take them back: kill
-        their tasks and forget the jobs, so that nothing about them reaches the next one."""
-        self.kill_all(signal.SIGKILL)
-        self.jobs.clear()
 
 
 def _key(msg: dict):

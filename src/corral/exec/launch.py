@@ -42,6 +42,17 @@ class Task:
             pass
 
 
+def raise_open_file_limit():
+    """Every running task holds a pidfd and two output pipes in the process of its node
+    agent (the controller's, or a ``corral agent``): take the hard limit on open files (the
+    soft one is often 1,024)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def usable_cpus(cores) -> set[int] | None:
     """The cores this machine really has among ``cores`` (configured nodes may declare
     more cores than exist); None when none exist, so the task is not pinned."""

@@ -13,6 +13,11 @@ It also carries the PrEp node hooks to the agents (``run_prologs``, ``run_epilog
 caller.  When node epilogs run (``node_epilogs``), a rank goes back to the scheduler only once
 its epilog is done, one ``release`` event per answer, and the final ``release`` comes after
 the last epilog and after the tasks are gone.  What a hook's status means is not its business.
+
+When the agents are processes of their own (``tasks_outlive``), the jobs a previous
+controller started are taken back at restart (`reattach`): their ends arrive as if nothing
+had happened, and each agent's ``held`` message, which follows what it had kept for a
+controller, says which of them it no longer has (its tasks were lost: the job fails).
 """
 
 import errno
@@ -85,12 +90,17 @@ class EpilogWait:
 
 class Exec:
     def __init__(self, loop, respond, channels, output_dir, uri, key,
-                 kill_timeout=5.0, on_node_fail=None):
+                 kill_timeout=5.0, on_node_fail=None, tasks_outlive=False):
         """``respond`` gets started/finished/released/exception; ``channels[rank]`` reaches
         that rank's agent; ``key`` signs each start request (the agent checks it);
         ``on_node_fail(job, note)`` ends a job whose node failed (default: a fatal
-        ``node-fail`` exception)."""
+        ``node-fail`` exception); ``tasks_outlive``: the agents keep running tasks when
+        this controller stops, so that the next one can `reattach` them."""
         self.loop = loop
+        self.tasks_outlive = tasks_outlive
+        #: rank -> ids of jobs taken back at restart whose tasks there the rank's agent has
+        #: not yet confirmed it holds.
+        self.reattached: dict[int, set[int]] = {}
         self.on_node_fail = on_node_fail or (
             lambda job, note: self.respond.exception(job, "node-fail", note))
         self.key = key
@@ -151,6 +161,25 @@ class Exec:
         if prologs:
             for rank in sorted(set(prologs) - set(tasks_by_rank)):
                 self.channels[rank].send(dict(prologs[rank], type="prolog", job=job.id))
+
+    def reattach(self, job) -> bool:
+        """Take back ``job``, whose tasks a previous controller started: wait for their ends
+        (and, if it had not started, for its ``started``) as after its own start.  False for
+        a job without processes (simulated), which cannot be taken back."""
+        system = job.jobspec.get("attributes", {}).get("system", {})
+        if not self.tasks_outlive or system.get("exec", {}).get("test", {}).get(
+                "run_duration") is not None:
+            return False
+        tasks_by_rank = self._tasks_by_rank(job, job.ranks)
+        record = self.jobs[job.id] = ExecJob(job, job.ranks)
+        record.running.update(tasks_by_rank)
+        record.started = job.started
+        if not job.started:
+            record.waiting_start.update(tasks_by_rank)
+        self._set_expiry(record)
+        for rank in tasks_by_rank:
+            self.reattached.setdefault(rank, set()).add(job.id)
+        return True
 
     def cancel(self, job):
         """The job must stop (fatal exception): SIGTERM now, SIGKILL after kill-timeout."""
@@ -339,6 +368,9 @@ class Exec:
         if kind == "stdin-written":
             self._stdin_written(msg)
             return
+        if kind == "held":
+            self._held(msg)
+            return
         if "step" in msg:
             self._step_message(msg)
             return
@@ -376,25 +408,59 @@ class Exec:
         else:
             log.error("exec: unknown message type %r", kind)
 
+    def _held(self, msg: dict):
+        """An agent that a new controller welcomed holds the tasks of ``msg["jobs"]``: the
+        jobs taken back on its rank that it lacks lost their tasks there (``msg["note"]``
+        says how), and tasks of jobs this controller does not run there are killed."""
+        rank, jobs = msg["rank"], msg.get("jobs")
+        if not isinstance(jobs, list) or not all(
+                isinstance(job, int) and not isinstance(job, bool) for job in jobs):
+            log.error("exec: dropped a held message from rank %d whose jobs are not a list "
+                      "of job ids", rank)
+            return
+        held = set(jobs)
+        taken_back = self.reattached.pop(rank, set())
+        lost = taken_back - held
+        if taken_back:
+            log.info("exec: rank %d holds %d of the %d jobs taken back there", rank,
+                     len(taken_back) - len(lost), len(taken_back))
+        for job_id in sorted(lost):
+            record = self.jobs.get(job_id)
+            if record is not None and rank in record.running:
+                self._rank_lost(record, rank, msg["note"])
+        for job_id in sorted(held):
+            record = self.jobs.get(job_id)
+            if record is None or rank not in record.running:
+                self.channels[rank].send({"type": "kill", "job": job_id,
+                                          "signal": signal.SIGKILL})
+
     def node_failed(self, rank: int, note: str):
         """Rank ``rank``'s node is gone with its tasks: every job with tasks there is ended
         by ``on_node_fail`` (``note`` names host and rank) and its tasks there count as
         ended; node hooks there that never answered count as failed."""
+        self.reattached.pop(rank, None)
         for record in list(self.jobs.values()):
-            if rank not in record.running:
-                continue
-            record.waiting_start.discard(rank)
-            record.running.discard(rank)
-            if not record.failed:
-                record.failed = True
-                self.on_node_fail(record.job, note)
-            if not record.running and self.jobs.get(record.job.id) is record:
-                self._finish(record, record.status)
+            if rank in record.running:
+                self._rank_lost(record, rank, note)
         for kind, table in (("prolog-done", self.prologs), ("epilog-done", self.epilogs)):
             for job_id, wait in list(table.items()):
                 if rank in wait.waiting:
                     self._hook_done({"type": kind, "job": job_id, "rank": rank,
                                      "status": 1, "error": note})
+
+    def job_ids_on(self, rank: int) -> list[int]:
+        """The jobs with tasks running on ``rank``, as far as this controller knows."""
+        return [job_id for job_id, record in self.jobs.items() if rank in record.running]
+
+    def _rank_lost(self, record: ExecJob, rank: int, note: str):
+        """The job's tasks on ``rank`` are gone: they count as ended, and the job fails."""
+        record.waiting_start.discard(rank)
+        record.running.discard(rank)
+        if not record.failed:
+            record.failed = True
+            self.on_node_fail(record.job, note)
+        if not record.running and self.jobs.get(record.job.id) is record:
+            self._finish(record, record.status)
 
     def _finish(self, record, status):
         del self.jobs[record.job.id]

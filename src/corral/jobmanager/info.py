@@ -161,22 +161,30 @@ class Info:
     def serve_output(self, msg):
         """Stream a job's stdout and stderr: what exists now (with ``tail``, only the last
         that many bytes of each), then (``watch``) what comes, until its tasks are gone.
-        With ``step``, the output of that job step kept with the job, until the step ends."""
+        Each chunk read from a file says where in it it ends (``end``, in bytes), so that a
+        client whose connection broke (the controller restarted) asks again from there
+        (``offsets``: ``{stream: byte}``).  With ``step``, the output of that job step kept
+        with the job, until the step ends."""
         request = msg.payload_object()
         manager = self.manager
         job = manager.job_for(msg, request.get("id"))
         tail, step = request.get("tail"), request.get("step")
         if tail is not None and (type(tail) is not int or tail < 0):
             raise RequestError(errno.EPROTO, "tail must be a number of bytes >= 0")
+        offsets = request.get("offsets") or {}
+        if not isinstance(offsets, dict) or not all(
+                type(offset) is int and offset >= 0 for offset in offsets.values()):
+            raise RequestError(errno.EPROTO, "offsets must map streams to byte offsets")
         if step is not None:
             if type(step) is not int:
                 raise RequestError(errno.EPROTO, "step must be an integer")
-            readers = [_OutputReader(stream, path, None, tail)
+            readers = [_OutputReader(stream, path, None, offsets.get(stream, 0), tail)
                        for stream, path in manager.steps.output_paths(job, step)]
             return self._stream_output(msg, job, readers, bool(request.get("watch")),
                                        lambda job: not manager.steps.running(job.id, step))
         kept = output.kept_paths(job.id, manager.output_dir)
-        readers = [_OutputReader(stream, path, None if path in kept else job.userid, tail)
+        readers = [_OutputReader(stream, path, None if path in kept else job.userid,
+                                 offsets.get(stream, 0), tail)
                    for stream, path in manager.output_paths(job)]
         return self._stream_output(msg, job, readers, bool(request.get("watch")))
 
@@ -197,8 +205,11 @@ class Info:
                 finished = not watch or (done or _tasks_done)(job)
                 for reader in readers:
                     await reader.open()
-                    for stream, text in reader.read():
-                        msg.respond({"stream": stream, "data": text})
+                    for stream, text, end in reader.read():
+                        chunk = {"stream": stream, "data": text}
+                        if end is not None:
+                            chunk["end"] = end
+                        msg.respond(chunk)
                         while msg.congested:  # go on once the requester has read what it got
                             changed.clear()
                             msg.when_drained(wake)
@@ -224,9 +235,12 @@ class _OutputReader:
     its user could not read and no ``open()`` can hold the event loop."""
 
     __slots__ = ("stream", "path", "userid", "identity", "fd", "ended", "failure", "decoder",
-                 "tail")
+                 "position", "tail")
 
-    def __init__(self, stream, path, userid, tail=None):
+    def __init__(self, stream, path, userid, position=0, tail=None):
+        """``position``: the byte of the file to start from; ``tail``: start that many
+        bytes before its end instead."""
+        self.position = position
         self.stream = stream
         self.path = path
         self.userid = userid  # None: kept with the job
@@ -256,15 +270,20 @@ class _OutputReader:
         except OSError as exc:
             self._fail(exc)
             return
-        if self.fd is not None and self.tail is not None:
+        if self.fd is None:
+            return
+        if self.tail is not None:
             self._skip_to_tail()
+        elif self.position:
+            os.lseek(self.fd, self.position, os.SEEK_SET)
 
     def _skip_to_tail(self):
         """The last ``tail`` bytes only (``corral top`` shows the end of a long output);
         the first line may then be cut, and a character cut in two reads as U+FFFD."""
         size = os.fstat(self.fd).st_size
         if size > self.tail:
-            os.lseek(self.fd, size - self.tail, os.SEEK_SET)
+            self.position = size - self.tail
+            os.lseek(self.fd, self.position, os.SEEK_SET)
 
     def _open_as_user(self) -> int | None:
         """Runs in a worker thread (user databases and file systems may be slow)."""
@@ -273,18 +292,21 @@ class _OutputReader:
         return _open_users_file(self.identity, self.userid, self.path)
 
     def read(self):
-        """``(stream, text)`` chunks of what was added since the last read."""
+        """``(stream, text, end)`` chunks of what was added since the last read; ``end`` is
+        the byte of the file after ``text`` (None for a line that is not the file's)."""
         if self.fd is not None:
             try:
                 while data := os.read(self.fd, _OUTPUT_CHUNK):
+                    self.position += len(data)
                     text = self.decoder.decode(data)
                     if text:
-                        yield self.stream, text
+                        # Bytes of a character cut in two wait in the decoder.
+                        yield self.stream, text, self.position - len(self.decoder.getstate()[0])
             except OSError as exc:
                 self.close()
                 self._fail(exc)
         if self.failure is not None:
-            yield "stderr", self.failure
+            yield "stderr", self.failure, None
             self.failure = None
 
     def _fail(self, exc: OSError):

@@ -6,8 +6,9 @@ large history loads quickly.  Then, as Flux's restart does: dependency callbacks
 DEPEND jobs (failures become non-fatal ``dependency`` exceptions), ``job.create`` and
 ``job.new`` for every active job, a ``restart`` event for SCHED jobs (back to PRIORITY, so
 priorities are recomputed), the state actions, and a reprioritization when jobs wait in
-PRIORITY.  A job whose tasks were started by the
-previous controller cannot be reattached: it gets a fatal ``exec`` exception that says so.
+PRIORITY.  A job that was running stays in RUN when its tasks outlived the previous
+controller (agents of their own: exec takes them back, and the job ends when they do);
+otherwise it gets a fatal ``exec`` exception that says its tasks were terminated.
 Inactive jobs get ``job.inactive-add`` and ``job.destroy``, as in flux-core, so that plugins
 keeping a history (``.history``) know them again.
 
@@ -107,7 +108,8 @@ def resume_jobs(manager, jobs: list[Job]):
                 job.priority = -1
                 events.post(job, "restart")
             elif job.state == State.RUN:
-                manager.raise_exception(job, "exec", 0, LOST_NOTE, manager.owner_uid)
+                if not manager.start.reattach(job):
+                    manager.raise_exception(job, "exec", 0, LOST_NOTE, manager.owner_uid)
             else:
                 events.action(job)
         except Exception as exc:  # one job's failure does not stop the start

@@ -41,6 +41,14 @@ class Start:
             self.exception(job, "exec", shorten(f"start failed: {exc}"))
             self.exec.start_skipped(job)
 
+    def reattach(self, job) -> bool:
+        """``job`` was running when the last controller stopped: exec takes its tasks back
+        (False when they did not outlive that controller)."""
+        if not self.exec.reattach(job):
+            return False
+        job.start_pending = True
+        return True
+
     def cancel(self, job):
         self.exec.cancel(job)
 

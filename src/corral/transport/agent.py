@@ -151,7 +151,7 @@ class AgentTransport:
             "registration": self.registration.to_wire(),
             "resume_from": link.outbox.resume_from,
             "controller_session": self.controller_session,
-            "acked": link.inbox.applied,
+            "acked": link.inbox.durable,
         }})
 
     def _refused(self, reason: str):
@@ -244,8 +244,8 @@ class AgentTransport:
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval)
             if self.welcomed:
-                self._send({"heartbeat": True, "ack": self.link.inbox.applied})
-                self.link.inbox.acknowledged = self.link.inbox.applied
+                self._send({"heartbeat": True, "ack": self.link.inbox.durable})
+                self.link.inbox.acknowledged = self.link.inbox.durable
             changed = self.link.liveness.check(self.loop.time())
             if changed is not None:
                 self._state(changed)

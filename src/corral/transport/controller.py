@@ -17,6 +17,9 @@ The exec service sees three callbacks and one way to send:
   (not called for the first registration, which ``on_register`` reports).
 * ``send(hostname, message)`` / ``channel(hostname).send(message)``: ``start``, ``kill``,
   ``prolog``, ``epilog``, delivered once and in order to that agent's current boot.
+* ``expect(hostname)``: an agent should register as ``hostname``.  Until it does, what is
+  sent to it waits for it, and its silence counts from now: it turns unresponsive, then lost,
+  as a registered agent that fell silent would.
 
 It never interprets an exec message beyond its type and job id.
 """
@@ -75,11 +78,13 @@ class AgentKeyAuthenticator(AsyncioAuthenticator):
 
 
 class Peer:
-    """A registered agent: its registration, its link, and its current connection."""
+    """An agent: its registration (None while it is only expected), its link, and its
+    current connection."""
 
-    __slots__ = ("registration", "link", "routing_id")
+    __slots__ = ("hostname", "registration", "link", "routing_id")
 
-    def __init__(self, registration, link):
+    def __init__(self, hostname, registration, link):
+        self.hostname = hostname
         self.registration = registration
         self.link = link
         self.routing_id = None
@@ -101,10 +106,14 @@ class PeerChannel:
 class ControllerTransport:
     def __init__(self, endpoint: str, key_dir: str, *, on_message, on_register=None,
                  on_state=None, settings: Settings | None = None,
-                 credential_secret: bytes | None = None):
+                 credential_secret: bytes | None = None, after_commit=None):
         """Listen on ``endpoint`` (tcp:// or ipc://) with the keys of ``key_dir``
         (KeyMaterialError if they are missing or unsafe); ``credential_secret``, the key
-        that signs launch credentials, goes to each agent in its welcome."""
+        that signs launch credentials, goes to each agent in its welcome;
+        ``after_commit(callback)`` (the store's) calls back once what is queued for the store
+        is committed: an agent's messages are then acknowledged only once what they did is
+        stored."""
+        self.after_commit = after_commit
         self.endpoint = sockets.check_endpoint(endpoint)
         self.keys = ControllerKeys(key_dir)
         self.settings = settings or Settings()
@@ -162,17 +171,28 @@ class ControllerTransport:
             self._context.destroy(linger=0)
         self._context = self._socket = self._authenticator = None
 
+    def expect(self, hostname: str):
+        """An agent should register as ``hostname`` (after `start`): messages sent to it
+        wait for it, and it is reported unresponsive, then lost, while it does not come.
+        Its silence counts from the end of the longest wait between an agent's attempts to
+        connect, so that an agent retrying since a controller before this one is not lost
+        for that wait alone."""
+        if hostname not in self.peers:
+            since = self.loop.time() + self.settings.reconnect_max
+            self.peers[hostname] = Peer(hostname, None, Link(self.settings, since, Inbox("")))
+
     # --- sending ----------------------------------------------------------------------------
 
     def send(self, hostname: str, message: dict):
-        """Send an exec message to the agent registered as ``hostname`` (LookupError if
-        none is; ValueError if ``message`` is not one the controller sends)."""
+        """Send an exec message to the agent registered or expected as ``hostname``
+        (LookupError if neither; ValueError if ``message`` is not one the controller
+        sends)."""
         problem = frames.check_message(message, frames.TO_AGENT)
         if problem is not None:
             raise ValueError(f"the controller cannot send {problem}")
         peer = self.peers.get(hostname)
         if peer is None:
-            raise LookupError(f"no agent has registered as {hostname}")
+            raise LookupError(f"no agent is expected as {hostname}")
         if peer.link.send(message):
             if not self._flushes_due:
                 self.loop.call_soon(self._flush)
@@ -189,7 +209,7 @@ class ControllerTransport:
     def state(self, hostname: str) -> str | None:
         """``"alive"``, ``"unresponsive"`` or ``"lost"``; None for a host never registered."""
         peer = self.peers.get(hostname)
-        return None if peer is None else peer.link.liveness.state
+        return None if peer is None or peer.registration is None else peer.link.liveness.state
 
     def _send_to(self, routing_id: bytes, frame: dict):
         self._socket.send([routing_id, frames.encode(frame)])
@@ -218,7 +238,7 @@ class ControllerTransport:
             frame = frames.decode(data)
             if "hello" in frame:
                 if key_owner is None:  # a registered connection says hello again
-                    key_owner = peer.registration.hostname
+                    key_owner = peer.hostname
                 self._hello(routing_id, frame["hello"], key_owner)
                 return
             if peer is None:
@@ -232,19 +252,19 @@ class ControllerTransport:
                 self._state(peer, changed)
             link.receive(frame, lambda message: self._apply(peer, message))
         except frames.FrameError as exc:
-            name = peer.registration.hostname if peer is not None else "an unregistered agent"
+            name = peer.hostname if peer is not None else "an unregistered agent"
             log.error("transport: dropped %s from %s", exc, name)
             return
         if frame.get("heartbeat"):
-            self._send_to(routing_id, {"heartbeat": True, "ack": link.inbox.applied})
-            link.inbox.acknowledged = link.inbox.applied
+            self._send_to(routing_id, {"heartbeat": True, "ack": link.inbox.durable})
+            link.inbox.acknowledged = link.inbox.durable
         elif link.inbox.applied > link.inbox.acknowledged:
             if not self._acks_due:
                 self.loop.call_soon(self._flush_acks)
             self._acks_due.add(peer)
 
     def _apply(self, peer: Peer, message):
-        hostname = peer.registration.hostname
+        hostname = peer.hostname
         problem = frames.check_message(message, frames.TO_CONTROLLER)
         if problem is not None:
             log.error("transport: dropped %s from %s", problem, hostname)
@@ -257,8 +277,20 @@ class ControllerTransport:
 
     def _flush_acks(self):
         due, self._acks_due = self._acks_due, set()
-        for peer in due:
-            peer.link.acknowledge()
+        if self.after_commit is None:
+            for peer in due:
+                peer.link.acknowledge()
+            return
+        # What this turn's messages did is queued for the store now: acknowledge them once
+        # it is committed, so that an agent keeps them until then.
+        marks = [(peer, peer.link.inbox, peer.link.inbox.applied) for peer in due]
+        self.after_commit(lambda: self._stored(marks))
+
+    def _stored(self, marks):
+        for peer, inbox, applied in marks:
+            inbox.stored(applied)
+            if peer.link.inbox is inbox:
+                peer.link.acknowledge()
 
     # --- registration -----------------------------------------------------------------------
 
@@ -273,7 +305,7 @@ class ControllerTransport:
         acked = frames.integer(hello, "acked") or 0
         hostname = registration.hostname
         peer = self.peers.get(hostname)
-        if peer is None:
+        if peer is None or peer.registration is None:
             event = "registered"
         elif peer.registration.boot_id != registration.boot_id:
             event = "restarted"
@@ -293,26 +325,29 @@ class ControllerTransport:
             if peer is not None:
                 self._by_routing_id.pop(peer.routing_id, None)
                 peer.link.send_frame = None
-                if peer.link.outbox:
+                if peer.link.outbox and peer.registration is not None:
                     log.warning("transport: agent %s restarted: dropped %d messages its "
                                 "previous boot did not acknowledge", hostname,
                                 len(peer.link.outbox))
-            link = Link(self.settings, now, Inbox(registration.boot_id, resume_from))
+            link = Link(self.settings, now, Inbox(registration.boot_id, resume_from,
+                                                  gated=self.after_commit is not None))
             if peer is not None:
                 # The node's liveness carries on: a lost node that comes back is alive again.
                 link.liveness.state = peer.link.liveness.state
-            peer = self.peers[hostname] = Peer(registration, link)
+                if peer.registration is None:  # what waited for this agent goes to it now
+                    link.outbox = peer.link.outbox
+            peer = self.peers[hostname] = Peer(hostname, registration, link)
         peer.registration = registration
         peer.routing_id = routing_id
         self._by_routing_id[routing_id] = peer
         link = peer.link
         link.send_frame = lambda data: self._socket.send([routing_id, data])
         welcome = {"session": self.session, "resume_from": link.outbox.resume_from,
-                   "acked": link.inbox.applied}
+                   "acked": link.inbox.durable}
         if self.credential_secret is not None:
             welcome["credential"] = self.credential_secret.hex()
         self._send_to(routing_id, {"welcome": welcome})
-        link.inbox.acknowledged = link.inbox.applied
+        link.inbox.acknowledged = link.inbox.durable
         replayed = link.replay()
         log.info("transport: agent %s %s (boot %s, %d cores, %d GPUs)%s", hostname, event,
                  registration.boot_id[:8], len(registration.cores), len(registration.gpus),
@@ -350,7 +385,7 @@ class ControllerTransport:
         self._sweeper = self.loop.call_later(self._sweep_interval(), self._sweep)
 
     def _state(self, peer: Peer, state: str):
-        hostname = peer.registration.hostname
+        hostname = peer.hostname
         silence = self.loop.time() - peer.link.liveness.last_heard
         if state == "alive":
             log.info("transport: agent %s is alive again", hostname)

@@ -17,10 +17,11 @@ Exec messages are exactly those the exec service and the node agent exchange (se
 `corral.exec.service` and `corral.exec.agent`): the controller sends ``start``, ``kill``,
 ``stdin``, ``prolog`` and ``epilog``; an agent answers ``started``, ``failed``,
 ``output-lost``, ``finished``, ``stdin-written``, ``prolog-done`` and ``epilog-done``.
-Each names its job (``job``, an integer), so answers come back by job id.  An agent also
-sends ``log`` (one of its log records, for the controller's log: `corral.agent.logs`),
-``rpc`` and ``rpc-close`` (a local client's request, and its end: `corral.agent.forward`),
-and the controller answers ``rpc-reply``: these name no job.
+Each names its job (``job``, an integer), so answers come back by job id; ``held`` speaks for
+the whole node (the jobs whose tasks an agent holds, sent to each controller that welcomes
+it).  An agent also sends ``log`` (one of its log records, for the controller's log:
+`corral.agent.logs`), ``rpc`` and ``rpc-close`` (a local client's request, and its end:
+`corral.agent.forward`), and the controller answers ``rpc-reply``: these name no job either.
 Sending anything else is a programming error; receiving anything else is logged and
 dropped.
 """
@@ -31,9 +32,9 @@ from .. import jsoncodec
 
 TO_AGENT = frozenset({"start", "kill", "stdin", "prolog", "epilog", "rpc-reply"})
 TO_CONTROLLER = frozenset({"started", "failed", "output-lost", "finished", "stdin-written",
-                           "prolog-done", "epilog-done", "log", "rpc", "rpc-close"})
+                           "prolog-done", "epilog-done", "held", "log", "rpc", "rpc-close"})
 #: Messages that name no job.
-JOBLESS = frozenset({"log", "rpc", "rpc-close", "rpc-reply"})
+JOBLESS = frozenset({"held", "log", "rpc", "rpc-close", "rpc-reply"})
 
 
 class FrameError(ValueError):

@@ -54,9 +54,9 @@ class Link:
     def _send_messages(self, first: int, messages: list):
         inbox = self.inbox
         for start in range(0, len(messages), BATCH):
-            self.send_frame(frames.data(first + start, inbox.applied,
+            self.send_frame(frames.data(first + start, inbox.durable,
                                         messages[start:start + BATCH]))
-        inbox.acknowledged = inbox.applied
+        inbox.acknowledged = inbox.durable
 
     def receive(self, frame: dict, apply):
         """Take the acknowledgement and the numbered messages of ``frame`` (decoded;
@@ -79,13 +79,13 @@ class Link:
                 apply(message)
             elif verdict == GAP:
                 if inbox.ask_resend() and self.send_frame is not None:
-                    self.send_frame(frames.encode({"ack": inbox.applied, "resend": True}))
-                    inbox.acknowledged = inbox.applied
+                    self.send_frame(frames.encode({"ack": inbox.durable, "resend": True}))
+                    inbox.acknowledged = inbox.durable
                 return
 
     def acknowledge(self):
-        """Tell the peer what was applied, unless a frame since has told it already."""
+        """Tell the peer what is durable, unless a frame since has told it already."""
         inbox = self.inbox
-        if inbox.applied > inbox.acknowledged and self.send_frame is not None:
-            self.send_frame(frames.encode({"ack": inbox.applied}))
-            inbox.acknowledged = inbox.applied
+        if inbox.durable > inbox.acknowledged and self.send_frame is not None:
+            self.send_frame(frames.encode({"ack": inbox.durable}))
+            inbox.acknowledged = inbox.durable

@@ -9,6 +9,11 @@ lost (dropped too, and the sender is asked to send again from the gap, so order 
 
 A session is the sender's incarnation (an agent's boot id, a controller's start): a new one
 starts a new numbering, and the receiver starts from where the sender says it resumes.
+
+A receiver acknowledges only what is ``durable``: what it applied, or, for an inbox that is
+``gated`` (the controller's, whose store commits what a message did a moment later), what it
+has been told is stored (`stored`).  So a sender keeps a message until its effects are on
+disk, and sends it again to the next receiver if this one dies before that.
 """
 
 from collections import deque
@@ -50,13 +55,16 @@ class Outbox:
 
 
 class Inbox:
-    """The highest message number applied from one sender session."""
+    """The highest message number applied from one sender session, and the highest that may
+    be acknowledged."""
 
-    __slots__ = ("session", "applied", "acknowledged", "resend_asked")
+    __slots__ = ("session", "applied", "durable", "gated", "acknowledged", "resend_asked")
 
-    def __init__(self, session: str, resume_from: int = 1):
+    def __init__(self, session: str, resume_from: int = 1, gated: bool = False):
         self.session = session
         self.applied = resume_from - 1
+        self.durable = self.applied  # what the sender may forget
+        self.gated = gated  # durable only once `stored` says so
         self.acknowledged = self.applied  # the highest number told to the sender
         self.resend_asked = -1  # `applied` when a resend was last asked for
 
@@ -64,8 +72,15 @@ class Inbox:
         """`APPLY` (and count it applied), `DUPLICATE` or `GAP` for message ``seq``."""
         if seq == self.applied + 1:
             self.applied = seq
+            if not self.gated:
+                self.durable = seq
             return APPLY
         return DUPLICATE if seq <= self.applied else GAP
+
+    def stored(self, seq: int):
+        """What messages up to ``seq`` did is stored: they may be acknowledged."""
+        if seq > self.durable:
+            self.durable = seq
 
     def ask_resend(self) -> bool:
         """Whether to ask for a resend after a gap: once per gap, not once per message that
