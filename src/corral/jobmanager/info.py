@@ -60,7 +60,7 @@ class Info:
             if not callbacks:
                 del self.watchers[job_id]
 
-    def _history(self, job) -> list[dict]:
+    def history(self, job) -> list[dict]:
         """The job's committed events (jobs reloaded from the store count as committed)."""
         if job.committed_seq >= job.seq:
             return self.manager.store.events(job.id)
@@ -71,7 +71,7 @@ class Info:
     def serve_eventlog(self, msg):
         request = msg.payload_object()
         job = self.manager.job_for(msg, request.get("id"))
-        history = self._history(job)
+        history = self.history(job)
         if not request.get("watch"):
             msg.respond({"events": history})
             return
@@ -97,7 +97,7 @@ class Info:
         timeout = request.get("timeout")
         if not isinstance(name, str) or not name:
             raise RequestError(errno.EPROTO, "wait-event needs an event 'name'")
-        for event in self._history(job):
+        for event in self.history(job):
             if event["name"] == name:
                 msg.respond({"event": event})
                 return
@@ -151,7 +151,7 @@ class Info:
                     raise RequestError(errno.ENOENT, f"job {job.id} has no R (not allocated)")
                 answer["R"] = R
             elif key == "eventlog":
-                answer["eventlog"] = self._history(job)
+                answer["eventlog"] = self.history(job)
             else:
                 raise RequestError(errno.EINVAL, f"unknown key '{key}' (jobspec, R or eventlog)")
         msg.respond(answer)

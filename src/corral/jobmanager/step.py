@@ -179,13 +179,22 @@ class Steps:
                  request["gpus_per_task"], request["nnodes"],
                  request["ntasks_per_node"]) is None:
             raise RequestError(errno.EINVAL, "More processors requested than permitted")
-        steps = self.jobs.setdefault(job.id, _JobSteps())
+        steps = self.jobs.get(job.id) or self._first_steps(job)
         step = _Step(job, steps.next, msg, request)
         steps.next += 1
         msg.on_cancel(lambda _msg: self._abandoned(step))
         if not self._try_start(steps, step):
             steps.waiting.append(step)
             msg.respond({"step": step.id, "waiting": BUSY})
+
+    def _first_steps(self, job) -> _JobSteps:
+        """The steps of a job that has none here yet: numbered on from those its eventlog
+        holds (a controller that took the job back from another goes on counting)."""
+        steps = self.jobs[job.id] = _JobSteps()
+        started = [event["context"]["step"] for event in self.manager.info.history(job)
+                   if event["name"] == "step-start"]
+        steps.next = max(started, default=-1) + 1
+        return steps
 
     def _try_start(self, steps: _JobSteps, step: _Step) -> bool:
         request, job = step.request, step.job
