@@ -182,6 +182,7 @@ class _Snapshot:
                           for plugin, (calls, seconds) in by_plugin.items()]
         prep = instance.prep_host
         self.hooks = prep.hook_times.snapshot() if prep is not None else []
+        self.node_hooks = instance.exec.node_hook_times.snapshot()
         self.async_results = dict(prep.async_results) if prep is not None else {}
 
     def families(self):
@@ -236,6 +237,18 @@ class _Snapshot:
             failures.add_metric(list(labels), failed)
         yield hooks
         yield failures
+        node_hooks = SummaryMetricFamily(
+            "corral_prep_node_hook_seconds",
+            "Time PrEp node hooks took on the nodes, as their agents timed them, by plugin and "
+            "hook", labels=["plugin", "hook"])
+        node_failures = CounterMetricFamily(
+            "corral_prep_node_hook_failures", "PrEp node hook calls that failed, by plugin and "
+            "hook", labels=["plugin", "hook"])
+        for labels, calls, seconds, failed in sorted(self.node_hooks):
+            node_hooks.add_metric(list(labels), calls, seconds)
+            node_failures.add_metric(list(labels), failed)
+        yield node_hooks
+        yield node_failures
         results = CounterMetricFamily(
             "corral_prep_async_results", "Results of asynchronous PrEp controller hooks "
             "(PrologSlurmctld, EpilogSlurmctld scripts), by hook and outcome",

@@ -109,6 +109,29 @@ def test_failed_prolog_and_refused_submission_are_counted(metered):
     assert samples[("corral_jobs_ended_total", (("result", "failed"),))] == 1
 
 
+def test_node_hooks_are_timed_on_their_nodes_and_their_failures_counted(make_instance,
+                                                                        tmp_path):
+    """A node prolog that fails on node1: each node times its call, node1 counts a failure
+    (and is drained)."""
+    prolog = tmp_path / "prolog"
+    prolog.write_text('#!/bin/sh\n[ "$SLURMD_NODENAME" != node1 ]\n')
+    prolog.chmod(prolog.stat().st_mode | stat.S_IXUSR)
+    config = tmp_path / "corral.toml"
+    config.write_text(f'[metrics]\nlisten = "127.0.0.1:0"\n\n[prep]\nprolog = "{prolog}"\n\n'
+                      '[[resource.config]]\nhosts = "node[0-1]"\ncores = "0-1"\n')
+    inst = make_instance(config=config)
+    url = metrics_url(inst)
+    job = inst.submit("-N2", "-n2", "true")
+    with inst.client() as client:
+        wait(client, job, "prolog-finish")
+    hook = (("hook", "prep_p_prolog"), ("plugin", "prep/script"))
+    samples = until(lambda: (s := scrape(url))
+                    .get(("corral_prep_node_hook_seconds_count", hook)) == 2 and s)
+    assert samples[("corral_prep_node_hook_failures_total", hook)] == 1
+    assert samples[("corral_prep_node_hook_seconds_sum", hook)] > 0
+    assert samples[("corral_nodes", (("state", "drained"),))] == 1
+
+
 def test_metrics_are_off_by_default(instance):
     assert metrics_url(instance) is None
 

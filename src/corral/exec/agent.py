@@ -307,7 +307,8 @@ class NodeAgent:
     def _prolog(self, msg, then=None):
         """Run the job's node prolog; answer ``prolog-done``, then call ``then(status)``."""
         job_id = msg["job"]
-        task = self.loop.create_task(self._run_hook("prolog", msg))
+        times = []
+        task = self.loop.create_task(self._run_hook("prolog", msg, times))
         self.prologs[job_id] = task
 
         def done(task):
@@ -321,8 +322,7 @@ class NodeAgent:
                 status, error = task.result()
             if cancelled and status and error is None:
                 error = "stopped: its job ended"  # not the node's fault: no drain
-            self.send({"type": "prolog-done", "job": job_id, "rank": self.rank,
-                       "status": status, "error": error})
+            self.send(_hook_answer("prolog-done", job_id, self.rank, status, error, times))
             if then is not None:
                 then(status)
 
@@ -338,12 +338,13 @@ class NodeAgent:
             waiter = self.loop.create_future()
             self._gone_waiters.setdefault(job_id, []).append(waiter)
             await waiter
-        status, error = await self._run_hook("epilog", msg)
-        self.send({"type": "epilog-done", "job": job_id, "rank": self.rank, "status": status,
-                   "error": error})
+        times = []
+        status, error = await self._run_hook("epilog", msg, times)
+        self.send(_hook_answer("epilog-done", job_id, self.rank, status, error, times))
 
-    async def _run_hook(self, kind: str, msg) -> tuple[int, str | None]:
-        """``(status, error)`` of the node hook ``kind``; ``error`` says why it did not run."""
+    async def _run_hook(self, kind: str, msg, times: list) -> tuple[int, str | None]:
+        """``(status, error)`` of the node hook ``kind``; ``error`` says why it did not run.
+        Each plugin call's time goes into ``times`` (for the controller's metrics)."""
         job_id = msg["job"]
         if self.prep is None or self.key is None:
             return ERROR, f"{self.name} runs no PrEp hooks"
@@ -360,7 +361,8 @@ class NodeAgent:
             return ERROR, "invalid launch credential"
         hook = self.prep.prolog if kind == "prolog" else self.prep.epilog
         try:
-            status = await _in_thread(self.loop, f"prep-{kind}-{job_id}", hook, job_env, cred)
+            status = await _in_thread(self.loop, f"prep-{kind}-{job_id}", hook, job_env, cred,
+                                      times)
         except Exception as exc:
             log.exception("node agent %s: job %d: %s", self.name, job_id, kind)
             return ERROR, f"{kind} could not run: {exc}"
@@ -461,6 +463,14 @@ def _open_user_file(identity, path: str, flags: int) -> int:
         raise OSError(exc.errno, f"cannot open {path}: {exc.strerror}") from None
     os.set_blocking(fd, True)
     return fd
+
+
+def _hook_answer(kind: str, job_id: int, rank: int, status: int, error, times: list) -> dict:
+    """``prolog-done`` or ``epilog-done``, with the plugin calls timed when any ran."""
+    answer = {"type": kind, "job": job_id, "rank": rank, "status": status, "error": error}
+    if times:
+        answer["times"] = times
+    return answer
 
 
 def _in_thread(loop, name: str, function, *args) -> asyncio.Future:

@@ -29,6 +29,7 @@ import time
 from .. import fsd, output, resource_set
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
+from ..timings import CallTimes
 from . import stdin
 
 log = logging.getLogger("corral.exec")
@@ -115,6 +116,8 @@ class Exec:
         self.epilogs: dict[int, EpilogWait] = {}
         #: Whether every job that ran runs node epilogs, so ranks wait for them to go back.
         self.node_epilogs = False
+        #: Node hook calls as the agents timed them, by plugin and hook (for the metrics).
+        self.node_hook_times = CallTimes()
         #: Whether a job still running at its expiration gets a ``timeout`` exception (the
         #: simulator replays traces whose jobs may outrun their requested time).
         self.enforce_time_limits = True
@@ -300,6 +303,18 @@ class Exec:
                 log.exception("exec: job %d: error handling the end of its node epilogs",
                               wait.job.id)
 
+    def _count_hook_times(self, times):
+        """Add up the node hook calls an agent timed (``[plugin, hook, seconds, failed]``
+        each, `prep.driver.call_node_hooks`) for the metrics; a malformed entry is dropped."""
+        if not isinstance(times, list):
+            return
+        for entry in times:
+            if (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[0], str)
+                    and entry[1] in ("prep_p_prolog", "prep_p_epilog")
+                    and type(entry[2]) in (int, float) and isinstance(entry[3], bool)):
+                self.node_hook_times.add((entry[0][:256], entry[1]), max(0.0, entry[2]),
+                                         entry[3])
+
     def _hook_done(self, msg: dict):
         kind, job_id, rank = msg["type"], msg["job"], msg["rank"]
         table = self.prologs if kind == "prolog-done" else self.epilogs
@@ -308,6 +323,7 @@ class Exec:
             log.error("exec: unexpected %s from rank %d for job %s", kind, rank, job_id)
             return
         wait.waiting.discard(rank)
+        self._count_hook_times(msg.get("times"))
         status, error = msg["status"], msg.get("error")
         if kind == "prolog-done":
             if not wait.waiting:

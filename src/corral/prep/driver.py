@@ -59,10 +59,13 @@ def call_controller_hooks(plugins, hook: str, job, slow_threshold: float,
     return HookResult(SUCCESS, pending)
 
 
-def call_node_hooks(plugins, hook: str, job_env, cred) -> int:
+def call_node_hooks(plugins, hook: str, job_env, cred, times: list | None = None) -> int:
     """Call ``hook`` (``prep_p_prolog`` or ``prep_p_epilog``) on ``plugins``; return the
-    first non-zero status, else ``SUCCESS``."""
+    first non-zero status, else ``SUCCESS``.  ``times`` gets ``[plugin, hook, seconds,
+    failed]`` for each call (node hooks run on nodes: the controller adds them up from the
+    agents' answers)."""
     for plugin in plugins:
+        started = _perf_counter()
         try:
             value = getattr(plugin.target, hook)(job_env, cred)
         except UnusableJobInput:
@@ -77,6 +80,8 @@ def call_node_hooks(plugins, hook: str, job_env, cred) -> int:
             log.error("prep: %s: %s(job %d) returned %r, expected an int", plugin.name, hook,
                       job_env.job_id, value)
             value = ERROR
+        if times is not None:
+            times.append([plugin.name, hook, _perf_counter() - started, value != SUCCESS])
         if value != SUCCESS:
             return value
     return SUCCESS

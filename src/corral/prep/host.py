@@ -151,19 +151,20 @@ class PrepHost:
 
     # --- node hooks (worker threads) ------------------------------------------------------
 
-    def prolog(self, job_env, cred) -> int:
-        """Run the node prolog chain; 0, or the first failing plugin's status."""
-        return self._node_hooks("prep_p_prolog", job_env, cred)
+    def prolog(self, job_env, cred, times: list | None = None) -> int:
+        """Run the node prolog chain; 0, or the first failing plugin's status (each call's
+        time into ``times``: `call_node_hooks`)."""
+        return self._node_hooks("prep_p_prolog", job_env, cred, times)
 
-    def epilog(self, job_env, cred) -> int:
+    def epilog(self, job_env, cred, times: list | None = None) -> int:
         """Run the node epilog chain; 0, or the first failing plugin's status."""
-        return self._node_hooks("prep_p_epilog", job_env, cred)
+        return self._node_hooks("prep_p_epilog", job_env, cred, times)
 
-    def _node_hooks(self, hook: str, job_env, cred) -> int:
+    def _node_hooks(self, hook: str, job_env, cred, times) -> int:
         if "Serial" not in self.settings.flags:
-            return call_node_hooks(self._plugins, hook, job_env, cred)
+            return call_node_hooks(self._plugins, hook, job_env, cred, times)
         with self._serial_lock(job_env.node_name):
-            return call_node_hooks(self._plugins, hook, job_env, cred)
+            return call_node_hooks(self._plugins, hook, job_env, cred, times)
 
     def _serial_lock(self, node_name: str) -> threading.Lock:
         with self._serial_locks_guard:
