@@ -318,14 +318,15 @@ class Client:
         waitable job of ours (`RPCError` ECHILD when there is none)."""
         return self.rpc("job-manager.wait", {} if job_id is None else {"id": job_id})
 
-    def output(self, job_id: int, watch: bool = False, tail: int | None = None):
+    def output(self, job_id: int, watch: bool = False, tail: int | None = None,
+               step: int | None = None):
         """Yield ``(stream, text)`` chunks of a job's output (with ``tail``, from that many
-        bytes before the end of each stream)."""
-        for chunk in self.output_chunks(job_id, watch, tail=tail):
+        bytes before the end of each stream; with ``step``, of that job step)."""
+        for chunk in self.output_chunks(job_id, watch, tail=tail, step=step):
             yield chunk["stream"], chunk["data"]
 
     def output_chunks(self, job_id: int, watch: bool = False, offsets: dict | None = None,
-                      tail: int | None = None):
+                      tail: int | None = None, step: int | None = None):
         """Yield a job's output as the service sends it: ``{"stream", "data", "end"}``, where
         ``end`` is the byte of the stream's file after ``data`` (absent for a line corral
         adds); ``offsets`` (``{stream: byte}``) starts each stream there."""
@@ -334,4 +335,6 @@ class Client:
             request["offsets"] = offsets
         if tail is not None:
             request["tail"] = tail
+        if step is not None:
+            request["step"] = step
         yield from self.stream("job-info.output", request)

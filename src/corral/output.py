@@ -12,9 +12,10 @@ With ``--label-io`` every line starts with its task's rank (``0: hello``), where
 import os
 
 
-def kept_paths(job_id: int, output_dir: str) -> tuple[str, str]:
-    """Where the instance keeps a job's stdout and stderr when the user named no file."""
-    base = os.path.join(output_dir, str(job_id))
+def kept_paths(job_id: int, output_dir: str, step: int | None = None) -> tuple[str, str]:
+    """Where the instance keeps a job's stdout and stderr when the user named no file (and
+    those of its step ``step``: ``<id>.<step>.out``)."""
+    base = os.path.join(output_dir, str(job_id) if step is None else f"{job_id}.{step}")
     return base + ".out", base + ".err"
 
 

@@ -77,12 +77,6 @@ def test_json_has_slurms_shape_for_the_fields_given(slurm):
     slurm.run("scancel", job_id)
 
 
-def test_steps_are_refused_in_one_line(slurm):
-    result = slurm.run("squeue", "-s", check=False)
-    assert (result.returncode, result.stderr) == (
-        1, "squeue: error: job steps are not supported by corral yet (-s)\n")
-
-
 def test_job_list_since_leaves_out_jobs_that_ended_before_it(slurm):
     """The server-side filter squeue's MinJobAge window rides on."""
     import time

@@ -1,4 +1,4 @@
-"""srun (outside an allocation), salloc and sacct against a real instance."""
+"""srun (outside an allocation), salloc and sacct against a real instance (steps: test_steps)."""
 
 
 def test_srun_runs_tasks_with_labels_and_their_exit_code(slurm):
@@ -16,13 +16,6 @@ def test_srun_runs_tasks_with_labels_and_their_exit_code(slurm):
     assert missing.stderr.splitlines() == [
         f"slurmstepd-{host}: error: execve(): /bin/no_such_file: No such file or directory",
         f"srun: error: {host}: task 0: Exited with exit code 2"]
-
-
-def test_srun_inside_an_allocation_says_steps_are_not_supported(slurm):
-    result = slurm.run("srun", "true", check=False, env={"SLURM_JOB_ID": "12"})
-    assert (result.returncode, result.stderr) == (
-        1, "srun: error: job steps inside an allocation (job 12) are not supported by corral "
-           "yet\n")
 
 
 def test_salloc_runs_the_command_with_the_allocations_environment(slurm):

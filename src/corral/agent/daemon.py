@@ -108,10 +108,12 @@ def report_held(node: NodeAgent, transport: AgentTransport, credential: bytes | 
         return  # the same controller, reconnected: it knows what runs here
     fresh = node.key is None
     node.key = CredentialKey(credential) if credential is not None else None
-    if node.jobs:
+    node.kill_steps()  # a new controller knows no job step: their sruns went with the last
+    jobs = node.job_ids()
+    if jobs:
         log.info("agent %s: a new controller: it takes back the %d jobs running here",
-                 node.name, len(node.jobs))
-    transport.send({"type": "held", "jobs": sorted(node.jobs), "fresh": fresh})
+                 node.name, len(jobs))
+    transport.send({"type": "held", "jobs": jobs, "fresh": fresh})
 
 
 async def watch_controller(node: NodeAgent, transport: AgentTransport, timeout: float,

@@ -54,7 +54,7 @@ def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False,
     if not pending.until_started(client, job_id, prefix, give_up_when_held):
         return pending.HELD_STATUS
     if forward_stdin:
-        threading.Thread(target=_forward_stdin, args=(client.uri, job_id), daemon=True,
+        threading.Thread(target=send_stdin, args=(client.uri, job_id), daemon=True,
                          name="corral-run-stdin").start()
     offsets = {}
     while True:
@@ -109,9 +109,11 @@ def _reconnect(client, job_id: int, prefix: str, lost: OSError) -> Client:
     raise lost
 
 
-def _forward_stdin(uri: str, job_id: int):
-    """Send our stdin to the job's task 0 until end of file (on a connection of its own: the
-    main thread's follows the output).  A job that ended takes no more, which is no error."""
+def send_stdin(uri: str, job_id: int, step: int | None = None):
+    """Send our stdin to the job's (or its step's) task 0 until end of file (on a connection
+    of its own: the main thread's follows the output).  A job that ended takes no more,
+    which is no error."""
+    where = {"id": job_id} if step is None else {"id": job_id, "step": step}
     try:
         with connect(uri) as client:
             while True:
@@ -120,7 +122,7 @@ def _forward_stdin(uri: str, job_id: int):
                 except OSError:
                     data = b""
                 client.rpc("job-exec.stdin",
-                           {"id": job_id, "data": stdin.encode(data), "eof": not data})
+                           dict(where, data=stdin.encode(data), eof=not data))
                 if not data:
                     return
     except RPCError:

@@ -1,7 +1,9 @@
 """The node agent: runs a job's tasks on one node and reports back by message.
 
 It receives ``start`` (the tasks of one rank, with their cores, command, environment and
-output paths; output kept with the job comes through pipes, see `exec.output`), ``kill``
+output paths; output kept with the job comes through pipes, see `exec.output`; with
+``step``, the tasks of one step of a running job, kept apart from the job's own under
+``(job, step)``, every message about them naming the step), ``kill``
 (a signal for every task of a job) and ``stdin`` (a chunk for task 0, see `exec.stdin`), and
 sends ``started``, ``failed`` (a task could not start; the others are killed),
 ``output-lost`` (output kept with the job could not be written), ``stdin-written`` (a chunk
@@ -48,11 +50,13 @@ _USER_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_
 
 
 class AgentJob:
-    __slots__ = ("id", "tasks", "remaining", "status", "failed", "started_sent", "stopped",
-                 "output", "stdin")
+    __slots__ = ("id", "step", "key", "tasks", "remaining", "status", "failed", "started_sent",
+                 "stopped", "output", "stdin")
 
-    def __init__(self, job_id):
+    def __init__(self, job_id, step=None):
         self.id = job_id
+        self.step = step  # a job step's number; None for the job's own tasks
+        self.key = job_id if step is None else (job_id, step)  # in `NodeAgent.jobs`
         self.output = None  # JobOutput when the job's output is kept with it
         self.stdin = None  # TaskInput of task 0, when it is here and the job sends stdin
         self.tasks = []
@@ -74,7 +78,7 @@ class NodeAgent:
         self.send = send
         self.prep = prep
         self.key = key
-        self.jobs: dict[int, AgentJob] = {}
+        self.jobs: dict[int | tuple[int, int], AgentJob] = {}  # jobs, and (job, step)
         self.prologs: dict[int, asyncio.Task] = {}  # running node prologs, by job
         self._cancelled_prologs: set[int] = set()  # of jobs that ended while they ran
         self._gone_waiters: dict[int, list[asyncio.Future]] = {}  # epilogs awaiting tasks
@@ -85,7 +89,10 @@ class NodeAgent:
         if kind == "start":
             self._start(msg)
         elif kind == "kill":
-            self._kill(msg["job"], msg["signal"])
+            if "step" in msg:
+                self._kill_step(_key(msg), msg["signal"])
+            else:
+                self._kill(msg["job"], msg["signal"])
         elif kind == "stdin":
             self._stdin(msg)
         elif kind == "prolog":
@@ -101,8 +108,8 @@ class NodeAgent:
 
     def _start(self, msg):
         job_id = msg["job"]
-        record = AgentJob(job_id)
-        self.jobs[job_id] = record
+        record = AgentJob(job_id, msg.get("step"))
+        self.jobs[record.key] = record
         prolog = msg.get("prolog")
         if prolog is None:
             self._spawn(record, msg)
@@ -183,7 +190,7 @@ class NodeAgent:
                 os.close(fd)
         if not record.failed:
             record.started_sent = True
-            self.send({"type": "started", "job": job_id, "rank": self.rank})
+            self.send(_about(record, "started", rank=self.rank))
         self._maybe_finished(record)
 
     def _task_input(self, record: AgentJob) -> int:
@@ -192,7 +199,7 @@ class NodeAgent:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
 
         def acknowledge():
-            self.send({"type": "stdin-written", "job": record.id, "rank": self.rank})
+            self.send(_about(record, "stdin-written", rank=self.rank))
 
         record.stdin = TaskInput(self.loop, write_end, acknowledge)
         return read_end
@@ -200,14 +207,14 @@ class NodeAgent:
     def _stdin(self, msg):
         """A chunk of task 0's stdin (``eof``: the last); acknowledged once written, or at
         once when there is no task to take it."""
-        record = self.jobs.get(msg["job"])
+        record = self.jobs.get(_key(msg))
         try:
             data = stdin.decode(msg.get("data") or "")
         except ValueError:
             log.error("node agent %s: job %d: malformed stdin chunk", self.name, msg["job"])
             data = b""
         if record is None or record.stdin is None:
-            self.send({"type": "stdin-written", "job": msg["job"], "rank": self.rank})
+            self.send(dict(_key_fields(msg), type="stdin-written", rank=self.rank))
             return
         record.stdin.feed(data, bool(msg.get("eof")))
 
@@ -266,14 +273,13 @@ class NodeAgent:
 
     def _fail(self, record: AgentJob, note: str):
         record.failed = True
-        self.send({"type": "failed", "job": record.id, "rank": self.rank, "note": note})
+        self.send(_about(record, "failed", rank=self.rank, note=note))
         for task in record.tasks:
             task.signal(signal.SIGKILL)
 
     def _output_lost(self, record: AgentJob, note: str):
         log.error("node agent %s: job %d: %s", self.name, record.id, note)
-        self.send({"type": "output-lost", "job": record.id, "rank": self.rank,
-                   "note": f"{self.name}: {note}"})
+        self.send(_about(record, "output-lost", rank=self.rank, note=f"{self.name}: {note}"))
 
     def _task_exited(self, record: AgentJob, task):
         if record.output is not None:
@@ -284,17 +290,14 @@ class NodeAgent:
         self._maybe_finished(record)
 
     def _maybe_finished(self, record: AgentJob):
-        if record.remaining == 0 and self.jobs.get(record.id) is record:
-            del self.jobs[record.id]
+        if record.remaining == 0 and self.jobs.get(record.key) is record:
+            del self.jobs[record.key]
             if record.stdin is not None:
                 record.stdin.abandon()
-            self.send({
-                "type": "finished",
-                "job": record.id,
-                "rank": self.rank,
-                "status": record.status,
-                "started": record.started_sent,
-            })
+            self.send(_about(record, "finished", rank=self.rank, status=record.status,
+                             started=record.started_sent))
+            if record.step is not None:
+                return
             for waiter in self._gone_waiters.pop(record.id, ()):
                 if not waiter.done():
                     waiter.set_result(None)
@@ -381,6 +384,11 @@ class NodeAgent:
         for task in record.tasks:
             task.signal(signum)
 
+    def _kill_step(self, key: tuple, signum: int):
+        record = self.jobs.get(key)
+        for task in record.tasks if record is not None else ():
+            task.signal(signum)
+
     def _cancel_prolog(self, job_id: int):
         """The job ended while its prolog runs here: give the prolog a few seconds to end,
         then kill its scripts, then stop waiting for it (a Python hook cannot be killed)."""
@@ -405,10 +413,36 @@ class NodeAgent:
                       "waiting for it", self.name, job_id)
             task.cancel()
 
+    def job_ids(self) -> list[int]:
+        """The jobs whose own tasks run here (not their steps)."""
+        return sorted(key for key in self.jobs if type(key) is int)
+
+    def kill_steps(self):
+        for key, record in self.jobs.items():
+            if record.step is not None:
+                self._kill_step(key, signal.SIGKILL)
+
     def kill_all(self, signum: int):
         for record in self.jobs.values():
             for task in record.tasks:
                 task.signal(signum)
+
+
+def _key(msg: dict):
+    """The `NodeAgent.jobs` key a message is about: its job, or ``(job, step)``."""
+    return msg["job"] if "step" not in msg else (msg["job"], msg["step"])
+
+
+def _key_fields(msg: dict) -> dict:
+    return {"job": msg["job"]} if "step" not in msg else {"job": msg["job"], "step": msg["step"]}
+
+
+def _about(record: AgentJob, kind: str, **fields) -> dict:
+    """A message to the controller about ``record``'s job, or its step."""
+    message = {"type": kind, "job": record.id, **fields}
+    if record.step is not None:
+        message["step"] = record.step
+    return message
 
 
 def _write_stderr(record: AgentJob, stderr_fd: int | None, text: str):

@@ -36,11 +36,16 @@ log = logging.getLogger("corral.exec")
 
 
 class ExecJob:
-    __slots__ = ("job", "ranks", "waiting_start", "running", "status", "failed", "cancelled",
-                 "started", "simulated", "timers", "expiry", "stdin_rank", "stdin_waiters")
+    """A job's tasks, or one of its steps' (``step``: its number; see `Exec.start_step`)."""
 
-    def __init__(self, job, ranks):
+    __slots__ = ("job", "ranks", "waiting_start", "running", "status", "failed", "cancelled",
+                 "started", "simulated", "timers", "expiry", "stdin_rank", "stdin_waiters",
+                 "step", "note")
+
+    def __init__(self, job, ranks, step=None):
         self.job = job
+        self.step = step
+        self.note = None  # why a step failed (the first agent that said so)
         self.ranks = ranks
         self.waiting_start = set()
         self.running = set()
@@ -106,6 +111,7 @@ class Exec:
         self.uri = uri
         self.kill_timeout = kill_timeout
         self.jobs: dict[int, ExecJob] = {}
+        self.steps: dict[tuple[int, int], ExecJob] = {}  # running job steps, by (job, step)
         self.prologs: dict[int, PrologWait] = {}
         self.epilogs: dict[int, EpilogWait] = {}
         #: Whether every job that ran runs node epilogs, so ranks wait for them to go back.
@@ -141,20 +147,11 @@ class Exec:
         # Files the user named are emptied by the first rank; files kept with the job exist
         # only if an earlier run of it (a requeued job) printed something.
         truncate = len(message["kept"]) < 2 or job.restart_count > 0
-        stdin_rank = None
-        if stdin.wants_stdin(system):
-            stdin_rank = next(rank for rank, tasks in tasks_by_rank.items()
-                              if any(task["rank"] == 0 for task in tasks))
-        starts = []
-        for rank, tasks in tasks_by_rank.items():
-            start = dict(message, rank=rank, tasks=tasks, truncate=truncate)
-            if rank == stdin_rank:
-                start["stdin"] = True
-            start["token"] = self.key.launch_token(start)
-            if prologs:
-                start["prolog"] = prologs[rank]
-            starts.append(start)
-            truncate = False
+        stdin_rank = _task_0_rank(tasks_by_rank) if stdin.wants_stdin(system) else None
+        starts = self._rank_starts(message, tasks_by_rank, truncate, stdin_rank)
+        if prologs:
+            for start in starts:
+                start["prolog"] = prologs[start["rank"]]
         record = self.jobs[job.id] = ExecJob(job, ranks)
         record.stdin_rank = stdin_rank
         record.waiting_start.update(tasks_by_rank)
@@ -220,6 +217,9 @@ class Exec:
             return
         for rank in record.running:
             self.channels[rank].send({"type": "kill", "job": record.job.id, "signal": signum})
+        if self.steps:
+            for step in self._steps_of(record.job.id):
+                self._signal_step(step, signum)
 
     # --- simulated execution ------------------------------------------------------------
 
@@ -344,29 +344,35 @@ class Exec:
         the agent wrote it into the task's pipe (or dropped it: the task no longer reads)."""
         request = msg.payload_object()
         job_id, data, eof = request.get("id"), request.get("data", ""), request.get("eof", False)
-        if type(job_id) is not int or not isinstance(data, str) or type(eof) is not bool:
-            raise RequestError(errno.EPROTO, "stdin needs an integer 'id', base64 'data' and "
-                                             "a boolean 'eof'")
+        step = request.get("step")
+        if type(job_id) is not int or not isinstance(data, str) or type(eof) is not bool \
+                or not (step is None or type(step) is int):
+            raise RequestError(errno.EPROTO, "stdin needs an integer 'id', base64 'data', "
+                                             "a boolean 'eof' and an integer 'step' if any")
         try:
             stdin.decode(data)
         except ValueError:
             raise RequestError(errno.EPROTO, "stdin 'data' must be base64") from None
-        record = self.jobs.get(job_id)
+        record = self.jobs.get(job_id) if step is None else self.steps.get((job_id, step))
         if record is None or record.simulated:
-            raise RequestError(errno.EINVAL, f"job {job_id} is not running")
+            what = f"job {job_id}" if step is None else f"step {job_id}.{step}"
+            raise RequestError(errno.EINVAL, f"{what} is not running")
         if record.job.userid != msg.userid and not msg.rolemask & ROLE_OWNER:
             raise RequestError(errno.EPERM, f"job {job_id} belongs to another user")
         if record.stdin_rank is None:
             raise RequestError(errno.EINVAL, f"job {job_id} does not read stdin from corral "
                                              "run (its stdin is /dev/null)")
-        if not record.started:
+        if not record.started and record.step is None:
+            # A step has no prolog: its start reaches the agent before any chunk does.
             raise RequestError(errno.EAGAIN, f"job {job_id} has not started yet")
-        self.channels[record.stdin_rank].send({"type": "stdin", "job": job_id, "data": data,
-                                               "eof": eof})
+        chunk = {"type": "stdin", "job": job_id, "data": data, "eof": eof}
+        if step is not None:
+            chunk["step"] = step
+        self.channels[record.stdin_rank].send(chunk)
         record.stdin_waiters.append(msg)
 
     def _stdin_written(self, msg: dict):
-        record = self.jobs.get(msg["job"])
+        record = self._record(msg)
         if record is not None and record.stdin_waiters:
             record.stdin_waiters.pop(0).respond({})
 
@@ -380,6 +386,9 @@ class Exec:
             return
         if kind == "held":
             self._held(msg)
+            return
+        if "step" in msg:
+            self._step_message(msg)
             return
         record = self.jobs.get(msg["job"])
         if record is None:
@@ -471,6 +480,8 @@ class Exec:
 
     def _finish(self, record, status):
         del self.jobs[record.job.id]
+        if self.steps:
+            self._end_steps(record.job)
         for waiter in record.stdin_waiters:  # the tasks are gone: nothing more is read
             waiter.respond({})
         for timer in record.timers:
@@ -504,7 +515,105 @@ class Exec:
         if self.jobs.get(record.job.id) is record and not record.cancelled:
             self.respond.exception(record.job, "timeout", "resource allocation expired")
 
+    # --- job steps (``srun`` inside an allocation) ------------------------------------------
+
+    def start_step(self, job, step: int, tasks_by_rank: dict, request: dict):
+        """Start step ``step`` of the running ``job``: ``tasks_by_rank`` as `_tasks_by_rank`
+        gives them, placed by the job manager on the allocation's free cores; ``request``
+        holds the step's ``command``, ``env``, ``cwd``, output paths (``stdout``, ``stderr``,
+        ``kept``) and ``stdin``.  The agents keep a step's tasks apart from the
+        job's; its end comes back as ``respond.step_finished``."""
+        system = job.jobspec.get("attributes", {}).get("system", {})
+        message = self._start_message(job, system, len(tasks_by_rank))
+        env = dict(request["env"])
+        env.update((name, value) for name, value in message["env"].items()
+                   if name.startswith("CORRAL_"))
+        message.update(step=step, command=list(request["command"]), env=env,
+                       cwd=request["cwd"], stdout=request["stdout"], stderr=request["stderr"],
+                       kept=list(request["kept"]))
+        message.pop("label", None)  # a step's tasks label their own lines
+        record = ExecJob(job, sorted(tasks_by_rank), step)
+        if request.get("stdin"):
+            record.stdin_rank = _task_0_rank(tasks_by_rank)
+        starts = self._rank_starts(message, tasks_by_rank, True, record.stdin_rank)
+        record.waiting_start.update(tasks_by_rank)
+        record.running.update(tasks_by_rank)
+        self.steps[job.id, step] = record
+        for start in starts:
+            self.channels[start["rank"]].send(start)
+
+    def kill_step(self, job_id: int, step: int, signum: int) -> bool:
+        """Signal the tasks of a running step; False if it is not running."""
+        record = self.steps.get((job_id, step))
+        if record is None:
+            return False
+        self._signal_step(record, signum)
+        return True
+
+    def _signal_step(self, record, signum):
+        for rank in record.running:
+            self.channels[rank].send({"type": "kill", "job": record.job.id, "step": record.step,
+                                      "signal": signum})
+
+    def _steps_of(self, job_id: int) -> list:
+        return [record for (job, _step), record in self.steps.items() if job == job_id]
+
+    def _record(self, msg: dict):
+        """The job or step an agent's message is about (None if it is over)."""
+        if "step" in msg:
+            return self.steps.get((msg["job"], msg["step"]))
+        return self.jobs.get(msg["job"])
+
+    def _step_message(self, msg: dict):
+        record = self._record(msg)
+        kind, rank = msg["type"], msg["rank"]
+        if record is None:
+            log.info("exec: ignored %s for step %s.%s, which is over", kind, msg["job"],
+                     msg["step"])
+            return
+        if kind == "started":
+            record.waiting_start.discard(rank)
+            record.started = not record.waiting_start and not record.failed
+        elif kind in ("failed", "output-lost"):
+            if not record.failed:
+                record.failed = True
+                record.note = msg["note"]
+                if kind == "failed":
+                    self._signal_step(record, signal.SIGKILL)
+        elif kind == "finished" and rank in record.running:
+            record.running.remove(rank)
+            record.status = max(record.status, msg["status"])
+            if not record.running:
+                self._step_over(record)
+
+    def _step_over(self, record):
+        del self.steps[record.job.id, record.step]
+        for waiter in record.stdin_waiters:
+            waiter.respond({})
+        self.respond.step_finished(record.job, record.step, record.status, record.note)
+
+    def _end_steps(self, job):
+        """The job's own tasks are gone: its steps end with it, as in Slurm (killed, and
+        over from now on: their agents' last words are ignored)."""
+        for record in self._steps_of(job.id):
+            self._signal_step(record, signal.SIGKILL)
+            record.running.clear()
+            record.status = max(record.status, signal.SIGKILL)
+            self._step_over(record)
+
     # --- building start requests ------------------------------------------------------
+
+    def _rank_starts(self, message, tasks_by_rank, truncate, stdin_rank) -> list[dict]:
+        """One signed start request per rank; the first empties the files the user named."""
+        starts = []
+        for rank, tasks in tasks_by_rank.items():
+            start = dict(message, rank=rank, tasks=tasks, truncate=truncate)
+            if rank == stdin_rank:
+                start["stdin"] = True
+            start["token"] = self.key.launch_token(start)
+            starts.append(start)
+            truncate = False
+        return starts
 
     def _start_message(self, job, system, nnodes) -> dict:
         env = dict(job.environment or {})
@@ -585,6 +694,12 @@ class Exec:
                 )
                 task_rank += 1
         return by_rank
+
+def _task_0_rank(tasks_by_rank: dict) -> int:
+    """The rank where task 0 runs (it reads the stdin forwarded by the client)."""
+    return next(rank for rank, tasks in tasks_by_rank.items()
+                if any(task["rank"] == 0 for task in tasks))
+
 
 def _answer(callback, job, rank, status, error):
     """Hand a node hook's answer on; a failing receiver must not cost the node its release."""

@@ -29,6 +29,7 @@ from .queue import Queues
 from .raise_ import Raise
 from .requeue import Requeue
 from .start import Start
+from .step import Steps
 from .submit import Submit
 from .update import Update
 from .urgency import Urgency
@@ -63,6 +64,7 @@ class JobManager:
         self.alloc = Alloc(self, scheduler)
         scheduler.respond = self.alloc
         self.start = None  # set by attach_exec once the exec service exists
+        self.steps = Steps(self)
         self.prioritize = Prioritize(self)
         self.submit = Submit(self)
         self.info = Info(self)
@@ -106,6 +108,7 @@ class JobManager:
         register("job-manager.queue-drain", self.wait.serve_drain, anyone)
         register("job-manager.queue-idle", self.wait.serve_idle, anyone)
         register("job-manager.getinfo", self._serve_getinfo, anyone)
+        self.steps.register_services(register, anyone)
         register("job-info.eventlog", self.info.serve_eventlog, anyone)
         register("job-info.wait-event", self.info.serve_wait_event, anyone)
         register("job-info.lookup", self.info.serve_lookup, anyone)

@@ -60,7 +60,7 @@ class Info:
             if not callbacks:
                 del self.watchers[job_id]
 
-    def _history(self, job) -> list[dict]:
+    def history(self, job) -> list[dict]:
         """The job's committed events (jobs reloaded from the store count as committed)."""
         if job.committed_seq >= job.seq:
             return self.manager.store.events(job.id)
@@ -71,7 +71,7 @@ class Info:
     def serve_eventlog(self, msg):
         request = msg.payload_object()
         job = self.manager.job_for(msg, request.get("id"))
-        history = self._history(job)
+        history = self.history(job)
         if not request.get("watch"):
             msg.respond({"events": history})
             return
@@ -97,7 +97,7 @@ class Info:
         timeout = request.get("timeout")
         if not isinstance(name, str) or not name:
             raise RequestError(errno.EPROTO, "wait-event needs an event 'name'")
-        for event in self._history(job):
+        for event in self.history(job):
             if event["name"] == name:
                 msg.respond({"event": event})
                 return
@@ -151,7 +151,7 @@ class Info:
                     raise RequestError(errno.ENOENT, f"job {job.id} has no R (not allocated)")
                 answer["R"] = R
             elif key == "eventlog":
-                answer["eventlog"] = self._history(job)
+                answer["eventlog"] = self.history(job)
             else:
                 raise RequestError(errno.EINVAL, f"unknown key '{key}' (jobspec, R or eventlog)")
         msg.respond(answer)
@@ -163,24 +163,32 @@ class Info:
         that many bytes of each), then (``watch``) what comes, until its tasks are gone.
         Each chunk read from a file says where in it it ends (``end``, in bytes), so that a
         client whose connection broke (the controller restarted) asks again from there
-        (``offsets``: ``{stream: byte}``)."""
+        (``offsets``: ``{stream: byte}``).  With ``step``, the output of that job step kept
+        with the job, until the step ends."""
         request = msg.payload_object()
         manager = self.manager
         job = manager.job_for(msg, request.get("id"))
-        tail = request.get("tail")
+        tail, step = request.get("tail"), request.get("step")
         if tail is not None and (type(tail) is not int or tail < 0):
             raise RequestError(errno.EPROTO, "tail must be a number of bytes >= 0")
         offsets = request.get("offsets") or {}
         if not isinstance(offsets, dict) or not all(
                 type(offset) is int and offset >= 0 for offset in offsets.values()):
             raise RequestError(errno.EPROTO, "offsets must map streams to byte offsets")
+        if step is not None:
+            if type(step) is not int:
+                raise RequestError(errno.EPROTO, "step must be an integer")
+            readers = [_OutputReader(stream, path, None, offsets.get(stream, 0), tail)
+                       for stream, path in manager.steps.output_paths(job, step)]
+            return self._stream_output(msg, job, readers, bool(request.get("watch")),
+                                       lambda job: not manager.steps.running(job.id, step))
         kept = output.kept_paths(job.id, manager.output_dir)
         readers = [_OutputReader(stream, path, None if path in kept else job.userid,
                                  offsets.get(stream, 0), tail)
                    for stream, path in manager.output_paths(job)]
         return self._stream_output(msg, job, readers, bool(request.get("watch")))
 
-    async def _stream_output(self, msg, job, readers, watch):
+    async def _stream_output(self, msg, job, readers, watch, done=None):
         streaming = asyncio.current_task()
         msg.on_cancel(lambda _msg: streaming.cancel())
         changed = asyncio.Event()
@@ -194,7 +202,7 @@ class Info:
             self._watch(job.id, wake)
         try:
             while True:
-                finished = not watch or _tasks_done(job)
+                finished = not watch or (done or _tasks_done)(job)
                 for reader in readers:
                     await reader.open()
                     for stream, text, end in reader.read():

@@ -65,6 +65,11 @@ class Start:
 
     def finished(self, job, status):
         self.manager.events.post(job, "finish", {"status": status})
+        if job.id in self.manager.steps.jobs:
+            self.manager.steps.job_finished(job)
+
+    def step_finished(self, job, step, status, note):
+        self.manager.steps.finished(job, step, status, note)
 
     def released(self, job, ranks, final):
         if ranks:

@@ -11,6 +11,9 @@ slurmstepd would: the variables known only once the job has its nodes (``SLURM_J
   stays as the script's parent to send the signal before the time limit.
 * ``task`` (srun): runs one task, labels its lines (``--label``), and reports a failure as
   srun does (``srun: error: HOST: task N: Exited with exit code C``).
+* a task of a job step (``srun`` inside an allocation, `corral.jobmanager.step`): the same,
+  with the step's variables (``SLURM_STEP_ID``, ``SLURM_PROCID``, ...) from the
+  ``CORRAL_STEP_*`` ones the job manager gave the step; it needs no request of its own.
 
 Which task runs on which node follows corral's exec placement (slots in rank order).
 """
@@ -219,7 +222,39 @@ def _copy_labelled(child, prefix: bytes):
             target.flush()
 
 
+def step_environment(env: dict, task_rank: int) -> tuple[dict, str]:
+    """The variables of task ``task_rank`` of a job step, and its node's name."""
+    nodes = [int(index) for index in env["CORRAL_STEP_TASK_NODES"].split(",")]
+    hosts = hostlist.expand(env["CORRAL_STEP_NODELIST"])
+    node_index = nodes[task_rank]
+    step = env["CORRAL_STEP_ID"]
+    values = {
+        "SLURM_STEP_ID": step, "SLURM_STEPID": step,
+        "SLURM_PROCID": str(task_rank), "SLURM_LOCALID": str(nodes[:task_rank].count(node_index)),
+        "SLURM_NODEID": str(node_index), "SLURMD_NODENAME": hosts[node_index],
+        "SLURM_STEP_NUM_TASKS": str(len(nodes)), "SLURM_STEP_NODELIST": env["CORRAL_STEP_NODELIST"],
+        "SLURM_STEP_NUM_NODES": str(len(hosts)),
+        "SLURM_STEP_TASKS_PER_NODE": compress_counts(nodes.count(index)
+                                                     for index in range(len(hosts))),
+    }
+    return values, hosts[node_index]
+
+
+def _run_step_task(argv) -> int:
+    task_rank = int(os.environ.get("CORRAL_TASK_RANK", "0"))
+    env = dict(os.environ)
+    values, node = step_environment(env, task_rank)
+    label = env.get("CORRAL_STEP_LABEL") == "1"
+    for name in [name for name in env if name.startswith(("CORRAL_TASK_", "CORRAL_STEP_"))]:
+        del env[name]
+    env.update(values)
+    return _run_task(argv, env, {"label": label}, node, task_rank,
+                     int(values["SLURM_STEP_NUM_TASKS"]))
+
+
 def main(argv) -> int:
+    if "CORRAL_STEP_ID" in os.environ:
+        return _exit_like(_run_step_task(argv))
     job_id = int(os.environ["CORRAL_JOB_ID"])
     task_rank = int(os.environ.get("CORRAL_TASK_RANK", "0"))
     with connect() as client:

@@ -2,14 +2,15 @@
 
 Jobs of the caller by default (``-a`` all users, ``-u`` some), that were active between
 ``-S`` (default: midnight today, or ever with ``-j``) and ``-E`` (default: now); a batch job
-also has its ``ID.batch`` row unless ``-X``.  Nothing to show is a header and exit 0.
+also has its ``ID.batch`` row, and each of its steps an ``ID.N`` row, unless ``-X``.  Nothing
+to show is a header and exit 0.
 """
 
 import os
 import sys
 import time
 
-from . import formats, options, records, run, states, times
+from . import formats, options, records, run, states, steps, times
 from .options import Option
 
 _OPTIONS = [
@@ -64,6 +65,20 @@ def _values(job: records.SlurmJob, now: float, batch: bool) -> dict:
     return values
 
 
+def _step_values(job: records.SlurmJob, step: steps.SlurmStep, now: float) -> dict:
+    values = _values(job, now, True)
+    values.update({
+        "JobID": step.display_id, "JobIDRaw": f"{job.id}.{step.number}", "JobName": step.name,
+        "State": step.state, "ExitCode": step.exit_code,
+        "Elapsed": times.sacct_duration(step.elapsed(now)),
+        "ElapsedRaw": str(int(step.elapsed(now))),
+        "Start": times.timestamp(step.start_time, "Unknown"),
+        "End": times.timestamp(step.end_time, "Unknown"), "NodeList": step.nodelist,
+        "AllocCPUS": str(step.cpus), "AllocNodes": str(step.nnodes),
+        "NNodes": str(step.nnodes), "NTasks": str(step.ntasks)})
+    return values
+
+
 def _main(argv) -> int:
     values, rest = options.parse("sacct", argv, _OPTIONS)
     if rest:
@@ -94,7 +109,8 @@ def _main(argv) -> int:
 
 
 def _lines(client, jobs, fields, values, now, start, end) -> list[str]:
-    """The header (unless ``-n``) and a row (and its ``.batch`` row) per selected job."""
+    """The header (unless ``-n``) and a row (and its ``.batch`` and step rows) per selected
+    job."""
     wanted_states = states.parse_state_list(values["state"]) if values.get("state") else None
     names = set(filter(None, (values.get("name") or "").split(",")))
     uids = ({records.user_id(name) for name in values["user"].split(",")}
@@ -105,21 +121,21 @@ def _lines(client, jobs, fields, values, now, start, end) -> list[str]:
         lines.append(formats.sacct_line(fields, {}, parsable, header=True))
         if parsable is None:
             lines.append(formats.sacct_rule(fields))
-    for job in jobs:
-        if uids is not None and job.uid not in uids:
-            continue
-        if names and job.name not in names:
-            continue
-        if wanted_states is not None and job.state not in wanted_states:
-            continue
-        if job.submit_time > end or (job.finished and job.end_time and job.end_time < start):
-            continue
+    selected = [job for job in jobs
+                if (uids is None or job.uid in uids) and (not names or job.name in names)
+                and (wanted_states is None or job.state in wanted_states)
+                and not (job.submit_time > end or (job.finished and job.end_time
+                                                   and job.end_time < start))]
+    job_steps = {} if values.get("allocations") else steps.of_jobs(client, selected)
+    for job in selected:
         row = _values(job, now, False)
         if job.state == "CANCELLED" and any(name == "State" for name, _width in fields):
             row["State"] = _cancelled_by(client, job)
         lines.append(formats.sacct_line(fields, row, parsable))
         if job.memo.get("batch") and job.start_time and not values.get("allocations"):
             lines.append(formats.sacct_line(fields, _values(job, now, True), parsable))
+        for step in job_steps.get(job.id, ()):
+            lines.append(formats.sacct_line(fields, _step_values(job, step, now), parsable))
     return lines
 
 

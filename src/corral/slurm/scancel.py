@@ -4,6 +4,7 @@
 As Slurm's: a job already over is ``Job/step already completing or completed`` (not an error
 with ``-Q``), an unknown id ``Invalid job id specified``; each is one line and exit status 1.
 ``-b`` signals the batch script's process group (corral signals process groups).
+``ID.STEP`` cancels one job step (SIGKILL to its tasks, or ``-s``'s signal).
 """
 
 import errno
@@ -74,7 +75,17 @@ def _main(argv) -> int:
     from ..client import connect
 
     status = 0
+    step_ids = [text for text in ids if "." in text]
     with connect() as client:
+        for text in step_ids:
+            why = _cancel_step(client, text, signum)
+            if why is not None and not (values.get("quiet") and why == _OVER):
+                print(f"scancel: error: Kill job error on job id {text}: {why}",
+                      file=sys.stderr)
+                status = 1
+        ids = [text for text in ids if "." not in text]
+        if step_ids and not ids:
+            return status
         jobs, errors = _targets(client, values, ids)
         for text, why in errors:
             print(f"scancel: error: Kill job error on job id {text}: {why}", file=sys.stderr)
@@ -83,7 +94,7 @@ def _main(argv) -> int:
             why = _act(client, job, signum)
             if why is None:
                 continue
-            done = why == "Job/step already completing or completed"
+            done = why == _OVER
             if done and values.get("quiet"):
                 continue
             print(f"scancel: error: Kill job error on job id {job.display_id}: {why}",
@@ -92,10 +103,30 @@ def _main(argv) -> int:
     return status
 
 
+_OVER = "Job/step already completing or completed"
+
+
+def _cancel_step(client, text: str, signum) -> str | None:
+    """Cancel step ``ID.STEP``; Slurm's words for why not, or None."""
+    job_id, _dot, step = text.partition(".")
+    if not job_id.isdigit() or not step.isdigit():
+        return "Invalid job id specified"
+    try:
+        client.rpc("job-manager.step-kill", {"id": int(job_id), "step": int(step),
+                                             "signal": signum or int(signal.SIGKILL)})
+    except RPCError as exc:
+        if exc.errno == errno.EPERM:
+            return "Access/permission denied"
+        if exc.errno in (errno.ENOENT, errno.EINVAL):
+            return _OVER
+        return exc.strerror or str(exc)
+    return None
+
+
 def _act(client, job, signum) -> str | None:
     """Cancel or signal one job; Slurm's words for why not, or None."""
     if job.finished:
-        return "Job/step already completing or completed"
+        return _OVER
     try:
         if signum is None or signum == signal.SIGKILL and job.state == "PENDING":
             client.cancel(job.id)
@@ -107,7 +138,7 @@ def _act(client, job, signum) -> str | None:
         if exc.errno == errno.EPERM:
             return "Access/permission denied"
         if exc.errno in (errno.ENOENT, errno.EINVAL):
-            return "Job/step already completing or completed"
+            return _OVER
         return exc.strerror or str(exc)
     return None
 

@@ -3,7 +3,8 @@
 Pending, running and completing jobs by default; with ``-t`` or ``-j`` also the jobs that
 ended in the last `records.MIN_JOB_AGE` seconds (Slurm's ``MinJobAge``), so that a tool
 polling a job sees ``CA`` or ``CD`` rather than nothing.  Pending tasks of an array share one
-row (``12_[3-9]``) unless ``-r``.
+row (``12_[3-9]``) unless ``-r``.  ``-s`` lists running job steps instead (``ID.STEP``), in
+Slurm's step columns, from one ``job-manager.step-list`` request.
 """
 
 import json
@@ -24,6 +25,7 @@ _OPTIONS = [
     Option("long", "l", takes_value=False),
 ]
 _LONG_FORMAT = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
+_STEP_FORMAT = "%.15i %.8j %.9P %.8u %.9M %N"
 _DEFAULT_STATES = {"PENDING", "RUNNING", "SUSPENDED", "COMPLETING", "CONFIGURING"}
 
 
@@ -127,6 +129,55 @@ class _Row:
         return self.job.work_dir
 
 
+class _StepRow(_Row):
+    """A running step: its own id, name, time and nodes; its job's partition and user."""
+
+    def __init__(self, job: records.SlurmJob, step: dict, now: float):
+        super().__init__(job, now, None, f"{job.display_id}.{step['step']}")
+        self.step = step
+
+    def _name(self):
+        return self.step["name"]
+
+    def _time_used(self):
+        return times.squeue_duration(self.now - self.step["t_start"])
+
+    def _nodelist(self):
+        return self.step["nodelist"]
+
+    _reason_list = _nodelist
+
+    def _ntasks(self):
+        return str(self.step["ntasks"])
+
+
+def _steps(values, parts) -> int:
+    """``squeue -s``: the running steps (of ``-j`` jobs or steps, of ``-u`` users)."""
+    from ..client import connect
+
+    now = time.time()
+    names = [text for text in (values.get("jobs") or "").split(",") if text]
+    userid = _userid(values)
+    with connect() as client:
+        steps = client.rpc("job-manager.step-list")["steps"]
+        jobs = {job.id: job for job in records.fetch(client, userid, active_only=True)}
+    rows = []
+    for step in steps:
+        job = jobs.get(step["id"])
+        step_id = f"{step['id']}.{step['step']}"
+        if job is None or names and not any(
+                text == step_id or job.matches_id(text) for text in names):
+            continue
+        rows.append(_StepRow(job, step, now))
+    parts = [(part[0], "STEPID", *part[2:]) if isinstance(part, tuple)
+             and part[0] == "display_id" else part for part in parts]
+    lines = [] if values.get("noheader") else [formats.render_header(parts)]
+    lines.extend(formats.render_all(parts, rows, lambda field: getattr(_StepRow, "_" + field)))
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
 def _wanted(values, now):
     """A predicate over jobs for the filters, and whether finished jobs may be listed."""
     state_filter = _DEFAULT_STATES
@@ -221,14 +272,16 @@ def _main(argv) -> int:
     values, rest = options.parse("squeue", argv, _OPTIONS)
     if rest:
         raise options.OptionError(f"unrecognized argument '{rest[0]}'")
-    if values.get("steps"):
-        raise options.OptionError("job steps are not supported by corral yet (-s)")
     if values.get("Format"):
         parts = formats.parse_squeue_names(values["Format"])
     else:
         default = _LONG_FORMAT if values.get("long") else formats.SQUEUE_DEFAULT
+        if values.get("steps"):
+            default = _STEP_FORMAT
         text = values.get("format") or os.environ.get("SQUEUE_FORMAT") or default
         parts = formats.parse_squeue_format(text)
+    if values.get("steps"):
+        return _steps(values, parts)
     now = time.time()
     wanted, include_finished = _wanted(values, now)
     from ..client import connect

@@ -1,25 +1,26 @@
-"""``srun`` outside an allocation: make a job of N tasks and run it as ``corral run`` does —
+"""``srun``: outside an allocation, make a job of N tasks and run it as ``corral run`` does —
 its output on srun's stdout and stderr (``--label`` prefixes each line with its task), its
 exit code srun's, a failed task reported as ``srun: error: HOST: task N: Exited with exit code
-C``.  Inside an allocation (``SLURM_JOB_ID`` set) srun would run a job step, which corral does
-not support yet: it says so and exits 1.
+C``.  Inside an allocation (``SLURM_JOB_ID`` set: a batch script, ``salloc``) it runs a job
+step in that allocation instead (`corral.jobmanager.step`), with the same output, labels,
+error lines and exit code; ``-o``/``-e`` name files srun writes the step's output to.
 """
 
 import os
+import signal
 import sys
+import threading
 
-from . import options, run, submission
+from . import launchers, options, patterns, records, run, submission
 
 
 def _main(argv) -> int:
-    if os.environ.get("SLURM_JOB_ID"):
-        print(f"srun: error: job steps inside an allocation (job {os.environ['SLURM_JOB_ID']}) "
-              "are not supported by corral yet", file=sys.stderr)
-        return 1
     values, command = options.parse("srun", argv, options.JOB_OPTIONS + options.SRUN_ONLY)
     if not command:
         print("srun: fatal: No command given to execute.", file=sys.stderr)
         return 1
+    if os.environ.get("SLURM_JOB_ID"):
+        return _run_step(int(os.environ["SLURM_JOB_ID"]), values, command)
     request = submission.JobRequest(values, "task", command,
                                     os.path.basename(command[0]))
     from ..client import connect
@@ -55,6 +56,101 @@ def attach(client, job_id: int, command: str) -> int:
             note = f": {exception['note']}" if exception.get("note") else ""
             print(f"{command}: error: job {job_id}: {exception['type']}{note}", file=sys.stderr)
     return exit_status(job)
+
+
+def _step_request(job_id: int, values: dict, command: list[str]) -> dict:
+    """The ``job-manager.step-create`` request: the shape asked for, else the allocation's
+    (``SLURM_NTASKS``, ``SLURM_CPUS_PER_TASK``; as many nodes as ``SLURM_NNODES`` when the
+    tasks are enough to fill them), as Slurm's srun inherits them."""
+    shape = submission.Shape(values)
+    env = dict(os.environ)
+    shaped = any(values.get(name) for name in ("ntasks", "nodes", "ntasks_per_node"))
+    ntasks = shape.ntasks if shaped else int(env.get("SLURM_NTASKS", "1"))
+    cpus = shape.cpus_per_task_requested or int(env.get("SLURM_CPUS_PER_TASK", "1"))
+    nnodes = shape.nnodes if values.get("nodes") else None
+    if nnodes is None and not values.get("ntasks_per_node"):
+        nnodes = min(int(env.get("SLURM_NNODES", "1")), ntasks)
+    env.update(SLURM_NTASKS=str(ntasks), SLURM_NPROCS=str(ntasks))
+    if shape.cpus_per_task_requested:
+        env["SLURM_CPUS_PER_TASK"] = str(cpus)
+    from ..cli.run import stdin_to_forward
+
+    return {"id": job_id, "ntasks": ntasks, "cpus_per_task": cpus,
+            "gpus_per_task": shape.gpus_per_task,
+            "nnodes": nnodes,
+            "ntasks_per_node": shape.ntasks_per_node,
+            "command": launchers.python_command("jobstart", *command), "env": env,
+            "cwd": os.getcwd(), "name": values.get("job_name") or os.path.basename(command[0]),
+            "label": bool(values.get("label")), "stdin": stdin_to_forward()}
+
+
+def _run_step(job_id: int, values: dict, command: list[str]) -> int:
+    """Run a step of job ``job_id``: wait for its cores if they are busy, copy its output,
+    forward stdin to its task 0; its exit code, the highest of its tasks'."""
+    from ..cli.run import send_stdin
+    from ..client import RPCError, connect
+    from ..waitstatus import returncode
+
+    request = _step_request(job_id, values, command)
+    with connect() as client:
+        answers = client.stream("job-manager.step-create", request)
+        try:
+            started = next(answers)
+            if "waiting" in started:
+                print(f"srun: Job {job_id} step creation temporarily disabled, retrying "
+                      f"({started['waiting']})", file=sys.stderr, flush=True)
+                started = next(answers)
+                print(f"srun: Step created for StepId={job_id}.{started['step']}",
+                      file=sys.stderr, flush=True)
+        except RPCError as exc:
+            print(f"srun: error: Unable to create step for job {job_id}: {exc.strerror}",
+                  file=sys.stderr)
+            return 1
+        step = started["step"]
+        if request["stdin"]:
+            threading.Thread(target=send_stdin, args=(client.uri, job_id, step),
+                             daemon=True, name="srun-stdin").start()
+        targets = _targets(values, job_id, step, started["nodelist"])
+        try:
+            for stream, data in client.output(job_id, watch=True, step=step):
+                target = targets[stream]
+                target.write(data)
+                target.flush()
+        except KeyboardInterrupt:
+            # Slurm's srun asks for a second Ctrl-C within a second; one is enough here.
+            print("srun: forcing job termination", file=sys.stderr, flush=True)
+            client.rpc("job-manager.step-kill", {"id": job_id, "step": step,
+                                                 "signal": int(signal.SIGKILL)})
+            print(f"srun: Job step aborted: StepId={job_id}.{step}", file=sys.stderr,
+                  flush=True)
+        finished = next(answers)
+        for _end in answers:  # the stream's end
+            pass
+    if finished.get("note"):  # a task could not start
+        print(f"srun: error: {finished['note']}", file=sys.stderr)
+        return returncode(finished["status"]) or 1
+    return returncode(finished["status"])
+
+
+def _targets(values: dict, job_id: int, step: int, nodelist: str) -> dict:
+    """Where the step's streams go: srun's own, or the ``-o``/``-e`` files (``%j``, ``%s``,
+    ``%u``, ``%x``, ``%N`` expanded; ``-e`` defaults to ``-o``)."""
+    pattern_values = {"j": str(job_id), "J": f"{job_id}.{step}", "s": str(step),
+                      "u": records.user_name(os.getuid()), "x": os.environ.get(
+                          "SLURM_JOB_NAME", ""), "N": nodelist.split(",")[0], "n": "0",
+                      "t": "0", "A": str(job_id), "a": "4294967294"}
+    targets = {"stdout": sys.stdout, "stderr": sys.stderr}
+    paths = {stream: patterns.expand(values[option], pattern_values)
+             for stream, option in (("stdout", "output"), ("stderr", "error"))
+             if values.get(option)}
+    opened = {}
+    for stream, path in paths.items():
+        if path not in opened:
+            opened[path] = open(path, "w")  # noqa: SIM115 (open until srun exits)
+        targets[stream] = opened[path]
+    if "stdout" in paths and "stderr" not in paths:
+        targets["stderr"] = targets["stdout"]
+    return targets
 
 
 def main(argv) -> int:

@@ -17,7 +17,8 @@ Exec messages are exactly those the exec service and the node agent exchange (se
 `corral.exec.service` and `corral.exec.agent`): the controller sends ``start``, ``kill``,
 ``stdin``, ``prolog`` and ``epilog``; an agent answers ``started``, ``failed``,
 ``output-lost``, ``finished``, ``stdin-written``, ``prolog-done`` and ``epilog-done``.
-Each names its job (``job``, an integer), so answers come back by job id; ``held`` speaks for
+Each names its job (``job``, an integer), so answers come back by job id (those about a job
+step also name the ``step``); ``held`` speaks for
 the whole node (the jobs whose tasks an agent holds, sent to each controller that welcomes
 it).  An agent also sends ``log`` (one of its log records, for the controller's log:
 `corral.agent.logs`), ``rpc`` and ``rpc-close`` (a local client's request, and its end:
