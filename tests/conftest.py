@@ -25,7 +25,13 @@ from corral.client import Client, ConnectError, RPCError
 
 
 class RunningInstance:
-    def __init__(self, state_dir, test_size=None, config=None, env=None):
+    def __init__(self, state_dir, test_size=None, config=None, env=None,
+                 agent_processes=False):
+        """``agent_processes``: serve the node by a ``corral agent`` process, as a persistent
+        instance does by default (its jobs outlive the controller); else inside the
+        controller (``--agents=in-process``), which starts sooner: most tests are about
+        anything but that."""
+        self.agent_processes = agent_processes
         self.state_dir = str(state_dir)
         self.test_size = test_size
         self.config = str(config) if config is not None else None
@@ -39,6 +45,8 @@ class RunningInstance:
                    "-v"]
         if self.test_size:
             command.append(f"--test-size={self.test_size}")
+        if not self.agent_processes:
+            command.append("--agents=in-process")
         if self.config:
             command.append(f"--config={self.config}")
         return command
@@ -214,16 +222,20 @@ def placement(request):
 
 
 @pytest.fixture
-def make_instance(tmp_path, placement):
-    """Start instances with options: ``make_instance(test_size=4, config=path)``."""
+def make_instance(tmp_path, placement, request):
+    """Start instances with options: ``make_instance(test_size=4, config=path)``.  In a
+    module marked ``agent_processes`` (``pytestmark = pytest.mark.agent_processes``), their
+    node agents are processes of their own, as a persistent instance's are by default."""
     started = []
     kind = AgentsInstance if placement == "agents" else RunningInstance
+    agent_processes = request.node.get_closest_marker("agent_processes") is not None
     if kind is AgentsInstance and os.geteuid() != 0:
         pytest.fail("instances with agents on hosts of their own need root")
 
     def make(test_size=None, config=None, env=None, state_dir=None):
         state = state_dir or tmp_path / f"state{len(started)}"
-        instance = kind(state, test_size, config, env)
+        instance = kind(state, test_size, config, env, agent_processes) \
+            if kind is RunningInstance else kind(state, test_size, config, env)
         started.append(instance)
         return instance.start()
 

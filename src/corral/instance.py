@@ -72,12 +72,14 @@ def node_specs(config, test_size: int | None) -> list[NodeSpec]:
 class Instance:
     def __init__(self, config, state_dir: str | None = None, test_size: int | None = None,
                  listen: str | None = None, key_dir: str | None = None,
-                 socket_path: str | None = None):
+                 socket_path: str | None = None, agent_processes: bool = True):
         """``listen`` and ``key_dir``: where agents connect and the CURVE keys (else
-        ``[agents]`` says; without either, the node agents run in this process).
+        ``[agents]`` says; without either, the node agents run in this process, or, for a
+        persistent instance with ``agent_processes``, in agent processes of its own).
         ``socket_path``: where clients connect (default ``local.sock`` in the state
         directory; the system instance's is in ``/run/corral``)."""
         self.config = config
+        self.agent_processes = agent_processes
         self.listen = listen
         self.key_dir = key_dir
         self.owner_uid = os.geteuid()
@@ -156,7 +158,8 @@ class Instance:
                 config, listen, self.key_dir, self.pool, self.scheduler, credential_key,
                 on_message, on_node_failed, self.store.after_commit, self.broker)
             channels = self.remote_nodes.channels
-        elif agents_as_processes(self.temporary_state_dir, prep_settings):
+        elif self.agent_processes and agents_as_processes(self.temporary_state_dir,
+                                                          prep_settings):
             self.local_agents, self.remote_nodes = _local_agents(
                 config, self.state_dir, self.pool, self.scheduler, credential_key, on_message,
                 on_node_failed, self.store.after_commit, self._local_agent_died)

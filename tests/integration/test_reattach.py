@@ -10,8 +10,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from corral import jobspec
 from support import events, until, wait
+
+pytestmark = pytest.mark.agent_processes  # jobs that outlive the controller
 
 #: Jobs i < ENDS_AWAY sleep 1 s: they end while the controller is away.
 ENDS_AWAY = 10

@@ -3,7 +3,11 @@ directory finds every job where it was: no job lost, no id reused, no event lost
 
 import time
 
+import pytest
+
 from corral import jobspec
+
+pytestmark = pytest.mark.agent_processes  # jobs that outlive the controller
 
 BASE = ["submit", "validate", "depend", "priority"]
 

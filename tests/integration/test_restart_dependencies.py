@@ -3,7 +3,11 @@ tasks) while a job with dependents runs: at restart the job ends with a ``node-f
 exception, each dependent is judged by its builtin (``.dependency-after``) as the rules say,
 and no builtin logs a traceback or an error on the way."""
 
+import pytest
+
 from support import until
+
+pytestmark = pytest.mark.agent_processes  # jobs that outlive the controller
 
 SIMULATED = "--setattr=exec.test.run_duration=0"
 

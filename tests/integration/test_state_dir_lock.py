@@ -6,8 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from corral.states import State
 from support import names, wait
+
+pytestmark = pytest.mark.agent_processes  # jobs that outlive the controller
 
 
 def start_again(state_dir, timeout=20):

@@ -18,6 +18,8 @@ import pytest
 from corral.client import Client
 from support import as_guest, until
 
+pytestmark = pytest.mark.agent_processes  # jobs that outlive the controller
+
 PLUGINS = pathlib.Path(__file__).resolve().parent.parent / "plugins"
 #: What a service manager keeps: ``logger: LEVEL: message``, no colour, one line each.
 LOG_LINE = re.compile(r"corral[\w.-]*: (DEBUG|INFO|WARNING|ERROR|CRITICAL): [^\x1b]*")

@@ -119,10 +119,12 @@ gpus = "0-3"
         wait(client, first, "start")
         second = client.submit(jobspec.build(["true"], gpus_per_task=2, cwd="/tmp"))
         wait(client, second)
+        gpus = {"CUDA_VISIBLE_DEVICES": "1,2", "GPU_DEVICE_ORDINAL": "1,2",
+                "ROCR_VISIBLE_DEVICES": "1,2", "SLURM_JOB_GPUS": "1,2",
+                "ZE_AFFINITY_MASK": "1,2"}
+        # Read before the first job ends: its epilog would write the same file.
+        for context in ("prolog_slurmd", "epilog_slurmd"):
+            env = read_env(tmp_path / context)
+            assert {name: env.get(name) for name in gpus} == gpus, context
+        assert not set(gpus) & set(read_env(tmp_path / "prolog_slurmctld"))
         client.cancel(first)
-    gpus = {"CUDA_VISIBLE_DEVICES": "1,2", "GPU_DEVICE_ORDINAL": "1,2",
-            "ROCR_VISIBLE_DEVICES": "1,2", "SLURM_JOB_GPUS": "1,2", "ZE_AFFINITY_MASK": "1,2"}
-    for context in ("prolog_slurmd", "epilog_slurmd"):
-        env = read_env(tmp_path / context)
-        assert {name: env.get(name) for name in gpus} == gpus, context
-    assert not set(gpus) & set(read_env(tmp_path / "prolog_slurmctld"))

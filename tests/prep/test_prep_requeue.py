@@ -11,6 +11,8 @@ from prep_helpers import contexts, events, names, submit, until, wait
 from corral.client import RPCError
 from support import as_guest
 
+pytestmark = pytest.mark.agent_processes  # jobs that outlive the controller
+
 
 def test_the_owner_requeues_a_running_job_which_runs_again_after_the_delay(prep_instance):
     """``corral job requeue`` ends the run with a ``requeue`` exception; the job comes back

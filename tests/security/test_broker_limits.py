@@ -11,9 +11,13 @@ import struct
 import subprocess
 import time
 
+import pytest
+
 from corral import jobspec
 from corral.limits import MAX_REQUEST_FRAME
 from support import as_guest, guest_holding, until
+
+pytestmark = pytest.mark.agent_processes  # jobs that outlive the controller
 
 #: What a guest child opened and holds until it is killed (see `support.guest_holding`).
 _HELD = []

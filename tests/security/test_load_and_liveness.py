@@ -14,8 +14,12 @@ import sys
 import threading
 import time
 
+import pytest
+
 from corral.client import RPCError
 from support import as_guest, until
+
+pytestmark = pytest.mark.agent_processes  # jobs that outlive the controller
 
 IGNORE_SIGTERM = ["sh", "-c", "trap '' TERM; sleep 300"]
 

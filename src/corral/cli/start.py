@@ -31,6 +31,10 @@ def register(subparsers):
                              "(tcp://ADDR:PORT or ipc://PATH; default: [agents] listen)")
     parser.add_argument("--key-dir", metavar="DIR",
                         help="the CURVE keys made by corral keygen (default: [agents] key-dir)")
+    parser.add_argument("--agents", choices=("process", "in-process"), default="process",
+                        help="with --state-dir, serve this machine's nodes by agent processes "
+                             "whose jobs outlive the controller (process, the default), or "
+                             "inside the controller, whose jobs end with it (in-process)")
     parser.add_argument("--bootstrap", choices=("ssh", "slurm"),
                         help="start the agents too: over ssh on each declared node, or with "
                              "srun on each node of SLURM_JOB_NODELIST (needs --listen)")
@@ -98,7 +102,7 @@ def main(args) -> int:
         print(f"corral start: {exc}", file=sys.stderr)
         return 1
     instance = Instance(config, state_dir, args.test_size, args.listen, args.key_dir,
-                        socket_path)
+                        socket_path, agent_processes=args.agents == "process")
 
     async def ready():
         if bootstrap is not None:
