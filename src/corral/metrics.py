@@ -225,30 +225,10 @@ class _Snapshot:
         for labels, calls, seconds in sorted(self.callbacks):
             callbacks.add_metric(list(labels), calls, seconds)
         yield callbacks
-        hooks = SummaryMetricFamily(
-            "corral_prep_hook_seconds",
-            "Time PrEp controller hooks took (their synchronous part), by plugin and hook",
-            labels=["plugin", "hook"])
-        failures = CounterMetricFamily(
-            "corral_prep_hook_failures", "PrEp controller hook calls that failed, by plugin "
-            "and hook", labels=["plugin", "hook"])
-        for labels, calls, seconds, failed in sorted(self.hooks):
-            hooks.add_metric(list(labels), calls, seconds)
-            failures.add_metric(list(labels), failed)
-        yield hooks
-        yield failures
-        node_hooks = SummaryMetricFamily(
-            "corral_prep_node_hook_seconds",
-            "Time PrEp node hooks took on the nodes, as their agents timed them, by plugin and "
-            "hook", labels=["plugin", "hook"])
-        node_failures = CounterMetricFamily(
-            "corral_prep_node_hook_failures", "PrEp node hook calls that failed, by plugin and "
-            "hook", labels=["plugin", "hook"])
-        for labels, calls, seconds, failed in sorted(self.node_hooks):
-            node_hooks.add_metric(list(labels), calls, seconds)
-            node_failures.add_metric(list(labels), failed)
-        yield node_hooks
-        yield node_failures
+        yield from _hook_families("corral_prep_hook", "PrEp controller hooks (their "
+                                  "synchronous part)", self.hooks)
+        yield from _hook_families("corral_prep_node_hook", "PrEp node hooks, on the nodes as "
+                                  "their agents timed them,", self.node_hooks)
         results = CounterMetricFamily(
             "corral_prep_async_results", "Results of asynchronous PrEp controller hooks "
             "(PrologSlurmctld, EpilogSlurmctld scripts), by hook and outcome",
@@ -272,3 +252,15 @@ def _histogram(name, documentation, snapshot):
 
 def _bound(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(bound)
+
+
+def _hook_families(prefix: str, what: str, timed):
+    """``PREFIX_seconds`` and ``PREFIX_failures`` from ``CallTimes.snapshot()`` rows."""
+    seconds_family = SummaryMetricFamily(f"{prefix}_seconds", f"Time {what} took, by plugin "
+                                         "and hook", labels=["plugin", "hook"])
+    failures = CounterMetricFamily(f"{prefix}_failures", f"Calls of {what} that failed, by "
+                                   "plugin and hook", labels=["plugin", "hook"])
+    for labels, calls, seconds, failed in sorted(timed):
+        seconds_family.add_metric(list(labels), calls, seconds)
+        failures.add_metric(list(labels), failed)
+    return seconds_family, failures

@@ -8,10 +8,10 @@ there are more nodes than the third of the screen they may take), then the jobs:
 """
 
 import math
-import pwd
 import time
 
 from .. import eventlog, hostlist
+from ..slurm.records import user_name
 from ..slurm.times import squeue_duration
 from ..states import STATE_SHORT_NAMES, State
 
@@ -21,19 +21,6 @@ SORT_KEYS = ("order", "id", "user", "elapsed", "remaining", "name")
 
 KEYS_HELP = ("q quit  up/down select  enter job  s sort  r reverse  u user  f queue  "
              "esc back")
-
-_user_names: dict[int, str] = {}
-
-
-def user_name(uid: int) -> str:
-    name = _user_names.get(uid)
-    if name is None:
-        try:
-            name = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            name = str(uid)
-        _user_names[uid] = name
-    return name
 
 
 def duration(seconds) -> str:

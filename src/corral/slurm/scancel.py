@@ -115,12 +115,17 @@ def _cancel_step(client, text: str, signum) -> str | None:
         client.rpc("job-manager.step-kill", {"id": int(job_id), "step": int(step),
                                              "signal": signum or int(signal.SIGKILL)})
     except RPCError as exc:
-        if exc.errno == errno.EPERM:
-            return "Access/permission denied"
-        if exc.errno in (errno.ENOENT, errno.EINVAL):
-            return _OVER
-        return exc.strerror or str(exc)
+        return _refusal(exc)
     return None
+
+
+def _refusal(exc: RPCError) -> str:
+    """Slurm's words for a refused cancel or signal."""
+    if exc.errno == errno.EPERM:
+        return "Access/permission denied"
+    if exc.errno in (errno.ENOENT, errno.EINVAL):
+        return _OVER
+    return exc.strerror or str(exc)
 
 
 def _act(client, job, signum) -> str | None:
@@ -135,11 +140,7 @@ def _act(client, job, signum) -> str | None:
         else:
             client.kill(job.id, signum)
     except RPCError as exc:
-        if exc.errno == errno.EPERM:
-            return "Access/permission denied"
-        if exc.errno in (errno.ENOENT, errno.EINVAL):
-            return _OVER
-        return exc.strerror or str(exc)
+        return _refusal(exc)
     return None
 
 
