@@ -24,7 +24,7 @@ from .. import signals
 from ..cli.progress import Progress
 from ..client import RPCError
 from ..jobspec import requires
-from . import DEFAULT_PARTITION, dependencies, launchers, records, times
+from . import DEFAULT_PARTITION, SubmitError, dependencies, launchers, records, times
 from .options import OptionError
 
 #: Slurm's MaxArraySize default: array task ids must be below it.
@@ -37,10 +37,6 @@ _SIGNAL = re.compile(r"(B:|R:)?([A-Za-z0-9]+)(?:@(\d+))?")
 #: salloc's task: it holds the allocation until salloc ends it with SIGTERM (a shell, whose
 #: trap is in place before anything could signal it).
 ALLOCATION_HOLDER = ("/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 60 & wait $!; done")
-
-
-class SubmitError(Exception):
-    """A job that cannot be submitted; the message is for ``CMD: error: ...``."""
 
 
 def _count(values, name, minimum=1):
