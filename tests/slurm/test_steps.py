@@ -46,6 +46,27 @@ def test_two_sequential_steps_have_ids_0_and_1_outputs_and_exit_codes(slurm):
                     f"{job_id}.0|sh|COMPLETED|0:0|1", f"{job_id}.1|sh|FAILED|3:0|2"]
 
 
+def test_sacct_j_with_a_step_selects_that_row_alone(slurm):
+    script = slurm.script("steps.sh", "#!/bin/sh\nsrun true\nsrun false\nexit 0\n")
+    job_id = slurm.sbatch("-o", "/dev/null", script)
+    slurm.wait(job_id)
+
+    def rows(*selection):
+        return slurm.run("sacct", "-n", "-P", "-o", "JobID,State", *selection).stdout
+
+    assert rows("-j", f"{job_id}.1") == f"{job_id}.1|FAILED\n"
+    assert rows("-j", f"{job_id}.batch") == f"{job_id}.batch|COMPLETED\n"
+    assert rows("-j", f"{job_id}.batch,{job_id}.00") == \
+        f"{job_id}.batch|COMPLETED\n{job_id}.0|COMPLETED\n"
+    assert rows("-j", f"{job_id}.1,{job_id}").splitlines() == [
+        f"{job_id}|COMPLETED", f"{job_id}.batch|COMPLETED", f"{job_id}.0|COMPLETED",
+        f"{job_id}.1|FAILED"]
+    assert rows("-j", f"{job_id}.7") == rows("-X", "-j", f"{job_id}.1") == ""
+    refused = slurm.run("sacct", "-j", f"{job_id}.first", check=False)
+    assert (refused.returncode, refused.stdout, refused.stderr) == (
+        1, "", f"sacct: error: Invalid job id: {job_id}.first\n")
+
+
 def test_concurrent_steps_share_the_allocation_on_their_own_cores(slurm):
     script = slurm.script("both.sh", "#!/bin/sh\n#SBATCH -n 2\n"
                           "srun -n 1 sh -c 'touch a; while [ ! -e b ]; do sleep 0.05; done; "
