@@ -191,3 +191,20 @@ def test_steps_span_the_allocations_nodes_unless_told(make_slurm):
     assert slurm.read("out.txt").splitlines() == [
         f"{nodes[0]} 0 0", f"{nodes[0]} 0 1", f"{nodes[1]} 1 0", f"{nodes[1]} 1 1",
         f"one {nodes[0]}", "2"]
+
+
+def test_purging_a_job_removes_the_output_kept_with_it_and_with_its_steps(slurm):
+    output_dir = os.path.join(slurm.instance.state_dir, "output")
+    script = slurm.script("steps.sh", "#!/bin/sh\nsrun echo zero\nsrun sh -c 'echo one >&2'\n")
+    purged = slurm.sbatch("-o", "batch.out", script)
+    kept = slurm.sbatch("-o", "other.out", script)
+    plain = slurm.instance.submit("sh", "-c", "echo out; echo err >&2")
+    for job_id in (purged, kept, plain):
+        slurm.wait(job_id)
+    files = {f"{purged}.0.out", f"{purged}.1.err", f"{kept}.0.out", f"{kept}.1.err",
+             f"{plain}.out", f"{plain}.err"}
+    assert files <= set(os.listdir(output_dir))
+    assert slurm.instance.corral("job", "purge", "-f", purged, plain).stdout == \
+        "purged 2 jobs\n"
+    assert until(lambda: set(os.listdir(output_dir)) == {f"{kept}.0.out", f"{kept}.1.err"})
+    assert slurm.read("batch.out") == "zero\none\n"  # the user's own file stays
