@@ -1,14 +1,15 @@
 """Latency of one job from the command line, against bare interpreter start-up (benchmark 3).
 
 Median and p95 of ``corral submit true`` and ``corral run true`` (the installed console
-script), of ``squeue -t all``, ``sbatch -H --wrap true``, ``sacct`` and ``scancel --me -t PD``
-(which cancels that held job) from ``corral slurm path`` (tools poll squeue once a second),
-of the same interpreter's ``-c pass`` (the floor any Python command stands on) and of
-``-c 'import corral.cli'`` (what the CLI's imports add), run in turn, one of each per round,
-against an instance with this machine's own cores: commands measured in turn see the same
-load on a shared machine.  Each command's own CPU time (user + system) is reported beside its
-wall-clock time, as it hardly depends on the load.  Inside the controller: submit-to-start,
-from the eventlog timestamps of the jobs that ``corral submit`` and ``corral run`` made.
+script), of ``squeue -t all``, ``sbatch -H -o /dev/null --wrap true``, ``sacct`` and
+``scancel --me -t PD`` (which cancels that held job) from ``corral slurm path`` (tools poll
+squeue once a second), of the same interpreter's ``-c pass`` (the floor any Python command
+stands on) and of ``-c 'import corral.cli'`` (what the CLI's imports add), run in turn, one
+of each per round, against an instance with this machine's own cores: commands measured in
+turn see the same load on a shared machine.  Each command's own CPU time (user + system) is
+reported beside its wall-clock time, as it hardly depends on the load.  Inside the
+controller: submit-to-start, from the eventlog timestamps of the jobs that ``corral submit``
+and ``corral run`` made.
 
 Targets: ``corral submit`` and every Slurm command's median within 40 ms of bare interpreter
 start-up; submit-to-start median under 5 ms.
@@ -24,8 +25,8 @@ import common  # noqa: E402
 FLUX_RUN = 0.140  # seconds, `flux run true` with Flux 0.88 on this kind of machine
 #: The Slurm commands timed, in this order, as run from ``corral slurm path``: the batch job
 #: is held, so that no in-job helper runs beside the next commands, and scancel cancels it.
-SLURM_COMMANDS = [("squeue", "-t", "all"), ("sbatch", "-H", "--wrap", "true"), ("sacct",),
-                  ("scancel", "--me", "-t", "PD")]
+SLURM_COMMANDS = [("squeue", "-t", "all"), ("sbatch", "-H", "-o", "/dev/null", "--wrap", "true"),
+                  ("sacct",), ("scancel", "--me", "-t", "PD")]
 
 
 def event_delays(client, job_ids, first: str, last: str) -> list[float]:
