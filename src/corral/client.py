@@ -202,9 +202,15 @@ class Client:
             if tag in self._waiting:
                 self._waiting.pop(tag, None)
                 self._cancelled.add(tag)
-                self.sock.sendall(wire.encode(
-                    {"topic": "broker.cancel", "matchtag": 0, "payload": {"matchtag": tag}}
-                ))
+                # Nothing to cancel once the connection is gone: the error that ended the
+                # stream (the instance closed it) is the one the caller must see.
+                try:
+                    self.sock.sendall(wire.encode(
+                        {"topic": "broker.cancel", "matchtag": 0, "payload": {"matchtag": tag}}
+                    ))
+                except OSError:
+                    pass
+
 
     # --- jobs -------------------------------------------------------------------------
 

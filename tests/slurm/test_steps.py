@@ -5,7 +5,9 @@ import os
 import signal
 import subprocess
 
-from support import until
+import pytest
+
+from support import until, wait
 
 PLUGINS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "plugins")
 
@@ -208,3 +210,25 @@ def test_purging_a_job_removes_the_output_kept_with_it_and_with_its_steps(slurm)
         "purged 2 jobs\n"
     assert until(lambda: set(os.listdir(output_dir)) == {f"{kept}.0.out", f"{kept}.1.err"})
     assert slurm.read("batch.out") == "zero\none\n"  # the user's own file stays
+
+
+@pytest.mark.agent_processes  # tasks that outlive the controller
+def test_a_running_step_outlives_a_killed_controller_and_its_end_is_recorded(slurm):
+    script = slurm.script("outlive.sh", "#!/bin/sh\n"
+                          "srun sh -c 'sleep 2; echo step done'\necho srun exit $?\nsleep 4\n")
+    job_id = slurm.sbatch("-o", "out.txt", script)
+    until(lambda: _steps(slurm, job_id), timeout=30)
+    slurm.instance.kill()
+    slurm.instance.start()
+    with slurm.instance.client() as client:
+        finish = wait(client, job_id, "step-finish", timeout=30)
+    assert finish["context"] == {"step": 0, "status": 0}
+    slurm.wait(job_id)
+    output_dir = os.path.join(slurm.instance.state_dir, "output")
+    with open(os.path.join(output_dir, f"{job_id}.0.out")) as file:
+        assert file.read() == "step done\n"
+    assert slurm.run("sacct", "-n", "-P", "-o", "JobID,State", "-j", f"{job_id}.0").stdout == \
+        f"{job_id}.0|COMPLETED\n"
+    # srun was a client of the killed controller: it says so, and its step goes on.
+    assert slurm.read("out.txt") == (f"srun: error: corral at {slurm.instance.uri} closed the "
+                                     "connection\nsrun exit 1\n")

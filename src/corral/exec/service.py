@@ -99,9 +99,9 @@ class Exec:
         this controller stops, so that the next one can `reattach` them."""
         self.loop = loop
         self.tasks_outlive = tasks_outlive
-        #: rank -> ids of jobs taken back at restart whose tasks there the rank's agent has
-        #: not yet confirmed it holds.
-        self.reattached: dict[int, set[int]] = {}
+        #: rank -> ids of jobs (and ``(job, step)`` of steps) taken back at restart whose
+        #: tasks there the rank's agent has not yet confirmed it holds.
+        self.reattached: dict[int, set[int | tuple[int, int]]] = {}
         self.on_node_fail = on_node_fail or (
             lambda job, note: self.respond.exception(job, "node-fail", note))
         self.key = key
@@ -428,27 +428,43 @@ class Exec:
         """An agent that a new controller welcomed holds the tasks of ``msg["jobs"]``: the
         jobs taken back on its rank that it lacks lost their tasks there (``msg["note"]``
         says how), and tasks of jobs this controller does not run there are killed."""
-        rank, jobs = msg["rank"], msg.get("jobs")
-        if not isinstance(jobs, list) or not all(
-                isinstance(job, int) and not isinstance(job, bool) for job in jobs):
+        rank, jobs, steps = msg["rank"], msg.get("jobs"), msg.get("steps", [])
+        if not isinstance(jobs, list) or not all(_is_id(job) for job in jobs) or not (
+                isinstance(steps, list) and all(isinstance(step, list) and len(step) == 2
+                                                and all(map(_is_id, step)) for step in steps)):
             log.error("exec: dropped a held message from rank %d whose jobs are not a list "
-                      "of job ids", rank)
+                      "of job ids or whose steps are not [job, step] pairs", rank)
             return
-        held = set(jobs)
+        held = set(jobs) | {tuple(step) for step in steps}
         taken_back = self.reattached.pop(rank, set())
         lost = taken_back - held
         if taken_back:
-            log.info("exec: rank %d holds %d of the %d jobs taken back there", rank,
+            log.info("exec: rank %d holds %d of the %d jobs and steps taken back there", rank,
                      len(taken_back) - len(lost), len(taken_back))
-        for job_id in sorted(lost):
-            record = self.jobs.get(job_id)
+        for key in sorted(lost, key=_held_order):
+            if isinstance(key, tuple):
+                self._step_rank_lost(self.steps.get(key), rank, msg["note"])
+                continue
+            record = self.jobs.get(key)
             if record is not None and rank in record.running:
                 self._rank_lost(record, rank, msg["note"])
-        for job_id in sorted(held):
-            record = self.jobs.get(job_id)
+        for key in sorted(held, key=_held_order):
+            record = self.steps.get(key) if isinstance(key, tuple) else self.jobs.get(key)
             if record is None or rank not in record.running:
-                self.channels[rank].send({"type": "kill", "job": job_id,
-                                          "signal": signal.SIGKILL})
+                kill = {"type": "kill", "job": key, "signal": signal.SIGKILL}
+                if isinstance(key, tuple):
+                    kill.update(job=key[0], step=key[1])
+                self.channels[rank].send(kill)
+
+    def _step_rank_lost(self, record, rank: int, note: str):
+        """A step taken back lost its tasks on ``rank`` while no controller watched."""
+        if record is None or rank not in record.running:
+            return
+        record.running.discard(rank)
+        record.status = max(record.status, signal.SIGKILL)
+        record.note = record.note or note
+        if not record.running:
+            self._step_over(record)
 
     def node_failed(self, rank: int, note: str):
         """Rank ``rank``'s node is gone with its tasks: every job with tasks there is ended
@@ -541,6 +557,15 @@ class Exec:
         self.steps[job.id, step] = record
         for start in starts:
             self.channels[start["rank"]].send(start)
+
+    def reattach_step(self, job, step: int, ranks: list[int]):
+        """Take back step ``step`` of ``job`` (itself taken back), which runs on ``ranks``: its
+        end comes back as ``respond.step_finished``, as after `start_step`."""
+        record = self.steps[job.id, step] = ExecJob(job, ranks, step)
+        record.running.update(ranks)
+        record.started = True
+        for rank in ranks:
+            self.reattached.setdefault(rank, set()).add((job.id, step))
 
     def kill_step(self, job_id: int, step: int, signum: int) -> bool:
         """Signal the tasks of a running step; False if it is not running."""
@@ -694,6 +719,15 @@ class Exec:
                 )
                 task_rank += 1
         return by_rank
+
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _held_order(key) -> tuple:
+    """Jobs and ``(job, step)`` keys in one order: by job, the job's own tasks first."""
+    return (key, -1) if isinstance(key, int) else key
+
 
 def _task_0_rank(tasks_by_rank: dict) -> int:
     """The rank where task 0 runs (it reads the stdin forwarded by the client)."""

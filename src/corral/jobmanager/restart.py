@@ -108,7 +108,9 @@ def resume_jobs(manager, jobs: list[Job]):
                 job.priority = -1
                 events.post(job, "restart")
             elif job.state == State.RUN:
-                if not manager.start.reattach(job):
+                if manager.start.reattach(job):
+                    manager.steps.reattach(job)
+                else:
                     manager.raise_exception(job, "exec", 0, LOST_NOTE, manager.owner_uid)
             else:
                 events.action(job)
