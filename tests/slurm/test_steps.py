@@ -213,7 +213,7 @@ def test_purging_a_job_removes_the_output_kept_with_it_and_with_its_steps(slurm)
 
 
 @pytest.mark.agent_processes  # tasks that outlive the controller
-def test_a_running_step_outlives_a_killed_controller_and_its_end_is_recorded(slurm):
+def test_a_running_step_and_its_srun_outlive_a_killed_controller(slurm):
     script = slurm.script("outlive.sh", "#!/bin/sh\n"
                           "srun sh -c 'sleep 2; echo step done'\necho srun exit $?\nsleep 4\n")
     job_id = slurm.sbatch("-o", "out.txt", script)
@@ -229,6 +229,7 @@ def test_a_running_step_outlives_a_killed_controller_and_its_end_is_recorded(slu
         assert file.read() == "step done\n"
     assert slurm.run("sacct", "-n", "-P", "-o", "JobID,State", "-j", f"{job_id}.0").stdout == \
         f"{job_id}.0|COMPLETED\n"
-    # srun was a client of the killed controller: it says so, and its step goes on.
-    assert slurm.read("out.txt") == (f"srun: error: corral at {slurm.instance.uri} closed the "
-                                     "connection\nsrun exit 1\n")
+    # srun, a client of the killed controller, waits for the next one and follows its step on.
+    assert slurm.read("out.txt") == (f"srun: lost the instance at {slurm.instance.uri}; waiting "
+                                     f"for it to come back to follow job {job_id} on\n"
+                                     "step done\nsrun exit 0\n")
