@@ -720,6 +720,7 @@ class Exec:
                 task_rank += 1
         return by_rank
 
+
 def _is_id(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

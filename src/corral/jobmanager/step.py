@@ -209,15 +209,16 @@ class Steps:
     def reattach(self, job):
         """``job`` was taken back at restart: so are its steps that had started and not
         ended (their tasks outlived the last controller), which then end as any other.
-        Their sruns went with the last controller: nobody is answered."""
+        Their step-create requests went with the last controller: a srun that follows its
+        step again reads the end from the eventlog."""
+        if not job.events_posted & self.manager.events.names.known_bit("step-start"):
+            return  # no step ever started: no eventlog to read (a restart takes back many)
         started, ended = {}, set()
         for event in self.manager.info.history(job):
             if event["name"] == "step-start":
                 started[event["context"]["step"]] = event
             elif event["name"] == "step-finish":
                 ended.add(event["context"]["step"])
-        if not started:
-            return
         steps = self.jobs[job.id] = _JobSteps()
         steps.next = max(started) + 1
         for step_id, event in started.items():
