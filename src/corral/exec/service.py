@@ -438,9 +438,11 @@ class Exec:
         held = set(jobs) | {tuple(step) for step in steps}
         taken_back = self.reattached.pop(rank, set())
         lost = taken_back - held
-        if taken_back:
-            log.info("exec: rank %d holds %d of the %d jobs and steps taken back there", rank,
-                     len(taken_back) - len(lost), len(taken_back))
+        steps_back = {key for key in taken_back if isinstance(key, tuple)}
+        for what, back in (("jobs", taken_back - steps_back), ("steps", steps_back)):
+            if back:
+                log.info("exec: rank %d holds %d of the %d %s taken back there", rank,
+                         len(back - lost), len(back), what)
         for key in sorted(lost, key=_held_order):
             if isinstance(key, tuple):
                 self._step_rank_lost(self.steps.get(key), rank, msg["note"])
