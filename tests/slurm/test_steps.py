@@ -233,3 +233,21 @@ def test_a_running_step_and_its_srun_outlive_a_killed_controller(slurm):
     assert slurm.read("out.txt") == (f"srun: lost the instance at {slurm.instance.uri}; waiting "
                                      f"for it to come back to follow job {job_id} on\n"
                                      "step done\nsrun exit 0\n")
+
+
+@pytest.mark.agent_processes
+def test_a_step_taken_back_ends_killed_when_its_agent_came_back_without_it(slurm):
+    script = slurm.script("lost.sh", "#!/bin/sh\nsrun sleep 30\n")
+    job_id = slurm.sbatch("-o", "/dev/null", script)
+    until(lambda: _steps(slurm, job_id), timeout=30)
+    slurm.instance.kill()
+    slurm.instance.stop_agents()  # they kill their tasks, the step's with the job's
+    slurm.instance.start()
+    with slurm.instance.client() as client:
+        finish = wait(client, job_id, "step-finish", timeout=30)
+    context = finish["context"]
+    assert (context["step"], context["status"]) == (0, signal.SIGKILL)
+    assert context["note"].endswith(" restarted")  # the agent of node NAME (rank 0) restarted
+    assert slurm.run("sacct", "-n", "-P", "-o", "JobID,State", "-j", f"{job_id}.0").stdout == \
+        f"{job_id}.0|CANCELLED\n"
+    slurm.run("scancel", job_id)  # its node failed under it: it was requeued

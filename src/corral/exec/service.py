@@ -728,8 +728,9 @@ def _is_id(value) -> bool:
 
 
 def _held_order(key) -> tuple:
-    """Jobs and ``(job, step)`` keys in one order: by job, the job's own tasks first."""
-    return (key, -1) if isinstance(key, int) else key
+    """Jobs and ``(job, step)`` keys in one order: by job, its steps before its own tasks,
+    whose end ends the steps still running (the steps lost first keep the note saying how)."""
+    return (key, 1, 0) if isinstance(key, int) else (key[0], 0, key[1])
 
 
 def _task_0_rank(tasks_by_rank: dict) -> int:
