@@ -327,6 +327,39 @@ def test_guest_job_runs_in_its_cwd(guest_instance):
     assert text == f"{home}\n{guest_user().pw_uid}\n"
 
 
+def _status_fields(text: str, names) -> dict:
+    """The ``/proc/PID/status`` fields ``names`` of ``text``, each as a list of words."""
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return {name: fields[name].split() for name in names}
+
+
+def test_guest_task_has_the_guests_ids_no_capability_and_only_its_three_descriptors(
+        guest_instance):
+    """A task starts as its user for good: real, effective, saved and filesystem ids and
+    groups the user's (root is not left as a saved uid a task could take back), no
+    capability, and no descriptor of the agent's beyond stdin, stdout and stderr; and the
+    agent has root's rights again for the next job, its owner's."""
+    inst = guest_instance()
+    user = guest_user()
+    job_id = guest_submit(inst, command=["sh", "-c", "cat /proc/self/status; echo fds:; "
+                                                     "ls /proc/self/fd"], cwd="/tmp")
+    inst.wait_inactive(job_id)
+    text = guest_attach(inst, job_id)
+    fields = _status_fields(text, ("Uid", "Gid", "Groups", "CapPrm", "CapEff"))
+    assert fields["Uid"] == [str(user.pw_uid)] * 4
+    assert fields["Gid"] == [str(user.pw_gid)] * 4
+    assert sorted(map(int, fields["Groups"])) == sorted(
+        set(os.getgrouplist(user.pw_name, user.pw_gid)))
+    assert int(fields["CapPrm"][0], 16) == 0 and int(fields["CapEff"][0], 16) == 0
+    # ls lists 0, 1, 2 and the descriptor of the directory it reads.
+    assert text.split("fds:\n")[1].split() == ["0", "1", "2", "3"]
+    with inst.client() as client:
+        owner_job = client.submit(jobspec.build(["sh", "-c", "id -u; id -g"]))
+        client.wait_event(owner_job, "clean", 30)
+        owner_text = "".join(data for _stream, data in client.output(owner_job))
+    assert owner_text == f"{os.getuid()}\n{os.getgid()}\n"
+
+
 # --- a temporary instance that admits guests ------------------------------------------------
 
 
