@@ -158,8 +158,7 @@ class Instance:
                 config, listen, self.key_dir, self.pool, self.scheduler, credential_key,
                 on_message, on_node_failed, self.store.after_commit, self.broker)
             channels = self.remote_nodes.channels
-        elif self.agent_processes and agents_as_processes(self.temporary_state_dir,
-                                                          prep_settings):
+        elif self.agent_processes and agents_as_processes(self.temporary_state_dir):
             self.local_agents, self.remote_nodes = _local_agents(
                 config, self.state_dir, self.pool, self.scheduler, credential_key, on_message,
                 on_node_failed, self.store.after_commit, self._local_agent_died)
@@ -362,15 +361,13 @@ class Instance:
             self.exit_code = 1
 
 
-def agents_as_processes(temporary_state_dir: bool, prep_settings) -> bool:
+def agents_as_processes(temporary_state_dir: bool) -> bool:
     """Whether the nodes of an instance without ``[agents] listen`` are served by agent
     processes of their own (`corral.agent.local`) rather than inside the controller: for a
-    persistent instance, so that its jobs outlive the controller, unless PrEp node hooks are
-    configured (an agent process does not run them yet).  A throw-away instance keeps its
-    agents in its own process: its jobs end with it anyway, and it starts sooner."""
-    node_hooks = (prep_settings.prolog or prep_settings.epilog
-                  or set(prep_settings.plugins) - set(prep_config.DEFAULT_PLUGINS))
-    return not temporary_state_dir and not node_hooks
+    persistent instance, so that its jobs outlive the controller (its PrEp node hooks run
+    there too: each agent reads the instance's configuration).  A throw-away instance keeps
+    its agents in its own process: its jobs end with it anyway, and it starts sooner."""
+    return not temporary_state_dir
 
 
 def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_message,
@@ -423,7 +420,8 @@ def _serve_metrics(instance, address):
 def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message,
                   on_node_failed, after_commit, on_agent_exit):
     """This machine's nodes served by agent processes the controller supervises, over
-    ``ipc://`` in the state directory: ``(LocalAgents, RemoteNodes)``."""
+    ``ipc://`` in the state directory, each reading the instance's configuration file for
+    its PrEp node hooks: ``(LocalAgents, RemoteNodes)``."""
     from .agent.daemon import REATTACH_TIMEOUT
     from .agent.local import LocalAgents
     from .agent.nodes import RemoteNodes
@@ -434,8 +432,9 @@ def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message
     reattach_timeout = config.get_duration("agents.reattach-timeout", REATTACH_TIMEOUT)
     if reattach_timeout <= 0:
         raise config.error("agents.reattach-timeout", "must be a positive duration")
+    config_path = os.path.abspath(config.path) if config.path is not None else None
     agents = LocalAgents(state_dir, [node.name for node in pool.nodes], settings,
-                         reattach_timeout, on_agent_exit)
+                         reattach_timeout, config_path, on_agent_exit)
     try:
         agents.prepare_keys()
         nodes = RemoteNodes(agents.endpoint, agents.key_dir, settings, pool, scheduler,

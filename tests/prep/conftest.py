@@ -99,12 +99,17 @@ def deliveries():
 ON_BOTH_PLACEMENTS = frozenset({"test_prep_prolog.py", "test_prep_epilog.py",
                                 "test_prep_hook_environments.py", "test_prep_examples.py",
                                 "test_prep_plugins.py", "test_prep_timeouts.py"})
+#: Those run a third time with the agent processes of a persistent instance on this machine,
+#: which read the instance's configuration for their node hooks.
+ON_AGENT_PROCESSES = frozenset({"test_prep_prolog.py", "test_prep_epilog.py",
+                                "test_prep_hook_environments.py"})
 
 
 def pytest_generate_tests(metafunc):
-    if ("make_instance" in metafunc.fixturenames
-            and metafunc.definition.path.name in ON_BOTH_PLACEMENTS):
-        metafunc.parametrize("placement", ["local", "agents"], indirect=True)
+    name = metafunc.definition.path.name
+    if "make_instance" in metafunc.fixturenames and name in ON_BOTH_PLACEMENTS:
+        placements = ["local", "agents"] + (["processes"] if name in ON_AGENT_PROCESSES else [])
+        metafunc.parametrize("placement", placements, indirect=True)
 
 # The helpers of these suites (`prep_helpers`) made importable, as pytest runs with
 # ``--import-mode=importlib``.
