@@ -108,7 +108,9 @@ def resume_jobs(manager, jobs: list[Job]):
                 job.priority = -1
                 events.post(job, "restart")
             elif job.state == State.RUN:
-                if not manager.start.reattach(job):
+                # A job whose prolog was still open never had a start request sent: there
+                # are no tasks to take back, even where they outlive the controller.
+                if job.perilog_active or not manager.start.reattach(job):
                     manager.raise_exception(job, "exec", 0, LOST_NOTE, manager.owner_uid)
             else:
                 events.action(job)
