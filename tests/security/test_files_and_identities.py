@@ -360,6 +360,40 @@ def test_guest_task_has_the_guests_ids_no_capability_and_only_its_three_descript
     assert owner_text == f"{os.getuid()}\n{os.getgid()}\n"
 
 
+def test_guest_command_is_looked_up_in_the_jobs_path_as_the_guest(guest_instance):
+    """As execvp does for the user: a program in a directory the guest may not search is
+    passed over for the next of the job's PATH (were none found, the start would fail with
+    EACCES, as execvp's), and a program found nowhere fails the start with one line that
+    names it."""
+    inst = guest_instance()
+    top = tempfile.mkdtemp(prefix="corral-path-", dir="/tmp")
+    try:
+        os.chmod(top, 0o755)
+        private, public = os.path.join(top, "private"), os.path.join(top, "public")
+        for directory, words in ((private, "private"), (public, "public")):
+            os.mkdir(directory, 0o755)
+            probe = os.path.join(directory, "corral-probe")
+            with open(probe, "w") as file:
+                file.write(f"#!/bin/sh\necho {words}\n")
+            os.chmod(probe, 0o755)
+        os.chmod(private, 0o700)
+        path = f"{private}:{public}:/usr/bin:/bin"
+        found = guest_submit(inst, command=["corral-probe"], cwd="/tmp",
+                             environment={"PATH": path})
+        missing = guest_submit(inst, command=["corral-no-such-program"], cwd="/tmp",
+                               environment={"PATH": f"{public}:/usr/bin:/bin"})
+        inst.wait_inactive(found)
+        inst.wait_inactive(missing)
+        text = guest_attach(inst, found)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    assert text == "public\n"
+    with inst.client() as client:
+        note = next(event["context"]["note"] for event in client.eventlog(missing)
+                    if event["name"] == "exception")
+    assert note.endswith("start failed: corral-no-such-program: No such file or directory")
+
+
 # --- a temporary instance that admits guests ------------------------------------------------
 
 
