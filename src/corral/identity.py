@@ -21,12 +21,16 @@ import errno
 import os
 import platform
 import pwd
+import time
 
 #: ``setgroups``, ``setresuid`` and ``setresgid`` system call numbers (per thread, unlike
 #: glibc's wrappers).
 _CALLS = {"x86_64": (116, 117, 119), "aarch64": (159, 147, 149), "riscv64": (159, 147, 149),
           "loongarch64": (159, 147, 149)}
 _NO_ID = 0xFFFFFFFF  # an invalid id: setfsuid(-1) only answers the current one
+#: Seconds a user's ids and groups are used before they are looked up again.
+USER_CACHE_SECONDS = 60.0
+_users: dict[int, tuple[float, tuple]] = {}  # uid -> (until, identity)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.setfsuid.argtypes = _libc.setfsgid.argtypes = [ctypes.c_uint]
@@ -37,18 +41,28 @@ _setgroups_call, _setresuid_call, _setresgid_call = _CALLS.get(platform.machine(
 def of_user(userid: int):
     """``(uid, gid, groups)`` to act as ``userid``; None when that is the controller's own
     user, whose rights it already has.  Raises OSError when the controller, not being root,
-    cannot act as another user."""
+    cannot act as another user.
+
+    A user's entry and groups are looked up at most once per `USER_CACHE_SECONDS` (the
+    lookups cost more than starting a task; slurmd caches group lists too): a change to
+    ``/etc/group`` reaches new tasks within that time."""
     own_uid = os.geteuid()
     if userid == own_uid:
         return None
     if own_uid != 0:
         raise OSError(errno.EPERM, f"cannot act as uid {userid}: the controller does not run "
                                    "as root")
+    now = time.monotonic()
+    cached = _users.get(userid)
+    if cached is not None and cached[0] > now:
+        return cached[1]
     try:
         entry = pwd.getpwuid(userid)
     except KeyError:
         raise OSError(errno.ESRCH, f"uid {userid} is not a user of this machine") from None
-    return (userid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid))
+    identity = (userid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid))
+    _users[userid] = (now + USER_CACHE_SECONDS, identity)
+    return identity
 
 
 def open_as(identity, path: str, flags: int, mode: int = 0o600) -> int:
