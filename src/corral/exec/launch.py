@@ -31,6 +31,10 @@ _TRY_NEXT = (errno.ENOENT, errno.ENOTDIR, errno.EACCES)
 _EXIT_POLL_INTERVAL = 0.2
 
 _libc = ctypes.CDLL(None, use_errno=True)
+if not all(hasattr(_libc, name) for name in ("posix_spawn_file_actions_addfchdir_np",
+                                             "posix_spawn_file_actions_addclosefrom_np")):
+    raise ImportError("corral starts tasks with posix_spawn file actions that need glibc "
+                      "2.34 or newer")
 #: Room for glibc's ``posix_spawnattr_t`` (336 bytes), ``posix_spawn_file_actions_t`` (80)
 #: and ``sigset_t`` (128), with a margin.
 _OPAQUE_SIZE = 512
