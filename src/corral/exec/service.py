@@ -91,39 +91,42 @@ class EpilogWait:
 
 class Exec:
     def __init__(self, loop, respond, channels, output_dir, uri, key,
-                 kill_timeout=5.0, on_node_fail=None, tasks_outlive=False):
-        """``respond`` gets started/finished/released/exception; ``channels[rank]`` reaches
-        that rank's agent; ``key`` signs each start request (the agent checks it);
-        ``on_node_fail(job, note)`` ends a job whose node failed (default: a fatal
-        ``node-fail`` exception); ``tasks_outlive``: the agents keep running tasks when
-        this controller stops, so that the next one can `reattach` them."""
+                 kill_timeout=5.0, tasks_outlive=False, enforce_time_limits=True):
+        """``respond`` gets started/finished/released/exception, and ``node_failed`` for a
+        job whose node failed; ``channels[rank]`` reaches that rank's agent; ``key`` signs
+        each start request (the agent checks it); ``tasks_outlive``: the agents keep running
+        tasks when this controller stops, so that the next one can `reattach` them;
+        ``enforce_time_limits``: whether a job still running at its expiration gets a
+        ``timeout`` exception (the simulator replays traces whose jobs may outrun their
+        requested time)."""
         self.loop = loop
         self.tasks_outlive = tasks_outlive
         #: rank -> ids of jobs taken back at restart whose tasks there the rank's agent has
         #: not yet confirmed it holds.
         self.reattached: dict[int, set[int]] = {}
-        self.on_node_fail = on_node_fail or (
-            lambda job, note: self.respond.exception(job, "node-fail", note))
         self.key = key
         self.respond = respond
         self.channels = channels
         self.output_dir = output_dir
         self.uri = uri
         self.kill_timeout = kill_timeout
+        self.enforce_time_limits = enforce_time_limits
         self.jobs: dict[int, ExecJob] = {}
         self.steps: dict[tuple[int, int], ExecJob] = {}  # running job steps, by (job, step)
         self.prologs: dict[int, PrologWait] = {}
         self.epilogs: dict[int, EpilogWait] = {}
-        #: Whether every job that ran runs node epilogs, so ranks wait for them to go back.
-        self.node_epilogs = False
         #: Node hook calls as the agents timed them, by plugin and hook (for the metrics).
         self.node_hook_times = CallTimes()
-        #: Whether a job still running at its expiration gets a ``timeout`` exception (the
-        #: simulator replays traces whose jobs may outrun their requested time).
-        self.enforce_time_limits = True
-        #: ``PrologFlags=NoHold``: ``prologs_at_start(job) -> ({rank: request}, on_prolog)``
-        #: gives the node prologs that go out with the tasks (None: none).
+        self.node_epilogs = False
         self.prologs_at_start = None
+
+    def use_node_hooks(self, node_epilogs: bool, prologs_at_start=None):
+        """What the PrEp node hooks ask of every job from now on: ``node_epilogs``, whether
+        its ranks wait for their node epilogs to go back; ``prologs_at_start`` (with
+        ``PrologFlags=NoHold``), ``prologs_at_start(job) -> ({rank: request}, on_prolog)``,
+        the node prologs that go out with its tasks (None: none)."""
+        self.node_epilogs = node_epilogs
+        self.prologs_at_start = prologs_at_start
 
     # --- requests from the job manager ------------------------------------------------
 
@@ -452,7 +455,7 @@ class Exec:
 
     def node_failed(self, rank: int, note: str):
         """Rank ``rank``'s node is gone with its tasks: every job with tasks there is ended
-        by ``on_node_fail`` (``note`` names host and rank) and its tasks there count as
+        by the job manager (``note`` names host and rank) and its tasks there count as
         ended; node hooks there that never answered count as failed."""
         self.reattached.pop(rank, None)
         for record in list(self.jobs.values()):
@@ -474,7 +477,7 @@ class Exec:
         record.running.discard(rank)
         if not record.failed:
             record.failed = True
-            self.on_node_fail(record.job, note)
+            self.respond.node_failed(record.job, note)
         if not record.running and self.jobs.get(record.job.id) is record:
             self._finish(record, record.status)
 

@@ -16,9 +16,10 @@ log = logging.getLogger("corral.job-manager")
 
 
 class Alloc:
-    def __init__(self, manager, scheduler):
+    def __init__(self, manager, make_scheduler):
+        """``make_scheduler(answers)``: the scheduler, built to answer this object."""
         self.manager = manager
-        self.scheduler = scheduler
+        self.scheduler = make_scheduler(self)
 
     def enqueue(self, job):
         if job.alloc_pending or job.has_resources or job.priority <= 0 or job.alloc_bypass:

@@ -13,14 +13,20 @@ import logging
 from .. import idset
 from ..limits import shorten
 from ..states import State
+from . import requeue
 
 log = logging.getLogger("corral.job-manager")
 
+#: The reason of the requeue of a job whose node failed (Slurm's NODE_FAIL with JobRequeue).
+NODE_FAIL_REQUEUED = "node failure requeued"
+
 
 class Start:
-    def __init__(self, manager, exec_service):
+    def __init__(self, manager, make_exec):
+        """``make_exec(answers)``: the exec service, built to answer this object."""
         self.manager = manager
-        self.exec = exec_service
+        self.max_requeue = manager.config.get_int("agents.max-requeue", 5)
+        self.exec = make_exec(self)
 
     def send(self, job):
         if job.start_pending or job.started:
@@ -77,6 +83,20 @@ class Start:
         if final:
             job.start_pending = False
         self.manager.events.post(job, "release", {"ranks": idset.encode(ranks), "final": final})
+
+    def node_failed(self, job, note: str):
+        """End ``job``, whose node failed, with a fatal ``node-fail`` exception; requeue it
+        unless it was submitted with ``requeue = false`` or has been run ``[agents]
+        max-requeue`` times again already (Slurm's NODE_FAIL with ``JobRequeue``).  A job
+        already ending (cancelled, timed out) just ends."""
+        if job.state != State.RUN:
+            return
+        if job.request is not None and job.request.requeue and \
+                job.restart_count < self.max_requeue:
+            requeue.request(self.manager, job, NODE_FAIL_REQUEUED,
+                            exception=("node-fail", note))
+        else:
+            self.exception(job, "node-fail", note)
 
     def exception(self, job, type_, note):
         manager = self.manager

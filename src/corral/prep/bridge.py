@@ -131,16 +131,14 @@ class PrepBridge:
         """The ``.prep`` plugin is loaded: events are posted through ``p``, and exec learns
         which node hooks jobs run."""
         self.p = p
-        self.exec.node_epilogs = self.node_epilog
-        if self.nohold and self.node_prolog:
-            self.exec.prologs_at_start = self._prologs_at_start
+        at_start = self._prologs_at_start if self.nohold and self.node_prolog else None
+        self.exec.use_node_hooks(self.node_epilog, at_start)
 
     def detach(self):
         """The ``.prep`` plugin was removed: jobs that reach RUN from now on run no hook.
         Hooks already running finish as they would have; jobs waiting out a requeue delay
         are given their priority."""
-        self.exec.node_epilogs = False
-        self.exec.prologs_at_start = None
+        self.exec.use_node_hooks(False)
         if self._delay_timer is not None:
             self._delay_timer.stop()
             self._delay_timer = None
