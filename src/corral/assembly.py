@@ -65,7 +65,7 @@ class Assembly:
         self.prep = None
         if prep_host is not None:
             self.prep = PrepBridge(prep_host.settings, prep_host, credential_key, output_dir,
-                                   self.manager, self.exec, self.resources)
+                                   self.exec, self.resources)
             self.manager.jobtap.register_builtin(".prep", prep_bridge.plugin_init, self.prep)
 
     # --- the factories the job manager calls, in this order ---------------------------
@@ -109,7 +109,7 @@ class Assembly:
         manager.load_builtins()
         jobs = manager.restart()
         if self.prep is not None:
-            self.prep.restarted(jobs)
+            self.prep.restarted([job.id for job in jobs])
         self._load_config_plugins()
         for plugin in plugins:
             path, conf = (plugin, None) if isinstance(plugin, str) else plugin
