@@ -3,8 +3,8 @@ with its builtin and configured jobtap plugins, and exec with every job's execut
 
 The parts are the instance's own, built by the same `corral.assembly` (with the resource
 service: plugins ask it for the machine's size), less what a simulation has no use for: no
-socket is served (requests go through the broker's in-process `rpc`), no node
-agent runs (`nodes.SimulatedNode` answers the PrEp node hooks), no purge timer is started.
+socket is served (requests go through the broker's in-process `rpc`), no node agent runs
+(`nodes.SimulatedNode` answers the PrEp node hooks), no purge timer is started.
 PrEp plugins load only when named (``--prep`` or ``[prep] plugins``): an instance's default,
 ``prep/script``, runs scripts, and a simulation starts no process.  The store is a real SQLite
 store in a temporary directory (on tmpfs when the machine has one), removed at the end unless
