@@ -66,7 +66,7 @@ def reload_jobs(manager) -> list[Job]:
                 job.ranks = resource_set.ranks_of(R)
                 job.nodelist = resource_set.nodelist(R)
                 job.nnodes = len(job.ranks)
-                manager.scheduler.reserve(job, _released_since_alloc(events))
+                manager.alloc.reserve(job, _released_since_alloc(events))
             except Exception as exc:  # whatever R holds, the start goes on
                 _end_unrecoverable(manager, job, events,
                                    f"its resources cannot be given back to it ({exc})")

@@ -14,7 +14,6 @@ traceback: the job manager itself only logs such failures, as it must in product
 """
 
 import errno
-import functools
 import logging
 import os
 import shutil
@@ -23,7 +22,7 @@ import time
 
 from .. import config as config_module
 from .. import jobspec
-from ..agent.nodes import LOST, node_fail
+from ..agent.nodes import LOST
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER, ROLE_USER
 from ..instance import node_specs
@@ -101,9 +100,6 @@ class Kit:
                                    None, self.plugins, specs=self.specs,
                                    state_dir=self.state_dir)
             self._run(self.machine.store.flush())
-        # A failed node ends its jobs as the instance's node agents' loss does.
-        self.machine.exec.on_node_fail = functools.partial(
-            node_fail, self.machine.manager, self.config.get_int("agents.max-requeue", 5))
         self.check()
 
     def restart(self):
