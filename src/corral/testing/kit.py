@@ -32,6 +32,9 @@ from ..sim.machine import Machine
 
 #: Virtual time at which a kit starts (as the simulator's: an epoch that reads as set).
 EPOCH = 1_000_000_000.0
+#: Real seconds the kit waits for a PrEp controller hook's callbacks before it gives up on
+#: them and fails the test (a longer ``[prep]`` timeout is waited out, plus this).
+CALLBACK_PATIENCE = 30.0
 
 
 class PluginFailure(AssertionError):
@@ -67,6 +70,51 @@ class _PluginFailures(logging.Handler):
         self.failures.append(f"jobtap plugin {plugin} failed: {what}")
 
 
+class _KitMachine(Machine):
+    """The simulator's machine, but ``prep/script`` runs the site's scripts for real: a test
+    of them is what the kit is for."""
+
+    runs_scripts = True
+
+
+class _OwedCallbacks:
+    """The kit loop's `outside_work`: while a PrEp controller hook owes callbacks (each
+    ``prep/script`` controller script reports from a thread of its own, as any plugin's
+    asynchronous hook may), the virtual clock stands still and the loop waits for them in
+    real time.  Callbacks that do not come within the patience are given up on (the job
+    waits, as in an instance) and the test fails, naming the job."""
+
+    def __init__(self, kit):
+        self.kit = kit
+        self.given_up: set[int] = set()
+        self.state = None  # what was owed when the wait began, and when that was
+        self.since = 0.0
+
+    def __call__(self) -> float | None:
+        bridge = self.kit.machine.prep if self.kit.machine is not None else None
+        if bridge is None:
+            return None
+        owed = {job_id: units for pending in (bridge.prolog_units, bridge.epilog_units)
+                for job_id, units in pending.owed().items() if job_id not in self.given_up}
+        if not owed:
+            self.state = None
+            return None
+        settings = bridge.host.settings
+        patience = CALLBACK_PATIENCE + max(settings.prolog_timeout or 0,
+                                           settings.epilog_timeout or 0)
+        now = time.monotonic()
+        if owed != self.state:  # a callback came (or a hook began): the wait starts again
+            self.state, self.since = owed, now
+        left = self.since + patience - now
+        if left > 0:
+            return left
+        self.given_up.update(owed)
+        self.kit.failures.failures.append(
+            f"PrEp controller hooks sent no callback in {patience:g} s of real time: "
+            + ", ".join(f"job {job_id} is owed {units}" for job_id, units in owed.items()))
+        return None
+
+
 class Kit:
     """A job manager for one test.  ``config`` is TOML text (the instance configuration,
     ``[[resource.config]]`` included); without declared resources the machine is ``nodes``
@@ -88,6 +136,7 @@ class Kit:
         self.plugins = [(item, None) if isinstance(item, str) else tuple(item)
                         for item in plugins]
         self.loop = VirtualClockLoop(EPOCH)
+        self.loop.outside_work = _OwedCallbacks(self)
         self.failures = _PluginFailures()
         logging.getLogger("corral.jobtap").addHandler(self.failures)
         self.machine = None
@@ -97,9 +146,9 @@ class Kit:
 
     def _start(self):
         with patched_time(self.loop):
-            self.machine = Machine(self.loop, self.config, self.nodes, self.cores_per_node,
-                                   None, self.plugins, specs=self.specs,
-                                   state_dir=self.state_dir)
+            self.machine = _KitMachine(self.loop, self.config, self.nodes, self.cores_per_node,
+                                      None, self.plugins, specs=self.specs,
+                                      state_dir=self.state_dir)
             self._run(self.machine.store.flush())
         # A failed node ends its jobs as the instance's node agents' loss does.
         self.machine.exec.on_node_fail = functools.partial(
@@ -119,6 +168,7 @@ class Kit:
         moment = self.loop.time()
         self.loop.close()
         self.loop = VirtualClockLoop(moment)
+        self.loop.outside_work = _OwedCallbacks(self)
         self._start()
 
     def close(self):
