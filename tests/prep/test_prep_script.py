@@ -301,3 +301,18 @@ def test_a_prep_hook_that_never_reports_fails_the_kit_test_naming_the_job(
         kit.advance(10)
     kit.advance(60)
     assert kit.names(job_id)[-1] == "prolog-start"
+
+
+def test_a_node_without_scratch_is_drained_and_the_job_requeued_held(corral_kit, tmp_path):
+    """The site health check of docs/testing.md, as it shows it."""
+    prolog = tmp_path / "prolog"
+    prolog.write_text(f'#!/bin/sh\ntest -d {tmp_path}/scratch.$SLURMD_NODENAME\n')
+    prolog.chmod(0o755)
+    (tmp_path / "scratch.node0").mkdir()
+    kit = corral_kit(nodes=2, config=f'[prep]\nprolog = "{prolog}"\n')
+    job = kit.submit(run=600, nnodes=2)
+    assert kit.wait(job, "requeue")["context"]["reason"] == "launch failed requeued held"
+    nodes = {node["name"]: node for node in kit.rpc("resource.list")["nodes"]}
+    assert (nodes["node1"]["drained"], nodes["node1"]["reason"]) == (True, "Prolog error")
+    assert kit.events(job, "exception")[0]["context"]["note"] == "Prolog failure on node node1"
+    assert not nodes["node0"]["drained"]
