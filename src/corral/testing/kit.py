@@ -5,8 +5,11 @@ daemon.
 store, jobtap host and PrEp host with simulated nodes, execution simulated) driven one
 step at a time by a test: load a plugin with its settings, submit jobs (as the owner or as
 any user), let virtual time pass, read eventlogs and job listings, call services, fail a
-node, restart from the store.  Nothing sleeps, no process is started and no socket is
-opened, so a test of a plugin takes milliseconds.
+node, restart from the store.  Nothing sleeps, no task process is started and no socket is
+opened, so a test of a plugin takes milliseconds.  The processes it does start are the
+site's: ``prep/script`` runs the Prolog and Epilog scripts for real (a test of them is what
+the kit is for), and their results, like an asynchronous PrEp plugin's callbacks, land at
+the virtual moment their hook began (`_OwedCallbacks`).
 
 A plugin that raises (in a callback, a timer, a service, ``plugin_init``) or returns what a
 callback may not fails the test at the kit's next step, naming the plugin, with its
