@@ -120,17 +120,23 @@ def test_a_failing_prolog_always_ends_in_a_held_requeue_never_in_a_run(prep_inst
             wait(client, job_id)
 
 
-def test_nohold_on_prolog_fail_retries_and_max_batch_requeue_holds(prep_kit, make_script):
-    """T7 and MaxBatchRequeue: not held after the first launch failure, eligible again after
-    the requeue delay; the second failure reaches ``max-batch-requeue = 2``.  In the kit
-    (on an instance: `test_the_prolog_failure_rules_on_a_live_instance`)."""
+def _retried_prolog_failures(make_script) -> str:
+    """``[prep]`` with a prolog that always fails, retried without hold until the second
+    launch failure."""
     prolog = make_script("prolog", "exit 3\n")
-    kit = prep_kit(f"""
+    return f"""
         prolog = "{prolog}"
         nohold-on-prolog-fail = true
         max-batch-requeue = 2
         requeue-delay = "0.3s"
-    """)
+    """
+
+
+def test_nohold_on_prolog_fail_retries_and_max_batch_requeue_holds(prep_kit, make_script):
+    """T7 and MaxBatchRequeue: not held after the first launch failure, eligible again after
+    the requeue delay; the second failure reaches ``max-batch-requeue = 2``.  In the kit
+    (on an instance: `test_the_prolog_failure_rules_on_a_live_instance`)."""
+    kit = prep_kit(_retried_prolog_failures(make_script))
     job_id = kit.submit(nnodes=1)
     kit.advance(1)
     first, second = events(kit, job_id, "requeue")
@@ -213,13 +219,7 @@ def test_the_prolog_failure_rules_on_a_live_instance(prep_instance, make_script)
     """The rules the kit tests above, end to end once: a launch failure not held
     (``nohold-on-prolog-fail``) until ``max-batch-requeue``, and a job that may not be
     requeued killed."""
-    prolog = make_script("prolog", "exit 3\n")
-    instance = prep_instance(f"""
-        prolog = "{prolog}"
-        nohold-on-prolog-fail = true
-        max-batch-requeue = 2
-        requeue-delay = "0.1s"
-    """, test_size=2)
+    instance = prep_instance(_retried_prolog_failures(make_script), test_size=2)
     with instance.client() as client:
         job_id = submit(client, ["true"])
         until(lambda: len(events(client, job_id, "requeue")) == 2)

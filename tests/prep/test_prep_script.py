@@ -293,8 +293,10 @@ def test_a_prep_hook_that_never_reports_fails_the_kit_test_naming_the_job(
     in real time, then lets virtual time go on (the job waits in its prolog, as in an
     instance) and fails the test."""
     monkeypatch.setattr(kit_module, "CALLBACK_PATIENCE", 0.2)
-    plugin = pathlib.Path(__file__).parent / "plugins" / "silent.py"
-    kit = corral_kit(config=f'[prep]\nplugins = ["{plugin}"]\n')
+    monkeypatch.setenv("MISBEHAVE_REQUIRED", "1")
+    plugin = pathlib.Path(__file__).parent / "plugins" / "misbehave.py"
+    kit = corral_kit(config=f'[prep]\nplugins = ["{plugin}"]\n'
+                            'parameters = "misbehave.silent=1"\n')
     job_id = kit.submit()
     with pytest.raises(PluginFailure, match=f"PrEp controller hooks sent no callback in 0.2 s "
                                             f"of real time: job {job_id} is owed 1"):
