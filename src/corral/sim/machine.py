@@ -7,10 +7,9 @@ no use for: no socket is served (requests go through the broker's in-process `rp
 agent runs (`nodes.SimulatedNode` answers the PrEp node hooks), no purge timer is started.
 PrEp plugins load only when named (``--prep`` or ``[prep] plugins``): an instance's default,
 ``prep/script``, runs scripts, and a simulation starts no process (the plugin test kit's
-machine, `runs_scripts`, lets it run them).  The store is a real SQLite
-store in a temporary directory (on tmpfs when the machine has one), removed at the end unless
-it was given (the plugin test kit restarts on it); its commits run at once on the loop's
-thread (see `clock`).
+machine, `runs_scripts`, lets it run them).  The store is a real SQLite store in a temporary
+directory (on tmpfs when the machine has one), removed at the end unless it was given (the
+plugin test kit restarts on it); its commits run at once on the loop's thread (see `clock`).
 """
 
 import dataclasses
