@@ -157,8 +157,8 @@ def test_nohold_on_prolog_fail_retries_and_max_batch_requeue_holds(prep_kit, mak
 def test_a_job_that_may_not_be_requeued_is_killed_unless_forced(prep_kit, make_script, flags,
                                                                 result):
     """``requeue = false``: the prolog failure kills the job (``Prolog failure on node X``);
-    ``ForceRequeueOnFail`` requeues it anyway.  In the kit (killed on an instance:
-    `test_the_prolog_failure_rules_on_a_live_instance`)."""
+    ``ForceRequeueOnFail`` requeues it anyway.  In the kit (on an instance: killed in
+    `test_the_prolog_failure_rules_on_a_live_instance`, forced in test_prep_timeouts.py)."""
     prolog = make_script("prolog", "exit 1\n")
     kit = prep_kit(f'prolog = "{prolog}"\nflags = {flags!r}', nodes=1)
     job_id = kit.submit(setattr=["system.requeue=false"])
