@@ -12,6 +12,8 @@ import time
 import pytest
 from prep_helpers import contexts, dmesg, drained, names, submit, wait
 
+from corral.testing import PluginFailure
+
 PLUGINS = pathlib.Path(__file__).resolve().parent / "plugins"
 
 
@@ -293,3 +295,20 @@ def test_removing_the_prep_builtin_stops_prep_for_new_jobs_only(prep_instance, m
         wait(client, last)
         assert "epilog-finish" in names(client, last)
     assert (tmp_path / "epilogs").read_text().split() == [str(first), str(last)]
+
+
+def test_in_the_kit_a_prep_plugin_that_raises_fails_the_test_naming_it(prep_kit):
+    """The hook is still a failed hook (the node is drained, the job requeued held), and
+    the test fails at the kit's next step, with the plugin's traceback."""
+    plugin = PLUGINS / "misbehave.py"
+    kit = prep_kit(f"""
+        plugins = ["{plugin}"]
+        parameters = "misbehave.raise=prolog"
+    """, nodes=1)
+    with pytest.raises(PluginFailure) as caught:
+        kit.wait(kit.submit(), "requeue")
+    message = str(caught.value)
+    assert message.startswith(f"PrEp plugin {plugin} failed: prep_p_prolog(job 1) raised "
+                              "RuntimeError: prolog broke on purpose\nTraceback")
+    assert drained(kit) == {"node0": "Prolog error"}
+    kit.advance(1)  # reported once

@@ -11,15 +11,17 @@ site's: ``prep/script`` runs the Prolog and Epilog scripts for real (a test of t
 the kit is for), and their results, like an asynchronous PrEp plugin's callbacks, land at
 the virtual moment their hook began (`_OwedCallbacks`).
 
-A plugin that raises (in a callback, a timer, a service, ``plugin_init``) or returns what a
-callback may not fails the test at the kit's next step, naming the plugin, with its
-traceback: the job manager itself only logs such failures, as it must in production.
+A plugin that raises (in a callback, a timer, a service, ``plugin_init``, a PrEp hook) or
+returns what a callback or hook may not fails the test at the kit's next step, naming the
+plugin, with its traceback: the job manager itself only logs such failures, as it must in
+production.
 """
 
 import errno
 import functools
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -53,24 +55,48 @@ class RPCFailure(Exception):
         self.strerror = text
 
 
+#: What the PrEp host logs when a plugin's function fails: it raised, or returned what it may
+#: not (``prep: NAME: HOOK(job N) raised ...``, ``... returned ..., expected ...``).
+_PREP_FAILURE = re.compile(
+    r"prep: (?P<plugin>.+?): (?P<what>\S+(\(job \d+\))? (raised|returned .*, expected) .*)",
+    re.DOTALL)
+#: The loggers whose records `_PluginFailures` reads.
+_PLUGIN_LOGGERS = ("corral.jobtap", "corral.prep")
+
+
 class _PluginFailures(logging.Handler):
-    """Collects what the jobtap host logs when a plugin fails: records with a traceback, or
-    a callback's wrong return value, from the ``corral.jobtap`` loggers."""
+    """Collects what the jobtap and PrEp hosts log when a plugin fails: from ``corral.jobtap``
+    the records with a traceback, or a callback's wrong return value; from ``corral.prep``
+    a hook that raised or returned what it may not."""
 
     def __init__(self):
         super().__init__(logging.ERROR)
         self.failures: list[str] = []
 
     def emit(self, record):
-        if not record.name.startswith("corral.jobtap"):
-            return
         message = record.getMessage()
-        if record.exc_info is None and "expected an int or None" not in message:
-            return
-        plugin, _, what = message.removeprefix("jobtap: ").partition(": ")
+        if record.name.startswith("corral.jobtap"):
+            if record.exc_info is None and "expected an int or None" not in message:
+                return
+            plugin, _, what = message.removeprefix("jobtap: ").partition(": ")
+            kind = "jobtap"
+        else:
+            matched = _PREP_FAILURE.fullmatch(message) if record.name == "corral.prep" else None
+            if matched is None:
+                return
+            plugin, what = matched["plugin"], matched["what"]
+            kind = "PrEp"
         if record.exc_info is not None:
             what += "\n" + logging.Formatter().formatException(record.exc_info)
-        self.failures.append(f"jobtap plugin {plugin} failed: {what}")
+        self.failures.append(f"{kind} plugin {plugin} failed: {what}")
+
+    def attach(self):
+        for name in _PLUGIN_LOGGERS:
+            logging.getLogger(name).addHandler(self)
+
+    def detach(self):
+        for name in _PLUGIN_LOGGERS:
+            logging.getLogger(name).removeHandler(self)
 
 
 class _KitMachine(Machine):
@@ -141,7 +167,7 @@ class Kit:
         self.loop = VirtualClockLoop(EPOCH)
         self.loop.outside_work = _OwedCallbacks(self)
         self.failures = _PluginFailures()
-        logging.getLogger("corral.jobtap").addHandler(self.failures)
+        self.failures.attach()
         self.machine = None
         self._start()
 
@@ -175,7 +201,7 @@ class Kit:
         self._start()
 
     def close(self):
-        logging.getLogger("corral.jobtap").removeHandler(self.failures)
+        self.failures.detach()
         if self.machine is not None:
             self.machine.close()
             self.machine = None
