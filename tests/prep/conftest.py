@@ -128,3 +128,15 @@ def prep_instance(make_instance, tmp_path):
         return make_instance(test_size=test_size, config=config, env=env)
 
     return make
+
+
+@pytest.fixture
+def prep_kit(corral_kit):  # noqa: F811 (the fixture imported above)
+    """``prep_kit(prep_toml, nodes=3)``: the plugin test kit with ``[prep]`` configured as
+    `prep_instance` configures it: the hooks' scripts run for real, the jobs' runs are
+    simulated, on a virtual clock (conformance rules that need no task process)."""
+
+    def make(prep_toml: str = "", nodes: int = 3):
+        return corral_kit(nodes=nodes, config="[prep]\n" + textwrap.dedent(prep_toml))
+
+    return make

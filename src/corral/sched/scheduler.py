@@ -23,8 +23,9 @@ import logging
 import time
 
 from .. import resource_set
+from ..jobspec.requires import describe
 from ..timings import Timings
-from .constraints import ConstraintError, RankMasks
+from .constraints import ConstraintError, RankMasks, nodes_described
 from .policies import QueuePolicies
 from .profile import Profile
 from .queue import PendingQueue
@@ -94,6 +95,32 @@ class Scheduler:
         if self.pool.feasible(request, mask):
             return None
         return self._why_unsatisfiable(request, mask)
+
+    def constraint_refusal(self, request) -> str | None:
+        """Why no node could ever run ``request`` by its constraints (they match none of the
+        nodes, or none of its queues' nodes, or they are not RFC 31), in one sentence saying
+        what was asked and what exists; None when some node matches or it has none.  For
+        submit: such a job is refused before it exists."""
+        if not request.constraints:
+            return None
+        try:
+            mask = self._mask(request)
+        except ConstraintError as exc:
+            return str(exc)
+        if mask != 0:
+            return None
+        asked = f"constraint '{describe(request.constraints)}'"
+        nodes = self.pool.nodes
+        matched = self.rank_masks.of(request.constraints)
+        if not matched:
+            return (f"{asked} matches no node; the nodes are "
+                    f"{nodes_described(nodes, self.rank_masks.every)}")
+        queues = request.queues or (request.queue,)
+        owned = 0
+        for queue in queues:
+            owned |= self.queue_masks.get(queue, 0)
+        return (f"{asked} matches none of the nodes of queue {','.join(queues)}, "
+                f"{nodes_described(nodes, owned)}; it matches {nodes_described(nodes, matched)}")
 
     def _why_unsatisfiable(self, request, mask) -> str:
         if mask is not None and self.pool.feasible(request):

@@ -6,10 +6,10 @@ service: plugins ask it for the machine's size), less what a simulation has no u
 socket is served (requests go through the broker's in-process `rpc`), no node agent runs
 (`nodes.SimulatedNode` answers the PrEp node hooks), no purge timer is started.
 PrEp plugins load only when named (``--prep`` or ``[prep] plugins``): an instance's default,
-``prep/script``, runs scripts, and a simulation starts no process.  The store is a real SQLite
-store in a temporary directory (on tmpfs when the machine has one), removed at the end unless
-it was given (the plugin test kit restarts on it); its commits run at once on the loop's
-thread (see `clock`).
+``prep/script``, runs scripts, and a simulation starts no process (the plugin test kit's
+machine, `runs_scripts`, lets it run them).  The store is a real SQLite store in a temporary
+directory (on tmpfs when the machine has one), removed at the end unless it was given (the
+plugin test kit restarts on it); its commits run at once on the loop's thread (see `clock`).
 """
 
 import dataclasses
@@ -33,6 +33,9 @@ class SimulationError(Exception):
 
 
 class Machine:
+    #: Whether ``prep/script`` may run the site's scripts for real (the plugin test kit's).
+    runs_scripts = False
+
     def __init__(self, loop, config, nodes: int, cores_per_node: int, policy: str | None,
                  jobtap=(), kill_at_limit=False, prep=(), specs=None, state_dir=None):
         """``prep`` names PrEp plugins (else ``[prep] plugins``); ``specs`` (NodeSpecs)
@@ -82,8 +85,10 @@ class Machine:
         if names:
             settings = dataclasses.replace(settings, plugins=tuple(names))
         elif config.get("prep.plugins") is None:
-            return None
-        if "prep/script" in settings.plugins:
+            # Where scripts may run, a [prep] table means prep/script, as in an instance.
+            if not (self.runs_scripts and config.get("prep")):
+                return None
+        if "prep/script" in settings.plugins and not self.runs_scripts:
             raise SimulationError("prep/script runs scripts, and a simulation starts no "
                                   "process: name PrEp plugins written in Python")
         if "NoHold" in settings.flags:
