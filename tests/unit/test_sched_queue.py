@@ -1,12 +1,11 @@
 """The pending queue keeps allocation order (priority, then id) through any reordering."""
 
+from corral.sched import AllocRequest
 from corral.sched.queue import PendingQueue
 
 
-class FakeJob:
-    def __init__(self, job_id, priority):
-        self.id = job_id
-        self.priority = priority
+def FakeJob(job_id, priority):
+    return AllocRequest(job_id, 0, None, priority, None)
 
 
 def test_order_is_priority_descending_then_id():
@@ -25,8 +24,7 @@ def test_reorder_back_and_forth_to_the_same_priority():
     queue.push(job)
     queue.push(other)
     for priority in (16, 18, 16, 18, 16):
-        job.priority = priority
-        queue.reorder(job)
+        queue.reorder(job.id, priority)
     assert queue.jobs() == [other, job]
     assert [queue.pop().id, queue.pop().id] == [8, 7]
     assert len(queue) == 0
@@ -37,9 +35,10 @@ def test_resort_reads_new_priorities_and_removed_jobs_stay_out():
     jobs = [FakeJob(i, 10) for i in range(1, 6)]
     for job in jobs:
         queue.push(job)
-    queue.remove(jobs[0])
-    jobs[4].priority = 30
-    jobs[2].priority = 20
+    queue.remove(jobs[0].id)
+    queue.set_priority(5, 30)
+    queue.set_priority(3, 20)
+    queue.set_priority(1, 40)  # removed: nothing to change
     queue.resort()
     assert [job.id for job in queue.jobs()] == [5, 3, 2, 4]
-    assert jobs[0] not in queue
+    assert len(queue) == 4

@@ -26,6 +26,7 @@ from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
 from ..limits import shorten
 from ..states import State
+from .start import start_request
 
 log = logging.getLogger("corral.job-manager")
 
@@ -231,7 +232,8 @@ class Steps:
             step.tasks = {int(rank): [{"cores": idset.decode(cores), "gpus": idset.decode(gpus)}]
                           for rank, (cores, gpus) in context["held"].items()}
             steps.running[step_id] = step
-            self.manager.start.exec.reattach_step(job, step_id, sorted(step.tasks))
+            self.manager.start.exec.reattach_step(start_request(job), step_id,
+                                                  sorted(step.tasks))
 
     def _try_start(self, steps: _JobSteps, step: _Step) -> bool:
         request, job = step.request, step.job
@@ -256,7 +258,7 @@ class Steps:
             "held": _held(tasks)})
         step.msg.respond({"step": step.id, "nodelist": nodelist})
         try:
-            self.manager.start.exec.start_step(job, step.id, tasks, dict(
+            self.manager.start.exec.start_step(start_request(job), step.id, tasks, dict(
                 request, env=env, stdout=stdout, stderr=stderr, kept=output.KEPT_BOTH))
         except Exception as exc:  # the request's own data could not be sent: it alone fails
             log.exception("job %d: step %d: start failed", job.id, step.id)
@@ -347,7 +349,7 @@ class Steps:
         if waiting is not None:
             steps.waiting.remove(waiting)
             waiting.msg.respond_error(errno.EINTR, f"step {job.id}.{step_id} cancelled")
-        elif self.manager.start is None or not self.manager.start.exec.kill_step(
+        elif not self.manager.start.exec.kill_step(
                 job.id, step_id, signum):
             raise RequestError(errno.ENOENT, f"step {job.id}.{step_id} is not running")
         msg.respond({})

@@ -1,10 +1,11 @@
-"""Pending allocation requests, ordered by priority (highest first), then job id.
+"""Pending allocation requests (`AllocRequest`), ordered by priority (highest first), then job
+id.
 
 A heap with lazy deletion: cancelling or reprioritizing a request marks its heap entry dead
 and, for a new priority, pushes a fresh one, so every operation is O(log n) and re-sorting
 everything at once (reprioritize-all) is one heapify.  Entries are ``[-priority, id, serial,
-job]``: the serial is unique, so a dead entry and a live one for the same job and priority
-never get as far as comparing their job slots.
+request]``: the serial is unique, so a dead entry and a live one for the same job and priority
+never get as far as comparing their request slots.
 """
 
 import bisect
@@ -26,28 +27,32 @@ class PendingQueue:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __contains__(self, job) -> bool:
-        return job.id in self._entries
-
-    def job(self, job_id: int):
-        """The queued job with this id."""
-        return self._entries[job_id][3]
-
     def push(self, job):
         entry = [-job.priority, job.id, next(self._serial), job]
         self._entries[job.id] = entry
         heapq.heappush(self._heap, entry)
 
-    def remove(self, job) -> bool:
-        entry = self._entries.pop(job.id, None)
+    def remove(self, job_id: int) -> bool:
+        entry = self._entries.pop(job_id, None)
         if entry is None:
             return False
         entry[3] = None
         return True
 
-    def reorder(self, job):
-        if self.remove(job):
+    def reorder(self, job_id: int, priority: int):
+        """The request of ``job_id`` waits with ``priority`` from now on."""
+        entry = self._entries.get(job_id)
+        if entry is not None:
+            job = entry[3]
+            self.remove(job_id)
+            job.priority = priority
             self.push(job)
+
+    def set_priority(self, job_id: int, priority: int):
+        """A new priority for the request of ``job_id``, in effect at the next `resort`."""
+        entry = self._entries.get(job_id)
+        if entry is not None:
+            entry[3].priority = priority
 
     def peek(self):
         heap = self._heap

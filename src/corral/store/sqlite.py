@@ -174,7 +174,11 @@ class Store:
     open, and later reads on the same connection would never see newer commits.
     """
 
-    def __init__(self, path: str, loop: asyncio.AbstractEventLoop | None = None):
+    def __init__(self, path: str, loop: asyncio.AbstractEventLoop | None = None, *,
+                 on_committed=None, on_failure=None):
+        """``on_committed(events)`` gets the ``(job, seq, event)`` of each committed batch (the
+        job manager's watchers); ``on_failure(exc)`` is told of a commit that can never
+        succeed (the instance stops)."""
         self.path = path
         self.loop = loop
         try:
@@ -189,8 +193,8 @@ class Store:
         self._scheduled = False
         self._idle = threading.Event()
         self._idle.set()
-        self.on_committed = None  # callback(batch.committed_events) set by the job manager
-        self.on_failure = None  # callback(exc) set by the instance: a failed commit stops it
+        self.on_committed = on_committed
+        self.on_failure = on_failure
         self.failed: Exception | None = None
         self._vacuum_requested = False
         self._vacuum_timer = None
