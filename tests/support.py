@@ -173,14 +173,17 @@ def guest_holding(call):
 
 
 class Terminal:
-    """A command run on a pseudo-terminal of its own, as a user at a shell runs it."""
+    """A command run on a pseudo-terminal of its own, as a user at a shell runs it; with
+    ``instance`` None, with no ``CORRAL_URI`` (``corral start``)."""
 
     def __init__(self, instance, *args):
+        env = instance.env() if instance is not None else {
+            key: value for key, value in os.environ.items() if key != "CORRAL_URI"}
         pid, fd = pty.fork()
         if pid == 0:
             try:
                 os.execve(sys.executable, [sys.executable, "-m", "corral", *map(str, args)],
-                          instance.env())
+                          env)
             finally:
                 os._exit(127)
         self.pid, self.fd = pid, fd

@@ -18,7 +18,7 @@ import socket
 import tempfile
 
 from . import config as config_module
-from . import state_directory
+from . import initial_program, state_directory
 from .assembly import Assembly
 from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
@@ -400,33 +400,22 @@ def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message
 
 
 async def serve(instance: Instance, command: list[str] | None, ready=None) -> int:
-    """Run an instance until a signal (or until ``command`` exits); return the exit code.
-    ``ready``: a coroutine function awaited once it serves (agents to bootstrap, a line to
-    print)."""
+    """Run an instance until a signal (or until ``command`` exits, `initial_program`);
+    return the exit code.  ``ready``: a coroutine function awaited once it serves (agents to
+    bootstrap, a line to print)."""
     await instance.start()
     if ready is not None:
         await ready()
-    instance.watchdog.handle_termination((signal.SIGTERM, signal.SIGINT),
-                                         instance.request_stop)
     exit_code = 0
     if command:
-        env = dict(os.environ, CORRAL_URI=instance.uri)
         try:
-            process = await asyncio.create_subprocess_exec(*command, env=env)
+            exit_code = await initial_program.run(instance, command)
         except OSError as exc:
             await instance.stop()
             raise StartupError(f"{command[0]}: {exc.strerror}") from None
-        waiter = asyncio.ensure_future(process.wait())
-        await asyncio.wait([waiter, instance.stopped], return_when=asyncio.FIRST_COMPLETED)
-        if waiter.done():
-            exit_code = waiter.result()
-            if exit_code < 0:
-                exit_code = 128 - exit_code
-        else:
-            process.terminate()
-            exit_code = 128 + signal.SIGTERM
-            await waiter
     else:
+        instance.watchdog.handle_termination(initial_program.TERMINATION,
+                                             lambda _signum: instance.request_stop())
         await instance.stopped
     await instance.stop()
     return exit_code or instance.exit_code

@@ -10,11 +10,12 @@ its stack, so the callbacks themselves pay nothing):
   counts it as a failed callback, as for any exception (``-1`` for jobtap, ``ERROR`` for PrEp).
 * An event loop that has not turned for that long for any other reason is logged with where
   it is.
-* SIGTERM or SIGINT asks the loop to stop; a callback stuck at that moment is interrupted at
-  once.  If the loop still has not turned `TERMINATION_GRACE` seconds later (the callback
-  ignores the interruption, or is stuck in C code), the watchdog stops the instance itself:
-  it commits what the store has queued, kills every task and hook script, and exits with
-  status 1.
+* SIGTERM or SIGINT asks the loop to stop (or to hand the signal to the command of
+  ``corral start -- CMD``, `corral.initial_program`); a callback stuck at that moment is
+  interrupted at once.  If the loop still has not turned `TERMINATION_GRACE` seconds later
+  (the callback ignores the interruption, or is stuck in C code), the watchdog stops the
+  instance itself: it commits what the store has queued, kills every task and hook script,
+  and exits with status 1.
 
 Flux and Slurm have no such guard: a jobtap plugin or a synchronous PrEp hook that hangs hangs
 the job manager or slurmctld with it.
@@ -96,9 +97,10 @@ class Watchdog:
                                         daemon=True)
         self._thread.start()
 
-    def handle_termination(self, signals, request_stop):
-        """Let ``signals`` call ``request_stop`` on the loop, even while the loop is stuck."""
-        self._on_termination = request_stop
+    def handle_termination(self, signals, on_signal):
+        """Let ``signals`` call ``on_signal(signum)`` on the loop, even while the loop is
+        stuck."""
+        self._on_termination = on_signal
         for signum in signals:
             self._saved_handlers[signum] = signal.signal(signum, self._termination_signal)
 
@@ -124,7 +126,7 @@ class Watchdog:
             self._termination_at = time.monotonic()
         log.info("watchdog: %s received; stopping", signal.Signals(signum).name)
         if self._on_termination is not None:
-            self.loop.call_soon_threadsafe(self._on_termination)
+            self.loop.call_soon_threadsafe(self._on_termination, signum)
         callback = self._callback
         if callback is not None and time.monotonic() - self._callback_since > INTERVAL * 2:
             self._raise_in(frame, callback[0], f"interrupted: the instance is stopping "

@@ -1,5 +1,6 @@
-"""``corral agent`` options of its own: a node-hook configuration that cannot load, a socket
-that cannot be served, and ``--exit-on-eof``; each with a real agent process (no controller
+"""``corral agent`` options of its own: a key directory that is missing or lacks a key, a
+node-hook configuration that cannot load, a socket that cannot be served, and
+``--exit-on-eof``; each with a real agent process (no controller
 is needed: the agent retries until one listens)."""
 
 import subprocess
@@ -17,6 +18,24 @@ def agent(tmp_path, *options, stdin=subprocess.DEVNULL, timeout=30):
                            f"--connect=ipc://{tmp_path}/nobody.sock", f"--key-dir={key_dir}",
                            *options], stdin=stdin, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def test_a_missing_key_directory_or_key_file_is_named_in_one_line(tmp_path):
+    missing = tmp_path / "missing"
+    result = agent(tmp_path, f"--key-dir={missing}")
+    assert (result.returncode, result.stderr.splitlines()) == (1, [
+        f"corral agent: key directory {missing} does not exist (corral keygen makes it)"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = agent(tmp_path, f"--key-dir={empty}")
+    assert (result.returncode, result.stderr.splitlines()) == (1, [
+        f"corral agent: {empty}/controller.key does not exist (corral keygen makes it)"])
+    other = tmp_path / "other"
+    keys.create(str(other), ["node2"])
+    result = agent(tmp_path, f"--key-dir={other}")
+    assert (result.returncode, result.stderr.splitlines()) == (1, [
+        f"corral agent: {other}/agents/node1.key_secret does not exist "
+        f"(corral keygen --nodes node1 {other} makes it)"])
 
 
 def test_a_prep_plugin_that_cannot_load_stops_the_agent_with_one_line(tmp_path):

@@ -88,7 +88,7 @@ def test_a_failing_command_says_which_in_one_line(instance):
                "(see corral job kill --help)\n"),
         ("help", "nosuch"): (1, "corral help: no command 'nosuch' (corral help lists them)\n"),
         ("jobs", "-a", "--formt"): (
-            2, "corral jobs: unrecognized arguments: --formt (see corral jobs --help)\n"),
+            2, "corral jobs: unrecognized arguments: --formt (did you mean --format?)\n"),
         ("job", "eventlog", "--bogus", "1"): (
             2, "corral job eventlog: unrecognized arguments: --bogus "
                "(see corral job eventlog --help)\n"),
@@ -98,6 +98,23 @@ def test_a_failing_command_says_which_in_one_line(instance):
     for args, expected in cases.items():
         result = instance.corral(*args, check=False)
         assert (result.returncode, result.stderr) == expected, args
+
+
+def test_a_misspelt_global_option_or_command_is_named_with_the_closest_one(tmp_path):
+    cases = {
+        ("--versoin",): "corral: unrecognized arguments: --versoin (did you mean --version?)",
+        ("--verison", "jobs"): "corral: unrecognized arguments: --verison "
+                               "(did you mean --version?)",
+        ("--bogus", "jobs"): "corral: unrecognized arguments: --bogus (see corral --help)",
+        ("subimt", "true"): "corral: no command 'subimt' (did you mean submit?)",
+        ("--uri", "local:///x", "nosuch"): "corral: no command 'nosuch' "
+                                           "(corral help lists them)",
+        ("submit", "--ntaks=2", "true"): "corral submit: unrecognized arguments: --ntaks=2 "
+                                         "(did you mean --ntasks?)",
+    }
+    for args, expected in cases.items():
+        result = corral_without_instance(*args, prefix=tmp_path)
+        assert (result.returncode, result.stderr) == (2, expected + "\n"), args
 
 
 def test_start_on_a_state_dir_that_cannot_be_created_says_so_in_one_line(tmp_path):

@@ -1,12 +1,18 @@
 """Ctrl-C and Ctrl-Z typed at a terminal while ``corral run`` or ``corral job attach`` follows
 a job: the terminal driver turns ^C and ^Z into SIGINT and SIGTSTP for the command, which
-must forward, cancel or detach as ``flux run`` does, never leave silently."""
+must forward, cancel or detach as ``flux run`` does, never leave silently; and Ctrl-C or a
+signal to ``corral start -- CMD``, which ends CMD, then the instance, as a shell would."""
 
+import os
+import signal
+import subprocess
 import sys
 import time
 
+import pytest
+
 from corral.states import State
-from support import Terminal, events, names, wait
+from support import Terminal, events, names, until, wait
 
 # A task that says when it is ready and counts the SIGINTs it gets, and dies on SIGTERM.
 COUNTING_TASK = [
@@ -77,7 +83,8 @@ def test_ctrl_z_detaches_attach_and_the_job_goes_on_then_ctrl_c_twice_cancels(in
         assert terminal.exit_status() == 1
     finally:
         terminal.close()
-    time.sleep(0.5)
+    # Detaching sends nothing: had it cancelled or signalled the job, the request would have
+    # been answered before the command exited.
     with instance.client() as client:
         assert client.job(job_id)["state"] == State.RUN
         assert names(client, job_id)[-1] == "start"
@@ -121,3 +128,78 @@ def test_ctrl_c_on_a_pending_job_says_how_to_cancel_and_keeps_waiting(instance):
         assert terminal.exit_status() == 0
     finally:
         terminal.close()
+
+
+# The command of `corral start`: it submits a job that will not end by itself, says where the
+# instance keeps its state, and sleeps with SIGINT's default action (no traceback).
+START_COMMAND = [
+    sys.executable, "-c",
+    "import os, signal, subprocess, sys, time\n"
+    "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+    "subprocess.run([sys.executable, '-m', 'corral', 'submit', 'sleep', '100'], check=True,\n"
+    "               stdout=subprocess.DEVNULL)\n"
+    "print('state in', os.path.dirname(os.environ['CORRAL_URI'][len('local://'):]),\n"
+    "      flush=True)\n"
+    "time.sleep(100)\n",
+]
+LOST = ("corral start: interrupted; 1 unfinished job is lost with the instance's temporary "
+        "state (--state-dir keeps jobs)")
+
+
+def test_ctrl_c_in_start_ends_its_command_and_stops_the_instance_with_130():
+    terminal = Terminal(None, "start", "--test-size=1", "--agents=in-process", "--",
+                        *START_COMMAND)
+    try:
+        terminal.read_until("state in ", timeout=60)
+        terminal.type(INTERRUPT)
+        assert terminal.exit_status() == 130
+        shown = terminal.output.decode(errors="replace")
+    finally:
+        terminal.close()
+    assert LOST in shown
+    state_dir = shown.split("state in ", 1)[1].split()[0]
+    assert not os.path.exists(state_dir)  # stopped cleanly: its temporary state removed
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_start_goes_to_its_command_and_all_it_runs(signum):
+    script = 'corral submit sleep 100 >/dev/null; echo "group $$"; sleep 100; echo not ended'
+    environment = {key: value for key, value in os.environ.items() if key != "CORRAL_URI"}
+    start = subprocess.Popen(
+        [sys.executable, "-m", "corral", "start", "--test-size=1", "--agents=in-process",
+         "--", "sh", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=environment, start_new_session=True)
+    try:
+        group = int(start.stdout.readline().split()[1])
+        # Once sh runs its sleep: a signal sh gets while it forks would pass the sleep by,
+        # as it would in any shell.
+        until(lambda: "sleep" in _group_commands(group))
+        start.send_signal(signum)
+        out, err = start.communicate(timeout=60)
+    finally:
+        start.kill()
+    assert (start.returncode, out, err) == (128 + signum, "", LOST + "\n")
+    until(lambda: not _alive(group))  # sh's sleep got it too (and init reaped it)
+
+
+def _group_commands(group: int) -> list[str]:
+    """The command names of the processes in process group ``group``."""
+    names = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read()
+        except (FileNotFoundError, ProcessLookupError):  # it ended meanwhile
+            continue
+        name, rest = fields[fields.index("(") + 1:fields.rindex(")")], fields.split(") ", 1)[1]
+        if int(rest.split()[2]) == group:
+            names.append(name)
+    return names
+
+
+def _alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True

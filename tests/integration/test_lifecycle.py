@@ -228,9 +228,12 @@ def test_output_says_where_each_chunk_ends_and_starts_at_the_offsets_asked(insta
     assert refused.value.strerror == "offsets must map streams to byte offsets"
 
 
-def test_command_not_found_is_an_exec_exception(instance):
+def test_command_not_found_is_an_exec_exception_said_once(instance):
     result = instance.corral("run", "no-such-command-xyz", check=False)
     assert result.returncode != 0
+    # The job's stderr says it; corral run does not say it again.
+    [line] = result.stderr.splitlines()
+    assert line.endswith("start failed: no-such-command-xyz: No such file or directory")
     with instance.client() as client:
         job = client.jobs(states=64)[0]
         exception = context(client, job["id"], "exception")

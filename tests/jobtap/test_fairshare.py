@@ -88,3 +88,27 @@ def test_share_lists_pending_jobs_factors_and_fails_in_one_line_without_the_plug
                              "corral.plugins.fairshare", "half-life=never", check=False)
     assert result.returncode == 1
     assert "fairshare: half-life: invalid duration 'never'" in result.stderr
+
+
+def test_a_usage_file_that_cannot_be_written_refuses_the_load_and_a_later_failure_is_one_line(
+        instance, tmp_path):
+    missing = tmp_path / "missing" / "usage.json"
+    result = instance.corral("jobtap", "load", "corral.plugins.fairshare",
+                             f"usage-file={missing}", check=False)
+    assert result.returncode == 1
+    assert (f"fairshare: usage-file {missing} cannot be written: No such file or directory"
+            in result.stderr)
+    assert "Traceback" not in result.stderr
+    assert "corral.plugins.fairshare" not in instance.corral("jobtap", "list").stdout
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    instance.corral("jobtap", "load", "corral.plugins.fairshare",
+                    f"usage-file={kept / 'usage.json'}")
+    assert (kept / "usage.json").exists()  # written at load
+    (kept / "usage.json").unlink()
+    kept.rmdir()
+    removed = instance.corral("jobtap", "remove", "corral.plugins.fairshare")
+    assert "destructor raised" not in removed.stderr
+    log = instance.dmesg()
+    assert f"fairshare: usage-file {kept / 'usage.json'}: No such file or directory" in log
+    assert "destructor raised" not in log

@@ -103,9 +103,12 @@ def test_cancelling_a_job_kills_its_controller_prolog_and_that_is_no_failure(
         client.cancel(job_id)
         wait(client, job_id)
         assert time.monotonic() - cancelled < 5
-        assert names(client, job_id) == [
-            "submit", "validate", "depend", "priority", "alloc", "prolog-start", "exception",
-            "epilog-start", "epilog-finish", "prolog-finish", "free", "clean"]
+        # The killed prolog and the epilog end in either order; both before free.
+        logged = names(client, job_id)
+        assert logged[:8] == ["submit", "validate", "depend", "priority", "alloc",
+                              "prolog-start", "exception", "epilog-start"]
+        assert sorted(logged[8:10]) == ["epilog-finish", "prolog-finish"]
+        assert logged[10:] == ["free", "clean"]
         assert client.job(job_id)["result_name"] == "CANCELED"
         assert (tmp_path / "ctld_epilog.ran").exists()
     child = int((tmp_path / "ctld.child").read_text())

@@ -82,7 +82,7 @@ def test_missing_key_names_the_file_and_the_remedy(tmp_path):
     with pytest.raises(KeyMaterialError) as error:
         AgentKeys(str(directory), "node9")
     assert str(error.value) == (f"{directory}/agents/node9.key_secret does not exist "
-                                "(corral keygen makes it)")
+                                f"(corral keygen --nodes node9 {directory} makes it)")
 
 
 def test_a_removed_agent_key_is_no_longer_accepted(tmp_path):

@@ -3,6 +3,7 @@
 import asyncio
 import errno
 import os
+import socket
 import subprocess
 import sys
 
@@ -279,6 +280,23 @@ def test_bad_options_and_no_instance_are_one_line(tmp_path):
     assert web("--unix", str(tmp_path / "web.sock")) == [
         f"corral web: cannot connect to corral at local://{tmp_path}/none.sock: No such file "
         "or directory"]
+
+
+def test_an_address_it_cannot_listen_on_is_named(instance, tmp_path):
+    def web(*args):
+        result = instance.corral("web", *args, check=False)
+        assert result.returncode == 1
+        return result.stderr.splitlines()
+
+    missing = tmp_path / "missing" / "web.sock"
+    assert web("--unix", str(missing)) == [
+        f"corral web: cannot listen on {missing}: No such file or directory"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert web("--listen", f"127.0.0.1:{port}") == [
+            f"corral web: cannot listen on 127.0.0.1:{port}: Address already in use"]
 
 
 def test_web_reconnects_after_an_instance_restart_and_tokens_survive_it(make_instance,

@@ -11,6 +11,7 @@ command's name); it is handed to the client as ``CORRAL_URI``, so commands that 
 """
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
@@ -63,9 +64,21 @@ class CommandParser(argparse.ArgumentParser):
         kwargs.setdefault("action", Commands)
         return super().add_subparsers(**kwargs)
 
-    def error(self, message):
-        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+    def error(self, message, hint=None):
+        print(f"{self.prog}: {message} ({hint or f'see {self.prog} --help'})", file=sys.stderr)
         raise SystemExit(2)
+
+    def unrecognized(self, words: list[str]):
+        """Refuse ``words`` in one line; a misspelt option gets the one it is closest to."""
+        hint = None
+        for word in words:
+            if word.startswith("-"):
+                close = difflib.get_close_matches(word.split("=", 1)[0],
+                                                  self._option_string_actions, n=1)
+                if close:
+                    hint = f"did you mean {close[0]}?"
+                    break
+        self.error(f"unrecognized arguments: {' '.join(words)}", hint)
 
 
 class Commands(argparse._SubParsersAction):
@@ -89,8 +102,7 @@ class Commands(argparse._SubParsersAction):
         super().__call__(parser, namespace, values, option_string)
         unknown = getattr(namespace, argparse._UNRECOGNIZED_ARGS_ATTR, None)
         if unknown:
-            self._name_parser_map[values[0]].error(
-                f"unrecognized arguments: {' '.join(unknown)}")
+            self._name_parser_map[values[0]].unrecognized(unknown)
 
 
 def command_words(words: list[str]) -> list[str]:
@@ -111,20 +123,40 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _command_word(argv: list[str]) -> str | None:
-    """The command named in ``argv``, skipping the options before it (``--uri X``)."""
+def _split_global(argv: list[str]) -> tuple[list[str], str | None]:
+    """The options before the command named in ``argv`` (``--uri X`` as one), and the
+    command."""
+    options = []
     words = iter(argv)
     for word in words:
+        if word == "--":
+            return options, next(words, None)
+        if not word.startswith("-"):
+            return options, word
+        options.append(word)
         if word == "--uri":
             next(words, None)
-        elif not word.startswith("-"):
-            return word
-    return None
+    return options, None
+
+
+def _check_global(parser: CommandParser, options: list[str], command: str | None):
+    """Refuse a misspelt global option or command before argparse does: it would complain
+    of a missing COMMAND (``corral --versoin``) or list every command."""
+    unknown = [word for word in options
+               if word.split("=", 1)[0] not in parser._option_string_actions]
+    if unknown:
+        parser.unrecognized(unknown)
+    if command is not None and command not in COMMANDS:
+        close = difflib.get_close_matches(command, COMMANDS, n=1)
+        parser.error(f"no command '{command}'",
+                     f"did you mean {close[0]}?" if close else "corral help lists them")
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_command_word(argv))
+    options, command = _split_global(argv)
+    parser = build_parser(command)
+    _check_global(parser, options, command)
     args = parser.parse_args(argv)
     if getattr(args, "uri", None):
         os.environ["CORRAL_URI"] = args.uri

@@ -57,11 +57,13 @@ def follow(client, job_id: int, prefix: str, attach) -> int:
                 _request(client.uri, prefix, "cancel",
                          lambda other: other.cancel(job_id, CANCEL_NOTE))
                 return
-            first_interrupt = now
             _request(client.uri, prefix, "kill",
                      lambda other: other.kill(job_id, signal.SIGINT))
             print(f"{prefix}: one more ctrl-C within {CANCEL_WINDOW:g}s to cancel or ctrl-Z "
                   "to detach", file=sys.stderr, flush=True)
+            # The window opens when the user is told of it, not before a slow instance
+            # answered the kill.
+            first_interrupt = time.monotonic()
         finally:
             busy = False
 

@@ -22,6 +22,8 @@ from .interrupt import ReaderGone, follow
 from .submit import add_job_options, build_jobspec, parse_flags, parse_urgency
 
 _STDIN_CHUNK = 65536
+#: Characters of the end of a job's stderr kept to tell whether it showed the job's failure.
+_STDERR_END = 4096
 _DEV_NULL = os.stat(os.devnull).st_rdev
 #: Seconds to wait for an instance whose connection broke to answer again.
 RECONNECT_WAIT = 60.0
@@ -57,10 +59,13 @@ def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False,
         threading.Thread(target=send_stdin, args=(client.uri, job_id), daemon=True,
                          name="corral-run-stdin").start()
     offsets = {}
+    stderr_end = ""  # what the job's stderr ended with, so as not to say its failure twice
     while True:
         try:
             for chunk in client.output_chunks(job_id, watch=True, offsets=offsets):
                 _copy(chunk)
+                if chunk["stream"] == "stderr":
+                    stderr_end = (stderr_end + chunk["data"])[-_STDERR_END:]
                 if "end" in chunk:
                     offsets[chunk["stream"]] = chunk["end"]
             outcome = client.wait(job_id)
@@ -72,8 +77,12 @@ def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False,
             client = reconnect(client, job_id, prefix, exc)
     if job.get("exception") is not None:
         exception = job["exception"]
-        note = f": {exception['note']}" if exception.get("note") else ""
-        print(f"{prefix}: job {job_id}: {exception['type']} exception{note}", file=sys.stderr)
+        # A task that could not start says why on the job's stderr (for a batch job's
+        # output file too); shown here already, it is not repeated.
+        if not exception.get("note") or exception["note"] not in stderr_end:
+            note = f": {exception['note']}" if exception.get("note") else ""
+            print(f"{prefix}: job {job_id}: {exception['type']} exception{note}",
+                  file=sys.stderr)
     elif not outcome["success"]:
         print(f"{prefix}: job {job_id}: {outcome['errstr']}", file=sys.stderr)
     return exit_status(job)

@@ -200,6 +200,13 @@ class FairShare:
         self._weighted_fairshare = None  # {(account, user): weighted factor}, with _tree
         self._names: dict[int, str] = {}
         self._load()
+        # Saved once now so that a path that cannot be written refuses the load, instead of
+        # failing at every tick and again when the plugin is removed.
+        try:
+            self.save()
+        except OSError as exc:
+            raise ValueError(f"fairshare: usage-file {self.values['usage-file']} cannot be "
+                             f"written: {exc.strerror or exc}") from None
 
     # usage ---------------------------------------------------------------------------------
 
@@ -251,6 +258,11 @@ class FairShare:
             self.charge(job, now)
         self._tree = None
         jobtap.reprioritize_all(self.p)
+        self.save_or_log()
+
+    def save_or_log(self):
+        """`save`, logging a failure in one line: the path was writable at load, so a
+        failure now (a full disk, a removed directory) must not stop the plugin."""
         try:
             self.save()
         except OSError as exc:
@@ -418,5 +430,5 @@ def plugin_init(p):
     interval = fair_share.values["interval"]
     p.aux_set("timer", h.timer(interval, fair_share.tick, repeat=interval),
               lambda timer: timer.stop())
-    p.aux_set("usage", fair_share, lambda kept: kept.save())
+    p.aux_set("usage", fair_share, lambda kept: kept.save_or_log())
     h.rpc("resource.list").then(fair_share.got_resources)

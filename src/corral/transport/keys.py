@@ -52,15 +52,27 @@ def check_node_name(name: str) -> str | None:
     return None
 
 
-def _secret(path: str) -> tuple[bytes, bytes]:
+def _check_directory(directory: str):
+    if not os.path.isdir(directory):
+        raise KeyMaterialError(f"key directory {directory} does not exist "
+                               "(corral keygen makes it)")
+
+
+def _load(path: str, remedy: str) -> tuple[bytes, bytes | None]:
+    """``zmq.auth.load_certificate``, with a missing file named as such (zmq calls it an
+    invalid certificate) and ``remedy`` the command that makes it."""
+    if not os.path.exists(path):
+        raise KeyMaterialError(f"{path} does not exist ({remedy} makes it)")
     try:
-        mode = os.stat(path).st_mode
-        public, secret = zmq.auth.load_certificate(path)
-    except FileNotFoundError:
-        raise KeyMaterialError(f"{path} does not exist (corral keygen makes it)") from None
+        return zmq.auth.load_certificate(path)
     except (OSError, ValueError) as exc:
         raise KeyMaterialError(f"cannot read the key in {path}: "
                                f"{getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _secret(path: str, remedy: str = "corral keygen") -> tuple[bytes, bytes]:
+    public, secret = _load(path, remedy)
+    mode = os.stat(path).st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyMaterialError(f"{path} is accessible by other users (mode "
                                f"{stat.S_IMODE(mode):o}): make it 0600")
@@ -70,14 +82,7 @@ def _secret(path: str) -> tuple[bytes, bytes]:
 
 
 def _public(path: str) -> bytes:
-    try:
-        public, _ = zmq.auth.load_certificate(path)
-    except FileNotFoundError:
-        raise KeyMaterialError(f"{path} does not exist (corral keygen makes it)") from None
-    except (OSError, ValueError) as exc:
-        raise KeyMaterialError(f"cannot read the key in {path}: "
-                               f"{getattr(exc, 'strerror', None) or exc}") from None
-    return public
+    return _load(path, "corral keygen")[0]
 
 
 class ControllerKeys:
@@ -85,6 +90,7 @@ class ControllerKeys:
     agents directory changes (a key added or removed counts from the next connection)."""
 
     def __init__(self, directory: str):
+        _check_directory(directory)
         self.directory = directory
         self.agents_dir = os.path.join(directory, AGENTS)
         self.public, self.secret = _secret(os.path.join(directory, f"{CONTROLLER}.key_secret"))
@@ -111,7 +117,9 @@ class AgentKeys:
     """A node's key pair and the controller's public key."""
 
     def __init__(self, directory: str, hostname: str):
+        _check_directory(directory)
         self.directory = directory
         self.controller_public = _public(os.path.join(directory, f"{CONTROLLER}.key"))
         self.public, self.secret = _secret(
-            os.path.join(directory, AGENTS, f"{hostname}.key_secret"))
+            os.path.join(directory, AGENTS, f"{hostname}.key_secret"),
+            f"corral keygen --nodes {hostname} {directory}")

@@ -63,18 +63,23 @@ async def serve(uri: str, listen: tuple[str, int] | None, unix_path: str | None,
     runner = web.AppRunner(make_app(uri, upstream, history, jwt_key), access_log=None)
     await runner.setup()
     urls = []
+    address = None
     try:
         if listen is not None:
+            address = f"{listen[0]}:{listen[1]}"
             await web.TCPSite(runner, listen[0], listen[1]).start()
             host, port = runner.addresses[0][:2]
             urls.append(f"http://{host if ':' not in host else f'[{host}]'}:{port}/")
         if unix_path is not None:
+            address = unix_path
             await web.UnixSite(runner, unix_path).start()
             os.chmod(unix_path, 0o777)  # who may do what is decided per peer
             urls.append(f"unix://{unix_path}")
     except OSError as exc:
         await runner.cleanup()
-        raise WebError(f"cannot listen: {exc.strerror or exc}") from None
+        # asyncio words a bind failure with the address again: the errno's text is enough.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise WebError(f"cannot listen on {address}: {reason}") from None
     history.start()
     stopped = asyncio.get_running_loop().create_future()
     for signum in (signal.SIGTERM, signal.SIGINT):
