@@ -262,7 +262,7 @@ def test_easy_never_starts_a_job_later_than_its_first_reservation(cluster, seed)
         assert machine.starts[job_id] <= told[0] + 1e-6, (job_id, told)
 
 
-def test_in_order_resumes_after_jobs_started_during_the_walk():
+def test_front_read_holds_while_jobs_start_during_the_walk():
     class Job:
         def __init__(self, job_id):
             self.id = job_id
@@ -273,7 +273,7 @@ def test_in_order_resumes_after_jobs_started_during_the_walk():
     for job in jobs:
         queue.push(job)
     seen = []
-    for job in queue.in_order():
+    for job in queue.first():
         seen.append(job.id)
         if job.id % 3 == 0:
             queue.remove(job)

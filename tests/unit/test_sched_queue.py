@@ -1,4 +1,5 @@
-"""The pending queue keeps allocation order (priority, then id) through any reordering."""
+"""The pending queue keeps allocation order (priority, then id) through any reordering, and
+its front reads the same however many removed jobs it has crossed."""
 
 from corral.sched.queue import PendingQueue
 
@@ -14,8 +15,11 @@ def test_order_is_priority_descending_then_id():
     jobs = [FakeJob(1, 16), FakeJob(2, 20), FakeJob(3, 16), FakeJob(4, 20)]
     for job in jobs:
         queue.push(job)
-    assert [queue.pop().id for _ in jobs] == [2, 4, 1, 3]
-    assert queue.pop() is None
+    assert [job.id for job in queue.jobs()] == [2, 4, 1, 3]
+    assert [job.id for job in queue.first(3)] == [2, 4, 1]
+    for job in jobs:
+        queue.remove(job)
+    assert queue.jobs() == [] and queue.first(3) == []
 
 
 def test_reorder_back_and_forth_to_the_same_priority():
@@ -28,8 +32,8 @@ def test_reorder_back_and_forth_to_the_same_priority():
         job.priority = priority
         queue.reorder(job)
     assert queue.jobs() == [other, job]
-    assert [queue.pop().id, queue.pop().id] == [8, 7]
-    assert len(queue) == 0
+    assert queue.first(1) == [other]
+    assert len(queue) == 2
 
 
 def test_resort_reads_new_priorities_and_removed_jobs_stay_out():
@@ -43,3 +47,25 @@ def test_resort_reads_new_priorities_and_removed_jobs_stay_out():
     queue.resort()
     assert [job.id for job in queue.jobs()] == [5, 3, 2, 4]
     assert jobs[0] not in queue
+
+
+def test_front_skips_removed_jobs_wherever_they_are():
+    queue = PendingQueue()
+    jobs = [FakeJob(i, 16) for i in range(1, 5001)]
+    for job in jobs:
+        queue.push(job)
+    # Started jobs leave holes at the front and within it; cancelled ones far behind.
+    removed = {i for i in range(1, 5001) if i <= 300 or (i < 1500 and i % 3 == 0)
+               or i > 4000}
+    for i in sorted(removed):
+        queue.remove(jobs[i - 1])
+    kept = [i for i in range(1, 5001) if i not in removed]
+    assert [job.id for job in queue.first(500)] == kept[:500]
+    assert [job.id for job in queue.first(500)] == kept[:500]
+    late = FakeJob(9999, 16)
+    urgent = FakeJob(10000, 31)
+    queue.push(late)
+    queue.push(urgent)
+    assert [job.id for job in queue.first(2)] == [10000, kept[0]]
+    assert [job.id for job in queue.jobs()] == [10000, *kept, 9999]
+    assert len(queue) == len(kept) + 2

@@ -1,25 +1,31 @@
 """Pending allocation requests, ordered by priority (highest first), then job id.
 
-A heap with lazy deletion: cancelling or reprioritizing a request marks its heap entry dead
-and, for a new priority, pushes a fresh one, so every operation is O(log n) and re-sorting
-everything at once (reprioritize-all) is one heapify.  Entries are ``[-priority, id, serial,
-job]``: the serial is unique, so a dead entry and a live one for the same job and priority
-never get as far as comparing their job slots.
+A sorted list with lazy deletion.  A scheduling pass reads only the first ``queue-depth``
+jobs, and it runs after nearly every event, so reading them must cost about that many steps
+however long the queue is: `first` slices them off the front of the list.  A new request
+usually sorts last (the same priority as the jobs before it, a higher id) and is appended; a
+removed one is marked dead where it stands and dropped from the list later, in bulk (dead
+entries at the front as the front moves on, the others when a read of the front crosses
+enough of them or when they outnumber the live ones).  Re-sorting everything at once
+(reprioritize-all) is one sort of an almost sorted list.  Entries are ``[-priority, id,
+serial, job]``: the serial is unique, so a dead entry and a live one for the same job and
+priority never get as far as comparing their job slots.
 """
 
 import bisect
-import heapq
 import itertools
 
-#: How many jobs `in_order` takes off the heap one by one before sorting the rest.
-_POPS_BEFORE_SORT = 16
-#: A walk of at most 1/8 of the queue pops every job it takes instead of sorting the queue.
-_SHORT_WALK = 8
+#: Dead entries a read of the front may cross before it drops them from the list.
+_DEAD_CROSSED = 32
+#: Dead entries kept at most, beyond as many as there are live ones.
+_DEAD_KEPT = 1024
 
 
 class PendingQueue:
     def __init__(self):
-        self._heap: list[list] = []
+        self._order: list[list] = []
+        #: Every entry before this index is dead.
+        self._head = 0
         self._entries: dict[int, list] = {}
         self._serial = itertools.count()
 
@@ -36,82 +42,52 @@ class PendingQueue:
     def push(self, job):
         entry = [-job.priority, job.id, next(self._serial), job]
         self._entries[job.id] = entry
-        heapq.heappush(self._heap, entry)
+        order = self._order
+        if len(order) == self._head or order[-1] < entry:
+            order.append(entry)
+        else:
+            bisect.insort(order, entry, self._head)
 
     def remove(self, job) -> bool:
         entry = self._entries.pop(job.id, None)
         if entry is None:
             return False
         entry[3] = None
+        dead = len(self._order) - len(self._entries)
+        if dead > _DEAD_KEPT and dead > len(self._entries):
+            self._order = [entry for entry in self._order if entry[3] is not None]
+            self._head = 0
         return True
 
     def reorder(self, job):
         if self.remove(job):
             self.push(job)
 
-    def peek(self):
-        heap = self._heap
-        while heap and heap[0][3] is None:
-            heapq.heappop(heap)
-        return heap[0][3] if heap else None
-
-    def pop(self):
-        job = self.peek()
-        if job is not None:
-            heapq.heappop(self._heap)
-            del self._entries[job.id]
-        return job
-
     def resort(self):
         """Re-read every queued job's priority and rebuild the order in one pass."""
-        heap = []
         for entry in self._entries.values():
             entry[0] = -entry[3].priority
-            heap.append(entry)
-        heapq.heapify(heap)
-        self._heap = heap
+        self._order = sorted(self._entries.values())
+        self._head = 0
 
-    def in_order(self, depth=None):
-        """The first ``depth`` queued jobs (all by default) in allocation order, lazily.
-
-        A walk that stops after a few jobs, or is short for the queue, takes them off the
-        heap itself (a few pops however long the queue); a longer one sorts the heap (a
-        sorted list is a heap, so the next pass's sort is nearly free).  Jobs the caller did
-        not remove go back when the walk ends or is closed."""
-        heap = self._heap
-        short = depth is not None and (depth <= _POPS_BEFORE_SORT
-                                       or depth * _SHORT_WALK < len(heap))
-        pops = depth if short else _POPS_BEFORE_SORT
-        taken = []
-        try:
-            for _ in range(pops):
-                while heap and heap[0][3] is None:
-                    heapq.heappop(heap)
-                if not heap:
-                    return
-                entry = heapq.heappop(heap)
-                taken.append(entry)
-                yield entry[3]
-            if short:
-                return
-            last = taken[-1]
-            live = [entry for entry in (*taken, *heap) if entry[3] is not None]
-            taken = []
-            live.sort()
-            self._heap = live
-            # Entries are unique by (priority, id, serial): go on after the last one taken,
-            # whether or not the caller has since removed it.
-            rest = live[bisect.bisect_right(live, last):]
-            if depth is not None:
-                rest = rest[:depth - pops]
-            for entry in rest:
-                if entry[3] is not None:
-                    yield entry[3]
-        finally:
-            for entry in taken:
-                if entry[3] is not None:
-                    heapq.heappush(heap, entry)
+    def first(self, depth: int | None = None) -> list:
+        """The first ``depth`` queued jobs (all by default), in allocation order."""
+        order = self._order
+        head = self._head
+        end = len(order)
+        while head < end and order[head][3] is None:
+            head += 1
+        self._head = head
+        wanted = len(self._entries) if depth is None else min(depth, len(self._entries))
+        stop = head + wanted
+        live = [entry for entry in order[head:stop] if entry[3] is not None]
+        while len(live) < wanted:
+            start, stop = stop, stop + wanted - len(live)
+            live += [entry for entry in order[start:stop] if entry[3] is not None]
+        if stop - head - len(live) > _DEAD_CROSSED:
+            order[head:stop] = live
+        return [entry[3] for entry in live]
 
     def jobs(self):
-        """Queued jobs in allocation order (for listings; O(n log n))."""
-        return [entry[3] for entry in sorted(self._entries.values())]
+        """Queued jobs in allocation order (for listings)."""
+        return self.first()

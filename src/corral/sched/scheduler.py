@@ -17,7 +17,6 @@ request, freed resources, a priority change, an undrained node), so a burst of e
 one pass, and nothing runs while nothing changes.
 """
 
-import contextlib
 import logging
 import time
 
@@ -210,54 +209,65 @@ class Scheduler:
         job_masks = self.job_masks
         user_limits = policies.user_limits
         running_by_user = self.running_by_user
-        considered = allocated = 0
-        # Closed at once, so that the jobs the walk took off the heap are back before
-        # anything else looks at the queue.
-        with contextlib.closing(self.pending.in_order(policies.depth)) as jobs:
-            for job in jobs:
-                considered += 1
-                queue = job.queue
-                if queue in stopped_queues:
-                    continue
-                if user_limits and queue in user_limits and running_by_user.get(
-                        (queue, job.userid), 0) >= user_limits[queue]:
-                    waiting[job.id] = (None, REASON_USER_LIMIT)
-                    continue  # Slurm's way: a job over its limit holds back nobody
-                request = job.request
-                policy = policies.policy(queue)
-                reservations = reservations_by_queue.get(queue, 0)
-                too_big = request.nslots * request.cores_per_slot > profile.total_cores
-                if too_big and not policy.blocks_queue and not policy.reserves(reservations):
-                    continue  # the common case of a long backfill pass: cannot start now
-                mask = job_masks.get(job.id) if job_masks else None
-                duration = request.duration or policies.duration(queue)
-                counts = None if too_big else profile.place_now(request, duration, mask)
-                if counts is not None:
-                    profile.start_now(counts, now + duration)
-                    if names is None:
-                        names = self.pool.node_names()
-                    self._allocate(job, counts, now, duration, names)
-                    allocated += 1
-                    continue
-                if policy.reserves(reservations):
-                    found = profile.earliest(request, duration, mask)
-                    estimate = None
-                    if found is not None:
-                        estimate, reserved = found
-                        profile.reserve(estimate, estimate + duration, reserved)
-                    waiting[job.id] = (estimate, REASON_RESOURCES)
-                    reservations_by_queue[queue] = reservations + 1
-                elif policy.blocks_queue:
-                    waiting[job.id] = (None, REASON_RESOURCES)
-                if policy.blocks_queue:
-                    stopped_queues.add(queue)
-                if self._nothing_left_to_do(profile, stopped_queues, reservations_by_queue):
-                    break
-            else:
-                if allocated and considered == policies.depth:
-                    # The pass stopped at the queue depth having started jobs: the jobs
-                    # behind them get their turn in the next pass.
-                    self._schedule_soon()
+        allocated = 0
+        window = self.pending.first(policies.depth)
+        full_window = policies.depth is not None and len(window) == policies.depth
+        index = 0
+        narrowed_to = None  # the free cores the rest of the window was last narrowed to
+        while index < len(window):
+            job = window[index]
+            index += 1
+            queue = job.queue
+            if queue in stopped_queues:
+                continue
+            if user_limits and queue in user_limits and running_by_user.get(
+                    (queue, job.userid), 0) >= user_limits[queue]:
+                waiting[job.id] = (None, REASON_USER_LIMIT)
+                continue  # Slurm's way: a job over its limit holds back nobody
+            request = job.request
+            policy = policies.policy(queue)
+            reservations = reservations_by_queue.get(queue, 0)
+            too_big = request.nslots * request.cores_per_slot > profile.total_cores
+            if too_big and not policy.blocks_queue and not policy.reserves(reservations):
+                continue  # the common case of a long backfill pass: cannot start now
+            mask = job_masks.get(job.id) if job_masks else None
+            duration = request.duration or policies.duration(queue)
+            counts = None if too_big else profile.place_now(request, duration, mask)
+            if counts is not None:
+                profile.start_now(counts, now + duration)
+                if names is None:
+                    names = self.pool.node_names()
+                self._allocate(job, counts, now, duration, names)
+                allocated += 1
+                continue
+            if policy.reserves(reservations):
+                found = profile.earliest(request, duration, mask)
+                estimate = None
+                if found is not None:
+                    estimate, reserved = found
+                    profile.reserve(estimate, estimate + duration, reserved)
+                waiting[job.id] = (estimate, REASON_RESOURCES)
+                reservations_by_queue[queue] = reservations + 1
+            elif policy.blocks_queue:
+                waiting[job.id] = (None, REASON_RESOURCES)
+            if policy.blocks_queue:
+                stopped_queues.add(queue)
+            if self._nothing_left_to_do(profile, stopped_queues, reservations_by_queue):
+                break
+            total = profile.total_cores
+            if (narrowed_to is None or total < narrowed_to) and not user_limits and \
+                    self._only_backfill_left(stopped_queues, reservations_by_queue):
+                # Every job left either starts now or is passed over, and free cores only
+                # shrink from here: only those that fit in them now need a look.
+                narrowed_to = total
+                window = [job for job in window[index:]
+                          if job.request.nslots * job.request.cores_per_slot <= total]
+                index = 0
+        else:
+            if allocated and full_window:
+                # The pass stopped at the queue depth having started jobs: the jobs
+                # behind them get their turn in the next pass.
+                self._schedule_soon()
         self._tell(waiting)
         self.pass_timings.observe(time.perf_counter() - began)
 
@@ -272,6 +282,19 @@ class Scheduler:
             if profile.total_cores > 0:
                 return False
             if self.policies.policy(queue).reserves(reservations_by_queue.get(queue, 0)):
+                return False
+        return True
+
+    def _only_backfill_left(self, stopped_queues, reservations_by_queue) -> bool:
+        """Is every queue stopped, or done with its reservations and not blocking?"""
+        queues = self.policies.queue_names
+        if queues is None:
+            queues = (None,)
+        for queue in queues:
+            if queue in stopped_queues:
+                continue
+            policy = self.policies.policy(queue)
+            if policy.blocks_queue or policy.reserves(reservations_by_queue.get(queue, 0)):
                 return False
         return True
 
