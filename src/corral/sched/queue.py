@@ -2,31 +2,37 @@
 
 A sorted list with lazy deletion.  A scheduling pass reads only the first ``queue-depth``
 jobs, and it runs after nearly every event, so reading them must cost about that many steps
-however long the queue is: `first` slices them off the front of the list.  A new request
-usually sorts last (the same priority as the jobs before it, a higher id) and is appended; a
-removed one is marked dead where it stands and dropped from the list later, in bulk (dead
-entries at the front as the front moves on, the others when a read of the front crosses
-enough of them or when they outnumber the live ones).  Re-sorting everything at once
-(reprioritize-all) is one sort of an almost sorted list.  Entries are ``[-priority, id,
-serial, job]``: the serial is unique, so a dead entry and a live one for the same job and
-priority never get as far as comparing their job slots.
+at C speed, however long the queue is: `first` slices them off the front of the list.  Two
+lists stay aligned: the sort keys ``(-priority, id, serial)`` (the serial is unique, so a
+reordered job's old key and new one never tie) and the jobs, where a removed job's place
+holds None until the list is rebuilt.  A new request usually sorts last (the same priority
+as the jobs before it, a higher id) and is appended; a removed one is found by bisection.
+Dead places are dropped in bulk: at the front as the front moves on, within the front when
+a read crosses enough of them, everywhere when they outnumber the live ones.  Re-sorting
+everything at once (reprioritize-all) is one sort of an almost sorted list.
 """
 
 import bisect
+import functools
 import itertools
+import operator
 
-#: Dead entries a read of the front may cross before it drops them from the list.
+#: Dead places a read of the front may cross before it drops them from the lists.
 _DEAD_CROSSED = 32
-#: Dead entries kept at most, beyond as many as there are live ones.
+#: Dead places kept at most, beyond as many as there are live ones.
 _DEAD_KEPT = 1024
+
+_live = functools.partial(operator.is_not, None)
 
 
 class PendingQueue:
     def __init__(self):
-        self._order: list[list] = []
-        #: Every entry before this index is dead.
+        self._keys: list[tuple] = []
+        self._jobs: list = []
+        #: Every place before this index is dead.
         self._head = 0
-        self._entries: dict[int, list] = {}
+        #: Job id -> (job, its sort key).
+        self._entries: dict[int, tuple] = {}
         self._serial = itertools.count()
 
     def __len__(self) -> int:
@@ -37,26 +43,28 @@ class PendingQueue:
 
     def job(self, job_id: int):
         """The queued job with this id."""
-        return self._entries[job_id][3]
+        return self._entries[job_id][0]
 
     def push(self, job):
-        entry = [-job.priority, job.id, next(self._serial), job]
-        self._entries[job.id] = entry
-        order = self._order
-        if len(order) == self._head or order[-1] < entry:
-            order.append(entry)
+        key = (-job.priority, job.id, next(self._serial))
+        self._entries[job.id] = (job, key)
+        keys = self._keys
+        if len(keys) == self._head or keys[-1] < key:
+            keys.append(key)
+            self._jobs.append(job)
         else:
-            bisect.insort(order, entry, self._head)
+            place = bisect.bisect_left(keys, key, self._head)
+            keys.insert(place, key)
+            self._jobs.insert(place, job)
 
     def remove(self, job) -> bool:
         entry = self._entries.pop(job.id, None)
         if entry is None:
             return False
-        entry[3] = None
-        dead = len(self._order) - len(self._entries)
+        self._jobs[bisect.bisect_left(self._keys, entry[1], self._head)] = None
+        dead = len(self._keys) - len(self._entries)
         if dead > _DEAD_KEPT and dead > len(self._entries):
-            self._order = [entry for entry in self._order if entry[3] is not None]
-            self._head = 0
+            self._rebuild(sorted(self._entries.values(), key=operator.itemgetter(1)))
         return True
 
     def reorder(self, job):
@@ -65,28 +73,34 @@ class PendingQueue:
 
     def resort(self):
         """Re-read every queued job's priority and rebuild the order in one pass."""
-        for entry in self._entries.values():
-            entry[0] = -entry[3].priority
-        self._order = sorted(self._entries.values())
+        entries = self._entries
+        for job, (_priority, job_id, serial) in list(entries.values()):
+            entries[job_id] = (job, (-job.priority, job_id, serial))
+        self._rebuild(sorted(entries.values(), key=operator.itemgetter(1)))
+
+    def _rebuild(self, entries):
+        self._keys = [key for _job, key in entries]
+        self._jobs = [job for job, _key in entries]
         self._head = 0
 
     def first(self, depth: int | None = None) -> list:
         """The first ``depth`` queued jobs (all by default), in allocation order."""
-        order = self._order
+        jobs = self._jobs
         head = self._head
-        end = len(order)
-        while head < end and order[head][3] is None:
+        end = len(jobs)
+        while head < end and jobs[head] is None:
             head += 1
         self._head = head
         wanted = len(self._entries) if depth is None else min(depth, len(self._entries))
         stop = head + wanted
-        live = [entry for entry in order[head:stop] if entry[3] is not None]
+        live = list(filter(_live, jobs[head:stop]))
         while len(live) < wanted:
             start, stop = stop, stop + wanted - len(live)
-            live += [entry for entry in order[start:stop] if entry[3] is not None]
+            live += filter(_live, jobs[start:stop])
         if stop - head - len(live) > _DEAD_CROSSED:
-            order[head:stop] = live
-        return [entry[3] for entry in live]
+            jobs[head:stop] = live
+            self._keys[head:stop] = [self._entries[job.id][1] for job in live]
+        return live
 
     def jobs(self):
         """Queued jobs in allocation order (for listings)."""

@@ -9,7 +9,8 @@ PrEp plugins load only when named (``--prep`` or ``[prep] plugins``): an instanc
 ``prep/script``, runs scripts, and a simulation starts no process.  The store is a real SQLite
 store in a temporary directory (on tmpfs when the machine has one), removed at the end unless
 it was given (the plugin test kit restarts on it); its commits run at once on the loop's
-thread (see `clock`).
+thread (see `clock`), and it is a throw-away store: committed every so many batches and at
+`close`, which is all a restart on it needs.
 """
 
 import dataclasses
@@ -56,7 +57,7 @@ class Machine:
         self.state_dir = state_dir
         self.owner_uid = os.geteuid()
         self.failure = None
-        self.store = Store(os.path.join(self.state_dir, "corral.db"), loop)
+        self.store = Store(os.path.join(self.state_dir, "corral.db"), loop, throwaway=True)
         self.store.on_failure = self._store_failed
         self.broker = Broker(loop, self.owner_uid)
         if specs is None:
