@@ -268,12 +268,12 @@ def test_front_read_holds_while_jobs_start_during_the_walk():
             self.id = job_id
             self.priority = 16
 
-    queue = PendingQueue()
+    queue = PendingQueue(size=lambda job: 1)
     jobs = [Job(i) for i in range(1, 41)]
     for job in jobs:
         queue.push(job)
     seen = []
-    for job in queue.first():
+    for job in queue.first()[0]:
         seen.append(job.id)
         if job.id % 3 == 0:
             queue.remove(job)

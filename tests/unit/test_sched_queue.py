@@ -11,19 +11,19 @@ class FakeJob:
 
 
 def test_order_is_priority_descending_then_id():
-    queue = PendingQueue()
+    queue = PendingQueue(size=lambda job: 1)
     jobs = [FakeJob(1, 16), FakeJob(2, 20), FakeJob(3, 16), FakeJob(4, 20)]
     for job in jobs:
         queue.push(job)
     assert [job.id for job in queue.jobs()] == [2, 4, 1, 3]
-    assert [job.id for job in queue.first(3)] == [2, 4, 1]
+    assert [job.id for job in queue.first(3)[0]] == [2, 4, 1]
     for job in jobs:
         queue.remove(job)
-    assert queue.jobs() == [] and queue.first(3) == []
+    assert queue.jobs() == [] and queue.first(3) == ([], [])
 
 
 def test_reorder_back_and_forth_to_the_same_priority():
-    queue = PendingQueue()
+    queue = PendingQueue(size=lambda job: 1)
     job = FakeJob(7, 18)
     other = FakeJob(8, 17)
     queue.push(job)
@@ -32,12 +32,12 @@ def test_reorder_back_and_forth_to_the_same_priority():
         job.priority = priority
         queue.reorder(job)
     assert queue.jobs() == [other, job]
-    assert queue.first(1) == [other]
+    assert queue.first(1) == ([other], [1])
     assert len(queue) == 2
 
 
 def test_resort_reads_new_priorities_and_removed_jobs_stay_out():
-    queue = PendingQueue()
+    queue = PendingQueue(size=lambda job: 1)
     jobs = [FakeJob(i, 10) for i in range(1, 6)]
     for job in jobs:
         queue.push(job)
@@ -50,7 +50,7 @@ def test_resort_reads_new_priorities_and_removed_jobs_stay_out():
 
 
 def test_front_skips_removed_jobs_wherever_they_are():
-    queue = PendingQueue()
+    queue = PendingQueue(size=lambda job: 1)
     jobs = [FakeJob(i, 16) for i in range(1, 5001)]
     for job in jobs:
         queue.push(job)
@@ -60,12 +60,12 @@ def test_front_skips_removed_jobs_wherever_they_are():
     for i in sorted(removed):
         queue.remove(jobs[i - 1])
     kept = [i for i in range(1, 5001) if i not in removed]
-    assert [job.id for job in queue.first(500)] == kept[:500]
-    assert [job.id for job in queue.first(500)] == kept[:500]
+    assert [job.id for job in queue.first(500)[0]] == kept[:500]
+    assert [job.id for job in queue.first(500)[0]] == kept[:500]
     late = FakeJob(9999, 16)
     urgent = FakeJob(10000, 31)
     queue.push(late)
     queue.push(urgent)
-    assert [job.id for job in queue.first(2)] == [10000, kept[0]]
+    assert [job.id for job in queue.first(2)[0]] == [10000, kept[0]]
     assert [job.id for job in queue.jobs()] == [10000, *kept, 9999]
     assert len(queue) == len(kept) + 2

@@ -2,14 +2,16 @@
 
 A sorted list with lazy deletion.  A scheduling pass reads only the first ``queue-depth``
 jobs, and it runs after nearly every event, so reading them must cost about that many steps
-at C speed, however long the queue is: `first` slices them off the front of the list.  Two
+at C speed, however long the queue is: `first` slices them off the front of the list, with
+each job's size (the cores it asks for), which a backfill pass filters them by.  Three
 lists stay aligned: the sort keys ``(-priority, id, serial)`` (the serial is unique, so a
-reordered job's old key and new one never tie) and the jobs, where a removed job's place
-holds None until the list is rebuilt.  A new request usually sorts last (the same priority
-as the jobs before it, a higher id) and is appended; a removed one is found by bisection.
-Dead places are dropped in bulk: at the front as the front moves on, within the front when
-a read crosses enough of them, everywhere when they outnumber the live ones.  Re-sorting
-everything at once (reprioritize-all) is one sort of an almost sorted list.
+reordered job's old key and new one never tie), the sizes, and the jobs, where a removed
+job's place holds None until the lists are rebuilt.  A new request usually sorts last (the
+same priority as the jobs before it, a higher id) and is appended; a removed one is found
+by bisection.  Dead places are dropped in bulk: at the front as the front moves on, within
+the front when a read crosses enough of them, everywhere when they outnumber the live
+ones.  Re-sorting everything at once (reprioritize-all) is one sort of an almost sorted
+list.
 """
 
 import bisect
@@ -26,12 +28,15 @@ _live = functools.partial(operator.is_not, None)
 
 
 class PendingQueue:
-    def __init__(self):
+    def __init__(self, size):
+        """``size(job)``: the cores the job asks for, read once, when it is queued."""
+        self._size = size
         self._keys: list[tuple] = []
+        self._sizes: list[int] = []
         self._jobs: list = []
         #: Every place before this index is dead.
         self._head = 0
-        #: Job id -> (job, its sort key).
+        #: Job id -> (job, its sort key, its size).
         self._entries: dict[int, tuple] = {}
         self._serial = itertools.count()
 
@@ -47,14 +52,17 @@ class PendingQueue:
 
     def push(self, job):
         key = (-job.priority, job.id, next(self._serial))
-        self._entries[job.id] = (job, key)
+        size = self._size(job)
+        self._entries[job.id] = (job, key, size)
         keys = self._keys
         if len(keys) == self._head or keys[-1] < key:
             keys.append(key)
+            self._sizes.append(size)
             self._jobs.append(job)
         else:
             place = bisect.bisect_left(keys, key, self._head)
             keys.insert(place, key)
+            self._sizes.insert(place, size)
             self._jobs.insert(place, job)
 
     def remove(self, job) -> bool:
@@ -74,17 +82,19 @@ class PendingQueue:
     def resort(self):
         """Re-read every queued job's priority and rebuild the order in one pass."""
         entries = self._entries
-        for job, (_priority, job_id, serial) in list(entries.values()):
-            entries[job_id] = (job, (-job.priority, job_id, serial))
+        for job, (_priority, job_id, serial), size in list(entries.values()):
+            entries[job_id] = (job, (-job.priority, job_id, serial), size)
         self._rebuild(sorted(entries.values(), key=operator.itemgetter(1)))
 
     def _rebuild(self, entries):
-        self._keys = [key for _job, key in entries]
-        self._jobs = [job for job, _key in entries]
+        self._keys = [key for _job, key, _size in entries]
+        self._sizes = [size for _job, _key, size in entries]
+        self._jobs = [job for job, _key, _size in entries]
         self._head = 0
 
-    def first(self, depth: int | None = None) -> list:
-        """The first ``depth`` queued jobs (all by default), in allocation order."""
+    def first(self, depth: int | None = None) -> tuple[list, list]:
+        """The first ``depth`` queued jobs (all by default), in allocation order, and their
+        sizes."""
         jobs = self._jobs
         head = self._head
         end = len(jobs)
@@ -93,15 +103,21 @@ class PendingQueue:
         self._head = head
         wanted = len(self._entries) if depth is None else min(depth, len(self._entries))
         stop = head + wanted
-        live = list(filter(_live, jobs[head:stop]))
-        while len(live) < wanted:
-            start, stop = stop, stop + wanted - len(live)
-            live += filter(_live, jobs[start:stop])
-        if stop - head - len(live) > _DEAD_CROSSED:
-            jobs[head:stop] = live
-            self._keys[head:stop] = [self._entries[job.id][1] for job in live]
-        return live
+        while True:
+            front = jobs[head:stop]
+            live = list(filter(_live, front))
+            if len(live) == wanted:
+                break
+            stop += wanted - len(live)
+        sizes = self._sizes[head:stop]
+        if len(live) < len(front):
+            sizes = list(itertools.compress(sizes, map(_live, front)))
+            if len(front) - len(live) > _DEAD_CROSSED:
+                jobs[head:stop] = live
+                self._sizes[head:stop] = sizes
+                self._keys[head:stop] = [self._entries[job.id][1] for job in live]
+        return live, sizes
 
-    def jobs(self):
+    def jobs(self) -> list:
         """Queued jobs in allocation order (for listings)."""
-        return self.first()
+        return self.first()[0]

@@ -8,7 +8,10 @@ is told (its reservation, ``sched.t_estimate``, and why it waits, ``sched.reason
 
 A pass walks the pending jobs in priority order (the first ``[sched] queue-depth`` of them)
 and asks each queue's policy (`fcfs`, `easy`, `conservative`) what a job that does not fit
-gets; a job starts only where the pass's `Profile` says it delays no reservation.  A job whose
+gets; a job starts only where the pass's `Profile` says it delays no reservation.  Once
+every queue is done reserving (EASY after its first reservation), the rest of the walk
+looks only at the jobs that fit in the cores free now: the others could only be passed
+over, and a deep backfill walk of a full machine is mostly those.  A job whose
 queue owns some of the nodes, or whose constraints match some, is placed on those only: its
 mask of ranks (see `constraints`) is worked out once, when it is queued; other jobs pay
 nothing for it.  A queue may cap the jobs each user runs in it at once; the others wait, told
@@ -19,7 +22,6 @@ one pass, and nothing runs while nothing changes.
 
 import itertools
 import logging
-import operator
 import time
 
 from .. import resource_set
@@ -36,15 +38,9 @@ REASON_RESOURCES = "Resources"
 #: What a job held back by its queue's ``max-jobs-per-user`` is told.
 REASON_USER_LIMIT = "MaxJobsPerUser"
 
-_slots = operator.attrgetter("request.nslots")
-_cores_per_slot = operator.attrgetter("request.cores_per_slot")
-
-
-def _fitting(jobs: list, cores: int) -> list:
-    """The jobs whose request needs at most ``cores`` cores, in order; in loops that run at C
-    speed, since a backfill pass over a deep queue calls it on hundreds of jobs."""
-    needs = map(operator.mul, map(_slots, jobs), map(_cores_per_slot, jobs))
-    return list(itertools.compress(jobs, map(cores.__ge__, needs)))
+def _cores(job) -> int:
+    """The cores a job asks for: what a pass first compares with what is free."""
+    return job.request.nslots * job.request.cores_per_slot
 
 
 class Scheduler:
@@ -56,7 +52,7 @@ class Scheduler:
         self.pool = pool
         self.respond = respond
         self.policies = policies or QueuePolicies()
-        self.pending = PendingQueue()
+        self.pending = PendingQueue(_cores)
         self.rank_masks = RankMasks(pool.nodes)
         self.queue_masks = {name: self.rank_masks.of(constraint)
                             for name, constraint in self.policies.nodes.items()}
@@ -222,12 +218,12 @@ class Scheduler:
         user_limits = policies.user_limits
         running_by_user = self.running_by_user
         allocated = 0
-        window = self.pending.first(policies.depth)
+        window, sizes = self.pending.first(policies.depth)
         full_window = policies.depth is not None and len(window) == policies.depth
         index = 0
         narrowed_to = None  # the free cores the rest of the window was last narrowed to
         while index < len(window):
-            job = window[index]
+            job, size = window[index], sizes[index]
             index += 1
             queue = job.queue
             if queue in stopped_queues:
@@ -239,7 +235,7 @@ class Scheduler:
             request = job.request
             policy = policies.policy(queue)
             reservations = reservations_by_queue.get(queue, 0)
-            too_big = request.nslots * request.cores_per_slot > profile.total_cores
+            too_big = size > profile.total_cores
             if too_big and not policy.blocks_queue and not policy.reserves(reservations):
                 continue  # the common case of a long backfill pass: cannot start now
             mask = job_masks.get(job.id) if job_masks else None
@@ -272,7 +268,9 @@ class Scheduler:
                 # Every job left either starts now or is passed over, and free cores only
                 # shrink from here: only those that fit in them now need a look.
                 narrowed_to = total
-                window = _fitting(window[index:], total)
+                fits = list(map(total.__ge__, sizes[index:]))
+                window = list(itertools.compress(window[index:], fits))
+                sizes = list(itertools.compress(sizes[index:], fits))
                 index = 0
         else:
             if allocated and full_window:
