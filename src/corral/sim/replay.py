@@ -9,6 +9,7 @@ processor, one core each, with ``exec.test.run_duration`` set to its run time so
 simulates it.
 """
 
+import gc
 import itertools
 import json
 import time
@@ -26,6 +27,9 @@ EPOCH = 1_000_000_000.0
 
 #: Jobs per submit request, at most (a moment with more is sent in several).
 SUBMIT_BATCH = 1024
+
+#: Jobs submitted between two freezes of what the garbage collector has seen (see `_drive`).
+FREEZE_EVERY = 10_000
 
 
 class Replay:
@@ -62,15 +66,26 @@ class Replay:
                     machine.close()
         finally:
             loop.close()
+            gc.unfreeze()
         self.wall_seconds = time.perf_counter() - wall_start
         return self.trace
 
     async def _drive(self, loop, machine):
+        """Submit the trace, then collect it.  Every `FREEZE_EVERY` jobs, whatever the
+        garbage collector has seen is frozen (left out of later collections): a replay keeps
+        nearly everything it makes (the jobs, their records) to its end, and a full
+        collection would walk it all again each time the heap grows by a quarter."""
         broker = machine.broker
         submitted = []
+        unfrozen = 0
         for moment, group in itertools.groupby(self.trace.jobs, key=lambda job: job.submit):
             await loop.wake_at(EPOCH + moment)
-            for user, batch in self._requests(list(group)):
+            group = list(group)
+            unfrozen += len(group)
+            if unfrozen >= FREEZE_EVERY:
+                gc.freeze()
+                unfrozen = 0
+            for user, batch in self._requests(group):
                 request = {"jobs": [{"jobspec": self._jobspec(job)} for job in batch]}
                 if user is None:
                     answer = broker.rpc("job-manager.submit", request)
