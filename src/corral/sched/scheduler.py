@@ -37,6 +37,16 @@ log = logging.getLogger("corral.sched")
 REASON_RESOURCES = "Resources"
 #: What a job held back by its queue's ``max-jobs-per-user`` is told.
 REASON_USER_LIMIT = "MaxJobsPerUser"
+#: Jobs a pass reads from the queue before it reads the rest of its window.
+_FIRST_READ = 16
+
+
+def _fitting(jobs: list, sizes: list, cores: int) -> tuple[list, list]:
+    """The jobs (and their sizes) of at most ``cores`` cores, in order, at C speed: a
+    backfill pass over a deep queue narrows hundreds of jobs."""
+    fits = list(map(cores.__ge__, sizes))
+    return list(itertools.compress(jobs, fits)), list(itertools.compress(sizes, fits))
+
 
 def _cores(job) -> int:
     """The cores a job asks for: what a pass first compares with what is free."""
@@ -218,11 +228,33 @@ class Scheduler:
         user_limits = policies.user_limits
         running_by_user = self.running_by_user
         allocated = 0
-        window, sizes = self.pending.first(policies.depth)
-        full_window = policies.depth is not None and len(window) == policies.depth
+        queued = len(self.pending)
+        wanted = queued if policies.depth is None else min(policies.depth, queued)
+        full_window = wanted == policies.depth
+        # A pass that stops at the head (a full machine, FCFS) reads only a few jobs; the
+        # rest of the window is read when the walk gets there.
+        read = min(wanted, _FIRST_READ)
+        window, sizes = self.pending.first(read)
+        first_read = window
         index = 0
         narrowed_to = None  # the free cores the rest of the window was last narrowed to
-        while index < len(window):
+        stopped = False
+        while True:
+            if index == len(window):
+                if read == wanted:
+                    break
+                # The queue's front now: the jobs read so far that did not start, then the
+                # rest of the window.
+                seen = {job.id for job in first_read}
+                window, sizes = self.pending.first(wanted - allocated)
+                index = 0
+                while index < len(window) and window[index].id in seen:
+                    index += 1
+                window, sizes = window[index:], sizes[index:]
+                read, index = wanted, 0
+                if narrowed_to is not None:
+                    window, sizes = _fitting(window, sizes, profile.total_cores)
+                continue
             job, size = window[index], sizes[index]
             index += 1
             queue = job.queue
@@ -261,6 +293,7 @@ class Scheduler:
             if policy.blocks_queue:
                 stopped_queues.add(queue)
             if self._nothing_left_to_do(profile, stopped_queues, reservations_by_queue):
+                stopped = True
                 break
             total = profile.total_cores
             if (narrowed_to is None or total < narrowed_to) and not user_limits and \
@@ -268,15 +301,12 @@ class Scheduler:
                 # Every job left either starts now or is passed over, and free cores only
                 # shrink from here: only those that fit in them now need a look.
                 narrowed_to = total
-                fits = list(map(total.__ge__, sizes[index:]))
-                window = list(itertools.compress(window[index:], fits))
-                sizes = list(itertools.compress(sizes[index:], fits))
+                window, sizes = _fitting(window[index:], sizes[index:], total)
                 index = 0
-        else:
-            if allocated and full_window:
-                # The pass stopped at the queue depth having started jobs: the jobs
-                # behind them get their turn in the next pass.
-                self._schedule_soon()
+        if not stopped and allocated and full_window:
+            # The pass stopped at the queue depth having started jobs: the jobs behind
+            # them get their turn in the next pass.
+            self._schedule_soon()
         self._tell(waiting)
         self.pass_timings.observe(time.perf_counter() - began)
 
