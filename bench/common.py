@@ -216,8 +216,8 @@ class Controller:
         py_spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable),
                                                          "py-spy")
         self.profiler = subprocess.Popen(
-            [py_spy, "record", "--pid", str(self.pid), "--rate", "250", "--format",
-             "speedscope", "--output", output], stdout=subprocess.DEVNULL,
+            [py_spy, "record", "--pid", str(self.pid), "--subprocesses", "--rate", "250",
+             "--format", "speedscope", "--output", output], stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         time.sleep(0.5)  # let it attach before the work starts
 

@@ -4,9 +4,10 @@
 One node with (this machine's cores x 4) slots; N jobs submitted through the client API and
 timed from the first submit to the last ``clean`` on disk.  Baselines in the same run: the
 raw rate (``os.posix_spawn`` + ``waitpid``, one at a time, before and after the run) and, to
-show what the launch itself costs, `subprocess.Popen` with the options the node agent uses
-(output into two pipes); and how fast the state's filesystem creates files, which a job that
-prints something pays twice (``/bin/true`` prints nothing, so its jobs create no file).
+show what a Python launch costs, `subprocess.Popen` with the options the node agent used
+before it spawned with ``posix_spawn`` (output into two pipes); and how fast the state's
+filesystem creates files, which a job that prints something pays twice (``/bin/true``
+prints nothing, so its jobs create no file).
 
 Target: corral's rate >= 60% of the raw spawn rate; >= 80% where the node agent is a process
 of its own (a persistent instance's, as here, since agent processes exist), whose CPU is
@@ -27,8 +28,8 @@ FLUX_REAL = 50  # jobs/s, Flux 0.88 with real `true` processes, this kind of mac
 
 
 def popen_rate(count: int) -> float:
-    """Processes/s with the node agent's launch: `subprocess.Popen` in a new process group,
-    fds closed, stdout and stderr into two pipes read to EOF, waited for one at a time."""
+    """Processes/s with the node agent's former launch: `subprocess.Popen` in a new process
+    group, fds closed, stdout and stderr into two pipes read to EOF, waited for one at a time."""
     started = time.perf_counter()
     for _ in range(count):
         ends = [os.pipe2(os.O_CLOEXEC) for _ in range(2)]

@@ -25,21 +25,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 from corral import jobspec  # noqa: E402
-from corral.sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler  # noqa: E402
+from corral.sched import AllocRequest, NodeSpec, QueuePolicies, ResourcePool, Scheduler  # noqa: E402
 from corral.sched.policies import DEFAULT_QUEUE_DEPTH, POLICIES  # noqa: E402
 
 CORES_PER_NODE = 32
 TARGET_SECONDS = 0.100
-
-
-class Job:
-    __slots__ = ("id", "priority", "queue", "request", "ranks", "R")
-
-    def __init__(self, job_id, request):
-        self.id = job_id
-        self.priority = 16
-        self.queue = None
-        self.request = request
 
 
 class Answers:
@@ -48,13 +38,13 @@ class Answers:
     def __init__(self):
         self.allocated_count = 0
 
-    def allocated(self, job, R, annotations, ranks):
+    def allocated(self, job_id, R, annotations, ranks):
         self.allocated_count += 1
 
-    def denied(self, job, note):
-        raise RuntimeError(f"job {job.id} denied: {note}")
+    def denied(self, job_id, note):
+        raise RuntimeError(f"job {job_id} denied: {note}")
 
-    def annotate(self, job, annotations):
+    def annotate(self, job_id, annotations):
         pass
 
 
@@ -95,20 +85,18 @@ def one_pass(nodes: int, pending: int, seed: int, depth=None,
     # Running jobs: one per node, all of it but on 20 nodes, which keep 4 cores free each.
     for rank in range(nodes):
         keep_free = 4 if rank % (nodes // 20) == 0 else 0
-        job = Job(-rank - 1, None)
-        job.queue = None
-        job.ranks = {rank: (list(range(CORES_PER_NODE - keep_free)), [])}
-        job.R = {"execution": {"starttime": now,
-                               "expiration": now + generator.randint(60, 24 * 3600)}}
-        scheduler.reserve(job)
+        ranks = {rank: (list(range(CORES_PER_NODE - keep_free)), [])}
+        R = {"execution": {"starttime": now, "expiration": now + generator.randint(60, 24 * 3600)}}
+        scheduler.reserve(AllocRequest(-rank - 1, 0, None, 16, None), ranks, R)
     for job_id in range(1, pending + 1):
         if owned:
             queue = ("low", "high")[job_id % 2]
-            job = Job(job_id, _request(generator, nodes, queue))
-            job.queue = queue
-            scheduler.request(job)  # computes the job's mask, as the job manager's request
+            request = _request(generator, nodes, queue)
+            # Computes the job's mask, as the job manager's request does.
+            scheduler.request(AllocRequest(job_id, 0, queue, 16, request))
         else:
-            scheduler.pending.push(Job(job_id, _request(generator, nodes)))
+            request = _request(generator, nodes)
+            scheduler.pending.push(AllocRequest(job_id, 0, None, 16, request))
     passes = 0
     real_schedule = scheduler._schedule
 

@@ -215,9 +215,11 @@ class AgentsInstance(RunningInstance):
 
 @pytest.fixture
 def placement(request):
-    """Where ``make_instance``'s node agents run: ``"local"`` (in the controller's process),
-    or ``"agents"`` (`AgentsInstance`, needs root); a suite parametrizes it to run unchanged
-    on both."""
+    """Where ``make_instance``'s node agents run: ``"local"`` (in the controller's process,
+    unless the module is marked ``agent_processes``), ``"processes"`` (a ``corral agent``
+    process per node on this machine, as a persistent instance runs them by default) or
+    ``"agents"`` (`AgentsInstance`, needs root); a suite parametrizes it to run unchanged
+    on each."""
     return getattr(request, "param", "local")
 
 
@@ -225,10 +227,13 @@ def placement(request):
 def make_instance(tmp_path, placement, request):
     """Start instances with options: ``make_instance(test_size=4, config=path)``.  In a
     module marked ``agent_processes`` (``pytestmark = pytest.mark.agent_processes``), their
-    node agents are processes of their own, as a persistent instance's are by default."""
+    node agents are processes of their own, as a persistent instance's are by default; a
+    test of that module marked ``agent_processes(False)`` keeps them in the controller."""
     started = []
     kind = AgentsInstance if placement == "agents" else RunningInstance
-    agent_processes = request.node.get_closest_marker("agent_processes") is not None
+    marker = request.node.get_closest_marker("agent_processes")
+    agent_processes = placement == "processes" or (marker is not None
+                                                   and marker.args[:1] != (False,))
     if kind is AgentsInstance and os.geteuid() != 0:
         pytest.fail("instances with agents on hosts of their own need root")
 

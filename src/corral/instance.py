@@ -10,7 +10,6 @@ commits everything before the store closes, so a restart finds every job where i
 """
 
 import asyncio
-import functools
 import logging
 import os
 import shutil
@@ -20,27 +19,20 @@ import tempfile
 
 from . import config as config_module
 from . import state_directory
+from .assembly import Assembly
 from .broker.dmesg import RingBuffer
 from .broker.roles import ROLE_OWNER, ROLE_USER
-from .broker.server import Broker
-from .broker.turns import Limits
 from .collector import Collector
-from .config import type_name
 from .exec import launch, orphans
 from .exec.agent import NodeAgent
 from .exec.channel import LocalChannel
-from .exec.service import Exec
-from .jobmanager import JobManager
-from .jobmanager.plugins import prep_bridge
 from .prep import config as prep_config
-from .prep.bridge import PrepBridge, deliver_to_loop
+from .prep.bridge import deliver_to_loop
 from .prep.cred import CredentialKey
 from .prep.host import PrepHost
 from .prep.loader import PrepError
-from .resource import ResourceService
-from .sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
+from .sched import NodeSpec
 from .state_lock import StateDirLock, StateDirLockError
-from .store import Store
 from .tokens import Tokens
 from .watchdog import Watchdog
 
@@ -132,81 +124,39 @@ class Instance:
             raise StartupError(str(exc)) from None
         credential_key = CredentialKey()
 
-        self.store = Store(os.path.join(self.state_dir, "corral.db"), loop)
-        self.store.on_failure = lambda exc: self.request_stop(exit_code=1)
-        self.broker = Broker(loop, self.owner_uid, config_module.allow_guest_user(config),
-                             Limits.from_config(config))
-        specs = node_specs(config, self.test_size)
-        self.pool = ResourcePool(specs)
-        self.scheduler = Scheduler(loop, self.pool, None, QueuePolicies.from_config(config))
-        jobtap_path = [p for p in os.environ.get("CORRAL_JOBTAP_PATH", "").split(":") if p]
-        plugin_path = config.get_str("job-manager.plugin-path")
-        if plugin_path:
-            jobtap_path = [p for p in plugin_path.split(":") if p] + jobtap_path
-        threshold = config.get_duration("job-manager.slow-callback-threshold", 0.1)
-        self.manager = JobManager(loop, self.broker, self.store, self.scheduler, config,
-                                  self.owner_uid, output_dir, jobtap_path, threshold)
-
         self.agents = []
         self.remote_nodes = None
         self.local_agents = None
-        listen = self.listen or config.get_str("agents.listen")
-        on_message = lambda msg: self.exec.on_message(msg)  # noqa: E731
-        on_node_failed = lambda rank, note: self.exec.node_failed(rank, note)  # noqa: E731
-        if listen:
-            self.remote_nodes = _remote_nodes(
-                config, listen, self.key_dir, self.pool, self.scheduler, credential_key,
-                on_message, on_node_failed, self.store.after_commit, self.broker)
-            channels = self.remote_nodes.channels
-        elif self.agent_processes and agents_as_processes(self.temporary_state_dir,
-                                                          prep_settings):
-            self.local_agents, self.remote_nodes = _local_agents(
-                config, self.state_dir, self.pool, self.scheduler, credential_key, on_message,
-                on_node_failed, self.store.after_commit, self._local_agent_died)
-            channels = self.remote_nodes.channels
-        else:
-            to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
-            channels = []
-            for rank, spec in enumerate(specs):
-                agent = NodeAgent(loop, rank, spec.name, to_exec.send, self.prep_host,
-                                  credential_key)
-                self.agents.append(agent)
-                channels.append(LocalChannel(loop, agent.handle))
-        on_node_fail = None
-        if self.remote_nodes is not None:
-            from .agent.nodes import node_fail
-
-            max_requeue = config.get_int("agents.max-requeue", 5)
-            on_node_fail = functools.partial(node_fail, self.manager, max_requeue)
+        self.listen = self.listen or config.get_str("agents.listen")
+        processes = not self.listen and self.agent_processes and agents_as_processes(
+            self.temporary_state_dir)
         # Tasks outlive the controller where agents are processes of their own and the state
         # directory outlives it too: the next controller of this instance takes them back.
-        self.tasks_outlive = self.remote_nodes is not None and not self.temporary_state_dir
-        self.exec = Exec(loop, None, channels, output_dir, self.uri, credential_key,
-                         config_module.kill_timeout(config), on_node_fail, self.tasks_outlive)
-        self.manager.attach_exec(self.exec)
-        self.exec.respond = self.manager.start
-
-        self.resources = ResourceService(self.pool, self.scheduler, self.store)
+        self.tasks_outlive = bool(self.listen or processes) and not self.temporary_state_dir
+        connect = self._remote_agents if self.listen else (
+            self._agent_processes if processes else self._agents_in_process)
+        parts = Assembly(loop, config, specs=node_specs(config, self.test_size),
+                         state_dir=self.state_dir, output_dir=output_dir,
+                         owner_uid=self.owner_uid, uri=self.uri,
+                         credential_key=credential_key, connect_nodes=connect,
+                         on_store_failure=lambda exc: self.request_stop(exit_code=1),
+                         prep_host=self.prep_host, tasks_outlive=self.tasks_outlive)
+        self.parts = parts
+        self.store, self.broker, self.pool = parts.store, parts.broker, parts.pool
+        self.scheduler, self.manager, self.exec = parts.scheduler, parts.manager, parts.exec
+        self.resources, self.prep = parts.resources, parts.prep
         if self.remote_nodes is not None:
             try:
                 await self.remote_nodes.start()
             except OSError as exc:
                 raise StartupError(exc.strerror or str(exc)) from None
-        self.prep = PrepBridge(prep_settings, self.prep_host, credential_key, output_dir,
-                               self.manager, self.exec, self.resources)
-        self.manager.jobtap.register_builtin(".prep", prep_bridge.plugin_init, self.prep)
+        if not self.tasks_outlive:
+            orphans.kill_orphans(self.uri)  # the last controller's tasks died with it
         try:
-            self.manager.load_builtins()
+            parts.take_up_jobs()
         except OSError as exc:
             # A builtin refused the configuration in conf.update (e.g. [policy.limits]).
             raise StartupError(f"{config.path}: {exc.strerror}") from None
-        if not self.tasks_outlive:
-            orphans.kill_orphans(self.uri)  # the last controller's tasks died with it
-        jobs = self.manager.restart()
-        self.prep.restarted(jobs)
-        self._load_config_plugins()
-        self.manager.resume(jobs)
-        self.prep.resume()
         if self.local_agents is None:
             await self._serve(guests)
             return
@@ -223,12 +173,39 @@ class Instance:
             await self.local_agents.stop(self.manager.running)
             raise
 
+    # --- how exec reaches the nodes (`Assembly`'s ``connect_nodes``) -------------------
+
+    def _remote_agents(self, parts):
+        """Agents of their own that connect where ``[agents] listen`` says."""
+        self.remote_nodes = _remote_nodes(
+            self.config, self.listen, self.key_dir, parts.pool, parts.scheduler,
+            parts.credential_key, parts.to_exec, parts.node_failed, parts.store.after_commit,
+            parts.broker)
+        return self.remote_nodes.channels
+
+    def _agent_processes(self, parts):
+        """Agent processes this controller supervises, one per node."""
+        self.local_agents, self.remote_nodes = _local_agents(
+            self.config, self.state_dir, parts.pool, parts.scheduler, parts.credential_key,
+            parts.to_exec, parts.node_failed, parts.store.after_commit, self._local_agent_died)
+        return self.remote_nodes.channels
+
+    def _agents_in_process(self, parts):
+        """One node agent per node in this process (their tasks end with it)."""
+        to_exec = LocalChannel(self.loop, parts.to_exec)
+        channels = []
+        for rank, spec in enumerate(parts.specs):
+            agent = NodeAgent(self.loop, rank, spec.name, to_exec.send, self.prep_host,
+                              parts.credential_key)
+            self.agents.append(agent)
+            channels.append(LocalChannel(self.loop, agent.handle))
+        return channels
+
     async def _serve(self, guests: bool):
         """Register the services, wait for what must be stored and for the local agents,
         then open the socket."""
         loop = self.loop
-        self.manager.register_services()
-        self.resources.register_services(self.broker)
+        self.parts.register_services()
         self.broker.register("prep.list", self._serve_prep_list, ROLE_OWNER | ROLE_USER)
         self.dmesg.register_services(self.broker)
         Tokens(self.store).register_services(self.broker)
@@ -250,31 +227,6 @@ class Instance:
         self.collector.start()
         self.manager.purge.start()
         log.info("corral instance started at %s with %d nodes", self.uri, len(self.pool.nodes))
-
-    def _load_config_plugins(self):
-        entries = self.config.get("job-manager.plugins")
-        if entries is None:
-            return
-        if not isinstance(entries, list):
-            raise self.config.error("job-manager.plugins", "must be an array of tables")
-        host = self.manager.jobtap
-        for index, entry in enumerate(entries):
-            key = f"job-manager.plugins[{index}]"
-            if not isinstance(entry, dict):
-                raise self.config.error(key, "must be a table with load, remove or conf")
-            for name in ("load", "remove"):
-                if name in entry and not isinstance(entry[name], str):
-                    raise self.config.error(
-                        f"{key}.{name}", f"expected string, got {type_name(entry[name])}")
-            if "conf" in entry and not isinstance(entry["conf"], dict):
-                raise self.config.error(f"{key}.conf", "must be a table")
-            try:
-                if "remove" in entry:
-                    host.remove(entry["remove"])
-                if "load" in entry:
-                    host.load(entry["load"], entry.get("conf"))
-            except OSError as exc:
-                raise self.config.error(key, exc.strerror or str(exc)) from None
 
     def _local_agent_died(self, rank: int):
         """The agent process of ``rank`` died: kill the tasks it left of the jobs there."""
@@ -362,15 +314,13 @@ class Instance:
             self.exit_code = 1
 
 
-def agents_as_processes(temporary_state_dir: bool, prep_settings) -> bool:
+def agents_as_processes(temporary_state_dir: bool) -> bool:
     """Whether the nodes of an instance without ``[agents] listen`` are served by agent
     processes of their own (`corral.agent.local`) rather than inside the controller: for a
-    persistent instance, so that its jobs outlive the controller, unless PrEp node hooks are
-    configured (an agent process does not run them yet).  A throw-away instance keeps its
-    agents in its own process: its jobs end with it anyway, and it starts sooner."""
-    node_hooks = (prep_settings.prolog or prep_settings.epilog
-                  or set(prep_settings.plugins) - set(prep_config.DEFAULT_PLUGINS))
-    return not temporary_state_dir and not node_hooks
+    persistent instance, so that its jobs outlive the controller (its PrEp node hooks run
+    there too: each agent reads the instance's configuration).  A throw-away instance keeps
+    its agents in its own process: its jobs end with it anyway, and it starts sooner."""
+    return not temporary_state_dir
 
 
 def _remote_nodes(config, listen, key_dir, pool, scheduler, credential_key, on_message,
@@ -423,7 +373,8 @@ def _serve_metrics(instance, address):
 def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message,
                   on_node_failed, after_commit, on_agent_exit):
     """This machine's nodes served by agent processes the controller supervises, over
-    ``ipc://`` in the state directory: ``(LocalAgents, RemoteNodes)``."""
+    ``ipc://`` in the state directory, each reading the instance's configuration file for
+    its PrEp node hooks: ``(LocalAgents, RemoteNodes)``."""
     from .agent.daemon import REATTACH_TIMEOUT
     from .agent.local import LocalAgents
     from .agent.nodes import RemoteNodes
@@ -434,8 +385,9 @@ def _local_agents(config, state_dir, pool, scheduler, credential_key, on_message
     reattach_timeout = config.get_duration("agents.reattach-timeout", REATTACH_TIMEOUT)
     if reattach_timeout <= 0:
         raise config.error("agents.reattach-timeout", "must be a positive duration")
+    config_path = os.path.abspath(config.path) if config.path is not None else None
     agents = LocalAgents(state_dir, [node.name for node in pool.nodes], settings,
-                         reattach_timeout, on_agent_exit)
+                         reattach_timeout, config_path, on_agent_exit)
     try:
         agents.prepare_keys()
         nodes = RemoteNodes(agents.endpoint, agents.key_dir, settings, pool, scheduler,

@@ -98,7 +98,7 @@ class Metrics:
 
     def start(self):
         """Serve; `OSError` when the address cannot be bound."""
-        self.instance.manager.jobtap.callback_times = {}
+        self.instance.manager.jobtap.time_callbacks()
         registry = CollectorRegistry(auto_describe=False)
         registry.register(self)
         host, port = self.address

@@ -73,16 +73,29 @@ def test_requires_picks_nodes_and_a_job_may_name_several_queues(site):
     assert _nodelist(site, anywhere) in ("node2", "node3")
     named = site.submit(SIMULATED, "-q", "debug", "--requires=host:node1", "true")
     assert _nodelist(site, named) == "node1"
-    impossible = site.submit(SIMULATED, "-q", "debug", "--requires=gpu", "true")
-    site.wait_inactive(impossible)
-    with site.client() as client:
-        assert "alloc denied: unsatisfiable request" in str(client.job(impossible)["exception"])
     result = site.corral("submit", "--requires=gpu&", "true", check=False)
     assert (result.returncode, result.stderr) == (
         1, "corral submit: jobspec: requires: empty term in 'gpu&'\n")
     result = site.corral("submit", "-q", "debug,nope", "true", check=False)
     assert (result.returncode, result.stderr) == (
         1, "corral submit: invalid queue 'nope' specified\n")
+
+
+def test_a_constraint_no_node_of_its_queues_matches_is_refused_at_submit(site):
+    """Refused with what was asked and what exists, before the job exists: no job id is
+    spent and nothing is listed."""
+    with site.client() as client:
+        before = client.rpc("job-list.list", {"userid": -1})["jobs"]
+    result = site.corral("submit", "-q", "debug", "--requires=gpu", "true", check=False)
+    assert (result.returncode, result.stderr) == (
+        1, "corral submit: unsatisfiable request: constraint 'gpu' matches none of the nodes "
+           "of queue debug, node[0-1] (debug); it matches node[2-3] (gpu)\n")
+    result = site.corral("submit", "--requires=bigmem|^host:node[0-3]", "true", check=False)
+    assert (result.returncode, result.stderr) == (
+        1, "corral submit: unsatisfiable request: constraint 'bigmem|^host:node[0-3]' matches "
+           "no node; the nodes are node[0-1] (debug), node[2-3] (gpu)\n")
+    with site.client() as client:
+        assert client.rpc("job-list.list", {"userid": -1})["jobs"] == before
 
 
 def test_max_jobs_per_user_keeps_a_users_second_job_waiting(site):

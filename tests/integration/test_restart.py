@@ -37,17 +37,9 @@ def test_clean_restart_keeps_history_and_continues_pending_jobs(instance):
     assert later == pending + 1
 
 
-def in_process_agents(make_instance, tmp_path):
-    """An instance whose node agents run inside the controller (PrEp node hooks keep them
-    there), so that its tasks do not outlive it."""
-    config = tmp_path / "prolog.toml"
-    config.write_text('[prep]\nprolog = "/bin/true"\n')
-    return make_instance(config=config)
-
-
-def test_running_job_of_in_process_agents_ends_with_exception_after_restart(make_instance,
-                                                                            tmp_path):
-    instance = in_process_agents(make_instance, tmp_path)
+@pytest.mark.agent_processes(False)  # `corral start --agents=in-process`: tasks end with it
+def test_running_job_of_in_process_agents_ends_with_exception_after_restart(make_instance):
+    instance = make_instance()
     job_id = instance.submit("sleep", "60")
     with instance.client() as client:
         client.wait_event(job_id, "start", 10)
@@ -90,10 +82,11 @@ def test_kill_9_mid_burst_loses_nothing(make_instance, tmp_path):
     assert all(job["state_name"] == "INACTIVE" for job in jobs.values())
 
 
+@pytest.mark.agent_processes(False)
 def test_killed_controller_of_in_process_agents_leaves_no_orphan_tasks(make_instance,
                                                                         tmp_path):
     marker = tmp_path / "pid"
-    inst = in_process_agents(make_instance, tmp_path)
+    inst = make_instance()
     job_id = inst.submit("sh", "-c", f"echo $$ > {marker}; exec sleep 120")
     with inst.client() as client:
         client.wait_event(job_id, "start", 10)

@@ -13,9 +13,10 @@ from corral.testing import corral_kit  # noqa: E402, F401
 #: Suites whose plugins watch jobs run, run both with the node agents in the controller and
 #: with a ``corral agent`` per node on hosts of their own (``placement``, tests/conftest.py):
 #: plugins must see the same jobs either way.  (The others are about the job manager alone,
-#: and also pass so, at some three seconds more a test.)
+#: and also pass so, at some three seconds more a test; the examples' instance tests are
+#: about their commands, their behaviour is tested in the plugin test kit.)
 ON_BOTH_PLACEMENTS = frozenset({"test_jobtap_api.py", "test_jobtap_builtins.py",
-                                "test_jobtap_examples.py", "test_jobtap_perilog.py"})
+                                "test_jobtap_perilog.py"})
 
 
 def pytest_generate_tests(metafunc):

@@ -7,7 +7,6 @@ import textwrap
 
 from jobtap_helpers import (
     as_guest,
-    config_file,
     events,
     load,
     names,
@@ -95,44 +94,41 @@ def test_dependency_rules_at_submit(instance):
         wait(client, job_id)
 
 
-def test_outstanding_dependencies_survive_restart(tmp_path, make_instance):
+def test_outstanding_dependencies_survive_restart(corral_kit):
     """Item 30: dependencies are kept across restarts; a scheme no loaded plugin handles at
     restart is a severity-4 ``dependency`` exception; loading the plugin re-runs
     ``job.dependency.*`` for it; with the plugin in the configuration a restart adds no
-    second ``dependency-add`` (t6773)."""
-    instance = make_instance()
-    with instance.client() as client:
-        load(client, plugin("dependency_test.py"))
-        lost = submit(client, dependencies=["test:lost"])
-        wait(client, lost, "dependency-add")
-    instance.restart()
-    with instance.client() as client:
-        exception = wait(client, lost, "exception")["context"]
-        assert (exception["type"], exception["severity"], exception["note"]) == (
-            "dependency", 4,
-            'dependency scheme "test" not supported (job may be stuck in DEPEND state)')
-        assert state(client, lost) == "DEPEND"
-        load(client, plugin("dependency_test.py"))
-        assert _descriptions(client, lost, "dependency-add") == ["lost"]
-        _release(client, lost, "lost")
-        wait(client, lost)
+    second ``dependency-add`` (t6773).  In the plugin test kit, which restarts the job
+    manager on its store (on an instance: `test_an_anyof_dependency_waits_on_across_a_
+    restart`, tests/integration/test_restart_dependencies.py)."""
+    kit = corral_kit()
+    load(kit, plugin("dependency_test.py"))
+    lost = kit.submit(dependencies=["test:lost"])
+    kit.wait(lost, "dependency-add")
+    kit.restart()
+    exception = kit.wait(lost, "exception")["context"]
+    assert (exception["type"], exception["severity"], exception["note"]) == (
+        "dependency", 4,
+        'dependency scheme "test" not supported (job may be stuck in DEPEND state)')
+    assert state(kit, lost) == "DEPEND"
+    load(kit, plugin("dependency_test.py"))
+    assert _descriptions(kit, lost, "dependency-add") == ["lost"]
+    _release(kit, lost, "lost")
+    kit.wait(lost)
 
-    conf = config_file(tmp_path, textwrap.dedent(f"""\
+    kit = corral_kit(config=textwrap.dedent(f"""\
         [[job-manager.plugins]]
         load = "{plugin('dependency_test.py')}"
         """))
-    instance = make_instance(config=conf)
-    with instance.client() as client:
-        kept = submit(client, dependencies=["test:kept"])
-        wait(client, kept, "dependency-add")
-    instance.restart()
-    instance.restart()
-    with instance.client() as client:
-        assert state(client, kept) == "DEPEND"
-        assert _descriptions(client, kept, "dependency-add") == ["kept"]
-        assert events(client, kept, "exception") == []
-        _release(client, kept, "kept")
-        wait(client, kept)
+    kept = kit.submit(dependencies=["test:kept"])
+    kit.wait(kept, "dependency-add")
+    kit.restart()
+    kit.restart()
+    assert state(kit, kept) == "DEPEND"
+    assert _descriptions(kit, kept, "dependency-add") == ["kept"]
+    assert events(kit, kept, "exception") == []
+    _release(kit, kept, "kept")
+    kit.wait(kept)
 
 
 def test_after_dependencies(make_instance):

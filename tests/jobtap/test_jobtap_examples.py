@@ -1,4 +1,6 @@
-"""The plugins in ``examples/jobtap`` do what their documentation says."""
+"""The plugins in ``examples/jobtap`` do what their documentation says, through the commands
+that load and query them (their behaviour on a virtual clock: tests/testing/test_kit.py,
+test_jobtap_priority.py)."""
 
 import errno
 import json

@@ -164,7 +164,7 @@ def test_queue_updates(tmp_path, make_instance):
                                                 "attributes.system.constraints": {}}
 
         extra = client.submit(spec(queue="batch", setattr=[
-            'system.constraints={"properties": ["bigmem"]}']), urgency=0)
+            'system.constraints={"hostlist": ["node0"]}']), urgency=0)
         error = rpc_error(_update, client, extra, queue="debug")
         assert error.strerror == ("job appears to have non-queue constraints, unable to "
                                   "update queue to batch")

@@ -99,12 +99,17 @@ def deliveries():
 ON_BOTH_PLACEMENTS = frozenset({"test_prep_prolog.py", "test_prep_epilog.py",
                                 "test_prep_hook_environments.py", "test_prep_examples.py",
                                 "test_prep_plugins.py", "test_prep_timeouts.py"})
+#: Those run a third time with the agent processes of a persistent instance on this machine,
+#: which read the instance's configuration for their node hooks.
+ON_AGENT_PROCESSES = frozenset({"test_prep_prolog.py", "test_prep_epilog.py",
+                                "test_prep_hook_environments.py"})
 
 
 def pytest_generate_tests(metafunc):
-    if ("make_instance" in metafunc.fixturenames
-            and metafunc.definition.path.name in ON_BOTH_PLACEMENTS):
-        metafunc.parametrize("placement", ["local", "agents"], indirect=True)
+    name = metafunc.definition.path.name
+    if "make_instance" in metafunc.fixturenames and name in ON_BOTH_PLACEMENTS:
+        placements = ["local", "agents"] + (["processes"] if name in ON_AGENT_PROCESSES else [])
+        metafunc.parametrize("placement", placements, indirect=True)
 
 # The helpers of these suites (`prep_helpers`) made importable, as pytest runs with
 # ``--import-mode=importlib``.
@@ -121,5 +126,17 @@ def prep_instance(make_instance, tmp_path):
         config = tmp_path / name
         config.write_text("[prep]\n" + textwrap.dedent(prep_toml) + "\n" + extra)
         return make_instance(test_size=test_size, config=config, env=env)
+
+    return make
+
+
+@pytest.fixture
+def prep_kit(corral_kit):  # noqa: F811 (the fixture imported above)
+    """``prep_kit(prep_toml, nodes=3)``: the plugin test kit with ``[prep]`` configured as
+    `prep_instance` configures it: the hooks' scripts run for real, the jobs' runs are
+    simulated, on a virtual clock (conformance rules that need no task process)."""
+
+    def make(prep_toml: str = "", nodes: int = 3):
+        return corral_kit(nodes=nodes, config="[prep]\n" + textwrap.dedent(prep_toml))
 
     return make

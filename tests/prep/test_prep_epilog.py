@@ -1,13 +1,15 @@
-"""Node and controller epilogs on a running instance: Slurm's checklist T11, the A.2 timeline
-(the node's resources come back when its epilog ends, the job when both epilogs end) and the
-failure table A.3, driver rules 5, 6 and 8."""
+"""Node and controller epilogs: Slurm's checklist T11, the A.2 timeline (the node's resources
+come back when its epilog ends, the job when both epilogs end) and the failure table A.3,
+driver rules 5, 6 and 8.  What an epilog's failure does runs in the plugin test kit
+(`prep_kit`, the scripts run for real); the timeline, the tasks and their exit codes on
+running instances."""
 
+import logging
 import os
 import time
 
 from prep_helpers import (
     contexts,
-    dmesg,
     drained,
     events,
     names,
@@ -21,42 +23,43 @@ OWNER = os.geteuid()
 
 
 def test_a_failing_node_epilog_drains_that_node_and_the_job_still_completes(
-        prep_instance, make_script, tmp_path):
+        prep_kit, make_script, caplog):
     """Epilog exits 1 on node1 (A.3): ``Epilog error`` on node1 only, the job COMPLETED, and
-    a non-fatal ``epilog`` exception records it."""
+    a non-fatal ``epilog`` exception records it.  In the kit (an epilog failing on an
+    instance: test_prep_timeouts.py)."""
     epilog = make_script("epilog", '[ "$SLURMD_NODENAME" != node1 ]\n')
-    instance = prep_instance(f'epilog = "{epilog}"')
-    with instance.client() as client:
-        job_id = submit(client, ["true"], nnodes=3)
-        wait(client, job_id)
-        eventlog = names(client, job_id)
-        assert [name for name in eventlog if name not in ("release", "exception")] == [
-            "submit", "validate", "depend", "priority", "alloc", "start", "finish",
-            "epilog-start", "epilog-finish", "free", "clean"]
-        assert contexts(client, job_id, "exception") == [{
-            "type": "epilog", "severity": 2, "note": "Epilog failure on node node1",
-            "userid": OWNER}]
-        assert contexts(client, job_id, "epilog-finish") == [{"description": "prep",
-                                                              "status": 256}]
-        assert client.job(job_id)["result_name"] == "COMPLETED"
-        assert drained(client) == {"node1": "Epilog error"}
-        assert f"JobId={job_id} epilog error on node1, draining the node" in dmesg(client)
+    kit = prep_kit(f'epilog = "{epilog}"')
+    with caplog.at_level(logging.ERROR, "corral.prep"):
+        job_id = kit.submit(nnodes=3)
+        kit.wait(job_id)
+    eventlog = names(kit, job_id)
+    assert [name for name in eventlog if name not in ("release", "exception")] == [
+        "submit", "validate", "depend", "priority", "alloc", "start", "finish",
+        "epilog-start", "epilog-finish", "free", "clean"]
+    assert contexts(kit, job_id, "exception") == [{
+        "type": "epilog", "severity": 2, "note": "Epilog failure on node node1",
+        "userid": OWNER}]
+    assert contexts(kit, job_id, "epilog-finish") == [{"description": "prep", "status": 256}]
+    assert kit.job(job_id)["result_name"] == "COMPLETED"
+    assert drained(kit) == {"node1": "Epilog error"}
+    assert f"JobId={job_id} epilog error on node1, draining the node" in caplog.text
 
 
-def test_a_failing_controller_epilog_is_only_logged(prep_instance, make_script):
+def test_a_failing_controller_epilog_is_only_logged(prep_kit, make_script, caplog):
+    """In the kit (a controller epilog failing on an instance, in Python:
+    test_prep_plugins.py)."""
     ctld_epilog = make_script("ctld_epilog", "exit 1\n")
-    instance = prep_instance(f'epilog-slurmctld = "{ctld_epilog}"')
-    with instance.client() as client:
-        job_id = submit(client, ["true"])
-        wait(client, job_id)
-        assert names(client, job_id) == [
-            "submit", "validate", "depend", "priority", "alloc", "start", "finish",
-            "epilog-start", "release", "epilog-finish", "free", "clean"]
-        assert contexts(client, job_id, "epilog-finish") == [{"description": "prep",
-                                                              "status": 0}]
-        assert client.job(job_id)["result_name"] == "COMPLETED"
-        assert drained(client) == {}
-        assert f"JobId={job_id} EpilogSlurmctld exit status 1:0" in dmesg(client)
+    kit = prep_kit(f'epilog-slurmctld = "{ctld_epilog}"')
+    with caplog.at_level(logging.ERROR, "corral.prep"):
+        job_id = kit.submit()
+        kit.wait(job_id)
+    assert names(kit, job_id) == [
+        "submit", "validate", "depend", "priority", "alloc", "start", "finish",
+        "epilog-start", "release", "epilog-finish", "free", "clean"]
+    assert contexts(kit, job_id, "epilog-finish") == [{"description": "prep", "status": 0}]
+    assert kit.job(job_id)["result_name"] == "COMPLETED"
+    assert drained(kit) == {}
+    assert f"JobId={job_id} EpilogSlurmctld exit status 1:0" in caplog.text
 
 
 def test_a_node_goes_back_when_its_epilog_ends_and_the_job_when_all_have(

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import pwd
 import time
 
 import pytest
@@ -154,6 +155,37 @@ requeue-delay = "0.1s"
     assert drained() == {"node0": "Prolog error"}
 
 
+def test_the_account_gate_in_the_kit_waits_for_its_service_at_one_virtual_moment(
+        corral_kit, tmp_path):
+    """As the gate's author would test it: the pretend service's 0.3 s are real, spent in
+    the plugin's threads while the virtual clock stands still; the allowed job runs its
+    simulated hour, the refused one is requeued for a minute, and the ledger has both."""
+    allow = tmp_path / "accounts"
+    allow.write_text("physics\n")
+    ledger = tmp_path / "ledger"
+    plugin = os.path.abspath(os.path.join(EXAMPLES, "account_gate.py"))
+    kit = corral_kit(config=f"""
+[prep]
+plugins = ["{plugin}"]
+parameters = "account-gate.allow={allow},account-gate.ledger={ledger},account-gate.delay=0.3"
+requeue-delay = "60s"
+""")
+    allowed = kit.submit(run=3600, setattr=["system.account=physics"])
+    refused = kit.submit(setattr=["system.account=astrology"], urgency=1)
+    requeue = kit.wait(refused, "requeue")
+    assert requeue["context"] == {"reason": "PrologSlurmctld failed", "hold": False,
+                                  "delay": 60.0}
+    assert requeue["timestamp"] == kit.events(refused, "alloc")[0]["timestamp"]
+    kit.cancel(refused)
+    kit.wait(allowed)
+    start, finish = (kit.events(allowed, name)[0]["timestamp"] for name in ("start", "finish"))
+    assert (start, finish - start) == (kit.time() - 3600, 3600)
+    assert kit.job(allowed)["result_name"] == "COMPLETED"
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    assert sorted(ledger.read_text().splitlines()) == sorted([
+        f"{allowed} {user} physics 0", f"{refused} {user} astrology 0"])
+
+
 def test_the_account_gate_lets_allowed_accounts_run_and_requeues_the_others(make_instance,
                                                                            tmp_path):
     """The slow check happens in the plugin's threads: the job waits between prolog-start
@@ -184,9 +216,6 @@ requeue-delay = "60s"
         wait(client, refused, "requeue")
         assert contexts(client, refused, "requeue") == [
             {"reason": "PrologSlurmctld failed", "hold": False, "delay": 60.0}]
-    uid = os.geteuid()
-    import pwd
-
-    user = pwd.getpwuid(uid).pw_name
+    user = pwd.getpwuid(os.geteuid()).pw_name
     assert sorted(ledger.read_text().splitlines()) == sorted([
         f"{allowed} {user} physics 0", f"{refused} {user} astrology 0"])

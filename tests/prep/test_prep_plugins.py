@@ -1,14 +1,18 @@
 """PrEp plugins in a running controller: loading, asynchronous controller
 plugins finishing from their own thread, plugins that raise or hold the event loop (they can
 never take the controller down), ``prep_p_required`` used as Slurm uses it, the flags
-(point 6) and ``corral prep list`` (point 7)."""
+(point 6) and ``corral prep list`` (point 7).  What needs no process of its own (a plugin's
+threads reporting, ``prep_p_required``) runs in the plugin test kit."""
 
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
-from prep_helpers import contexts, dmesg, drained, events, names, submit, wait
+from prep_helpers import contexts, dmesg, drained, names, submit, wait
+
+from corral.testing import PluginFailure
 
 PLUGINS = pathlib.Path(__file__).resolve().parent / "plugins"
 
@@ -112,36 +116,37 @@ def test_prep_list_shows_the_plugins_in_order_with_type_version_and_required(
     ]
 
 
-def test_an_async_python_plugin_reports_from_its_own_thread(prep_instance, tmp_path):
+def test_an_async_python_plugin_reports_from_its_own_thread(corral_kit, tmp_path):
     """``(SUCCESS, True)`` makes the job wait for the callback, which comes from the plugin's
     thread; a failure it reports requeues the job; the controller epilog holds the job's
-    ``clean`` until its callback; callbacks are registered once, ``fini`` runs at stop."""
-    instance = prep_instance(f"""
-        plugins = ["{PLUGINS / 'async_thread.py'}"]
-        parameters = "async.record={tmp_path},async.delay=0.3"
-        requeue-delay = "10s"
-    """)
-    with instance.client() as client:
-        job_id = submit(client, ["true"])
-        wait(client, job_id)
-        prolog_start, prolog_finish = (events(client, job_id, name)[0]["timestamp"]
-                                       for name in ("prolog-start", "prolog-finish"))
-        epilog_start, epilog_finish = (events(client, job_id, name)[0]["timestamp"]
-                                       for name in ("epilog-start", "epilog-finish"))
-        assert prolog_finish - prolog_start >= 0.3
-        assert epilog_finish - epilog_start >= 0.3
-        assert names(client, job_id).index("start") > names(client, job_id).index(
-            "prolog-finish")
-        refused = submit(client, ["true"], setattr=["system.comment=refuse"])
-        assert wait(client, refused, "requeue")["context"] == {
-            "reason": "PrologSlurmctld failed", "hold": False, "delay": 10.0}
-        client.cancel(refused)
-        wait(client, refused)
-        assert client.job(job_id)["result_name"] == "COMPLETED"
+    ``clean`` until its callback; callbacks are registered once, ``fini`` runs at stop.  In
+    the plugin test kit, where the threads' 0.3 s are real and take no virtual time (on an
+    instance: the account gate example, test_prep_examples.py)."""
+    kit = corral_kit(config=f"""
+[prep]
+plugins = ["{PLUGINS / 'async_thread.py'}"]
+parameters = "async.record={tmp_path},async.delay=0.3"
+requeue-delay = "10s"
+""")
+    started = time.monotonic()
+    job_id = kit.submit()
+    kit.wait(job_id)
+    assert time.monotonic() - started >= 0.6  # both callbacks were waited for
+    eventlog = names(kit, job_id)
+    assert eventlog.index("start") > eventlog.index("prolog-finish")
+    assert eventlog.index("clean") > eventlog.index("epilog-finish")
+    assert len({event["timestamp"] for event in kit.eventlog(job_id)
+                if event["name"] in ("alloc", "prolog-start", "prolog-finish", "start")}) == 1
+    refused = kit.submit(setattr=["system.comment=refuse"])
+    assert kit.wait(refused, "requeue")["context"] == {
+        "reason": "PrologSlurmctld failed", "hold": False, "delay": 10.0}
+    kit.cancel(refused)
+    kit.wait(refused)
+    assert kit.job(job_id)["result_name"] == "COMPLETED"
     assert (tmp_path / f"prolog.{job_id}").read_text() == "async-prolog\n"
     assert (tmp_path / f"epilog.{job_id}").read_text() == "async-epilog\n"
     assert (tmp_path / "registered").read_text() == "registered\n"
-    instance.stop()
+    kit.close()
     assert (tmp_path / "fini").read_text() == "fini\n"
 
 
@@ -176,16 +181,15 @@ def test_a_plugin_that_raises_is_a_failed_hook_and_never_a_failed_controller(
         assert client.rpc("instance.info")["nodes"] == 3
 
 
-def test_required_gates_only_the_controller_prolog(prep_instance, tmp_path):
+def test_required_gates_only_the_controller_prolog(prep_kit, tmp_path):
     """``prep_p_required`` false everywhere: ``prep_p_prolog_slurmctld`` is never called,
-    the other three hooks are (Slurm consults only PREP_PROLOG_SLURMCTLD)."""
-    instance = prep_instance(f"""
+    the other three hooks are (Slurm consults only PREP_PROLOG_SLURMCTLD).  In the kit."""
+    kit = prep_kit(f"""
         plugins = ["{PLUGINS / 'misbehave.py'}"]
         parameters = "misbehave.record={tmp_path}"
-    """, test_size=1)
-    with instance.client() as client:
-        job_id = submit(client, ["true"])
-        wait(client, job_id)
+    """, nodes=1)
+    job_id = kit.submit()
+    kit.wait(job_id)
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.endswith(
         f".{job_id}")) == [f"epilog.{job_id}", f"epilog_slurmctld.{job_id}",
                            f"prolog.{job_id}"]
@@ -291,3 +295,20 @@ def test_removing_the_prep_builtin_stops_prep_for_new_jobs_only(prep_instance, m
         wait(client, last)
         assert "epilog-finish" in names(client, last)
     assert (tmp_path / "epilogs").read_text().split() == [str(first), str(last)]
+
+
+def test_in_the_kit_a_prep_plugin_that_raises_fails_the_test_naming_it(prep_kit):
+    """The hook is still a failed hook (the node is drained, the job requeued held), and
+    the test fails at the kit's next step, with the plugin's traceback."""
+    plugin = PLUGINS / "misbehave.py"
+    kit = prep_kit(f"""
+        plugins = ["{plugin}"]
+        parameters = "misbehave.raise=prolog"
+    """, nodes=1)
+    with pytest.raises(PluginFailure) as caught:
+        kit.wait(kit.submit(), "requeue")
+    message = str(caught.value)
+    assert message.startswith(f"PrEp plugin {plugin} failed: prep_p_prolog(job 1) raised "
+                              "RuntimeError: prolog broke on purpose\nTraceback")
+    assert drained(kit) == {"node0": "Prolog error"}
+    kit.advance(1)  # reported once

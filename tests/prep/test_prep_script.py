@@ -2,6 +2,7 @@
 
 import logging
 import os
+import pathlib
 import signal
 import time
 
@@ -15,6 +16,8 @@ from corral.prep.environment import controller_env, node_env
 from corral.prep.host import PrepHost
 from corral.prep.loader import PrepError
 from corral.prep.pending import is_failure
+from corral.testing import PluginFailure
+from corral.testing import kit as kit_module
 
 SHELL_VARIABLES = ("PWD", "SHLVL", "_")
 
@@ -238,3 +241,80 @@ def test_fini_kills_running_scripts_and_their_late_callbacks_are_dropped(
     host.fini()
     time.sleep(0.3)
     assert deliveries.items == []
+
+
+# --- in the plugin test kit ----------------------------------------------------------------
+
+
+def test_the_kit_runs_the_sites_scripts_with_slurms_environment_on_the_virtual_clock(
+        corral_kit, make_script, tmp_path):
+    """Every hook's scripts run for real, with the environment slurmd and slurmctld give
+    them; the controller prolog takes a fifth of a real second, and no virtual time: the
+    prolog opens and closes at one virtual moment, and the simulated run takes its 600 s."""
+    node_prolog = make_script("prolog", f"env > {tmp_path}/prolog.$SLURMD_NODENAME\n")
+    node_epilog = make_script("epilog", f"env > {tmp_path}/epilog.$SLURMD_NODENAME\n")
+    ctld_prolog = make_script("ctld_prolog", f"sleep 0.2\nenv > {tmp_path}/ctld_prolog\n")
+    ctld_epilog = make_script("ctld_epilog", f"env > {tmp_path}/ctld_epilog\n")
+    kit = corral_kit(nodes=2, config=f"""
+[prep]
+prolog = "{node_prolog}"
+epilog = "{node_epilog}"
+prolog-slurmctld = "{ctld_prolog}"
+epilog-slurmctld = "{ctld_epilog}"
+""")
+    job_id = kit.submit(run=600, nnodes=2, setattr=["system.account=peers"])
+    kit.wait(job_id)
+    assert [name for name in kit.names(job_id) if name != "release"] == [
+        "submit", "validate", "depend", "priority", "alloc", "prolog-start", "prolog-finish",
+        "start", "finish", "epilog-start", "epilog-finish", "free", "clean"]
+    moments = {name: kit.events(job_id, name)[0]["timestamp"]
+               for name in ("alloc", "prolog-start", "prolog-finish", "start", "finish")}
+    assert moments["alloc"] == moments["prolog-start"] == moments["prolog-finish"]
+    assert moments["finish"] - moments["start"] == 600
+    assert kit.events(job_id, "prolog-finish")[0]["context"] == {"description": "prep",
+                                                                 "status": 0}
+    for node in ("node0", "node1"):
+        prolog = read_env(tmp_path / f"prolog.{node}")
+        assert (prolog["SLURM_JOB_ID"], prolog["SLURMD_NODENAME"], prolog["SLURM_JOB_NODELIST"],
+                prolog["SLURM_SCRIPT_CONTEXT"], prolog["SLURM_JOB_ACCOUNT"]) == (
+            str(job_id), node, "node[0-1]", "prolog_slurmd", "peers")
+        epilog = read_env(tmp_path / f"epilog.{node}")
+        assert (epilog["SLURM_SCRIPT_CONTEXT"], epilog["SLURM_JOB_EXIT_CODE"]) == (
+            "epilog_slurmd", "0")
+    controller = read_env(tmp_path / "ctld_prolog")
+    assert (controller["SLURM_JOB_ID"], controller["SLURM_SCRIPT_CONTEXT"],
+            controller["SLURM_JOB_NODELIST"]) == (str(job_id), "prolog_slurmctld", "node[0-1]")
+    assert read_env(tmp_path / "ctld_epilog")["SLURM_SCRIPT_CONTEXT"] == "epilog_slurmctld"
+
+
+def test_a_prep_hook_that_never_reports_fails_the_kit_test_naming_the_job(
+        corral_kit, monkeypatch):
+    """A controller prolog promising a callback it never sends: the kit waits its patience
+    in real time, then lets virtual time go on (the job waits in its prolog, as in an
+    instance) and fails the test."""
+    monkeypatch.setattr(kit_module, "CALLBACK_PATIENCE", 0.2)
+    monkeypatch.setenv("MISBEHAVE_REQUIRED", "1")
+    plugin = pathlib.Path(__file__).parent / "plugins" / "misbehave.py"
+    kit = corral_kit(config=f'[prep]\nplugins = ["{plugin}"]\n'
+                            'parameters = "misbehave.silent=1"\n')
+    job_id = kit.submit()
+    with pytest.raises(PluginFailure, match=f"PrEp controller hooks sent no callback in 0.2 s "
+                                            f"of real time: job {job_id} is owed 1"):
+        kit.advance(10)
+    kit.advance(60)
+    assert kit.names(job_id)[-1] == "prolog-start"
+
+
+def test_a_node_without_scratch_is_drained_and_the_job_requeued_held(corral_kit, tmp_path):
+    """The site health check of docs/testing.md, as it shows it."""
+    prolog = tmp_path / "prolog"
+    prolog.write_text(f'#!/bin/sh\ntest -d {tmp_path}/scratch.$SLURMD_NODENAME\n')
+    prolog.chmod(0o755)
+    (tmp_path / "scratch.node0").mkdir()
+    kit = corral_kit(nodes=2, config=f'[prep]\nprolog = "{prolog}"\n')
+    job = kit.submit(run=600, nnodes=2)
+    assert kit.wait(job, "requeue")["context"]["reason"] == "launch failed requeued held"
+    nodes = {node["name"]: node for node in kit.rpc("resource.list")["nodes"]}
+    assert (nodes["node1"]["drained"], nodes["node1"]["reason"]) == (True, "Prolog error")
+    assert kit.events(job, "exception")[0]["context"]["note"] == "Prolog failure on node node1"
+    assert not nodes["node0"]["drained"]

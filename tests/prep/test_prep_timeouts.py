@@ -43,10 +43,14 @@ def test_an_epilog_that_times_out_is_killed_with_its_process_group_and_drains_th
 
 
 def test_a_prolog_that_times_out_is_a_prolog_failure(prep_instance, make_script, tmp_path):
+    """A prolog killed at its timeout fails: the node is drained and the job requeued held,
+    here though it may not be requeued (``ForceRequeueOnFail``, whose
+    rules test_prep_prolog.py tests in the plugin test kit)."""
     prolog = make_script("prolog", _background_sleeper(tmp_path, "prolog"))
-    instance = prep_instance(f'prolog = "{prolog}"\ntimeout = "0.5s"', test_size=1)
+    instance = prep_instance(f'prolog = "{prolog}"\ntimeout = "0.5s"\n'
+                             'flags = ["ForceRequeueOnFail"]', test_size=1)
     with instance.client() as client:
-        job_id = submit(client, ["true"])
+        job_id = submit(client, ["true"], setattr=["system.requeue=false"])
         requeue = wait(client, job_id, "requeue")
         assert requeue["context"]["reason"] == "launch failed requeued held"
         assert drained(client) == {"node0": "Prolog error"}

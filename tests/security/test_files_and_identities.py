@@ -327,6 +327,73 @@ def test_guest_job_runs_in_its_cwd(guest_instance):
     assert text == f"{home}\n{guest_user().pw_uid}\n"
 
 
+def _status_fields(text: str, names) -> dict:
+    """The ``/proc/PID/status`` fields ``names`` of ``text``, each as a list of words."""
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return {name: fields[name].split() for name in names}
+
+
+def test_guest_task_has_the_guests_ids_no_capability_and_only_its_three_descriptors(
+        guest_instance):
+    """A task starts as its user for good: real, effective, saved and filesystem ids and
+    groups the user's (root is not left as a saved uid a task could take back), no
+    capability, and no descriptor of the agent's beyond stdin, stdout and stderr; and the
+    agent has root's rights again for the next job, its owner's."""
+    inst = guest_instance()
+    user = guest_user()
+    job_id = guest_submit(inst, command=["sh", "-c", "cat /proc/self/status; echo fds:; "
+                                                     "ls /proc/self/fd"], cwd="/tmp")
+    inst.wait_inactive(job_id)
+    text = guest_attach(inst, job_id)
+    fields = _status_fields(text, ("Uid", "Gid", "Groups", "CapPrm", "CapEff"))
+    assert fields["Uid"] == [str(user.pw_uid)] * 4
+    assert fields["Gid"] == [str(user.pw_gid)] * 4
+    assert sorted(map(int, fields["Groups"])) == sorted(
+        set(os.getgrouplist(user.pw_name, user.pw_gid)))
+    assert int(fields["CapPrm"][0], 16) == 0 and int(fields["CapEff"][0], 16) == 0
+    # ls lists 0, 1, 2 and the descriptor of the directory it reads.
+    assert text.split("fds:\n")[1].split() == ["0", "1", "2", "3"]
+    with inst.client() as client:
+        owner_job = client.submit(jobspec.build(["sh", "-c", "id -u; id -g"]))
+        client.wait_event(owner_job, "clean", 30)
+        owner_text = "".join(data for _stream, data in client.output(owner_job))
+    assert owner_text == f"{os.getuid()}\n{os.getgid()}\n"
+
+
+def test_guest_command_is_looked_up_in_the_jobs_path_as_the_guest(guest_instance):
+    """As execvp does for the user: a program in a directory the guest may not search is
+    passed over for the next of the job's PATH (were none found, the start would fail with
+    EACCES, as execvp's), and a program found nowhere fails the start with one line that
+    names it."""
+    inst = guest_instance()
+    top = tempfile.mkdtemp(prefix="corral-path-", dir="/tmp")
+    try:
+        os.chmod(top, 0o755)
+        private, public = os.path.join(top, "private"), os.path.join(top, "public")
+        for directory, words in ((private, "private"), (public, "public")):
+            os.mkdir(directory, 0o755)
+            probe = os.path.join(directory, "corral-probe")
+            with open(probe, "w") as file:
+                file.write(f"#!/bin/sh\necho {words}\n")
+            os.chmod(probe, 0o755)
+        os.chmod(private, 0o700)
+        path = f"{private}:{public}:/usr/bin:/bin"
+        found = guest_submit(inst, command=["corral-probe"], cwd="/tmp",
+                             environment={"PATH": path})
+        missing = guest_submit(inst, command=["corral-no-such-program"], cwd="/tmp",
+                               environment={"PATH": f"{public}:/usr/bin:/bin"})
+        inst.wait_inactive(found)
+        inst.wait_inactive(missing)
+        text = guest_attach(inst, found)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    assert text == "public\n"
+    with inst.client() as client:
+        note = next(event["context"]["note"] for event in client.eventlog(missing)
+                    if event["name"] == "exception")
+    assert note.endswith("start failed: corral-no-such-program: No such file or directory")
+
+
 # --- a temporary instance that admits guests ------------------------------------------------
 
 

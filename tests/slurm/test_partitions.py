@@ -32,6 +32,11 @@ def test_sbatch_partitions_and_constraint_map_to_queues_and_properties(make_slur
     result = slurm.run("sbatch", "--constraint=rank:x", "--wrap", "true", check=False)
     assert result.returncode == 1
     assert "--constraint: 'x' is not a set of ranks" in result.stderr
+    result = slurm.run("sbatch", "-p", "debug", "--constraint=gpu", "--wrap", "true",
+                       check=False)
+    assert result.returncode == 1
+    assert ("unsatisfiable request: constraint 'gpu' matches none of the nodes of queue "
+            "debug, node[0-1] (debug); it matches node[2-3] (gpu)\n") in result.stderr
     partitions = slurm.run("sinfo", "-h", "-o", "%P %N").stdout.split("\n")
     assert partitions[:2] == ["debug* node[0-1]", "batch node[2-3]"]
 

@@ -1,6 +1,7 @@
 """The plugin test kit (`corral.testing`): plugins under test on a virtual clock, no daemon;
 the fair-share plugin and the examples tested as their authors would."""
 
+import errno
 import os
 import pathlib
 import time
@@ -125,3 +126,27 @@ def test_a_failed_node_ends_its_jobs_which_are_requeued_elsewhere(corral_kit):
     small = kit.submit(run=1)
     kit.wait(small)
     assert kit.job(small)["nodelist"] == "node0"
+
+
+def test_a_plugin_reads_a_job_through_its_view_and_requeues_it_held(corral_kit):
+    """`p.job_view` and `p.job_requeue`, the handle's extensions the .prep builtin uses."""
+    kit = corral_kit(nodes=2, cores_per_node=2, plugins=[str(PLUGINS / "view_and_requeue.py")])
+    job = kit.submit(run=10, ntasks=4, userid=ALICE)
+    kit.wait(job, "requeue")
+    assert kit.events(job, "requeue")[0]["context"] == {
+        "reason": "requeued by view_and_requeue", "hold": True}
+    assert kit.events(job, "requeue-asked")[0]["context"] == {"pending": True}
+    assert kit.job(job)["urgency"] == 0  # held
+    kit.set_urgency(job, 16)
+    kit.wait(job)
+    seen = [event["context"] for event in kit.events(job, "viewed")]
+    assert seen == [{"restart_count": count, "nodelist": "node[0-1]", "state": State.RUN,
+                     "userid": ALICE, "ntasks": 4, "read_only": True,
+                     "first_event": "submit"} for count in (0, 1)]
+    assert kit.job(job)["result_name"] == "COMPLETED"
+    plugin = next(plugin for plugin in kit.machine.manager.jobtap.plugins
+                  if plugin.name == "view_and_requeue")
+    with pytest.raises(OSError) as caught:
+        plugin.job_view(job)  # inactive now: a view is of an active job
+    assert caught.value.errno == errno.ENOENT
+

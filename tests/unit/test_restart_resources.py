@@ -3,7 +3,7 @@
 import asyncio
 
 from corral.jobmanager.restart import _released_since_alloc
-from corral.sched import NodeSpec, ResourcePool, Scheduler
+from corral.sched import AllocRequest, NodeSpec, ResourcePool, Scheduler
 
 
 def event(name, **context):
@@ -17,23 +17,15 @@ def test_released_ranks_count_only_since_the_last_alloc():
     assert _released_since_alloc(events) == {0, 2}
 
 
-class Job:
-    def __init__(self, job_id, ranks):
-        self.id = job_id
-        self.ranks = ranks
-        self.R = None
-        self.queue = None
-
-
 def test_reserve_leaves_released_ranks_free():
     pool = ResourcePool([NodeSpec(f"n{i}", (0, 1)) for i in range(3)])
     loop = asyncio.new_event_loop()
     try:
         scheduler = Scheduler(loop, pool, None)
-        job = Job(7, {0: ([0, 1], []), 1: ([0, 1], []), 2: ([0], [])})
-        scheduler.reserve(job, released={1})
+        ranks = {0: ([0, 1], []), 1: ([0, 1], []), 2: ([0], [])}
+        scheduler.reserve(AllocRequest(7, 0, None, 16, None), ranks, None, released={1})
         assert [node.free_cores.bit_count() for node in pool.nodes] == [0, 2, 1]
-        scheduler.free(job)
+        scheduler.free(7)
         assert [node.free_cores.bit_count() for node in pool.nodes] == [2, 2, 2]
     finally:
         loop.close()

@@ -1,9 +1,13 @@
 """RFC 31 constraints as masks of ranks, and the ``--requires``/``--constraint`` syntax."""
 
+import json
+
 import pytest
 
+from corral import config as config_module
+from corral import jobspec
 from corral.jobspec import requires
-from corral.sched import NodeSpec, ResourcePool
+from corral.sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
 from corral.sched.constraints import ConstraintError, RankMasks
 
 #: n0 gpu+bigmem, n1 gpu, n2 bigmem, n3 nothing.
@@ -77,3 +81,65 @@ def test_bad_requires_text_is_one_sentence(text, message):
     with pytest.raises(ValueError) as caught:
         requires.parse(text)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("text", ["gpu", "gpu&^bigmem", "gpu|bigmem&^slow", "host:n[0,2]",
+                                  "gpu&^host:n0", "rank:0-1|bigmem", "^rank:3"])
+def test_a_constraint_is_described_as_it_would_be_typed(text):
+    assert requires.describe(requires.parse(text)) == text
+
+
+@pytest.mark.parametrize("constraint", [
+    {"and": [{"or": [{"properties": ["a"]}, {"properties": ["b"]}]}]},
+    {"not": [{"properties": ["a", "b"]}]},
+    {"hostlist": ["n0", "n1"]},
+])
+def test_what_the_syntax_cannot_say_is_described_as_json(constraint):
+    assert requires.describe(constraint) == json.dumps(constraint, separators=(",", ":"),
+                                                       sort_keys=True)
+
+
+QUEUES = """
+[queues.debug]
+requires = ["bigmem"]
+[queues.batch]
+nodes = "n[1,3]"
+"""
+
+
+@pytest.fixture
+def scheduler(tmp_path):
+    path = tmp_path / "queues.toml"
+    path.write_text(QUEUES)
+    return Scheduler(None, ResourcePool(NODES), None,
+                     QueuePolicies.from_config(config_module.load(path)))
+
+
+def _request(queue=None, requires_text=None):
+    return jobspec.validate(jobspec.build(["true"], queue=queue, requires=requires_text))
+
+
+@pytest.mark.parametrize("queue, text, refusal", [
+    ("debug", "gpu", None),  # n0
+    ("batch,debug", "^gpu", None),  # n2 (debug), n3 (batch)
+    ("batch", None, None),  # no constraint: not this check's business
+    ("debug", "nosuch", "constraint 'nosuch' matches no node; the nodes are n0 (bigmem, gpu), "
+                        "n1 (gpu), n2 (bigmem), n3 (no properties)"),
+    ("batch", "bigmem", "constraint 'bigmem' matches none of the nodes of queue batch, n1 "
+                        "(gpu), n3 (no properties); it matches n0 (bigmem, gpu), n2 (bigmem)"),
+    ("batch,debug", "host:n1&bigmem", "constraint 'bigmem&host:n1' matches no node; the nodes "
+                                      "are n0 (bigmem, gpu), n1 (gpu), n2 (bigmem), n3 (no "
+                                      "properties)"),
+    ("debug", "host:n[1-2]&gpu", "constraint 'gpu&host:n[1-2]' matches none of the nodes of "
+                                 "queue debug, n0 (bigmem, gpu), n2 (bigmem); it matches n1 "
+                                 "(gpu)"),
+])
+def test_a_constraint_no_node_of_its_queues_matches_says_what_exists(scheduler, queue, text,
+                                                                     refusal):
+    assert scheduler.constraint_refusal(_request(queue, text)) == refusal
+
+
+def test_a_malformed_constraint_is_refused_saying_where(scheduler):
+    request = _request("debug")._replace(constraints={"propertees": ["gpu"]})
+    assert scheduler.constraint_refusal(request).startswith(
+        "constraints.propertees: unknown operator")

@@ -12,7 +12,7 @@ import pytest
 
 from corral import config as config_module
 from corral import jobspec
-from corral.sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
+from corral.sched import AllocRequest, NodeSpec, QueuePolicies, ResourcePool, Scheduler
 from corral.sched.queue import PendingQueue
 from corral.sim.clock import VirtualClockLoop, patched_time
 
@@ -20,7 +20,7 @@ T0 = 1_000_000.0
 
 
 class Request:
-    """An allocation request as the scheduler reads it."""
+    """An allocation request (what the job manager sends) and how long its job runs."""
 
     def __init__(self, job_id, ntasks, limit, run, nnodes=None, priority=16, queue=None,
                  requires=None, userid=0, gpus_per_task=0, exclusive=None):
@@ -28,10 +28,8 @@ class Request:
                              queue=queue, requires=requires, gpus_per_task=gpus_per_task,
                              exclusive=exclusive)
         self.id = job_id
-        self.userid = userid
-        self.priority = priority
-        self.request = jobspec.validate(spec)
-        self.queue = self.request.queue
+        request = jobspec.validate(spec)
+        self.alloc_request = AllocRequest(job_id, userid, request.queue, priority, request)
         self.run = run
 
 
@@ -56,23 +54,25 @@ class Cluster:
         self.denials = {}
         self.estimates = {}  # job id -> every t_estimate told, in order
         self.reasons = {}
+        self.runs = {}  # job id -> how long it runs once allocated
 
-    def allocated(self, job, R, annotations, ranks):
-        self.starts[job.id] = self.loop.time() - T0
-        self.ranks[job.id] = sorted(ranks)
-        self.loop.call_later(job.run, self.scheduler.free, job)
+    def allocated(self, job_id, R, annotations, ranks):
+        self.starts[job_id] = self.loop.time() - T0
+        self.ranks[job_id] = sorted(ranks)
+        self.loop.call_later(self.runs[job_id], self.scheduler.free, job_id)
 
-    def denied(self, job, note):
-        self.denials[job.id] = note
+    def denied(self, job_id, note):
+        self.denials[job_id] = note
 
-    def annotate(self, job, annotations):
+    def annotate(self, job_id, annotations):
         sched = annotations["sched"]
-        self.reasons[job.id] = sched["reason_pending"]
+        self.reasons[job_id] = sched["reason_pending"]
         if sched["t_estimate"] is not None:
-            self.estimates.setdefault(job.id, []).append(sched["t_estimate"] - T0)
+            self.estimates.setdefault(job_id, []).append(sched["t_estimate"] - T0)
 
-    def submit_at(self, moment, job):
-        self.loop.call_at(T0 + moment, self.scheduler.request, job)
+    def submit_at(self, moment, request):
+        self.runs[request.id] = request.run
+        self.loop.call_at(T0 + moment, self.scheduler.request, request.alloc_request)
 
     def run(self, until):
         with patched_time(self.loop):
@@ -285,20 +285,14 @@ def test_easy_never_starts_a_job_later_than_its_first_reservation(cluster, seed)
 
 
 def test_front_read_holds_while_jobs_start_during_the_walk():
-    class Job:
-        def __init__(self, job_id):
-            self.id = job_id
-            self.priority = 16
-
     queue = PendingQueue(size=lambda job: 1)
-    jobs = [Job(i) for i in range(1, 41)]
-    for job in jobs:
-        queue.push(job)
+    for job_id in range(1, 41):
+        queue.push(AllocRequest(job_id, 0, None, 16, None))
     seen = []
     for job in queue.first()[0]:
         seen.append(job.id)
         if job.id % 3 == 0:
-            queue.remove(job)
+            queue.remove(job.id)
     assert seen == list(range(1, 41))
     assert [job.id for job in queue.jobs()] == [i for i in range(1, 41) if i % 3]
 
@@ -374,7 +368,8 @@ def test_constraints_choose_nodes_by_property_name_and_rank(cluster):
 def test_a_malformed_constraint_is_denied_with_where_it_is_wrong(cluster):
     machine = cluster(1, 2)
     job = Request(1, 1, limit=10, run=10)
-    job.request = job.request._replace(constraints={"propertees": ["gpu"]})
+    request = job.alloc_request
+    request.request = request.request._replace(constraints={"propertees": ["gpu"]})
     machine.submit_at(0, job)
     machine.run(10)
     assert machine.denials == {1: "constraints.propertees: unknown operator (expected "

@@ -1,71 +1,71 @@
 """The pending queue keeps allocation order (priority, then id) through any reordering, and
 its front reads the same however many removed jobs it has crossed."""
 
+from corral.sched import AllocRequest
 from corral.sched.queue import PendingQueue
 
 
-class FakeJob:
-    def __init__(self, job_id, priority):
-        self.id = job_id
-        self.priority = priority
+def FakeJob(job_id, priority):
+    return AllocRequest(job_id, 0, None, priority, None)
+
+
+def _queue():
+    return PendingQueue(size=lambda job: 1)
 
 
 def test_order_is_priority_descending_then_id():
-    queue = PendingQueue(size=lambda job: 1)
+    queue = _queue()
     jobs = [FakeJob(1, 16), FakeJob(2, 20), FakeJob(3, 16), FakeJob(4, 20)]
     for job in jobs:
         queue.push(job)
     assert [job.id for job in queue.jobs()] == [2, 4, 1, 3]
     assert [job.id for job in queue.first(3)[0]] == [2, 4, 1]
     for job in jobs:
-        queue.remove(job)
+        queue.remove(job.id)
     assert queue.jobs() == [] and queue.first(3) == ([], [])
 
 
 def test_reorder_back_and_forth_to_the_same_priority():
-    queue = PendingQueue(size=lambda job: 1)
+    queue = _queue()
     job = FakeJob(7, 18)
     other = FakeJob(8, 17)
     queue.push(job)
     queue.push(other)
     for priority in (16, 18, 16, 18, 16):
-        job.priority = priority
-        queue.reorder(job)
+        queue.reorder(job.id, priority)
     assert queue.jobs() == [other, job]
     assert queue.first(1) == ([other], [1])
     assert len(queue) == 2
 
 
 def test_resort_reads_new_priorities_and_removed_jobs_stay_out():
-    queue = PendingQueue(size=lambda job: 1)
+    queue = _queue()
     jobs = [FakeJob(i, 10) for i in range(1, 6)]
     for job in jobs:
         queue.push(job)
-    queue.remove(jobs[0])
-    jobs[4].priority = 30
-    jobs[2].priority = 20
+    queue.remove(jobs[0].id)
+    queue.set_priority(5, 30)
+    queue.set_priority(3, 20)
+    queue.set_priority(1, 40)  # removed: nothing to change
     queue.resort()
     assert [job.id for job in queue.jobs()] == [5, 3, 2, 4]
-    assert jobs[0] not in queue
+    assert len(queue) == 4
 
 
 def test_front_skips_removed_jobs_wherever_they_are():
-    queue = PendingQueue(size=lambda job: 1)
-    jobs = [FakeJob(i, 16) for i in range(1, 5001)]
-    for job in jobs:
-        queue.push(job)
+    queue = _queue()
+    for i in range(1, 5001):
+        queue.push(FakeJob(i, 16))
     # Started jobs leave holes at the front and within it; cancelled ones far behind.
     removed = {i for i in range(1, 5001) if i <= 300 or (i < 1500 and i % 3 == 0)
                or i > 4000}
     for i in sorted(removed):
-        queue.remove(jobs[i - 1])
+        queue.remove(i)
     kept = [i for i in range(1, 5001) if i not in removed]
     assert [job.id for job in queue.first(500)[0]] == kept[:500]
     assert [job.id for job in queue.first(500)[0]] == kept[:500]
-    late = FakeJob(9999, 16)
-    urgent = FakeJob(10000, 31)
-    queue.push(late)
-    queue.push(urgent)
+    queue.push(FakeJob(9999, 16))
+    queue.push(FakeJob(10000, 31))
     assert [job.id for job in queue.first(2)[0]] == [10000, kept[0]]
     assert [job.id for job in queue.jobs()] == [10000, *kept, 9999]
     assert len(queue) == len(kept) + 2

@@ -3,7 +3,10 @@ their own, so that the jobs they run outlive a controller that stops or is kille
 
 A persistent instance (``corral start --state-dir DIR``) serves its nodes with one agent
 process per node, connected over ``ipc://DIR/agents.sock`` with CURVE keys made in
-``DIR/keys`` (0700) at the first start.  Each agent runs in a session of its own, so a
+``DIR/keys`` (0700) at the first start, and given the instance's configuration file
+(``--config``), whose ``[prep]`` section gives the node hooks it runs, as every remote agent
+reads its own.  An agent a previous controller left running keeps the hooks it loaded then.
+Each agent runs in a session of its own, so a
 signal meant for the controller (Ctrl-C, a kill of its process group) does not reach it, and
 writes its log to ``DIR/agents/NODE.log``; its pid is kept in ``DIR/agents/NODE.pid``, so the
 next controller finds the agents still running and serves them again instead of starting
@@ -57,15 +60,18 @@ class LocalAgent:
 
 class LocalAgents:
     def __init__(self, state_dir: str, names, settings, reattach_timeout: float,
-                 on_exit=None):
-        """Agents for nodes ``names``, with the transport ``settings`` of the controller;
-        ``on_exit(rank)`` when the agent of rank ``rank`` has died (its tasks are left)."""
+                 config_path: str | None = None, on_exit=None):
+        """Agents for nodes ``names``, with the transport ``settings`` of the controller and
+        the PrEp node hooks of the configuration at ``config_path`` (the instance's; None:
+        none); ``on_exit(rank)`` when the agent of rank ``rank`` has died (its tasks are
+        left)."""
         self.on_exit = on_exit
         self.directory = os.path.join(state_dir, "agents")
         self.key_dir = os.path.join(state_dir, "keys")
         self.endpoint = f"ipc://{os.path.join(state_dir, 'agents.sock')}"
         self.settings = settings
         self.reattach_timeout = reattach_timeout
+        self.config_path = config_path
         self.agents = [LocalAgent(name) for name in names]
         self.ranks = {agent.name: rank for rank, agent in enumerate(self.agents)}
         self.stopping = False
@@ -132,7 +138,8 @@ class LocalAgents:
                 f"--heartbeat-interval={settings.heartbeat_interval}",
                 f"--unresponsive-after={settings.unresponsive_after}",
                 f"--lost-after={settings.lost_after}",
-                f"--reattach-timeout={self.reattach_timeout}", "--exit-alone"]
+                f"--reattach-timeout={self.reattach_timeout}", "--exit-alone",
+                *([f"--config={self.config_path}"] if self.config_path is not None else [])]
 
     def _running_agent(self, name: str) -> int | None:
         """The pid of the agent of ``name`` a previous controller started, if it still runs

@@ -19,15 +19,11 @@ import asyncio
 import logging
 import time
 
-from ..jobmanager import requeue
-from ..states import State
 from ..transport import ControllerTransport
 from . import forward, logs
 
 log = logging.getLogger("corral.agent")
 
-#: The reason of the requeue of a job whose node failed (Slurm's NODE_FAIL with JobRequeue).
-NODE_FAIL_REQUEUED = "node failure requeued"
 NOT_REGISTERED = "agent not registered"
 NOT_RESPONDING = "not responding"
 LOST = "node lost"
@@ -145,15 +141,3 @@ class RemoteNodes:
         if reason is not None and node.drained and node.drain_reason == reason:
             self.pool.undrain(rank)
             self.scheduler.resources_changed()
-
-
-def node_fail(manager, max_requeue: int, job, note: str):
-    """End ``job``, whose node failed, with a fatal ``node-fail`` exception; requeue it
-    unless it was submitted with ``requeue = false`` or has been run ``max_requeue`` times
-    again already.  A job already ending (cancelled, timed out) just ends."""
-    if job.state != State.RUN:
-        return
-    if job.request is not None and job.request.requeue and job.restart_count < max_requeue:
-        requeue.request(manager, job, NODE_FAIL_REQUEUED, exception=("node-fail", note))
-    else:
-        manager.raise_exception(job, "node-fail", 0, note, manager.owner_uid)

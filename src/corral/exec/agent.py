@@ -148,8 +148,6 @@ class NodeAgent:
             _write_stderr(record, stderr_fd, note)
         argv = msg["command"]
         env = msg["env"]
-        # The child enters the directory opened with the user's rights, through its fd.
-        cwd = f"/proc/self/fd/{cwd_fd}"
         try:
             for task in msg["tasks"]:
                 task_env = dict(env)
@@ -170,7 +168,7 @@ class NodeAgent:
                     if task["rank"] == 0 and msg.get("stdin"):
                         stdin_fd = self._task_input(record)
                     process = launch.spawn(
-                        self.loop, task["rank"], argv, task_env, cwd,
+                        self.loop, task["rank"], argv, task_env, cwd_fd,
                         launch.usable_cpus(task["cores"]), pipes.get("stdout", stdout_fd),
                         pipes.get("stderr", stderr_fd),
                         lambda t, r=record: self._task_exited(r, t), identity, stdin_fd,

@@ -1,33 +1,78 @@
 """Starting and reaping task processes without a Python process per task.
 
-A task is started with `subprocess.Popen` (vfork + exec when no identity change is needed),
-in its own process group so that signals reach everything it starts, pinned to its cores by
-setting the calling thread's affinity around the spawn (the child inherits it), with stdout
-and stderr on file descriptors the agent opened.  Exit is noticed through a pidfd on the
-event loop, so waiting costs nothing while tasks run.
+A task is started with the C library's ``posix_spawn`` (through ctypes), which is vfork +
+exec: nothing of the agent's memory is copied, however large it is, and no Python code runs
+between the two.  The spawn itself enters the task's working directory (a directory the agent
+opened with the user's rights, ``posix_spawn_file_actions_addfchdir_np``), puts stdin, stdout
+and stderr on descriptors the agent opened and closes every other
+(``posix_spawn_file_actions_addclosefrom_np``), makes the task a process group of its own, so
+that signals reach everything it starts, and gives it the default disposition of the signals
+Python ignores (as `subprocess` does).  The rest is the spawning thread's, which the child
+inherits and which is undone at once: the task's user's ids (`identity.spawn_as`) and the
+cores it is pinned to (the thread's CPU affinity).  These need glibc 2.34 or later.
+
+Exit is noticed through a pidfd on the event loop, so waiting costs nothing while tasks run.
 """
 
+import ctypes
+import errno
 import os
-import subprocess
+import signal
+
+from .. import identity as identities
 
 _MACHINE_CPUS = frozenset(os.sched_getaffinity(0))
 #: One /dev/null for every task's stdin, instead of an open per task.
 _DEV_NULL = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-
+#: A spawn that failed with these tries the next directory of ``PATH``, as execvp does.
+_TRY_NEXT = (errno.ENOENT, errno.ENOTDIR, errno.EACCES)
 
 #: Seconds between two looks at a task that could not get a pidfd.
 _EXIT_POLL_INTERVAL = 0.2
+
+_libc = ctypes.CDLL(None, use_errno=True)
+if not all(hasattr(_libc, name) for name in ("posix_spawn_file_actions_addfchdir_np",
+                                             "posix_spawn_file_actions_addclosefrom_np")):
+    raise ImportError("corral starts tasks with posix_spawn file actions that need glibc "
+                      "2.34 or newer")
+#: Room for glibc's ``posix_spawnattr_t`` (336 bytes), ``posix_spawn_file_actions_t`` (80)
+#: and ``sigset_t`` (128), with a margin.
+_OPAQUE_SIZE = 512
+_POSIX_SPAWN_SETPGROUP = 0x02
+_POSIX_SPAWN_SETSIGDEF = 0x04
+_POSIX_SPAWN_SETSIGMASK = 0x08
+
+
+def _attributes():
+    """The spawn attributes every task shares: a process group of its own, SIGPIPE and
+    SIGXFSZ at their default, no signal blocked."""
+    attributes = ctypes.create_string_buffer(_OPAQUE_SIZE)
+    defaults = ctypes.create_string_buffer(_OPAQUE_SIZE)
+    unblocked = ctypes.create_string_buffer(_OPAQUE_SIZE)
+    _libc.posix_spawnattr_init(attributes)
+    _libc.sigemptyset(defaults)
+    _libc.sigemptyset(unblocked)
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+        _libc.sigaddset(defaults, signum)
+    _libc.posix_spawnattr_setsigdefault(attributes, defaults)
+    _libc.posix_spawnattr_setsigmask(attributes, unblocked)
+    _libc.posix_spawnattr_setpgroup(attributes, 0)
+    _libc.posix_spawnattr_setflags(attributes, ctypes.c_short(
+        _POSIX_SPAWN_SETPGROUP | _POSIX_SPAWN_SETSIGDEF | _POSIX_SPAWN_SETSIGMASK))
+    return attributes
+
+
+_ATTRIBUTES = _attributes()
 
 
 class Task:
     """One running process: its pid, process group and wait status once reaped."""
 
-    __slots__ = ("rank", "popen", "pid", "pidfd", "status", "on_exit")
+    __slots__ = ("rank", "pid", "pidfd", "status", "on_exit")
 
-    def __init__(self, rank: int, popen: subprocess.Popen, on_exit):
+    def __init__(self, rank: int, pid: int, on_exit):
         self.rank = rank
-        self.popen = popen
-        self.pid = popen.pid
+        self.pid = pid
         self.pidfd = None
         self.status = None
         self.on_exit = on_exit
@@ -60,41 +105,39 @@ def usable_cpus(cores) -> set[int] | None:
     return cpus or None
 
 
-def spawn(loop, rank, argv, env, cwd, cpus, stdout_fd, stderr_fd, on_exit, identity=None,
+def spawn(loop, rank, argv, env, cwd_fd, cpus, stdout_fd, stderr_fd, on_exit, identity=None,
           stdin_fd=None):
     """Start one task; ``on_exit(task)`` runs on the loop once it has been reaped.  Its
     stdin is /dev/null unless ``stdin_fd`` is given.
 
-    ``identity`` is ``(uid, gid, groups)`` when the task must run as another user.  The
-    child enters ``cwd`` before it changes identity, with root's rights: the agent passes a
-    directory it opened with the user's (``/proc/self/fd/N``).  Raises OSError (with the
-    command in the message) when the task cannot start.
+    ``identity`` is ``(uid, gid, groups)`` when the task must run as another user.  The task
+    starts in the directory ``cwd_fd``, which the agent opened with the user's rights.
+    Raises OSError (with the command in the message) when the task cannot start.
     """
-    kwargs = {}
-    if identity is not None:
-        uid, gid, groups = identity
-        kwargs = {"user": uid, "group": gid, "extra_groups": groups}
-    if cpus is not None:
-        saved = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, cpus)
+    envp = _environment(env)
+    actions = ctypes.create_string_buffer(_OPAQUE_SIZE)
+    _libc.posix_spawn_file_actions_init(actions)
     try:
-        popen = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=cwd,
-            stdin=_DEV_NULL if stdin_fd is None else stdin_fd,
-            stdout=stdout_fd,
-            stderr=stderr_fd,
-            close_fds=True,
-            process_group=0,
-            **kwargs,
-        )
-    finally:
+        for target, fd in enumerate((_DEV_NULL if stdin_fd is None else stdin_fd, stdout_fd,
+                                     stderr_fd)):
+            _libc.posix_spawn_file_actions_adddup2(actions, fd, target)
+        _libc.posix_spawn_file_actions_addfchdir_np(actions, cwd_fd)
+        _libc.posix_spawn_file_actions_addclosefrom_np(actions, 3)
         if cpus is not None:
-            os.sched_setaffinity(0, saved)
-    task = Task(rank, popen, on_exit)
+            saved = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, cpus)
+        try:
+            pid = identities.spawn_as(identity, _spawn_first, argv[0],
+                                      _candidates(argv[0], env), _arguments(argv), envp,
+                                      actions)
+        finally:
+            if cpus is not None:
+                os.sched_setaffinity(0, saved)
+    finally:
+        _libc.posix_spawn_file_actions_destroy(actions)
+    task = Task(rank, pid, on_exit)
     try:
-        task.pidfd = os.pidfd_open(task.pid)
+        task.pidfd = os.pidfd_open(pid)
     except OSError:
         # The pid cannot be watched (it already exited and was reaped elsewhere, or no file
         # descriptor is left): reap it now or, while it runs, by polling.
@@ -102,6 +145,53 @@ def spawn(loop, rank, argv, env, cwd, cpus, stdout_fd, stderr_fd, on_exit, ident
         return task
     loop.add_reader(task.pidfd, _reap, loop, task)
     return task
+
+
+def _environment(env: dict):
+    """``env`` as the C array of ``NAME=value`` strings a spawn takes (OSError, as the
+    kernel would answer, for a name or value no environment can hold)."""
+    entries = []
+    for name, value in env.items():
+        if "=" in name or "\0" in name or "\0" in value:
+            raise OSError(errno.EINVAL, f"the environment variable {name!r} cannot be passed")
+        entries.append(os.fsencode(f"{name}={value}"))
+    entries.append(None)
+    return (ctypes.c_char_p * len(entries))(*entries)
+
+
+def _arguments(argv: list[str]):
+    words = [os.fsencode(word) for word in argv]
+    words.append(None)
+    return (ctypes.c_char_p * len(words))(*words)
+
+
+def _candidates(program: str, env: dict) -> list[bytes]:
+    """Where ``program`` may be: itself when it names a path, else in each directory of the
+    task's own ``PATH`` (as `subprocess` looks, where ``posix_spawnp`` would use the
+    agent's)."""
+    if "/" in program:
+        return [os.fsencode(program)]
+    return [os.fsencode(os.path.join(directory, program))
+            for directory in os.get_exec_path(env)]
+
+
+def _spawn_first(program: str, candidates, argv, envp, actions) -> int:
+    """The pid of the first of ``candidates`` started, with the thread's identity: one the
+    user may not execute is passed over, as by execvp, and the first error that is not "not
+    found" is the one raised."""
+    pid = ctypes.c_int()
+    error = errno.ENOENT
+    for candidate in candidates:
+        code = _libc.posix_spawn(ctypes.byref(pid), candidate, actions, _ATTRIBUTES, argv,
+                                 envp)
+        if code == 0:
+            return pid.value
+        if code not in _TRY_NEXT:
+            error = code
+            break
+        if error == errno.ENOENT:
+            error = code
+    raise OSError(error, os.strerror(error), program)
 
 
 def _poll_exit(loop, task: Task):
@@ -122,5 +212,4 @@ def _reap(loop, task: Task):
         os.close(task.pidfd)
         task.pidfd = None
     task.status = status
-    task.popen.returncode = os.waitstatus_to_exitcode(status)
     task.on_exit(task)

@@ -1,8 +1,9 @@
 """The controller's exec service: from an allocated job to tasks on node agents, and back.
 
-For each job it splits the tasks over the allocated ranks and their slots, builds the task
-environment and output paths, asks each rank's agent to start its tasks, and turns the
-agents' answers into the job manager's ``start``, ``finish`` and ``release``.  It owns time
+For each job (a `StartRequest`, never the job manager's record) it splits the tasks over the
+allocated ranks and their slots, builds the task environment and output paths, asks each
+rank's agent to start its tasks, and turns the agents' answers into the job manager's
+``start``, ``finish`` and ``release`` (`ExecAnswers`, by job id).  It owns time
 limits (a ``timeout`` exception at expiration) and the kill sequence of a job that must
 stop (SIGTERM, then SIGKILL after ``[exec] kill-timeout``).  Jobs with
 ``attributes.system.exec.test.run_duration`` run for that long without any process, as in
@@ -26,17 +27,19 @@ import logging
 import signal
 import time
 
-from .. import fsd, output, resource_set
+from .. import fsd, output
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
 from ..timings import CallTimes
 from . import stdin
+from .requests import ExecAnswers, StartRequest
 
 log = logging.getLogger("corral.exec")
 
 
 class ExecJob:
-    """A job's tasks, or one of its steps' (``step``: its number; see `Exec.start_step`)."""
+    """A job's tasks, or one of its steps' (``step``: its number; see `Exec.start_step`);
+    ``job`` is the job's `StartRequest`."""
 
     __slots__ = ("job", "ranks", "waiting_start", "running", "status", "failed", "cancelled",
                  "started", "simulated", "timers", "expiry", "stdin_rank", "stdin_waiters",
@@ -63,10 +66,10 @@ class ExecJob:
 class PrologWait:
     """The node prologs of a job that have not answered yet."""
 
-    __slots__ = ("job", "waiting", "on_prolog")
+    __slots__ = ("job_id", "waiting", "on_prolog")
 
-    def __init__(self, job, ranks, on_prolog):
-        self.job = job
+    def __init__(self, job_id, ranks, on_prolog):
+        self.job_id = job_id
         self.waiting = set(ranks)
         self.on_prolog = on_prolog
 
@@ -74,12 +77,12 @@ class PrologWait:
 class EpilogWait:
     """A job's node epilogs and its ranks: which may go back to the scheduler, which did."""
 
-    __slots__ = ("job", "ranks", "on_epilog", "on_done", "waiting", "requested", "tasks_over",
-                 "releasable", "released")
+    __slots__ = ("job_id", "ranks", "on_epilog", "on_done", "waiting", "requested",
+                 "tasks_over", "releasable", "released")
 
-    def __init__(self, job, tasks_over):
-        self.job = job
-        self.ranks = set(job.ranks)
+    def __init__(self, job_id, ranks, tasks_over):
+        self.job_id = job_id
+        self.ranks = set(ranks)
         self.on_epilog = None
         self.on_done = None
         self.waiting = set()
@@ -90,48 +93,60 @@ class EpilogWait:
 
 
 class Exec:
-    def __init__(self, loop, respond, channels, output_dir, uri, key,
-                 kill_timeout=5.0, on_node_fail=None, tasks_outlive=False):
-        """``respond`` gets started/finished/released/exception; ``channels[rank]`` reaches
-        that rank's agent; ``key`` signs each start request (the agent checks it);
-        ``on_node_fail(job, note)`` ends a job whose node failed (default: a fatal
-        ``node-fail`` exception); ``tasks_outlive``: the agents keep running tasks when
-        this controller stops, so that the next one can `reattach` them."""
+    def __init__(self, loop, respond: ExecAnswers, channels, output_dir, uri, key,
+                 kill_timeout=5.0, tasks_outlive=False, enforce_time_limits=True):
+        """``respond`` gets started/finished/released/exception, and ``node_failed`` for a
+        job whose node failed; ``channels[rank]`` reaches that rank's agent; ``key`` signs
+        each start request (the agent checks it); ``tasks_outlive``: the agents keep running
+        tasks when this controller stops, so that the next one can `reattach` them;
+        ``enforce_time_limits``: whether a job still running at its expiration gets a
+        ``timeout`` exception (the simulator replays traces whose jobs may outrun their
+        requested time)."""
         self.loop = loop
         self.tasks_outlive = tasks_outlive
         #: rank -> ids of jobs taken back at restart whose tasks there the rank's agent has
         #: not yet confirmed it holds.
         self.reattached: dict[int, set[int]] = {}
-        self.on_node_fail = on_node_fail or (
-            lambda job, note: self.respond.exception(job, "node-fail", note))
         self.key = key
         self.respond = respond
         self.channels = channels
         self.output_dir = output_dir
         self.uri = uri
         self.kill_timeout = kill_timeout
+        self.enforce_time_limits = enforce_time_limits
         self.jobs: dict[int, ExecJob] = {}
         self.steps: dict[tuple[int, int], ExecJob] = {}  # running job steps, by (job, step)
         self.prologs: dict[int, PrologWait] = {}
         self.epilogs: dict[int, EpilogWait] = {}
-        #: Whether every job that ran runs node epilogs, so ranks wait for them to go back.
-        self.node_epilogs = False
+        #: Jobs whose start request is on its way (`start_coming`): their tasks will come.
+        self.coming: set[int] = set()
         #: Node hook calls as the agents timed them, by plugin and hook (for the metrics).
         self.node_hook_times = CallTimes()
-        #: Whether a job still running at its expiration gets a ``timeout`` exception (the
-        #: simulator replays traces whose jobs may outrun their requested time).
-        self.enforce_time_limits = True
-        #: ``PrologFlags=NoHold``: ``prologs_at_start(job) -> ({rank: request}, on_prolog)``
-        #: gives the node prologs that go out with the tasks (None: none).
+        self.node_epilogs = False
         self.prologs_at_start = None
+
+    def use_node_hooks(self, node_epilogs: bool, prologs_at_start=None):
+        """What the PrEp node hooks ask of every job from now on: ``node_epilogs``, whether
+        its ranks wait for their node epilogs to go back; ``prologs_at_start`` (with
+        ``PrologFlags=NoHold``), ``prologs_at_start(job_id) -> ({rank: request},
+        on_prolog)``,
+        the node prologs that go out with its tasks (None: none)."""
+        self.node_epilogs = node_epilogs
+        self.prologs_at_start = prologs_at_start
 
     # --- requests from the job manager ------------------------------------------------
 
-    def start(self, job):
+    def start_coming(self, job_id: int):
+        """A start request for the job will follow (`start` or `start_skipped`): node
+        epilogs there wait for its tasks."""
+        self.coming.add(job_id)
+
+    def start(self, job: StartRequest):
         """Start ``job``'s tasks.  Everything built from the job's own data is built before
         anything is recorded or sent, so a start that raises leaves nothing behind."""
+        self.coming.discard(job.id)
         ranks = job.ranks
-        system = job.jobspec.get("attributes", {}).get("system", {})
+        system = job.system
         simulated = system.get("exec", {}).get("test", {}).get("run_duration")
         if simulated is not None:
             duration = fsd.parse(simulated)
@@ -143,7 +158,7 @@ class Exec:
         tasks_by_rank = self._tasks_by_rank(job, ranks)
         prologs = None
         if self.prologs_at_start is not None:
-            prologs, on_prolog = self.prologs_at_start(job)
+            prologs, on_prolog = self.prologs_at_start(job.id)
         # Files the user named are emptied by the first rank; files kept with the job exist
         # only if an earlier run of it (a requeued job) printed something.
         truncate = len(message["kept"]) < 2 or job.restart_count > 0
@@ -158,19 +173,18 @@ class Exec:
         record.running.update(tasks_by_rank)
         self._set_expiry(record)
         if prologs:
-            self.prologs[job.id] = PrologWait(job, prologs, on_prolog)
+            self.prologs[job.id] = PrologWait(job.id, prologs, on_prolog)
         for start in starts:
             self.channels[start["rank"]].send(start)
         if prologs:
             for rank in sorted(set(prologs) - set(tasks_by_rank)):
                 self.channels[rank].send(dict(prologs[rank], type="prolog", job=job.id))
 
-    def reattach(self, job) -> bool:
+    def reattach(self, job: StartRequest) -> bool:
         """Take back ``job``, whose tasks a previous controller started: wait for their ends
         (and, if it had not started, for its ``started``) as after its own start.  False for
         a job without processes (simulated), which cannot be taken back."""
-        system = job.jobspec.get("attributes", {}).get("system", {})
-        if not self.tasks_outlive or system.get("exec", {}).get("test", {}).get(
+        if not self.tasks_outlive or job.system.get("exec", {}).get("test", {}).get(
                 "run_duration") is not None:
             return False
         tasks_by_rank = self._tasks_by_rank(job, job.ranks)
@@ -184,9 +198,9 @@ class Exec:
             self.reattached.setdefault(rank, set()).add(job.id)
         return True
 
-    def cancel(self, job):
+    def cancel(self, job_id: int):
         """The job must stop (fatal exception): SIGTERM now, SIGKILL after kill-timeout."""
-        record = self.jobs.get(job.id)
+        record = self.jobs.get(job_id)
         if record is None or record.cancelled:
             return
         record.cancelled = True
@@ -200,15 +214,17 @@ class Exec:
             self.loop.call_later(self.kill_timeout, self._signal, record, signal.SIGKILL)
         )
 
-    def start_skipped(self, job):
-        """The job left RUN before its start request went out: it will have no tasks."""
-        if self.node_epilogs or job.id in self.epilogs:
-            self._tasks_over(job)
+    def start_skipped(self, job_id: int, ranks):
+        """The job (on ``ranks``) left RUN before its start request went out: it will have
+        no tasks."""
+        self.coming.discard(job_id)
+        if self.node_epilogs or job_id in self.epilogs:
+            self._tasks_over(job_id, ranks)
         else:
-            self.respond.released(job, [], True)
+            self.respond.released(job_id, [], True)
 
-    def kill(self, job, signum: int):
-        record = self.jobs.get(job.id)
+    def kill(self, job_id: int, signum: int):
+        record = self.jobs.get(job_id)
         if record is not None and not record.simulated:
             self._signal(record, signum)
 
@@ -227,7 +243,7 @@ class Exec:
         record.simulated = True
         record.started = True
         record.running.update(record.ranks)  # so that a failed node ends it, as a real one
-        self.respond.started(record.job)
+        self.respond.started(record.job.id)
         record.timers.append(self.loop.call_later(duration, self._simulated_end, record, 0))
 
     def _simulated_end(self, record, status):
@@ -238,49 +254,49 @@ class Exec:
 
     # --- PrEp node hooks -------------------------------------------------------------------
 
-    def run_prologs(self, job, requests: dict, on_prolog):
+    def run_prologs(self, job_id: int, requests: dict, on_prolog):
         """Send each rank its node prolog (``requests[rank]``: the hook's ``job_env`` and
-        ``cred``); ``on_prolog(job, rank, status, error)`` gets each answer."""
-        self.prologs[job.id] = PrologWait(job, requests, on_prolog)
+        ``cred``); ``on_prolog(job_id, rank, status, error)`` gets each answer."""
+        self.prologs[job_id] = PrologWait(job_id, requests, on_prolog)
         for rank in sorted(requests):
-            self.channels[rank].send(dict(requests[rank], type="prolog", job=job.id))
+            self.channels[rank].send(dict(requests[rank], type="prolog", job=job_id))
 
-    def cancel_prologs(self, job):
+    def cancel_prologs(self, job_id: int):
         """The job ended while node prologs run: the agents stop them (each still answers,
         with a status that is not the node's failure)."""
-        wait = self.prologs.get(job.id)
+        wait = self.prologs.get(job_id)
         for rank in sorted(wait.waiting if wait is not None else ()):
-            self.channels[rank].send({"type": "kill", "job": job.id, "signal": signal.SIGKILL})
+            self.channels[rank].send({"type": "kill", "job": job_id, "signal": signal.SIGKILL})
 
-    def run_epilogs(self, job, requests: dict, on_epilog, on_done=None):
+    def run_epilogs(self, job_id: int, ranks, requests: dict, on_epilog, on_done=None):
         """Send each rank its node epilog (the agent runs it once the job's prolog and tasks
-        there are over); ``on_epilog(job, rank, status, error)`` gets each answer before the
-        rank goes back to the scheduler, ``on_done(job)`` is called after the final
-        ``release``."""
-        wait = self._epilog_wait(job)
+        there are over); ``ranks``: all the job's; ``on_epilog(job_id, rank, status, error)``
+        gets each answer before the rank goes back to the scheduler, ``on_done(job_id)`` is
+        called after the final ``release``."""
+        wait = self._epilog_wait(job_id, ranks)
         wait.on_epilog = on_epilog
         wait.on_done = on_done
         wait.requested = True
         wait.waiting.update(requests)
         wait.releasable.update(wait.ranks - set(requests) - wait.released)
         for rank in sorted(requests):
-            self.channels[rank].send(dict(requests[rank], type="epilog", job=job.id))
+            self.channels[rank].send(dict(requests[rank], type="epilog", job=job_id))
         self._release_ready(wait)
 
-    def skip_epilogs(self, job):
-        """No node epilog will run for ``job`` after all: its ranks may go back."""
-        self.run_epilogs(job, {}, None)
+    def skip_epilogs(self, job_id: int, ranks):
+        """No node epilog will run for the job after all: its ``ranks`` may go back."""
+        self.run_epilogs(job_id, ranks, {}, None)
 
-    def _epilog_wait(self, job) -> EpilogWait:
-        wait = self.epilogs.get(job.id)
+    def _epilog_wait(self, job_id: int, ranks) -> EpilogWait:
+        wait = self.epilogs.get(job_id)
         if wait is None:
             # No tasks will come unless a start request is on its way or running.
-            tasks_over = not job.start_pending and job.id not in self.jobs
-            wait = self.epilogs[job.id] = EpilogWait(job, tasks_over)
+            tasks_over = job_id not in self.coming and job_id not in self.jobs
+            wait = self.epilogs[job_id] = EpilogWait(job_id, ranks, tasks_over)
         return wait
 
-    def _tasks_over(self, job):
-        wait = self._epilog_wait(job)
+    def _tasks_over(self, job_id: int, ranks):
+        wait = self._epilog_wait(job_id, ranks)
         wait.tasks_over = True
         self._release_ready(wait)
 
@@ -293,15 +309,15 @@ class Exec:
         wait.released.update(ranks)
         final = wait.tasks_over and not wait.waiting
         if final:
-            del self.epilogs[wait.job.id]
+            del self.epilogs[wait.job_id]
         if ranks or final:
-            self.respond.released(wait.job, ranks, final)
+            self.respond.released(wait.job_id, ranks, final)
         if final and wait.on_done is not None:
             try:
-                wait.on_done(wait.job)
+                wait.on_done(wait.job_id)
             except Exception:
                 log.exception("exec: job %d: error handling the end of its node epilogs",
-                              wait.job.id)
+                              wait.job_id)
 
     def _count_hook_times(self, times):
         """Add up the node hook calls an agent timed (``[plugin, hook, seconds, failed]``
@@ -328,10 +344,10 @@ class Exec:
         if kind == "prolog-done":
             if not wait.waiting:
                 del self.prologs[job_id]
-            _answer(wait.on_prolog, wait.job, rank, status, error)
+            _answer(wait.on_prolog, job_id, rank, status, error)
             return
         # The caller acts on the answer (drains a failed node) before the rank goes back.
-        _answer(wait.on_epilog, wait.job, rank, status, error)
+        _answer(wait.on_epilog, job_id, rank, status, error)
         wait.releasable.add(rank)
         self._release_ready(wait)
 
@@ -399,17 +415,17 @@ class Exec:
             record.waiting_start.discard(rank)
             if not record.waiting_start and not record.failed and not record.started:
                 record.started = True
-                self.respond.started(record.job)
+                self.respond.started(record.job.id)
         elif kind == "failed":
             if not record.failed:
                 record.failed = True
-                self.respond.exception(record.job, "exec", msg["note"])
+                self.respond.exception(record.job.id, "exec", msg["note"])
                 self._signal(record, signal.SIGKILL)
         elif kind == "output-lost":
             # Output that cannot be kept ends the job: it must not report COMPLETED without it.
             if not record.failed:
                 record.failed = True
-                self.respond.exception(record.job, "output", msg["note"])
+                self.respond.exception(record.job.id, "output", msg["note"])
         elif kind == "finished":
             if rank not in record.running:
                 # A node that came back after it failed, ending an earlier run of the job.
@@ -452,7 +468,7 @@ class Exec:
 
     def node_failed(self, rank: int, note: str):
         """Rank ``rank``'s node is gone with its tasks: every job with tasks there is ended
-        by ``on_node_fail`` (``note`` names host and rank) and its tasks there count as
+        by the job manager (``note`` names host and rank) and its tasks there count as
         ended; node hooks there that never answered count as failed."""
         self.reattached.pop(rank, None)
         for record in list(self.jobs.values()):
@@ -474,7 +490,7 @@ class Exec:
         record.running.discard(rank)
         if not record.failed:
             record.failed = True
-            self.on_node_fail(record.job, note)
+            self.respond.node_failed(record.job.id, note)
         if not record.running and self.jobs.get(record.job.id) is record:
             self._finish(record, record.status)
 
@@ -488,43 +504,43 @@ class Exec:
             timer.cancel()
         if record.expiry is not None:
             record.expiry.cancel()
-        job = record.job
+        job_id = record.job.id
         if record.started:
-            self.respond.finished(job, status)
-        if self.node_epilogs or job.id in self.epilogs:
-            self._tasks_over(job)
+            self.respond.finished(job_id, status)
+        if self.node_epilogs or job_id in self.epilogs:
+            self._tasks_over(job_id, record.ranks)
         else:
-            self.respond.released(job, sorted(record.ranks), True)
+            self.respond.released(job_id, sorted(record.ranks), True)
 
-    def update_expiration(self, job):
-        """The job's R has a new expiration (a running job's duration was updated)."""
-        record = self.jobs.get(job.id)
+    def update_expiration(self, job_id: int, expiration: float):
+        """The job's R has a new ``expiration`` (a running job's duration was updated)."""
+        record = self.jobs.get(job_id)
         if record is not None and not record.cancelled:
+            record.job.expiration = expiration
             self._set_expiry(record)
 
     def _set_expiry(self, record):
         if record.expiry is not None:
             record.expiry.cancel()
             record.expiry = None
-        expiration = record.job.R["execution"].get("expiration") or 0
+        expiration = record.job.expiration
         if expiration and self.enforce_time_limits:
             delay = max(expiration - time.time(), 0)
             record.expiry = self.loop.call_later(delay, self._expired, record)
 
     def _expired(self, record):
         if self.jobs.get(record.job.id) is record and not record.cancelled:
-            self.respond.exception(record.job, "timeout", "resource allocation expired")
+            self.respond.exception(record.job.id, "timeout", "resource allocation expired")
 
     # --- job steps (``srun`` inside an allocation) ------------------------------------------
 
-    def start_step(self, job, step: int, tasks_by_rank: dict, request: dict):
+    def start_step(self, job: StartRequest, step: int, tasks_by_rank: dict, request: dict):
         """Start step ``step`` of the running ``job``: ``tasks_by_rank`` as `_tasks_by_rank`
         gives them, placed by the job manager on the allocation's free cores; ``request``
         holds the step's ``command``, ``env``, ``cwd``, output paths (``stdout``, ``stderr``,
         ``kept``) and ``stdin``.  The agents keep a step's tasks apart from the
         job's; its end comes back as ``respond.step_finished``."""
-        system = job.jobspec.get("attributes", {}).get("system", {})
-        message = self._start_message(job, system, len(tasks_by_rank))
+        message = self._start_message(job, job.system, len(tasks_by_rank))
         env = dict(request["env"])
         env.update((name, value) for name, value in message["env"].items()
                    if name.startswith("CORRAL_"))
@@ -590,7 +606,7 @@ class Exec:
         del self.steps[record.job.id, record.step]
         for waiter in record.stdin_waiters:
             waiter.respond({})
-        self.respond.step_finished(record.job, record.step, record.status, record.note)
+        self.respond.step_finished(record.job.id, record.step, record.status, record.note)
 
     def _end_steps(self, job):
         """The job's own tasks are gone: its steps end with it, as in Slurm (killed, and
@@ -619,7 +635,7 @@ class Exec:
         env = dict(job.environment or {})
         if None in env.values():  # a null value unsets the variable (RFC 14)
             env = {name: value for name, value in env.items() if value is not None}
-        nodelist = resource_set.nodelist(job.R)
+        nodelist = job.nodelist
         env.update({
             "CORRAL_JOB_ID": str(job.id),
             "CORRAL_JOB_SIZE": str(job.ntasks),
@@ -678,7 +694,7 @@ class Exec:
                         gpus[index * gpu_share:(index + 1) * gpu_share],
                         0,
                     ))
-            count = job.jobspec["tasks"][0]["count"]
+            count = job.task_count
             if "per_slot" in count:
                 places = [(r, c, g, count["per_slot"]) for r, c, g, _ in places]
             else:
@@ -701,12 +717,12 @@ def _task_0_rank(tasks_by_rank: dict) -> int:
                 if any(task["rank"] == 0 for task in tasks))
 
 
-def _answer(callback, job, rank, status, error):
+def _answer(callback, job_id, rank, status, error):
     """Hand a node hook's answer on; a failing receiver must not cost the node its release."""
     try:
-        callback(job, rank, status, error)
+        callback(job_id, rank, status, error)
     except Exception:
-        log.exception("exec: job %d: error handling a node hook answer from rank %d", job.id,
+        log.exception("exec: job %d: error handling a node hook answer from rank %d", job_id,
                       rank)
 
 

@@ -39,12 +39,16 @@ log = logging.getLogger("corral.job-manager")
 
 
 class JobManager:
-    def __init__(self, loop, broker, store, scheduler, config, owner_uid, output_dir,
-                 jobtap_path=(), slow_callback_threshold=0.1):
+    def __init__(self, loop, broker, config, owner_uid, output_dir, *, store, scheduler,
+                 exec_service, jobtap_path=(), slow_callback_threshold=0.1):
+        """``store``, ``scheduler`` and ``exec_service`` build the parts that answer the job
+        manager, each called once, here, with what receives its answers:
+        ``store(on_committed)``, ``scheduler(answers)`` (an `corral.sched.AllocAnswers`),
+        ``exec_service(answers)`` (an `corral.exec.ExecAnswers`).  So the job manager and
+        its collaborators know each other from construction on, and nothing is connected
+        afterwards (`corral.assembly` gives the factories)."""
         self.loop = loop
         self.broker = broker
-        self.store = store
-        self.scheduler = scheduler
         self.config = config
         self.owner_uid = owner_uid
         self.output_dir = output_dir
@@ -58,23 +62,20 @@ class JobManager:
         self.submitted = 0
         self.refused = 0
         self.ended_by_result: dict = {}
+        self.info = Info(self)
+        self.store = store(self.info.committed)
         self.events = EventProcessor(self)
         self.jobtap = JobtapHost(self, list(jobtap_path), slow_callback_threshold)
         self.queues = Queues(self, config)
         self.alloc = Alloc(self, scheduler)
-        scheduler.respond = self.alloc
-        self.start = None  # set by attach_exec once the exec service exists
+        self.scheduler = self.alloc.scheduler
+        self.start = Start(self, exec_service)
         self.steps = Steps(self)
         self.prioritize = Prioritize(self)
         self.submit = Submit(self)
-        self.info = Info(self)
         self.wait = Wait(self)
         self.joblist = JobList(self)
         self.purge = Purge(self, config)
-        store.on_committed = self.info.committed
-
-    def attach_exec(self, exec_service):
-        self.start = Start(self, exec_service)
 
     # --- start-up ---------------------------------------------------------------------
 

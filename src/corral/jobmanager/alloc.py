@@ -2,13 +2,15 @@
 
 Jobs in SCHED with a non-zero priority are sent to the scheduler (held jobs, priority 0,
 never are); leaving SCHED cancels the request; ``free`` and ``release`` return resources.
-The scheduler's answers arrive here and become ``alloc`` events or ``alloc`` exceptions.
+The scheduler gets an `AllocRequest` (not the job), and its answers arrive here by job id
+(this class is its `AllocAnswers`) and become ``alloc`` events or ``alloc`` exceptions.
 """
 
 import logging
 
 from .. import resource_set
 from ..jsoncodec import dumps
+from ..sched import AllocRequest
 from ..states import State
 from .event import JOB_FLAGS
 
@@ -16,9 +18,10 @@ log = logging.getLogger("corral.job-manager")
 
 
 class Alloc:
-    def __init__(self, manager, scheduler):
+    def __init__(self, manager, make_scheduler):
+        """``make_scheduler(answers)``: the scheduler, built to answer this object."""
         self.manager = manager
-        self.scheduler = scheduler
+        self.scheduler = make_scheduler(self)
 
     def enqueue(self, job):
         if job.alloc_pending or job.has_resources or job.priority <= 0 or job.alloc_bypass:
@@ -26,12 +29,12 @@ class Alloc:
         if not self.manager.queues.started(job.queue):
             return
         job.alloc_pending = True
-        self.scheduler.request(job)
+        self.scheduler.request(alloc_request(job))
         if job.flags & JOB_FLAGS["debug"]:
             self.manager.events.post(job, "debug.alloc-request")
 
     def cancel(self, job):
-        if self.scheduler.cancel(job):
+        if self.scheduler.cancel(job.id):
             job.alloc_pending = False
 
     def request_changed(self, job):
@@ -42,15 +45,22 @@ class Alloc:
             self.enqueue(job)
 
     def prioritize(self, jobs):
-        self.scheduler.prioritize(jobs)
+        self.scheduler.prioritize([(job.id, job.priority) for job in jobs])
 
     def free(self, job):
         # The scheduler gets resources back only once the event that gives them up is
         # stored: a controller killed in between must not find them held by two jobs.
-        self.manager.store.after_commit(lambda: self.scheduler.free(job))
+        job_id = job.id
+        self.manager.store.after_commit(lambda: self.scheduler.free(job_id))
 
     def release(self, job, ranks):
-        self.manager.store.after_commit(lambda: self.scheduler.release(job, ranks))
+        job_id = job.id
+        self.manager.store.after_commit(lambda: self.scheduler.release(job_id, ranks))
+
+    def reserve(self, job, released):
+        """At restart: ``job`` keeps the resources its R gives it, but the ``released``
+        ranks."""
+        self.scheduler.reserve(alloc_request(job), job.ranks, job.R, released)
 
     def set_R(self, job, R):
         """R given by a plugin in ``job.state.sched`` (alloc-bypass)."""
@@ -65,23 +75,35 @@ class Alloc:
 
     # --- answers from the scheduler -------------------------------------------------------
 
-    def allocated(self, job, R, annotations, ranks):
-        job.alloc_pending = False
-        if job.state != State.SCHED:
+    def allocated(self, job_id, R, annotations, ranks):
+        job = self.manager.active.get(job_id)
+        if job is None or job.state != State.SCHED:
             # The job left SCHED while the answer was on its way: give the resources back.
-            self.scheduler.free(job)
+            if job is not None:
+                job.alloc_pending = False
+            self.scheduler.free(job_id)
             return
+        job.alloc_pending = False
         self._record_R(job, R, ranks)
         self.manager.annotate(job, annotations, publish=False)
         self.manager.events.post(job, "alloc", {"annotations": annotations})
 
-    def annotate(self, job, annotations):
+    def annotate(self, job_id, annotations):
         """What the scheduler tells a waiting job (its reservation, why it waits)."""
-        if job.state == State.SCHED:
+        job = self.manager.active.get(job_id)
+        if job is not None and job.state == State.SCHED:
             self.manager.annotate(job, annotations)
 
-    def denied(self, job, note):
+    def denied(self, job_id, note):
+        job = self.manager.active.get(job_id)
+        if job is None:
+            return
         job.alloc_pending = False
         if job.state == State.SCHED:
             self.manager.raise_exception(job, "alloc", 0, f"alloc denied: {note}",
                                          self.manager.owner_uid)
+
+
+def alloc_request(job) -> AllocRequest:
+    """What the scheduler is told of ``job``."""
+    return AllocRequest(job.id, job.userid, job.queue, job.priority, job.request)

@@ -44,6 +44,11 @@ class JobtapHost(PluginLoading):
         # name -> plugin_init bound to that subsystem.
         self.extra_builtins: dict = {}
 
+    def time_callbacks(self):
+        """Count and time every callback from now on (the metrics endpoint is on): the
+        stack call adds up its calls in `callback_times`; until then it pays nothing."""
+        self.callback_times = {}
+
     # --- topic index ------------------------------------------------------------------
 
     def invalidate_index(self):

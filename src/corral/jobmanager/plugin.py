@@ -13,6 +13,8 @@ import os
 from ..broker.handle import Handle
 from ..broker.roles import ROLE_OWNER
 from ..states import Result, State
+from . import requeue
+from .view import JobView
 
 CURRENT_JOB = 2**64 - 1
 PRIORITY_MIN = 0
@@ -217,6 +219,24 @@ class Plugin:
             _fail(errno.EINVAL, "event_post needs an event name and an optional dict context")
         job = self._host.lookup_active(job_id)
         self._host.manager.events.post(job, name, context)
+
+    def job_view(self, job_id: int) -> JobView:
+        """corral's extension: a read-only `JobView` of an active job (ENOENT otherwise),
+        for what a plugin needs beyond its callback's args (the ``.prep`` builtin: what
+        Slurm's job record holds)."""
+        return JobView(self._host.lookup_active(job_id), self._host.manager.store)
+
+    def job_requeue(self, job_id: int, reason: str, *, hold: bool = False,
+                    delay: float = 0.0, launch_failures: int | None = None):
+        """corral's extension: requeue the active job when its cleanup is done (the
+        ``requeue`` event, `corral.jobmanager.requeue`), held if ``hold``, not allocated
+        again for ``delay`` seconds; ``launch_failures`` is the count ``[prep]
+        max-batch-requeue`` is checked against.  The run itself is not ended: the caller
+        raises the exception that ends it, if any."""
+        if not isinstance(reason, str) or not reason:
+            _fail(errno.EINVAL, "job_requeue needs a reason")
+        requeue.request(self._host.manager, self._host.lookup_active(job_id), reason,
+                        hold=hold, delay=delay, launch_failures=launch_failures)
 
     def job_aux_set(self, job_id: int, name: str | None, value, destructor=None):
         """Keep ``value`` with one job, for this plugin only; ``destructor(value)`` runs when

@@ -66,7 +66,7 @@ def reload_jobs(manager) -> list[Job]:
                 job.ranks = resource_set.ranks_of(R)
                 job.nodelist = resource_set.nodelist(R)
                 job.nnodes = len(job.ranks)
-                manager.scheduler.reserve(job, _released_since_alloc(events))
+                manager.alloc.reserve(job, _released_since_alloc(events))
             except Exception as exc:  # whatever R holds, the start goes on
                 _end_unrecoverable(manager, job, events,
                                    f"its resources cannot be given back to it ({exc})")
@@ -108,7 +108,9 @@ def resume_jobs(manager, jobs: list[Job]):
                 job.priority = -1
                 events.post(job, "restart")
             elif job.state == State.RUN:
-                if not manager.start.reattach(job):
+                # A job whose prolog was still open never had a start request sent: there
+                # are no tasks to take back, even where they outlive the controller.
+                if job.perilog_active or not manager.start.reattach(job):
                     manager.raise_exception(job, "exec", 0, LOST_NOTE, manager.owner_uid)
             else:
                 events.action(job)

@@ -26,6 +26,7 @@ from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
 from ..limits import shorten
 from ..states import State
+from .start import start_request
 
 log = logging.getLogger("corral.job-manager")
 
@@ -218,7 +219,7 @@ class Steps:
             "cpus_per_task": request["cpus_per_task"], "command": request["command"]})
         step.msg.respond({"step": step.id, "nodelist": nodelist})
         try:
-            self.manager.start.exec.start_step(job, step.id, tasks, dict(
+            self.manager.start.exec.start_step(start_request(job), step.id, tasks, dict(
                 request, env=env, stdout=stdout, stderr=stderr, kept=output.KEPT_BOTH))
         except Exception as exc:  # the request's own data could not be sent: it alone fails
             log.exception("job %d: step %d: start failed", job.id, step.id)
@@ -308,7 +309,7 @@ class Steps:
         if waiting is not None:
             steps.waiting.remove(waiting)
             waiting.msg.respond_error(errno.EINTR, f"step {job.id}.{step_id} cancelled")
-        elif self.manager.start is None or not self.manager.start.exec.kill_step(
+        elif not self.manager.start.exec.kill_step(
                 job.id, step_id, signum):
             raise RequestError(errno.ENOENT, f"step {job.id}.{step_id} is not running")
         msg.respond({})

@@ -1,11 +1,12 @@
 """Submission: validate, number, create, ask the plugins, store, answer.
 
 A request carries one or more jobs (``corral submit --cc`` sends them in batches).  Each job
-is checked on its own: the jobspec (ingest), the queue, the urgency a guest may ask for, then
-``job.create``, ``job.validate`` and ``job.dependency.*``.  A job refused at any point leaves
-nothing behind but a non-committed ``invalidate`` and ``job.destroy``; an accepted one gets
-its ``submit`` event stored, ``job.new``, and a queued ``validate`` that runs once the batch
-holding ``submit`` is committed, when the submitter is answered too.
+is checked on its own: the jobspec (ingest), the queue, the urgency a guest may ask for, its
+constraints (some node of its queues must match them), then ``job.create``, ``job.validate``
+and ``job.dependency.*``.  A job refused at any point leaves nothing behind but a
+non-committed ``invalidate`` and ``job.destroy``; an accepted one gets its ``submit`` event
+stored, ``job.new``, and a queued ``validate`` that runs once the batch holding ``submit`` is
+committed, when the submitter is answered too.
 
 The jobs of one request usually carry nearly one environment (``corral submit --cc`` copies
 it into each): it is stored once per request (`store.environments`).  ``[job-manager]
@@ -115,6 +116,9 @@ class Submit:
             if duration is not None:
                 spec["attributes"]["system"]["duration"] = duration
                 request = request._replace(duration=duration)
+        refusal = manager.scheduler.constraint_refusal(request)
+        if refusal is not None:
+            raise SubmitError(errno.EINVAL, f"unsatisfiable request: {refusal}")
 
         job_id = manager.next_id
         manager.next_id += 1

@@ -3,7 +3,10 @@
 ``gpu&bigmem`` (or ``gpu,bigmem``) needs both properties, ``a|b`` either (``&`` binds tighter
 than ``|``), ``^gpu`` or ``!gpu`` a node without it; ``host:node[0-3]`` and ``rank:0-3`` name
 nodes.  No parentheses: an OR of ANDs says everything these options are used for.
+`describe` writes an RFC 31 object back in this syntax, for messages about it.
 """
+
+import json
 
 from .. import hostlist, idset
 
@@ -51,6 +54,39 @@ def _all_of(text: str, option: str) -> dict:
     if others:
         constraint["and"] = others
     return constraint
+
+
+def describe(constraint) -> str:
+    """``constraint`` as `parse` would read it (``gpu&^bigmem|host:n[0-3]``), or as compact
+    JSON when it says what this syntax cannot (an OR inside an AND, a NOT of several)."""
+    try:
+        if isinstance(constraint, dict) and set(constraint) == {"or"}:
+            return "|".join(_describe_all_of(part) for part in constraint["or"])
+        return _describe_all_of(constraint)
+    except (AttributeError, TypeError, ValueError):
+        return json.dumps(constraint, separators=(",", ":"), sort_keys=True)
+
+
+def _describe_all_of(constraint: dict) -> str:
+    """One AND group of `describe`; ValueError for what the syntax cannot say."""
+    terms = []
+    for operator, values in constraint.items():
+        if operator == "properties":
+            terms.extend(str(value) for value in values)
+        elif operator == "and":
+            terms.extend(_describe_all_of(value) for value in values)
+        elif operator in ("hostlist", "ranks") and len(values) == 1:
+            terms.append(f"{'host' if operator == 'hostlist' else 'rank'}:{values[0]}")
+        elif operator == "not" and len(values) == 1:
+            inner = _describe_all_of(values[0])
+            if "&" in inner or inner.startswith("^"):
+                raise ValueError(inner)
+            terms.append("^" + inner)
+        else:
+            raise ValueError(operator)
+    if not terms or any("|" in term for term in terms):
+        raise ValueError(constraint)
+    return "&".join(terms)
 
 
 def _negated(constraint: dict, inverted: bool) -> dict:

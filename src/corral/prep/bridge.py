@@ -1,10 +1,10 @@
 """The controller's side of PrEp: each job's hooks, and what their results do to it.
 
 The ``.prep`` builtin jobtap plugin (``jobmanager/plugins/prep_bridge.py``) calls this object
-from a job's state callbacks; the object posts the job's events through the plugin's handle,
-sends node hooks to the agents through exec, drains nodes through the resource service and
-requeues jobs through ``jobmanager.requeue``. Slurm's rules (``spec/prep.md``, driver rules
-3-8) are here and nowhere else:
+from a job's state callbacks; the object reads jobs (`JobView`), posts their events and
+requeues them through the plugin's handle, sends node hooks to the agents through exec and
+drains nodes through the resource service: it never sees the job manager itself.  Slurm's
+rules (``spec/prep.md``, driver rules 3-8) are here and nowhere else:
 
 * In RUN, between ``prolog-start`` and ``prolog-finish``: the controller prolog (when a plugin
   requires it), then the node prologs on every allocated node; the tasks start only when all
@@ -35,7 +35,6 @@ import logging
 import time
 from dataclasses import replace
 
-from ..jobmanager import requeue
 from ..states import State
 from . import jobinfo
 from .constants import CallType
@@ -88,12 +87,11 @@ class JobHooks:
 class PrepBridge:
     """The PrEp hooks of every job on the controller."""
 
-    def __init__(self, settings, host, key, output_dir, manager, exec_service, resources):
+    def __init__(self, settings, host, key, output_dir, exec_service, resources):
         self.settings = settings
         self.host = host
         self.key = key
         self.output_dir = output_dir
-        self.manager = manager
         self.exec = exec_service
         self.resources = resources
         self.p = None  # the .prep plugin handle, once loaded
@@ -131,16 +129,14 @@ class PrepBridge:
         """The ``.prep`` plugin is loaded: events are posted through ``p``, and exec learns
         which node hooks jobs run."""
         self.p = p
-        self.exec.node_epilogs = self.node_epilog
-        if self.nohold and self.node_prolog:
-            self.exec.prologs_at_start = self._prologs_at_start
+        at_start = self._prologs_at_start if self.nohold and self.node_prolog else None
+        self.exec.use_node_hooks(self.node_epilog, at_start)
 
     def detach(self):
         """The ``.prep`` plugin was removed: jobs that reach RUN from now on run no hook.
         Hooks already running finish as they would have; jobs waiting out a requeue delay
         are given their priority."""
-        self.exec.node_epilogs = False
-        self.exec.prologs_at_start = None
+        self.exec.use_node_hooks(False)
         if self._delay_timer is not None:
             self._delay_timer.stop()
             self._delay_timer = None
@@ -170,7 +166,7 @@ class PrepBridge:
         """``job.state.run``: start the job's prologs, holding its tasks until they are done."""
         if self.closed:
             return
-        job = self.manager.active[job_id]
+        job = self.p.job_view(job_id)
         run = self.runs[job_id] = JobHooks(job_id)
         node = self.node_prolog and not self.nohold
         if not self.ctld_prolog and not node:
@@ -203,28 +199,30 @@ class PrepBridge:
             return
         requests = self._node_requests(job)
         run.node_prologs.update(requests)
-        self.exec.run_prologs(job, requests, self._node_prolog_done)
+        self.exec.run_prologs(job.id, requests, self._node_prolog_done)
 
-    def _prologs_at_start(self, job):
+    def _prologs_at_start(self, job_id: int):
         """NoHold: the node prologs go out with the tasks (``Exec.prologs_at_start``)."""
         if self.closed:
             return None, None
-        return self._node_requests(job), self._node_prolog_done
+        return self._node_requests(self.p.job_view(job_id)), self._node_prolog_done
 
-    def _node_prolog_done(self, job, rank: int, status: int, error: str | None):
-        run = self.runs.get(job.id)
+    def _node_prolog_done(self, job_id: int, rank: int, status: int, error: str | None):
+        run = self.runs.get(job_id)
         if status:
+            job = self._view(job_id)
             node = _node_name(job, rank)
             if error is None:
                 log.error("prep: JobId=%d: Prolog failure on node %s, draining the node",
-                          job.id, node)
+                          job_id, node)
                 self.resources.drain([rank], PROLOG_DRAIN_REASON, update_reason=False)
             else:
-                log.error("prep: JobId=%d: prolog on node %s did not complete: %s", job.id, node,
+                log.error("prep: JobId=%d: prolog on node %s did not complete: %s", job_id, node,
                           error)
             if run is not None and not run.prolog_status:
                 run.prolog_status = status
-            if run is not None and not run.failed and not run.ending and not self.closed:
+            if run is not None and job is not None and not run.failed and not run.ending \
+                    and not self.closed:
                 self._launch_failed(job, run, node)
         if run is not None and rank in run.node_prologs:
             run.node_prologs.discard(rank)
@@ -245,8 +243,8 @@ class PrepBridge:
                 reason, hold = LAUNCH_FAILED, False
             else:
                 reason, hold = LAUNCH_FAILED_HELD, True
-            requeue.request(self.manager, job, reason, hold=hold, delay=settings.requeue_delay,
-                            launch_failures=failures)
+            self.p.job_requeue(job.id, reason, hold=hold, delay=settings.requeue_delay,
+                               launch_failures=failures)
         self.p.raise_exception(job.id, "prolog", 0, note)
 
     def _ctld_prolog_over(self, job, run: JobHooks, failed: bool):
@@ -255,8 +253,8 @@ class PrepBridge:
             run.failed = True
             run.prolog_status = run.prolog_status or 1
             if job.request.requeue:
-                requeue.request(self.manager, job, CTLD_PROLOG_FAILED, hold=False,
-                                delay=self.settings.requeue_delay)
+                self.p.job_requeue(job.id, CTLD_PROLOG_FAILED,
+                                   delay=self.settings.requeue_delay)
                 self.p.raise_exception(job.id, "prolog", 0, CTLD_PROLOG_REQUEUED)
             else:
                 log.info("prep: unable to requeue JobId=%d: it may not be requeued", job.id)
@@ -298,10 +296,10 @@ class PrepBridge:
             if run.ctld_prolog:
                 self.host.flush_job(job_id)  # SIGKILL, not timed out: not a failure
             if run.node_prologs:
-                self.exec.cancel_prologs(self.manager.active[job_id])
+                self.exec.cancel_prologs(job_id)
         if prev_state != State.RUN:
             return  # cancelled while pending: no hook at all
-        job = self.manager.active[job_id]
+        job = self.p.job_view(job_id)
         if self.node_epilog or self.ctld_epilog:
             if run is None:
                 run = self.runs[job_id] = JobHooks(job_id)
@@ -324,16 +322,16 @@ class PrepBridge:
             run.ctld_epilog = False
             if run.node_epilogs:
                 run.node_epilogs = False
-                self.exec.skip_epilogs(job)
+                self.exec.skip_epilogs(job.id, job.ranks)
             elif self.node_epilog:
-                self.exec.skip_epilogs(job)
+                self.exec.skip_epilogs(job.id, job.ranks)
             run.epilog_status = run.epilog_status or 1
         self._maybe_close_epilog(run)
 
     def _run_epilogs(self, job, run: JobHooks):
         if self.ctld_epilog:
             record = JobRecord.from_job(job, self.output_dir)
-            if job.requeue_request is not None:
+            if job.requeue_pending:
                 # Slurm requeues before the epilogs run: they see the next restart count.
                 record = replace(record, restart_count=job.restart_count + 1)
             result = self.host.epilog_slurmctld(record)
@@ -341,27 +339,28 @@ class PrepBridge:
         if self.node_epilog:
             requests = self._node_requests(job)
             run.node_epilogs = True
-            self.exec.run_epilogs(job, requests, self._node_epilog_done,
+            self.exec.run_epilogs(job.id, job.ranks, requests, self._node_epilog_done,
                                   self._node_epilogs_over)
 
-    def _node_epilog_done(self, job, rank: int, status: int, error: str | None):
-        run = self.runs.get(job.id)
+    def _node_epilog_done(self, job_id: int, rank: int, status: int, error: str | None):
+        run = self.runs.get(job_id)
         if status:
+            job = self._view(job_id)
             node = _node_name(job, rank)
             if error is None:
-                log.error("prep: JobId=%d epilog error on %s, draining the node", job.id, node)
+                log.error("prep: JobId=%d epilog error on %s, draining the node", job_id, node)
                 self.resources.drain([rank], EPILOG_DRAIN_REASON, update_reason=False)
             else:
-                log.error("prep: JobId=%d: epilog did not run on node %s: %s", job.id, node,
+                log.error("prep: JobId=%d: epilog did not run on node %s: %s", job_id, node,
                           error)
-            if not self.closed and job.state == State.CLEANUP:
-                self.p.raise_exception(job.id, "epilog", 2, f"Epilog failure on node {node}")
+            if not self.closed and job is not None and job.state == State.CLEANUP:
+                self.p.raise_exception(job_id, "epilog", 2, f"Epilog failure on node {node}")
             if run is not None and not run.epilog_status:
                 run.epilog_status = status
 
-    def _node_epilogs_over(self, job):
+    def _node_epilogs_over(self, job_id: int):
         """Every node's epilog is done and exec released the last of them."""
-        run = self.runs.get(job.id)
+        run = self.runs.get(job_id)
         if run is not None:
             run.node_epilogs = False
             self._maybe_close_epilog(run)
@@ -393,7 +392,7 @@ class PrepBridge:
             if failed is None:
                 return
             run = self.runs.get(job_id)
-            job = self.manager.active.get(job_id)
+            job = self._view(job_id)
             if run is None or job is None:
                 return
             self._ctld_prolog_over(job, run, failed)
@@ -413,7 +412,7 @@ class PrepBridge:
     def priority(self, p, args) -> int:
         """``job.state.priority`` / ``job.priority.get``: a requeued job has no priority
         until its requeue delay is over."""
-        job = self.manager.active.get(args["id"])
+        job = self._view(args["id"])
         if job is None or job.t_eligible is None:
             return 0
         if job.t_eligible <= time.time():
@@ -447,24 +446,26 @@ class PrepBridge:
 
     # --- restart --------------------------------------------------------------------------
 
-    def restarted(self, jobs):
+    def restarted(self, job_ids):
         """The jobs the store gave back, before their restart callbacks: find the prologs and
         epilogs the previous controller left open (from the eventlogs)."""
         reprioritize = False
-        for job in jobs:
+        for job_id in job_ids:
+            job = self._view(job_id)
+            if job is None:
+                continue  # the restart ended it
             if job.state == State.PRIORITY and job.restart_count:
                 reprioritize = True  # a requeued job still waiting for a priority
             if job.state not in (State.RUN, State.CLEANUP) or not job.has_resources:
                 continue
-            events = self.manager.store.events(job.id)
-            opened = _open_actions(events)
+            opened = _open_actions(job.events())
             if job.state == State.RUN:
                 if "prolog" in opened:
                     run = self.runs[job.id] = JobHooks(job.id)
                     run.prolog_open = run.orphaned_prolog = True
                     if job.request.requeue:
-                        requeue.request(self.manager, job, RESTARTED_IN_PROLOG,
-                                        delay=self.settings.requeue_delay)
+                        self.p.job_requeue(job.id, RESTARTED_IN_PROLOG,
+                                           delay=self.settings.requeue_delay)
                 continue
             # (The epilog-start of a run is stored with the event that ended it, in the same
             # commit: a job in CLEANUP has its epilogs started or has none to run.)
@@ -475,7 +476,7 @@ class PrepBridge:
     def resume(self):
         """After the restart callbacks: run again the epilogs left open, close the prologs."""
         for job_id, opened in self._restart_work:
-            job = self.manager.active.get(job_id)
+            job = self._view(job_id)
             if job is None or job.state != State.CLEANUP:
                 continue
             run = self.runs[job_id] = JobHooks(job_id)
@@ -494,12 +495,19 @@ class PrepBridge:
 
     # --- helpers --------------------------------------------------------------------------
 
+    def _view(self, job_id: int):
+        """The job's `JobView`, or None once it is no longer active."""
+        try:
+            return self.p.job_view(job_id)
+        except OSError:
+            return None
+
     def _node_requests(self, job) -> dict[int, dict]:
         """``{rank: {"job_env": ..., "cred": ...}}`` for every node of the job."""
         nodes = jobinfo.nodes(job)
         base = JobEnv.from_job(job, nodes[0].name)
         cred = Cred.from_job(job, self.key, self.output_dir)
-        if job.requeue_request is not None:
+        if job.requeue_pending:
             cred = self.key.sign(replace(cred, restart_count=job.restart_count + 1))
         cred_dict = cred.to_dict()
         return {
@@ -513,7 +521,8 @@ class PrepBridge:
 
 
 def _node_name(job, rank: int) -> str:
-    for node in jobinfo.nodes(job):
+    """The name of the job's node ``rank`` (``rank N`` for a job no longer active)."""
+    for node in jobinfo.nodes(job) if job is not None else ():
         if node.rank == rank:
             return node.name
     return f"rank {rank}"

@@ -41,6 +41,10 @@ class PendingUnits:
     def __contains__(self, job_id: int) -> bool:
         return job_id in self._jobs
 
+    def owed(self) -> dict[int, int]:
+        """``{job id: units left}`` of the jobs still owed callbacks."""
+        return {job_id: entry[0] for job_id, entry in self._jobs.items()}
+
     def start(self, job_id: int, units: int) -> bool:
         """Record the ``units`` the hook promised for ``job_id``; True if there are any (the
         job must wait for them)."""

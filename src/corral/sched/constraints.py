@@ -9,11 +9,24 @@ Operators (RFC 31): ``properties`` (every listed property, ``^name`` for its abs
 ``hostlist`` (a node named by any of the hostlists), ``ranks`` (a rank in any of the idsets),
 ``and``, ``or``, and ``not`` (no node matching all of its constraints).  Several operators in
 one object must all hold; ``{}`` matches every node.
+
+`nodes_described` says what nodes there are, for a job told that its constraints match none.
 """
 
 import json
 
 from .. import hostlist, idset
+
+
+def nodes_described(nodes, mask: int) -> str:
+    """The nodes of ``mask`` grouped by their properties, in one phrase: ``n[0-1] (gpu,
+    bigmem), n[2-3] (no properties)``."""
+    groups: dict[tuple, list[str]] = {}
+    for node in nodes:
+        if mask >> node.rank & 1:
+            groups.setdefault(tuple(sorted(node.properties)), []).append(node.name)
+    return ", ".join(f"{hostlist.compress(names)} ({', '.join(properties) or 'no properties'})"
+                     for properties, names in groups.items())
 
 
 class ConstraintError(ValueError):

@@ -1,4 +1,5 @@
-"""Pending allocation requests, ordered by priority (highest first), then job id.
+"""Pending allocation requests (`AllocRequest`), ordered by priority (highest first), then job
+id.
 
 A sorted list with lazy deletion.  A scheduling pass reads only the first ``queue-depth``
 jobs, and it runs after nearly every event, so reading them must cost about that many steps
@@ -43,13 +44,6 @@ class PendingQueue:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __contains__(self, job) -> bool:
-        return job.id in self._entries
-
-    def job(self, job_id: int):
-        """The queued job with this id."""
-        return self._entries[job_id][0]
-
     def push(self, job):
         key = (-job.priority, job.id, next(self._serial))
         size = self._size(job)
@@ -65,8 +59,8 @@ class PendingQueue:
             self._sizes.insert(place, size)
             self._jobs.insert(place, job)
 
-    def remove(self, job) -> bool:
-        entry = self._entries.pop(job.id, None)
+    def remove(self, job_id: int) -> bool:
+        entry = self._entries.pop(job_id, None)
         if entry is None:
             return False
         self._jobs[bisect.bisect_left(self._keys, entry[1], self._head)] = None
@@ -75,9 +69,20 @@ class PendingQueue:
             self._rebuild(sorted(self._entries.values(), key=operator.itemgetter(1)))
         return True
 
-    def reorder(self, job):
-        if self.remove(job):
+    def reorder(self, job_id: int, priority: int):
+        """The request of ``job_id`` waits with ``priority`` from now on."""
+        entry = self._entries.get(job_id)
+        if entry is not None:
+            job = entry[0]
+            self.remove(job_id)
+            job.priority = priority
             self.push(job)
+
+    def set_priority(self, job_id: int, priority: int):
+        """A new priority for the request of ``job_id``, in effect at the next `resort`."""
+        entry = self._entries.get(job_id)
+        if entry is not None:
+            entry[0].priority = priority
 
     def resort(self):
         """Re-read every queued job's priority and rebuild the order in one pass."""

@@ -1,10 +1,11 @@
 """The scheduler: pending allocation requests, the resource pool, and one pass to match them.
 
-The job manager sends a request when a job reaches SCHED with a non-zero priority, cancels it
-when the job leaves SCHED, and frees resources when a job releases them.  The scheduler reads
-of a request only its id, user, priority, queue and resource request (``job.request``), and
-answers through ``respond``: ``allocated``, ``denied``, and ``annotate`` for what a waiting job
-is told (its reservation, ``sched.t_estimate``, and why it waits, ``sched.reason_pending``).
+The job manager sends a request (`AllocRequest`: id, user, priority, queue and the jobspec's
+resource request) when a job reaches SCHED with a non-zero priority, cancels it by job id when
+the job leaves SCHED, and frees resources by job id when a job releases them.  The scheduler
+answers through ``respond`` (`AllocAnswers`), by job id: ``allocated``, ``denied``, and
+``annotate`` for what a waiting job is told (its reservation, ``sched.t_estimate``, and why it
+waits, ``sched.reason_pending``).
 
 A pass walks the pending jobs in priority order (the first ``[sched] queue-depth`` of them)
 and asks each queue's policy (`fcfs`, `easy`, `conservative`) what a job that does not fit
@@ -25,11 +26,13 @@ import logging
 import time
 
 from .. import resource_set
+from ..jobspec.requires import describe
 from ..timings import Timings
-from .constraints import ConstraintError, RankMasks
+from .constraints import ConstraintError, RankMasks, nodes_described
 from .policies import QueuePolicies
 from .profile import Profile
 from .queue import PendingQueue
+from .requests import AllocAnswers, AllocRequest
 
 log = logging.getLogger("corral.sched")
 
@@ -54,10 +57,8 @@ def _cores(job) -> int:
 
 
 class Scheduler:
-    def __init__(self, loop, pool, respond, policies: QueuePolicies | None = None):
-        """``respond`` receives ``allocated(job, R, annotations, ranks)`` (``ranks`` is
-        ``{rank: (core ids, gpu ids)}``, what R says, already decoded), ``denied(job, note)``
-        and ``annotate(job, annotations)``."""
+    def __init__(self, loop, pool, respond: AllocAnswers,
+                 policies: QueuePolicies | None = None):
         self.loop = loop
         self.pool = pool
         self.respond = respond
@@ -79,15 +80,15 @@ class Scheduler:
         self._pass_scheduled = False
         self.pass_timings = Timings()  # how long each pass held the loop (metrics)
 
-    def request(self, job):
+    def request(self, job: AllocRequest):
         try:
             mask = self._mask(job.request)
         except ConstraintError as exc:
-            self.loop.call_soon(self.respond.denied, job, str(exc))
+            self.loop.call_soon(self.respond.denied, job.id, str(exc))
             return
         if not self.pool.feasible(job.request, mask):
             why = self._why_unsatisfiable(job.request, mask)
-            self.loop.call_soon(self.respond.denied, job, f"unsatisfiable request: {why}")
+            self.loop.call_soon(self.respond.denied, job.id, f"unsatisfiable request: {why}")
             return
         if mask is not None:
             self.job_masks[job.id] = mask
@@ -111,6 +112,32 @@ class Scheduler:
         if self.pool.feasible(request, mask):
             return None
         return self._why_unsatisfiable(request, mask)
+
+    def constraint_refusal(self, request) -> str | None:
+        """Why no node could ever run ``request`` by its constraints (they match none of the
+        nodes, or none of its queues' nodes, or they are not RFC 31), in one sentence saying
+        what was asked and what exists; None when some node matches or it has none.  For
+        submit: such a job is refused before it exists."""
+        if not request.constraints:
+            return None
+        try:
+            mask = self._mask(request)
+        except ConstraintError as exc:
+            return str(exc)
+        if mask != 0:
+            return None
+        asked = f"constraint '{describe(request.constraints)}'"
+        nodes = self.pool.nodes
+        matched = self.rank_masks.of(request.constraints)
+        if not matched:
+            return (f"{asked} matches no node; the nodes are "
+                    f"{nodes_described(nodes, self.rank_masks.every)}")
+        queues = request.queues or (request.queue,)
+        owned = 0
+        for queue in queues:
+            owned |= self.queue_masks.get(queue, 0)
+        return (f"{asked} matches none of the nodes of queue {','.join(queues)}, "
+                f"{nodes_described(nodes, owned)}; it matches {nodes_described(nodes, matched)}")
 
     def _why_unsatisfiable(self, request, mask) -> str:
         if mask is not None and self.pool.feasible(request):
@@ -137,52 +164,56 @@ class Scheduler:
             mask = matched if mask is None else mask & matched
         return None if mask == self.rank_masks.every else mask
 
-    def cancel(self, job) -> bool:
+    def cancel(self, job_id: int) -> bool:
         """Drop a pending request; False if there was none (already allocated)."""
-        if not self.pending.remove(job):
+        if not self.pending.remove(job_id):
             return False
-        self.job_masks.pop(job.id, None)
-        if self.told.pop(job.id, False) is not False:
+        self.job_masks.pop(job_id, None)
+        if self.told.pop(job_id, False) is not False:
             self._schedule_soon()
         return True
 
-    def prioritize(self, jobs):
-        """New priorities for pending requests: one job is re-placed, many are re-sorted."""
-        if not jobs:
+    def prioritize(self, priorities: list[tuple[int, int]]):
+        """New priorities for pending requests, ``[(job id, priority)]``: one request is
+        re-placed, many are re-sorted."""
+        if not priorities:
             return
-        if len(jobs) == 1:
-            self.pending.reorder(jobs[0])
+        pending = self.pending
+        if len(priorities) == 1:
+            pending.reorder(*priorities[0])
         else:
-            self.pending.resort()
+            for job_id, priority in priorities:
+                pending.set_priority(job_id, priority)
+            pending.resort()
         self._schedule_soon()
 
-    def free(self, job):
+    def free(self, job_id: int):
         """Return everything the job still holds."""
-        placement = self.placements.pop(job.id, None)
-        self.running.pop(job.id, None)
+        placement = self.placements.pop(job_id, None)
+        self.running.pop(job_id, None)
         if self.limited:
-            self._uncount(job.id)
+            self._uncount(job_id)
         if placement:
             self.pool.release(placement)
             self._schedule_soon()
 
-    def release(self, job, ranks):
+    def release(self, job_id: int, ranks):
         """Return the resources of some ranks before the job's ``free``."""
-        placement = self.placements.get(job.id)
+        placement = self.placements.get(job_id)
         if placement:
             self.pool.release(placement, ranks)
-            running = self.running.get(job.id)
+            running = self.running.get(job_id)
             if running is not None:
                 for rank in ranks:
                     running[1].pop(rank, None)
             self._schedule_soon()
 
-    def reserve(self, job, released=()):
-        """A job that holds resources at restart keeps them (but for the ``released`` ranks
-        it had already given back)."""
-        ranks = {rank: ids for rank, ids in job.ranks.items() if rank not in released}
+    def reserve(self, job: AllocRequest, ranks: dict, R: dict | None, released=()):
+        """A job that holds ``ranks`` (``{rank: (core ids, gpu ids)}``, from its ``R``) at
+        restart keeps them, but for the ``released`` ranks it had already given back."""
+        ranks = {rank: ids for rank, ids in ranks.items() if rank not in released}
         self.placements[job.id] = self.pool.reserve(ranks)
-        execution = (job.R or {}).get("execution") or {}
+        execution = (R or {}).get("execution") or {}
         end = execution.get("expiration") or 0.0
         if not end:
             end = (execution.get("starttime") or 0.0) + self.policies.duration(job.queue)
@@ -338,7 +369,7 @@ class Scheduler:
         return True
 
     def _allocate(self, job, counts, now, duration, names):
-        self.pending.remove(job)
+        self.pending.remove(job.id)
         self.job_masks.pop(job.id, None)
         if self.policies.user_limits:
             self._count(job)
@@ -352,7 +383,7 @@ class Scheduler:
         if self.told.pop(job.id, False) is not False:
             annotations["sched"].update(t_estimate=None, reason_pending=None)
         try:
-            self.respond.allocated(job, R, annotations, ranks)
+            self.respond.allocated(job.id, R, annotations, ranks)
         except Exception:
             log.exception("job %d: error handling its allocation", job.id)
 
@@ -363,12 +394,11 @@ class Scheduler:
         dropped = [job_id for job_id in told if job_id not in waiting]
         if not changed and not dropped:
             return
-        job = self.pending.job
+        annotate = self.respond.annotate
         for job_id in changed:
             estimate, reason = told[job_id] = waiting[job_id]
-            self.respond.annotate(job(job_id), {"sched": {
-                "t_estimate": estimate, "reason_pending": reason}})
+            annotate(job_id, {"sched": {"t_estimate": estimate, "reason_pending": reason}})
         for job_id in dropped:
             del told[job_id]
-            self.respond.annotate(job(job_id), {"sched": {
+            annotate(job_id, {"sched": {
                 "t_estimate": None, "reason_pending": None}})

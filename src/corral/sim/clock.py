@@ -8,6 +8,11 @@ commit takes no simulated time and the loop never waits for a thread.
 The code under simulation reads wall-clock time with ``time.time()`` (event timestamps,
 R start and expiration, timers computed from expirations); `patched_time` makes it read the
 virtual clock for the duration of a run, so every timestamp is simulated time.
+
+Work done outside the loop, by a thread that reports through ``call_soon_threadsafe`` (a
+PrEp controller script the plugin test kit runs for real), takes no virtual time either:
+while `VirtualClockLoop.outside_work` says something is owed, the loop waits for it in real
+time instead of jumping, so its report lands at the virtual moment the work began.
 """
 
 import asyncio
@@ -31,8 +36,13 @@ class _VirtualSelector(selectors.DefaultSelector):
         self.loop = None
 
     def select(self, timeout=None):
-        if timeout != 0:
-            self.loop.advance()
+        if timeout == 0:
+            return []
+        outside = self.loop.outside_work
+        patience = outside() if outside is not None else None
+        if patience is not None:
+            return super().select(patience)  # a report wakes it through the self-pipe
+        self.loop.advance()
         return []
 
 
@@ -47,6 +57,9 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         self._clock_resolution = 1e-6
         self._wakeups: list = []
         self._serial = itertools.count()
+        #: None, or a callable answering how many real seconds to wait for work outside
+        #: the loop before looking again, or None when nothing outside owes the loop a report.
+        self.outside_work = None
 
     def time(self) -> float:
         return self.now

@@ -1,16 +1,17 @@
 """The controller's parts, assembled for a simulation: store, broker, scheduler, job manager
 with its builtin and configured jobtap plugins, and exec with every job's execution simulated.
 
-The parts are the instance's own, built in the same order as `corral.instance` builds them,
-with the resource service (plugins ask it for the machine's size), less what a simulation has
-no use for: no socket is served (requests go through the broker's in-process `rpc`), no node
-agent runs (`nodes.SimulatedNode` answers the PrEp node hooks), no purge timer is started.
+The parts are the instance's own, built by the same `corral.assembly` (with the resource
+service: plugins ask it for the machine's size), less what a simulation has no use for: no
+socket is served (requests go through the broker's in-process `rpc`), no node agent runs
+(`nodes.SimulatedNode` answers the PrEp node hooks), no purge timer is started.
 PrEp plugins load only when named (``--prep`` or ``[prep] plugins``): an instance's default,
-``prep/script``, runs scripts, and a simulation starts no process.  The store is a real SQLite
-store in a temporary directory (on tmpfs when the machine has one), removed at the end unless
-it was given (the plugin test kit restarts on it); its commits run at once on the loop's
-thread (see `clock`), and it is a throw-away store: committed every so many batches and at
-`close`, which is all a restart on it needs.
+``prep/script``, runs scripts, and a simulation starts no process (the plugin test kit's
+machine, `runs_scripts`, lets it run them).  The store is a real SQLite store in a temporary
+directory (on tmpfs when the machine has one), removed at the end unless it was given (the
+plugin test kit restarts on it); its commits run at once on the loop's thread (see `clock`),
+and it is a throw-away store: committed every so many batches and at `close`, which is all
+a restart on it needs.
 """
 
 import dataclasses
@@ -18,20 +19,14 @@ import os
 import shutil
 import tempfile
 
-from ..broker.server import Broker
+from ..assembly import Assembly
 from ..exec.channel import LocalChannel
-from ..exec.service import Exec
-from ..instance import Instance
-from ..jobmanager import JobManager
-from ..jobmanager.plugins import prep_bridge
 from ..prep import config as prep_config
-from ..prep.bridge import PrepBridge, deliver_to_loop
+from ..prep.bridge import deliver_to_loop
 from ..prep.cred import CredentialKey
 from ..prep.host import PrepHost
 from ..prep.loader import PrepError
-from ..resource import ResourceService
-from ..sched import NodeSpec, QueuePolicies, ResourcePool, Scheduler
-from ..store import Store
+from ..sched import NodeSpec
 from .nodes import SimulatedNode
 
 
@@ -40,6 +35,9 @@ class SimulationError(Exception):
 
 
 class Machine:
+    #: Whether ``prep/script`` may run the site's scripts for real (the plugin test kit's).
+    runs_scripts = False
+
     def __init__(self, loop, config, nodes: int, cores_per_node: int, policy: str | None,
                  jobtap=(), kill_at_limit=False, prep=(), specs=None, state_dir=None):
         """``prep`` names PrEp plugins (else ``[prep] plugins``); ``specs`` (NodeSpecs)
@@ -57,50 +55,32 @@ class Machine:
         self.state_dir = state_dir
         self.owner_uid = os.geteuid()
         self.failure = None
-        self.store = Store(os.path.join(self.state_dir, "corral.db"), loop, throwaway=True)
-        self.store.on_failure = self._store_failed
-        self.broker = Broker(loop, self.owner_uid)
         if specs is None:
             cores = tuple(range(cores_per_node))
             specs = [NodeSpec(f"node{rank}", cores) for rank in range(nodes)]
-        self.pool = ResourcePool(specs)
-        self.scheduler = Scheduler(loop, self.pool, None,
-                                   QueuePolicies.from_config(config, policy))
-        output_dir = os.path.join(self.state_dir, "output")
-        self.manager = JobManager(loop, self.broker, self.store, self.scheduler, config,
-                                  self.owner_uid, output_dir)
-        key = CredentialKey()
-        to_exec = LocalChannel(loop, lambda msg: self.exec.on_message(msg))
-        channels = [LocalChannel(loop, SimulatedNode(rank, spec.name, self.prep_host, key,
-                                                     to_exec.send).handle)
-                    for rank, spec in enumerate(specs)]
-        self.exec = Exec(loop, None, channels, output_dir, "", key)
-        self.exec.enforce_time_limits = kill_at_limit
-        self.resources = ResourceService(self.pool, self.scheduler, self.store)
-        self.manager.attach_exec(self.exec)
-        self.exec.respond = self.manager.start
-        if self.prep_host is not None:
-            self.prep = PrepBridge(self.prep_host.settings, self.prep_host, key, output_dir,
-                                   self.manager, self.exec, self.resources)
-            self.manager.jobtap.register_builtin(".prep", prep_bridge.plugin_init, self.prep)
+        parts = Assembly(loop, config, specs=specs, state_dir=self.state_dir,
+                         output_dir=os.path.join(self.state_dir, "output"),
+                         owner_uid=self.owner_uid, uri="", credential_key=CredentialKey(),
+                         connect_nodes=self._simulated_nodes,
+                         on_store_failure=self._store_failed, prep_host=self.prep_host,
+                         policy=policy, enforce_time_limits=kill_at_limit,
+                         throwaway_store=True)
+        self.store, self.broker, self.pool = parts.store, parts.broker, parts.pool
+        self.scheduler, self.manager, self.exec = parts.scheduler, parts.manager, parts.exec
+        self.resources, self.prep = parts.resources, parts.prep
         try:
-            self.manager.load_builtins()
-            jobs = self.manager.restart()
-            if self.prep is not None:
-                self.prep.restarted(jobs)
-            # The instance's own reading of [job-manager] plugins, then the command's.
-            Instance._load_config_plugins(self)
-            for plugin in jobtap:  # a path or module, or (path, conf)
-                path, conf = (plugin, None) if isinstance(plugin, str) else plugin
-                self.manager.jobtap.load(path, conf)
-            self.manager.resume(jobs)
-            if self.prep is not None:
-                self.prep.resume()
+            parts.take_up_jobs(jobtap)
         except OSError as exc:
             self.close()
             raise SimulationError(exc.strerror or str(exc)) from None
-        self.manager.register_services()
-        self.resources.register_services(self.broker)
+        parts.register_services()
+
+    def _simulated_nodes(self, parts):
+        """`Assembly`'s ``connect_nodes``: a simulated node per rank, in this process."""
+        to_exec = LocalChannel(self.loop, parts.to_exec)
+        return [LocalChannel(self.loop, SimulatedNode(rank, spec.name, self.prep_host,
+                                                      parts.credential_key, to_exec.send).handle)
+                for rank, spec in enumerate(parts.specs)]
 
     def _prep_host(self, config, names):
         """The PrEp host of the plugins ``names`` (else ``[prep] plugins``), or None."""
@@ -108,8 +88,10 @@ class Machine:
         if names:
             settings = dataclasses.replace(settings, plugins=tuple(names))
         elif config.get("prep.plugins") is None:
-            return None
-        if "prep/script" in settings.plugins:
+            # Where scripts may run, a [prep] table means prep/script, as in an instance.
+            if not (self.runs_scripts and config.get("prep")):
+                return None
+        if "prep/script" in settings.plugins and not self.runs_scripts:
             raise SimulationError("prep/script runs scripts, and a simulation starts no "
                                   "process: name PrEp plugins written in Python")
         if "NoHold" in settings.flags:

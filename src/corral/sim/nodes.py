@@ -3,7 +3,8 @@
 A simulation starts no process and no agent, but a site's PrEp plugins must meet the same
 hooks as on its machine: exec sends each allocated node its ``prolog`` and ``epilog`` request,
 and `SimulatedNode` answers as a node agent would, calling the PrEp host's node hook on the
-loop's thread and taking no virtual time (in an agent it runs in a thread of its own).  The
+loop's thread and taking no virtual time (in an agent it runs in a thread of its own; the
+scripts ``prep/script`` runs in the plugin test kit hold the loop, not the virtual clock).  The
 launch credential is checked as an agent checks it, so a plugin sees the same one.  A node
 whose prolog fails is drained by the controller's PrEp rules, as on a real machine.
 """

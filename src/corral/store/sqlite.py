@@ -178,10 +178,14 @@ class Store:
     open, and later reads on the same connection would never see newer commits.
     """
 
-    def __init__(self, path: str, loop: asyncio.AbstractEventLoop | None = None,
-                 throwaway=False):
-        """A ``throwaway`` store is one that only this process reads and that need survive
-        no crash, only a `close` (a simulation's, whose commits run on the loop's thread):
+    def __init__(self, path: str, loop: asyncio.AbstractEventLoop | None = None, *,
+                 on_committed=None, on_failure=None, throwaway=False):
+        """``on_committed(events)`` gets the ``(job, seq, event)`` of each committed batch (the
+        job manager's watchers); ``on_failure(exc)`` is told of a commit that can never
+        succeed (the instance stops).
+
+        A ``throwaway`` store is one that only this process reads and that need survive no
+        crash, only a `close` (a simulation's, whose commits run on the loop's thread):
         reads and writes share one connection, so reads see what is written at once, and
         the batches are written in one transaction, committed every
         `THROWAWAY_BATCHES_PER_COMMIT` batches and at `close`.  A commit is most of what a
@@ -202,8 +206,8 @@ class Store:
         self._scheduled = False
         self._idle = threading.Event()
         self._idle.set()
-        self.on_committed = None  # callback(batch.committed_events) set by the job manager
-        self.on_failure = None  # callback(exc) set by the instance: a failed commit stops it
+        self.on_committed = on_committed
+        self.on_failure = on_failure
         self.failed: Exception | None = None
         self._vacuum_requested = False
         self._vacuum_timer = None

@@ -1,11 +1,12 @@
-"""corral's plugin test kit: a pytest plugin for authors of jobtap plugins.
+"""corral's plugin test kit: a pytest plugin for authors of jobtap and PrEp plugins.
 
 Installed with corral, it is registered through the ``pytest11`` entry point, so its fixture
 is there in any test once corral is installed (a ``conftest.py`` may also ``from
 corral.testing import corral_kit``).  ``corral_kit(config="...", nodes=2, cores_per_node=8,
-plugins=[...])`` makes a `Kit`: the real job manager, scheduler, store and jobtap host on a
-virtual clock, with execution simulated; every kit a test made is closed after it, and a
-plugin failure that no step reported yet fails the test then.  See docs/testing.md.
+plugins=[...])`` makes a `Kit`: the real job manager, scheduler, store, jobtap and PrEp
+hosts on a virtual clock, with execution simulated (a site's prolog and epilog scripts run);
+every kit a test made is closed after it, and a plugin failure that no step reported yet
+fails the test then.  See docs/testing.md.
 
 The kit itself (`corral.testing.kit`) is imported when first used, not when pytest loads this
 plugin: every pytest run on a machine with corral installed loads it.

@@ -5,25 +5,29 @@ daemon.
 store, jobtap host and PrEp host with simulated nodes, execution simulated) driven one
 step at a time by a test: load a plugin with its settings, submit jobs (as the owner or as
 any user), let virtual time pass, read eventlogs and job listings, call services, fail a
-node, restart from the store.  Nothing sleeps, no process is started and no socket is
-opened, so a test of a plugin takes milliseconds.
+node, restart from the store.  Nothing sleeps, no task process is started and no socket is
+opened, so a test of a plugin takes milliseconds.  The processes it does start are the
+site's: ``prep/script`` runs the Prolog and Epilog scripts for real (a test of them is what
+the kit is for), and their results, like an asynchronous PrEp plugin's callbacks, land at
+the virtual moment their hook began (`_OwedCallbacks`).
 
-A plugin that raises (in a callback, a timer, a service, ``plugin_init``) or returns what a
-callback may not fails the test at the kit's next step, naming the plugin, with its
-traceback: the job manager itself only logs such failures, as it must in production.
+A plugin that raises (in a callback, a timer, a service, ``plugin_init``, a PrEp hook) or
+returns what a callback or hook may not fails the test at the kit's next step, naming the
+plugin, with its traceback: the job manager itself only logs such failures, as it must in
+production.
 """
 
 import errno
-import functools
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
 
 from .. import config as config_module
 from .. import jobspec
-from ..agent.nodes import LOST, node_fail
+from ..agent.nodes import LOST
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER, ROLE_USER
 from ..instance import node_specs
@@ -32,6 +36,9 @@ from ..sim.machine import Machine
 
 #: Virtual time at which a kit starts (as the simulator's: an epoch that reads as set).
 EPOCH = 1_000_000_000.0
+#: Real seconds the kit waits for a PrEp controller hook's callbacks before it gives up on
+#: them and fails the test (a longer ``[prep]`` timeout is waited out, plus this).
+CALLBACK_PATIENCE = 30.0
 
 
 class PluginFailure(AssertionError):
@@ -47,24 +54,93 @@ class RPCFailure(Exception):
         self.strerror = text
 
 
+#: What the PrEp host logs when a plugin's function fails: it raised, or returned what it may
+#: not (``prep: NAME: HOOK(job N) raised ...``, ``... returned ..., expected ...``).
+_PREP_FAILURE = re.compile(
+    r"prep: (?P<plugin>.+?): (?P<what>\S+(\(job \d+\))? (raised|returned .*, expected) .*)",
+    re.DOTALL)
+#: The loggers whose records `_PluginFailures` reads.
+_PLUGIN_LOGGERS = ("corral.jobtap", "corral.prep")
+
+
 class _PluginFailures(logging.Handler):
-    """Collects what the jobtap host logs when a plugin fails: records with a traceback, or
-    a callback's wrong return value, from the ``corral.jobtap`` loggers."""
+    """Collects what the jobtap and PrEp hosts log when a plugin fails: from ``corral.jobtap``
+    the records with a traceback, or a callback's wrong return value; from ``corral.prep``
+    a hook that raised or returned what it may not."""
 
     def __init__(self):
         super().__init__(logging.ERROR)
         self.failures: list[str] = []
 
     def emit(self, record):
-        if not record.name.startswith("corral.jobtap"):
-            return
         message = record.getMessage()
-        if record.exc_info is None and "expected an int or None" not in message:
-            return
-        plugin, _, what = message.removeprefix("jobtap: ").partition(": ")
+        if record.name.startswith("corral.jobtap"):
+            if record.exc_info is None and "expected an int or None" not in message:
+                return
+            plugin, _, what = message.removeprefix("jobtap: ").partition(": ")
+            kind = "jobtap"
+        else:
+            matched = _PREP_FAILURE.fullmatch(message) if record.name == "corral.prep" else None
+            if matched is None:
+                return
+            plugin, what = matched["plugin"], matched["what"]
+            kind = "PrEp"
         if record.exc_info is not None:
             what += "\n" + logging.Formatter().formatException(record.exc_info)
-        self.failures.append(f"jobtap plugin {plugin} failed: {what}")
+        self.failures.append(f"{kind} plugin {plugin} failed: {what}")
+
+    def attach(self):
+        for name in _PLUGIN_LOGGERS:
+            logging.getLogger(name).addHandler(self)
+
+    def detach(self):
+        for name in _PLUGIN_LOGGERS:
+            logging.getLogger(name).removeHandler(self)
+
+
+class _KitMachine(Machine):
+    """The simulator's machine, but ``prep/script`` runs the site's scripts for real: a test
+    of them is what the kit is for."""
+
+    runs_scripts = True
+
+
+class _OwedCallbacks:
+    """The kit loop's `outside_work`: while a PrEp controller hook owes callbacks (each
+    ``prep/script`` controller script reports from a thread of its own, as any plugin's
+    asynchronous hook may), the virtual clock stands still and the loop waits for them in
+    real time.  Callbacks that do not come within the patience are given up on (the job
+    waits, as in an instance) and the test fails, naming the job."""
+
+    def __init__(self, kit):
+        self.kit = kit
+        self.given_up: set[int] = set()
+        self.state = None  # what was owed when the wait began, and when that was
+        self.since = 0.0
+
+    def __call__(self) -> float | None:
+        bridge = self.kit.machine.prep if self.kit.machine is not None else None
+        if bridge is None:
+            return None
+        owed = {job_id: units for pending in (bridge.prolog_units, bridge.epilog_units)
+                for job_id, units in pending.owed().items() if job_id not in self.given_up}
+        if not owed:
+            self.state = None
+            return None
+        settings = bridge.host.settings
+        patience = CALLBACK_PATIENCE + max(settings.prolog_timeout or 0,
+                                           settings.epilog_timeout or 0)
+        now = time.monotonic()
+        if owed != self.state:  # a callback came (or a hook began): the wait starts again
+            self.state, self.since = owed, now
+        left = self.since + patience - now
+        if left > 0:
+            return left
+        self.given_up.update(owed)
+        self.kit.failures.failures.append(
+            f"PrEp controller hooks sent no callback in {patience:g} s of real time: "
+            + ", ".join(f"job {job_id} is owed {units}" for job_id, units in owed.items()))
+        return None
 
 
 class Kit:
@@ -88,8 +164,9 @@ class Kit:
         self.plugins = [(item, None) if isinstance(item, str) else tuple(item)
                         for item in plugins]
         self.loop = VirtualClockLoop(EPOCH)
+        self.loop.outside_work = _OwedCallbacks(self)
         self.failures = _PluginFailures()
-        logging.getLogger("corral.jobtap").addHandler(self.failures)
+        self.failures.attach()
         self.machine = None
         self._start()
 
@@ -97,13 +174,10 @@ class Kit:
 
     def _start(self):
         with patched_time(self.loop):
-            self.machine = Machine(self.loop, self.config, self.nodes, self.cores_per_node,
-                                   None, self.plugins, specs=self.specs,
-                                   state_dir=self.state_dir)
+            self.machine = _KitMachine(self.loop, self.config, self.nodes, self.cores_per_node,
+                                      None, self.plugins, specs=self.specs,
+                                      state_dir=self.state_dir)
             self._run(self.machine.store.flush())
-        # A failed node ends its jobs as the instance's node agents' loss does.
-        self.machine.exec.on_node_fail = functools.partial(
-            node_fail, self.machine.manager, self.config.get_int("agents.max-requeue", 5))
         self.check()
 
     def restart(self):
@@ -119,10 +193,11 @@ class Kit:
         moment = self.loop.time()
         self.loop.close()
         self.loop = VirtualClockLoop(moment)
+        self.loop.outside_work = _OwedCallbacks(self)
         self._start()
 
     def close(self):
-        logging.getLogger("corral.jobtap").removeHandler(self.failures)
+        self.failures.detach()
         if self.machine is not None:
             self.machine.close()
             self.machine = None

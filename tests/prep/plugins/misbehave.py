@@ -1,7 +1,8 @@
 """A PrEp plugin that misbehaves on request, for the tests: ``misbehave.raise`` names the
 hooks that raise, separated by colons (``prolog:epilog:prolog_slurmctld:epilog_slurmctld``),
 ``misbehave.sleep``
-makes ``prep_p_prolog_slurmctld`` hold the event loop that many seconds, and
+makes ``prep_p_prolog_slurmctld`` hold the event loop that many seconds,
+``misbehave.silent=1`` makes it promise a callback it never sends, and
 ``misbehave.record`` is a directory where every call leaves a file (``<hook>.<job id>``).
 ``prep_p_required`` says what ``MISBEHAVE_REQUIRED=1`` in the environment says: it gates
 only the controller prolog."""
@@ -52,7 +53,8 @@ def prep_p_epilog(job_env, cred):
 
 def prep_p_prolog_slurmctld(job):
     time.sleep(float(_options.get("sleep", "0")))
-    return _call("prolog_slurmctld", job.job_id)
+    result = _call("prolog_slurmctld", job.job_id)
+    return (result, True) if _options.get("silent") == "1" else result
 
 
 def prep_p_epilog_slurmctld(job):
