@@ -399,6 +399,27 @@ def spawn_rate(count: int, path: str = "/bin/true") -> float:
     return count / (time.perf_counter() - started)
 
 
+def interleaved_times(commands: dict[str, list[str]], count: int, env: dict | None = None
+                      ) -> dict[str, tuple[list[float], list[float]]]:
+    """``{label: (wall-clock seconds, CPU seconds)}`` of ``count`` rounds that run each
+    command once, in turn (each must exit 0).  On a shared machine the load changes from
+    one minute to the next: commands measured in turn see the same load, and a process's
+    own CPU time (user + system, from ``wait4``) hardly depends on it."""
+    times = {label: ([], []) for label in commands}
+    for _ in range(count):
+        for label, argv in commands.items():
+            started = time.perf_counter()
+            process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            _pid, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            if process.returncode:
+                raise subprocess.CalledProcessError(process.returncode, argv)
+            times[label][0].append(time.perf_counter() - started)
+            times[label][1].append(usage.ru_utime + usage.ru_stime)
+    return times
+
+
 def command_times(argv: list[str], count: int, env: dict | None = None) -> list[float]:
     """Wall-clock seconds of ``count`` sequential runs of ``argv`` (each must exit 0)."""
     times = []

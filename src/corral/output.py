@@ -19,6 +19,28 @@ def kept_paths(job_id: int, output_dir: str, step: int | None = None) -> tuple[s
     return base + ".out", base + ".err"
 
 
+def remove_kept(output_dir: str, job_ids) -> int:
+    """Remove the files kept with jobs ``job_ids`` and with their steps (``<id>.out``,
+    ``<id>.<step>.err``, ...), as a purge must; the number removed.  One pass over the
+    directory: which steps a job had is in its eventlog, already gone."""
+    wanted = {str(job_id) for job_id in job_ids}
+    removed = 0
+    try:
+        entries = os.scandir(output_dir)
+    except FileNotFoundError:  # nothing was ever kept (a simulation)
+        return 0
+    with entries:
+        for entry in entries:
+            base, _dot, stream = entry.name.rpartition(".")
+            if stream in ("out", "err") and base.partition(".")[0] in wanted:
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    continue
+                removed += 1
+    return removed
+
+
 def paths(job_id: int, job_name: str | None, system: dict, output_dir: str):
     """``(stdout path, stderr path, kept)`` for a job's ``attributes.system``; ``kept`` names
     the streams that go to the files kept with the job (with only ``-e``, stdout is kept while

@@ -168,3 +168,26 @@ def test_a_start_without_a_valid_launch_token_is_refused(recorder, tmp_path):
 
     _run(recorder, scenario)
     assert tmp_path.exists() and not marker.exists()
+
+
+def test_a_start_is_refused_under_another_steps_number(recorder, tmp_path):
+    async def scenario(agent, key, sent):
+        start = {"type": "start", "job": 8, "step": 0, "rank": 0, "userid": os.geteuid(),
+                 "command": ["touch", str(tmp_path / "ran")], "env": {},
+                 "cwd": str(tmp_path), "stdout": str(tmp_path / "out"),
+                 "stderr": str(tmp_path / "out"), "kept": ["stdout", "stderr"],
+                 "truncate": True, "tasks": [{"rank": 0, "cores": [0], "gpus": []}]}
+        step_token = key.launch_token(start)
+        job_start = {name: value for name, value in start.items() if name != "step"}
+        agent.handle(dict(start, step=1, token=step_token))
+        agent.handle(dict(start, step=2, token=key.launch_token(job_start)))
+        agent.handle(dict(job_start, job=9, token=key.launch_token(dict(start, job=9))))
+        await _until(lambda: sum(message["type"] == "finished" for message in sent) == 3)
+        failures = [(message["job"], message.get("step")) for message in sent
+                    if message["type"] == "failed"]
+        assert failures == [(8, 1), (8, 2), (9, None)]
+        assert not (tmp_path / "ran").exists()
+        agent.handle(dict(start, token=step_token))
+        await _until(lambda: (tmp_path / "ran").exists())
+
+    _run(recorder, scenario)

@@ -39,3 +39,33 @@ def test_a_changed_launcher_is_rewritten_and_a_foreign_directory_refused(slurm, 
     finally:
         os.chmod(slurm.bin_dir, 0o755)
     assert sys.executable in open(squeue).readline()
+
+
+def _imports(argv, env=None, cwd=None) -> set[str]:
+    result = subprocess.run([sys.executable, "-X", "importtime", *argv], env=env, cwd=cwd,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def _imported_by(slurm, *argv) -> set[str]:
+    """The modules a launcher imports while it runs ``argv``, beyond those any start of
+    this interpreter imports (``site`` and what its ``.pth`` files load)."""
+    launcher = os.path.join(slurm.bin_dir, argv[0])
+    return (_imports([launcher, *argv[1:]], slurm.env, slurm.work_dir)
+            - _imports(["-c", "pass"]))
+
+
+def test_a_polled_squeue_and_a_plain_sbatch_import_only_what_they_use(slurm):
+    """squeue is polled once a second: start-up is its whole cost (bench/latency.py)."""
+    job_id = slurm.sbatch("--wrap", "true")
+    slurm.wait(job_id)
+    heavy = {"argparse", "socket", "datetime", "shlex", "hashlib", "tempfile", "corral.cli",
+             "corral.jobspec", "corral.slurm.submission", "corral.slurm.launchers"}
+    squeue = _imported_by(slurm, "squeue", "-t", "all")
+    assert "corral.slurm.squeue" in squeue and "corral.client" in squeue
+    assert squeue & heavy == set()
+    sbatch = _imported_by(slurm, "sbatch", "--wrap", "true")
+    assert "corral.slurm.submission" in sbatch
+    assert sbatch & {"argparse", "socket", "hashlib", "corral.cli"} == set()

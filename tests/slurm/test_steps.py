@@ -5,7 +5,9 @@ import os
 import signal
 import subprocess
 
-from support import until
+import pytest
+
+from support import until, wait
 
 PLUGINS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "plugins")
 
@@ -44,6 +46,27 @@ def test_two_sequential_steps_have_ids_0_and_1_outputs_and_exit_codes(slurm):
                      "JobID,JobName,State,ExitCode,NTasks").stdout.splitlines()
     assert rows == [f"{job_id}|steps.sh|COMPLETED|0:0|", f"{job_id}.batch|batch|COMPLETED|0:0|1",
                     f"{job_id}.0|sh|COMPLETED|0:0|1", f"{job_id}.1|sh|FAILED|3:0|2"]
+
+
+def test_sacct_j_with_a_step_selects_that_row_alone(slurm):
+    script = slurm.script("steps.sh", "#!/bin/sh\nsrun true\nsrun false\nexit 0\n")
+    job_id = slurm.sbatch("-o", "/dev/null", script)
+    slurm.wait(job_id)
+
+    def rows(*selection):
+        return slurm.run("sacct", "-n", "-P", "-o", "JobID,State", *selection).stdout
+
+    assert rows("-j", f"{job_id}.1") == f"{job_id}.1|FAILED\n"
+    assert rows("-j", f"{job_id}.batch") == f"{job_id}.batch|COMPLETED\n"
+    assert rows("-j", f"{job_id}.batch,{job_id}.00") == \
+        f"{job_id}.batch|COMPLETED\n{job_id}.0|COMPLETED\n"
+    assert rows("-j", f"{job_id}.1,{job_id}").splitlines() == [
+        f"{job_id}|COMPLETED", f"{job_id}.batch|COMPLETED", f"{job_id}.0|COMPLETED",
+        f"{job_id}.1|FAILED"]
+    assert rows("-j", f"{job_id}.7") == rows("-X", "-j", f"{job_id}.1") == ""
+    refused = slurm.run("sacct", "-j", f"{job_id}.first", check=False)
+    assert (refused.returncode, refused.stdout, refused.stderr) == (
+        1, "", f"sacct: error: Invalid job id: {job_id}.first\n")
 
 
 def test_concurrent_steps_share_the_allocation_on_their_own_cores(slurm):
@@ -170,3 +193,61 @@ def test_steps_span_the_allocations_nodes_unless_told(make_slurm):
     assert slurm.read("out.txt").splitlines() == [
         f"{nodes[0]} 0 0", f"{nodes[0]} 0 1", f"{nodes[1]} 1 0", f"{nodes[1]} 1 1",
         f"one {nodes[0]}", "2"]
+
+
+def test_purging_a_job_removes_the_output_kept_with_it_and_with_its_steps(slurm):
+    output_dir = os.path.join(slurm.instance.state_dir, "output")
+    script = slurm.script("steps.sh", "#!/bin/sh\nsrun echo zero\nsrun sh -c 'echo one >&2'\n")
+    purged = slurm.sbatch("-o", "batch.out", script)
+    kept = slurm.sbatch("-o", "other.out", script)
+    plain = slurm.instance.submit("sh", "-c", "echo out; echo err >&2")
+    for job_id in (purged, kept, plain):
+        slurm.wait(job_id)
+    files = {f"{purged}.0.out", f"{purged}.1.err", f"{kept}.0.out", f"{kept}.1.err",
+             f"{plain}.out", f"{plain}.err"}
+    assert files <= set(os.listdir(output_dir))
+    assert slurm.instance.corral("job", "purge", "-f", purged, plain).stdout == \
+        "purged 2 jobs\n"
+    assert until(lambda: set(os.listdir(output_dir)) == {f"{kept}.0.out", f"{kept}.1.err"})
+    assert slurm.read("batch.out") == "zero\none\n"  # the user's own file stays
+
+
+@pytest.mark.agent_processes  # tasks that outlive the controller
+def test_a_running_step_and_its_srun_outlive_a_killed_controller(slurm):
+    script = slurm.script("outlive.sh", "#!/bin/sh\n"
+                          "srun sh -c 'sleep 2; echo step done'\necho srun exit $?\nsleep 4\n")
+    job_id = slurm.sbatch("-o", "out.txt", script)
+    until(lambda: _steps(slurm, job_id), timeout=30)
+    slurm.instance.kill()
+    slurm.instance.start()
+    with slurm.instance.client() as client:
+        finish = wait(client, job_id, "step-finish", timeout=30)
+    assert finish["context"] == {"step": 0, "status": 0}
+    slurm.wait(job_id)
+    output_dir = os.path.join(slurm.instance.state_dir, "output")
+    with open(os.path.join(output_dir, f"{job_id}.0.out")) as file:
+        assert file.read() == "step done\n"
+    assert slurm.run("sacct", "-n", "-P", "-o", "JobID,State", "-j", f"{job_id}.0").stdout == \
+        f"{job_id}.0|COMPLETED\n"
+    # srun, a client of the killed controller, waits for the next one and follows its step on.
+    assert slurm.read("out.txt") == (f"srun: lost the instance at {slurm.instance.uri}; waiting "
+                                     f"for it to come back to follow job {job_id} on\n"
+                                     "step done\nsrun exit 0\n")
+
+
+@pytest.mark.agent_processes
+def test_a_step_taken_back_ends_killed_when_its_agent_came_back_without_it(slurm):
+    script = slurm.script("lost.sh", "#!/bin/sh\nsrun sleep 30\n")
+    job_id = slurm.sbatch("-o", "/dev/null", script)
+    until(lambda: _steps(slurm, job_id), timeout=30)
+    slurm.instance.kill()
+    slurm.instance.stop_agents()  # they kill their tasks, the step's with the job's
+    slurm.instance.start()
+    with slurm.instance.client() as client:
+        finish = wait(client, job_id, "step-finish", timeout=30)
+    context = finish["context"]
+    assert (context["step"], context["status"]) == (0, signal.SIGKILL)
+    assert context["note"].endswith(" restarted")  # the agent of node NAME (rank 0) restarted
+    assert slurm.run("sacct", "-n", "-P", "-o", "JobID,State", "-j", f"{job_id}.0").stdout == \
+        f"{job_id}.0|CANCELLED\n"
+    slurm.run("scancel", job_id)  # its node failed under it: it was requeued

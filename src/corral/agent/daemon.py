@@ -8,10 +8,11 @@ from the controller that is running now.
 
 Tasks outlive the controller: while it is away they run on, and what they report waits in the
 transport until a controller acknowledges it.  Each controller that welcomes the agent is told
-which jobs it holds (``held``), after what it had not acknowledged, so that a restarted
-controller takes the running jobs back, records those that ended meanwhile, and ends those
-this agent no longer has.  An agent that hears no controller for ``reattach_timeout`` seconds
-kills its tasks (`watch_controller`): nobody would record their results.
+which jobs and job steps it holds (``held``), after what it had not acknowledged, so that a
+restarted controller takes the running jobs and steps back, records those that ended
+meanwhile, and ends those this agent no longer has.  An agent that hears no controller for
+``reattach_timeout`` seconds kills its tasks (`watch_controller`): nobody would record their
+results.
 
 It runs the PrEp node hooks of ``prep`` (`agent.prep`: the agent's own configuration), and
 what it logs reaches the controller's log too (`agent.logs`); with a socket path it serves the
@@ -108,12 +109,11 @@ def report_held(node: NodeAgent, transport: AgentTransport, credential: bytes | 
         return  # the same controller, reconnected: it knows what runs here
     fresh = node.key is None
     node.key = CredentialKey(credential) if credential is not None else None
-    node.kill_steps()  # a new controller knows no job step: their sruns went with the last
-    jobs = node.job_ids()
+    jobs, steps = node.job_ids(), node.step_keys()
     if jobs:
-        log.info("agent %s: a new controller: it takes back the %d jobs running here",
-                 node.name, len(jobs))
-    transport.send({"type": "held", "jobs": jobs, "fresh": fresh})
+        log.info("agent %s: a new controller: it takes back the %d jobs (and %d steps) "
+                 "running here", node.name, len(jobs), len(steps))
+    transport.send({"type": "held", "jobs": jobs, "steps": steps, "fresh": fresh})
 
 
 async def watch_controller(node: NodeAgent, transport: AgentTransport, timeout: float,

@@ -69,7 +69,7 @@ def attach(client, job_id: int, prefix: str, give_up_when_held: bool = False,
         except (RPCError, ConnectionError) as exc:
             if exc.errno not in CONNECTION_LOST:
                 raise
-            client = _reconnect(client, job_id, prefix, exc)
+            client = reconnect(client, job_id, prefix, exc)
     if job.get("exception") is not None:
         exception = job["exception"]
         note = f": {exception['note']}" if exception.get("note") else ""
@@ -88,9 +88,9 @@ def _copy(chunk: dict):
         raise ReaderGone from exc
 
 
-def _reconnect(client, job_id: int, prefix: str, lost: OSError) -> Client:
+def reconnect(client, job_id: int, prefix: str, lost: OSError) -> Client:
     """A client of the same instance once it answers again; ``lost`` raised again if it does
-    not within `RECONNECT_WAIT` seconds."""
+    not within `RECONNECT_WAIT` seconds (srun follows its step with it too)."""
     client.close()
     print(f"{prefix}: lost the instance at {client.uri}; waiting for it to come back to "
           f"follow job {job_id} on", file=sys.stderr, flush=True)

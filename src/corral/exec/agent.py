@@ -415,10 +415,9 @@ class NodeAgent:
         """The jobs whose own tasks run here (not their steps)."""
         return sorted(key for key in self.jobs if type(key) is int)
 
-    def kill_steps(self):
-        for key, record in self.jobs.items():
-            if record.step is not None:
-                self._kill_step(key, signal.SIGKILL)
+    def step_keys(self) -> list[list[int]]:
+        """``[job, step]`` of the job steps whose tasks run here."""
+        return sorted(list(key) for key in self.jobs if type(key) is tuple)
 
     def kill_all(self, signum: int):
         for record in self.jobs.values():

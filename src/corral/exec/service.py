@@ -104,9 +104,9 @@ class Exec:
         requested time)."""
         self.loop = loop
         self.tasks_outlive = tasks_outlive
-        #: rank -> ids of jobs taken back at restart whose tasks there the rank's agent has
-        #: not yet confirmed it holds.
-        self.reattached: dict[int, set[int]] = {}
+        #: rank -> ids of jobs (and ``(job, step)`` of steps) taken back at restart whose
+        #: tasks there the rank's agent has not yet confirmed it holds.
+        self.reattached: dict[int, set[int | tuple[int, int]]] = {}
         self.key = key
         self.respond = respond
         self.channels = channels
@@ -441,30 +441,49 @@ class Exec:
             log.error("exec: unknown message type %r", kind)
 
     def _held(self, msg: dict):
-        """An agent that a new controller welcomed holds the tasks of ``msg["jobs"]``: the
-        jobs taken back on its rank that it lacks lost their tasks there (``msg["note"]``
-        says how), and tasks of jobs this controller does not run there are killed."""
-        rank, jobs = msg["rank"], msg.get("jobs")
-        if not isinstance(jobs, list) or not all(
-                isinstance(job, int) and not isinstance(job, bool) for job in jobs):
+        """An agent that a new controller welcomed holds the tasks of ``msg["jobs"]`` and of
+        the job steps ``msg["steps"]``: the jobs and steps taken back on its rank that it
+        lacks lost their tasks there (``msg["note"]`` says how), and tasks of jobs and steps
+        this controller does not run there are killed."""
+        rank, jobs, steps = msg["rank"], msg.get("jobs"), msg.get("steps", [])
+        if not isinstance(jobs, list) or not all(_is_id(job) for job in jobs) or not (
+                isinstance(steps, list) and all(isinstance(step, list) and len(step) == 2
+                                                and all(map(_is_id, step)) for step in steps)):
             log.error("exec: dropped a held message from rank %d whose jobs are not a list "
-                      "of job ids", rank)
+                      "of job ids or whose steps are not [job, step] pairs", rank)
             return
-        held = set(jobs)
+        held = set(jobs) | {tuple(step) for step in steps}
         taken_back = self.reattached.pop(rank, set())
         lost = taken_back - held
-        if taken_back:
-            log.info("exec: rank %d holds %d of the %d jobs taken back there", rank,
-                     len(taken_back) - len(lost), len(taken_back))
-        for job_id in sorted(lost):
-            record = self.jobs.get(job_id)
+        steps_back = {key for key in taken_back if isinstance(key, tuple)}
+        for what, back in (("jobs", taken_back - steps_back), ("steps", steps_back)):
+            if back:
+                log.info("exec: rank %d holds %d of the %d %s taken back there", rank,
+                         len(back - lost), len(back), what)
+        for key in sorted(lost, key=_held_order):
+            if isinstance(key, tuple):
+                self._step_rank_lost(self.steps.get(key), rank, msg["note"])
+                continue
+            record = self.jobs.get(key)
             if record is not None and rank in record.running:
                 self._rank_lost(record, rank, msg["note"])
-        for job_id in sorted(held):
-            record = self.jobs.get(job_id)
+        for key in sorted(held, key=_held_order):
+            record = self.steps.get(key) if isinstance(key, tuple) else self.jobs.get(key)
             if record is None or rank not in record.running:
-                self.channels[rank].send({"type": "kill", "job": job_id,
-                                          "signal": signal.SIGKILL})
+                kill = {"type": "kill", "job": key, "signal": signal.SIGKILL}
+                if isinstance(key, tuple):
+                    kill.update(job=key[0], step=key[1])
+                self.channels[rank].send(kill)
+
+    def _step_rank_lost(self, record, rank: int, note: str):
+        """A step taken back lost its tasks on ``rank`` while no controller watched."""
+        if record is None or rank not in record.running:
+            return
+        record.running.discard(rank)
+        record.status = max(record.status, signal.SIGKILL)
+        record.note = record.note or note
+        if not record.running:
+            self._step_over(record)
 
     def node_failed(self, rank: int, note: str):
         """Rank ``rank``'s node is gone with its tasks: every job with tasks there is ended
@@ -557,6 +576,15 @@ class Exec:
         self.steps[job.id, step] = record
         for start in starts:
             self.channels[start["rank"]].send(start)
+
+    def reattach_step(self, job: StartRequest, step: int, ranks: list[int]):
+        """Take back step ``step`` of ``job`` (itself taken back), which runs on ``ranks``: its
+        end comes back as ``respond.step_finished``, as after `start_step`."""
+        record = self.steps[job.id, step] = ExecJob(job, ranks, step)
+        record.running.update(ranks)
+        record.started = True
+        for rank in ranks:
+            self.reattached.setdefault(rank, set()).add((job.id, step))
 
     def kill_step(self, job_id: int, step: int, signum: int) -> bool:
         """Signal the tasks of a running step; False if it is not running."""
@@ -710,6 +738,17 @@ class Exec:
                 )
                 task_rank += 1
         return by_rank
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _held_order(key) -> tuple:
+    """Jobs and ``(job, step)`` keys in one order: by job, its steps before its own tasks,
+    whose end ends the steps still running (the steps lost first keep the note saying how)."""
+    return (key, 1, 0) if isinstance(key, int) else (key[0], 0, key[1])
+
 
 def _task_0_rank(tasks_by_rank: dict) -> int:
     """The rank where task 0 runs (it reads the stdin forwarded by the client)."""

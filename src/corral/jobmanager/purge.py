@@ -4,12 +4,15 @@
 (oldest first), or by id; without ``--force`` it only says how many it would remove, as
 ``flux job purge`` does.  ``[job-manager] inactive-age-limit`` and ``inactive-num-limit`` make
 the instance purge by itself.  Plugins hear of each purged job in ``job.inactive-remove``.
+The output files kept with a purged job and its steps are removed too (those the user named
+are the user's, and stay).
 """
 
 import errno
 import logging
 import time
 
+from .. import output
 from ..broker.message import RequestError
 
 log = logging.getLogger("corral.job-manager")
@@ -69,7 +72,17 @@ class Purge:
             manager.jobtap.call(job, "job.inactive-remove")
             manager.store.delete_job(job_id)
             purged.append(job_id)
+        if purged:
+            # Off the event loop: a pass may unlink thousands of files.
+            manager.loop.run_in_executor(None, self._remove_output, purged)
         return purged
+
+    def _remove_output(self, job_ids):
+        try:
+            output.remove_kept(self.manager.output_dir, job_ids)
+        except OSError as exc:
+            log.warning("purge: cannot remove the output kept with %d jobs: %s",
+                        len(job_ids), exc)
 
     def serve(self, msg):
         request = msg.payload_object()

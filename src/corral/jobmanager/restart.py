@@ -112,6 +112,8 @@ def resume_jobs(manager, jobs: list[Job]):
                 # are no tasks to take back, even where they outlive the controller.
                 if job.perilog_active or not manager.start.reattach(job):
                     manager.raise_exception(job, "exec", 0, LOST_NOTE, manager.owner_uid)
+                else:
+                    manager.steps.reattach(job)
             else:
                 events.action(job)
         except Exception as exc:  # one job's failure does not stop the start

@@ -103,6 +103,16 @@ class _Step:
         self.name = request["name"]
 
 
+def _held(tasks: dict) -> dict:
+    """``{rank: [cores, GPUs]}`` (idsets) of a step's tasks, what a controller that takes the
+    step back at restart must keep from the next steps."""
+    held = {}
+    for rank, rank_tasks in tasks.items():
+        held[str(rank)] = [idset.encode(core for task in rank_tasks for core in task["cores"]),
+                           idset.encode(gpu for task in rank_tasks for gpu in task["gpus"])]
+    return held
+
+
 class _JobSteps:
     """One job's steps: the next number, what its running steps hold, who waits."""
 
@@ -197,6 +207,34 @@ class Steps:
         steps.next = max(started, default=-1) + 1
         return steps
 
+    def reattach(self, job):
+        """``job`` was taken back at restart: so are its steps that had started and not
+        ended (their tasks outlived the last controller), which then end as any other.
+        Their step-create requests went with the last controller: a srun that follows its
+        step again reads the end from the eventlog."""
+        if not job.events_posted & self.manager.events.names.known_bit("step-start"):
+            return  # no step ever started: no eventlog to read (a restart takes back many)
+        started, ended = {}, set()
+        for event in self.manager.info.history(job):
+            if event["name"] == "step-start":
+                started[event["context"]["step"]] = event
+            elif event["name"] == "step-finish":
+                ended.add(event["context"]["step"])
+        steps = self.jobs[job.id] = _JobSteps()
+        steps.next = max(started) + 1
+        for step_id, event in started.items():
+            context = event["context"]
+            if step_id in ended or "held" not in context:
+                continue  # over, or started by a controller that did not record its cores
+            step = _Step(job, step_id, None, {"name": context["name"],
+                                              "ntasks": context["ntasks"]})
+            step.t_start = event["timestamp"]
+            step.tasks = {int(rank): [{"cores": idset.decode(cores), "gpus": idset.decode(gpus)}]
+                          for rank, (cores, gpus) in context["held"].items()}
+            steps.running[step_id] = step
+            self.manager.start.exec.reattach_step(start_request(job), step_id,
+                                                  sorted(step.tasks))
+
     def _try_start(self, steps: _JobSteps, step: _Step) -> bool:
         request, job = step.request, step.job
         tasks = place(resource_set.ranks_of(job.R), steps.used(), request["ntasks"],
@@ -216,7 +254,8 @@ class Steps:
         self.manager.events.post(job, "step-start", {
             "step": step.id, "name": step.name, "ntasks": request["ntasks"],
             "ranks": idset.encode(tasks), "nodelist": nodelist,
-            "cpus_per_task": request["cpus_per_task"], "command": request["command"]})
+            "cpus_per_task": request["cpus_per_task"], "command": request["command"],
+            "held": _held(tasks)})
         step.msg.respond({"step": step.id, "nodelist": nodelist})
         try:
             self.manager.start.exec.start_step(start_request(job), step.id, tasks, dict(
@@ -263,11 +302,12 @@ class Steps:
         if note:
             context["note"] = note
         self.manager.events.post(job, "step-finish", context)
-        answer = {"step": step_id, "status": status}
-        if note:
-            answer["note"] = note
-        step.msg.respond(answer)
-        step.msg.end_stream()
+        if step.msg is not None:  # None: taken back at restart, its srun gone
+            answer = {"step": step_id, "status": status}
+            if note:
+                answer["note"] = note
+            step.msg.respond(answer)
+            step.msg.end_stream()
         for waiting in list(steps.waiting):
             if self._try_start(steps, waiting):
                 steps.waiting.remove(waiting)

@@ -143,8 +143,10 @@ class CredentialKey:
 
         A full `Cred` for every start would cost more than the start itself (its user and
         group lookups and canonical JSON); the token binds what an agent must not be
-        tricked into (job, user, rank, tasks and their cores, command, working directory)
-        with one HMAC.
+        tricked into (job, step, user, rank, tasks and their cores, command, working
+        directory) with one HMAC.  The step number is bound too (empty for the job's own
+        tasks): the agent reports a start's tasks under it, so a start replayed under
+        another number would end, or be killed as, another step.
         """
         return hmac.new(self._secret, _start_payload(start), hashlib.sha256).hexdigest()
 
@@ -155,7 +157,8 @@ class CredentialKey:
 
 def _start_payload(start: dict) -> bytes:
     tasks = ";".join(f"{task['rank']}@{encode_idset(task['cores'])}" for task in start["tasks"])
-    fields_ = (start["job"], start["userid"], start["rank"], tasks, start["cwd"],
-               *start["command"])
+    step = start.get("step")
+    fields_ = (start["job"], "" if step is None else step, start["userid"], start["rank"],
+               tasks, start["cwd"], *start["command"])
     return "\0".join(map(str, fields_)).encode()
 

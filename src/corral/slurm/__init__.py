@@ -18,16 +18,21 @@ import sys
 DEFAULT_PARTITION = "default"
 
 
+class SubmitError(Exception):
+    """A job that cannot be submitted; the message is for ``CMD: error: ...``."""
+
+
 def run(command: str, body, argv) -> int:
-    """Run ``body(argv)``, turning the failures a user can cause into Slurm's one line."""
+    """Run ``body(argv)``, turning the failures a user can cause into Slurm's one line.
+
+    Every other refusal (`options.OptionError`, `formats.FormatError`, a bad job id) is a
+    ValueError, so this needs no command's modules: importing `submission` here would cost
+    a plain ``squeue`` about 15 ms."""
     from ..client import RPCError
-    from .formats import FormatError
-    from .options import OptionError
-    from .submission import SubmitError
 
     try:
         return body(argv) or 0
-    except (OptionError, SubmitError, FormatError, ValueError) as exc:
+    except (SubmitError, ValueError) as exc:
         print(f"{command}: error: {exc}", file=sys.stderr)
     except RPCError as exc:
         print(f"{command}: error: {exc.strerror or exc}", file=sys.stderr)

@@ -122,10 +122,6 @@ def render_header(parts) -> str:
                    for part in parts)
 
 
-def fields_of(parts) -> set[str]:
-    return {part[0] for part in parts if not isinstance(part, str)}
-
-
 # --- sacct -o ---------------------------------------------------------------------------
 
 #: sacct field (lower case) -> (name as printed, default width)

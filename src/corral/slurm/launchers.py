@@ -14,11 +14,8 @@ that ``CORRAL_URI`` named when the directory was made (tools such as PSI/J run t
 with a cleaned environment), so the directory is one per instance too.
 """
 
-import hashlib
 import os
-import stat
 import sys
-import tempfile
 
 #: The commands the directory holds (each a module of this package).
 COMMANDS = ("sbatch", "srun", "squeue", "scancel", "sacct", "sinfo", "scontrol", "salloc",
@@ -53,6 +50,11 @@ def _script(command: str, uri: str | None) -> str:
 def bin_dir() -> str:
     """The launchers' directory, made or repaired as needed.  Raises OSError when a
     directory of that name exists but is not safely ours."""
+    # Here, not at the top: every sbatch and srun imports this module for `python_command`.
+    import hashlib
+    import stat
+    import tempfile
+
     uri = os.environ.get("CORRAL_URI")
     identity = f"{sys.executable}\0{_corral_root()}\0{uri or ''}"
     key = hashlib.sha256(identity.encode()).hexdigest()[:12]

@@ -8,8 +8,6 @@ the first argument that is not an option (the script or command), as Slurm's doe
 command's own options are left alone.  This module knows nothing of jobspecs.
 """
 
-import shlex
-
 
 class OptionError(ValueError):
     """A command line or directive corral cannot honour; the message names the option."""
@@ -161,6 +159,8 @@ def directives(script: str, prefix: str = "#SBATCH") -> list[tuple[int, list[str
     nor a directive; a directive's words are split as the shell would, and a ``#`` that starts
     a word ends the directive (a comment).
     """
+    import shlex  # only scripts need it; squeue and scancel parse options too
+
     found = []
     for number, line in enumerate(script.splitlines(), 1):
         stripped = line.strip()

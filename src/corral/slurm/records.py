@@ -122,6 +122,12 @@ class SlurmJob:
     def compact_state(self) -> str:
         return slurm_states.COMPACT[self.state]
 
+    @property
+    def held_by_another(self) -> bool:
+        """Was it held by a uid other than its user's (``JobHeldAdmin`` if the owner's)?"""
+        held_by = self.memo.get("held_by")
+        return held_by is not None and held_by != self.uid
+
     def reason(self, owner_uid: int | None = None, now: float = 0.0) -> str:
         if self._reason is None:
             self._reason = slurm_states.slurm_reason(self.summary, self.state,

@@ -2,8 +2,9 @@
 
 Jobs of the caller by default (``-a`` all users, ``-u`` some), that were active between
 ``-S`` (default: midnight today, or ever with ``-j``) and ``-E`` (default: now); a batch job
-also has its ``ID.batch`` row, and each of its steps an ``ID.N`` row, unless ``-X``.  Nothing
-to show is a header and exit 0.
+also has its ``ID.batch`` row, and each of its steps an ``ID.N`` row, unless ``-X``.  As in
+Slurm, ``-j ID.N`` or ``-j ID.batch`` selects that row alone, without its job's (so ``-X``
+leaves nothing of it).  Nothing to show is a header and exit 0.
 """
 
 import os
@@ -79,6 +80,23 @@ def _step_values(job: records.SlurmJob, step: steps.SlurmStep, now: float) -> di
     return values
 
 
+def _selection(ids: list[str]) -> dict[str, set[str] | None]:
+    """``-j``'s jobs, each with the rows asked for: ``None`` for all of them (``12``), else
+    the steps named (``12.batch``, ``12.0``: ``{"batch", "0"}``)."""
+    selection = {}
+    for text in ids:
+        job_text, dot, step = text.partition(".")
+        if not dot:
+            selection[job_text] = None
+        elif step == "batch" or step.isdigit():
+            if selection.get(job_text, ()) is not None:
+                selection.setdefault(job_text, set()).add(step if step == "batch"
+                                                          else str(int(step)))
+        else:
+            raise ValueError(f"Invalid job id: {text}")
+    return selection
+
+
 def _main(argv) -> int:
     values, rest = options.parse("sacct", argv, _OPTIONS)
     if rest:
@@ -98,19 +116,28 @@ def _main(argv) -> int:
     from ..client import connect
 
     with connect() as client:
+        rows_of = {}  # job id -> the rows -j asked for (None: all)
         if ids:
-            jobs = [job for text in ids for job in records.lookup(client, text)]
+            jobs = []
+            for text, steps_asked in _selection(ids).items():
+                for job in records.lookup(client, text):
+                    if job.id not in rows_of:
+                        jobs.append(job)
+                        rows_of[job.id] = steps_asked
+                    elif rows_of[job.id] is not None:
+                        rows_of[job.id] = None if steps_asked is None else (
+                            rows_of[job.id] | steps_asked)
         else:
             jobs = records.fetch(client, userid, since=max(start, 1))
         jobs.sort(key=lambda job: job.id)
-        lines = _lines(client, jobs, fields, values, now, start, end)
+        lines = _lines(client, jobs, fields, values, now, start, end, rows_of)
     sys.stdout.write("\n".join(lines) + "\n" if lines else "")
     return 0
 
 
-def _lines(client, jobs, fields, values, now, start, end) -> list[str]:
+def _lines(client, jobs, fields, values, now, start, end, rows_of) -> list[str]:
     """The header (unless ``-n``) and a row (and its ``.batch`` and step rows) per selected
-    job."""
+    job; of a job in ``rows_of``, only the steps named there."""
     wanted_states = states.parse_state_list(values["state"]) if values.get("state") else None
     names = set(filter(None, (values.get("name") or "").split(",")))
     uids = ({records.user_id(name) for name in values["user"].split(",")}
@@ -128,14 +155,20 @@ def _lines(client, jobs, fields, values, now, start, end) -> list[str]:
                                                    and job.end_time < start))]
     job_steps = {} if values.get("allocations") else steps.of_jobs(client, selected)
     for job in selected:
-        row = _values(job, now, False)
-        if job.state == "CANCELLED" and any(name == "State" for name, _width in fields):
-            row["State"] = _cancelled_by(client, job)
-        lines.append(formats.sacct_line(fields, row, parsable))
-        if job.memo.get("batch") and job.start_time and not values.get("allocations"):
+        asked = rows_of.get(job.id)
+        if asked is None:
+            row = _values(job, now, False)
+            if job.state == "CANCELLED" and any(name == "State" for name, _width in fields):
+                row["State"] = _cancelled_by(client, job)
+            lines.append(formats.sacct_line(fields, row, parsable))
+        if values.get("allocations"):
+            continue
+        if job.memo.get("batch") and job.start_time and (asked is None or "batch" in asked):
             lines.append(formats.sacct_line(fields, _values(job, now, True), parsable))
         for step in job_steps.get(job.id, ()):
-            lines.append(formats.sacct_line(fields, _step_values(job, step, now), parsable))
+            if asked is None or str(step.number) in asked:
+                lines.append(formats.sacct_line(fields, _step_values(job, step, now),
+                                                parsable))
     return lines
 
 

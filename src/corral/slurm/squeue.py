@@ -287,9 +287,6 @@ def _main(argv) -> int:
     from ..client import connect
 
     with connect() as client:
-        # Only a reason needs the owner (JobHeldAdmin): one request fewer for the others.
-        wants_reason = formats.fields_of(parts) & {"reason", "reason_list"}
-        owner = records.owner_uid(client) if wants_reason or values.get("json") else None
         if values.get("jobs"):
             # Named jobs are looked up one by one: a poller's `squeue -j ID` must not pay
             # for every job the instance remembers.
@@ -301,6 +298,9 @@ def _main(argv) -> int:
             jobs = records.fetch(client, _userid(values),
                                  since=now - records.MIN_JOB_AGE if include_finished else None,
                                  active_only=not include_finished)
+        # Only a job held by someone else can be JobHeldAdmin, which needs the owner: one
+        # request fewer in the common case.
+        owner = records.owner_uid(client) if any(job.held_by_another for job in jobs) else None
     users = values.get("user")
     if users and "," in users:
         allowed = {records.user_id(name) for name in users.split(",")}

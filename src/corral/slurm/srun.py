@@ -6,6 +6,7 @@ step in that allocation instead (`corral.jobmanager.step`), with the same output
 error lines and exit code; ``-o``/``-e`` name files srun writes the step's output to.
 """
 
+import errno
 import os
 import signal
 import sys
@@ -92,7 +93,8 @@ def _run_step(job_id: int, values: dict, command: list[str]) -> int:
     from ..waitstatus import returncode
 
     request = _step_request(job_id, values, command)
-    with connect() as client:
+    client = connect()
+    try:
         answers = client.stream("job-manager.step-create", request)
         try:
             started = next(answers)
@@ -111,11 +113,41 @@ def _run_step(job_id: int, values: dict, command: list[str]) -> int:
             threading.Thread(target=send_stdin, args=(client.uri, job_id, step),
                              daemon=True, name="srun-stdin").start()
         targets = _targets(values, job_id, step, started["nodelist"])
+        client, finished = _follow(client, answers, job_id, step, targets)
+    finally:
+        client.close()
+    if finished.get("note"):  # a task could not start
+        print(f"srun: error: {finished['note']}", file=sys.stderr)
+        return returncode(finished["status"]) or 1
+    return returncode(finished["status"])
+
+
+def _follow(client, answers, job_id: int, step: int, targets: dict):
+    """Copy the step's output until its tasks are gone; ``(client, the step's end)``.  When
+    the controller goes away, wait for it as `corral run` does (the next one takes the step
+    back), go on from the bytes already copied, and read the end from the job's eventlog:
+    the step-create stream went with the old connection."""
+    from ..cli.run import CONNECTION_LOST, reconnect
+    from ..client import RPCError
+
+    offsets = {}
+    while True:
         try:
-            for stream, data in client.output(job_id, watch=True, step=step):
-                target = targets[stream]
-                target.write(data)
+            for chunk in client.output_chunks(job_id, watch=True, offsets=offsets, step=step):
+                target = targets[chunk["stream"]]
+                target.write(chunk["data"])
                 target.flush()
+                if "end" in chunk:
+                    offsets[chunk["stream"]] = chunk["end"]
+            if answers is not None:
+                finished = next(answers)
+                for _end in answers:  # the stream's end
+                    pass
+                return client, finished
+            for event in client.watch_eventlog(job_id):
+                if event["name"] == "step-finish" and event["context"]["step"] == step:
+                    return client, event["context"]
+            raise RPCError(errno.ENOENT, f"job {job_id} ended without an end of step {step}")
         except KeyboardInterrupt:
             # Slurm's srun asks for a second Ctrl-C within a second; one is enough here.
             print("srun: forcing job termination", file=sys.stderr, flush=True)
@@ -123,13 +155,11 @@ def _run_step(job_id: int, values: dict, command: list[str]) -> int:
                                                  "signal": int(signal.SIGKILL)})
             print(f"srun: Job step aborted: StepId={job_id}.{step}", file=sys.stderr,
                   flush=True)
-        finished = next(answers)
-        for _end in answers:  # the stream's end
-            pass
-    if finished.get("note"):  # a task could not start
-        print(f"srun: error: {finished['note']}", file=sys.stderr)
-        return returncode(finished["status"]) or 1
-    return returncode(finished["status"])
+        except (RPCError, ConnectionError) as exc:
+            if exc.errno not in CONNECTION_LOST:
+                raise
+            client = reconnect(client, job_id, "srun", exc)
+            answers = None
 
 
 def _targets(values: dict, job_id: int, step: int, nodelist: str) -> dict:

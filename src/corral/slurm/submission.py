@@ -17,14 +17,12 @@ and recorded (``--mem`` in the memo), not enforced: corral does not schedule mem
 
 import os
 import re
-import socket
 
 from .. import jobspec as jobspec_module
 from .. import signals
-from ..cli.progress import Progress
 from ..client import RPCError
 from ..jobspec import requires
-from . import DEFAULT_PARTITION, dependencies, launchers, records, times
+from . import DEFAULT_PARTITION, SubmitError, dependencies, launchers, records, times
 from .options import OptionError
 
 #: Slurm's MaxArraySize default: array task ids must be below it.
@@ -37,10 +35,6 @@ _SIGNAL = re.compile(r"(B:|R:)?([A-Za-z0-9]+)(?:@(\d+))?")
 #: salloc's task: it holds the allocation until salloc ends it with SIGTERM (a shell, whose
 #: trap is in place before anything could signal it).
 ALLOCATION_HOLDER = ("/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 60 & wait $!; done")
-
-
-class SubmitError(Exception):
-    """A job that cannot be submitted; the message is for ``CMD: error: ...``."""
 
 
 def _count(values, name, minimum=1):
@@ -152,7 +146,7 @@ def environment(values, submit_dir: str, environ=os.environ) -> dict:
         elif name in environ:
             env[name] = environ[name]
     env["SLURM_SUBMIT_DIR"] = submit_dir
-    env["SLURM_SUBMIT_HOST"] = socket.gethostname()
+    env["SLURM_SUBMIT_HOST"] = os.uname().nodename  # gethostname(2), without `socket`
     return env
 
 
@@ -353,6 +347,8 @@ def submit(client, request: JobRequest) -> list[int]:
         _memo(client, [(job_id, request.memo())])
         return [job_id]
     ids, throttle = request.array
+    from ..cli.progress import Progress  # arrays only: `corral.cli` costs a plain sbatch 4 ms
+
     with Progress("sbatch", len(ids), unit="tasks", enabled=len(ids) > 1) as progress:
         first = _submit_one(client, request.jobspec(ids[0], 0, extra), request)
         job_ids = [first]
