@@ -11,7 +11,8 @@ two parts is closed inside one constructor instead of by assignment.
 What differs between controllers is a parameter: how exec reaches the nodes
 (``connect_nodes``: agents in this process, agent processes, remote agents, simulated
 nodes), which PrEp host runs (none in a simulation without PrEp plugins), where agents'
-messages come from (``uri`` in their tasks' environment), whether time limits end jobs.
+messages come from (``uri`` in their tasks' environment), whether time limits end jobs,
+whether the store is a simulation's throw-away one.
 Serving the socket, the purge timer and the instance's own services stay with the caller.
 """
 
@@ -33,13 +34,15 @@ from .store import Store
 class Assembly:
     def __init__(self, loop, config, *, specs, state_dir, output_dir, owner_uid, uri,
                  credential_key, connect_nodes, on_store_failure, prep_host=None,
-                 policy=None, tasks_outlive=False, enforce_time_limits=True):
+                 policy=None, tasks_outlive=False, enforce_time_limits=True,
+                 throwaway_store=False):
         """``specs``: the nodes (`NodeSpec`); the store is ``corral.db`` in ``state_dir``;
         ``connect_nodes(assembly) -> [channel per rank]`` reaches the nodes, called once
         the scheduler exists and before exec does (agents hand what they say to
         `to_exec`, and a lost node to `node_failed`); ``on_store_failure(exc)``: a commit
         can never succeed; ``prep_host``: the initialised PrEp host, or None for no
-        ``.prep`` builtin; ``policy`` overrides every queue's ``[sched] policy``."""
+        ``.prep`` builtin; ``policy`` overrides every queue's ``[sched] policy``;
+        ``throwaway_store``: a simulation's store (see `Store`)."""
         self.loop = loop
         self.config = config
         self.state_dir = state_dir
@@ -52,6 +55,7 @@ class Assembly:
         self._uri = uri
         self._tasks_outlive = tasks_outlive
         self._enforce_time_limits = enforce_time_limits
+        self._throwaway_store = throwaway_store
         self.broker = Broker(loop, owner_uid, config_module.allow_guest_user(config),
                              Limits.from_config(config))
         self.pool = ResourcePool(specs)
@@ -72,7 +76,8 @@ class Assembly:
 
     def _store(self, on_committed):
         self.store = Store(os.path.join(self.state_dir, "corral.db"), self.loop,
-                           on_committed=on_committed, on_failure=self._on_store_failure)
+                           on_committed=on_committed, on_failure=self._on_store_failure,
+                           throwaway=self._throwaway_store)
         return self.store
 
     def _scheduler(self, answers):

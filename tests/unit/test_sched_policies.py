@@ -231,6 +231,28 @@ def test_a_pass_that_starts_queue_depth_jobs_is_followed_by_another(cluster):
     assert machine.starts == {job_id: 0 for job_id in range(1, 9)}
 
 
+@pytest.mark.parametrize("depth", [0, 30])
+def test_a_deep_walk_backfills_past_the_jobs_it_reads_first(cluster, depth):
+    """Ten jobs start from the front, the eleventh is too big and reserved; of the one-core
+    jobs behind it (ids 12 to 40) those that end before the reservation backfill, well past
+    the first jobs a pass reads at once: in one pass over the whole queue (depth 0), or in
+    two (depth 30: the first started jobs, so another follows)."""
+    config = f'[sched]\nqueue-policy = "easy"\nqueue-depth = {depth}\n'
+    machine = cluster(1, 32, config_text=config)
+    for job_id in range(1, 11):
+        machine.submit_at(0, Request(job_id, 1, limit=100, run=100))
+    machine.submit_at(0, Request(11, 32, limit=100, run=100))
+    for job_id in range(12, 41):
+        short = job_id % 2 == 0
+        machine.submit_at(0, Request(job_id, 1, limit=50 if short else 500,
+                                     run=50 if short else 500))
+    machine.run(100_000)
+    backfilled = {job_id for job_id in range(12, 41) if machine.starts[job_id] == 0}
+    assert backfilled == set(range(12, 41, 2))
+    assert machine.starts[11] == 100
+    assert machine.estimates[11][0] == 100
+
+
 def test_a_negative_queue_depth_is_refused(tmp_path):
     path = tmp_path / "corral.toml"
     path.write_text("[sched]\nqueue-depth = -1\n")
@@ -262,12 +284,12 @@ def test_easy_never_starts_a_job_later_than_its_first_reservation(cluster, seed)
         assert machine.starts[job_id] <= told[0] + 1e-6, (job_id, told)
 
 
-def test_in_order_resumes_after_jobs_started_during_the_walk():
-    queue = PendingQueue()
+def test_front_read_holds_while_jobs_start_during_the_walk():
+    queue = PendingQueue(size=lambda job: 1)
     for job_id in range(1, 41):
         queue.push(AllocRequest(job_id, 0, None, 16, None))
     seen = []
-    for job in queue.in_order():
+    for job in queue.first()[0]:
         seen.append(job.id)
         if job.id % 3 == 0:
             queue.remove(job.id)

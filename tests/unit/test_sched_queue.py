@@ -1,4 +1,5 @@
-"""The pending queue keeps allocation order (priority, then id) through any reordering."""
+"""The pending queue keeps allocation order (priority, then id) through any reordering, and
+its front reads the same however many removed jobs it has crossed."""
 
 from corral.sched import AllocRequest
 from corral.sched.queue import PendingQueue
@@ -8,17 +9,24 @@ def FakeJob(job_id, priority):
     return AllocRequest(job_id, 0, None, priority, None)
 
 
+def _queue():
+    return PendingQueue(size=lambda job: 1)
+
+
 def test_order_is_priority_descending_then_id():
-    queue = PendingQueue()
+    queue = _queue()
     jobs = [FakeJob(1, 16), FakeJob(2, 20), FakeJob(3, 16), FakeJob(4, 20)]
     for job in jobs:
         queue.push(job)
-    assert [queue.pop().id for _ in jobs] == [2, 4, 1, 3]
-    assert queue.pop() is None
+    assert [job.id for job in queue.jobs()] == [2, 4, 1, 3]
+    assert [job.id for job in queue.first(3)[0]] == [2, 4, 1]
+    for job in jobs:
+        queue.remove(job.id)
+    assert queue.jobs() == [] and queue.first(3) == ([], [])
 
 
 def test_reorder_back_and_forth_to_the_same_priority():
-    queue = PendingQueue()
+    queue = _queue()
     job = FakeJob(7, 18)
     other = FakeJob(8, 17)
     queue.push(job)
@@ -26,12 +34,12 @@ def test_reorder_back_and_forth_to_the_same_priority():
     for priority in (16, 18, 16, 18, 16):
         queue.reorder(job.id, priority)
     assert queue.jobs() == [other, job]
-    assert [queue.pop().id, queue.pop().id] == [8, 7]
-    assert len(queue) == 0
+    assert queue.first(1) == ([other], [1])
+    assert len(queue) == 2
 
 
 def test_resort_reads_new_priorities_and_removed_jobs_stay_out():
-    queue = PendingQueue()
+    queue = _queue()
     jobs = [FakeJob(i, 10) for i in range(1, 6)]
     for job in jobs:
         queue.push(job)
@@ -42,3 +50,22 @@ def test_resort_reads_new_priorities_and_removed_jobs_stay_out():
     queue.resort()
     assert [job.id for job in queue.jobs()] == [5, 3, 2, 4]
     assert len(queue) == 4
+
+
+def test_front_skips_removed_jobs_wherever_they_are():
+    queue = _queue()
+    for i in range(1, 5001):
+        queue.push(FakeJob(i, 16))
+    # Started jobs leave holes at the front and within it; cancelled ones far behind.
+    removed = {i for i in range(1, 5001) if i <= 300 or (i < 1500 and i % 3 == 0)
+               or i > 4000}
+    for i in sorted(removed):
+        queue.remove(i)
+    kept = [i for i in range(1, 5001) if i not in removed]
+    assert [job.id for job in queue.first(500)[0]] == kept[:500]
+    assert [job.id for job in queue.first(500)[0]] == kept[:500]
+    queue.push(FakeJob(9999, 16))
+    queue.push(FakeJob(10000, 31))
+    assert [job.id for job in queue.first(2)[0]] == [10000, kept[0]]
+    assert [job.id for job in queue.jobs()] == [10000, *kept, 9999]
+    assert len(queue) == len(kept) + 2

@@ -24,15 +24,25 @@ class Profile:
         self.now = now
         self.current = capacity
         self.total_cores = sum(capacity.cores[rank] for rank in capacity.ranks)
-        self.times: list[float] = []
-        self.changes: dict[float, dict] = {}
         #: Earliest start of a reservation: before it, free resources only grow.
         self.first_reservation = math.inf
         self._windows: dict[int, Capacity] = {}
         self.failures: set = set()
+        # Built once, then sorted once: a pass builds a profile of every running job.
+        changes: dict[float, dict] = {}
         for end, counts in running_ends:
             if end < math.inf:
-                self._add_change(max(end, now), counts, 1)
+                moment = max(end, now)
+                change = changes.get(moment)
+                if change is None:
+                    changes[moment] = dict(counts)
+                    continue
+                for rank, (cores, gpus) in counts.items():
+                    old = change.get(rank)
+                    change[rank] = (cores, gpus) if old is None else (old[0] + cores,
+                                                                      old[1] + gpus)
+        self.changes = changes
+        self.times: list[float] = sorted(changes)
 
     # --- building -----------------------------------------------------------------------
 

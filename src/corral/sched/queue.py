@@ -1,49 +1,76 @@
 """Pending allocation requests (`AllocRequest`), ordered by priority (highest first), then job
 id.
 
-A heap with lazy deletion: cancelling or reprioritizing a request marks its heap entry dead
-and, for a new priority, pushes a fresh one, so every operation is O(log n) and re-sorting
-everything at once (reprioritize-all) is one heapify.  Entries are ``[-priority, id, serial,
-request]``: the serial is unique, so a dead entry and a live one for the same job and priority
-never get as far as comparing their request slots.
+A sorted list with lazy deletion.  A scheduling pass reads only the first ``queue-depth``
+jobs, and it runs after nearly every event, so reading them must cost about that many steps
+at C speed, however long the queue is: `first` slices them off the front of the list, with
+each job's size (the cores it asks for), which a backfill pass filters them by.  Three
+lists stay aligned: the sort keys ``(-priority, id, serial)`` (the serial is unique, so a
+reordered job's old key and new one never tie), the sizes, and the jobs, where a removed
+job's place holds None until the lists are rebuilt.  A new request usually sorts last (the
+same priority as the jobs before it, a higher id) and is appended; a removed one is found
+by bisection.  Dead places are dropped in bulk: at the front as the front moves on, within
+the front when a read crosses enough of them, everywhere when they outnumber the live
+ones.  Re-sorting everything at once (reprioritize-all) is one sort of an almost sorted
+list.
 """
 
 import bisect
-import heapq
 import itertools
+import operator
 
-#: How many jobs `in_order` takes off the heap one by one before sorting the rest.
-_POPS_BEFORE_SORT = 16
-#: A walk of at most 1/8 of the queue pops every job it takes instead of sorting the queue.
-_SHORT_WALK = 8
+#: Dead places a read of the front may cross before it drops them from the lists.
+_DEAD_CROSSED = 32
+#: Dead places kept at most, beyond as many as there are live ones.
+_DEAD_KEPT = 1024
 
 
 class PendingQueue:
-    def __init__(self):
-        self._heap: list[list] = []
-        self._entries: dict[int, list] = {}
+    def __init__(self, size):
+        """``size(job)``: the cores the job asks for, read once, when it is queued."""
+        self._size = size
+        self._keys: list[tuple] = []
+        self._sizes: list[int] = []
+        self._jobs: list = []
+        #: Every place before this index is dead.
+        self._head = 0
+        #: Job id -> (job, its sort key, its size).
+        self._entries: dict[int, tuple] = {}
         self._serial = itertools.count()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def push(self, job):
-        entry = [-job.priority, job.id, next(self._serial), job]
-        self._entries[job.id] = entry
-        heapq.heappush(self._heap, entry)
+        key = (-job.priority, job.id, next(self._serial))
+        size = self._size(job)
+        self._entries[job.id] = (job, key, size)
+        keys = self._keys
+        if len(keys) == self._head or keys[-1] < key:
+            keys.append(key)
+            self._sizes.append(size)
+            self._jobs.append(job)
+        else:
+            place = bisect.bisect_left(keys, key, self._head)
+            keys.insert(place, key)
+            self._sizes.insert(place, size)
+            self._jobs.insert(place, job)
 
     def remove(self, job_id: int) -> bool:
         entry = self._entries.pop(job_id, None)
         if entry is None:
             return False
-        entry[3] = None
+        self._jobs[bisect.bisect_left(self._keys, entry[1], self._head)] = None
+        dead = len(self._keys) - len(self._entries)
+        if dead > _DEAD_KEPT and dead > len(self._entries):
+            self._rebuild(sorted(self._entries.values(), key=operator.itemgetter(1)))
         return True
 
     def reorder(self, job_id: int, priority: int):
         """The request of ``job_id`` waits with ``priority`` from now on."""
         entry = self._entries.get(job_id)
         if entry is not None:
-            job = entry[3]
+            job = entry[0]
             self.remove(job_id)
             job.priority = priority
             self.push(job)
@@ -52,71 +79,49 @@ class PendingQueue:
         """A new priority for the request of ``job_id``, in effect at the next `resort`."""
         entry = self._entries.get(job_id)
         if entry is not None:
-            entry[3].priority = priority
-
-    def peek(self):
-        heap = self._heap
-        while heap and heap[0][3] is None:
-            heapq.heappop(heap)
-        return heap[0][3] if heap else None
-
-    def pop(self):
-        job = self.peek()
-        if job is not None:
-            heapq.heappop(self._heap)
-            del self._entries[job.id]
-        return job
+            entry[0].priority = priority
 
     def resort(self):
         """Re-read every queued job's priority and rebuild the order in one pass."""
-        heap = []
-        for entry in self._entries.values():
-            entry[0] = -entry[3].priority
-            heap.append(entry)
-        heapq.heapify(heap)
-        self._heap = heap
+        entries = self._entries
+        for job, (_priority, job_id, serial), size in list(entries.values()):
+            entries[job_id] = (job, (-job.priority, job_id, serial), size)
+        self._rebuild(sorted(entries.values(), key=operator.itemgetter(1)))
 
-    def in_order(self, depth=None):
-        """The first ``depth`` queued jobs (all by default) in allocation order, lazily.
+    def _rebuild(self, entries):
+        self._keys = [key for _job, key, _size in entries]
+        self._sizes = [size for _job, _key, size in entries]
+        self._jobs = [job for job, _key, _size in entries]
+        self._head = 0
 
-        A walk that stops after a few jobs, or is short for the queue, takes them off the
-        heap itself (a few pops however long the queue); a longer one sorts the heap (a
-        sorted list is a heap, so the next pass's sort is nearly free).  Jobs the caller did
-        not remove go back when the walk ends or is closed."""
-        heap = self._heap
-        short = depth is not None and (depth <= _POPS_BEFORE_SORT
-                                       or depth * _SHORT_WALK < len(heap))
-        pops = depth if short else _POPS_BEFORE_SORT
-        taken = []
-        try:
-            for _ in range(pops):
-                while heap and heap[0][3] is None:
-                    heapq.heappop(heap)
-                if not heap:
-                    return
-                entry = heapq.heappop(heap)
-                taken.append(entry)
-                yield entry[3]
-            if short:
-                return
-            last = taken[-1]
-            live = [entry for entry in (*taken, *heap) if entry[3] is not None]
-            taken = []
-            live.sort()
-            self._heap = live
-            # Entries are unique by (priority, id, serial): go on after the last one taken,
-            # whether or not the caller has since removed it.
-            rest = live[bisect.bisect_right(live, last):]
-            if depth is not None:
-                rest = rest[:depth - pops]
-            for entry in rest:
-                if entry[3] is not None:
-                    yield entry[3]
-        finally:
-            for entry in taken:
-                if entry[3] is not None:
-                    heapq.heappush(heap, entry)
+    def first(self, depth: int | None = None) -> tuple[list, list]:
+        """The first ``depth`` queued jobs (all by default), in allocation order, and their
+        sizes."""
+        jobs = self._jobs
+        head = self._head
+        end = len(jobs)
+        while head < end and jobs[head] is None:
+            head += 1
+        self._head = head
+        wanted = len(self._entries) if depth is None else min(depth, len(self._entries))
+        stop = head + wanted
+        # A request is always true, a removed one's place None: filter and compress keep
+        # the live ones at C speed.
+        while True:
+            front = jobs[head:stop]
+            live = list(filter(None, front))
+            if len(live) == wanted:
+                break
+            stop += wanted - len(live)
+        sizes = self._sizes[head:stop]
+        if len(live) < len(front):
+            sizes = list(itertools.compress(sizes, front))
+            if len(front) - len(live) > _DEAD_CROSSED:
+                jobs[head:stop] = live
+                self._sizes[head:stop] = sizes
+                self._keys[head:stop] = [self._entries[job.id][1] for job in live]
+        return live, sizes
 
-    def jobs(self):
-        """Queued jobs in allocation order (for listings; O(n log n))."""
-        return [entry[3] for entry in sorted(self._entries.values())]
+    def jobs(self) -> list:
+        """Queued jobs in allocation order (for listings)."""
+        return self.first()[0]

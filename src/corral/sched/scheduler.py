@@ -9,7 +9,10 @@ waits, ``sched.reason_pending``).
 
 A pass walks the pending jobs in priority order (the first ``[sched] queue-depth`` of them)
 and asks each queue's policy (`fcfs`, `easy`, `conservative`) what a job that does not fit
-gets; a job starts only where the pass's `Profile` says it delays no reservation.  A job whose
+gets; a job starts only where the pass's `Profile` says it delays no reservation.  Once
+every queue is done reserving (EASY after its first reservation), the rest of the walk
+looks only at the jobs that fit in the cores free now: the others could only be passed
+over, and a deep backfill walk of a full machine is mostly those.  A job whose
 queue owns some of the nodes, or whose constraints match some, is placed on those only: its
 mask of ranks (see `constraints`) is worked out once, when it is queued; other jobs pay
 nothing for it.  A queue may cap the jobs each user runs in it at once; the others wait, told
@@ -18,7 +21,7 @@ request, freed resources, a priority change, an undrained node), so a burst of e
 one pass, and nothing runs while nothing changes.
 """
 
-import contextlib
+import itertools
 import logging
 import time
 
@@ -37,6 +40,20 @@ log = logging.getLogger("corral.sched")
 REASON_RESOURCES = "Resources"
 #: What a job held back by its queue's ``max-jobs-per-user`` is told.
 REASON_USER_LIMIT = "MaxJobsPerUser"
+#: Jobs a pass reads from the queue before it reads the rest of its window.
+_FIRST_READ = 16
+
+
+def _fitting(jobs: list, sizes: list, cores: int) -> tuple[list, list]:
+    """The jobs (and their sizes) of at most ``cores`` cores, in order, at C speed: a
+    backfill pass over a deep queue narrows hundreds of jobs."""
+    fits = list(map(cores.__ge__, sizes))
+    return list(itertools.compress(jobs, fits)), list(itertools.compress(sizes, fits))
+
+
+def _cores(job) -> int:
+    """The cores a job asks for: what a pass first compares with what is free."""
+    return job.request.nslots * job.request.cores_per_slot
 
 
 class Scheduler:
@@ -46,7 +63,7 @@ class Scheduler:
         self.pool = pool
         self.respond = respond
         self.policies = policies or QueuePolicies()
-        self.pending = PendingQueue()
+        self.pending = PendingQueue(_cores)
         self.rank_masks = RankMasks(pool.nodes)
         self.queue_masks = {name: self.rank_masks.of(constraint)
                             for name, constraint in self.policies.nodes.items()}
@@ -241,54 +258,86 @@ class Scheduler:
         job_masks = self.job_masks
         user_limits = policies.user_limits
         running_by_user = self.running_by_user
-        considered = allocated = 0
-        # Closed at once, so that the jobs the walk took off the heap are back before
-        # anything else looks at the queue.
-        with contextlib.closing(self.pending.in_order(policies.depth)) as jobs:
-            for job in jobs:
-                considered += 1
-                queue = job.queue
-                if queue in stopped_queues:
-                    continue
-                if user_limits and queue in user_limits and running_by_user.get(
-                        (queue, job.userid), 0) >= user_limits[queue]:
-                    waiting[job.id] = (None, REASON_USER_LIMIT)
-                    continue  # Slurm's way: a job over its limit holds back nobody
-                request = job.request
-                policy = policies.policy(queue)
-                reservations = reservations_by_queue.get(queue, 0)
-                too_big = request.nslots * request.cores_per_slot > profile.total_cores
-                if too_big and not policy.blocks_queue and not policy.reserves(reservations):
-                    continue  # the common case of a long backfill pass: cannot start now
-                mask = job_masks.get(job.id) if job_masks else None
-                duration = request.duration or policies.duration(queue)
-                counts = None if too_big else profile.place_now(request, duration, mask)
-                if counts is not None:
-                    profile.start_now(counts, now + duration)
-                    if names is None:
-                        names = self.pool.node_names()
-                    self._allocate(job, counts, now, duration, names)
-                    allocated += 1
-                    continue
-                if policy.reserves(reservations):
-                    found = profile.earliest(request, duration, mask)
-                    estimate = None
-                    if found is not None:
-                        estimate, reserved = found
-                        profile.reserve(estimate, estimate + duration, reserved)
-                    waiting[job.id] = (estimate, REASON_RESOURCES)
-                    reservations_by_queue[queue] = reservations + 1
-                elif policy.blocks_queue:
-                    waiting[job.id] = (None, REASON_RESOURCES)
-                if policy.blocks_queue:
-                    stopped_queues.add(queue)
-                if self._nothing_left_to_do(profile, stopped_queues, reservations_by_queue):
+        allocated = 0
+        queued = len(self.pending)
+        wanted = queued if policies.depth is None else min(policies.depth, queued)
+        full_window = wanted == policies.depth
+        # A pass that stops at the head (a full machine, FCFS) reads only a few jobs; the
+        # rest of the window is read when the walk gets there.
+        read = min(wanted, _FIRST_READ)
+        window, sizes = self.pending.first(read)
+        first_read = window
+        index = 0
+        narrowed_to = None  # the free cores the rest of the window was last narrowed to
+        stopped = False
+        while True:
+            if index == len(window):
+                if read == wanted:
                     break
-            else:
-                if allocated and considered == policies.depth:
-                    # The pass stopped at the queue depth having started jobs: the jobs
-                    # behind them get their turn in the next pass.
-                    self._schedule_soon()
+                # The queue's front now: the jobs read so far that did not start, then the
+                # rest of the window.
+                seen = {job.id for job in first_read}
+                window, sizes = self.pending.first(wanted - allocated)
+                index = 0
+                while index < len(window) and window[index].id in seen:
+                    index += 1
+                window, sizes = window[index:], sizes[index:]
+                read, index = wanted, 0
+                if narrowed_to is not None:
+                    window, sizes = _fitting(window, sizes, profile.total_cores)
+                continue
+            job, size = window[index], sizes[index]
+            index += 1
+            queue = job.queue
+            if queue in stopped_queues:
+                continue
+            if user_limits and queue in user_limits and running_by_user.get(
+                    (queue, job.userid), 0) >= user_limits[queue]:
+                waiting[job.id] = (None, REASON_USER_LIMIT)
+                continue  # Slurm's way: a job over its limit holds back nobody
+            request = job.request
+            policy = policies.policy(queue)
+            reservations = reservations_by_queue.get(queue, 0)
+            too_big = size > profile.total_cores
+            if too_big and not policy.blocks_queue and not policy.reserves(reservations):
+                continue  # the common case of a long backfill pass: cannot start now
+            mask = job_masks.get(job.id) if job_masks else None
+            duration = request.duration or policies.duration(queue)
+            counts = None if too_big else profile.place_now(request, duration, mask)
+            if counts is not None:
+                profile.start_now(counts, now + duration)
+                if names is None:
+                    names = self.pool.node_names()
+                self._allocate(job, counts, now, duration, names)
+                allocated += 1
+                continue
+            if policy.reserves(reservations):
+                found = profile.earliest(request, duration, mask)
+                estimate = None
+                if found is not None:
+                    estimate, reserved = found
+                    profile.reserve(estimate, estimate + duration, reserved)
+                waiting[job.id] = (estimate, REASON_RESOURCES)
+                reservations_by_queue[queue] = reservations + 1
+            elif policy.blocks_queue:
+                waiting[job.id] = (None, REASON_RESOURCES)
+            if policy.blocks_queue:
+                stopped_queues.add(queue)
+            if self._nothing_left_to_do(profile, stopped_queues, reservations_by_queue):
+                stopped = True
+                break
+            total = profile.total_cores
+            if (narrowed_to is None or total < narrowed_to) and not user_limits and \
+                    self._only_backfill_left(stopped_queues, reservations_by_queue):
+                # Every job left either starts now or is passed over, and free cores only
+                # shrink from here: only those that fit in them now need a look.
+                narrowed_to = total
+                window, sizes = _fitting(window[index:], sizes[index:], total)
+                index = 0
+        if not stopped and allocated and full_window:
+            # The pass stopped at the queue depth having started jobs: the jobs behind
+            # them get their turn in the next pass.
+            self._schedule_soon()
         self._tell(waiting)
         self.pass_timings.observe(time.perf_counter() - began)
 
@@ -303,6 +352,19 @@ class Scheduler:
             if profile.total_cores > 0:
                 return False
             if self.policies.policy(queue).reserves(reservations_by_queue.get(queue, 0)):
+                return False
+        return True
+
+    def _only_backfill_left(self, stopped_queues, reservations_by_queue) -> bool:
+        """Is every queue stopped, or done with its reservations and not blocking?"""
+        queues = self.policies.queue_names
+        if queues is None:
+            queues = (None,)
+        for queue in queues:
+            if queue in stopped_queues:
+                continue
+            policy = self.policies.policy(queue)
+            if policy.blocks_queue or policy.reserves(reservations_by_queue.get(queue, 0)):
                 return False
         return True
 

@@ -9,7 +9,9 @@ PrEp plugins load only when named (``--prep`` or ``[prep] plugins``): an instanc
 ``prep/script``, runs scripts, and a simulation starts no process (the plugin test kit's
 machine, `runs_scripts`, lets it run them).  The store is a real SQLite store in a temporary
 directory (on tmpfs when the machine has one), removed at the end unless it was given (the
-plugin test kit restarts on it); its commits run at once on the loop's thread (see `clock`).
+plugin test kit restarts on it); its commits run at once on the loop's thread (see `clock`),
+and it is a throw-away store: committed every so many batches and at `close`, which is all
+a restart on it needs.
 """
 
 import dataclasses
@@ -61,7 +63,8 @@ class Machine:
                          owner_uid=self.owner_uid, uri="", credential_key=CredentialKey(),
                          connect_nodes=self._simulated_nodes,
                          on_store_failure=self._store_failed, prep_host=self.prep_host,
-                         policy=policy, enforce_time_limits=kill_at_limit)
+                         policy=policy, enforce_time_limits=kill_at_limit,
+                         throwaway_store=True)
         self.store, self.broker, self.pool = parts.store, parts.broker, parts.pool
         self.scheduler, self.manager, self.exec = parts.scheduler, parts.manager, parts.exec
         self.resources, self.prep = parts.resources, parts.prep

@@ -9,11 +9,14 @@ processor, one core each, with ``exec.test.run_duration`` set to its run time so
 simulates it.
 """
 
+import gc
 import itertools
+import json
 import time
 
 from .. import jobspec as jobspec_module
 from ..broker.roles import ROLE_USER
+from ..jsoncodec import dumps
 from . import swf
 from .clock import VirtualClockLoop, patched_time
 from .machine import Machine
@@ -24,6 +27,9 @@ EPOCH = 1_000_000_000.0
 
 #: Jobs per submit request, at most (a moment with more is sent in several).
 SUBMIT_BATCH = 1024
+
+#: Jobs submitted between two freezes of what the garbage collector has seen (see `_drive`).
+FREEZE_EVERY = 10_000
 
 
 class Replay:
@@ -43,6 +49,8 @@ class Replay:
         self.trace_users = trace_users
         self.rejected = 0
         self.wall_seconds = 0.0
+        #: (processors, limit) -> the JSON text of their jobspec (see `_jobspec`).
+        self._jobspecs: dict[tuple, str] = {}
 
     def run(self) -> swf.Trace:
         start = self.trace.jobs[0].submit if self.trace.jobs else 0.0
@@ -58,15 +66,26 @@ class Replay:
                     machine.close()
         finally:
             loop.close()
+            gc.unfreeze()
         self.wall_seconds = time.perf_counter() - wall_start
         return self.trace
 
     async def _drive(self, loop, machine):
+        """Submit the trace, then collect it.  Every `FREEZE_EVERY` jobs, whatever the
+        garbage collector has seen is frozen (left out of later collections): a replay keeps
+        nearly everything it makes (the jobs, their records) to its end, and a full
+        collection would walk it all again each time the heap grows by a quarter."""
         broker = machine.broker
         submitted = []
+        unfrozen = 0
         for moment, group in itertools.groupby(self.trace.jobs, key=lambda job: job.submit):
             await loop.wake_at(EPOCH + moment)
-            for user, batch in self._requests(list(group)):
+            group = list(group)
+            unfrozen += len(group)
+            if unfrozen >= FREEZE_EVERY:
+                gc.freeze()
+                unfrozen = 0
+            for user, batch in self._requests(group):
                 request = {"jobs": [{"jobspec": self._jobspec(job)} for job in batch]}
                 if user is None:
                     answer = broker.rpc("job-manager.submit", request)
@@ -96,7 +115,15 @@ class Replay:
                 yield user, jobs[first:first + SUBMIT_BATCH]
 
     def _jobspec(self, job: swf.TraceJob) -> dict:
-        spec = jobspec_module.build(["true"], ntasks=job.processors, duration=job.limit)
+        """The job's jobspec: a fresh copy of the one built (and validated) for the first
+        job of its size and limit; building one anew costs half as much as the job
+        manager's whole handling of its submission."""
+        shape = (job.processors, job.limit)
+        text = self._jobspecs.get(shape)
+        if text is None:
+            text = self._jobspecs[shape] = dumps(
+                jobspec_module.build(["true"], ntasks=job.processors, duration=job.limit))
+        spec = json.loads(text)
         spec["attributes"]["system"]["exec"] = {"test": {"run_duration": job.run}}
         return spec
 

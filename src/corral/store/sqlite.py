@@ -8,6 +8,7 @@ an exec start until the events that justify it are stored.
 
 Reads happen on the event loop through a second connection; WAL lets them run while the
 writer commits.  They see only committed data, which is what clients are allowed to see.
+A simulation's store is a throw-away one (see `Store`): one connection, few commits.
 
 Space: a job's environment is most of its jobspec and jobs of one submission share most of
 it, so environments are stored once in their own table (`environments`), each job row naming
@@ -118,6 +119,9 @@ _ROW_ERRORS = (UnicodeError, sqlite3.IntegrityError, sqlite3.InterfaceError, Ove
 #: Seconds between attempts to commit a kept batch.
 RETRY_INTERVAL = 1.0
 
+#: Batches a throw-away store writes in one transaction before it commits it.
+THROWAWAY_BATCHES_PER_COMMIT = 1000
+
 
 class _Batch:
     __slots__ = ("environments", "jobs", "events", "r_updates", "jobspec_updates", "finals",
@@ -175,18 +179,27 @@ class Store:
     """
 
     def __init__(self, path: str, loop: asyncio.AbstractEventLoop | None = None, *,
-                 on_committed=None, on_failure=None):
+                 on_committed=None, on_failure=None, throwaway=False):
         """``on_committed(events)`` gets the ``(job, seq, event)`` of each committed batch (the
         job manager's watchers); ``on_failure(exc)`` is told of a commit that can never
-        succeed (the instance stops)."""
+        succeed (the instance stops).
+
+        A ``throwaway`` store is one that only this process reads and that need survive no
+        crash, only a `close` (a simulation's, whose commits run on the loop's thread):
+        reads and writes share one connection, so reads see what is written at once, and
+        the batches are written in one transaction, committed every
+        `THROWAWAY_BATCHES_PER_COMMIT` batches and at `close`.  A commit is most of what a
+        small batch costs, and a simulation's batches are small."""
         self.path = path
         self.loop = loop
+        self.throwaway = throwaway
         try:
             self._reader = self._connect()
             _migrate(self._reader, path)
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the job store: {exc}") from None
-        self._writer = None
+        self._writer = self._reader if throwaway else None
+        self._batches_uncommitted = 0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="corral-store")
         self._pending = _Batch()
         self._committing = False
@@ -266,7 +279,7 @@ class Store:
         back to the file system in steps (`_vacuum_step`)."""
         self._pending.deletes.append((job_id,))
         self._schedule()
-        if not self._vacuum_requested:
+        if not self._vacuum_requested and not self.throwaway:
             self._vacuum_requested = True
             self.after_commit(self._vacuum_soon)
 
@@ -315,7 +328,15 @@ class Store:
                 self._writer = self._connect()
             connection = self._writer
         db = _RowByRow(connection) if row_by_row else connection
-        db.execute("BEGIN")
+        held = self.throwaway and connection is self._writer
+        if held:
+            # One savepoint per batch, so that a refused row undoes only its own batch.
+            if not connection.in_transaction:
+                connection.execute("BEGIN")
+            begin, end, undo = "SAVEPOINT batch", "RELEASE batch", "ROLLBACK TO batch"
+        else:
+            begin, end, undo = "BEGIN", "COMMIT", "ROLLBACK"
+        db.execute(begin)
         try:
             if batch.environments:
                 db.executemany(_INSERT_ENVIRONMENT, batch.environments)
@@ -339,16 +360,32 @@ class Store:
                 db.executemany(_DELETE_JOB, batch.deletes)
                 db.executemany(_DELETE_UNUSED_ENVIRONMENT,
                                [row for row in environments if row and row[0] is not None])
-            db.execute("COMMIT")
+            db.execute(end)
         except BaseException:
             # A failed COMMIT may have ended the transaction already; a failing ROLLBACK
             # must not hide the error that matters.
             try:
                 if connection.in_transaction:
-                    connection.execute("ROLLBACK")
+                    connection.execute(undo)
+                    if held:
+                        connection.execute(end)
             except sqlite3.Error as rollback_error:
                 log.debug("job store: rollback failed too: %s", rollback_error)
             raise
+        if held:
+            self._batches_uncommitted += 1
+            if self._batches_uncommitted >= THROWAWAY_BATCHES_PER_COMMIT:
+                self._commit_held()
+
+    def _commit_held(self):
+        """Commit a throw-away store's open transaction; if that fails, the batches it held
+        are lost, and nothing can be kept to try again."""
+        self._batches_uncommitted = 0
+        try:
+            self._writer.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"the batches written since the last commit are lost: "
+                             f"{exc}") from None
 
     def _commit_done(self, batch: _Batch, future):
         self._committing = False
@@ -463,13 +500,18 @@ class Store:
             self._retry.cancel()
             self._retry = None
         self._executor.shutdown(wait=True)
-        if self._writer is not None:
-            self._executor = None
-            self._writer.close()
-            self._writer = None
-        self._reader.close()
+        try:
+            if self._writer is not None:
+                self._executor = None
+                if self._writer is not self._reader:
+                    self._writer.close()
+                elif self._reader.in_transaction and not self.failed:
+                    self._commit_held()
+                self._writer = None
+        finally:
+            self._reader.close()
 
-    # --- reads (event loop thread, committed data only) -------------------------------
+    # --- reads (event loop thread, committed data only; a throw-away store's: written) ---
 
     def events(self, job_id: int, limit_seq: int | None = None) -> list[dict]:
         """The committed eventlog of one job, oldest first (``seq < limit_seq`` if given)."""
