@@ -55,21 +55,22 @@ _FIRST_READ = 16
 
 def _backfillable(jobs: list, sizes: list, profile, policies) -> tuple[list, list]:
     """The jobs (and their sizes) that might start now once only backfill is left, in order:
-    those that fit in the cores free now, at C speed (a backfill pass over a deep queue
-    narrows hundreds of jobs), and of those, the ones that would run past the first
-    reservation's start only if they fit in the cores that stay free until then.  Both are
-    necessary conditions of `Profile.place_now`, so the jobs dropped are the ones it would
-    refuse, each at the cost of a placement tried."""
+    those that fit in the cores free now and, if they would run past the first
+    reservation's start, in the cores that stay free until then.  Both are necessary
+    conditions of `Profile.place_now`, so the jobs dropped are the ones it would refuse,
+    each at the cost of a placement tried.  One comprehension over the window (a backfill
+    pass narrows hundreds of jobs): a job's duration is read only when its size leaves the
+    question open."""
     cores = profile.total_cores
-    fits = list(map(cores.__ge__, sizes))
-    jobs, sizes = list(itertools.compress(jobs, fits)), list(itertools.compress(sizes, fits))
     shadow = profile.cores_past_first_reservation()
-    if shadow >= cores or not jobs:
-        return jobs, sizes
-    now, first = profile.now, profile.first_reservation
-    duration = policies.duration
-    keep = [size <= shadow or now + (job.request.duration or duration(job.queue)) <= first
-            for job, size in zip(jobs, sizes, strict=True)]
+    if shadow >= cores:
+        keep = [size <= cores for size in sizes]
+    else:
+        now, first = profile.now, profile.first_reservation
+        duration = policies.duration
+        keep = [size <= shadow or size <= cores and
+                now + (job.request.duration or duration(job.queue)) <= first
+                for job, size in zip(jobs, sizes, strict=True)]
     return list(itertools.compress(jobs, keep)), list(itertools.compress(sizes, keep))
 
 
