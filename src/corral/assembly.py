@@ -17,6 +17,7 @@ Serving the socket, the purge timer and the instance's own services stay with th
 """
 
 import os
+import time
 
 from . import config as config_module
 from .broker.server import Broker
@@ -35,14 +36,15 @@ class Assembly:
     def __init__(self, loop, config, *, specs, state_dir, output_dir, owner_uid, uri,
                  credential_key, connect_nodes, on_store_failure, prep_host=None,
                  policy=None, tasks_outlive=False, enforce_time_limits=True,
-                 throwaway_store=False):
+                 throwaway_store=False, callback_clock=time.perf_counter):
         """``specs``: the nodes (`NodeSpec`); the store is ``corral.db`` in ``state_dir``;
         ``connect_nodes(assembly) -> [channel per rank]`` reaches the nodes, called once
         the scheduler exists and before exec does (agents hand what they say to
         `to_exec`, and a lost node to `node_failed`); ``on_store_failure(exc)``: a commit
         can never succeed; ``prep_host``: the initialised PrEp host, or None for no
         ``.prep`` builtin; ``policy`` overrides every queue's ``[sched] policy``;
-        ``throwaway_store``: a simulation's store (see `Store`)."""
+        ``throwaway_store``: a simulation's store (see `Store`); ``callback_clock``: what
+        plugin callbacks are timed with (see `JobtapHost`)."""
         self.loop = loop
         self.config = config
         self.state_dir = state_dir
@@ -64,7 +66,8 @@ class Assembly:
             scheduler=self._scheduler, exec_service=self._exec,
             jobtap_path=_jobtap_path(config),
             slow_callback_threshold=config.get_duration(
-                "job-manager.slow-callback-threshold", 0.1))
+                "job-manager.slow-callback-threshold", 0.1),
+            callback_clock=callback_clock)
         self.resources = ResourceService(self.pool, self.scheduler, self.store)
         self.prep = None
         if prep_host is not None:

@@ -77,3 +77,19 @@ def test_a_simulation_refuses_prep_script_in_one_line(tmp_path):
     assert (completed.returncode, completed.stdout, completed.stderr) == (
         1, "", "corral sim: prep/script runs scripts, and a simulation starts no process: "
                "name PrEp plugins written in Python\n")
+
+
+def test_a_slow_callback_is_one_that_computes_not_one_the_machine_paused(tmp_path):
+    """On a virtual clock nothing waits for the loop: a callback is timed by the CPU time it
+    takes, so job 1's sleeping callback (what a loaded machine's pause looks like) is not
+    reported, and job 2's computing one is, once."""
+    trace = _trace(tmp_path / "three.swf", 3)
+    completed = subprocess.run(
+        [sys.executable, "-m", "corral", "sim", trace, "--cores", "20", "--json",
+         "--jobtap", os.path.join(PLUGINS_SIM, "slow_callbacks.py")],
+        capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["jobs"] == 3
+    warnings = [line for line in completed.stderr.splitlines() if "held the event loop" in line]
+    assert len(warnings) == 1, completed.stderr
+    assert "slow_callbacks" in warnings[0] and "job.new" in warnings[0]

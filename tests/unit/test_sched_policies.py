@@ -416,3 +416,52 @@ def test_bad_queue_node_and_limit_settings_name_the_key(tmp_path, text, message)
     with pytest.raises(config_module.ConfigError) as error:
         QueuePolicies.from_config(config_module.load(path))
     assert str(error.value) == f"{path}: {message}"
+
+
+def _passes(machine) -> int:
+    return sum(machine.scheduler.pass_timings.counts)
+
+
+def test_a_request_behind_a_pass_that_could_start_nothing_costs_no_pass(cluster):
+    """A full machine and a full window (depth 2): jobs arriving behind it change nothing a
+    pass would find, so none runs for them; the job that ends gives the next pass."""
+    machine = cluster(1, 8, config_text='[sched]\nqueue-policy = "easy"\nqueue-depth = 2\n')
+    machine.submit_at(0, Request(1, 8, limit=100, run=100))
+    machine.submit_at(1, Request(2, 8, limit=100, run=100))
+    machine.submit_at(2, Request(3, 4, limit=100, run=100))
+    machine.run(3)
+    before = _passes(machine)
+    for job_id in range(4, 10):
+        machine.submit_at(job_id, Request(job_id, 1, limit=1000, run=10))
+    machine.run(99)
+    assert _passes(machine) == before
+    machine.run(10_000)
+    assert machine.starts[2] == 100 and machine.estimates[2] == [100]
+    assert machine.starts[3] == 200
+    assert {job_id: machine.starts[job_id] for job_id in range(4, 10)} == {
+        4: 200, 5: 200, 6: 200, 7: 200, 8: 210, 9: 210}
+
+
+def test_a_request_ahead_of_what_a_pass_looked_at_gets_a_pass(cluster):
+    """Job 4 arrives with a higher priority than the waiting jobs: it is the head now, and
+    is told its reservation at once."""
+    machine = cluster(1, 8, config_text='[sched]\nqueue-policy = "easy"\nqueue-depth = 2\n')
+    machine.submit_at(0, Request(1, 8, limit=100, run=100))
+    machine.submit_at(1, Request(2, 8, limit=100, run=100))
+    machine.submit_at(2, Request(3, 8, limit=100, run=100))
+    machine.submit_at(5, Request(4, 8, limit=100, run=100, priority=100))
+    machine.run(6)
+    assert machine.estimates[4] == [100]
+    assert machine.reasons[4] == "Resources"
+
+
+def test_a_running_job_past_its_expected_end_moves_the_reservation_at_each_request(cluster):
+    """Job 1 runs past its 10 s limit (nothing kills it here): a pass counts it as ending
+    now, so a request at 50, queued behind everything, still gets a pass, which tells job 2
+    its reservation moved to 50."""
+    machine = cluster(1, 8, config_text='[sched]\nqueue-policy = "easy"\nqueue-depth = 1\n')
+    machine.submit_at(0, Request(1, 8, limit=10, run=100))
+    machine.submit_at(1, Request(2, 8, limit=100, run=100))
+    machine.submit_at(50, Request(3, 8, limit=100, run=100))
+    machine.run(60)
+    assert machine.estimates[2] == [10, 50]

@@ -8,6 +8,7 @@ This module wires them together and owns the tables of active and inactive jobs.
 
 import errno
 import logging
+import time
 
 from .. import output
 from ..broker.handle import Handle
@@ -40,7 +41,8 @@ log = logging.getLogger("corral.job-manager")
 
 class JobManager:
     def __init__(self, loop, broker, config, owner_uid, output_dir, *, store, scheduler,
-                 exec_service, jobtap_path=(), slow_callback_threshold=0.1):
+                 exec_service, jobtap_path=(), slow_callback_threshold=0.1,
+                 callback_clock=time.perf_counter):
         """``store``, ``scheduler`` and ``exec_service`` build the parts that answer the job
         manager, each called once, here, with what receives its answers:
         ``store(on_committed)``, ``scheduler(answers)`` (an `corral.sched.AllocAnswers`),
@@ -65,7 +67,8 @@ class JobManager:
         self.info = Info(self)
         self.store = store(self.info.committed)
         self.events = EventProcessor(self)
-        self.jobtap = JobtapHost(self, list(jobtap_path), slow_callback_threshold)
+        self.jobtap = JobtapHost(self, list(jobtap_path), slow_callback_threshold,
+                                 callback_clock)
         self.queues = Queues(self, config)
         self.alloc = Alloc(self, scheduler)
         self.scheduler = self.alloc.scheduler

@@ -12,6 +12,7 @@ import errno
 import fnmatch
 import inspect
 import logging
+import time
 
 from ..broker.message import RequestError
 from ..states import State
@@ -28,10 +29,17 @@ def _fail(errnum, text):
 
 
 class JobtapHost(PluginLoading):
-    def __init__(self, manager, search_path: list[str], slow_callback_threshold: float = 0.1):
+    def __init__(self, manager, search_path: list[str], slow_callback_threshold: float = 0.1,
+                 callback_clock=time.perf_counter):
+        """``callback_clock`` reads how long a callback takes, for the slow-callback warning
+        and the metrics: the wall clock where the loop serves in real time.  On a virtual
+        clock nothing waits for the loop, and its wall time counts whatever else the machine
+        did meanwhile (other processes, a pause): a simulation reads the thread's CPU time,
+        what the callback itself cost."""
         self.manager = manager
         self.search_path = search_path
         self.slow_callback_threshold = slow_callback_threshold
+        self.callback_clock = callback_clock
         # {topic: {plugin: [calls, seconds]}} while the metrics endpoint is on (`stack`).
         self.callback_times = None
         self.plugins: list[Plugin] = []

@@ -11,14 +11,13 @@ the number of plugins that handled the topic.
 It also runs a plugin's other callbacks (timers, service handlers, RPC continuations) with the
 same guarantees: an exception is logged with the plugin's name and traceback and goes no
 further, and a callback that holds the event loop too long is logged with plugin and topic.
+How long a callback took is read with the host's ``callback_clock``: the wall clock in an
+instance, the thread's CPU time in a simulation (see `JobtapHost`).
 """
 
 import logging
-import time
 
 log = logging.getLogger("corral.jobtap")
-
-_perf_counter = time.perf_counter
 
 #: Topics whose callers read OUT ``errmsg``: an exception's text becomes the message there.
 _ERRMSG_TOPIC_PREFIXES = ("job.validate", "job.create", "job.dependency.", "job.update.",
@@ -26,7 +25,7 @@ _ERRMSG_TOPIC_PREFIXES = ("job.validate", "job.create", "job.dependency.", "job.
 
 
 def _check_slow(host, plugin, what, start):
-    elapsed = _perf_counter() - start
+    elapsed = host.callback_clock() - start
     if elapsed > host.slow_callback_threshold:
         log.warning("jobtap: %s: %s: callback held the event loop for %.0f ms",
                     plugin.display_name, what, elapsed * 1000)
@@ -53,7 +52,7 @@ def call_plugin(host, entry, topic, args) -> int:
     """Run one plugin's handler (an index entry) safely: exceptions and bad return values
     count as failure (-1)."""
     plugin, callback, arg, has_arg = entry
-    start = _perf_counter()
+    start = host.callback_clock()
     try:
         rc = callback(plugin, topic, args, arg) if has_arg else callback(plugin, topic, args)
     except Exception as exc:
@@ -64,7 +63,7 @@ def call_plugin(host, entry, topic, args) -> int:
 
 def run_guarded(host, plugin, what, callback, *args):
     """Run a plugin callback that is not a topic handler; its result, or None if it raised."""
-    start = _perf_counter()
+    start = host.callback_clock()
     try:
         return callback(*args)
     except Exception as exc:
@@ -77,7 +76,7 @@ def run_guarded(host, plugin, what, callback, *args):
 
 def run_service(host, plugin, topic, callback, *args):
     """Run a plugin's service handler, timed; an exception is the caller's to answer."""
-    start = _perf_counter()
+    start = host.callback_clock()
     try:
         return callback(*args)
     finally:
@@ -98,8 +97,9 @@ def stack_call(host, entries, job, topic, args) -> int:
     times = host.callback_times
     if times is not None:
         times = times.get(topic) or times.setdefault(topic, {})
+    clock = host.callback_clock
     host.current_jobs.append(job)
-    start = _perf_counter()
+    start = clock()
     try:
         for plugin, callback, arg, has_arg in entries:
             try:
@@ -109,7 +109,7 @@ def stack_call(host, entries, job, topic, args) -> int:
                     rc = callback(plugin, topic, args)
             except Exception as exc:
                 rc = _failed_callback(plugin, topic, args, exc)
-            end = _perf_counter()
+            end = clock()
             if end - start > threshold:
                 _check_slow(host, plugin, topic, start)
             if times is not None:

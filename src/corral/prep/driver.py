@@ -30,21 +30,21 @@ class HookResult(NamedTuple):
 
 
 def call_controller_hooks(plugins, hook: str, job, slow_threshold: float,
-                          times: CallTimes) -> HookResult:
+                          times: CallTimes, clock=_perf_counter) -> HookResult:
     """Call ``hook`` (``prep_p_prolog_slurmctld`` or ``prep_p_epilog_slurmctld``) with
     `JobRecord` ``job`` on ``plugins``. A call that holds the caller (the controller's event
-    loop) longer than ``slow_threshold`` seconds is logged; every call's time and failure
-    is added to ``times`` by plugin and hook."""
+    loop) longer than ``slow_threshold`` seconds by ``clock`` is logged; every call's time
+    and failure is added to ``times`` by plugin and hook."""
     pending = 0
     for plugin in plugins:
-        started = _perf_counter()
+        started = clock()
         try:
             value = getattr(plugin.target, hook)(job)
         except Exception as exc:
             log.error("prep: %s: %s(job %d) raised %s: %s", plugin.name, hook, job.job_id,
                       type(exc).__name__, exc, exc_info=exc)
             value = ERROR
-        elapsed = _perf_counter() - started
+        elapsed = clock() - started
         if elapsed > slow_threshold:
             log.warning("prep: %s: %s(job %d) held the event loop for %.0f ms", plugin.name,
                         hook, job.job_id, elapsed * 1000)

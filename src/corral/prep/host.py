@@ -15,6 +15,7 @@ This module must not decide what a hook's result does to a job or a node.
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from ..timings import CallTimes
@@ -36,10 +37,14 @@ Deliver = Callable[[CallType, int, int, bool], None]
 class PrepHost:
     """The loaded PrEp plugins of this process and the ``prep_g_*`` calls over them."""
 
-    def __init__(self, settings, *, controller: bool, node: bool, deliver: Deliver | None = None):
+    def __init__(self, settings, *, controller: bool, node: bool, deliver: Deliver | None = None,
+                 clock=time.perf_counter):
+        """``clock`` times the controller hooks (the thread's CPU time on a virtual clock, as
+        jobtap callbacks: see `corral.jobmanager.jobtap.JobtapHost`)."""
         if controller and deliver is None:
             raise ValueError("the controller's PrEp host needs a deliver function for callbacks")
         self.settings = settings
+        self.clock = clock
         self.controller = controller
         self.node = node
         self._deliver_to_controller = deliver
@@ -127,12 +132,14 @@ class PrepHost:
         if not self._required[CallType.PROLOG_SLURMCTLD]:
             return HookResult(SUCCESS, 0)
         return call_controller_hooks(self._plugins, "prep_p_prolog_slurmctld", job,
-                                     self.settings.slow_hook_threshold, self.hook_times)
+                                     self.settings.slow_hook_threshold, self.hook_times,
+                                     self.clock)
 
     def epilog_slurmctld(self, job) -> HookResult:
         """Run the controller epilog chain for `JobRecord` ``job`` (never gated, as Slurm)."""
         return call_controller_hooks(self._plugins, "prep_p_epilog_slurmctld", job,
-                                     self.settings.slow_hook_threshold, self.hook_times)
+                                     self.settings.slow_hook_threshold, self.hook_times,
+                                     self.clock)
 
     def flush_job(self, job_id: int) -> None:
         """Kill the controller scripts ``prep/script`` runs for ``job_id`` (the job was

@@ -92,6 +92,8 @@ class ResourcePool:
         #: Every node whole and in service: what `feasible` asks of.
         self.whole_capacity = Capacity(sizes_cores, sizes_gpus, sizes_cores, sizes_gpus,
                                        list(range(len(self.nodes))))
+        #: Drains and undrains so far: what is free changed outside the scheduler's hands.
+        self.drains = 0
 
     def node_names(self) -> list[str]:
         return [node.name for node in self.nodes]
@@ -176,9 +178,11 @@ class ResourcePool:
             node.drain_reason = reason
             node.drain_time = timestamp
         node.drained = True
+        self.drains += 1
 
     def undrain(self, rank: int):
         node = self.nodes[rank]
         node.drained = False
+        self.drains += 1
         node.drain_reason = None
         node.drain_time = None

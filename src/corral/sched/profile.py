@@ -107,6 +107,20 @@ class Profile:
             self.failures.add(failure)
         return counts
 
+    def cores_past_first_reservation(self) -> int:
+        """The most cores a job that runs past the first reservation's start may have: what
+        each node keeps free from now through that start, summed.  A job that ends later
+        has no more, since each node's least free count only falls over a longer span; a
+        backfill pass drops the long jobs bigger than this without trying them."""
+        if self.first_reservation == math.inf:
+            return self.total_cores
+        key = bisect.bisect_right(self.times, self.first_reservation)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = self._window(self.current, 0, key)
+        cores = window.cores
+        return sum(cores[rank] for rank in window.ranks)
+
     def earliest(self, request, duration: float,
                  mask: int | None = None) -> tuple[float, dict] | None:
         """The earliest moment after now when ``request`` can run ``duration`` on

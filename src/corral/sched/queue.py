@@ -41,7 +41,8 @@ class PendingQueue:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def push(self, job):
+    def push(self, job) -> tuple:
+        """Queue ``job``; its sort key."""
         key = (-job.priority, job.id, next(self._serial))
         size = self._size(job)
         self._entries[job.id] = (job, key, size)
@@ -55,6 +56,12 @@ class PendingQueue:
             keys.insert(place, key)
             self._sizes.insert(place, size)
             self._jobs.insert(place, job)
+        return key
+
+    def key(self, job_id: int) -> tuple:
+        """The sort key of queued job ``job_id``: a job sorts after those whose keys are
+        smaller."""
+        return self._entries[job_id][1]
 
     def remove(self, job_id: int) -> bool:
         entry = self._entries.pop(job_id, None)

@@ -19,10 +19,19 @@ nothing for it.  A queue may cap the jobs each user runs in it at once; the othe
 why.  A pass runs once per loop iteration after anything that could change the answer (a new
 request, freed resources, a priority change, an undrained node), so a burst of events costs
 one pass, and nothing runs while nothing changes.
+
+Nor does one run for a request that sorts behind every job a pass looked at, when that pass
+started nothing and stopped before the end of its window or at the queue depth, and nothing
+else changed since (no job freed, cancelled or reordered, no node drained): the same pass
+again would find the same jobs unable to start, the same reservations, and would not reach
+the new job.  Only while no running job is past its expected end: until then the profile of
+a later pass is the same, and after that such a job counts as ending at every new now.  A
+deep queue on a full machine is the common case: every arrival then costs no pass.
 """
 
 import itertools
 import logging
+import math
 import time
 
 from .. import resource_set
@@ -44,11 +53,25 @@ REASON_USER_LIMIT = "MaxJobsPerUser"
 _FIRST_READ = 16
 
 
-def _fitting(jobs: list, sizes: list, cores: int) -> tuple[list, list]:
-    """The jobs (and their sizes) of at most ``cores`` cores, in order, at C speed: a
-    backfill pass over a deep queue narrows hundreds of jobs."""
-    fits = list(map(cores.__ge__, sizes))
-    return list(itertools.compress(jobs, fits)), list(itertools.compress(sizes, fits))
+def _backfillable(jobs: list, sizes: list, profile, policies) -> tuple[list, list]:
+    """The jobs (and their sizes) that might start now once only backfill is left, in order:
+    those that fit in the cores free now and, if they would run past the first
+    reservation's start, in the cores that stay free until then.  Both are necessary
+    conditions of `Profile.place_now`, so the jobs dropped are the ones it would refuse,
+    each at the cost of a placement tried.  One comprehension over the window (a backfill
+    pass narrows hundreds of jobs): a job's duration is read only when its size leaves the
+    question open."""
+    cores = profile.total_cores
+    shadow = profile.cores_past_first_reservation()
+    if shadow >= cores:
+        keep = [size <= cores for size in sizes]
+    else:
+        now, first = profile.now, profile.first_reservation
+        duration = policies.duration
+        keep = [size <= shadow or size <= cores and
+                now + (job.request.duration or duration(job.queue)) <= first
+                for job, size in zip(jobs, sizes, strict=True)]
+    return list(itertools.compress(jobs, keep)), list(itertools.compress(sizes, keep))
 
 
 def _cores(job) -> int:
@@ -78,6 +101,10 @@ class Scheduler:
         #: Waiting jobs told why they wait: job id -> ``(t_estimate, reason)`` they were told.
         self.told: dict[int, tuple] = {}
         self._pass_scheduled = False
+        #: After a pass whose answer stands for requests queued behind what it looked at:
+        #: (the last sort key it looked at, the earliest running job's expected end, the
+        #: pool's drains then); None when the next request needs a pass.
+        self._settled: tuple | None = None
         self.pass_timings = Timings()  # how long each pass held the loop (metrics)
 
     def request(self, job: AllocRequest):
@@ -92,8 +119,11 @@ class Scheduler:
             return
         if mask is not None:
             self.job_masks[job.id] = mask
-        self.pending.push(job)
-        self._schedule_soon()
+        key = self.pending.push(job)
+        settled = self._settled
+        if settled is None or key <= settled[0] or time.time() >= settled[1] or \
+                self.pool.drains != settled[2]:
+            self._schedule_soon()
 
     def queue_ranks(self, queue) -> list[int] | None:
         """The ranks of the nodes ``queue`` owns, or None when it owns every node."""
@@ -168,6 +198,7 @@ class Scheduler:
         """Drop a pending request; False if there was none (already allocated)."""
         if not self.pending.remove(job_id):
             return False
+        self._settled = None  # the window moves on by one job
         self.job_masks.pop(job_id, None)
         if self.told.pop(job_id, False) is not False:
             self._schedule_soon()
@@ -212,6 +243,7 @@ class Scheduler:
         """A job that holds ``ranks`` (``{rank: (core ids, gpu ids)}``, from its ``R``) at
         restart keeps them, but for the ``released`` ranks it had already given back."""
         ranks = {rank: ids for rank, ids in ranks.items() if rank not in released}
+        self._settled = None
         self.placements[job.id] = self.pool.reserve(ranks)
         execution = (R or {}).get("execution") or {}
         end = execution.get("expiration") or 0.0
@@ -236,6 +268,7 @@ class Scheduler:
         self._schedule_soon()
 
     def _schedule_soon(self):
+        self._settled = None
         if not self._pass_scheduled:
             self._pass_scheduled = True
             self.loop.call_soon(self._schedule)
@@ -267,6 +300,7 @@ class Scheduler:
         read = min(wanted, _FIRST_READ)
         window, sizes = self.pending.first(read)
         first_read = window
+        window_end = window[-1]  # the last job of the window read so far
         index = 0
         narrowed_to = None  # the free cores the rest of the window was last narrowed to
         stopped = False
@@ -278,13 +312,14 @@ class Scheduler:
                 # rest of the window.
                 seen = {job.id for job in first_read}
                 window, sizes = self.pending.first(wanted - allocated)
+                window_end = window[-1]
                 index = 0
                 while index < len(window) and window[index].id in seen:
                     index += 1
                 window, sizes = window[index:], sizes[index:]
                 read, index = wanted, 0
                 if narrowed_to is not None:
-                    window, sizes = _fitting(window, sizes, profile.total_cores)
+                    window, sizes = _backfillable(window, sizes, profile, policies)
                 continue
             job, size = window[index], sizes[index]
             index += 1
@@ -332,12 +367,18 @@ class Scheduler:
                 # Every job left either starts now or is passed over, and free cores only
                 # shrink from here: only those that fit in them now need a look.
                 narrowed_to = total
-                window, sizes = _fitting(window[index:], sizes[index:], total)
+                window, sizes = _backfillable(window[index:], sizes[index:], profile,
+                                               policies)
                 index = 0
         if not stopped and allocated and full_window:
             # The pass stopped at the queue depth having started jobs: the jobs behind
             # them get their turn in the next pass.
             self._schedule_soon()
+        elif not allocated and (stopped or full_window) and not self._pass_scheduled:
+            last = job if stopped else window_end
+            ends = [end for end, _counts in self.running.values()]
+            self._settled = (self.pending.key(last.id), min(ends, default=math.inf),
+                             self.pool.drains)
         self._tell(waiting)
         self.pass_timings.observe(time.perf_counter() - began)
 

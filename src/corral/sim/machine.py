@@ -18,6 +18,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+import time
 
 from ..assembly import Assembly
 from ..exec.channel import LocalChannel
@@ -64,7 +65,7 @@ class Machine:
                          connect_nodes=self._simulated_nodes,
                          on_store_failure=self._store_failed, prep_host=self.prep_host,
                          policy=policy, enforce_time_limits=kill_at_limit,
-                         throwaway_store=True)
+                         throwaway_store=True, callback_clock=time.thread_time)
         self.store, self.broker, self.pool = parts.store, parts.broker, parts.pool
         self.scheduler, self.manager, self.exec = parts.scheduler, parts.manager, parts.exec
         self.resources, self.prep = parts.resources, parts.prep
@@ -98,7 +99,8 @@ class Machine:
             raise SimulationError("[prep] flags: NoHold starts node prologs with the tasks, "
                                   "and a simulation starts none")
         host = PrepHost(settings, controller=True, node=True,
-                        deliver=deliver_to_loop(self.loop, lambda: self.prep))
+                        deliver=deliver_to_loop(self.loop, lambda: self.prep),
+                        clock=time.thread_time)
         try:
             host.init()
         except PrepError as exc:

@@ -30,6 +30,9 @@ SUBMIT_BATCH = 1024
 
 #: Jobs submitted between two freezes of what the garbage collector has seen (see `_drive`).
 FREEZE_EVERY = 10_000
+#: The third threshold of `gc.set_threshold` during a replay: full collections only when
+#: `_drive` asks (C's largest int, so never otherwise).
+_NO_FULL_COLLECTIONS = 2**31 - 1
 
 
 class Replay:
@@ -56,6 +59,8 @@ class Replay:
         start = self.trace.jobs[0].submit if self.trace.jobs else 0.0
         loop = VirtualClockLoop(EPOCH + start)
         wall_start = time.perf_counter()
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*thresholds[:2], _NO_FULL_COLLECTIONS)
         try:
             with patched_time(loop):
                 machine = Machine(loop, self.config, self.nodes, self.cores_per_node,
@@ -67,14 +72,18 @@ class Replay:
         finally:
             loop.close()
             gc.unfreeze()
+            gc.set_threshold(*thresholds)
         self.wall_seconds = time.perf_counter() - wall_start
         return self.trace
 
     async def _drive(self, loop, machine):
-        """Submit the trace, then collect it.  Every `FREEZE_EVERY` jobs, whatever the
-        garbage collector has seen is frozen (left out of later collections): a replay keeps
-        nearly everything it makes (the jobs, their records) to its end, and a full
-        collection would walk it all again each time the heap grows by a quarter."""
+        """Submit the trace, then collect it.  Every `FREEZE_EVERY` jobs, a full collection
+        runs and whatever the garbage collector has seen is then frozen (left out of later
+        collections): a replay keeps nearly everything it makes (the jobs, their records) to
+        its end, and a full collection would walk it all again each time the heap grows by
+        a quarter.  No other full collection runs (see `run`): one would run inside whatever
+        callback happened to allocate, for a tenth of a second, and be reported as that
+        plugin's slow callback."""
         broker = machine.broker
         submitted = []
         unfrozen = 0
@@ -83,6 +92,7 @@ class Replay:
             group = list(group)
             unfrozen += len(group)
             if unfrozen >= FREEZE_EVERY:
+                gc.collect()
                 gc.freeze()
                 unfrozen = 0
             for user, batch in self._requests(group):
