@@ -384,30 +384,22 @@ class Scheduler:
 
     def _nothing_left_to_do(self, profile, stopped_queues, reservations_by_queue) -> bool:
         """No later job can start now, nor get a reservation, in any queue?"""
-        queues = self.policies.queue_names
-        if queues is None:
-            queues = (None,)
-        for queue in queues:
-            if queue in stopped_queues:
-                continue
-            if profile.total_cores > 0:
-                return False
-            if self.policies.policy(queue).reserves(reservations_by_queue.get(queue, 0)):
-                return False
-        return True
+        return not any(profile.total_cores > 0 or policy.reserves(reservations)
+                       for policy, reservations in self._open_queues(stopped_queues,
+                                                                     reservations_by_queue))
 
     def _only_backfill_left(self, stopped_queues, reservations_by_queue) -> bool:
         """Is every queue stopped, or done with its reservations and not blocking?"""
+        return not any(policy.blocks_queue or policy.reserves(reservations)
+                       for policy, reservations in self._open_queues(stopped_queues,
+                                                                     reservations_by_queue))
+
+    def _open_queues(self, stopped_queues, reservations_by_queue):
+        """(policy, reservations made this pass) of each queue not stopped in this pass."""
         queues = self.policies.queue_names
-        if queues is None:
-            queues = (None,)
-        for queue in queues:
-            if queue in stopped_queues:
-                continue
-            policy = self.policies.policy(queue)
-            if policy.blocks_queue or policy.reserves(reservations_by_queue.get(queue, 0)):
-                return False
-        return True
+        for queue in (None,) if queues is None else queues:
+            if queue not in stopped_queues:
+                yield self.policies.policy(queue), reservations_by_queue.get(queue, 0)
 
     def _allocate(self, job, counts, now, duration, names):
         self.pending.remove(job.id)
