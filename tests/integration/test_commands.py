@@ -111,6 +111,8 @@ def test_a_misspelt_global_option_or_command_is_named_with_the_closest_one(tmp_p
                                            "(corral help lists them)",
         ("submit", "--ntaks=2", "true"): "corral submit: unrecognized arguments: --ntaks=2 "
                                          "(did you mean --ntasks?)",
+        ("--", "jobs"): "corral: '--' ends a command's options, so it comes after the command "
+                        "(as in corral run -- hostname)",
     }
     for args, expected in cases.items():
         result = corral_without_instance(*args, prefix=tmp_path)

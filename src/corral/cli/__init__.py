@@ -125,13 +125,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def _split_global(argv: list[str]) -> tuple[list[str], str | None]:
     """The options before the command named in ``argv`` (``--uri X`` as one), and the
-    command."""
+    command (``--`` when that comes first, which `_check_global` refuses)."""
     options = []
     words = iter(argv)
     for word in words:
-        if word == "--":
-            return options, next(words, None)
-        if not word.startswith("-"):
+        if not word.startswith("-") or word == "--":
             return options, word
         options.append(word)
         if word == "--uri":
@@ -146,6 +144,9 @@ def _check_global(parser: CommandParser, options: list[str], command: str | None
                if word.split("=", 1)[0] not in parser._option_string_actions]
     if unknown:
         parser.unrecognized(unknown)
+    if command == "--":
+        parser.error("'--' ends a command's options, so it comes after the command",
+                     "as in corral run -- hostname")
     if command is not None and command not in COMMANDS:
         close = difflib.get_close_matches(command, COMMANDS, n=1)
         parser.error(f"no command '{command}'",
