@@ -14,12 +14,14 @@ import time
 from . import formats, options, records, run, states, steps, times
 from .options import Option
 
+#: The list options add up when given again (``-j 1 -j 2``, as submitit asks), as Slurm's.
 _OPTIONS = [
-    Option("jobs", "j"), Option("allocations", "X", takes_value=False),
+    Option("jobs", "j", accumulate=True), Option("allocations", "X", takes_value=False),
     Option("noheader", "n", takes_value=False), Option("parsable2", "P", takes_value=False),
-    Option("parsable", "p", takes_value=False), Option("format", "o"),
-    Option("starttime", "S"), Option("endtime", "E"), Option("name"), Option("user", "u"),
-    Option("allusers", "a", takes_value=False), Option("state", "s"),
+    Option("parsable", "p", takes_value=False), Option("format", "o", accumulate=True),
+    Option("starttime", "S"), Option("endtime", "E"), Option("name", accumulate=True),
+    Option("user", "u", accumulate=True),
+    Option("allusers", "a", takes_value=False), Option("state", "s", accumulate=True),
     Option("brief", "b", takes_value=False),
 ]
 _BRIEF = "JobID,State,ExitCode"

@@ -28,7 +28,9 @@ from .options import OptionError
 #: Slurm's MaxArraySize default: array task ids must be below it.
 MAX_ARRAY_SIZE = 1001
 
-_MEMORY = re.compile(r"\d+[KMGT]?", re.IGNORECASE)
+#: ``--mem`` as Slurm's str_to_mbytes reads it: megabytes, or a K, M, G or T suffix, with or
+#: without a B (``1GB``, which submitit writes).
+_MEMORY = re.compile(r"\d+(?:[KMGT]B?)?", re.IGNORECASE)
 _SIGNAL = re.compile(r"(B:|R:)?([A-Za-z0-9]+)(?:@(\d+))?")
 
 
@@ -122,6 +124,18 @@ def check_signal(text: str) -> str:
     raise OptionError(f"invalid --signal specification '{text}'")
 
 
+def open_mode(values) -> str | None:
+    """``--open-mode``'s ``append`` or ``truncate`` (Slurm reads only the first letter), or
+    None: truncate, Slurm's default (``JobFileAppend=0``)."""
+    text = values.get("open_mode")
+    if text is None:
+        return None
+    mode = {"a": "append", "t": "truncate"}.get(text[:1].lower())
+    if mode is None:
+        raise OptionError(f"invalid --open-mode specification '{text}'")
+    return mode
+
+
 def environment(values, submit_dir: str, environ=os.environ) -> dict:
     """The job's environment for ``--export`` (``ALL`` by default, ``NONE``, or
     ``[ALL,]NAME[=VALUE],...``) from the submitter's ``environ``, without SLURM variables
@@ -180,6 +194,7 @@ class JobRequest:
         self.memory = _memory(values)
         if values.get("signal"):
             check_signal(values["signal"])
+        self.open_mode = open_mode(values)
         self.dependencies = dependencies.parse(values["dependency"]) if values.get(
             "dependency") else []
         self.submit_dir = submit_dir or os.getcwd()
@@ -231,6 +246,8 @@ class JobRequest:
                 helper["arguments"] = self.script_arguments
         if self.values.get("label"):
             helper["label"] = True
+        if self.open_mode == "append":
+            helper["open_mode"] = "append"
         if self.kind == "batch" and "output" not in helper:
             helper["output"] = "slurm-%A_%a.out" if array_task is not None else "slurm-%j.out"
         if self.kind == "task":
