@@ -78,6 +78,7 @@ SRUN_ONLY = [
     Option("label", "l", takes_value=False),
     Option("unbuffered", "u", takes_value=False),
     Option("open-mode"),
+    Option("cpu-bind"),
 ]
 
 

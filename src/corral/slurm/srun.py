@@ -14,9 +14,22 @@ import threading
 
 from . import launchers, options, patterns, records, run, submission
 
+#: ``--cpu-bind`` words that say what corral does anyway: each task is bound to the cores of
+#: its own slot (Slurm's ``cores``), and nothing is reported (``quiet``).
+_CPU_BIND = {"q", "quiet", "core", "cores"}
+
+
+def _check_cpu_bind(text: str | None):
+    for word in (text or "").split(","):
+        if word.lower() not in _CPU_BIND:
+            raise options.OptionError(
+                f"--cpu-bind={text}: corral binds each task to its own cores (cores, quiet)")
+
 
 def _main(argv) -> int:
     values, command = options.parse("srun", argv, options.JOB_OPTIONS + options.SRUN_ONLY)
+    if values.get("cpu_bind") is not None:
+        _check_cpu_bind(values["cpu_bind"])
     if not command:
         print("srun: fatal: No command given to execute.", file=sys.stderr)
         return 1

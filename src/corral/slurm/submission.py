@@ -179,6 +179,8 @@ class JobRequest:
         self.script = script
         self.shape = Shape(values)
         self.name = values.get("job_name") or default_name
+        #: the corral queue; `submit` turns ``-p default`` into the anonymous queue
+        self.queue = values.get("partition")
         self.limit = 0
         if values.get("time") is not None:
             try:
@@ -266,7 +268,7 @@ class JobRequest:
             duration=self.limit or None,
             cwd=self.work_dir,
             environment=env,
-            queue=self.values.get("partition"),
+            queue=self.queue,
             name=self.name,
             dependencies=list(extra_dependencies),
             begin_time=self.begin,
@@ -358,6 +360,8 @@ def resolver(client):
 def submit(client, request: JobRequest) -> list[int]:
     """Submit ``request`` (every task of an array); the corral ids, the first being the
     array's.  Rejections raise `SubmitError` with the instance's reason."""
+    if request.queue == DEFAULT_PARTITION:
+        request.queue = _default_partition_queue(client)
     extra = dependencies.to_rfc26(request.dependencies, resolver(client))
     if request.array is None:
         job_id = _submit_one(client, request.jobspec(extra_dependencies=extra), request)
@@ -389,6 +393,13 @@ def submit(client, request: JobRequest) -> list[int]:
         _memo(client, [(job_id, request.memo(task, first if job_id != first else 0))
                        for job_id, task in zip(job_ids, ids, strict=False)])
     return job_ids
+
+
+def _default_partition_queue(client) -> str | None:
+    """The queue ``-p default`` names: one called so, else the anonymous queue that sinfo
+    shows as ``default`` (Snakemake asks sinfo for the default partition and passes it)."""
+    names = [queue["name"] for queue in client.rpc("job-manager.queue-status", {})["queues"]]
+    return DEFAULT_PARTITION if DEFAULT_PARTITION in names or all(names) else None
 
 
 def _submit_one(client, spec, request) -> int:
