@@ -137,17 +137,10 @@ def _run_batch(helper, env, R):
 
 
 def _signal_steps(job_id: int, signum: int):
-    """Send ``signum`` to every running step of job ``job_id`` (not to the batch shell)."""
-    from ..client import RPCError
+    from .steps import signal_running
 
     with connect() as client:
-        for step in client.rpc("job-manager.step-list")["steps"]:
-            if step["id"] == job_id:
-                try:
-                    client.rpc("job-manager.step-kill", {"id": job_id, "step": step["step"],
-                                                         "signal": signum})
-                except RPCError:
-                    pass  # it ended meanwhile
+        signal_running(client, job_id, signum)
 
 
 def _arm_signal(text, R, deliver):
