@@ -15,7 +15,7 @@ import sys
 
 from .. import signals
 from ..client import RPCError
-from . import options, records, run, states, steps
+from . import options, records, run, states
 from .options import Option
 
 _OPTIONS = [
@@ -146,7 +146,9 @@ def _act(client, job, signum, values) -> str | None:
             if values.get("batch") or values.get("full"):
                 client.kill(job.id, signum)
             if not values.get("batch") or values.get("full"):
-                steps.signal_running(client, job.id, signum)
+                from .steps import signal_running  # only signals need it
+
+                signal_running(client, job.id, signum)
     except RPCError as exc:
         return _refusal(exc)
     return None
