@@ -1,7 +1,8 @@
 """scancel, scontrol and sinfo against a real instance."""
 
 import os
-import time
+
+from support import until
 
 
 def test_scancel_messages_and_exit_codes_are_slurms(slurm):
@@ -26,16 +27,19 @@ def test_scancel_one_array_task_and_by_name(slurm):
     assert slurm.run("squeue", "-h", "-o", "%i").stdout == ""
 
 
-def test_scancel_signal_reaches_a_running_job(slurm):
-    script = "#!/bin/bash\ntrap 'echo got USR1; exit 0' USR1\nwhile :; do sleep 0.1; done\n"
+def test_scancel_signal_reaches_the_steps_or_with_b_the_batch_shell(slurm):
+    script = ("#!/bin/bash\ntrap 'echo shell got USR1; exit 0' USR1\n"
+              "srun sh -c \"trap 'echo step got USR1; exit 0' USR1; touch started; "
+              "sleep 20 & wait\"\n"
+              "echo step over\nsleep 20 & wait\n")
     slurm.script("trap.sh", script)
     job_id = slurm.sbatch("-o", "trap.out", "trap.sh")
-    with slurm.instance.client() as client:
-        client.wait_event(job_id, "start", 10)
-    time.sleep(0.5)
-    slurm.run("scancel", "-s", "USR1", job_id)
+    until(lambda: os.path.exists(os.path.join(slurm.work_dir, "started")), 20)
+    slurm.run("scancel", "-s", "USR1", job_id)  # the step, not the shell (as Slurm)
+    until(lambda: "step over" in slurm.read("trap.out"), 20)
+    slurm.run("scancel", "-b", "-s", "USR1", job_id)  # the shell
     slurm.wait(job_id)
-    assert slurm.read("trap.out").endswith("got USR1\n")
+    assert slurm.read("trap.out") == "step got USR1\nstep over\nshell got USR1\n"
 
 
 def test_scontrol_show_job_has_slurms_keys(slurm):

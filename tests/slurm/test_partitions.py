@@ -50,3 +50,16 @@ def test_scontrol_shows_each_partitions_nodes_and_each_nodes_partitions(make_slu
     assert "   Nodes=node[2-3]\n" in shown and "TotalNodes=2" in shown
     node = slurm.run("scontrol", "show", "node", "node0").stdout
     assert "   Partitions=debug\n" in node
+
+
+def test_the_partition_sinfo_shows_without_queues_can_be_asked_for(slurm):
+    shown = slurm.run("sinfo", "-h", "-o", "%P").stdout
+    assert shown == "default*\n"
+    job_id = slurm.sbatch("-p", "default", "-o", "where.out",
+                          "--wrap", "echo $SLURM_JOB_PARTITION")
+    slurm.wait(job_id)
+    assert slurm.read("where.out") == "default\n"
+    assert slurm.run("sacct", "-X", "-n", "-P", "-o", "Partition", "-j", job_id).stdout == \
+        "default\n"
+    refused = slurm.run("sbatch", "-p", "other", "--wrap", "true", check=False)
+    assert refused.returncode == 1 and "invalid queue 'other'" in refused.stderr

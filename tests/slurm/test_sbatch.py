@@ -123,6 +123,41 @@ def test_signal_before_the_time_limit_reaches_the_batch_script(slurm):
     assert slurm.read("trap.out") == "got USR1\n"
 
 
+def test_signal_without_b_reaches_the_steps_and_not_the_batch_shell(slurm):
+    script = ("#!/bin/bash\ntrap 'echo shell got USR1' USR1\n"
+              "srun sh -c \"trap 'echo step got USR1; exit 0' USR1; sleep 20 & wait\"\n"
+              "echo shell done\n")
+    slurm.script("steps.sh", script)
+    job_id = slurm.sbatch("-t", "1", "--signal=USR1@57", "-o", "steps.out", "steps.sh")
+    slurm.wait(job_id)
+    assert slurm.read("steps.out") == "step got USR1\nshell done\n"
+    task = slurm.run("srun", "-t", "1", "--signal=USR1@59", "sh", "-c",
+                     "trap 'echo task got USR1; exit 0' USR1; sleep 20 & wait")
+    assert task.stdout == "task got USR1\n"
+
+
+def test_open_mode_append_keeps_what_the_files_held(slurm):
+    slurm.script("log.out", "before\n")
+    script = slurm.script("append.sh", "#!/bin/sh\n#SBATCH --open-mode=append\n"
+                          "#SBATCH -o log.out\n#SBATCH --wckey=anything\necho batch\n"
+                          "srun -u --open-mode=a -o log.out echo step\n")
+    slurm.wait(slurm.sbatch(script))
+    assert slurm.read("log.out") == "before\nbatch\nstep\n"
+    slurm.wait(slurm.sbatch("--open-mode=truncate", "-o", "log.out", "--wrap", "echo new"))
+    assert slurm.read("log.out") == "new\n"
+    refused = slurm.run("sbatch", "--open-mode=sideways", "--wrap", "true", check=False)
+    assert (refused.returncode, refused.stderr) == (
+        1, "sbatch: error: invalid --open-mode specification 'sideways'\n")
+
+
+def test_memory_takes_slurms_units_with_or_without_a_b(slurm):
+    for text in ("1GB", "512m", "2t", "100"):
+        slurm.wait(slurm.sbatch(f"--mem={text}", "--wrap", "true", "-o", "/dev/null"))
+    refused = slurm.run("sbatch", "--mem=1GiB", "--wrap", "true", check=False)
+    assert (refused.returncode, refused.stderr) == (
+        1, "sbatch: error: invalid --mem specification '1GiB'\n")
+
+
 def test_requeue_options_and_accounting_fields_are_kept(slurm):
     job_id = slurm.sbatch("-A", "physics", "--qos", "high", "--comment", "c", "--no-requeue",
                           "--wrap", "true", "-o", "/dev/null")
@@ -138,22 +173,25 @@ def test_requeue_options_and_accounting_fields_are_kept(slurm):
 def test_array_tasks_are_jobs_with_the_array_variables(slurm):
     script = ("#!/bin/sh\n#SBATCH --array=1-5:2\n#SBATCH -o arr-%A_%a.out\n"
               "echo $SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_ID $SLURM_ARRAY_TASK_COUNT "
-              "$SLURM_ARRAY_TASK_MIN $SLURM_ARRAY_TASK_MAX\n")
+              "$SLURM_ARRAY_TASK_MIN $SLURM_ARRAY_TASK_MAX\n"
+              "srun -o step-%A_%a.out sh -c 'echo $SLURM_ARRAY_TASK_ID'\n")
     slurm.script("array.sh", script)
     first = slurm.sbatch("array.sh")
     rows = slurm.run("squeue", "-h", "-r", "-t", "all", "-o", "%i %F %K", "-j",
                      first).stdout.splitlines()
     assert sorted(rows) == [f"{first}_{task} {first} {task}" for task in (1, 3, 5)]
     for task in (1, 3, 5):
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if slurm.read(f"arr-{first}_{task}.out"):
-                    break
-            except FileNotFoundError:
-                pass
-            time.sleep(0.1)
+        for name in (f"arr-{first}_{task}.out", f"step-{first}_{task}.out"):
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                try:
+                    if slurm.read(name):
+                        break
+                except FileNotFoundError:
+                    pass
+                time.sleep(0.1)
         assert slurm.read(f"arr-{first}_{task}.out") == f"{first} {task} 3 1 5\n"
+        assert slurm.read(f"step-{first}_{task}.out") == f"{task}\n"  # a step's %A and %a
 
 
 def test_array_throttle_runs_one_task_at_a_time(slurm):

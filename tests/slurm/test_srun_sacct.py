@@ -45,6 +45,14 @@ def test_sacct_rows_batch_steps_and_formats(slurm):
         f"{held}|held|CANCELLED by {__import__('os').getuid()}|0:0"]
     assert slurm.run("sacct", "-X", "-n", "-p", "-o", "JobID", "-j", ok).stdout == f"{ok}|\n"
     assert slurm.run("sacct", "-X", "-n", "-P", "-o", "JobID", "-s", "F").stdout == f"{bad}\n"
+    # -M selects corral's one cluster (`all`, `corral`); another has no jobs here
+    assert slurm.run("sacct", "-X", "-n", "-P", "-o", "JobID", "--clusters", "all", "-j",
+                     ok).stdout == f"{ok}\n"
+    assert slurm.run("sacct", "-X", "-n", "-P", "-o", "JobID", "-M", "other", "-j",
+                     ok).stdout == ""
+    # list options given again add up, as submitit's `sacct -j A -j B` needs
+    assert slurm.run("sacct", "-X", "-n", "-P", "-o", "JobID", "-o", "State", "-j", ok,
+                     "-j", bad).stdout == f"{ok}|COMPLETED\n{bad}|FAILED\n"
     assert slurm.run("sacct", "-X", "-n", "-P", "-o", "JobID", "--name", "good").stdout == \
         f"{ok}\n"
     table = slurm.run("sacct", "-X", "-j", ok, "-o", "JobID,JobName%6,AllocCPUS").stdout

@@ -70,10 +70,12 @@ def test_sacct_j_with_a_step_selects_that_row_alone(slurm):
 
 
 def test_concurrent_steps_share_the_allocation_on_their_own_cores(slurm):
+    # --cpu-bind names what corral does anyway (Snakemake's steps ask for `q`)
     script = slurm.script("both.sh", "#!/bin/sh\n#SBATCH -n 2\n"
-                          "srun -n 1 sh -c 'touch a; while [ ! -e b ]; do sleep 0.05; done; "
-                          "grep Cpus_allowed_list /proc/self/status' > a.out &\n"
-                          "srun -n 1 sh -c 'touch b; while [ ! -e a ]; do sleep 0.05; done; "
+                          "srun -n 1 --cpu-bind=q sh -c 'touch a; while [ ! -e b ]; do "
+                          "sleep 0.05; done; grep Cpus_allowed_list /proc/self/status' > a.out &\n"
+                          "srun -n 1 --cpu-bind=quiet,cores sh -c 'touch b; "
+                          "while [ ! -e a ]; do sleep 0.05; done; "
                           "grep Cpus_allowed_list /proc/self/status' > b.out &\n"
                           "wait\n")
     job_id = slurm.sbatch("-o", "out.txt", script)
@@ -83,6 +85,10 @@ def test_concurrent_steps_share_the_allocation_on_their_own_cores(slurm):
     assert len(cpus) == 2  # each step on a core of its own
     assert sorted(event["context"]["step"] for event in _steps(slurm, job_id)
                   if event["name"] == "step-start") == [0, 1]
+    refused = slurm.run("srun", "--cpu-bind=none", "true", check=False)
+    assert (refused.returncode, refused.stderr) == (
+        1, "srun: error: --cpu-bind=none: corral binds each task to its own cores "
+           "(cores, quiet)\n")
 
 
 def test_a_step_bigger_than_the_allocation_fails_at_once(slurm):

@@ -17,6 +17,9 @@ import sys
 #: neither the commands nor PrEp pull in the other's modules.
 DEFAULT_PARTITION = "default"
 
+#: The one cluster (``scontrol show config``'s ``ClusterName``, what ``sacct -M`` selects).
+CLUSTER_NAME = "corral"
+
 
 class SubmitError(Exception):
     """A job that cannot be submitted; the message is for ``CMD: error: ...``."""

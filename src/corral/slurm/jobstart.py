@@ -96,10 +96,12 @@ def _pattern_values(env: dict, node: str, task_rank: int) -> dict:
 
 
 def _redirect(helper: dict, values: dict):
-    """Open ``-i``/``-o``/``-e`` on 0/1/2; ``-e`` defaults to ``-o``'s file."""
+    """Open ``-i``/``-o``/``-e`` on 0/1/2; ``-e`` defaults to ``-o``'s file, truncated unless
+    ``--open-mode=append``."""
     output = helper.get("output")
     error = helper.get("error")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    flags = os.O_WRONLY | os.O_CREAT | (
+        os.O_APPEND if helper.get("open_mode") == "append" else os.O_TRUNC)
     if helper.get("input"):
         descriptor = os.open(patterns.expand(helper["input"], values), os.O_RDONLY)
         os.dup2(descriptor, 0)
@@ -128,12 +130,22 @@ def _run_batch(helper, env, R):
     if not helper.get("signal"):
         os.execve(path, argv, env)
     child = subprocess.Popen(argv, env=env, pass_fds=(memory,))
-    _arm_signal(helper["signal"], child, R)
+    job_id = int(env["SLURM_JOB_ID"])
+    _arm_signal(helper["signal"], R, lambda signum, shell_only: child.send_signal(signum)
+                if shell_only else _signal_steps(job_id, signum))
     return _wait(child)
 
 
-def _arm_signal(text, child, R):
-    """``--signal=[B:]SIG[@TIME]``: SIG, TIME (60) seconds before the time limit."""
+def _signal_steps(job_id: int, signum: int):
+    from .steps import signal_running
+
+    with connect() as client:
+        signal_running(client, job_id, signum)
+
+
+def _arm_signal(text, R, deliver):
+    """``--signal=[B:]SIG[@TIME]``: ``deliver(SIG, B: given)`` TIME (60) seconds before the
+    time limit, or at once when the limit is nearer (Slurm sends it up to a minute early)."""
     import threading
     import time
 
@@ -144,17 +156,14 @@ def _arm_signal(text, child, R):
     if not expiration:
         return
 
-    def deliver():
+    def send():
         try:
-            if target == "B":
-                child.send_signal(signum)
-            else:
-                os.killpg(os.getpgid(child.pid), signum)
+            deliver(signum, target == "B")
         except ProcessLookupError:
             pass
 
     delay = max(expiration - int(before or 60) - time.time(), 0)
-    timer = threading.Timer(delay, deliver)
+    timer = threading.Timer(delay, send)
     timer.daemon = True
     timer.start()
 
@@ -173,7 +182,9 @@ def _exit_like(status: int) -> int:
     return status
 
 
-def _run_task(argv, env, helper, node, task_rank, ntasks):
+def _run_task(argv, env, helper, node, task_rank, ntasks, R=None):
+    """Run one task (of srun's job, or of a step); with ``--signal`` (srun's job, whose ``R``
+    is given) send it the signal before the time limit."""
     width = len(str(ntasks - 1))
     label = helper.get("label")
     pipes = subprocess.PIPE if label else None
@@ -183,6 +194,8 @@ def _run_task(argv, env, helper, node, task_rank, ntasks):
         print(f"slurmstepd-{node}: error: execve(): {argv[0]}: {exc.strerror}", file=sys.stderr)
         print(f"srun: error: {node}: task {task_rank}: Exited with exit code 2", file=sys.stderr)
         return 2
+    if helper.get("signal") and R is not None:
+        _arm_signal(helper["signal"], R, lambda signum, _shell_only: child.send_signal(signum))
     if label:
         _copy_labelled(child, f"{task_rank:>{width}}: ".encode())
     status = _wait(child)
@@ -277,4 +290,4 @@ def main(argv) -> int:
     if helper["kind"] == "batch":
         return _exit_like(_run_batch(helper, env, R))
     ntasks = int(env.get("SLURM_NTASKS", "1"))
-    return _exit_like(_run_task(argv, env, helper, node, task_rank, ntasks))
+    return _exit_like(_run_task(argv, env, helper, node, task_rank, ntasks, R))

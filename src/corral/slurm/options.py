@@ -14,16 +14,22 @@ class OptionError(ValueError):
 
 
 class Option:
-    __slots__ = ("long", "short", "dest", "takes_value", "optional_value", "repeat")
+    """One option; ``repeat`` counts a flag given again (``-vv``), ``accumulate`` joins the
+    values of a list option given again with commas (sacct's ``-j 1 -j 2``); any other
+    option given again keeps its last value."""
+
+    __slots__ = ("long", "short", "dest", "takes_value", "optional_value", "repeat",
+                 "accumulate")
 
     def __init__(self, long, short=None, takes_value=True, dest=None, optional_value=False,
-                 repeat=False):
+                 repeat=False, accumulate=False):
         self.long = long
         self.short = short
         self.dest = dest or long.replace("-", "_")
         self.takes_value = takes_value
         self.optional_value = optional_value
         self.repeat = repeat
+        self.accumulate = accumulate
 
 
 #: Every option of the job-submitting commands (sbatch, srun, salloc).
@@ -55,6 +61,7 @@ JOB_OPTIONS = [
     Option("signal"),
     Option("mem"),
     Option("mem-per-cpu"),
+    Option("wckey"),
     Option("quiet", "Q", takes_value=False),
     Option("verbose", "v", takes_value=False, repeat=True),
 ]
@@ -65,9 +72,13 @@ SBATCH_ONLY = [
     Option("wrap"),
     Option("wait", "W", takes_value=False),
     Option("parsable", takes_value=False),
+    Option("open-mode"),
 ]
 SRUN_ONLY = [
     Option("label", "l", takes_value=False),
+    Option("unbuffered", "u", takes_value=False),
+    Option("open-mode"),
+    Option("cpu-bind"),
 ]
 
 
@@ -148,6 +159,8 @@ def _unique_prefix(name, by_long):
 def _store(values, option, value):
     if option.repeat:
         values[option.dest] = values.get(option.dest, 0) + 1
+    elif option.accumulate and values.get(option.dest):
+        values[option.dest] = f"{values[option.dest]},{value}"
     else:
         values[option.dest] = value
 

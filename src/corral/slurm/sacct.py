@@ -11,16 +11,18 @@ import os
 import sys
 import time
 
-from . import formats, options, records, run, states, steps, times
+from . import CLUSTER_NAME, formats, options, records, run, states, steps, times
 from .options import Option
 
+#: The list options add up when given again (``-j 1 -j 2``, as submitit asks), as Slurm's.
 _OPTIONS = [
-    Option("jobs", "j"), Option("allocations", "X", takes_value=False),
+    Option("jobs", "j", accumulate=True), Option("allocations", "X", takes_value=False),
     Option("noheader", "n", takes_value=False), Option("parsable2", "P", takes_value=False),
-    Option("parsable", "p", takes_value=False), Option("format", "o"),
-    Option("starttime", "S"), Option("endtime", "E"), Option("name"), Option("user", "u"),
-    Option("allusers", "a", takes_value=False), Option("state", "s"),
-    Option("brief", "b", takes_value=False),
+    Option("parsable", "p", takes_value=False), Option("format", "o", accumulate=True),
+    Option("starttime", "S"), Option("endtime", "E"), Option("name", accumulate=True),
+    Option("user", "u", accumulate=True),
+    Option("allusers", "a", takes_value=False), Option("state", "s", accumulate=True),
+    Option("brief", "b", takes_value=False), Option("clusters", "M", accumulate=True),
 ]
 _BRIEF = "JobID,State,ExitCode"
 
@@ -97,6 +99,12 @@ def _selection(ids: list[str]) -> dict[str, set[str] | None]:
     return selection
 
 
+def _this_cluster(clusters: str | None) -> bool:
+    """Whether ``-M/--clusters`` (default: this one) selects corral's one cluster."""
+    names = {name.strip().lower() for name in (clusters or CLUSTER_NAME).split(",")}
+    return bool(names & {"all", "-1", CLUSTER_NAME})
+
+
 def _main(argv) -> int:
     values, rest = options.parse("sacct", argv, _OPTIONS)
     if rest:
@@ -117,7 +125,9 @@ def _main(argv) -> int:
 
     with connect() as client:
         rows_of = {}  # job id -> the rows -j asked for (None: all)
-        if ids:
+        if not _this_cluster(values.get("clusters")):
+            jobs = []
+        elif ids:
             jobs = []
             for text, steps_asked in _selection(ids).items():
                 for job in records.lookup(client, text):

@@ -3,8 +3,9 @@
 
 As Slurm's: a job already over is ``Job/step already completing or completed`` (not an error
 with ``-Q``), an unknown id ``Invalid job id specified``; each is one line and exit status 1.
-``-b`` signals the batch script's process group (corral signals process groups).
-``ID.STEP`` cancels one job step (SIGKILL to its tasks, or ``-s``'s signal).
+``-s`` on a batch job signals its running steps only, as Slurm's; ``-b`` the batch script's
+process group instead (corral signals process groups), ``-f`` both.  ``ID.STEP`` cancels one
+job step (SIGKILL to its tasks, or ``-s``'s signal).
 """
 
 import errno
@@ -91,7 +92,7 @@ def _main(argv) -> int:
             print(f"scancel: error: Kill job error on job id {text}: {why}", file=sys.stderr)
             status = 1
         for job in jobs:
-            why = _act(client, job, signum)
+            why = _act(client, job, signum, values)
             if why is None:
                 continue
             done = why == _OVER
@@ -128,8 +129,10 @@ def _refusal(exc: RPCError) -> str:
     return exc.strerror or str(exc)
 
 
-def _act(client, job, signum) -> str | None:
-    """Cancel or signal one job; Slurm's words for why not, or None."""
+def _act(client, job, signum, values) -> str | None:
+    """Cancel or signal one job; Slurm's words for why not, or None.  A signal other than
+    SIGKILL reaches a batch job's steps only, unless ``-b`` (the batch shell, not its steps)
+    or ``-f`` (everything)."""
     if job.finished:
         return _OVER
     try:
@@ -137,8 +140,15 @@ def _act(client, job, signum) -> str | None:
             client.cancel(job.id)
         elif job.state == "PENDING":
             return "Job is pending execution"
-        else:
+        elif signum == signal.SIGKILL or not job.memo.get("batch"):
             client.kill(job.id, signum)
+        else:
+            if values.get("batch") or values.get("full"):
+                client.kill(job.id, signum)
+            if not values.get("batch") or values.get("full"):
+                from .steps import signal_running  # only signals need it
+
+                signal_running(client, job.id, signum)
     except RPCError as exc:
         return _refusal(exc)
     return None

@@ -12,10 +12,8 @@ import sys
 import time
 
 from .. import hostlist
-from . import records, run, times
+from . import CLUSTER_NAME, records, run, times
 from .partitions import partitions
-
-CLUSTER_NAME = "corral"
 
 
 class ScontrolError(ValueError):

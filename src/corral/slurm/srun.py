@@ -14,9 +14,22 @@ import threading
 
 from . import launchers, options, patterns, records, run, submission
 
+#: ``--cpu-bind`` words that say what corral does anyway: each task is bound to the cores of
+#: its own slot (Slurm's ``cores``), and nothing is reported (``quiet``).
+_CPU_BIND = {"q", "quiet", "core", "cores"}
+
+
+def _check_cpu_bind(text: str | None):
+    for word in (text or "").split(","):
+        if word.lower() not in _CPU_BIND:
+            raise options.OptionError(
+                f"--cpu-bind={text}: corral binds each task to its own cores (cores, quiet)")
+
 
 def _main(argv) -> int:
     values, command = options.parse("srun", argv, options.JOB_OPTIONS + options.SRUN_ONLY)
+    if values.get("cpu_bind") is not None:
+        _check_cpu_bind(values["cpu_bind"])
     if not command:
         print("srun: fatal: No command given to execute.", file=sys.stderr)
         return 1
@@ -93,6 +106,7 @@ def _run_step(job_id: int, values: dict, command: list[str]) -> int:
     from ..waitstatus import returncode
 
     request = _step_request(job_id, values, command)
+    append = submission.open_mode(values) == "append"
     client = connect()
     try:
         answers = client.stream("job-manager.step-create", request)
@@ -112,7 +126,7 @@ def _run_step(job_id: int, values: dict, command: list[str]) -> int:
         if request["stdin"]:
             threading.Thread(target=send_stdin, args=(client.uri, job_id, step),
                              daemon=True, name="srun-stdin").start()
-        targets = _targets(values, job_id, step, started["nodelist"])
+        targets = _targets(values, job_id, step, started["nodelist"], append)
         client, finished = _follow(client, answers, job_id, step, targets)
     finally:
         client.close()
@@ -162,13 +176,15 @@ def _follow(client, answers, job_id: int, step: int, targets: dict):
             answers = None
 
 
-def _targets(values: dict, job_id: int, step: int, nodelist: str) -> dict:
+def _targets(values: dict, job_id: int, step: int, nodelist: str, append: bool) -> dict:
     """Where the step's streams go: srun's own, or the ``-o``/``-e`` files (``%j``, ``%s``,
-    ``%u``, ``%x``, ``%N`` expanded; ``-e`` defaults to ``-o``)."""
+    ``%u``, ``%x``, ``%N``, and an array task's ``%A`` and ``%a`` expanded; ``-e`` defaults
+    to ``-o``), truncated unless ``append`` (``--open-mode=append``)."""
     pattern_values = {"j": str(job_id), "J": f"{job_id}.{step}", "s": str(step),
                       "u": records.user_name(os.getuid()), "x": os.environ.get(
                           "SLURM_JOB_NAME", ""), "N": nodelist.split(",")[0], "n": "0",
-                      "t": "0", "A": str(job_id), "a": "4294967294"}
+                      "t": "0", "A": os.environ.get("SLURM_ARRAY_JOB_ID", str(job_id)),
+                      "a": os.environ.get("SLURM_ARRAY_TASK_ID", "4294967294")}
     targets = {"stdout": sys.stdout, "stderr": sys.stderr}
     paths = {stream: patterns.expand(values[option], pattern_values)
              for stream, option in (("stdout", "output"), ("stderr", "error"))
@@ -176,7 +192,7 @@ def _targets(values: dict, job_id: int, step: int, nodelist: str) -> dict:
     opened = {}
     for stream, path in paths.items():
         if path not in opened:
-            opened[path] = open(path, "w")  # noqa: SIM115 (open until srun exits)
+            opened[path] = open(path, "a" if append else "w")  # noqa: SIM115 (open until srun exits)
         targets[stream] = opened[path]
     if "stdout" in paths and "stderr" not in paths:
         targets["stderr"] = targets["stdout"]

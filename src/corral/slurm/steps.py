@@ -1,5 +1,6 @@
 """Job steps as Slurm shows them (sacct's ``ID.N`` rows), read from the jobs' eventlogs:
-``step-start`` and ``step-finish`` (`corral.jobmanager.step`)."""
+``step-start`` and ``step-finish`` (`corral.jobmanager.step`); and the signal Slurm sends
+to a job's steps alone (``--signal`` without ``B:``, ``scancel -s`` without ``-b``)."""
 
 import os
 
@@ -68,3 +69,20 @@ def of_jobs(client, jobs) -> dict[int, list[SlurmStep]]:
         if steps:
             result[job.id] = [steps[number] for number in sorted(steps)]
     return result
+
+
+def signal_running(client, job_id: int, signum: int) -> int:
+    """Send ``signum`` to every running step of job ``job_id``, not to its batch shell; how
+    many were signalled (a step that ended meanwhile is not counted)."""
+    from ..client import RPCError
+
+    sent = 0
+    for step in client.rpc("job-manager.step-list")["steps"]:
+        if step["id"] == job_id:
+            try:
+                client.rpc("job-manager.step-kill", {"id": job_id, "step": step["step"],
+                                                     "signal": signum})
+                sent += 1
+            except RPCError:
+                pass
+    return sent

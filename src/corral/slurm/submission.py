@@ -28,7 +28,9 @@ from .options import OptionError
 #: Slurm's MaxArraySize default: array task ids must be below it.
 MAX_ARRAY_SIZE = 1001
 
-_MEMORY = re.compile(r"\d+[KMGT]?", re.IGNORECASE)
+#: ``--mem`` as Slurm's str_to_mbytes reads it: megabytes, or a K, M, G or T suffix, with or
+#: without a B (``1GB``, which submitit writes).
+_MEMORY = re.compile(r"\d+(?:[KMGT]B?)?", re.IGNORECASE)
 _SIGNAL = re.compile(r"(B:|R:)?([A-Za-z0-9]+)(?:@(\d+))?")
 
 
@@ -122,6 +124,18 @@ def check_signal(text: str) -> str:
     raise OptionError(f"invalid --signal specification '{text}'")
 
 
+def open_mode(values) -> str | None:
+    """``--open-mode``'s ``append`` or ``truncate`` (Slurm reads only the first letter), or
+    None: truncate, Slurm's default (``JobFileAppend=0``)."""
+    text = values.get("open_mode")
+    if text is None:
+        return None
+    mode = {"a": "append", "t": "truncate"}.get(text[:1].lower())
+    if mode is None:
+        raise OptionError(f"invalid --open-mode specification '{text}'")
+    return mode
+
+
 def environment(values, submit_dir: str, environ=os.environ) -> dict:
     """The job's environment for ``--export`` (``ALL`` by default, ``NONE``, or
     ``[ALL,]NAME[=VALUE],...``) from the submitter's ``environ``, without SLURM variables
@@ -165,6 +179,8 @@ class JobRequest:
         self.script = script
         self.shape = Shape(values)
         self.name = values.get("job_name") or default_name
+        #: the corral queue; `submit` turns ``-p default`` into the anonymous queue
+        self.queue = values.get("partition")
         self.limit = 0
         if values.get("time") is not None:
             try:
@@ -180,6 +196,7 @@ class JobRequest:
         self.memory = _memory(values)
         if values.get("signal"):
             check_signal(values["signal"])
+        self.open_mode = open_mode(values)
         self.dependencies = dependencies.parse(values["dependency"]) if values.get(
             "dependency") else []
         self.submit_dir = submit_dir or os.getcwd()
@@ -231,6 +248,8 @@ class JobRequest:
                 helper["arguments"] = self.script_arguments
         if self.values.get("label"):
             helper["label"] = True
+        if self.open_mode == "append":
+            helper["open_mode"] = "append"
         if self.kind == "batch" and "output" not in helper:
             helper["output"] = "slurm-%A_%a.out" if array_task is not None else "slurm-%j.out"
         if self.kind == "task":
@@ -249,7 +268,7 @@ class JobRequest:
             duration=self.limit or None,
             cwd=self.work_dir,
             environment=env,
-            queue=self.values.get("partition"),
+            queue=self.queue,
             name=self.name,
             dependencies=list(extra_dependencies),
             begin_time=self.begin,
@@ -341,6 +360,8 @@ def resolver(client):
 def submit(client, request: JobRequest) -> list[int]:
     """Submit ``request`` (every task of an array); the corral ids, the first being the
     array's.  Rejections raise `SubmitError` with the instance's reason."""
+    if request.queue == DEFAULT_PARTITION:
+        request.queue = _default_partition_queue(client)
     extra = dependencies.to_rfc26(request.dependencies, resolver(client))
     if request.array is None:
         job_id = _submit_one(client, request.jobspec(extra_dependencies=extra), request)
@@ -372,6 +393,13 @@ def submit(client, request: JobRequest) -> list[int]:
         _memo(client, [(job_id, request.memo(task, first if job_id != first else 0))
                        for job_id, task in zip(job_ids, ids, strict=False)])
     return job_ids
+
+
+def _default_partition_queue(client) -> str | None:
+    """The queue ``-p default`` names: one called so, else the anonymous queue that sinfo
+    shows as ``default`` (Snakemake asks sinfo for the default partition and passes it)."""
+    names = [queue["name"] for queue in client.rpc("job-manager.queue-status", {})["queues"]]
+    return DEFAULT_PARTITION if DEFAULT_PARTITION in names or all(names) else None
 
 
 def _submit_one(client, spec, request) -> int:
