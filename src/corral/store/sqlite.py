@@ -315,8 +315,18 @@ class Store:
             self._idle.set()
             return
         self._committing = True
+        if self.throwaway:
+            # Holding a batch is a few list extensions, done here; its outcome is handled
+            # when an executor's would be, at the loop's next turn.
+            try:
+                self._commit(batch)
+            except Exception as exc:
+                self.loop.call_soon(self._commit_done, batch, exc)
+            else:
+                self.loop.call_soon(self._commit_done, batch, None)
+            return
         future = self.loop.run_in_executor(self._executor, self._commit, batch)
-        future.add_done_callback(lambda f: self._commit_done(batch, f))
+        future.add_done_callback(lambda f: self._commit_done(batch, f.exception()))
 
     def _commit(self, batch: _Batch):
         """Commit a batch (writer thread); a throw-away store's is held (`_hold`)."""
@@ -412,9 +422,8 @@ class Store:
                 log.debug("job store: rollback failed too: %s", rollback_error)
             raise
 
-    def _commit_done(self, batch: _Batch, future):
+    def _commit_done(self, batch: _Batch, exc: BaseException | None):
         self._committing = False
-        exc = future.exception()
         if exc is not None:
             self._commit_failed(batch, exc)
             return
