@@ -69,3 +69,28 @@ def test_front_skips_removed_jobs_wherever_they_are():
     assert [job.id for job in queue.first(2)[0]] == [10000, kept[0]]
     assert [job.id for job in queue.jobs()] == [10000, *kept, 9999]
     assert len(queue) == len(kept) + 2
+
+
+def test_fitting_finds_by_size_what_reading_the_window_would():
+    sizes = {i: (i * 7) % 13 + 1 for i in range(1, 3001)}
+    queue = PendingQueue(size=lambda job: sizes[job.id])
+    for i in range(1, 3001):
+        queue.push(FakeJob(i, 16 + i % 3))
+    for i in range(1, 3001, 5):
+        queue.remove(i)
+    queue.reorder(42, 99)
+    for job_id, priority in ((7, 50), (8, 1), (9, 30)):
+        queue.set_priority(job_id, priority)
+    queue.resort()
+    for i in range(3, 400, 4):
+        queue.remove(i)  # started jobs within the window, after the re-sort
+    order = queue.jobs()
+    for depth in (1, 16, 500, len(order)):
+        assert queue.last_of(depth) is order[depth - 1]
+    after, through = queue.key(order[15].id), queue.key(order[499].id)
+    for most in (0, 1, 5, 13):
+        expected = [job for job in order[16:500] if sizes[job.id] <= most]
+        jobs, found_sizes = queue.fitting(after, through, most)
+        assert jobs == expected
+        assert found_sizes == [sizes[job.id] for job in expected]
+    assert queue.jobs() == order  # reading the window dropped no job

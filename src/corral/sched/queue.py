@@ -13,6 +13,10 @@ by bisection.  Dead places are dropped in bulk: at the front as the front moves 
 the front when a read crosses enough of them, everywhere when they outnumber the live
 ones.  Re-sorting everything at once (reprioritize-all) is one sort of an almost sorted
 list.
+
+A backfill pass after a job's end has a few cores free and a window of hundreds of jobs,
+most of them bigger: the queue also keeps each size's sort keys in order (`fitting`), so
+that such a pass finds the few jobs of its window that fit without reading the others.
 """
 
 import bisect
@@ -36,6 +40,10 @@ class PendingQueue:
         self._head = 0
         #: Job id -> (job, its sort key, its size).
         self._entries: dict[int, tuple] = {}
+        #: Size -> the sort keys of the queued jobs of that size, in order; and the sizes
+        #: queued, in order.
+        self._keys_by_size: dict[int, list[tuple]] = {}
+        self._sizes_queued: list[int] = []
         self._serial = itertools.count()
 
     def __len__(self) -> int:
@@ -56,7 +64,18 @@ class PendingQueue:
             keys.insert(place, key)
             self._sizes.insert(place, size)
             self._jobs.insert(place, job)
+        self._index_size(key, size)
         return key
+
+    def _index_size(self, key: tuple, size: int):
+        same_size = self._keys_by_size.get(size)
+        if same_size is None:
+            self._keys_by_size[size] = [key]
+            bisect.insort(self._sizes_queued, size)
+        elif same_size[-1] < key:
+            same_size.append(key)
+        else:
+            bisect.insort(same_size, key)
 
     def key(self, job_id: int) -> tuple:
         """The sort key of queued job ``job_id``: a job sorts after those whose keys are
@@ -67,7 +86,13 @@ class PendingQueue:
         entry = self._entries.pop(job_id, None)
         if entry is None:
             return False
-        self._jobs[bisect.bisect_left(self._keys, entry[1], self._head)] = None
+        _job, key, size = entry
+        self._jobs[bisect.bisect_left(self._keys, key, self._head)] = None
+        same_size = self._keys_by_size[size]
+        del same_size[bisect.bisect_left(same_size, key)]
+        if not same_size:
+            del self._keys_by_size[size]
+            del self._sizes_queued[bisect.bisect_left(self._sizes_queued, size)]
         dead = len(self._keys) - len(self._entries)
         if dead > _DEAD_KEPT and dead > len(self._entries):
             self._rebuild(sorted(self._entries.values(), key=operator.itemgetter(1)))
@@ -94,6 +119,12 @@ class PendingQueue:
         for job, (_priority, job_id, serial), size in list(entries.values()):
             entries[job_id] = (job, (-job.priority, job_id, serial), size)
         self._rebuild(sorted(entries.values(), key=operator.itemgetter(1)))
+        self._keys_by_size = {}
+        for _job, key, size in self._entries.values():
+            self._keys_by_size.setdefault(size, []).append(key)
+        for same_size in self._keys_by_size.values():
+            same_size.sort()
+        self._sizes_queued = sorted(self._keys_by_size)
 
     def _rebuild(self, entries):
         self._keys = [key for _job, key, _size in entries]
@@ -124,10 +155,51 @@ class PendingQueue:
         if len(live) < len(front):
             sizes = list(itertools.compress(sizes, front))
             if len(front) - len(live) > _DEAD_CROSSED:
-                jobs[head:stop] = live
-                self._sizes[head:stop] = sizes
-                self._keys[head:stop] = [self._entries[job.id][1] for job in live]
+                self._compact(head, stop, live, sizes)
         return live, sizes
+
+    def _compact(self, head: int, stop: int, live=None, sizes=None):
+        """Drop the dead places between ``head`` and ``stop`` (``live``, ``sizes``: what
+        is left there, when the caller has it)."""
+        if live is None:
+            front = self._jobs[head:stop]
+            live = list(filter(None, front))
+            sizes = list(itertools.compress(self._sizes[head:stop], front))
+        self._jobs[head:stop] = live
+        self._sizes[head:stop] = sizes
+        self._keys[head:stop] = [self._entries[job.id][1] for job in live]
+
+    def last_of(self, depth: int):
+        """The last job of the first ``depth`` queued (there must be that many): where a
+        window of that depth ends."""
+        jobs = self._jobs
+        head = self._head
+        start, stop = head, head + depth
+        # A request is always true, a removed one's place None (see `first`).
+        while missing := stop - start - len(list(filter(None, jobs[start:stop]))):
+            start, stop = stop, stop + missing
+        last = jobs[stop - 1]
+        if stop - head - depth > _DEAD_CROSSED:
+            self._compact(head, stop)
+        return last
+
+    def fitting(self, after: tuple, through: tuple, most: int) -> tuple[list, list]:
+        """The queued jobs whose sort keys are after ``after`` and up to ``through`` and
+        that ask for at most ``most`` cores, in allocation order, and their sizes: a
+        bisection per size queued up to ``most``, whatever the number of jobs between."""
+        sizes = self._sizes_queued
+        keys_by_size = self._keys_by_size
+        found = []
+        for size in sizes[:bisect.bisect_right(sizes, most)]:
+            same_size = keys_by_size[size]
+            low = bisect.bisect_right(same_size, after)
+            high = bisect.bisect_right(same_size, through, low)
+            if low < high:
+                found += same_size[low:high]
+        found.sort()
+        entries = self._entries
+        chosen = [entries[key[1]] for key in found]
+        return [entry[0] for entry in chosen], [entry[2] for entry in chosen]
 
     def jobs(self) -> list:
         """Queued jobs in allocation order (for listings)."""

@@ -12,7 +12,8 @@ and asks each queue's policy (`fcfs`, `easy`, `conservative`) what a job that do
 gets; a job starts only where the pass's `Profile` says it delays no reservation.  Once
 every queue is done reserving (EASY after its first reservation), the rest of the walk
 looks only at the jobs that fit in the cores free now: the others could only be passed
-over, and a deep backfill walk of a full machine is mostly those.  A job whose
+over, and a deep backfill walk of a full machine is mostly those.  The queue finds them by
+size (`PendingQueue.fitting`), so the rest of the window is not read.  A job whose
 queue owns some of the nodes, or whose constraints match some, is placed on those only: its
 mask of ranks (see `constraints`) is worked out once, when it is queued; other jobs pay
 nothing for it.  A queue may cap the jobs each user runs in it at once; the others wait, told
@@ -301,6 +302,7 @@ class Scheduler:
         window, sizes = self.pending.first(read)
         first_read = window
         window_end = window[-1]  # the last job of the window read so far
+        first_read_key = self.pending.key(window_end.id)
         index = 0
         narrowed_to = None  # the free cores the rest of the window was last narrowed to
         stopped = False
@@ -308,18 +310,24 @@ class Scheduler:
             if index == len(window):
                 if read == wanted:
                     break
+                read, index = wanted, 0
+                if narrowed_to is not None:
+                    # Only backfill is left: of the rest of the window, only the jobs that
+                    # fit in the cores free now, found by size.
+                    window_end = self.pending.last_of(wanted - allocated)
+                    window, sizes = self.pending.fitting(
+                        first_read_key, self.pending.key(window_end.id), profile.total_cores)
+                    window, sizes = _backfillable(window, sizes, profile, policies)
+                    continue
                 # The queue's front now: the jobs read so far that did not start, then the
                 # rest of the window.
                 seen = {job.id for job in first_read}
                 window, sizes = self.pending.first(wanted - allocated)
                 window_end = window[-1]
-                index = 0
                 while index < len(window) and window[index].id in seen:
                     index += 1
                 window, sizes = window[index:], sizes[index:]
-                read, index = wanted, 0
-                if narrowed_to is not None:
-                    window, sizes = _backfillable(window, sizes, profile, policies)
+                index = 0
                 continue
             job, size = window[index], sizes[index]
             index += 1

@@ -8,7 +8,8 @@ an exec start until the events that justify it are stored.
 
 Reads happen on the event loop through a second connection; WAL lets them run while the
 writer commits.  They see only committed data, which is what clients are allowed to see.
-A simulation's store is a throw-away one (see `Store`): one connection, few commits.
+A simulation's store is a throw-away one (see `Store`): one connection, its batches written
+together, few commits.
 
 Space: a job's environment is most of its jobspec and jobs of one submission share most of
 it, so environments are stored once in their own table (`environments`), each job row naming
@@ -119,8 +120,11 @@ _ROW_ERRORS = (UnicodeError, sqlite3.IntegrityError, sqlite3.InterfaceError, Ove
 #: Seconds between attempts to commit a kept batch.
 RETRY_INTERVAL = 1.0
 
-#: Batches a throw-away store writes in one transaction before it commits it.
+#: Batches a throw-away store holds before it writes them, in one transaction.
 THROWAWAY_BATCHES_PER_COMMIT = 1000
+#: The fields of `_Batch` that are lists of rows.
+_ROW_LISTS = ("environments", "jobs", "events", "r_updates", "jobspec_updates", "finals",
+              "deletes")
 
 
 class _Batch:
@@ -186,10 +190,11 @@ class Store:
 
         A ``throwaway`` store is one that only this process reads and that need survive no
         crash, only a `close` (a simulation's, whose commits run on the loop's thread):
-        reads and writes share one connection, so reads see what is written at once, and
-        the batches are written in one transaction, committed every
-        `THROWAWAY_BATCHES_PER_COMMIT` batches and at `close`.  A commit is most of what a
-        small batch costs, and a simulation's batches are small."""
+        reads and writes share one connection, and the batches are held in memory and
+        written together, in one transaction, every `THROWAWAY_BATCHES_PER_COMMIT` batches,
+        before any read (so reads see everything written) and at `close`.  A simulation's
+        batches are small (a job makes four or five), and what a small batch costs is
+        mostly its transaction and one call into SQLite per statement, not its rows."""
         self.path = path
         self.loop = loop
         self.throwaway = throwaway
@@ -199,7 +204,9 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the job store: {exc}") from None
         self._writer = self._reader if throwaway else None
-        self._batches_uncommitted = 0
+        #: A throw-away store's batches not yet written, as one, and how many they are.
+        self._held = _Batch()
+        self._batches_held = 0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="corral-store")
         self._pending = _Batch()
         self._committing = False
@@ -308,19 +315,71 @@ class Store:
             self._idle.set()
             return
         self._committing = True
+        if self.throwaway:
+            # Holding a batch is a few list extensions, done here; its outcome is handled
+            # when an executor's would be, at the loop's next turn.
+            try:
+                self._commit(batch)
+            except Exception as exc:
+                self.loop.call_soon(self._commit_done, batch, exc)
+            else:
+                self.loop.call_soon(self._commit_done, batch, None)
+            return
         future = self.loop.run_in_executor(self._executor, self._commit, batch)
-        future.add_done_callback(lambda f: self._commit_done(batch, f))
+        future.add_done_callback(lambda f: self._commit_done(batch, f.exception()))
 
     def _commit(self, batch: _Batch):
-        """Commit a batch (writer thread); if a row is refused, again without such rows."""
+        """Commit a batch (writer thread); a throw-away store's is held (`_hold`)."""
         started = time.perf_counter()
+        if self.throwaway:
+            self._hold(batch)
+        else:
+            self._write_dropping_refused(batch)
+        self.commit_timings.observe(time.perf_counter() - started)
+
+    def _write_dropping_refused(self, batch: _Batch):
+        """Write a batch; if a row is refused, again without such rows."""
         try:
             self._write(batch)
         except _ROW_ERRORS as exc:
             log.error("job store: a batch of writes was refused (%s: %s); committing it "
                       "again without the rows SQLite refuses", type(exc).__name__, exc)
             self._write(batch, row_by_row=True)
-        self.commit_timings.observe(time.perf_counter() - started)
+
+    def _hold(self, batch: _Batch):
+        """Add a batch to what a throw-away store holds, and write that when it is enough.
+        Writes of one table keep their order, and the tables are written in the order a
+        batch's are, so the rows stored are those the batches one by one would store."""
+        held = self._held
+        for name in _ROW_LISTS:
+            rows = getattr(batch, name)
+            if rows:
+                getattr(held, name).extend(rows)
+        if batch.kv:
+            held.kv.update(batch.kv)
+        self._batches_held += 1
+        if self._batches_held >= THROWAWAY_BATCHES_PER_COMMIT:
+            self._write_held()
+
+    def _write_held(self):
+        """Write and commit what a throw-away store holds; if that fails, it is lost, and
+        nothing can be kept to try again (its after-commit callbacks have run)."""
+        batch, self._held = self._held, _Batch()
+        self._batches_held = 0
+        if batch.empty():
+            return
+        try:
+            self._write_dropping_refused(batch)
+        except sqlite3.Error as exc:
+            raise StoreError(f"the batches written since the last commit are lost: "
+                             f"{exc}") from None
+
+    def _readable(self):
+        """The connection reads go through, once a throw-away store has written what it
+        holds."""
+        if self._batches_held:
+            self._write_held()
+        return self._reader
 
     def _write(self, batch: _Batch, row_by_row=False, connection=None):
         if connection is None:
@@ -328,15 +387,7 @@ class Store:
                 self._writer = self._connect()
             connection = self._writer
         db = _RowByRow(connection) if row_by_row else connection
-        held = self.throwaway and connection is self._writer
-        if held:
-            # One savepoint per batch, so that a refused row undoes only its own batch.
-            if not connection.in_transaction:
-                connection.execute("BEGIN")
-            begin, end, undo = "SAVEPOINT batch", "RELEASE batch", "ROLLBACK TO batch"
-        else:
-            begin, end, undo = "BEGIN", "COMMIT", "ROLLBACK"
-        db.execute(begin)
+        db.execute("BEGIN")
         try:
             if batch.environments:
                 db.executemany(_INSERT_ENVIRONMENT, batch.environments)
@@ -360,36 +411,19 @@ class Store:
                 db.executemany(_DELETE_JOB, batch.deletes)
                 db.executemany(_DELETE_UNUSED_ENVIRONMENT,
                                [row for row in environments if row and row[0] is not None])
-            db.execute(end)
+            db.execute("COMMIT")
         except BaseException:
             # A failed COMMIT may have ended the transaction already; a failing ROLLBACK
             # must not hide the error that matters.
             try:
                 if connection.in_transaction:
-                    connection.execute(undo)
-                    if held:
-                        connection.execute(end)
+                    connection.execute("ROLLBACK")
             except sqlite3.Error as rollback_error:
                 log.debug("job store: rollback failed too: %s", rollback_error)
             raise
-        if held:
-            self._batches_uncommitted += 1
-            if self._batches_uncommitted >= THROWAWAY_BATCHES_PER_COMMIT:
-                self._commit_held()
 
-    def _commit_held(self):
-        """Commit a throw-away store's open transaction; if that fails, the batches it held
-        are lost, and nothing can be kept to try again."""
-        self._batches_uncommitted = 0
-        try:
-            self._writer.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"the batches written since the last commit are lost: "
-                             f"{exc}") from None
-
-    def _commit_done(self, batch: _Batch, future):
+    def _commit_done(self, batch: _Batch, exc: BaseException | None):
         self._committing = False
-        exc = future.exception()
         if exc is not None:
             self._commit_failed(batch, exc)
             return
@@ -505,8 +539,8 @@ class Store:
                 self._executor = None
                 if self._writer is not self._reader:
                     self._writer.close()
-                elif self._reader.in_transaction and not self.failed:
-                    self._commit_held()
+                elif not self.failed:
+                    self._write_held()
                 self._writer = None
         finally:
             self._reader.close()
@@ -516,12 +550,12 @@ class Store:
     def events(self, job_id: int, limit_seq: int | None = None) -> list[dict]:
         """The committed eventlog of one job, oldest first (``seq < limit_seq`` if given)."""
         if limit_seq is None:
-            rows = self._reader.execute(
+            rows = self._readable().execute(
                 "SELECT timestamp, name, context FROM events WHERE job = ? ORDER BY seq",
                 (job_id,),
             ).fetchall()
         else:
-            rows = self._reader.execute(
+            rows = self._readable().execute(
                 "SELECT timestamp, name, context FROM events WHERE job = ? AND seq < ? "
                 "ORDER BY seq",
                 (job_id, limit_seq),
@@ -531,7 +565,7 @@ class Store:
     def job_row(self, job_id: int):
         """``(userid, t_submit, jobspec, R, state, summary)`` decoded, or None; the jobspec
         with its environment."""
-        rows = self._reader.execute(
+        rows = self._readable().execute(
             "SELECT userid, t_submit, jobspec, R, state, summary, environment, environment_own "
             "FROM jobs LEFT JOIN environments ON environments.key = jobs.environment_key "
             "WHERE id = ?",
@@ -556,7 +590,7 @@ class Store:
         """Yield ``(id, userid, t_submit, jobspec, R, events)`` for every job not INACTIVE,
         the jobspec with its environment (jobs with none of their own share their base's); a
         job whose rows are not valid JSON comes with ``jobspec`` None and no events."""
-        jobs = self._reader.execute(
+        jobs = self._readable().execute(
             "SELECT id, userid, t_submit, jobspec, R, environment_key, environment_own FROM jobs "
             "WHERE state != 64 ORDER BY id"
         ).fetchall()
@@ -576,25 +610,25 @@ class Store:
 
     def next_seq(self, job_id: int) -> int:
         """The sequence number the job's next event gets (what is stored, readable or not)."""
-        return self._reader.execute(
+        return self._readable().execute(
             "SELECT COALESCE(MAX(seq) + 1, 0) FROM events WHERE job = ?", (job_id,)
         ).fetchall()[0][0]
 
     def _environment(self, key: bytes) -> dict:
-        rows = self._reader.execute(
+        rows = self._readable().execute(
             "SELECT environment FROM environments WHERE key = ?", (key,)).fetchall()
         return json.loads(rows[0][0])
 
     def inactive_summaries(self):
         """Yield ``(id, summary)`` for every INACTIVE job, oldest first."""
-        rows = self._reader.execute(
+        rows = self._readable().execute(
             "SELECT id, summary FROM jobs WHERE state = 64 ORDER BY id"
         ).fetchall()
         for job_id, summary in rows:
             yield job_id, json.loads(summary)
 
     def kv_get(self, key: str, default=None):
-        rows = self._reader.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchall()
+        rows = self._readable().execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchall()
         return json.loads(rows[0][0]) if rows else default
 
 
