@@ -89,6 +89,16 @@ def as_guest(uri, call):
     return payload["result"]
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie has ended; a process reaped while its stat is
+    read, ESRCH, has too)."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def names(client, job_id) -> list[str]:
     """The names of a job's committed events, in order."""
     return [event["name"] for event in client.eventlog(job_id)]

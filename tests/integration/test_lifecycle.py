@@ -8,6 +8,7 @@ import time
 import pytest
 
 from corral.client import RPCError
+from support import alive
 
 SIMULATED = "--setattr=exec.test.run_duration=0"
 
@@ -136,16 +137,9 @@ def test_cancel_running_job_kills_its_tasks(instance, tmp_path):
         job = client.job(job_id)
     assert [e["name"] for e in log][-5:] == ["exception", "finish", "release", "free", "clean"]
     assert log[-4]["context"]["status"] == signal.SIGTERM
-    assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid)
+    assert not alive(pid)
     assert job["result_name"] == "CANCELED"
 
-
-def _is_zombie(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().split(")")[-1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def test_time_limit_raises_timeout_then_sigterm(instance):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from corral import jobspec
-from support import events, until, wait
+from support import alive, events, until, wait
 
 pytestmark = pytest.mark.agent_processes  # jobs that outlive the controller
 
@@ -25,14 +25,6 @@ def agent_pid(instance) -> int:
     [pid_file] = pathlib.Path(instance.state_dir, "agents").glob("*.pid")
     return int(pid_file.read_text())
 
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie has ended)."""
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_jobs_outlive_a_killed_controller_and_end_with_their_status_and_output(

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from corral import jobspec
+from support import alive
 
 pytestmark = pytest.mark.agent_processes  # jobs that outlive the controller
 
@@ -96,22 +97,15 @@ def test_killed_controller_of_in_process_agents_leaves_no_orphan_tasks(make_inst
         time.sleep(0.02)
     pid = int(marker.read_text())
     inst.kill()
-    assert _alive(pid)
+    assert alive(pid)
     inst.start()
     deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid)
+    assert not alive(pid)
     with inst.client() as client:
         client.wait_event(job_id, "clean", 10)
 
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_restart_tells_plugins_of_inactive_jobs_with_their_stored_jobspec(make_instance,
