@@ -71,18 +71,14 @@ def of_jobs(client, jobs) -> dict[int, list[SlurmStep]]:
     return result
 
 
-def signal_running(client, job_id: int, signum: int) -> int:
-    """Send ``signum`` to every running step of job ``job_id``, not to its batch shell; how
-    many were signalled (a step that ended meanwhile is not counted)."""
+def signal_running(client, job_id: int, signum: int):
+    """Send ``signum`` to every running step of job ``job_id``, not to its batch shell."""
     from ..client import RPCError
 
-    sent = 0
     for step in client.rpc("job-manager.step-list")["steps"]:
         if step["id"] == job_id:
             try:
                 client.rpc("job-manager.step-kill", {"id": job_id, "step": step["step"],
                                                      "signal": signum})
-                sent += 1
             except RPCError:
-                pass
-    return sent
+                pass  # it ended meanwhile
