@@ -52,12 +52,19 @@ def encode(ids: Iterable[int]) -> str:
     Consecutive ids become ``low-high`` ranges, as flux-core prints them; duplicates are dropped.
     """
     unique = set(ids)
-    for one_id in unique:
-        if type(one_id) is not int or one_id < 0:
-            raise ValueError(f"invalid id {one_id!r}: ids must be non-negative integers")
+    if not unique:
+        return ""
+    # Checked at C speed first (R holds every core of a job): the loop only names the id.
+    if not {int}.issuperset(map(type, unique)) or min(unique) < 0:
+        for one_id in unique:
+            if type(one_id) is not int or one_id < 0:
+                raise ValueError(f"invalid id {one_id!r}: ids must be non-negative integers")
+    ordered = sorted(unique)
+    if ordered[-1] - ordered[0] == len(ordered) - 1:
+        return _format_run(ordered[0], ordered[-1])  # one run, the usual case
     parts = []
     run_start = run_end = None
-    for one_id in sorted(unique):
+    for one_id in ordered:
         if run_end is not None and one_id == run_end + 1:
             run_end = one_id
             continue

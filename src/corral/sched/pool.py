@@ -55,22 +55,35 @@ class Node:
 
 
 def _take(mask: int, count: int) -> int:
-    """The ``count`` lowest set bits of ``mask``."""
+    """The ``count`` lowest set bits of ``mask`` (all of them if it has fewer).  Free ids
+    mostly come in runs, and a node may have hundreds of cores: a run is taken in one step,
+    not a bit at a time."""
     taken = 0
-    for _ in range(count):
-        low = mask & -mask
-        taken |= low
-        mask ^= low
+    while count > 0 and mask:
+        shift, run = _lowest_run(mask)
+        bits = ((1 << min(run, count)) - 1) << shift
+        taken |= bits
+        mask ^= bits
+        count -= run
     return taken
 
 
 def _ids(mask: int, id_list: tuple[int, ...]) -> list[int]:
+    """The ids of the set bits of ``mask``, a run of bits at a time (see `_take`)."""
     ids = []
     while mask:
-        low = mask & -mask
-        ids.append(id_list[low.bit_length() - 1])
-        mask ^= low
+        shift, run = _lowest_run(mask)
+        ids += id_list[shift:shift + run]
+        mask ^= ((1 << run) - 1) << shift
     return ids
+
+
+def _lowest_run(mask: int) -> tuple[int, int]:
+    """Where the lowest run of consecutive set bits of ``mask`` (not 0) starts, and its
+    length."""
+    shift = (mask & -mask).bit_length() - 1
+    rest = mask >> shift
+    return shift, (rest ^ (rest + 1)).bit_length() - 1
 
 
 def _mask(ids, id_list: tuple[int, ...]) -> int:

@@ -5,8 +5,10 @@ A sorted list with lazy deletion.  A scheduling pass reads only the first ``queu
 jobs, and it runs after nearly every event, so reading them must cost about that many steps
 at C speed, however long the queue is: `first` slices them off the front of the list, with
 each job's size (the cores it asks for), which a backfill pass filters them by.  Three
-lists stay aligned: the sort keys ``(-priority, id, serial)`` (the serial is unique, so a
-reordered job's old key and new one never tie), the sizes, and the jobs, where a removed
+lists stay aligned: the sort keys (`_sort_key`: ``(-priority, id, serial)`` packed in one
+int, since a pass bisects and sorts them by the thousand and ints compare at a fraction of a
+tuple's cost; the serial is unique, so a reordered job's old key and new one never tie), the
+sizes, and the jobs, where a removed
 job's place holds None until the lists are rebuilt.  A new request usually sorts last (the
 same priority as the jobs before it, a higher id) and is appended; a removed one is found
 by bisection.  Dead places are dropped in bulk: at the front as the front moves on, within
@@ -27,13 +29,21 @@ import operator
 _DEAD_CROSSED = 32
 #: Dead places kept at most, beyond as many as there are live ones.
 _DEAD_KEPT = 1024
+#: The bits of a sort key's serial, and of its job id once shifted down.
+_LOW_BITS = (1 << 64) - 1
+
+
+def _sort_key(priority: int, job_id: int, serial: int) -> int:
+    """``(-priority, job_id, serial)`` as one int of the same order: job ids and serials
+    are below 2**64."""
+    return (-priority << 128) + (job_id << 64) + serial
 
 
 class PendingQueue:
     def __init__(self, size):
         """``size(job)``: the cores the job asks for, read once, when it is queued."""
         self._size = size
-        self._keys: list[tuple] = []
+        self._keys: list[int] = []
         self._sizes: list[int] = []
         self._jobs: list = []
         #: Every place before this index is dead.
@@ -42,16 +52,16 @@ class PendingQueue:
         self._entries: dict[int, tuple] = {}
         #: Size -> the sort keys of the queued jobs of that size, in order; and the sizes
         #: queued, in order.
-        self._keys_by_size: dict[int, list[tuple]] = {}
+        self._keys_by_size: dict[int, list[int]] = {}
         self._sizes_queued: list[int] = []
         self._serial = itertools.count()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def push(self, job) -> tuple:
+    def push(self, job) -> int:
         """Queue ``job``; its sort key."""
-        key = (-job.priority, job.id, next(self._serial))
+        key = _sort_key(job.priority, job.id, next(self._serial))
         size = self._size(job)
         self._entries[job.id] = (job, key, size)
         keys = self._keys
@@ -67,7 +77,7 @@ class PendingQueue:
         self._index_size(key, size)
         return key
 
-    def _index_size(self, key: tuple, size: int):
+    def _index_size(self, key: int, size: int):
         same_size = self._keys_by_size.get(size)
         if same_size is None:
             self._keys_by_size[size] = [key]
@@ -77,7 +87,7 @@ class PendingQueue:
         else:
             bisect.insort(same_size, key)
 
-    def key(self, job_id: int) -> tuple:
+    def key(self, job_id: int) -> int:
         """The sort key of queued job ``job_id``: a job sorts after those whose keys are
         smaller."""
         return self._entries[job_id][1]
@@ -116,8 +126,8 @@ class PendingQueue:
     def resort(self):
         """Re-read every queued job's priority and rebuild the order in one pass."""
         entries = self._entries
-        for job, (_priority, job_id, serial), size in list(entries.values()):
-            entries[job_id] = (job, (-job.priority, job_id, serial), size)
+        for job, key, size in list(entries.values()):
+            entries[job.id] = (job, _sort_key(job.priority, job.id, key & _LOW_BITS), size)
         self._rebuild(sorted(entries.values(), key=operator.itemgetter(1)))
         self._keys_by_size = {}
         for _job, key, size in self._entries.values():
@@ -183,7 +193,7 @@ class PendingQueue:
             self._compact(head, stop)
         return last
 
-    def fitting(self, after: tuple, through: tuple, most: int) -> tuple[list, list]:
+    def fitting(self, after: int, through: int, most: int) -> tuple[list, list]:
         """The queued jobs whose sort keys are after ``after`` and up to ``through`` and
         that ask for at most ``most`` cores, in allocation order, and their sizes: a
         bisection per size queued up to ``most``, whatever the number of jobs between."""
@@ -198,7 +208,7 @@ class PendingQueue:
                 found += same_size[low:high]
         found.sort()
         entries = self._entries
-        chosen = [entries[key[1]] for key in found]
+        chosen = [entries[key >> 64 & _LOW_BITS] for key in found]
         return [entry[0] for entry in chosen], [entry[2] for entry in chosen]
 
     def jobs(self) -> list:

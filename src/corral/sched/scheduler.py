@@ -302,7 +302,6 @@ class Scheduler:
         window, sizes = self.pending.first(read)
         first_read = window
         window_end = window[-1]  # the last job of the window read so far
-        first_read_key = self.pending.key(window_end.id)
         index = 0
         narrowed_to = None  # the free cores the rest of the window was last narrowed to
         stopped = False
@@ -311,14 +310,6 @@ class Scheduler:
                 if read == wanted:
                     break
                 read, index = wanted, 0
-                if narrowed_to is not None:
-                    # Only backfill is left: of the rest of the window, only the jobs that
-                    # fit in the cores free now, found by size.
-                    window_end = self.pending.last_of(wanted - allocated)
-                    window, sizes = self.pending.fitting(
-                        first_read_key, self.pending.key(window_end.id), profile.total_cores)
-                    window, sizes = _backfillable(window, sizes, profile, policies)
-                    continue
                 # The queue's front now: the jobs read so far that did not start, then the
                 # rest of the window.
                 seen = {job.id for job in first_read}
@@ -375,8 +366,16 @@ class Scheduler:
                 # Every job left either starts now or is passed over, and free cores only
                 # shrink from here: only those that fit in them now need a look.
                 narrowed_to = total
-                window, sizes = _backfillable(window[index:], sizes[index:], profile,
-                                               policies)
+                if read < wanted:
+                    # The rest of the window, read at once: only its jobs that fit in the
+                    # cores free now, found by size.
+                    read = wanted
+                    window_end = self.pending.last_of(wanted - allocated)
+                    window, sizes = self.pending.fitting(
+                        self.pending.key(job.id), self.pending.key(window_end.id), total)
+                else:
+                    window, sizes = window[index:], sizes[index:]
+                window, sizes = _backfillable(window, sizes, profile, policies)
                 index = 0
         if not stopped and allocated and full_window:
             # The pass stopped at the queue depth having started jobs: the jobs behind
