@@ -48,6 +48,30 @@ def test_two_sequential_steps_have_ids_0_and_1_outputs_and_exit_codes(slurm):
                     f"{job_id}.0|sh|COMPLETED|0:0|1", f"{job_id}.1|sh|FAILED|3:0|2"]
 
 
+def test_per_task_files_are_the_tasks_own_and_hold_a_line_once_it_is_written(slurm):
+    # A task reads its own file back at once: the line is there because the task wrote it,
+    # not a copy srun makes later (what submitit relies on when it reads a log beside a
+    # result).  srun's own words about a failed task stay on srun's stderr.
+    script = slurm.script("steps.sh", "#!/bin/sh\n#SBATCH -n 2\n"
+                          "srun -o task-%t.out sh -c 'echo line $SLURM_PROCID; "
+                          "cat task-$SLURM_PROCID.out > seen-$SLURM_PROCID; exit 3'\n"
+                          "srun --open-mode=append -l -o task-%2t.log -e err-%t.log "
+                          "sh -c 'echo more; echo oops >&2'\n")
+    slurm.script("task-01.log", "before\n")
+    job_id = slurm.sbatch("-o", "out.txt", "-e", "err.txt", script)
+    slurm.wait(job_id)
+    assert [slurm.read(name) for name in ("task-0.out", "seen-0", "task-1.out", "seen-1")] == \
+        ["line 0\n"] * 2 + ["line 1\n"] * 2
+    host = _host(slurm)
+    assert sorted(slurm.read("err.txt").splitlines()) == [
+        f"srun: error: {host}: task 0: Exited with exit code 3",
+        f"srun: error: {host}: task 1: Exited with exit code 3"]
+    assert (slurm.read("task-00.log"), slurm.read("task-01.log")) == ("0: more\n",
+                                                                      "before\n1: more\n")
+    assert (slurm.read("err-0.log"), slurm.read("err-1.log")) == ("0: oops\n", "1: oops\n")
+    assert slurm.read("out.txt") == ""
+
+
 def test_sacct_j_with_a_step_selects_that_row_alone(slurm):
     script = slurm.script("steps.sh", "#!/bin/sh\nsrun true\nsrun false\nexit 0\n")
     job_id = slurm.sbatch("-o", "/dev/null", script)

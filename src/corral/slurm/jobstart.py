@@ -88,36 +88,57 @@ def start_environment(jobspec: dict, R: dict, job_id: int, task_rank: int,
 
 def _pattern_values(env: dict, node: str, task_rank: int) -> dict:
     job_id = env["SLURM_JOB_ID"]
-    return {"j": job_id, "J": job_id, "A": env.get("SLURM_ARRAY_JOB_ID", job_id),
+    step = env.get("SLURM_STEP_ID")
+    return {"j": job_id, "J": f"{job_id}.{step}" if step else job_id,
+            "A": env.get("SLURM_ARRAY_JOB_ID", job_id),
             "a": env.get("SLURM_ARRAY_TASK_ID", "4294967294"), "x": env.get("SLURM_JOB_NAME", ""),
             "u": records.user_name(os.getuid()), "N": node.split(".")[0],
-            "n": env.get("SLURM_NODEID", "0"), "t": str(task_rank),
-            "s": env.get("SLURM_STEP_ID", "batch")}
+            "n": env.get("SLURM_NODEID", "0"), "t": str(task_rank), "s": step or "batch"}
 
 
 def _redirect(helper: dict, values: dict):
     """Open ``-i``/``-o``/``-e`` on 0/1/2; ``-e`` defaults to ``-o``'s file, truncated unless
     ``--open-mode=append``."""
-    output = helper.get("output")
-    error = helper.get("error")
-    flags = os.O_WRONLY | os.O_CREAT | (
-        os.O_APPEND if helper.get("open_mode") == "append" else os.O_TRUNC)
     if helper.get("input"):
         descriptor = os.open(patterns.expand(helper["input"], values), os.O_RDONLY)
         os.dup2(descriptor, 0)
         os.close(descriptor)
-    if output:
-        out_path = patterns.expand(output, values)
-        descriptor = os.open(out_path, flags, 0o644)
-        os.dup2(descriptor, 1)
-        if not error or patterns.expand(error, values) == out_path:
-            os.dup2(descriptor, 2)
+    output = helper.get("output")
+    files = _open_files({1: output, 2: helper.get("error") or output}, values,
+                       helper.get("open_mode") == "append")
+    for fd, descriptor in files.items():
+        os.dup2(descriptor, fd)
+    _close(files)
+
+
+def _open_files(patterns_by_fd: dict, values: dict, append: bool) -> dict:
+    """``{fd: descriptor}`` of the files ``patterns_by_fd`` names (``{1: pattern, 2:
+    pattern}``, None for a stream left as it is), one descriptor when both name the same
+    file; truncated unless ``append``."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if append else os.O_TRUNC)
+    opened, files = {}, {}
+    try:
+        for fd, pattern in patterns_by_fd.items():
+            if pattern:
+                path = patterns.expand(pattern, values)
+                if path not in opened:
+                    opened[path] = os.open(path, flags, 0o644)
+                files[fd] = opened[path]
+    except OSError:
+        _close(files)
+        raise
+    return files
+
+
+def _close(files: dict):
+    for descriptor in set(files.values()):
         os.close(descriptor)
-    if error and (not output or patterns.expand(error, values) != patterns.expand(output,
-                                                                                    values)):
-        descriptor = os.open(patterns.expand(error, values), flags, 0o644)
-        os.dup2(descriptor, 2)
-        os.close(descriptor)
+
+
+def _cannot_open(node: str, exc: OSError) -> int:
+    print(f"slurmstepd-{node}: error: cannot open {exc.filename}: {exc.strerror}",
+          file=sys.stderr)
+    return 1
 
 
 def _run_batch(helper, env, R):
@@ -182,14 +203,18 @@ def _exit_like(status: int) -> int:
     return status
 
 
-def _run_task(argv, env, helper, node, task_rank, ntasks, R=None):
+def _run_task(argv, env, helper, node, task_rank, ntasks, R=None, files=None):
     """Run one task (of srun's job, or of a step); with ``--signal`` (srun's job, whose ``R``
-    is given) send it the signal before the time limit."""
+    is given) send it the signal before the time limit.  ``files`` (``{fd: descriptor}``)
+    are where its stdout (1) and stderr (2) go instead of ours; what this wrapper says about
+    the task stays on ours, as srun's own words."""
     width = len(str(ntasks - 1))
     label = helper.get("label")
+    files = files or {}
     pipes = subprocess.PIPE if label else None
     try:
-        child = subprocess.Popen(argv, env=env, stdout=pipes, stderr=pipes)
+        child = subprocess.Popen(argv, env=env, stdout=pipes or files.get(1),
+                                 stderr=pipes or files.get(2))
     except OSError as exc:
         print(f"slurmstepd-{node}: error: execve(): {argv[0]}: {exc.strerror}", file=sys.stderr)
         print(f"srun: error: {node}: task {task_rank}: Exited with exit code 2", file=sys.stderr)
@@ -197,7 +222,7 @@ def _run_task(argv, env, helper, node, task_rank, ntasks, R=None):
     if helper.get("signal") and R is not None:
         _arm_signal(helper["signal"], R, lambda signum, _shell_only: child.send_signal(signum))
     if label:
-        _copy_labelled(child, f"{task_rank:>{width}}: ".encode())
+        _copy_labelled(child, f"{task_rank:>{width}}: ".encode(), files)
     status = _wait(child)
     if status > 0:
         print(f"srun: error: {node}: task {task_rank}: Exited with exit code {status}",
@@ -208,11 +233,13 @@ def _run_task(argv, env, helper, node, task_rank, ntasks, R=None):
     return status
 
 
-def _copy_labelled(child, prefix: bytes):
+def _copy_labelled(child, prefix: bytes, files: dict):
     import selectors
 
     selector = selectors.DefaultSelector()
-    targets = {child.stdout: sys.stdout.buffer, child.stderr: sys.stderr.buffer}
+    targets = {pipe: open(files[fd], "wb", closefd=False) if fd in files else default  # noqa: SIM115
+               for pipe, fd, default in ((child.stdout, 1, sys.stdout.buffer),
+                                         (child.stderr, 2, sys.stderr.buffer))}
     partial = {child.stdout: b"", child.stderr: b""}
     for pipe in targets:
         selector.register(pipe, selectors.EVENT_READ)
@@ -258,11 +285,20 @@ def _run_step_task(argv) -> int:
     env = dict(os.environ)
     values, node = step_environment(env, task_rank)
     label = env.get("CORRAL_STEP_LABEL") == "1"
+    files = {1: env.get("CORRAL_STEP_STDOUT"), 2: env.get("CORRAL_STEP_STDERR")}
+    append = env.get("CORRAL_STEP_APPEND") == "1"
     for name in [name for name in env if name.startswith(("CORRAL_TASK_", "CORRAL_STEP_"))]:
         del env[name]
     env.update(values)
-    return _run_task(argv, env, {"label": label}, node, task_rank,
-                     int(values["SLURM_STEP_NUM_TASKS"]))
+    try:  # srun's per-task files (``%t``), which each task writes itself, as slurmstepd does
+        files = _open_files(files, _pattern_values(env, node, task_rank), append)
+    except OSError as exc:
+        return _cannot_open(node, exc)
+    try:
+        return _run_task(argv, env, {"label": label}, node, task_rank,
+                         int(values["SLURM_STEP_NUM_TASKS"]), files=files)
+    finally:
+        _close(files)
 
 
 def main(argv) -> int:
@@ -284,9 +320,7 @@ def main(argv) -> int:
     try:
         _redirect(helper, _pattern_values(env, node, task_rank))
     except OSError as exc:
-        print(f"slurmstepd-{node}: error: cannot open {exc.filename}: {exc.strerror}",
-              file=sys.stderr)
-        return 1
+        return _cannot_open(node, exc)
     if helper["kind"] == "batch":
         return _exit_like(_run_batch(helper, env, R))
     ntasks = int(env.get("SLURM_NTASKS", "1"))

@@ -29,3 +29,8 @@ def expand(path: str, values: dict[str, object]) -> str:
         return value.zfill(int(width)) if width else value
 
     return _PATTERN.sub(replace, path)
+
+
+def per_task(path: str) -> bool:
+    """Whether ``path`` names one file per task (``%t``): such files are the tasks' own."""
+    return "\\" not in path and any(match.group(2) == "t" for match in _PATTERN.finditer(path))

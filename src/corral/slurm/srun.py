@@ -87,6 +87,10 @@ def _step_request(job_id: int, values: dict, command: list[str]) -> dict:
     env.update(SLURM_NTASKS=str(ntasks), SLURM_NPROCS=str(ntasks))
     if shape.cpus_per_task_requested:
         env["SLURM_CPUS_PER_TASK"] = str(cpus)
+    for stream, pattern in _file_patterns(values).items():
+        if patterns.per_task(pattern):
+            env[f"CORRAL_STEP_{stream.upper()}"] = os.path.abspath(pattern)
+            env["CORRAL_STEP_APPEND"] = "1" if submission.open_mode(values) == "append" else "0"
     from ..cli.run import stdin_to_forward
 
     return {"id": job_id, "ntasks": ntasks, "cpus_per_task": cpus,
@@ -176,26 +180,32 @@ def _follow(client, answers, job_id: int, step: int, targets: dict):
             answers = None
 
 
+def _file_patterns(values: dict) -> dict:
+    """``{stream: pattern}`` of the files ``-o``/``-e`` name (``-e`` defaults to ``-o``)."""
+    named = {"stdout": values.get("output"), "stderr": values.get("error") or values.get(
+        "output")}
+    return {stream: pattern for stream, pattern in named.items() if pattern}
+
+
 def _targets(values: dict, job_id: int, step: int, nodelist: str, append: bool) -> dict:
     """Where the step's streams go: srun's own, or the ``-o``/``-e`` files (``%j``, ``%s``,
-    ``%u``, ``%x``, ``%N``, and an array task's ``%A`` and ``%a`` expanded; ``-e`` defaults
-    to ``-o``), truncated unless ``append`` (``--open-mode=append``)."""
+    ``%u``, ``%x``, ``%N``, and an array task's ``%A`` and ``%a`` expanded), truncated
+    unless ``append`` (``--open-mode=append``).  A file per task (``%t``) is written by the
+    task itself, as Slurm's slurmstepd does; none of that stream comes here."""
     pattern_values = {"j": str(job_id), "J": f"{job_id}.{step}", "s": str(step),
                       "u": records.user_name(os.getuid()), "x": os.environ.get(
                           "SLURM_JOB_NAME", ""), "N": nodelist.split(",")[0], "n": "0",
-                      "t": "0", "A": os.environ.get("SLURM_ARRAY_JOB_ID", str(job_id)),
+                      "A": os.environ.get("SLURM_ARRAY_JOB_ID", str(job_id)),
                       "a": os.environ.get("SLURM_ARRAY_TASK_ID", "4294967294")}
     targets = {"stdout": sys.stdout, "stderr": sys.stderr}
-    paths = {stream: patterns.expand(values[option], pattern_values)
-             for stream, option in (("stdout", "output"), ("stderr", "error"))
-             if values.get(option)}
     opened = {}
-    for stream, path in paths.items():
+    for stream, pattern in _file_patterns(values).items():
+        if patterns.per_task(pattern):
+            continue
+        path = patterns.expand(pattern, pattern_values)
         if path not in opened:
             opened[path] = open(path, "a" if append else "w")  # noqa: SIM115 (open until srun exits)
         targets[stream] = opened[path]
-    if "stdout" in paths and "stderr" not in paths:
-        targets["stderr"] = targets["stdout"]
     return targets
 
 
