@@ -222,17 +222,24 @@ def test_output_says_where_each_chunk_ends_and_starts_at_the_offsets_asked(insta
     assert refused.value.strerror == "offsets must map streams to byte offsets"
 
 
-def test_command_not_found_is_an_exec_exception_said_once(instance):
+def test_command_not_found_is_an_exec_exception_said_once(instance, tmp_path):
+    # Flux's exit codes: 127 for a command not found, 126 for one that cannot be run.
     result = instance.corral("run", "no-such-command-xyz", check=False)
-    assert result.returncode != 0
+    assert result.returncode == 127
     # The job's stderr says it; corral run does not say it again.
     [line] = result.stderr.splitlines()
     assert line.endswith("start failed: no-such-command-xyz: No such file or directory")
     with instance.client() as client:
         job = client.jobs(states=64)[0]
         exception = context(client, job["id"], "exception")
+        names = [event["name"] for event in client.eventlog(job["id"])]
+        finish = context(client, job["id"], "finish")
     assert exception["type"] == "exec"
     assert "no-such-command-xyz" in exception["note"]
+    assert names[names.index("start"):names.index("finish") + 1] == [
+        "start", "exception", "finish"]
+    assert finish["status"] == 127 << 8
+    assert instance.corral("run", str(tmp_path), check=False).returncode == 126
 
 
 def test_burst_of_500_jobs_all_complete(make_instance, tmp_path):

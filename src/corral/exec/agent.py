@@ -27,6 +27,7 @@ tasks only if it succeeded.
 """
 
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -217,9 +218,13 @@ class NodeAgent:
         record.stdin.feed(data, bool(msg.get("eof")))
 
     def _start_failed(self, record, task, msg, exc, stderr_fd):
+        """A task that could not be started ends the job as Flux's shell does: exit code 127
+        for a command not found, 126 for one that may not be run, 1 otherwise."""
         reason = f"{msg['command'][0]}: {exc.strerror or exc}"
         where = f"task {task['rank']} ({self.name})"
-        self._fail(record, f"{where}: start failed: {reason}")
+        code = {errno.ENOENT: 127, errno.EACCES: 126, errno.EPERM: 126}.get(exc.errno, 1)
+        record.status = max(record.status, code << 8)
+        self._fail(record, f"{where}: start failed: {reason}", record.status)
         _write_stderr(record, stderr_fd, f"corral: {where}: start failed: {reason}\n")
 
     def _working_directory(self, record, cwd: str, identity) -> tuple[int, str | None]:
@@ -269,9 +274,14 @@ class NodeAgent:
                                       user_files if label else None, label)
         return fds["stdout"], fds["stderr"]
 
-    def _fail(self, record: AgentJob, note: str):
+    def _fail(self, record: AgentJob, note: str, status: int | None = None):
+        """End the job on this node: ``status``, the wait status of tasks that could not be
+        started, says that the start was tried (the controller records the job as started)."""
         record.failed = True
-        self.send(_about(record, "failed", rank=self.rank, note=note))
+        about = _about(record, "failed", rank=self.rank, note=note)
+        if status is not None:
+            about["status"] = status
+        self.send(about)
         for task in record.tasks:
             task.signal(signal.SIGKILL)
 

@@ -419,6 +419,10 @@ class Exec:
         elif kind == "failed":
             if not record.failed:
                 record.failed = True
+                if "status" in msg and not record.started:
+                    # A task could not be started: the job ran, with its exit code (Flux).
+                    record.started = True
+                    self.respond.started(record.job.id)
                 self.respond.exception(record.job.id, "exec", msg["note"])
                 self._signal(record, signal.SIGKILL)
         elif kind == "output-lost":
