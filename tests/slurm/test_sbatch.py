@@ -151,8 +151,22 @@ def test_open_mode_append_keeps_what_the_files_held(slurm):
 
 
 def test_memory_takes_slurms_units_with_or_without_a_b(slurm):
-    for text in ("1GB", "512m", "2t", "100"):
-        slurm.wait(slurm.sbatch(f"--mem={text}", "--wrap", "true", "-o", "/dev/null"))
+    # Recorded and shown as Slurm shows a request: in the largest unit that holds it whole.
+    ids = []
+    for option in ("--mem=1GB", "--mem=512m", "--mem=2t", "--mem=1536", "--mem-per-cpu=2048K"):
+        ids.append(slurm.sbatch(option, "--wrap", "true", "-o", "/dev/null"))
+        slurm.wait(ids[-1])
+    ids.append(slurm.sbatch("--wrap", "true", "-o", "/dev/null"))
+    slurm.wait(ids[-1])
+    shown = ["1G", "512M", "2T", "1536M", "2M", "0"]
+    listed = slurm.run("sacct", "-X", "-n", "-P", "-o", "JobID,ReqMem", "-j",
+                       ",".join(map(str, ids)))
+    assert listed.stdout.splitlines() == [f"{job}|{mem}"
+                                          for job, mem in zip(ids, shown, strict=True)]
+    held = slurm.sbatch("--hold", "--mem=3G", "--wrap", "true", "-o", "/dev/null")
+    assert slurm.run("squeue", "-h", "-j", held, "-o", "%m").stdout == "3G\n"
+    assert slurm.run("squeue", "-h", "-j", held, "-O", "MinMemory").stdout.rstrip() == "3G"
+    slurm.run("scancel", held)
     refused = slurm.run("sbatch", "--mem=1GiB", "--wrap", "true", check=False)
     assert (refused.returncode, refused.stderr) == (
         1, "sbatch: error: invalid --mem specification '1GiB'\n")

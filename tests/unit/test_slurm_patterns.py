@@ -16,3 +16,9 @@ def test_each_letter_and_percent():
 def test_width_pads_with_zeros_and_backslash_disables_patterns():
     assert patterns.expand("task-%4a", VALUES) == "task-0007"
     assert patterns.expand("lit\\%j", VALUES) == "lit%j"
+
+
+def test_a_file_per_task_is_one_that_names_the_task():
+    assert patterns.per_task("log-%t.out") and patterns.per_task("%j_%3t.log")
+    assert not patterns.per_task("log-%%t.out")  # a percent sign, then a t
+    assert not patterns.per_task("log-%j.out") and not patterns.per_task("lit\\%t")

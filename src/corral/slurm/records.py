@@ -15,7 +15,7 @@ import time
 
 from ..client import RPCError
 from ..states import INACTIVE, State
-from . import DEFAULT_PARTITION
+from . import DEFAULT_PARTITION, memory
 from . import states as slurm_states
 
 #: Memo key (``user.slurm`` annotation) of what the Slurm commands record at submission.
@@ -159,6 +159,13 @@ class SlurmJob:
     @property
     def time_limit(self) -> float:
         return self.memo.get("limit") or 0
+
+    @property
+    def memory(self) -> str:
+        """The memory asked for, as squeue's ``%m`` and sacct's ``ReqMem`` print it: per
+        node (``--mem``), else per CPU (``--mem-per-cpu``); ``0`` when none was."""
+        text = self.memo.get("mem") or self.memo.get("mem_per_cpu")
+        return memory.shown(memory.megabytes(text)) if text else "0"
 
     @property
     def submit_time(self) -> float:

@@ -62,6 +62,7 @@ def _values(job: records.SlurmJob, now: float, batch: bool) -> dict:
         "QOS": "" if batch else job.qos,
         "Priority": "" if batch else str(job.priority),
         "Reason": job.reason(),
+        "ReqMem": job.memory,
         "Timelimit": "" if batch else times.limit_text(job.time_limit, times.sacct_duration),
         "WorkDir": job.work_dir,
     }

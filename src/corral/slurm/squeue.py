@@ -102,6 +102,9 @@ class _Row:
     def _cpus(self):
         return str(self.job.cpus)
 
+    def _min_memory(self):
+        return self.job.memory
+
     def _ntasks(self):
         return str(self.job.ntasks)
 

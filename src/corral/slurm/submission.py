@@ -22,15 +22,12 @@ from .. import jobspec as jobspec_module
 from .. import signals
 from ..client import RPCError
 from ..jobspec import requires
-from . import DEFAULT_PARTITION, SubmitError, dependencies, launchers, records, times
+from . import DEFAULT_PARTITION, SubmitError, dependencies, launchers, memory, records, times
 from .options import OptionError
 
 #: Slurm's MaxArraySize default: array task ids must be below it.
 MAX_ARRAY_SIZE = 1001
 
-#: ``--mem`` as Slurm's str_to_mbytes reads it: megabytes, or a K, M, G or T suffix, with or
-#: without a B (``1GB``, which submitit writes).
-_MEMORY = re.compile(r"\d+(?:[KMGT]B?)?", re.IGNORECASE)
 _SIGNAL = re.compile(r"(B:|R:)?([A-Za-z0-9]+)(?:@(\d+))?")
 
 
@@ -107,7 +104,7 @@ def _memory(values) -> dict:
         text = values.get(name)
         if text is None:
             continue
-        if not _MEMORY.fullmatch(text):
+        if not memory.SIZE.fullmatch(text):
             raise OptionError(f"invalid --{name.replace('_', '-')} specification '{text}'")
         recorded[name] = text
     return recorded
