@@ -11,7 +11,8 @@ Python ignores (as `subprocess` does).  The rest is the spawning thread's, which
 inherits and which is undone at once: the task's user's ids (`identity.spawn_as`) and the
 cores it is pinned to (the thread's CPU affinity).  These need glibc 2.34 or later.
 
-Exit is noticed through a pidfd on the event loop, so waiting costs nothing while tasks run.
+Exit is noticed through a pidfd on the event loop (`watch`), so waiting costs nothing while
+tasks run.
 """
 
 import ctypes
@@ -20,6 +21,7 @@ import os
 import signal
 
 from .. import identity as identities
+from . import watch
 
 _MACHINE_CPUS = frozenset(os.sched_getaffinity(0))
 #: One /dev/null for every task's stdin, instead of an open per task.
@@ -143,7 +145,7 @@ def spawn(loop, rank, argv, env, cwd_fd, cpus, stdout_fd, stderr_fd, on_exit, id
         # descriptor is left): reap it now or, while it runs, by polling.
         _poll_exit(loop, task)
         return task
-    loop.add_reader(task.pidfd, _reap, loop, task)
+    watch.of(loop).add(task.pidfd, _reap, loop, task)
     return task
 
 
@@ -221,7 +223,7 @@ def _reap(loop, task: Task):
     if pid == 0:
         return
     if task.pidfd is not None:
-        loop.remove_reader(task.pidfd)
+        watch.of(loop).remove(task.pidfd)
         os.close(task.pidfd)
         task.pidfd = None
     task.status = status
