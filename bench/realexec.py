@@ -9,6 +9,10 @@ before it spawned with ``posix_spawn`` (output into two pipes); and how fast the
 filesystem creates files, which a job that prints something pays twice (``/bin/true``
 prints nothing, so its jobs create no file).
 
+With the agent a process of its own, what the machine did meanwhile (`placement`): how
+busy all its CPUs were, the tasks' own CPU, and how often the controller and the agent were
+last seen on one CPU, which explain most of the swings from one run to the next.
+
 Target: corral's rate >= 60% of the raw spawn rate; >= 80% where the node agent is a process
 of its own (a persistent instance's, as here, since agent processes exist), whose CPU is
 reported apart from the controller's.
@@ -21,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
+import placement  # noqa: E402
 
 from corral import jobspec  # noqa: E402
 
@@ -83,9 +88,13 @@ def main() -> int:
             with controller.client() as client:
                 cpu_before = controller.cpu_seconds()
                 agent_cpu_before = sum(map(common.cpu_seconds, agents))
+                seen = placement.Placement(controller.pid, agents[0]) if agents else None
+                if seen is not None:
+                    seen.start()
                 timing = common.run_until_clean(client, [spec] * njobs)
                 cpu = controller.cpu_seconds() - cpu_before
                 agent_cpu = sum(map(common.cpu_seconds, agents)) - agent_cpu_before
+                machine = seen.stop() if seen is not None else None
                 common.check_lifecycle(client, timing["ids"][-1])
                 listed = client.jobs()
                 failed = [job["id"] for job in listed if job.get("result_name") != "COMPLETED"]
@@ -103,6 +112,13 @@ def main() -> int:
         report.figure("controller CPU per job", cpu / njobs * 1e6, "us")
         if agents:
             report.figure("node agent process CPU per job", agent_cpu / njobs * 1e6, "us")
+            report.figure("the tasks' own CPU per job", machine["tasks_cpu"] / njobs * 1e6,
+                          "us", "reaped by the agent")
+            report.figure("CPUs busy during the run (all processes)", machine["busy"],
+                          "CPUs", f"of {os.cpu_count()}")
+            if machine["together"] is not None:
+                report.figure("controller and agent last on the same CPU",
+                              round(machine["together"] * 100), "%", "of samples every 10 ms")
         report.figure("ratio to raw spawn rate (mean of before and after)", rate / raw, "x")
         report.figure("ratio to Popen rate", rate / popen, "x")
         report.figure("ratio to Flux real execution (50/s)", rate / FLUX_REAL, "x")

@@ -11,7 +11,8 @@ Python ignores (as `subprocess` does).  The rest is the spawning thread's, which
 inherits and which is undone at once: the task's user's ids (`identity.spawn_as`) and the
 cores it is pinned to (the thread's CPU affinity).  These need glibc 2.34 or later.
 
-Exit is noticed through a pidfd on the event loop, so waiting costs nothing while tasks run.
+Exit is noticed through a pidfd on the event loop (`watch`), so waiting costs nothing while
+tasks run.
 """
 
 import ctypes
@@ -20,6 +21,7 @@ import os
 import signal
 
 from .. import identity as identities
+from . import watch
 
 _MACHINE_CPUS = frozenset(os.sched_getaffinity(0))
 #: One /dev/null for every task's stdin, instead of an open per task.
@@ -143,20 +145,45 @@ def spawn(loop, rank, argv, env, cwd_fd, cpus, stdout_fd, stderr_fd, on_exit, id
         # descriptor is left): reap it now or, while it runs, by polling.
         _poll_exit(loop, task)
         return task
-    loop.add_reader(task.pidfd, _reap, loop, task)
+    watch.of(loop).add(task.pidfd, _reap, loop, task)
     return task
 
 
 def _environment(env: dict):
     """``env`` as the C array of ``NAME=value`` strings a spawn takes (OSError, as the
-    kernel would answer, for a name or value no environment can hold)."""
+    kernel would answer, for a name or value no environment can hold).
+
+    Most of a task's environment is its submitter's, the same for every task of every job
+    submitted with it: its entries are encoded once (`_ENTRIES`), where encoding and checking
+    some forty of them for each task cost more than a third of a spawn's Python."""
     entries = []
-    for name, value in env.items():
-        if "=" in name or "\0" in name or "\0" in value:
-            raise OSError(errno.EINVAL, f"the environment variable {name!r} cannot be passed")
-        entries.append(os.fsencode(f"{name}={value}"))
+    for item in env.items():
+        try:
+            entry = _ENTRIES.get(item)
+        except TypeError:  # a value that is not a string: checked and encoded as it is
+            entry = None
+        if entry is None:
+            entry = _entry(*item)
+            if len(_ENTRIES) >= _ENTRIES_KEPT:
+                _ENTRIES.clear()
+            try:
+                _ENTRIES[item] = entry
+            except TypeError:
+                pass
+        entries.append(entry)
     entries.append(None)
     return (ctypes.c_char_p * len(entries))(*entries)
+
+
+#: Encoded environment entries by ``(name, value)``, emptied when it holds `_ENTRIES_KEPT`.
+_ENTRIES: dict[tuple, bytes] = {}
+_ENTRIES_KEPT = 4096
+
+
+def _entry(name: str, value: str) -> bytes:
+    if "=" in name or "\0" in name or "\0" in value:
+        raise OSError(errno.EINVAL, f"the environment variable {name!r} cannot be passed")
+    return os.fsencode(f"{name}={value}")
 
 
 def _arguments(argv: list[str]):
@@ -221,7 +248,7 @@ def _reap(loop, task: Task):
     if pid == 0:
         return
     if task.pidfd is not None:
-        loop.remove_reader(task.pidfd)
+        watch.of(loop).remove(task.pidfd)
         os.close(task.pidfd)
         task.pidfd = None
     task.status = status

@@ -17,6 +17,8 @@ is not the agent's (the instance serves them through ``corral job attach``).
 import errno
 import os
 
+from . import watch
+
 _CHUNK = 65536
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
@@ -30,7 +32,7 @@ class JobOutput:
         task's rank, and the streams the user named files for come through pipes as well:
         ``user_files`` maps them to those files, already opened (a copy of each descriptor
         is kept)."""
-        self.loop = loop
+        self.watch = watch.of(loop)
         self.on_lost = on_lost
         self.lost_bytes = 0
         self.paths = paths
@@ -73,7 +75,7 @@ class JobOutput:
             self.pipes[read_end] = stream
             if self.label:
                 self.prefixes[read_end] = f"{rank}: ".encode()
-            self.loop.add_reader(read_end, self._readable, read_end)
+            self.watch.add(read_end, self._readable, read_end)
             ends[stream] = write_end
         return ends
 
@@ -138,7 +140,7 @@ class JobOutput:
         return b"".join(prefix + line + b"\n" for line in lines[:-1])
 
     def _closed(self, read_end: int):
-        self.loop.remove_reader(read_end)
+        self.watch.remove(read_end)
         os.close(read_end)
         del self.pipes[read_end]
         self.prefixes.pop(read_end, None)
@@ -154,7 +156,7 @@ class JobOutput:
     def close(self):
         """Stop reading and close the files (the job is over here, or the agent stops)."""
         for read_end in list(self.pipes):
-            self.loop.remove_reader(read_end)
+            self.watch.remove(read_end)
             os.close(read_end)
         self.pipes.clear()
         for fd in {*self.files.values(), *self.user_files.values()}:
