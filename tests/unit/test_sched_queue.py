@@ -94,3 +94,30 @@ def test_fitting_finds_by_size_what_reading_the_window_would():
         assert jobs == expected
         assert found_sizes == [sizes[job.id] for job in expected]
     assert queue.jobs() == order  # reading the window dropped no job
+
+
+def test_fitting_past_a_shadow_keeps_the_jobs_that_end_in_time():
+    sizes = {i: i % 9 + 1 for i in range(1, 2001)}
+    durations = {i: float(i * 37 % 101) for i in range(1, 2001)}
+    queue = PendingQueue(size=lambda job: sizes[job.id], duration=lambda job: durations[job.id])
+    for i in range(1, 2001):
+        queue.push(FakeJob(i, 16 + i % 4))
+    for i in range(2, 2001, 7):
+        queue.remove(i)
+    queue.reorder(77, 90)
+    for job_id, priority in ((5, 40), (6, 2)):
+        queue.set_priority(job_id, priority)
+    queue.resort()
+    sizes[3000], durations[3000] = 2, 3.0
+    queue.push(FakeJob(3000, 17))  # sorts within the queue, not last
+    order = queue.jobs()
+    after, through = queue.key(order[9].id), queue.key(order[399].id)
+    now, first = 1000.0, 1050.0
+    for most in (0, 3, 9):
+        for shadow in (0, 2, most):
+            expected = [job for job in order[10:400] if sizes[job.id] <= most and (
+                sizes[job.id] <= shadow or now + durations[job.id] <= first)]
+            jobs, found_sizes = queue.fitting(after, through, most, shadow, now, first)
+            assert jobs == expected
+            assert found_sizes == [sizes[job.id] for job in expected]
+    assert any(sizes[job.id] > 2 and now + durations[job.id] > first for job in order[10:400])

@@ -87,7 +87,7 @@ class Scheduler:
         self.pool = pool
         self.respond = respond
         self.policies = policies or QueuePolicies()
-        self.pending = PendingQueue(_cores)
+        self.pending = PendingQueue(_cores, self._duration)
         self.rank_masks = RankMasks(pool.nodes)
         self.queue_masks = {name: self.rank_masks.of(constraint)
                             for name, constraint in self.policies.nodes.items()}
@@ -107,6 +107,10 @@ class Scheduler:
         #: pool's drains then); None when the next request needs a pass.
         self._settled: tuple | None = None
         self.pass_timings = Timings()  # how long each pass held the loop (metrics)
+
+    def _duration(self, job) -> float:
+        """How long a pending job is expected to run: its time limit, else its queue's."""
+        return job.request.duration or self.policies.duration(job.queue)
 
     def request(self, job: AllocRequest):
         try:
@@ -367,15 +371,17 @@ class Scheduler:
                 # shrink from here: only those that fit in them now need a look.
                 narrowed_to = total
                 if read < wanted:
-                    # The rest of the window, read at once: only its jobs that fit in the
-                    # cores free now, found by size.
+                    # The rest of the window, read at once: only its jobs that might start
+                    # now (see `_backfillable`), found by size and duration.
                     read = wanted
                     window_end = self.pending.last_of(wanted - allocated)
                     window, sizes = self.pending.fitting(
-                        self.pending.key(job.id), self.pending.key(window_end.id), total)
+                        self.pending.key(job.id), self.pending.key(window_end.id), total,
+                        profile.cores_past_first_reservation(), now,
+                        profile.first_reservation)
                 else:
-                    window, sizes = window[index:], sizes[index:]
-                window, sizes = _backfillable(window, sizes, profile, policies)
+                    window, sizes = _backfillable(window[index:], sizes[index:], profile,
+                                                  policies)
                 index = 0
         if not stopped and allocated and full_window:
             # The pass stopped at the queue depth having started jobs: the jobs behind
