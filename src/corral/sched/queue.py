@@ -223,18 +223,24 @@ class PendingQueue:
         if shadow is None:
             shadow = most
         found = []
-        for size in sizes[:bisect.bisect_right(sizes, most)]:
+        # The bigger jobs' keys and durations, tested together at C speed after the loop.
+        longer, durations = [], []
+        right = bisect.bisect_right
+        for size in sizes[:right(sizes, most)]:
             same_size = keys_by_size[size]
-            low = bisect.bisect_right(same_size, after)
-            high = bisect.bisect_right(same_size, through, low)
+            low = right(same_size, after)
+            high = right(same_size, through, low)
             if low < high:
                 if size <= shadow:
                     found += same_size[low:high]
                 else:
-                    found += itertools.compress(
-                        same_size[low:high],
-                        [now + duration <= first
-                         for duration in durations_by_size[size][low:high]])
+                    longer += same_size[low:high]
+                    durations += durations_by_size[size][low:high]
+        if longer:
+            # first >= now + duration, for each
+            found += itertools.compress(longer, map(
+                operator.ge, itertools.repeat(first),
+                map(operator.add, itertools.repeat(now), durations)))
         found.sort()
         entries = self._entries
         chosen = [entries[key >> 64 & _LOW_BITS] for key in found]
