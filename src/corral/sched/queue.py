@@ -29,6 +29,8 @@ import operator
 
 #: Dead places a read of the front may cross before it drops them from the lists.
 _DEAD_CROSSED = 32
+#: Live places `last_of` steps back over, at most, from where it last found a window's end.
+_END_STEPS_BACK = 64
 #: Dead places kept at most, beyond as many as there are live ones.
 _DEAD_KEPT = 1024
 #: The bits of a sort key's serial, and of its job id once shifted down.
@@ -53,6 +55,9 @@ class PendingQueue:
         self._jobs: list = []
         #: Every place before this index is dead.
         self._head = 0
+        #: ``(place, live)``: where `last_of` last found a window's end, and how many live
+        #: places there are from the head through it; None when places have moved since.
+        self._end = None
         #: Job id -> (job, its sort key, its size, its duration).
         self._entries: dict[int, tuple] = {}
         #: Size -> the sort keys of the queued jobs of that size, in order, and their
@@ -81,6 +86,9 @@ class PendingQueue:
             keys.insert(place, key)
             self._sizes.insert(place, size)
             self._jobs.insert(place, job)
+            end = self._end
+            if end is not None and place <= end[0]:
+                self._end = (end[0] + 1, end[1] + 1)
         self._index_size(key, size, duration)
         return key
 
@@ -108,7 +116,11 @@ class PendingQueue:
         if entry is None:
             return False
         _job, key, size, _duration = entry
-        self._jobs[bisect.bisect_left(self._keys, key, self._head)] = None
+        place = bisect.bisect_left(self._keys, key, self._head)
+        self._jobs[place] = None
+        end = self._end
+        if end is not None and place <= end[0]:
+            self._end = (end[0], end[1] - 1)
         same_size = self._keys_by_size[size]
         place = bisect.bisect_left(same_size, key)
         del same_size[place]
@@ -157,6 +169,7 @@ class PendingQueue:
         self._sizes = [entry[2] for entry in entries]
         self._jobs = [entry[0] for entry in entries]
         self._head = 0
+        self._end = None
 
     def first(self, depth: int | None = None) -> tuple[list, list]:
         """The first ``depth`` queued jobs (all by default), in allocation order, and their
@@ -194,19 +207,34 @@ class PendingQueue:
         self._jobs[head:stop] = live
         self._sizes[head:stop] = sizes
         self._keys[head:stop] = [self._entries[job.id][1] for job in live]
+        self._end = None
 
     def last_of(self, depth: int):
-        """The last job of the first ``depth`` queued (there must be that many): where a
-        window of that depth ends."""
+        """The last job of the first ``depth`` queued (there must be that many, at least
+        one): where a window of that depth ends.  Found from where the last one was (a
+        pass's window ends near the previous pass's), unless places have moved since."""
         jobs = self._jobs
         head = self._head
-        start, stop = head, head + depth
-        # A request is always true, a removed one's place None (see `first`).
-        while missing := stop - start - len(list(filter(None, jobs[start:stop]))):
-            start, stop = stop, stop + missing
-        last = jobs[stop - 1]
-        if stop - head - depth > _DEAD_CROSSED:
-            self._compact(head, stop)
+        end = self._end
+        if end is None or end[0] < head or end[1] - depth > _END_STEPS_BACK:
+            place, live = head - 1, 0
+        else:
+            place, live = end
+        if live < depth:
+            start, stop = place + 1, place + 1 + depth - live
+            # A request is always true, a removed one's place None (see `first`).
+            while missing := stop - start - len(list(filter(None, jobs[start:stop]))):
+                start, stop = stop, stop + missing
+            place, live = stop - 1, depth
+        while live > depth or jobs[place] is None:
+            if jobs[place] is not None:
+                live -= 1
+            place -= 1
+        last = jobs[place]
+        if place + 1 - head - depth > _DEAD_CROSSED:
+            self._compact(head, place + 1)
+            place = head + depth - 1
+        self._end = (place, depth)
         return last
 
     def fitting(self, after: int, through: int, most: int, shadow: int | None = None,
