@@ -13,7 +13,8 @@ gets; a job starts only where the pass's `Profile` says it delays no reservation
 every queue is done reserving (EASY after its first reservation), the rest of the walk
 looks only at the jobs that fit in the cores free now: the others could only be passed
 over, and a deep backfill walk of a full machine is mostly those.  The queue finds them by
-size (`PendingQueue.fitting`), so the rest of the window is not read.  A job whose
+size, and past the first reservation by duration (`PendingQueue.fitting`), so the rest of the
+window is not read.  A job whose
 queue owns some of the nodes, or whose constraints match some, is placed on those only: its
 mask of ranks (see `constraints`) is worked out once, when it is queued; other jobs pay
 nothing for it.  A queue may cap the jobs each user runs in it at once; the others wait, told
