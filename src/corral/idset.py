@@ -51,6 +51,12 @@ def encode(ids: Iterable[int]) -> str:
 
     Consecutive ids become ``low-high`` ranges, as flux-core prints them; duplicates are dropped.
     """
+    if type(ids) is list and ids:
+        first, last = ids[0], ids[-1]
+        if type(first) is int and 0 <= first and type(last) is int and \
+                last - first == len(ids) - 1 and ids == list(range(first, last + 1)) and \
+                {int}.issuperset(map(type, ids)):
+            return _format_run(first, last)  # a list that is one run already, R's usual
     unique = set(ids)
     if not unique:
         return ""

@@ -19,7 +19,8 @@ def build(allocation: dict, node_names: list[str], starttime: float, expiration:
         if gpus:
             children["gpu"] = idset.encode(gpus)
         r_lite.append({"rank": idset.encode(ranks), "children": children})
-    r_lite.sort(key=lambda item: idset.decode(item["rank"])[0])
+    if len(r_lite) > 1:
+        r_lite.sort(key=lambda item: idset.decode(item["rank"])[0])
     return {
         "version": 1,
         "execution": {

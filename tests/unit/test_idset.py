@@ -59,6 +59,10 @@ def test_decode_rejects_malformed_idsets_naming_the_element(text, message):
         ([0, 1], "0-1"),
         ([5, 3, 4, 3, 9], "3-5,9"),
         (range(0, 256), "0-255"),
+        (list(range(10, 47)), "10-46"),
+        ([0, 2, 1, 3], "0-3"),
+        ([3, 1, 2, 3], "1-3"),
+        ([0, 1, 2, 2], "0-2"),
     ],
 )
 def test_encode_compresses_consecutive_ids_into_ranges(ids, text):
@@ -70,6 +74,12 @@ def test_encode_rejects_ids_that_are_not_non_negative_integers(bad_id):
     with pytest.raises(ValueError) as caught:
         idset.encode([0, bad_id])
     assert str(caught.value) == f"invalid id {bad_id!r}: ids must be non-negative integers"
+
+
+@pytest.mark.parametrize("ids", [[0, 1.0, 2], [0, True, 2], [1.0, 2, 3], [0, 1, 2.0]])
+def test_encode_rejects_what_equals_a_run_of_ids_without_being_ints(ids):
+    with pytest.raises(ValueError):
+        idset.encode(ids)
 
 
 def test_count_is_the_number_of_unique_ids():

@@ -1,6 +1,8 @@
 """The pending queue keeps allocation order (priority, then id) through any reordering, and
 its front reads the same however many removed jobs it has crossed."""
 
+import random
+
 from corral.sched import AllocRequest
 from corral.sched.queue import PendingQueue
 
@@ -94,3 +96,68 @@ def test_fitting_finds_by_size_what_reading_the_window_would():
         assert jobs == expected
         assert found_sizes == [sizes[job.id] for job in expected]
     assert queue.jobs() == order  # reading the window dropped no job
+
+
+def test_fitting_past_a_shadow_keeps_the_jobs_that_end_in_time():
+    sizes = {i: i % 9 + 1 for i in range(1, 2001)}
+    durations = {i: float(i * 37 % 101) for i in range(1, 2001)}
+    queue = PendingQueue(size=lambda job: sizes[job.id], duration=lambda job: durations[job.id])
+    for i in range(1, 2001):
+        queue.push(FakeJob(i, 16 + i % 4))
+    for i in range(2, 2001, 7):
+        queue.remove(i)
+    queue.reorder(77, 90)
+    for job_id, priority in ((5, 40), (6, 2)):
+        queue.set_priority(job_id, priority)
+    queue.resort()
+    sizes[3000], durations[3000] = 2, 3.0
+    queue.push(FakeJob(3000, 17))  # sorts within the queue, not last
+    order = queue.jobs()
+    after, through = queue.key(order[9].id), queue.key(order[399].id)
+    now, first = 1000.0, 1050.0
+    for most in (0, 3, 9):
+        for shadow in (0, 2, most):
+            expected = [job for job in order[10:400] if sizes[job.id] <= most and (
+                sizes[job.id] <= shadow or now + durations[job.id] <= first)]
+            jobs, found_sizes = queue.fitting(after, through, most, shadow, now, first)
+            assert jobs == expected
+            assert found_sizes == [sizes[job.id] for job in expected]
+    assert any(sizes[job.id] > 2 and now + durations[job.id] > first for job in order[10:400])
+
+
+def test_window_end_found_from_the_last_one_is_the_one_reading_would_find():
+    rng = random.Random(7)
+    queue = _queue()
+    queued = {}
+    next_id = 1
+    for step in range(4000):
+        action = rng.random()
+        if action < 0.35 or len(queued) < 5:
+            job = FakeJob(next_id, rng.choice((16, 16, 16, 20)))
+            queued[next_id] = job
+            queue.push(job)
+            next_id += 1
+        elif action < 0.6:
+            # started jobs: near the front, mostly
+            front = _order(queued)[:rng.choice((3, 30, 600))]
+            job = rng.choice(front)
+            queue.remove(job.id)
+            del queued[job.id]
+        elif action < 0.65:
+            queue.reorder(rng.choice(list(queued)), rng.choice((10, 16, 25)))
+        elif action < 0.67:
+            for job_id in rng.sample(list(queued), min(5, len(queued))):
+                queue.set_priority(job_id, rng.choice((10, 16, 25)))
+            queue.resort()
+        elif action < 0.75:
+            queue.first(rng.choice((1, 16, 500)))
+        else:
+            order = _order(queued)
+            depth = rng.randint(1, min(len(order), rng.choice((20, 500, 2000))))
+            assert queue.last_of(depth) is order[depth - 1], step
+    assert queue.jobs() == _order(queued)
+
+
+def _order(queued):
+    """Allocation order, worked out without the queue."""
+    return sorted(queued.values(), key=lambda job: (-job.priority, job.id))

@@ -17,16 +17,20 @@ ones.  Re-sorting everything at once (reprioritize-all) is one sort of an almost
 list.
 
 A backfill pass after a job's end has a few cores free and a window of hundreds of jobs,
-most of them bigger: the queue also keeps each size's sort keys in order (`fitting`), so
-that such a pass finds the few jobs of its window that fit without reading the others.
+most of them bigger: the queue also keeps each size's sort keys in order, with the jobs'
+durations beside them (`fitting`), so that such a pass finds the few jobs of its window that
+fit, in cores and, past the first reservation, in time, without reading the others.
 """
 
 import bisect
 import itertools
+import math
 import operator
 
 #: Dead places a read of the front may cross before it drops them from the lists.
 _DEAD_CROSSED = 32
+#: Live places `last_of` steps back over, at most, from where it last found a window's end.
+_END_STEPS_BACK = 64
 #: Dead places kept at most, beyond as many as there are live ones.
 _DEAD_KEPT = 1024
 #: The bits of a sort key's serial, and of its job id once shifted down.
@@ -40,19 +44,26 @@ def _sort_key(priority: int, job_id: int, serial: int) -> int:
 
 
 class PendingQueue:
-    def __init__(self, size):
-        """``size(job)``: the cores the job asks for, read once, when it is queued."""
+    def __init__(self, size, duration=None):
+        """``size(job)``: the cores the job asks for; ``duration(job)``: how long it is
+        expected to run (None: no bound, see `fitting`); each read once, when it is
+        queued."""
         self._size = size
+        self._duration = duration
         self._keys: list[int] = []
         self._sizes: list[int] = []
         self._jobs: list = []
         #: Every place before this index is dead.
         self._head = 0
-        #: Job id -> (job, its sort key, its size).
+        #: ``(place, live)``: where `last_of` last found a window's end, and how many live
+        #: places there are from the head through it; None when places have moved since.
+        self._end = None
+        #: Job id -> (job, its sort key, its size, its duration).
         self._entries: dict[int, tuple] = {}
-        #: Size -> the sort keys of the queued jobs of that size, in order; and the sizes
-        #: queued, in order.
+        #: Size -> the sort keys of the queued jobs of that size, in order, and their
+        #: durations, aligned; and the sizes queued, in order.
         self._keys_by_size: dict[int, list[int]] = {}
+        self._durations_by_size: dict[int, list] = {}
         self._sizes_queued: list[int] = []
         self._serial = itertools.count()
 
@@ -63,7 +74,8 @@ class PendingQueue:
         """Queue ``job``; its sort key."""
         key = _sort_key(job.priority, job.id, next(self._serial))
         size = self._size(job)
-        self._entries[job.id] = (job, key, size)
+        duration = None if self._duration is None else self._duration(job)
+        self._entries[job.id] = (job, key, size, duration)
         keys = self._keys
         if len(keys) == self._head or keys[-1] < key:
             keys.append(key)
@@ -74,18 +86,25 @@ class PendingQueue:
             keys.insert(place, key)
             self._sizes.insert(place, size)
             self._jobs.insert(place, job)
-        self._index_size(key, size)
+            end = self._end
+            if end is not None and place <= end[0]:
+                self._end = (end[0] + 1, end[1] + 1)
+        self._index_size(key, size, duration)
         return key
 
-    def _index_size(self, key: int, size: int):
+    def _index_size(self, key: int, size: int, duration):
         same_size = self._keys_by_size.get(size)
         if same_size is None:
             self._keys_by_size[size] = [key]
+            self._durations_by_size[size] = [duration]
             bisect.insort(self._sizes_queued, size)
         elif same_size[-1] < key:
             same_size.append(key)
+            self._durations_by_size[size].append(duration)
         else:
-            bisect.insort(same_size, key)
+            place = bisect.bisect_left(same_size, key)
+            same_size.insert(place, key)
+            self._durations_by_size[size].insert(place, duration)
 
     def key(self, job_id: int) -> int:
         """The sort key of queued job ``job_id``: a job sorts after those whose keys are
@@ -96,12 +115,19 @@ class PendingQueue:
         entry = self._entries.pop(job_id, None)
         if entry is None:
             return False
-        _job, key, size = entry
-        self._jobs[bisect.bisect_left(self._keys, key, self._head)] = None
+        _job, key, size, _duration = entry
+        place = bisect.bisect_left(self._keys, key, self._head)
+        self._jobs[place] = None
+        end = self._end
+        if end is not None and place <= end[0]:
+            self._end = (end[0], end[1] - 1)
         same_size = self._keys_by_size[size]
-        del same_size[bisect.bisect_left(same_size, key)]
+        place = bisect.bisect_left(same_size, key)
+        del same_size[place]
+        del self._durations_by_size[size][place]
         if not same_size:
             del self._keys_by_size[size]
+            del self._durations_by_size[size]
             del self._sizes_queued[bisect.bisect_left(self._sizes_queued, size)]
         dead = len(self._keys) - len(self._entries)
         if dead > _DEAD_KEPT and dead > len(self._entries):
@@ -126,21 +152,24 @@ class PendingQueue:
     def resort(self):
         """Re-read every queued job's priority and rebuild the order in one pass."""
         entries = self._entries
-        for job, key, size in list(entries.values()):
-            entries[job.id] = (job, _sort_key(job.priority, job.id, key & _LOW_BITS), size)
-        self._rebuild(sorted(entries.values(), key=operator.itemgetter(1)))
+        for job, key, size, duration in list(entries.values()):
+            entries[job.id] = (job, _sort_key(job.priority, job.id, key & _LOW_BITS), size,
+                               duration)
+        ordered = sorted(entries.values(), key=operator.itemgetter(1))
+        self._rebuild(ordered)
         self._keys_by_size = {}
-        for _job, key, size in self._entries.values():
+        self._durations_by_size = {}
+        for _job, key, size, duration in ordered:
             self._keys_by_size.setdefault(size, []).append(key)
-        for same_size in self._keys_by_size.values():
-            same_size.sort()
+            self._durations_by_size.setdefault(size, []).append(duration)
         self._sizes_queued = sorted(self._keys_by_size)
 
     def _rebuild(self, entries):
-        self._keys = [key for _job, key, _size in entries]
-        self._sizes = [size for _job, _key, size in entries]
-        self._jobs = [job for job, _key, _size in entries]
+        self._keys = [entry[1] for entry in entries]
+        self._sizes = [entry[2] for entry in entries]
+        self._jobs = [entry[0] for entry in entries]
         self._head = 0
+        self._end = None
 
     def first(self, depth: int | None = None) -> tuple[list, list]:
         """The first ``depth`` queued jobs (all by default), in allocation order, and their
@@ -178,34 +207,68 @@ class PendingQueue:
         self._jobs[head:stop] = live
         self._sizes[head:stop] = sizes
         self._keys[head:stop] = [self._entries[job.id][1] for job in live]
+        self._end = None
 
     def last_of(self, depth: int):
-        """The last job of the first ``depth`` queued (there must be that many): where a
-        window of that depth ends."""
+        """The last job of the first ``depth`` queued (there must be that many, at least
+        one): where a window of that depth ends.  Found from where the last one was (a
+        pass's window ends near the previous pass's), unless places have moved since."""
         jobs = self._jobs
         head = self._head
-        start, stop = head, head + depth
-        # A request is always true, a removed one's place None (see `first`).
-        while missing := stop - start - len(list(filter(None, jobs[start:stop]))):
-            start, stop = stop, stop + missing
-        last = jobs[stop - 1]
-        if stop - head - depth > _DEAD_CROSSED:
-            self._compact(head, stop)
+        end = self._end
+        if end is None or end[0] < head or end[1] - depth > _END_STEPS_BACK:
+            place, live = head - 1, 0
+        else:
+            place, live = end
+        if live < depth:
+            start, stop = place + 1, place + 1 + depth - live
+            # A request is always true, a removed one's place None (see `first`).
+            while missing := stop - start - len(list(filter(None, jobs[start:stop]))):
+                start, stop = stop, stop + missing
+            place, live = stop - 1, depth
+        while live > depth or jobs[place] is None:
+            if jobs[place] is not None:
+                live -= 1
+            place -= 1
+        last = jobs[place]
+        if place + 1 - head - depth > _DEAD_CROSSED:
+            self._compact(head, place + 1)
+            place = head + depth - 1
+        self._end = (place, depth)
         return last
 
-    def fitting(self, after: int, through: int, most: int) -> tuple[list, list]:
+    def fitting(self, after: int, through: int, most: int, shadow: int | None = None,
+                now: float = 0.0, first: float = math.inf) -> tuple[list, list]:
         """The queued jobs whose sort keys are after ``after`` and up to ``through`` and
         that ask for at most ``most`` cores, in allocation order, and their sizes: a
-        bisection per size queued up to ``most``, whatever the number of jobs between."""
+        bisection per size queued up to ``most``, whatever the number of jobs between.
+        With a ``shadow``, a job bigger than that is kept only if ``now`` plus its duration
+        is at most ``first`` (a backfill pass's test of a job that would run past the first
+        reservation), read from the durations kept by size, before any job is looked up."""
         sizes = self._sizes_queued
         keys_by_size = self._keys_by_size
+        durations_by_size = self._durations_by_size
+        if shadow is None:
+            shadow = most
         found = []
-        for size in sizes[:bisect.bisect_right(sizes, most)]:
+        # The bigger jobs' keys and durations, tested together at C speed after the loop.
+        longer, durations = [], []
+        right = bisect.bisect_right
+        for size in sizes[:right(sizes, most)]:
             same_size = keys_by_size[size]
-            low = bisect.bisect_right(same_size, after)
-            high = bisect.bisect_right(same_size, through, low)
+            low = right(same_size, after)
+            high = right(same_size, through, low)
             if low < high:
-                found += same_size[low:high]
+                if size <= shadow:
+                    found += same_size[low:high]
+                else:
+                    longer += same_size[low:high]
+                    durations += durations_by_size[size][low:high]
+        if longer:
+            # first >= now + duration, for each
+            found += itertools.compress(longer, map(
+                operator.ge, itertools.repeat(first),
+                map(operator.add, itertools.repeat(now), durations)))
         found.sort()
         entries = self._entries
         chosen = [entries[key >> 64 & _LOW_BITS] for key in found]

@@ -13,7 +13,8 @@ gets; a job starts only where the pass's `Profile` says it delays no reservation
 every queue is done reserving (EASY after its first reservation), the rest of the walk
 looks only at the jobs that fit in the cores free now: the others could only be passed
 over, and a deep backfill walk of a full machine is mostly those.  The queue finds them by
-size (`PendingQueue.fitting`), so the rest of the window is not read.  A job whose
+size, and past the first reservation by duration (`PendingQueue.fitting`), so the rest of the
+window is not read.  A job whose
 queue owns some of the nodes, or whose constraints match some, is placed on those only: its
 mask of ranks (see `constraints`) is worked out once, when it is queued; other jobs pay
 nothing for it.  A queue may cap the jobs each user runs in it at once; the others wait, told
@@ -87,7 +88,7 @@ class Scheduler:
         self.pool = pool
         self.respond = respond
         self.policies = policies or QueuePolicies()
-        self.pending = PendingQueue(_cores)
+        self.pending = PendingQueue(_cores, self._duration)
         self.rank_masks = RankMasks(pool.nodes)
         self.queue_masks = {name: self.rank_masks.of(constraint)
                             for name, constraint in self.policies.nodes.items()}
@@ -107,6 +108,10 @@ class Scheduler:
         #: pool's drains then); None when the next request needs a pass.
         self._settled: tuple | None = None
         self.pass_timings = Timings()  # how long each pass held the loop (metrics)
+
+    def _duration(self, job) -> float:
+        """How long a pending job is expected to run: its time limit, else its queue's."""
+        return job.request.duration or self.policies.duration(job.queue)
 
     def request(self, job: AllocRequest):
         try:
@@ -367,15 +372,17 @@ class Scheduler:
                 # shrink from here: only those that fit in them now need a look.
                 narrowed_to = total
                 if read < wanted:
-                    # The rest of the window, read at once: only its jobs that fit in the
-                    # cores free now, found by size.
+                    # The rest of the window, read at once: only its jobs that might start
+                    # now (see `_backfillable`), found by size and duration.
                     read = wanted
                     window_end = self.pending.last_of(wanted - allocated)
                     window, sizes = self.pending.fitting(
-                        self.pending.key(job.id), self.pending.key(window_end.id), total)
+                        self.pending.key(job.id), self.pending.key(window_end.id), total,
+                        profile.cores_past_first_reservation(), now,
+                        profile.first_reservation)
                 else:
-                    window, sizes = window[index:], sizes[index:]
-                window, sizes = _backfillable(window, sizes, profile, policies)
+                    window, sizes = _backfillable(window[index:], sizes[index:], profile,
+                                                  policies)
                 index = 0
         if not stopped and allocated and full_window:
             # The pass stopped at the queue depth having started jobs: the jobs behind

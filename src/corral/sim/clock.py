@@ -21,6 +21,7 @@ import heapq
 import itertools
 import selectors
 import time
+from asyncio import base_events
 
 
 class SimulationStalled(RuntimeError):
@@ -63,6 +64,68 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self.now
+
+    def call_soon(self, callback, *args, context=None):
+        """asyncio's `call_soon` less its debug checks when the loop is not in debug mode:
+        a replay makes a dozen handles a job."""
+        if self._debug:
+            return super().call_soon(callback, *args, context=context)
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+        handle = asyncio.Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
+    def _run_once(self):
+        """asyncio's iterations, one after another while callbacks are ready: such an
+        iteration would not wait (its select is given no time, and nothing in a simulation
+        polls), so it is the base's without the select, in the same order (the timers due
+        join the ready callbacks at the start of each iteration, as there); the base's
+        runs whenever the loop would wait, is stopping or is in debug mode."""
+        ready = self._ready
+        if not ready or self._stopping or self._debug:
+            super()._run_once()
+            return
+        popleft = ready.popleft
+        while True:
+            self._drop_cancelled_timers()
+            scheduled = self._scheduled
+            if scheduled:
+                end_time = self.now + self._clock_resolution
+                while scheduled and scheduled[0]._when < end_time:
+                    handle = heapq.heappop(scheduled)
+                    handle._scheduled = False
+                    ready.append(handle)
+            for _ in range(len(ready)):
+                handle = popleft()
+                if not handle._cancelled:
+                    handle._run()
+            handle = None  # breaks a cycle when a callback raised, as the base does
+            if not ready or self._stopping:
+                return
+
+    def _drop_cancelled_timers(self):
+        """What the base's iteration does first: drop cancelled timers, all of them when
+        they are too many, else those at the head of the heap."""
+        scheduled = self._scheduled
+        count = len(scheduled)
+        if count > base_events._MIN_SCHEDULED_TIMER_HANDLES and \
+                self._timer_cancelled_count / count > \
+                base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION:
+            kept = []
+            for handle in scheduled:
+                if handle._cancelled:
+                    handle._scheduled = False
+                else:
+                    kept.append(handle)
+            heapq.heapify(kept)
+            self._scheduled = kept
+            self._timer_cancelled_count = 0
+        else:
+            while scheduled and scheduled[0]._cancelled:
+                self._timer_cancelled_count -= 1
+                handle = heapq.heappop(scheduled)
+                handle._scheduled = False
 
     def run_in_executor(self, executor, func, *args):
         """Run ``func`` at once, on this thread: a store commit takes no time, virtual or

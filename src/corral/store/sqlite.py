@@ -35,7 +35,6 @@ import logging
 import os
 import re
 import sqlite3
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -211,8 +210,6 @@ class Store:
         self._pending = _Batch()
         self._committing = False
         self._scheduled = False
-        self._idle = threading.Event()
-        self._idle.set()
         self.on_committed = on_committed
         self.on_failure = on_failure
         self.failed: Exception | None = None
@@ -302,7 +299,6 @@ class Store:
     def _schedule(self):
         if not self._scheduled and not self._committing and self._retry is None:
             self._scheduled = True
-            self._idle.clear()
             self.loop.call_soon(self._start_commit)
 
     def _start_commit(self):
@@ -312,7 +308,6 @@ class Store:
         batch, self._pending = self._pending, _Batch()
         if batch.empty():
             _run_callbacks(batch.callbacks)
-            self._idle.set()
             return
         self._committing = True
         if self.throwaway:
@@ -435,9 +430,7 @@ class Store:
         if batch.committed_events and self.on_committed is not None:
             self.on_committed(batch.committed_events)
         _run_callbacks(batch.callbacks)
-        if self._pending.empty() and not self._pending.callbacks:
-            self._idle.set()
-        else:
+        if not self._pending.empty() or self._pending.callbacks:
             self._start_commit()
 
     def _commit_failed(self, batch: _Batch, exc: BaseException):
