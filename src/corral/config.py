@@ -290,7 +290,7 @@ def host_port(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as ``(host, port)``; ValueError if it is not."""
     host, _, port = text.rpartition(":")
     host = host.strip("[]")
-    if not host or not port.isdigit() or int(port) > 65535:
+    if not host or not port.isdecimal() or int(port) > 65535:
         raise ValueError(f"expected HOST:PORT (e.g. 127.0.0.1:9100), got '{text}'")
     return host, int(port)
 

@@ -8,7 +8,7 @@ import signal
 def number(text: str) -> int:
     """The signal ``text`` names; `ValueError` saying so if it names none."""
     name = text.upper()
-    if name.isdigit() and 0 < int(name) < signal.NSIG:
+    if name.isdecimal() and 0 < int(name) < signal.NSIG:
         return int(name)
     try:
         return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])

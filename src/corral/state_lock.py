@@ -54,4 +54,4 @@ class StateDirLock:
 
 def _read_pid(fd: int) -> int | None:
     text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdecimal() else None

@@ -73,7 +73,12 @@ def test_listing_pages_through_jobs_in_order(instance, make_web):
                            ("state=bogus", "query parameter 'state': invalid state 'bogus' "
                                            "in filter 'bogus'"),
                            ("user=someone", "query parameter 'user' must be 'me', 'all' or "
-                                            "a uid")):
+                                            "a uid"),
+                           # a digit that is no decimal digit (int() refuses it)
+                           ("user=%C2%B3", "query parameter 'user' must be 'me', 'all' or "
+                                           "a uid"),
+                           ("limit=%C2%B3", "query parameter 'limit' must be an integer from "
+                                            "1 to 10000")):
         assert request(web.unix, "GET", f"/api/v1/jobs?{query}") == (400, {"error": problem})
 
 

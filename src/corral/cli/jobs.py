@@ -86,7 +86,7 @@ def _userid(args):
         return -1
     if args.user is None:
         return None
-    if args.user.isdigit():
+    if args.user.isdecimal():
         return int(args.user)
     try:
         return pwd.getpwnam(args.user).pw_uid

@@ -65,7 +65,7 @@ def _machine(args, trace) -> tuple[int, int] | str:
     if cores is None:
         for line in trace.header:
             key, _, value = line.lstrip(";").partition(":")
-            if key.strip() == "MaxProcs" and value.strip().isdigit():
+            if key.strip() == "MaxProcs" and value.strip().isdecimal():
                 cores = int(value)
         if cores is None:
             return "the trace has no MaxProcs header: give --cores or --nodes"

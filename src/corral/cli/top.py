@@ -36,7 +36,7 @@ def parse_user(text: str) -> int:
     """A uid from a name or number; -1 for '' or 'all'.  ValueError names what is wrong."""
     if text in ("", "all"):
         return -1
-    if text.isdigit():
+    if text.isdecimal():
         return int(text)
     try:
         return pwd.getpwnam(text).pw_uid

@@ -33,7 +33,7 @@ def find(uri: str, job_ids=None) -> list[int]:
     own = os.getpid()
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == own:
+        if not entry.isdecimal() or int(entry) == own:
             continue
         environ = _environ(entry)
         if environ is None:

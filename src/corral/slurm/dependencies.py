@@ -52,7 +52,7 @@ def _pairs(text: str, separator: str) -> list[tuple[str, str]]:
             if "+" in job_id:
                 raise OptionError(f"--dependency: a delay ('{job_id}') is not supported by "
                                   "corral")
-            if not job_id.replace("_", "", 1).isdigit():
+            if not job_id.replace("_", "", 1).isdecimal():
                 raise OptionError(f"invalid dependency specification: {text}")
             pairs.append((_SCHEMES[kind], job_id))
     return pairs

@@ -90,7 +90,7 @@ def parse_squeue_names(text: str) -> list:
             raise FormatError(f"Invalid job format specification: {name}")
         right = size.startswith(".")
         size = size.lstrip(".")
-        if size and not size.isdigit():
+        if size and not size.isdecimal():
             raise FormatError(f"Invalid job format size: {item}")
         field, header = SQUEUE_NAMES[key]
         parts.append((field, header, int(size) if size else SQUEUE_NAME_WIDTH, right))
@@ -155,7 +155,7 @@ def parse_sacct_format(text: str) -> list[tuple[str, int]]:
         if key not in SACCT_FIELDS:
             raise FormatError(f"Invalid field requested: \"{name}\"")
         printed, default = SACCT_FIELDS[key]
-        if width and not width.lstrip("-").isdigit():
+        if width and not width.lstrip("-").isdecimal():
             raise FormatError(f"Invalid field width: \"{item}\"")
         fields.append((printed, abs(int(width)) if width else default))
     return fields

@@ -40,7 +40,7 @@ def user_name(uid: int) -> str:
 
 
 def user_id(text: str) -> int:
-    if text.isdigit():
+    if text.isdecimal():
         return int(text)
     try:
         return pwd.getpwnam(text).pw_uid
@@ -236,7 +236,7 @@ def lookup(client, text: str) -> list[SlurmJob]:
     ``12_3`` (one task).  Raises ValueError for text that is no job id; an unknown id gives
     an empty list.  Array tasks are looked for among the active and the recently ended."""
     base, underscore, task = text.partition("_")
-    if not base.isdigit() or underscore and not task.isdigit():
+    if not base.isdecimal() or underscore and not task.isdecimal():
         raise ValueError(f"Invalid job id: {text}")
     try:
         head = SlurmJob(client.job(int(base)))

@@ -91,7 +91,7 @@ def _selection(ids: list[str]) -> dict[str, set[str] | None]:
         job_text, dot, step = text.partition(".")
         if not dot:
             selection[job_text] = None
-        elif step == "batch" or step.isdigit():
+        elif step == "batch" or step.isdecimal():
             if selection.get(job_text, ()) is not None:
                 selection.setdefault(job_text, set()).add(step if step == "batch"
                                                           else str(int(step)))

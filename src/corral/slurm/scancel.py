@@ -110,7 +110,7 @@ _OVER = "Job/step already completing or completed"
 def _cancel_step(client, text: str, signum) -> str | None:
     """Cancel step ``ID.STEP``; Slurm's words for why not, or None."""
     job_id, _dot, step = text.partition(".")
-    if not job_id.isdigit() or not step.isdigit():
+    if not job_id.isdecimal() or not step.isdecimal():
         return "Invalid job id specified"
     try:
         client.rpc("job-manager.step-kill", {"id": int(job_id), "step": int(step),

@@ -91,7 +91,7 @@ def _gres_gpus(text, shape) -> int:
         if parts[0] != "gpu":
             raise OptionError(f"--gres={text}: corral knows only the 'gpu' resource")
         count = parts[-1] if len(parts) > 1 else "1"
-        if not count.isdigit():
+        if not count.isdecimal():
             raise OptionError(f"invalid --gres specification '{text}'")
         total += int(count)
     per_node_tasks = -(-shape.ntasks // (shape.nnodes or 1))

@@ -68,14 +68,14 @@ def _int_param(request, name, default, low, high) -> int:
     text = request.query.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not text.isdecimal() or not low <= int(text) <= high:
         raise BadRequest(f"query parameter '{name}' must be an integer from {low} to {high}")
     return int(text)
 
 
 def _job_id(request) -> int:
     text = request.match_info["id"]
-    if not text.isdigit() or not 0 < int(text) < 2**63:
+    if not text.isdecimal() or not 0 < int(text) < 2**63:
         raise BadRequest(f"'{text}' is not a job id (a positive integer)")
     return int(text)
 
@@ -112,7 +112,7 @@ async def list_jobs(request):
     user = request.query.get("user", "me")
     if user == "all":
         payload["userid"] = -1
-    elif user.isdigit() and int(user) < 2**32:
+    elif user.isdecimal() and int(user) < 2**32:
         payload["userid"] = int(user)
     elif user != "me":
         raise BadRequest("query parameter 'user' must be 'me', 'all' or a uid")

@@ -292,7 +292,7 @@ class DependencyAfter:
 
 
 def _parse_jobid(value):
-    if not isinstance(value, str) or not value.isdigit():
+    if not isinstance(value, str) or not value.isdecimal():
         return None
     job_id = int(value)
     return job_id if 0 < job_id < CURRENT_JOB else None
