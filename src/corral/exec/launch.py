@@ -157,19 +157,13 @@ def _environment(env: dict):
     submitted with it: its entries are encoded once (`_ENTRIES`), where encoding and checking
     some forty of them for each task cost more than a third of a spawn's Python."""
     entries = []
-    for item in env.items():
-        try:
-            entry = _ENTRIES.get(item)
-        except TypeError:  # a value that is not a string: checked and encoded as it is
-            entry = None
+    for item in env.items():  # names and values are strings (the job manager checked them)
+        entry = _ENTRIES.get(item)
         if entry is None:
             entry = _entry(*item)
             if len(_ENTRIES) >= _ENTRIES_KEPT:
                 _ENTRIES.clear()
-            try:
-                _ENTRIES[item] = entry
-            except TypeError:
-                pass
+            _ENTRIES[item] = entry
         entries.append(entry)
     entries.append(None)
     return (ctypes.c_char_p * len(entries))(*entries)

@@ -285,13 +285,13 @@ def _run_step_task(argv) -> int:
     env = dict(os.environ)
     values, node = step_environment(env, task_rank)
     label = env.get("CORRAL_STEP_LABEL") == "1"
-    files = {1: env.get("CORRAL_STEP_STDOUT"), 2: env.get("CORRAL_STEP_STDERR")}
+    per_task = {1: env.get("CORRAL_STEP_STDOUT"), 2: env.get("CORRAL_STEP_STDERR")}
     append = env.get("CORRAL_STEP_APPEND") == "1"
     for name in [name for name in env if name.startswith(("CORRAL_TASK_", "CORRAL_STEP_"))]:
         del env[name]
     env.update(values)
     try:  # srun's per-task files (``%t``), which each task writes itself, as slurmstepd does
-        files = _open_files(files, _pattern_values(env, node, task_rank), append)
+        files = _open_files(per_task, _pattern_values(env, node, task_rank), append)
     except OSError as exc:
         return _cannot_open(node, exc)
     try:

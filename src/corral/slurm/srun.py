@@ -90,7 +90,7 @@ def _step_request(job_id: int, values: dict, command: list[str]) -> dict:
     for stream, pattern in _file_patterns(values).items():
         if patterns.per_task(pattern):
             env[f"CORRAL_STEP_{stream.upper()}"] = os.path.abspath(pattern)
-            env["CORRAL_STEP_APPEND"] = "1" if submission.open_mode(values) == "append" else "0"
+    env["CORRAL_STEP_APPEND"] = "1" if submission.open_mode(values) == "append" else "0"
     from ..cli.run import stdin_to_forward
 
     return {"id": job_id, "ntasks": ntasks, "cpus_per_task": cpus,
