@@ -2,7 +2,9 @@
 
 One `NodeAgent` in this process, fed signed ``start`` requests for one-core ``/bin/true``
 jobs (output kept with the job, as by default) on (this machine's cores x 4) slots, a new
-one each time one finishes; its answers go nowhere.  No controller, no transport: what is
+one each time one finishes, with this process's environment as a submitter's (the one
+read-only mapping the agent's transport gives every start naming it, `transport.shared`);
+its answers go nowhere.  No controller, no transport: what is
 left is what the agent does for a task (identity, working directory, pipes, the spawn, the
 pidfd, the reap), which `realexec.py` measures only mixed with the rest.  Run once with jobs
 of the agent's own user and, as root, once with jobs of another user (the identity change
@@ -14,6 +16,7 @@ import os
 import pwd
 import sys
 import time
+from types import MappingProxyType
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -43,12 +46,16 @@ async def agent_rate(njobs: int, slots: int, userid: int, output_dir: str) -> tu
             start()
 
     agent = NodeAgent(loop, 0, "node0", send, None, key)
+    # A submitter's environment, as the agent's transport hands it to every start naming it.
+    env = MappingProxyType(dict(os.environ))
 
     def start():
         job_id = counts["sent"] = counts["sent"] + 1
         message = {"type": "start", "job": job_id, "userid": userid, "rank": 0,
-                   "command": ["/bin/true"], "cwd": "/tmp",
-                   "env": {"CORRAL_JOB_ID": str(job_id), "PATH": "/usr/bin:/bin"},
+                   "command": ["/bin/true"], "cwd": "/tmp", "env": env,
+                   "job_vars": {"CORRAL_JOB_ID": str(job_id), "CORRAL_JOB_SIZE": "1",
+                                "CORRAL_JOB_NNODES": "1", "CORRAL_JOB_NODELIST": "node0",
+                                "CORRAL_URI": "local:///tmp/corral"},
                    "stdout": os.path.join(output_dir, f"{job_id}.out"),
                    "stderr": os.path.join(output_dir, f"{job_id}.err"),
                    "kept": ["stdout", "stderr"],

@@ -63,11 +63,15 @@ def create_rate(count: int, directory: str) -> float:
 def main() -> int:
     parser = common.parser(__doc__.splitlines()[0])
     parser.add_argument("-n", "--jobs", type=int, default=None, help="job count (2000)")
+    parser.add_argument("--environment", action="store_true",
+                        help="jobs carry this process's environment, as `corral submit` "
+                             "copies the submitter's (default: none)")
     args = parser.parse_args()
     njobs = args.jobs or (200 if args.quick else 2000)
     slots = (os.cpu_count() or 1) * 4
     report = common.Report("realexec", args)
-    spec = jobspec.build(["/bin/true"])
+    spec = jobspec.build(["/bin/true"],
+                         environment=dict(os.environ) if args.environment else None)
 
     with common.WorkDir(args, "realexec") as work:
         report.section("baselines (same run)")
@@ -79,7 +83,10 @@ def main() -> int:
         report.figure("output file creation on the state's disk", creates, "files/s",
                       "2 per job that prints")
 
-        report.section(f"N = {njobs:,} one-core /bin/true jobs, one node, {slots} slots")
+        carrying = f", each with {len(os.environ)} environment variables" \
+            if args.environment else ""
+        report.section(f"N = {njobs:,} one-core /bin/true jobs{carrying}, one node, "
+                       f"{slots} slots")
         config = common.write_config(work.path, [("node0", f"0-{slots - 1}")])
         controller = common.Controller(work.sub("state"), config)
         controller.start()

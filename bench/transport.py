@@ -12,6 +12,8 @@ JSON work per message, without numbering, acknowledgements, heartbeats or encryp
   second), and the controller process's CPU time per message (both directions);
 
 reported as ratios to the baseline.  No targets: the figures say what the transport costs.
+With ``--environment`` every request carries this process's environment, as a start request
+carries its job's (which the transport sends once, then by number: `transport.shared`).
 """
 
 import argparse
@@ -33,7 +35,14 @@ HOSTNAME = "bench-agent"
 LENGTH = struct.Struct("!I")
 
 
+#: With ``--environment``, every request carries this process's environment, as a job's
+#: start does (a copy each time, as the exec service makes one for every job).
+ENVIRONMENT = None
+
+
 def request(job: int) -> dict:
+    if ENVIRONMENT is not None:
+        return {"type": "kill", "job": job, "signal": 15, "env": dict(ENVIRONMENT)}
     return {"type": "kill", "job": job, "signal": 15}
 
 
@@ -181,7 +190,13 @@ def main() -> int:
     parser.add_argument("--echo-agent", nargs=2, metavar=("ENDPOINT", "KEYDIR"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--echo-socket", type=int, metavar="FD", help=argparse.SUPPRESS)
+    parser.add_argument("--environment", action="store_true",
+                        help="every request carries this process's environment, as a start "
+                             "carries its job's")
     args = parser.parse_args()
+    if args.environment:
+        global ENVIRONMENT
+        ENVIRONMENT = dict(os.environ)
     if args.echo_agent:
         asyncio.run(echo_agent(*args.echo_agent))
         return 0

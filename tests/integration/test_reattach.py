@@ -64,6 +64,13 @@ def test_running_job_runs_on_across_a_clean_restart_with_the_same_agent(instance
         assert finish["context"]["status"] == 0
         assert events(client, job, "exception") == []
     assert instance.corral("job", "attach", job).stdout == "done\n"
+    # The agent kept the first job's environment for the last controller; the new one sends
+    # it whole again (`transport.shared`), with what corral sets over it.
+    after = instance.submit("sh", "-c", 'echo "$PATH $CORRAL_JOB_ID"')
+    with instance.client() as client:
+        assert wait(client, after, "finish")["context"]["status"] == 0
+    assert instance.corral("job", "attach", after).stdout == \
+        f"{instance.env()['PATH']} {after}\n"
 
 
 def test_clean_stop_without_running_jobs_stops_the_agent(instance):

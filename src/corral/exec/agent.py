@@ -148,13 +148,13 @@ class NodeAgent:
         if note is not None:
             _write_stderr(record, stderr_fd, note)
         argv = msg["command"]
-        env = msg["env"]
+        env, job_vars = msg["env"], msg.get("job_vars", {})
         try:
             for task in msg["tasks"]:
-                task_env = dict(env)
-                task_env["CORRAL_TASK_RANK"] = str(task["rank"])
+                task_vars = dict(job_vars)
+                task_vars["CORRAL_TASK_RANK"] = str(task["rank"])
                 if task["gpus"]:
-                    task_env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, task["gpus"]))
+                    task_vars["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, task["gpus"]))
                 pipes = {}
                 if output is not None:
                     try:
@@ -169,10 +169,11 @@ class NodeAgent:
                     if task["rank"] == 0 and msg.get("stdin"):
                         stdin_fd = self._task_input(record)
                     process = launch.spawn(
-                        self.loop, task["rank"], argv, task_env, cwd_fd,
+                        self.loop, task["rank"], argv, env, cwd_fd,
                         launch.usable_cpus(task["cores"]), pipes.get("stdout", stdout_fd),
                         pipes.get("stderr", stderr_fd),
                         lambda t, r=record: self._task_exited(r, t), identity, stdin_fd,
+                        task_vars,
                     )
                 except OSError as exc:
                     self._start_failed(record, task, msg, exc, stderr_fd)

@@ -19,6 +19,7 @@ import ctypes
 import errno
 import os
 import signal
+from types import MappingProxyType
 
 from .. import identity as identities
 from . import watch
@@ -108,15 +109,19 @@ def usable_cpus(cores) -> set[int] | None:
 
 
 def spawn(loop, rank, argv, env, cwd_fd, cpus, stdout_fd, stderr_fd, on_exit, identity=None,
-          stdin_fd=None):
+          stdin_fd=None, task_vars=None):
     """Start one task; ``on_exit(task)`` runs on the loop once it has been reaped.  Its
-    stdin is /dev/null unless ``stdin_fd`` is given.
+    stdin is /dev/null unless ``stdin_fd`` is given; its environment is ``env`` with
+    ``task_vars`` over it.
 
     ``identity`` is ``(uid, gid, groups)`` when the task must run as another user.  The task
     starts in the directory ``cwd_fd``, which the agent opened with the user's rights.
     Raises OSError (with the command in the message) when the task cannot start.
     """
-    envp = _environment(env)
+    task_vars = task_vars or {}
+    envp = _environment(env, task_vars)
+    if "PATH" in task_vars:
+        env = {**env, **task_vars}
     actions = ctypes.create_string_buffer(_OPAQUE_SIZE)
     _libc.posix_spawn_file_actions_init(actions)
     try:
@@ -149,29 +154,68 @@ def spawn(loop, rank, argv, env, cwd_fd, cpus, stdout_fd, stderr_fd, on_exit, id
     return task
 
 
-def _environment(env: dict):
-    """``env`` as the C array of ``NAME=value`` strings a spawn takes (OSError, as the
-    kernel would answer, for a name or value no environment can hold).
+def _environment(env, task_vars: dict | None = None):
+    """``env`` with ``task_vars`` over it as the C array of ``NAME=value`` strings a spawn
+    takes (OSError, as the kernel would answer, for a name or value no environment can hold).
 
     Most of a task's environment is its submitter's, the same for every task of every job
     submitted with it: its entries are encoded once (`_ENTRIES`), where encoding and checking
-    some forty of them for each task cost more than a third of a spawn's Python."""
-    entries = []
-    for item in env.items():  # names and values are strings (the job manager checked them)
-        entry = _ENTRIES.get(item)
-        if entry is None:
-            entry = _entry(*item)
-            if len(_ENTRIES) >= _ENTRIES_KEPT:
-                _ENTRIES.clear()
-            _ENTRIES[item] = entry
-        entries.append(entry)
+    some forty of them for each task cost more than a third of a spawn's Python.  A transport
+    hands every start naming one environment the same read-only mapping of it
+    (`transport.shared`): that one's array is kept (`_kept_array`), and only the task's own
+    variables are written into it, after the environment's (where a dict would put them, none
+    being in it), which saves building an array of some forty pointers for each task."""
+    task_vars = task_vars or {}
+    if type(env) is MappingProxyType and len(task_vars) <= _ROOM \
+            and env.keys().isdisjoint(task_vars):
+        array = _kept_array(env)
+        index = len(env)
+        for item in task_vars.items():
+            array[index] = _encoded(item)
+            index += 1
+        array[index] = None
+        return array
+    if task_vars:
+        env = {**env, **task_vars}
+    return _array(list(map(_encoded, env.items())))
+
+
+def _kept_array(env: MappingProxyType):
+    """The array of ``env`` followed by `_ROOM` free entries, made on its first spawn."""
+    kept = _ARRAYS.get(id(env))
+    if kept is not None and kept[0] is env:
+        return kept[1]
+    array = _array(list(map(_encoded, env.items())) + [None] * _ROOM)
+    if len(_ARRAYS) >= _ARRAYS_KEPT:
+        del _ARRAYS[next(iter(_ARRAYS))]
+    _ARRAYS[id(env)] = (env, array)  # holding ``env``, whose id no other object can take
+    return array
+
+
+def _array(entries: list):
     entries.append(None)
     return (ctypes.c_char_p * len(entries))(*entries)
+
+
+def _encoded(item: tuple) -> bytes:
+    entry = _ENTRIES.get(item)
+    if entry is None:  # names and values are strings (the job manager checked them)
+        entry = _entry(*item)
+        if len(_ENTRIES) >= _ENTRIES_KEPT:
+            _ENTRIES.clear()
+        _ENTRIES[item] = entry
+    return entry
 
 
 #: Encoded environment entries by ``(name, value)``, emptied when it holds `_ENTRIES_KEPT`.
 _ENTRIES: dict[tuple, bytes] = {}
 _ENTRIES_KEPT = 4096
+#: ``id(env) -> (env, array)``: arrays of the last `_ARRAYS_KEPT` shared environments, with
+#: room for `_ROOM` task variables after their own (a spawn reads its array only while it
+#: runs, on the agent's one thread, so the next spawn may rewrite it).
+_ARRAYS: dict[int, tuple] = {}
+_ARRAYS_KEPT = 64
+_ROOM = 16
 
 
 def _entry(name: str, value: str) -> bytes:

@@ -564,10 +564,10 @@ class Exec:
         ``kept``) and ``stdin``.  The agents keep a step's tasks apart from the
         job's; its end comes back as ``respond.step_finished``."""
         message = self._start_message(job, job.system, len(tasks_by_rank))
-        env = dict(request["env"])
-        env.update((name, value) for name, value in message["env"].items()
-                   if name.startswith("CORRAL_"))
-        message.update(step=step, command=list(request["command"]), env=env,
+        job_vars = {name: value for name, value in {**message["env"], **message["job_vars"]}
+                    .items() if name.startswith("CORRAL_")}
+        message.update(step=step, command=list(request["command"]), env=dict(request["env"]),
+                       job_vars=job_vars,
                        cwd=request["cwd"], stdout=request["stdout"], stderr=request["stderr"],
                        kept=list(request["kept"]))
         message.pop("label", None)  # a step's tasks label their own lines
@@ -664,17 +664,19 @@ class Exec:
         return starts
 
     def _start_message(self, job, system, nnodes) -> dict:
+        """A rank's start request but for its rank and tasks.  The tasks' environment is
+        ``env``, the job's (most often its submitter's, the same for many jobs: a transport
+        sends it once, `transport.shared`), with ``job_vars`` over it, what corral sets."""
         env = dict(job.environment or {})
         if None in env.values():  # a null value unsets the variable (RFC 14)
             env = {name: value for name, value in env.items() if value is not None}
-        nodelist = job.nodelist
-        env.update({
+        job_vars = {
             "CORRAL_JOB_ID": str(job.id),
             "CORRAL_JOB_SIZE": str(job.ntasks),
             "CORRAL_JOB_NNODES": str(nnodes),
-            "CORRAL_JOB_NODELIST": nodelist,
+            "CORRAL_JOB_NODELIST": job.nodelist,
             "CORRAL_URI": self.uri,
-        })
+        }
         cwd = system.get("cwd") or _home(job.userid)
         stdout, stderr, kept = output.paths(job.id, job.name, system, self.output_dir)
         message = {
@@ -683,6 +685,7 @@ class Exec:
             "userid": job.userid,
             "command": list(job.request.command),
             "env": env,
+            "job_vars": job_vars,
             "cwd": cwd,
             "stdout": stdout,
             "stderr": stderr,

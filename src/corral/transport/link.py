@@ -6,7 +6,8 @@ what is applied, what is acknowledged and what is sent again.  ``send_frame`` is
 the peer is not registered on a live connection: messages then wait in the outbox and go out
 with the next replay.  Messages sent in one turn of the event loop leave together, up to
 `BATCH` in a frame, when the transport calls `flush`: one ZeroMQ message, one encryption and
-one wake-up of ZeroMQ's I/O thread for all of them.
+one wake-up of ZeroMQ's I/O thread for all of them.  An environment the peer already has
+goes out as its number (`shared`).
 """
 
 from . import frames
@@ -30,6 +31,7 @@ class Link:
     def send(self, message: dict) -> bool:
         """Keep ``message`` for the peer; True when `flush` is now due (the caller schedules
         it once for the turn of the loop)."""
+        message = self.outbox.shared.pack(message)
         self.outbox.add(message)
         if self.send_frame is None:
             return False
@@ -76,7 +78,9 @@ class Link:
         for offset, message in enumerate(messages):
             verdict = inbox.accept(seq + offset)
             if verdict == APPLY:
-                apply(message)
+                message = inbox.shared.unpack(message) if type(message) is dict else message
+                if message is not None:
+                    apply(message)
             elif verdict == GAP:
                 if inbox.ask_resend() and self.send_frame is not None:
                     self.send_frame(frames.encode({"ack": inbox.durable, "resend": True}))

@@ -18,19 +18,23 @@ disk, and sends it again to the next receiver if this one dies before that.
 
 from collections import deque
 
+from .shared import SharedIn, SharedOut
+
 APPLY = "apply"
 DUPLICATE = "duplicate"
 GAP = "gap"
 
 
 class Outbox:
-    """Messages sent and not yet acknowledged, oldest first."""
+    """Messages sent and not yet acknowledged, oldest first; ``shared``: the environments
+    they may name (`shared`), which go wherever the messages go."""
 
-    __slots__ = ("next_seq", "pending")
+    __slots__ = ("next_seq", "pending", "shared")
 
     def __init__(self):
         self.next_seq = 1
         self.pending: deque[tuple[int, dict]] = deque()
+        self.shared = SharedOut()
 
     def add(self, message: dict) -> int:
         """Number ``message`` and keep it until acknowledged; its number."""
@@ -56,9 +60,10 @@ class Outbox:
 
 class Inbox:
     """The highest message number applied from one sender session, and the highest that may
-    be acknowledged."""
+    be acknowledged; ``shared``: the environments that session's messages may name."""
 
-    __slots__ = ("session", "applied", "durable", "gated", "acknowledged", "resend_asked")
+    __slots__ = ("session", "applied", "durable", "gated", "acknowledged", "resend_asked",
+                 "shared")
 
     def __init__(self, session: str, resume_from: int = 1, gated: bool = False):
         self.session = session
@@ -67,6 +72,7 @@ class Inbox:
         self.gated = gated  # durable only once `stored` says so
         self.acknowledged = self.applied  # the highest number told to the sender
         self.resend_asked = -1  # `applied` when a resend was last asked for
+        self.shared = SharedIn()
 
     def accept(self, seq: int) -> str:
         """`APPLY` (and count it applied), `DUPLICATE` or `GAP` for message ``seq``."""
