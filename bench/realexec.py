@@ -1,13 +1,13 @@
 """Real execution throughput: one-core ``/bin/true`` jobs against the raw spawn rate
 (benchmark 2).
 
-One node with (this machine's cores x 4) slots; N jobs submitted through the client API and
-timed from the first submit to the last ``clean`` on disk.  Baselines in the same run: the
-raw rate (``os.posix_spawn`` + ``waitpid``, one at a time, before and after the run) and, to
-show what a Python launch costs, `subprocess.Popen` with the options the node agent used
-before it spawned with ``posix_spawn`` (output into two pipes); and how fast the state's
-filesystem creates files, which a job that prints something pays twice (``/bin/true``
-prints nothing, so its jobs create no file).
+One node with (this machine's cores x 4) slots, or ``--slots``; N jobs submitted through the
+client API and timed from the first submit to the last ``clean`` on disk.  Baselines in the
+same run: the raw rate (``os.posix_spawn`` + ``waitpid``, one at a time, before and after the
+run) and, to show what a Python launch costs, `subprocess.Popen` with the options the node
+agent used before it spawned with ``posix_spawn`` (output into two pipes); and how fast the
+state's filesystem creates files, which a job that prints something pays twice
+(``/bin/true`` prints nothing, so its jobs create no file).
 
 With the agent a process of its own, what the machine did meanwhile (`placement`): how
 busy all its CPUs were, the tasks' own CPU, and how often the controller and the agent were
@@ -66,9 +66,12 @@ def main() -> int:
     parser.add_argument("--environment", action="store_true",
                         help="jobs carry this process's environment, as `corral submit` "
                              "copies the submitter's (default: none)")
+    parser.add_argument("--slots", type=int, default=None,
+                        help="the node's cores (default: this machine's cores x 4): how many "
+                             "jobs may be in flight at once")
     args = parser.parse_args()
     njobs = args.jobs or (200 if args.quick else 2000)
-    slots = (os.cpu_count() or 1) * 4
+    slots = args.slots or (os.cpu_count() or 1) * 4
     report = common.Report("realexec", args)
     spec = jobspec.build(["/bin/true"],
                          environment=dict(os.environ) if args.environment else None)
