@@ -88,7 +88,7 @@ class Scheduler:
         self.pool = pool
         self.respond = respond
         self.policies = policies or QueuePolicies()
-        self.pending = PendingQueue(_cores, self._duration)
+        self.pending = PendingQueue(_cores, self._duration, self.policies.depth)
         self.rank_masks = RankMasks(pool.nodes)
         self.queue_masks = {name: self.rank_masks.of(constraint)
                             for name, constraint in self.policies.nodes.items()}
