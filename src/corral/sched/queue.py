@@ -32,8 +32,6 @@ import operator
 
 #: Dead places a read of the front may cross before it drops them from the lists.
 _DEAD_CROSSED = 32
-#: Live places `last_of` steps back over, at most, from where it last found a window's end.
-_END_STEPS_BACK = 64
 #: Dead places kept at most, beyond as many as there are live ones.
 _DEAD_KEPT = 1024
 #: The bits of a sort key's serial.
@@ -62,9 +60,6 @@ class PendingQueue:
         self._jobs: list = []
         #: Every place before this index is dead.
         self._head = 0
-        #: ``(place, live)``: where `last_of` last found a window's end, and how many live
-        #: places there are from the head through it; None when places have moved since.
-        self._end = None
         #: Job id -> (job, its sort key, its size, its duration).
         self._entries: dict[int, tuple] = {}
         #: The jobs of the window as ``(size, sort key, job)``, in order (of size, then
@@ -95,9 +90,6 @@ class PendingQueue:
             keys.insert(place, key)
             self._sizes.insert(place, size)
             self._jobs.insert(place, job)
-            end = self._end
-            if end is not None and place <= end[0]:
-                self._end = (end[0] + 1, end[1] + 1)
         last = self._last
         if last is None:
             self._join(entry)
@@ -147,9 +139,6 @@ class PendingQueue:
         key = entry[1]
         place = self._place(key)
         self._jobs[place] = None
-        end = self._end
-        if end is not None and place <= end[0]:
-            self._end = (end[0], end[1] - 1)
         last = self._last
         if last is None or key <= last:
             self._leave(entry)
@@ -200,7 +189,6 @@ class PendingQueue:
         self._sizes = [entry[2] for entry in entries]
         self._jobs = [entry[0] for entry in entries]
         self._head = 0
-        self._end = None
 
     def first(self, depth: int | None = None) -> tuple[list, list]:
         """The first ``depth`` queued jobs (all by default), in allocation order, and their
@@ -228,45 +216,28 @@ class PendingQueue:
                 self._compact(head, stop, live, sizes)
         return live, sizes
 
-    def _compact(self, head: int, stop: int, live=None, sizes=None):
-        """Drop the dead places between ``head`` and ``stop`` (``live``, ``sizes``: what
-        is left there, when the caller has it)."""
-        if live is None:
-            front = self._jobs[head:stop]
-            live = list(filter(None, front))
-            sizes = list(itertools.compress(self._sizes[head:stop], front))
+    def _compact(self, head: int, stop: int, live: list, sizes: list):
+        """Drop the dead places between ``head`` and ``stop``, where ``live`` are left, of
+        ``sizes``."""
         self._jobs[head:stop] = live
         self._sizes[head:stop] = sizes
         self._keys[head:stop] = [self._entries[job.id][1] for job in live]
-        self._end = None
 
     def last_of(self, depth: int):
-        """The last job of the first ``depth`` queued (there must be that many, at least
-        one): where a window of that depth ends.  Found from where the last one was (a
-        pass's window ends near the previous pass's), unless places have moved since."""
+        """The last job of the first ``depth`` queued (at least one, and no more than the
+        window holds): where a window of that depth ends.  Stepped back to from the
+        window's last job: a pass's window ends there, or a job back for each job the pass
+        has started."""
         jobs = self._jobs
-        head = self._head
-        end = self._end
-        if end is None or end[0] < head or end[1] - depth > _END_STEPS_BACK:
-            place, live = head - 1, 0
+        if self._last is None:
+            place, steps = self._live(len(jobs) - 1, -1), len(self._entries) - depth
         else:
-            place, live = end
-        if live < depth:
-            start, stop = place + 1, place + 1 + depth - live
-            # A request is always true, a removed one's place None (see `first`).
-            while missing := stop - start - len(list(filter(None, jobs[start:stop]))):
-                start, stop = stop, stop + missing
-            place, live = stop - 1, depth
-        while live > depth or jobs[place] is None:
-            if jobs[place] is not None:
-                live -= 1
+            place, steps = self._place(self._last), self._depth - depth
+        while steps:
             place -= 1
-        last = jobs[place]
-        if place + 1 - head - depth > _DEAD_CROSSED:
-            self._compact(head, place + 1)
-            place = head + depth - 1
-        self._end = (place, depth)
-        return last
+            if jobs[place] is not None:
+                steps -= 1
+        return jobs[place]
 
     def fitting(self, after: int, through: int, most: int, shadow: int | None = None,
                 now: float = 0.0, first: float = math.inf) -> tuple[list, list]:
@@ -279,15 +250,14 @@ class PendingQueue:
         window = self._window
         stop = bisect.bisect_left(window, (most + 1,))
         if shadow is None or shadow >= most:
-            found = window[:stop]
+            found = [entry for entry in window[:stop] if after < entry[1] <= through]
         else:
             split = bisect.bisect_left(window, (shadow + 1,), 0, stop)
-            found = window[:split]
-            # The bigger jobs, by their durations at C speed: first >= now + duration.
-            found += itertools.compress(window[split:stop], map(
-                operator.ge, itertools.repeat(first),
-                map(operator.add, itertools.repeat(now), self._window_durations[split:stop])))
-        found = [entry for entry in found if after < entry[1] <= through]
+            found = [entry for entry in window[:split] if after < entry[1] <= through]
+            durations = self._window_durations[split:stop]
+            found += [entry for entry, duration in zip(window[split:stop], durations,
+                                                      strict=True)
+                      if now + duration <= first and after < entry[1] <= through]
         found.sort(key=_KEY)
         return [entry[2] for entry in found], [entry[0] for entry in found]
 
