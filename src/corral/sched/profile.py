@@ -218,16 +218,22 @@ class Profile:
         times = self.times
         changes = self.changes
         for index, moment in enumerate(times):
-            for rank, (delta_cores, delta_gpus) in changes[moment].items():
-                if nnodes:
+            if nnodes:
+                for rank, (delta_cores, delta_gpus) in changes[moment].items():
                     was = enough(rank)
-                cores[rank] += delta_cores
-                gpus[rank] += delta_gpus
-                total += delta_cores
-                if nnodes:
+                    cores[rank] += delta_cores
+                    gpus[rank] += delta_gpus
+                    total += delta_cores
                     nodes_enough += enough(rank) - was
-            if total < needed or (nnodes and nodes_enough < nnodes):
-                continue
+                if total < needed or nodes_enough < nnodes:
+                    continue
+            else:
+                for rank, (delta_cores, delta_gpus) in changes[moment].items():
+                    cores[rank] += delta_cores
+                    gpus[rank] += delta_gpus
+                    total += delta_cores
+                if total < needed:
+                    continue
             state = Capacity(cores, gpus, node_cores, current.node_gpus,
                              [rank for rank in range(len(cores)) if cores[rank] > 0])
             if index + 1 < len(times) and times[index + 1] < moment + duration:

@@ -89,6 +89,10 @@ class Scheduler:
         self.respond = respond
         self.policies = policies or QueuePolicies()
         self.pending = PendingQueue(_cores, self._duration, self.policies.depth)
+        #: ``(queue, policy)`` of every queue (None: the one anonymous queue), in order.
+        names = self.policies.queue_names
+        self._queue_policies = [(queue, self.policies.policy(queue))
+                                for queue in ((None,) if names is None else names)]
         self.rank_masks = RankMasks(pool.nodes)
         self.queue_masks = {name: self.rank_masks.of(constraint)
                             for name, constraint in self.policies.nodes.items()}
@@ -447,22 +451,20 @@ class Scheduler:
 
     def _nothing_left_to_do(self, profile, stopped_queues, reservations_by_queue) -> bool:
         """No later job can start now, nor get a reservation, in any queue?"""
-        return not any(profile.total_cores > 0 or policy.reserves(reservations)
-                       for policy, reservations in self._open_queues(stopped_queues,
-                                                                     reservations_by_queue))
+        free = profile.total_cores > 0
+        for queue, policy in self._queue_policies:
+            if queue not in stopped_queues and (
+                    free or policy.reserves(reservations_by_queue.get(queue, 0))):
+                return False
+        return True
 
     def _only_backfill_left(self, stopped_queues, reservations_by_queue) -> bool:
         """Is every queue stopped, or done with its reservations and not blocking?"""
-        return not any(policy.blocks_queue or policy.reserves(reservations)
-                       for policy, reservations in self._open_queues(stopped_queues,
-                                                                     reservations_by_queue))
-
-    def _open_queues(self, stopped_queues, reservations_by_queue):
-        """(policy, reservations made this pass) of each queue not stopped in this pass."""
-        queues = self.policies.queue_names
-        for queue in (None,) if queues is None else queues:
-            if queue not in stopped_queues:
-                yield self.policies.policy(queue), reservations_by_queue.get(queue, 0)
+        for queue, policy in self._queue_policies:
+            if queue not in stopped_queues and (
+                    policy.blocks_queue or policy.reserves(reservations_by_queue.get(queue, 0))):
+                return False
+        return True
 
     def _allocate(self, job, counts, now, duration, names):
         self.pending.remove(job.id)
