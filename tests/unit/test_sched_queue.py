@@ -161,3 +161,48 @@ def test_window_end_found_from_the_last_one_is_the_one_reading_would_find():
 def _order(queued):
     """Allocation order, worked out without the queue."""
     return sorted(queued.values(), key=lambda job: (-job.priority, job.id))
+
+
+def test_the_window_searched_by_size_follows_joins_and_leaves():
+    """With a depth, `fitting` searches the first ``depth`` jobs only, kept by size through
+    pushes ahead of and behind the window, removals within and behind it, and re-sorts."""
+    rng = random.Random(11)
+    depth = 40
+    sizes, durations = {}, {}
+    queue = PendingQueue(size=lambda job: sizes[job.id], duration=lambda job: durations[job.id],
+                         depth=depth)
+    queued = {}
+    next_id = 1
+    for step in range(6000):
+        action = rng.random()
+        # The queue grows past the depth and shrinks below it, by turns.
+        if action < (0.5 if step // 300 % 2 else 0.2) or len(queued) < 3:
+            job = FakeJob(next_id, rng.choice((16, 16, 16, 20, 12)))
+            sizes[next_id], durations[next_id] = rng.randint(1, 9), float(rng.randint(1, 50))
+            queued[next_id] = job
+            queue.push(job)
+            next_id += 1
+        elif action < 0.7:
+            front = _order(queued)[:rng.choice((3, depth, 2 * depth, 500))]
+            job = rng.choice(front)
+            queue.remove(job.id)
+            del queued[job.id]
+        elif action < 0.75:
+            queue.reorder(rng.choice(list(queued)), rng.choice((10, 16, 25)))
+        elif action < 0.77:
+            for job_id in rng.sample(list(queued), min(5, len(queued))):
+                queue.set_priority(job_id, rng.choice((10, 16, 25)))
+            queue.resort()
+        else:
+            window = _order(queued)[:depth]
+            start = rng.randrange(len(window))
+            end = rng.randrange(start, len(window))
+            after, through = queue.key(window[start].id), queue.key(window[end].id)
+            most, shadow = rng.randint(0, 9), rng.randint(0, 9)
+            now, first = 100.0, 100.0 + rng.randint(0, 50)
+            expected = [job for job in window[start + 1:end + 1] if sizes[job.id] <= most and (
+                sizes[job.id] <= shadow or now + durations[job.id] <= first)]
+            jobs, found_sizes = queue.fitting(after, through, most, shadow, now, first)
+            assert jobs == expected, step
+            assert found_sizes == [sizes[job.id] for job in expected], step
+    assert queue.jobs() == _order(queued)

@@ -1,10 +1,11 @@
 """The resource profile of one scheduling pass: what is free now and at every later moment.
 
 It starts from what the pool has free now and from the running jobs' expected ends (their
-time limits); reservations made during the pass take their resources from their start to
-their end.  A job may start now only on resources that stay free, by this profile, for its
-whole expected run, so it can never delay a reservation made before it; a reservation is put
-at the earliest moment the profile has room for its job's whole run.
+time limits, kept from pass to pass in `RunningEnds` as jobs start and end); reservations
+made during the pass take their resources from their start to their end.  A job may start
+now only on resources that stay free, by this profile, for its whole expected run, so it can
+never delay a reservation made before it; a reservation is put at the earliest moment the
+profile has room for its job's whole run.
 
 Resources are counts per node (see `placement`); the timeline is a sorted list of moments,
 each with the changes of free counts it brings.  A job without any expected end (no time
@@ -17,10 +18,66 @@ import math
 from .placement import Capacity, place
 
 
+def _added(change: dict, counts: dict, sign: int) -> dict:
+    """``change`` (``{rank: (cores, gpus)}``, left as it is) with ``counts`` added, times
+    ``sign``."""
+    change = dict(change)
+    for rank, (cores, gpus) in counts.items():
+        old = change.get(rank)
+        change[rank] = (sign * cores, sign * gpus) if old is None else (
+            old[0] + sign * cores, old[1] + sign * gpus)
+    return change
+
+
+class RunningEnds:
+    """The running jobs' expected ends: each moment a job is expected to end at, with the
+    resources that come free then, summed over the jobs that end then, in order.  A pass's
+    `Profile` starts from a copy; a moment's changes are replaced, never changed in place,
+    so a profile's copy stays as it was while the jobs its pass starts are added."""
+
+    def __init__(self):
+        #: End -> ``{rank: (cores, gpus)}`` freed then; and the ends, in order.
+        self.changes: dict[float, dict] = {}
+        self.times: list[float] = []
+        #: End -> how many running jobs end then: a moment is kept while one does, even
+        #: one that has released every rank.
+        self._jobs: dict[float, int] = {}
+
+    def add(self, end: float, counts: dict):
+        """A job expected to end at ``end`` (inf: never) holds ``counts``."""
+        if end == math.inf:
+            return
+        jobs = self._jobs.get(end)
+        if jobs is None:
+            self._jobs[end] = 1
+            self.changes[end] = dict(counts)
+            bisect.insort(self.times, end)
+        else:
+            self._jobs[end] = jobs + 1
+            self.changes[end] = _added(self.changes[end], counts, 1)
+
+    def release(self, end: float, counts: dict):
+        """A job expected to end at ``end`` gives back ``counts`` now."""
+        if end != math.inf:
+            self.changes[end] = _added(self.changes[end], counts, -1)
+
+    def remove(self, end: float, counts: dict):
+        """The job expected to end at ``end`` that holds ``counts`` has ended."""
+        if end == math.inf:
+            return
+        jobs = self._jobs[end] - 1
+        if jobs:
+            self._jobs[end] = jobs
+            self.changes[end] = _added(self.changes[end], counts, -1)
+        else:
+            del self._jobs[end], self.changes[end]
+            del self.times[bisect.bisect_left(self.times, end)]
+
+
 class Profile:
-    def __init__(self, now: float, capacity: Capacity, running_ends):
-        """``running_ends`` yields ``(end, {rank: (cores, gpus)})`` for each running job
-        whose end is expected (an end in the past counts as now)."""
+    def __init__(self, now: float, capacity: Capacity, running: RunningEnds | None):
+        """``running``: the running jobs' expected ends (an end in the past counts as now);
+        None: the profile has none."""
         self.now = now
         self.current = capacity
         self.total_cores = sum(capacity.cores[rank] for rank in capacity.ranks)
@@ -28,21 +85,25 @@ class Profile:
         self.first_reservation = math.inf
         self._windows: dict[int, Capacity] = {}
         self.failures: set = set()
-        # Built once, then sorted once: a pass builds a profile of every running job.
-        changes: dict[float, dict] = {}
-        for end, counts in running_ends:
-            if end < math.inf:
-                moment = max(end, now)
-                change = changes.get(moment)
-                if change is None:
-                    changes[moment] = dict(counts)
-                    continue
-                for rank, (cores, gpus) in counts.items():
-                    old = change.get(rank)
-                    change[rank] = (cores, gpus) if old is None else (old[0] + cores,
-                                                                      old[1] + gpus)
-        self.changes = changes
-        self.times: list[float] = sorted(changes)
+        #: The moments whose changes are this profile's own (the others are `running`'s,
+        #: copied before they change).
+        self._own: set = set()
+        if running is None:
+            self.changes: dict[float, dict] = {}
+            self.times: list[float] = []
+            return
+        self.changes = changes = dict(running.changes)
+        times = running.times
+        past = bisect.bisect_right(times, now)
+        if past:
+            merged: dict = {}
+            for moment in times[:past]:
+                merged = _added(merged, changes.pop(moment), 1)
+            changes[now] = merged
+            self._own.add(now)
+            self.times = [now, *times[past:]]
+        else:
+            self.times = list(times)
 
     # --- building -----------------------------------------------------------------------
 
@@ -50,7 +111,11 @@ class Profile:
         change = self.changes.get(moment)
         if change is None:
             change = self.changes[moment] = {}
+            self._own.add(moment)
             bisect.insort(self.times, moment)
+        elif moment not in self._own:
+            change = self.changes[moment] = dict(change)
+            self._own.add(moment)
         for rank, (cores, gpus) in counts.items():
             old = change.get(rank)
             if old is None:
@@ -111,15 +176,20 @@ class Profile:
         """The most cores a job that runs past the first reservation's start may have: what
         each node keeps free from now through that start, summed.  A job that ends later
         has no more, since each node's least free count only falls over a longer span; a
-        backfill pass drops the long jobs bigger than this without trying them."""
+        backfill pass drops the long jobs bigger than this without trying them.
+
+        Before that start only ends change the profile, and they free resources: a node's
+        least free count through it is what it has now or, if less, what it has once
+        every change through the start has applied (never below none), so the changes
+        are summed, not walked for their least."""
         if self.first_reservation == math.inf:
             return self.total_cores
-        key = bisect.bisect_right(self.times, self.first_reservation)
-        window = self._windows.get(key)
-        if window is None:
-            window = self._windows[key] = self._window(self.current, 0, key)
-        cores = window.cores
-        return sum(cores[rank] for rank in window.ranks)
+        changes = self.changes
+        summed: dict[int, int] = {}
+        for moment in self.times[:bisect.bisect_right(self.times, self.first_reservation)]:
+            for rank, (cores, _gpus) in changes[moment].items():
+                summed[rank] = summed.get(rank, 0) + cores
+        return self.total_cores + sum(cores for cores in summed.values() if cores < 0)
 
     def earliest(self, request, duration: float,
                  mask: int | None = None) -> tuple[float, dict] | None:
@@ -148,16 +218,22 @@ class Profile:
         times = self.times
         changes = self.changes
         for index, moment in enumerate(times):
-            for rank, (delta_cores, delta_gpus) in changes[moment].items():
-                if nnodes:
+            if nnodes:
+                for rank, (delta_cores, delta_gpus) in changes[moment].items():
                     was = enough(rank)
-                cores[rank] += delta_cores
-                gpus[rank] += delta_gpus
-                total += delta_cores
-                if nnodes:
+                    cores[rank] += delta_cores
+                    gpus[rank] += delta_gpus
+                    total += delta_cores
                     nodes_enough += enough(rank) - was
-            if total < needed or (nnodes and nodes_enough < nnodes):
-                continue
+                if total < needed or nodes_enough < nnodes:
+                    continue
+            else:
+                for rank, (delta_cores, delta_gpus) in changes[moment].items():
+                    cores[rank] += delta_cores
+                    gpus[rank] += delta_gpus
+                    total += delta_cores
+                if total < needed:
+                    continue
             state = Capacity(cores, gpus, node_cores, current.node_gpus,
                              [rank for rank in range(len(cores)) if cores[rank] > 0])
             if index + 1 < len(times) and times[index + 1] < moment + duration:

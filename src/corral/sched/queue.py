@@ -17,9 +17,12 @@ ones.  Re-sorting everything at once (reprioritize-all) is one sort of an almost
 list.
 
 A backfill pass after a job's end has a few cores free and a window of hundreds of jobs,
-most of them bigger: the queue also keeps each size's sort keys in order, with the jobs'
-durations beside them (`fitting`), so that such a pass finds the few jobs of its window that
-fit, in cores and, past the first reservation, in time, without reading the others.
+most of them bigger: the queue also keeps the jobs of the window (the first ``depth``) in
+order of size, with their durations, updated as jobs join it (queued ahead of its last job,
+or next behind it when one leaves) and leave it, so that such a pass finds the few jobs of
+its window that fit, in cores and, past the first reservation, in time, with one bisection
+and without reading the others (`fitting`).  The jobs queued behind the window, often
+thousands, cost it nothing.
 """
 
 import bisect
@@ -29,12 +32,12 @@ import operator
 
 #: Dead places a read of the front may cross before it drops them from the lists.
 _DEAD_CROSSED = 32
-#: Live places `last_of` steps back over, at most, from where it last found a window's end.
-_END_STEPS_BACK = 64
 #: Dead places kept at most, beyond as many as there are live ones.
 _DEAD_KEPT = 1024
-#: The bits of a sort key's serial, and of its job id once shifted down.
+#: The bits of a sort key's serial.
 _LOW_BITS = (1 << 64) - 1
+#: The sort key of a window's entry.
+_KEY = operator.itemgetter(1)
 
 
 def _sort_key(priority: int, job_id: int, serial: int) -> int:
@@ -44,27 +47,28 @@ def _sort_key(priority: int, job_id: int, serial: int) -> int:
 
 
 class PendingQueue:
-    def __init__(self, size, duration=None):
+    def __init__(self, size, duration=None, depth: int | None = None):
         """``size(job)``: the cores the job asks for; ``duration(job)``: how long it is
         expected to run (None: no bound, see `fitting`); each read once, when it is
-        queued."""
+        queued.  ``depth``: how many jobs from the front a pass's window holds at most
+        (None: every job), the jobs `fitting` searches."""
         self._size = size
         self._duration = duration
+        self._depth = depth
         self._keys: list[int] = []
         self._sizes: list[int] = []
         self._jobs: list = []
         #: Every place before this index is dead.
         self._head = 0
-        #: ``(place, live)``: where `last_of` last found a window's end, and how many live
-        #: places there are from the head through it; None when places have moved since.
-        self._end = None
         #: Job id -> (job, its sort key, its size, its duration).
         self._entries: dict[int, tuple] = {}
-        #: Size -> the sort keys of the queued jobs of that size, in order, and their
-        #: durations, aligned; and the sizes queued, in order.
-        self._keys_by_size: dict[int, list[int]] = {}
-        self._durations_by_size: dict[int, list] = {}
-        self._sizes_queued: list[int] = []
+        #: The jobs of the window as ``(size, sort key, job)``, in order (of size, then
+        #: key: no two keys tie), and their durations, aligned.
+        self._window: list[tuple] = []
+        self._window_durations: list = []
+        #: The sort key of the window's last job, while the queue holds ``depth`` jobs or
+        #: more (a later job is not in the window); None while the window is every job.
+        self._last: int | None = None
         self._serial = itertools.count()
 
     def __len__(self) -> int:
@@ -75,7 +79,7 @@ class PendingQueue:
         key = _sort_key(job.priority, job.id, next(self._serial))
         size = self._size(job)
         duration = None if self._duration is None else self._duration(job)
-        self._entries[job.id] = (job, key, size, duration)
+        entry = self._entries[job.id] = (job, key, size, duration)
         keys = self._keys
         if len(keys) == self._head or keys[-1] < key:
             keys.append(key)
@@ -86,25 +90,42 @@ class PendingQueue:
             keys.insert(place, key)
             self._sizes.insert(place, size)
             self._jobs.insert(place, job)
-            end = self._end
-            if end is not None and place <= end[0]:
-                self._end = (end[0] + 1, end[1] + 1)
-        self._index_size(key, size, duration)
+        last = self._last
+        if last is None:
+            self._join(entry)
+            if len(self._entries) == self._depth:
+                self._last = keys[self._live(len(keys) - 1, -1)]
+        elif key < last:
+            # It pushes the window's last job out.
+            self._join(entry)
+            place = self._place(last)
+            self._leave(self._entries[self._jobs[place].id])
+            self._last = keys[self._live(place - 1, -1)]
         return key
 
-    def _index_size(self, key: int, size: int, duration):
-        same_size = self._keys_by_size.get(size)
-        if same_size is None:
-            self._keys_by_size[size] = [key]
-            self._durations_by_size[size] = [duration]
-            bisect.insort(self._sizes_queued, size)
-        elif same_size[-1] < key:
-            same_size.append(key)
-            self._durations_by_size[size].append(duration)
-        else:
-            place = bisect.bisect_left(same_size, key)
-            same_size.insert(place, key)
-            self._durations_by_size[size].insert(place, duration)
+    def _join(self, entry):
+        """Put a queued job's ``entry`` in the window."""
+        job, key, size, duration = entry
+        place = bisect.bisect_left(self._window, (size, key))
+        self._window.insert(place, (size, key, job))
+        self._window_durations.insert(place, duration)
+
+    def _leave(self, entry):
+        place = bisect.bisect_left(self._window, (entry[2], entry[1]))
+        del self._window[place]
+        del self._window_durations[place]
+
+    def _place(self, key: int) -> int:
+        """Where the queued job of sort key ``key`` is in the lists."""
+        return bisect.bisect_left(self._keys, key, self._head)
+
+    def _live(self, place: int, step: int) -> int:
+        """The first live place from ``place`` on, stepping by ``step`` (there must be
+        one)."""
+        jobs = self._jobs
+        while jobs[place] is None:
+            place += step
+        return place
 
     def key(self, job_id: int) -> int:
         """The sort key of queued job ``job_id``: a job sorts after those whose keys are
@@ -115,20 +136,20 @@ class PendingQueue:
         entry = self._entries.pop(job_id, None)
         if entry is None:
             return False
-        _job, key, size, _duration = entry
-        place = bisect.bisect_left(self._keys, key, self._head)
+        key = entry[1]
+        place = self._place(key)
         self._jobs[place] = None
-        end = self._end
-        if end is not None and place <= end[0]:
-            self._end = (end[0], end[1] - 1)
-        same_size = self._keys_by_size[size]
-        place = bisect.bisect_left(same_size, key)
-        del same_size[place]
-        del self._durations_by_size[size][place]
-        if not same_size:
-            del self._keys_by_size[size]
-            del self._durations_by_size[size]
-            del self._sizes_queued[bisect.bisect_left(self._sizes_queued, size)]
+        last = self._last
+        if last is None or key <= last:
+            self._leave(entry)
+            if last is not None:
+                if len(self._entries) < self._depth:
+                    self._last = None
+                else:
+                    # The next job behind the window joins it.
+                    place = self._live(self._place(last) + 1, 1)
+                    self._last = self._keys[place]
+                    self._join(self._entries[self._jobs[place].id])
         dead = len(self._keys) - len(self._entries)
         if dead > _DEAD_KEPT and dead > len(self._entries):
             self._rebuild(sorted(self._entries.values(), key=operator.itemgetter(1)))
@@ -157,19 +178,17 @@ class PendingQueue:
                                duration)
         ordered = sorted(entries.values(), key=operator.itemgetter(1))
         self._rebuild(ordered)
-        self._keys_by_size = {}
-        self._durations_by_size = {}
-        for _job, key, size, duration in ordered:
-            self._keys_by_size.setdefault(size, []).append(key)
-            self._durations_by_size.setdefault(size, []).append(duration)
-        self._sizes_queued = sorted(self._keys_by_size)
+        window = ordered if self._depth is None else ordered[:self._depth]
+        by_size = sorted(window, key=operator.itemgetter(2, 1))
+        self._window = [(size, key, job) for job, key, size, _duration in by_size]
+        self._window_durations = [entry[3] for entry in by_size]
+        self._last = window[-1][1] if len(window) == self._depth else None
 
     def _rebuild(self, entries):
         self._keys = [entry[1] for entry in entries]
         self._sizes = [entry[2] for entry in entries]
         self._jobs = [entry[0] for entry in entries]
         self._head = 0
-        self._end = None
 
     def first(self, depth: int | None = None) -> tuple[list, list]:
         """The first ``depth`` queued jobs (all by default), in allocation order, and their
@@ -197,82 +216,50 @@ class PendingQueue:
                 self._compact(head, stop, live, sizes)
         return live, sizes
 
-    def _compact(self, head: int, stop: int, live=None, sizes=None):
-        """Drop the dead places between ``head`` and ``stop`` (``live``, ``sizes``: what
-        is left there, when the caller has it)."""
-        if live is None:
-            front = self._jobs[head:stop]
-            live = list(filter(None, front))
-            sizes = list(itertools.compress(self._sizes[head:stop], front))
+    def _compact(self, head: int, stop: int, live: list, sizes: list):
+        """Drop the dead places between ``head`` and ``stop``, where ``live`` are left, of
+        ``sizes``."""
         self._jobs[head:stop] = live
         self._sizes[head:stop] = sizes
         self._keys[head:stop] = [self._entries[job.id][1] for job in live]
-        self._end = None
 
     def last_of(self, depth: int):
-        """The last job of the first ``depth`` queued (there must be that many, at least
-        one): where a window of that depth ends.  Found from where the last one was (a
-        pass's window ends near the previous pass's), unless places have moved since."""
+        """The last job of the first ``depth`` queued (at least one, and no more than the
+        window holds): where a window of that depth ends.  Stepped back to from the
+        window's last job: a pass's window ends there, or a job back for each job the pass
+        has started."""
         jobs = self._jobs
-        head = self._head
-        end = self._end
-        if end is None or end[0] < head or end[1] - depth > _END_STEPS_BACK:
-            place, live = head - 1, 0
+        if self._last is None:
+            place, steps = self._live(len(jobs) - 1, -1), len(self._entries) - depth
         else:
-            place, live = end
-        if live < depth:
-            start, stop = place + 1, place + 1 + depth - live
-            # A request is always true, a removed one's place None (see `first`).
-            while missing := stop - start - len(list(filter(None, jobs[start:stop]))):
-                start, stop = stop, stop + missing
-            place, live = stop - 1, depth
-        while live > depth or jobs[place] is None:
-            if jobs[place] is not None:
-                live -= 1
+            place, steps = self._place(self._last), self._depth - depth
+        while steps:
             place -= 1
-        last = jobs[place]
-        if place + 1 - head - depth > _DEAD_CROSSED:
-            self._compact(head, place + 1)
-            place = head + depth - 1
-        self._end = (place, depth)
-        return last
+            if jobs[place] is not None:
+                steps -= 1
+        return jobs[place]
 
     def fitting(self, after: int, through: int, most: int, shadow: int | None = None,
                 now: float = 0.0, first: float = math.inf) -> tuple[list, list]:
-        """The queued jobs whose sort keys are after ``after`` and up to ``through`` and
-        that ask for at most ``most`` cores, in allocation order, and their sizes: a
-        bisection per size queued up to ``most``, whatever the number of jobs between.
-        With a ``shadow``, a job bigger than that is kept only if ``now`` plus its duration
-        is at most ``first`` (a backfill pass's test of a job that would run past the first
-        reservation), read from the durations kept by size, before any job is looked up."""
-        sizes = self._sizes_queued
-        keys_by_size = self._keys_by_size
-        durations_by_size = self._durations_by_size
-        if shadow is None:
-            shadow = most
-        found = []
-        # The bigger jobs' keys and durations, tested together at C speed after the loop.
-        longer, durations = [], []
-        right = bisect.bisect_right
-        for size in sizes[:right(sizes, most)]:
-            same_size = keys_by_size[size]
-            low = right(same_size, after)
-            high = right(same_size, through, low)
-            if low < high:
-                if size <= shadow:
-                    found += same_size[low:high]
-                else:
-                    longer += same_size[low:high]
-                    durations += durations_by_size[size][low:high]
-        if longer:
-            # first >= now + duration, for each
-            found += itertools.compress(longer, map(
-                operator.ge, itertools.repeat(first),
-                map(operator.add, itertools.repeat(now), durations)))
-        found.sort()
-        entries = self._entries
-        chosen = [entries[key >> 64 & _LOW_BITS] for key in found]
-        return [entry[0] for entry in chosen], [entry[2] for entry in chosen]
+        """The queued jobs whose sort keys are after ``after`` and up to ``through`` (a key
+        within the window) and that ask for at most ``most`` cores, in allocation order,
+        and their sizes: one bisection of the window by size, whatever the number of jobs
+        bigger.  With a ``shadow``, a job bigger than that is kept only if ``now`` plus its
+        duration is at most ``first`` (a backfill pass's test of a job that would run past
+        the first reservation)."""
+        window = self._window
+        stop = bisect.bisect_left(window, (most + 1,))
+        if shadow is None or shadow >= most:
+            found = [entry for entry in window[:stop] if after < entry[1] <= through]
+        else:
+            split = bisect.bisect_left(window, (shadow + 1,), 0, stop)
+            found = [entry for entry in window[:split] if after < entry[1] <= through]
+            durations = self._window_durations[split:stop]
+            found += [entry for entry, duration in zip(window[split:stop], durations,
+                                                      strict=True)
+                      if now + duration <= first and after < entry[1] <= through]
+        found.sort(key=_KEY)
+        return [entry[2] for entry in found], [entry[0] for entry in found]
 
     def jobs(self) -> list:
         """Queued jobs in allocation order (for listings)."""

@@ -41,7 +41,7 @@ from ..jobspec.requires import describe
 from ..timings import Timings
 from .constraints import ConstraintError, RankMasks, nodes_described
 from .policies import QueuePolicies
-from .profile import Profile
+from .profile import Profile, RunningEnds
 from .queue import PendingQueue
 from .requests import AllocAnswers, AllocRequest
 
@@ -88,7 +88,11 @@ class Scheduler:
         self.pool = pool
         self.respond = respond
         self.policies = policies or QueuePolicies()
-        self.pending = PendingQueue(_cores, self._duration)
+        self.pending = PendingQueue(_cores, self._duration, self.policies.depth)
+        #: ``(queue, policy)`` of every queue (None: the one anonymous queue), in order.
+        names = self.policies.queue_names
+        self._queue_policies = [(queue, self.policies.policy(queue))
+                                for queue in ((None,) if names is None else names)]
         self.rank_masks = RankMasks(pool.nodes)
         self.queue_masks = {name: self.rank_masks.of(constraint)
                             for name, constraint in self.policies.nodes.items()}
@@ -98,8 +102,10 @@ class Scheduler:
         self.limited: dict[int, tuple] = {}
         self.running_by_user: dict[tuple, int] = {}
         self.placements: dict[int, dict] = {}
-        #: Per running job: ``(expected end, {rank: (cores, gpus)})`` for the profile.
+        #: Per running job: ``(expected end, {rank: (cores, gpus)})``; and by end, what a
+        #: pass's profile starts from.
         self.running: dict[int, tuple[float, dict]] = {}
+        self.ends = RunningEnds()
         #: Waiting jobs told why they wait: job id -> ``(t_estimate, reason)`` they were told.
         self.told: dict[int, tuple] = {}
         self._pass_scheduled = False
@@ -107,6 +113,8 @@ class Scheduler:
         #: (the last sort key it looked at, the earliest running job's expected end, the
         #: pool's drains then); None when the next request needs a pass.
         self._settled: tuple | None = None
+        #: The nodes' names, in a pass that has started a job (None: not read yet).
+        self._names: list | None = None
         self.pass_timings = Timings()  # how long each pass held the loop (metrics)
 
     def _duration(self, job) -> float:
@@ -227,7 +235,9 @@ class Scheduler:
     def free(self, job_id: int):
         """Return everything the job still holds."""
         placement = self.placements.pop(job_id, None)
-        self.running.pop(job_id, None)
+        running = self.running.pop(job_id, None)
+        if running is not None:
+            self.ends.remove(*running)
         if self.limited:
             self._uncount(job_id)
         if placement:
@@ -241,8 +251,9 @@ class Scheduler:
             self.pool.release(placement, ranks)
             running = self.running.get(job_id)
             if running is not None:
-                for rank in ranks:
-                    running[1].pop(rank, None)
+                end, counts = running
+                released = {rank: counts.pop(rank) for rank in ranks if rank in counts}
+                self.ends.release(end, released)
             self._schedule_soon()
 
     def reserve(self, job: AllocRequest, ranks: dict, R: dict | None, released=()):
@@ -257,6 +268,7 @@ class Scheduler:
             end = (execution.get("starttime") or 0.0) + self.policies.duration(job.queue)
         counts = {rank: (len(cores), len(gpus)) for rank, (cores, gpus) in ranks.items()}
         self.running[job.id] = (end, counts)
+        self.ends.add(end, counts)
         if self.policies.user_limits:
             self._count(job)
 
@@ -288,12 +300,12 @@ class Scheduler:
         began = time.perf_counter()
         now = time.time()
         policies = self.policies
-        running = self.running.values() if policies.plans_ahead else ()
-        profile = Profile(now, self.pool.capacity(), running)
+        profile = Profile(now, self.pool.capacity(),
+                          self.ends if policies.plans_ahead else None)
         reservations_by_queue: dict = {}
         stopped_queues = set()
         waiting: dict[int, tuple] = {}
-        names = None
+        self._names = None
         job_masks = self.job_masks
         user_limits = policies.user_limits
         running_by_user = self.running_by_user
@@ -308,7 +320,6 @@ class Scheduler:
         first_read = window
         window_end = window[-1]  # the last job of the window read so far
         index = 0
-        narrowed_to = None  # the free cores the rest of the window was last narrowed to
         stopped = False
         while True:
             if index == len(window):
@@ -344,10 +355,7 @@ class Scheduler:
             duration = request.duration or policies.duration(queue)
             counts = None if too_big else profile.place_now(request, duration, mask)
             if counts is not None:
-                profile.start_now(counts, now + duration)
-                if names is None:
-                    names = self.pool.node_names()
-                self._allocate(job, counts, now, duration, names)
+                self._start(profile, job, counts, now, duration)
                 allocated += 1
                 continue
             if policy.reserves(reservations):
@@ -365,55 +373,98 @@ class Scheduler:
             if self._nothing_left_to_do(profile, stopped_queues, reservations_by_queue):
                 stopped = True
                 break
-            total = profile.total_cores
-            if (narrowed_to is None or total < narrowed_to) and not user_limits and \
-                    self._only_backfill_left(stopped_queues, reservations_by_queue):
+            if not user_limits and self._only_backfill_left(stopped_queues,
+                                                            reservations_by_queue):
                 # Every job left either starts now or is passed over, and free cores only
                 # shrink from here: only those that fit in them now need a look.
-                narrowed_to = total
                 if read < wanted:
                     # The rest of the window, read at once: only its jobs that might start
                     # now (see `_backfillable`), found by size and duration.
-                    read = wanted
                     window_end = self.pending.last_of(wanted - allocated)
                     window, sizes = self.pending.fitting(
-                        self.pending.key(job.id), self.pending.key(window_end.id), total,
-                        profile.cores_past_first_reservation(), now,
+                        self.pending.key(job.id), self.pending.key(window_end.id),
+                        profile.total_cores, profile.cores_past_first_reservation(), now,
                         profile.first_reservation)
                 else:
                     window, sizes = _backfillable(window[index:], sizes[index:], profile,
                                                   policies)
-                index = 0
+                started, stopped_at = self._backfill(window, sizes, profile, stopped_queues,
+                                                     now)
+                allocated += started
+                if stopped_at is not None:
+                    job, stopped = stopped_at, True
+                break
         if not stopped and allocated and full_window:
             # The pass stopped at the queue depth having started jobs: the jobs behind
             # them get their turn in the next pass.
             self._schedule_soon()
         elif not allocated and (stopped or full_window) and not self._pass_scheduled:
             last = job if stopped else window_end
-            ends = [end for end, _counts in self.running.values()]
-            self._settled = (self.pending.key(last.id), min(ends, default=math.inf),
+            ends = self.ends.times  # the running jobs' ends but the infinite ones
+            self._settled = (self.pending.key(last.id), ends[0] if ends else math.inf,
                              self.pool.drains)
         self._tell(waiting)
         self.pass_timings.observe(time.perf_counter() - began)
 
+    def _backfill(self, window: list, sizes: list, profile, stopped_queues,
+                  now: float) -> tuple[int, object]:
+        """Only backfill is left (every queue not stopped is done reserving and blocks
+        nobody): start, in order, the jobs of ``window`` (with their ``sizes``) that fit
+        now, passing over the others.  A job that does not fit then reserves nothing and
+        stops no queue, so the walk stops only once no core is free, and the jobs left are
+        narrowed again each time fewer cores are free at such a job.  Returns how many
+        jobs started and the job the walk stopped at (None: it read the whole window)."""
+        duration_of = self.policies.duration
+        job_masks = self.job_masks
+        narrowed_to = profile.total_cores
+        started = 0
+        index = 0
+        while index < len(window):
+            job, size = window[index], sizes[index]
+            index += 1
+            if size > profile.total_cores or job.queue in stopped_queues:
+                continue
+            request = job.request
+            duration = request.duration or duration_of(job.queue)
+            counts = profile.place_now(request, duration,
+                                       job_masks.get(job.id) if job_masks else None)
+            if counts is not None:
+                self._start(profile, job, counts, now, duration)
+                started += 1
+                continue
+            total = profile.total_cores
+            if total <= 0:
+                return started, job
+            if total < narrowed_to:
+                narrowed_to = total
+                window, sizes = _backfillable(window[index:], sizes[index:], profile,
+                                              self.policies)
+                index = 0
+        return started, None
+
+    def _start(self, profile, job, counts: dict, now: float, duration: float):
+        """Start ``job`` now on ``counts``, in the pass's profile and in the pool."""
+        profile.start_now(counts, now + duration)
+        if self._names is None:
+            self._names = self.pool.node_names()  # once a pass, for the jobs it starts
+        self._allocate(job, counts, now, duration, self._names)
+
     def _nothing_left_to_do(self, profile, stopped_queues, reservations_by_queue) -> bool:
         """No later job can start now, nor get a reservation, in any queue?"""
-        return not any(profile.total_cores > 0 or policy.reserves(reservations)
-                       for policy, reservations in self._open_queues(stopped_queues,
-                                                                     reservations_by_queue))
+        free = profile.total_cores > 0
+        for queue, policy in self._queue_policies:
+            if queue not in stopped_queues and (
+                    free or policy.reserves(reservations_by_queue.get(queue, 0))):
+                return False
+        return True
 
     def _only_backfill_left(self, stopped_queues, reservations_by_queue) -> bool:
         """Is every queue stopped, or done with its reservations and not blocking?"""
-        return not any(policy.blocks_queue or policy.reserves(reservations)
-                       for policy, reservations in self._open_queues(stopped_queues,
-                                                                     reservations_by_queue))
-
-    def _open_queues(self, stopped_queues, reservations_by_queue):
-        """(policy, reservations made this pass) of each queue not stopped in this pass."""
-        queues = self.policies.queue_names
-        for queue in (None,) if queues is None else queues:
-            if queue not in stopped_queues:
-                yield self.policies.policy(queue), reservations_by_queue.get(queue, 0)
+        for queue, policy in self._queue_policies:
+            if queue not in stopped_queues and (
+                    policy.blocks_queue or policy.reserves(reservations_by_queue.get(queue, 0))):
+                return False
+        return True
 
     def _allocate(self, job, counts, now, duration, names):
         self.pending.remove(job.id)
@@ -423,6 +474,7 @@ class Scheduler:
         placement = self.pool.take(counts)
         self.placements[job.id] = placement
         self.running[job.id] = (now + duration, dict(counts))
+        self.ends.add(now + duration, counts)
         limit = job.request.duration
         ranks = self.pool.ids(placement)
         R = resource_set.build(ranks, names, now, now + limit if limit else 0.0)
