@@ -1,5 +1,6 @@
 """Helpers shared by the test suites: reading eventlogs, waiting, acting as an
-unprivileged guest user, and running a command on a terminal of its own.
+unprivileged guest user, running a command on a terminal of its own, and carrying a
+transport link's frames by hand.
 
 CI runs as root; guest access is tested by a real unprivileged account (created with
 ``useradd`` if missing) in a forked child that drops to its uid and gid, so nothing assumes
@@ -23,6 +24,7 @@ import pytest
 
 from corral.broker import wire
 from corral.client import Client, ConnectError, RPCError
+from corral.transport import frames
 
 GUEST = "corral-guest"
 
@@ -243,3 +245,23 @@ class Terminal:
             os.waitpid(self.pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
+
+
+class Wire:
+    """A transport link's frames in flight one way; ``cut`` loses everything in flight, as a
+    broken connection does."""
+
+    def __init__(self):
+        self.frames = []
+
+    def send(self, data):
+        self.frames.append(data)
+
+    def deliver(self, link, applied):
+        frames_now, self.frames = self.frames, []
+        for data in frames_now:
+            link.receive(frames.decode(data), applied.append)
+        link.acknowledge()
+
+    def cut(self):
+        self.frames.clear()

@@ -4,6 +4,7 @@ from corral.transport import frames
 from corral.transport.link import Link
 from corral.transport.sequence import APPLY, DUPLICATE, GAP, Inbox, Outbox
 from corral.transport.settings import Settings
+from support import Wire
 
 
 def test_outbox_numbers_from_one_and_forgets_only_what_was_acknowledged():
@@ -40,26 +41,6 @@ def test_a_gap_asks_for_one_resend_until_something_more_is_applied():
     assert inbox.accept(6) == GAP and not inbox.ask_resend()
     inbox.accept(2)
     assert inbox.accept(7) == GAP and inbox.ask_resend()
-
-
-class Wire:
-    """Frames in flight one way; ``cut`` loses everything in flight, as a broken connection
-    does."""
-
-    def __init__(self):
-        self.frames = []
-
-    def send(self, data):
-        self.frames.append(data)
-
-    def deliver(self, link, applied):
-        frames_now, self.frames = self.frames, []
-        for data in frames_now:
-            link.receive(frames.decode(data), applied.append)
-        link.acknowledge()
-
-    def cut(self):
-        self.frames.clear()
 
 
 def test_messages_lost_in_flight_are_replayed_and_applied_once_in_order():

@@ -7,28 +7,10 @@ from corral.transport import frames, shared
 from corral.transport.link import Link
 from corral.transport.sequence import Inbox
 from corral.transport.settings import Settings
+from support import Wire
 
 ENV = {"PATH": "/usr/bin:/bin", "HOME": "/home/ada", "LANG": "C.UTF-8"}
 OTHER = {"PATH": "/bin", "HOME": "/home/bob"}
-
-
-class Wire:
-    """Frames in flight one way; ``cut`` loses them, as a broken connection does."""
-
-    def __init__(self):
-        self.frames = []
-
-    def send(self, data):
-        self.frames.append(data)
-
-    def deliver(self, link, applied):
-        frames_now, self.frames = self.frames, []
-        for data in frames_now:
-            link.receive(frames.decode(data), applied.append)
-        link.acknowledge()
-
-    def cut(self):
-        self.frames.clear()
 
 
 def start(job, env):
