@@ -82,8 +82,9 @@ def test_metrics_count_jobs_nodes_and_plugin_calls(metered):
     assert samples[("corral_scheduler_pass_seconds_bucket", (("le", "+Inf"),))] == \
         samples[("corral_scheduler_pass_seconds_count", ())]
     assert samples[("corral_store_commit_seconds_count", ())] > 0
-    assert samples[("corral_event_loop_lag_seconds_count", ())] > 0
     assert samples[("corral_event_loop_stall_seconds", ())] < 1
+    # The loop's lag is read every quarter of a second, which these jobs may all beat.
+    until(lambda: scrape(url)[("corral_event_loop_lag_seconds_count", ())] > 0)
     # Every job entered PRIORITY once, where the builtin priority plugin answered.
     priority = (("plugin", ".priority-default"), ("topic", "job.state.priority"))
     assert samples[("corral_jobtap_callback_seconds_count", priority)] == 4
