@@ -122,3 +122,17 @@ def test_a_message_naming_an_environment_never_sent_is_dropped_with_an_error(cap
         receiver.receive(frame, applied.append)
     assert [message["job"] for message in applied] == [2]
     assert "naming environment 7, which was never sent" in caplog.text
+
+
+def test_a_message_bringing_a_malformed_environment_is_dropped_with_an_error(caplog):
+    receiver = Link(Settings(), 0, Inbox("s"))
+    receiver.send_frame = Wire().send
+    applied = []
+    bad = [dict(start(1, ENV), env=["PATH=/bin"], env_id=1),
+           dict(start(2, ENV), env_id=[1]),
+           dict(start(3, ENV), env_id=2, env_forget={"x": 1})]
+    frame = {"seq": 1, "ack": 0, "msgs": [*bad, start(4, ENV)]}
+    with caplog.at_level(logging.ERROR, "corral.transport"):
+        receiver.receive(frame, applied.append)
+    assert [message["job"] for message in applied] == [4]
+    assert caplog.text.count("whose environment is not a numbered object") == 3

@@ -86,6 +86,11 @@ class SharedIn:
         number = message.pop("env_id", None)
         if number is not None:
             forget = message.pop("env_forget", None)
+            if type(number) is not int or type(env) is not dict or \
+                    (forget is not None and type(forget) is not int):
+                log.error("transport: dropped a %s message whose environment is not a "
+                          "numbered object", message.get("type"))
+                return None
             if forget is not None:
                 self.values.pop(forget, None)
             # Read-only, and the same object for every message naming it: the agent keeps
