@@ -70,6 +70,8 @@ def main() -> int:
                         help="the node's cores (default: this machine's cores x 4): how many "
                              "jobs may be in flight at once")
     args = parser.parse_args()
+    if args.slots is not None and args.slots < 1:
+        parser.error("--slots must be at least 1")
     njobs = args.jobs or (200 if args.quick else 2000)
     slots = args.slots or (os.cpu_count() or 1) * 4
     report = common.Report("realexec", args)
