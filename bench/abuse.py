@@ -196,4 +196,4 @@ def _submit(path: str, spec: dict, count: int, big: dict) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.run(main))

@@ -8,6 +8,7 @@ into the controller: everything goes through the client API, the CLI or ``/proc`
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -31,6 +32,16 @@ SIMULATED = ["exec.test.run_duration=0"]
 
 
 # --- command line and output ------------------------------------------------------------
+
+
+def run(main) -> int:
+    """Run a benchmark's ``main``: Ctrl-C stops it with one line, once its work directory
+    and the instances it started are gone (their context managers close on the way out)."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -250,9 +261,12 @@ class Controller:
         return cpu_seconds(self.pid)
 
     def stop(self, timeout: float = 120) -> float:
-        """SIGTERM and wait for exit; returns the seconds that took."""
+        """SIGTERM and wait for exit; returns the seconds that took.  Node agents still
+        running jobs outlive their controller (they wait for the next one): a benchmark's
+        instance will have none, so they are stopped too."""
         if self.process is None:
             return 0.0
+        agents = agent_pids(self.state_dir)
         started = time.perf_counter()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -267,7 +281,27 @@ class Controller:
             if self.profiler is not None:
                 self.profiler.wait(60)
                 self.profiler = None
+            _stop_processes(agents)
         return time.perf_counter() - started
+
+
+def _stop_processes(pids: list[int], timeout: float = 10):
+    """SIGTERM each of ``pids`` still alive, and wait up to ``timeout`` for them to go."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(map(_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """Is ``pid`` running (not gone, nor a zombie its parent has not reaped)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def cpu_seconds(pid: int) -> float:
