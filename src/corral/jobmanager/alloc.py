@@ -48,14 +48,17 @@ class Alloc:
         self.scheduler.prioritize([(job.id, job.priority) for job in jobs])
 
     def free(self, job):
-        # The scheduler gets resources back only once the event that gives them up is
-        # stored: a controller killed in between must not find them held by two jobs.
-        job_id = job.id
-        self.manager.store.after_commit(lambda: self.scheduler.free(job_id))
+        """The scheduler gets the job's resources back at once, before its ``free`` is
+        stored: the store commits in order, so another job's ``alloc`` of them is stored
+        only with or after it, and that job's tasks start only once its ``alloc`` is
+        (`Start`).  A controller killed in between finds them held by one job, and saves a
+        commit's round trip between a job's end and the next start."""
+        self.scheduler.free(job.id)
 
     def release(self, job, ranks):
-        job_id = job.id
-        self.manager.store.after_commit(lambda: self.scheduler.release(job_id, ranks))
+        """Ranks given back before the job's end (a ``release`` that is not final), at
+        once, as in `free`."""
+        self.scheduler.release(job.id, ranks)
 
     def reserve(self, job, released):
         """At restart: ``job`` keeps the resources its R gives it, but the ``released``

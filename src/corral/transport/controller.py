@@ -43,6 +43,13 @@ from .settings import Settings
 log = logging.getLogger("corral.transport")
 
 ZAP_DOMAIN = "corral-agents"
+#: Seconds an acknowledgement waits for a frame to the agent to carry it, as TCP delays an
+#: ACK: in a busy instance the next start carries it, and an agent is not woken for a frame
+#: that says nothing else (more than half the frames it got before).  An agent keeps what is
+#: unacknowledged meanwhile and would replay it, applied once, after a reconnect.
+ACK_DELAY = 0.02
+#: Messages stored and not acknowledged after which the acknowledgement goes at once.
+ACK_NOW = 256
 
 
 class AgentKeyAuthenticator(AsyncioAuthenticator):
@@ -125,6 +132,7 @@ class ControllerTransport:
         self.peers: dict[str, Peer] = {}
         self._by_routing_id: dict[bytes, Peer] = {}
         self._acks_due: set[Peer] = set()
+        self._acks_delayed: dict[Peer, asyncio.TimerHandle] = {}
         self._flushes_due: list[Link] = []
         self._context = None
         self._socket = None
@@ -161,6 +169,9 @@ class ControllerTransport:
     async def close(self):
         if self._sweeper is not None:
             self._sweeper.cancel()
+        for timer in self._acks_delayed.values():
+            timer.cancel()
+        self._acks_delayed.clear()
         for peer in self.peers.values():
             peer.link.send_frame = None  # a flush still scheduled has nowhere to go
         if self._socket is not None:
@@ -289,8 +300,18 @@ class ControllerTransport:
     def _stored(self, marks):
         for peer, inbox, applied in marks:
             inbox.stored(applied)
-            if peer.link.inbox is inbox:
+            if peer.link.inbox is not inbox or peer in self._acks_delayed:
+                continue
+            if inbox.durable - inbox.acknowledged >= ACK_NOW:
                 peer.link.acknowledge()
+            else:
+                self._acks_delayed[peer] = self.loop.call_later(ACK_DELAY, self._delayed_ack,
+                                                                peer)
+
+    def _delayed_ack(self, peer: Peer):
+        """Acknowledge what is stored, unless a frame since has (`Link.acknowledge`)."""
+        del self._acks_delayed[peer]
+        peer.link.acknowledge()
 
     # --- registration -----------------------------------------------------------------------
 
