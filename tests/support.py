@@ -1,5 +1,6 @@
 """Helpers shared by the test suites: reading eventlogs, waiting, acting as an
-unprivileged guest user, running a command on a terminal of its own, and carrying a
+unprivileged guest user, running a command on a terminal of its own, making key
+directories, and carrying a
 transport link's frames by hand.
 
 CI runs as root; guest access is tested by a real unprivileged account (created with
@@ -114,6 +115,23 @@ def events(client, job_id, name) -> list[dict]:
 def wait(client, job_id, name="clean", timeout=20) -> dict:
     """Wait for a job's event (``clean`` by default) and return it."""
     return client.wait_event(job_id, name, timeout)
+
+
+def keygen(directory, nodes: str = "node[1-2]") -> str:
+    """``corral keygen DIR -N NODES``: a key directory for a controller and ``nodes``."""
+    subprocess.run([sys.executable, "-m", "corral", "keygen", str(directory), "-N", nodes],
+                   check=True, capture_output=True)
+    return str(directory)
+
+
+async def until_async(check, timeout=10.0, interval=0.005):
+    """`until` inside an event loop: poll ``check()`` without blocking the loop."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out: {check}"
+        await asyncio.sleep(interval)
 
 
 def until(check, timeout=15.0, interval=0.02):

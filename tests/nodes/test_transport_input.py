@@ -3,29 +3,16 @@ on (controller and agent in this process, over ipc://)."""
 
 import asyncio
 import logging
-import subprocess
-import sys
 
 import pytest
 import zmq
 
 from corral.transport import AgentTransport, ControllerTransport, Settings, this_node
 from corral.transport.keys import AgentKeys
+from support import keygen
+from support import until_async as until
 
 SETTINGS = Settings(heartbeat_interval=0.1, unresponsive_after=1.0, lost_after=2.0)
-
-
-def keygen(directory):
-    subprocess.run([sys.executable, "-m", "corral", "keygen", str(directory), "-N",
-                    "node[1-2]"], check=True, capture_output=True)
-    return str(directory)
-
-
-async def until(check, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 def test_bad_frames_cost_one_log_line_each_and_lose_nothing(tmp_path, caplog):

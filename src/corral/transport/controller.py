@@ -300,11 +300,11 @@ class ControllerTransport:
     def _stored(self, marks):
         for peer, inbox, applied in marks:
             inbox.stored(applied)
-            if peer.link.inbox is not inbox or peer in self._acks_delayed:
+            if peer.link.inbox is not inbox:
                 continue
             if inbox.durable - inbox.acknowledged >= ACK_NOW:
-                peer.link.acknowledge()
-            else:
+                peer.link.acknowledge()  # a delayed acknowledgement then finds nothing to do
+            elif peer not in self._acks_delayed:
                 self._acks_delayed[peer] = self.loop.call_later(ACK_DELAY, self._delayed_ack,
                                                                 peer)
 
