@@ -1,7 +1,6 @@
 """Helpers shared by the test suites: reading eventlogs, waiting, acting as an
 unprivileged guest user, running a command on a terminal of its own, making key
-directories, and carrying a
-transport link's frames by hand.
+directories, and carrying a transport link's frames by hand.
 
 CI runs as root; guest access is tested by a real unprivileged account (created with
 ``useradd`` if missing) in a forked child that drops to its uid and gid, so nothing assumes
