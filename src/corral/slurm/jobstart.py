@@ -136,8 +136,7 @@ def _close(files: dict):
 
 
 def _cannot_open(node: str, exc: OSError) -> int:
-    print(f"slurmstepd-{node}: error: cannot open {exc.filename}: {exc.strerror}",
-          file=sys.stderr)
+    _say(f"slurmstepd-{node}: error: cannot open {exc.filename}: {exc.strerror}")
     return 1
 
 
@@ -203,6 +202,12 @@ def _exit_like(status: int) -> int:
     return status
 
 
+def _say(line: str):
+    """One line on our stderr in one write: each task has a wrapper of its own, and lines
+    that two of them print at once must not interleave (print writes the newline apart)."""
+    os.write(2, f"{line}\n".encode(errors="backslashreplace"))
+
+
 def _run_task(argv, env, helper, node, task_rank, ntasks, R=None, files=None):
     """Run one task (of srun's job, or of a step); with ``--signal`` (srun's job, whose ``R``
     is given) send it the signal before the time limit.  ``files`` (``{fd: descriptor}``)
@@ -216,8 +221,8 @@ def _run_task(argv, env, helper, node, task_rank, ntasks, R=None, files=None):
         child = subprocess.Popen(argv, env=env, stdout=pipes or files.get(1),
                                  stderr=pipes or files.get(2))
     except OSError as exc:
-        print(f"slurmstepd-{node}: error: execve(): {argv[0]}: {exc.strerror}", file=sys.stderr)
-        print(f"srun: error: {node}: task {task_rank}: Exited with exit code 2", file=sys.stderr)
+        _say(f"slurmstepd-{node}: error: execve(): {argv[0]}: {exc.strerror}")
+        _say(f"srun: error: {node}: task {task_rank}: Exited with exit code 2")
         return 2
     if helper.get("signal") and R is not None:
         _arm_signal(helper["signal"], R, lambda signum, _shell_only: child.send_signal(signum))
@@ -225,11 +230,9 @@ def _run_task(argv, env, helper, node, task_rank, ntasks, R=None, files=None):
         _copy_labelled(child, f"{task_rank:>{width}}: ".encode(), files)
     status = _wait(child)
     if status > 0:
-        print(f"srun: error: {node}: task {task_rank}: Exited with exit code {status}",
-              file=sys.stderr, flush=True)
+        _say(f"srun: error: {node}: task {task_rank}: Exited with exit code {status}")
     elif status < 0:
-        print(f"srun: error: {node}: task {task_rank}: {signal.strsignal(-status)}",
-              file=sys.stderr, flush=True)
+        _say(f"srun: error: {node}: task {task_rank}: {signal.strsignal(-status)}")
     return status
 
 
