@@ -53,7 +53,7 @@ def main(args) -> int:
     import logging
 
     from .. import config as config_module
-    from .. import logs
+    from .. import idle, logs
     from ..agent import daemon
     from ..agent.prep import node_host
     from ..prep.loader import PrepError
@@ -80,8 +80,9 @@ def main(args) -> int:
             from ..agent.bootstrap import exit_on_eof
 
             exit_on_eof()
-        return asyncio.run(daemon.run(args.connect, args.key_dir, args.hostname, settings,
-                                      prep, args.socket, reattach_timeout, args.exit_alone))
+        with asyncio.Runner(loop_factory=idle.IdleLoop) as runner:
+            return runner.run(daemon.run(args.connect, args.key_dir, args.hostname, settings,
+                                         prep, args.socket, reattach_timeout, args.exit_alone))
     except (KeyMaterialError, ValueError, config_module.ConfigError, PrepError) as exc:
         print(f"corral agent: {exc}", file=sys.stderr)
         return 1

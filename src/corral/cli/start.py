@@ -65,7 +65,7 @@ def main(args) -> int:
     import logging
 
     from .. import config as config_module
-    from .. import logs
+    from .. import idle, logs
     from ..instance import Instance, StartupError, serve
     from ..store import StoreError
 
@@ -119,7 +119,8 @@ def main(args) -> int:
                 await bootstrap.stop()
 
     try:
-        return asyncio.run(run())
+        with asyncio.Runner(loop_factory=idle.IdleLoop) as runner:
+            return runner.run(run())
     except (config_module.ConfigError, StoreError, StartupError) as exc:
         print(f"corral start: {exc}", file=sys.stderr)
         if instance.temporary_state_dir:

@@ -38,6 +38,7 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from .. import idle
 from ..jsoncodec import dumps
 from ..timings import Timings
 from .environments import EnvironmentSplitter, join
@@ -299,7 +300,7 @@ class Store:
     def _schedule(self):
         if not self._scheduled and not self._committing and self._retry is None:
             self._scheduled = True
-            self.loop.call_soon(self._start_commit)
+            idle.when_idle(self.loop, self._start_commit)
 
     def _start_commit(self):
         self._scheduled = False

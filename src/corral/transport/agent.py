@@ -26,6 +26,7 @@ import logging
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
+from .. import idle
 from . import frames, sockets
 from .keys import AgentKeys
 from .link import Link
@@ -109,7 +110,7 @@ class AgentTransport:
         if problem is not None:
             raise ValueError(f"an agent cannot send {problem}")
         if self.link.send(message):
-            self.loop.call_soon(self.link.flush)
+            idle.when_idle(self.loop, self.link.flush)
 
     @property
     def state(self) -> str:
@@ -195,7 +196,7 @@ class AgentTransport:
         if not frame.get("heartbeat") and not self._ack_due:
             # Later in this turn, so that answers sent meanwhile carry the acknowledgement.
             self._ack_due = True
-            self.loop.call_soon(self._acknowledge)
+            idle.when_idle(self.loop, self._acknowledge)
 
     def _acknowledge(self):
         self._ack_due = False
