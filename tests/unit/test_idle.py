@@ -112,9 +112,9 @@ def test_a_store_commits_once_what_one_burst_of_callbacks_writes(tmp_path):
     def event(seq):
         return {"timestamp": 1.0 + seq, "name": f"e{seq}"}
 
-    async def main(loop_factory_is_idle):
+    async def main(name):
         loop = asyncio.get_running_loop()
-        store = Store(str(tmp_path / f"store-{loop_factory_is_idle}.db"), loop)
+        store = Store(str(tmp_path / f"{name}.db"), loop)
         store.add_job(1, 1000, 1.0, '{"version": 1}')
         store.append_event(1, 0, event(0), None)
         loop.call_soon(lambda: loop.call_soon(store.append_event, 1, 1, event(1), None))
@@ -125,5 +125,5 @@ def test_a_store_commits_once_what_one_burst_of_callbacks_writes(tmp_path):
         store.close()
         return commits
 
-    assert run(lambda: main(True)) == 1
-    assert asyncio.run(main(False)) == 2  # the same writes on call_soon: two commits
+    assert run(lambda: main("idle")) == 1
+    assert asyncio.run(main("soon")) == 2  # the same writes on call_soon: two commits

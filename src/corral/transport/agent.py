@@ -194,7 +194,7 @@ class AgentTransport:
             return
         link.receive(frame, self._apply)
         if not frame.get("heartbeat") and not self._ack_due:
-            # Later in this turn, so that answers sent meanwhile carry the acknowledgement.
+            # Once the loop is idle, so that answers sent meanwhile carry the acknowledgement.
             self._ack_due = True
             idle.when_idle(self.loop, self._acknowledge)
 
