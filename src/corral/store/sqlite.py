@@ -1,10 +1,20 @@
-"""SQLite (WAL) store with batched commits made off the event loop.
+"""SQLite (WAL) store with batched commits that never keep the event loop waiting on the disk.
 
-Writes are queued in memory and committed together by one writer thread: while one batch
-commits, the next one fills, so an idle instance commits at once and a busy one commits large
-batches (group commit).  `after_commit` callbacks run on the event loop once everything
-queued before them is on disk; this is how the job manager holds a job, a submit response or
-an exec start until the events that justify it are stored.
+Writes are queued in memory and committed together once the loop has nothing else ready
+(`corral.idle`), so an idle instance commits at once and a busy one commits large batches
+(group commit).  `after_commit` callbacks run on the event loop once everything queued
+before them is on disk; this is how the job manager holds a job, a submit response or an
+exec start until the events that justify it are stored.
+
+Where a commit runs is chosen by how long commits take.  In WAL mode with
+``synchronous=NORMAL`` a commit appends to the log without syncing it, which takes some
+tens of microseconds: that is done on the loop, since handing it to a thread costs several
+times as much (two wake-ups and the interpreter lock, which the writer and the loop take in
+turns for every statement).  What syncs, the checkpoint that copies the log into the
+database, runs on the writer thread, on a connection of its own, never in a commit.  A
+commit that takes longer than `SLOW_COMMIT` (a disk that stalls writes) sends the commits
+after it to the writer thread, where the loop goes on while they wait, until
+`QUICK_COMMITS_TO_RETURN` of them in a row are quick again.
 
 Reads happen on the event loop through a second connection; WAL lets them run while the
 writer commits.  They see only committed data, which is what clients are allowed to see.
@@ -120,6 +130,13 @@ _ROW_ERRORS = (UnicodeError, sqlite3.IntegrityError, sqlite3.InterfaceError, Ove
 #: Seconds between attempts to commit a kept batch.
 RETRY_INTERVAL = 1.0
 
+#: Seconds a commit may take on the event loop; after a slower one, commits run on the
+#: writer thread until this many in a row have been quicker.
+SLOW_COMMIT = 0.005
+QUICK_COMMITS_TO_RETURN = 64
+#: Seconds from a commit to the checkpoint after it (one at a time, on the writer thread).
+CHECKPOINT_DELAY = 1.0
+
 #: Batches a throw-away store holds before it writes them, in one transaction.
 THROWAWAY_BATCHES_PER_COMMIT = 1000
 #: The fields of `_Batch` that are lists of rows.
@@ -209,18 +226,24 @@ class Store:
         self._batches_held = 0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="corral-store")
         self._pending = _Batch()
-        self._committing = False
+        self._committing = False  # a commit or a vacuum step has the writer connection
         self._scheduled = False
+        #: Commits still to go on the writer thread before they return to the loop (0:
+        #: they run on the loop).
+        self._in_thread = 0
+        self._checkpointer = None  # the writer thread's connection for checkpoints
+        self._checkpoint_timer = None
         self.on_committed = on_committed
         self.on_failure = on_failure
         self.failed: Exception | None = None
         self._vacuum_requested = False
         self._vacuum_timer = None
+        self._vacuuming = False  # a vacuum step has the writer connection, on its thread
         # Why commits fail for now (None while they succeed): new work is refused meanwhile.
         self.unavailable: str | None = None
         self.unavailable_errno = 0
         self._retry = None  # the timer of the next attempt while unavailable
-        self.commit_timings = Timings()  # each batch's transaction, on the writer thread
+        self.commit_timings = Timings()  # each batch's transaction
 
     def _connect(self):
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -232,6 +255,13 @@ class Store:
         # transactions); the job manager's guarantee is about the controller dying.
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA busy_timeout=10000")
+        return connection
+
+    def _connect_writer(self):
+        """The connection commits go through: it never checkpoints (`_checkpoint` does,
+        on the writer thread)."""
+        connection = self._connect()
+        connection.execute("PRAGMA wal_autocheckpoint=0")
         return connection
 
     def attach(self, loop: asyncio.AbstractEventLoop):
@@ -298,40 +328,57 @@ class Store:
         self._schedule()
 
     def _schedule(self):
-        if not self._scheduled and not self._committing and self._retry is None:
+        if not self._scheduled and not self._committing and not self._vacuuming \
+                and self._retry is None:
             self._scheduled = True
             idle.when_idle(self.loop, self._start_commit)
 
     def _start_commit(self):
         self._scheduled = False
-        if self._committing or self.failed:
+        if self._committing or self._vacuuming or self.failed:
             return
         batch, self._pending = self._pending, _Batch()
         if batch.empty():
             _run_callbacks(batch.callbacks)
             return
         self._committing = True
-        if self.throwaway:
-            # Holding a batch is a few list extensions, done here; its outcome is handled
-            # when an executor's would be, at the loop's next turn.
+        if self.throwaway or not self._in_thread:
+            # Holding a batch (a throw-away store's) is a few list extensions, and its
+            # outcome is handled at the loop's next turn, as a simulation has always seen
+            # it; a commit appends to the log, and its callbacks run at once.
             try:
                 self._commit(batch)
+                outcome = None
             except Exception as exc:
-                self.loop.call_soon(self._commit_done, batch, exc)
+                outcome = exc
+            if self.throwaway:
+                self.loop.call_soon(self._commit_done, batch, outcome)
             else:
-                self.loop.call_soon(self._commit_done, batch, None)
+                self._commit_done(batch, outcome)
             return
         future = self.loop.run_in_executor(self._executor, self._commit, batch)
         future.add_done_callback(lambda f: self._commit_done(batch, f.exception()))
 
     def _commit(self, batch: _Batch):
-        """Commit a batch (writer thread); a throw-away store's is held (`_hold`)."""
+        """Commit a batch (on the loop, or on the writer thread while commits are slow); a
+        throw-away store's is held (`_hold`)."""
         started = time.perf_counter()
         if self.throwaway:
             self._hold(batch)
         else:
             self._write_dropping_refused(batch)
-        self.commit_timings.observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        self.commit_timings.observe(took)
+        if self.throwaway:
+            return
+        if took > SLOW_COMMIT:
+            if not self._in_thread:
+                log.warning("job store: a commit to %s took %.0f ms; commits go to the "
+                            "writer thread until they are quick again", self.path,
+                            took * 1000)
+            self._in_thread = QUICK_COMMITS_TO_RETURN
+        elif self._in_thread:
+            self._in_thread -= 1
 
     def _write_dropping_refused(self, batch: _Batch):
         """Write a batch; if a row is refused, again without such rows."""
@@ -380,7 +427,7 @@ class Store:
     def _write(self, batch: _Batch, row_by_row=False, connection=None):
         if connection is None:
             if self._writer is None:
-                self._writer = self._connect()
+                self._writer = self._connect_writer()
             connection = self._writer
         db = _RowByRow(connection) if row_by_row else connection
         db.execute("BEGIN")
@@ -430,9 +477,12 @@ class Store:
             self.unavailable_errno = 0
         if batch.committed_events and self.on_committed is not None:
             self.on_committed(batch.committed_events)
+        if not self.throwaway and self._checkpoint_timer is None:
+            self._checkpoint_timer = self.loop.call_later(CHECKPOINT_DELAY,
+                                                          self._start_checkpoint)
         _run_callbacks(batch.callbacks)
         if not self._pending.empty() or self._pending.callbacks:
-            self._start_commit()
+            self._schedule()
 
     def _commit_failed(self, batch: _Batch, exc: BaseException):
         """Keep the batch and retry if the cause passes; otherwise stop the instance."""
@@ -495,7 +545,9 @@ class Store:
             self._vacuum_timer = self.loop.call_later(VACUUM_PAUSE, self._start_vacuum_step)
 
     def _start_vacuum_step(self):
-        """One step on the writer thread (so after any commit already submitted to it)."""
+        """One step on the writer thread (so after any commit already submitted to it);
+        commits wait for it, since it uses their connection."""
+        self._vacuuming = True
         future = self.loop.run_in_executor(self._executor, self._vacuum_step)
         future.add_done_callback(self._vacuum_step_done)
 
@@ -513,11 +565,35 @@ class Store:
 
     def _vacuum_step_done(self, future):
         self._vacuum_timer = None
+        self._vacuuming = False
         exc = future.exception()
         if exc is not None:
             log.warning("job store: giving back free space failed: %s", exc)
         elif future.result():
             self._vacuum_soon()
+        if not self._pending.empty() or self._pending.callbacks:
+            self._schedule()
+
+    # --- checkpoints (the log copied into the database, which syncs it) -----------------
+
+    def _start_checkpoint(self):
+        """A checkpoint on the writer thread; the timer stays set until it is done, so
+        that one runs at a time."""
+        future = self.loop.run_in_executor(self._executor, self._checkpoint)
+        future.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint(self):
+        """Copy what the log holds into the database, as far as readers let it (PASSIVE:
+        neither readers nor the writer wait for it)."""
+        if self._checkpointer is None:
+            self._checkpointer = self._connect()
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _checkpoint_done(self, future):
+        self._checkpoint_timer = None
+        exc = future.exception()
+        if exc is not None:
+            log.warning("job store: checkpoint of %s failed: %s", self.path, exc)
 
     def close(self):
         """Stop the writer (after `flush`) and close both connections."""
@@ -527,7 +603,13 @@ class Store:
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
+        if self._checkpoint_timer is not None:
+            self._checkpoint_timer.cancel()
+            self._checkpoint_timer = None
         self._executor.shutdown(wait=True)
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         try:
             if self._writer is not None:
                 self._executor = None

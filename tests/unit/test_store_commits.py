@@ -1,0 +1,117 @@
+"""Where the job store's commits and checkpoints run: commits on the loop while they are
+quick, on the writer thread while they are slow, and checkpoints always on the writer
+thread."""
+
+import asyncio
+import shutil
+import sqlite3
+import threading
+
+from corral import idle
+from corral.store import sqlite as store_module
+from corral.store.sqlite import Store
+
+
+def run(main):
+    with asyncio.Runner(loop_factory=idle.IdleLoop) as runner:
+        return runner.run(main())
+
+
+def _event(seq):
+    return {"timestamp": 1.0 + seq, "name": f"e{seq}"}
+
+
+def _recording_writes(store):
+    """Record the name of the thread each transaction is written on."""
+    threads = []
+    write = store._write
+
+    def recorded(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return write(*args, **kwargs)
+
+    store._write = recorded
+    return threads
+
+
+async def _commit_one_event_at_a_time(store, count):
+    store.add_job(1, 1000, 1.0, '{"version": 1}')
+    for seq in range(count):
+        store.append_event(1, seq, _event(seq), None)
+        await store.flush()
+
+
+def test_quick_commits_run_on_the_loop_thread(tmp_path):
+    async def main():
+        store = Store(str(tmp_path / "quick.db"), asyncio.get_running_loop())
+        threads = _recording_writes(store)
+        await _commit_one_event_at_a_time(store, 3)
+        assert [e["name"] for e in store.events(1)] == ["e0", "e1", "e2"]
+        in_thread = store._in_thread
+        store.close()
+        return threads, in_thread
+
+    threads, in_thread = run(main)
+    assert threads == [threading.main_thread().name] * 3
+    assert in_thread == 0
+
+
+def test_a_slow_commit_sends_the_next_ones_to_the_writer_thread(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "SLOW_COMMIT", 0.0)  # every commit is slow
+
+    async def main():
+        store = Store(str(tmp_path / "slow.db"), asyncio.get_running_loop())
+        threads = _recording_writes(store)
+        await _commit_one_event_at_a_time(store, 3)
+        assert [e["name"] for e in store.events(1)] == ["e0", "e1", "e2"]
+        in_thread = store._in_thread
+        store.close()
+        return threads, in_thread
+
+    threads, in_thread = run(main)
+    assert threads[0] == threading.main_thread().name
+    assert all(name.startswith("corral-store") for name in threads[1:]), threads
+    assert in_thread == store_module.QUICK_COMMITS_TO_RETURN
+
+
+def test_commits_return_to_the_loop_after_enough_quick_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "QUICK_COMMITS_TO_RETURN", 2)
+
+    async def main():
+        store = Store(str(tmp_path / "back.db"), asyncio.get_running_loop())
+        threads = _recording_writes(store)
+        store._in_thread = store_module.QUICK_COMMITS_TO_RETURN  # as after a slow commit
+        await _commit_one_event_at_a_time(store, 4)
+        store.close()
+        return threads
+
+    threads = run(main)
+    assert [name.startswith("corral-store") for name in threads] == [True, True, False, False]
+
+
+def test_commits_leave_the_database_file_to_a_later_checkpoint(tmp_path, monkeypatch):
+    """A commit only appends to the log (no sync on the loop); the checkpoint that copies
+    the log into the database file comes `CHECKPOINT_DELAY` later, off the loop."""
+    monkeypatch.setattr(store_module, "CHECKPOINT_DELAY", 0.05)
+    path = tmp_path / "checkpoint.db"
+
+    def rows_in_database_file_alone(name):
+        copy = tmp_path / name
+        shutil.copyfile(path, copy)  # without its -wal file: only what was checkpointed
+        with sqlite3.connect(copy) as db:
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+                return 0  # even the schema is still in the log
+            return db.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    async def main():
+        store = Store(str(path), asyncio.get_running_loop())
+        await _commit_one_event_at_a_time(store, 5)
+        before = rows_in_database_file_alone("before.db")
+        await asyncio.sleep(0.5)
+        after = rows_in_database_file_alone("after.db")
+        store.close()
+        return before, after
+
+    before, after = run(main)
+    assert before == 0
+    assert after == 5
