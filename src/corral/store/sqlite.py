@@ -1,4 +1,4 @@
-"""SQLite (WAL) store with batched commits that never keep the event loop waiting on the disk.
+"""SQLite (WAL) store with batched commits that never keep the event loop waiting for a sync.
 
 Writes are queued in memory and committed together once the loop has nothing else ready
 (`corral.idle`), so an idle instance commits at once and a busy one commits large batches
