@@ -92,7 +92,7 @@ def test_commits_return_to_the_loop_after_enough_quick_ones(tmp_path, monkeypatc
 def test_commits_leave_the_database_file_to_a_later_checkpoint(tmp_path, monkeypatch):
     """A commit only appends to the log (no sync on the loop); the checkpoint that copies
     the log into the database file comes `CHECKPOINT_DELAY` later, off the loop."""
-    monkeypatch.setattr(store_module, "CHECKPOINT_DELAY", 0.05)
+    monkeypatch.setattr(store_module, "CHECKPOINT_DELAY", 0.2)
     path = tmp_path / "checkpoint.db"
 
     def rows_in_database_file_alone(name):
@@ -105,13 +105,13 @@ def test_commits_leave_the_database_file_to_a_later_checkpoint(tmp_path, monkeyp
 
     async def main():
         store = Store(str(path), asyncio.get_running_loop())
-        await _commit_one_event_at_a_time(store, 5)
+        await _commit_one_event_at_a_time(store, 1)  # the checkpoint is due from now
         before = rows_in_database_file_alone("before.db")
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.8)
         after = rows_in_database_file_alone("after.db")
         store.close()
         return before, after
 
     before, after = run(main)
     assert before == 0
-    assert after == 5
+    assert after == 1
