@@ -3,9 +3,11 @@ quick, on the writer thread while they are slow, and checkpoints always on the w
 thread."""
 
 import asyncio
+import itertools
 import shutil
 import sqlite3
 import threading
+import types
 
 from corral import idle
 from corral.store import sqlite as store_module
@@ -34,6 +36,14 @@ def _recording_writes(store):
     return threads
 
 
+def _every_commit_takes(monkeypatch, seconds):
+    """The store's clock, read once before and once after each commit, advances
+    ``seconds`` a reading."""
+    clock = itertools.count(step=seconds)
+    monkeypatch.setattr(store_module, "time",
+                        types.SimpleNamespace(perf_counter=lambda: next(clock)))
+
+
 async def _commit_one_event_at_a_time(store, count):
     store.add_job(1, 1000, 1.0, '{"version": 1}')
     for seq in range(count):
@@ -57,7 +67,7 @@ def test_quick_commits_run_on_the_loop_thread(tmp_path):
 
 
 def test_a_slow_commit_sends_the_next_ones_to_the_writer_thread(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_module, "SLOW_COMMIT", 0.0)  # every commit is slow
+    _every_commit_takes(monkeypatch, 0.01)
 
     async def main():
         store = Store(str(tmp_path / "slow.db"), asyncio.get_running_loop())
@@ -72,6 +82,32 @@ def test_a_slow_commit_sends_the_next_ones_to_the_writer_thread(tmp_path, monkey
     assert threads[0] == threading.main_thread().name
     assert all(name.startswith("corral-store") for name in threads[1:]), threads
     assert in_thread == store_module.QUICK_COMMITS_TO_RETURN
+
+
+def test_a_large_batch_goes_to_the_writer_thread_and_is_not_taken_for_a_slow_disk(
+        tmp_path, monkeypatch):
+    """A submission of a thousand jobs is written on the writer thread, where the loop goes
+    on while SQLite writes; its milliseconds are for its rows, not for the disk, so the
+    small commits after it stay on the loop.  Every commit here takes 10 ms."""
+    _every_commit_takes(monkeypatch, 0.01)
+
+    async def main():
+        store = Store(str(tmp_path / "large.db"), asyncio.get_running_loop())
+        threads = _recording_writes(store)
+        for job in range(1, store_module.LARGE_BATCH + 1):
+            store.add_job(job, 1000, 1.0, '{"version": 1}')
+        await store.flush()
+        after_large = store._in_thread
+        store.append_event(1, 0, _event(0), None)
+        await store.flush()
+        after_small = store._in_thread
+        store.close()
+        return threads, after_large, after_small
+
+    threads, after_large, after_small = run(main)
+    assert threads[0].startswith("corral-store") and threads[1] == threading.main_thread().name
+    assert after_large == 0  # 10 ms for a few hundred rows: quick
+    assert after_small == store_module.QUICK_COMMITS_TO_RETURN  # 10 ms for one: the disk
 
 
 def test_commits_return_to_the_loop_after_enough_quick_ones(tmp_path, monkeypatch):

@@ -7,12 +7,15 @@ before them is on disk; this is how the job manager holds a job, a submit respon
 exec start until the events that justify it are stored.
 
 Where a commit runs is chosen by how long commits take.  In WAL mode with
-``synchronous=NORMAL`` a commit appends to the log without syncing it, which takes some
-tens of microseconds: that is done on the loop, since handing it to a thread costs several
-times as much (two wake-ups and the interpreter lock, which the writer and the loop take in
-turns for every statement).  What syncs, the checkpoint that copies the log into the
-database, runs on the writer thread, on a connection of its own, never in a commit.  A
-commit that takes longer than `SLOW_COMMIT` (a disk that stalls writes) sends the commits
+``synchronous=NORMAL`` a commit appends to the log without syncing it: a busy instance's
+batch of a few jobs' events takes a few hundred microseconds.  That is done on the loop,
+since handing it to a thread costs more (two wake-ups and the interpreter lock, which the
+writer and the loop take in turns for every statement).  What syncs, the checkpoint that
+copies the log into the database, runs on the writer thread, on a connection of its own,
+never in a commit.  A large batch (`LARGE_BATCH` rows, a submission of many jobs) is
+committed on the writer thread: SQLite lets go of the interpreter lock while it writes, so
+the loop goes on meanwhile.  A commit that takes longer than `SLOW_COMMIT` and longer than
+its rows account for (`SLOW_ROW` each), as on a disk that stalls writes, sends the commits
 after it to the writer thread, where the loop goes on while they wait, until
 `QUICK_COMMITS_TO_RETURN` of them in a row are quick again.
 
@@ -130,9 +133,15 @@ _ROW_ERRORS = (UnicodeError, sqlite3.IntegrityError, sqlite3.InterfaceError, Ove
 #: Seconds between attempts to commit a kept batch.
 RETRY_INTERVAL = 1.0
 
-#: Seconds a commit may take on the event loop; after a slower one, commits run on the
-#: writer thread until this many in a row have been quicker.
+#: Seconds a commit may take on the event loop, and seconds a row of it may take (a large
+#: batch, a submission of a thousand jobs, takes longer for its rows, not for the disk);
+#: after a commit slower than both, commits run on the writer thread until this many in a
+#: row have been quicker.
 SLOW_COMMIT = 0.005
+SLOW_ROW = 0.00005
+#: Rows from which a batch is committed on the writer thread all the same (the hand-off
+#: is then worth what the loop does meanwhile).
+LARGE_BATCH = 512
 QUICK_COMMITS_TO_RETURN = 64
 #: Seconds from a commit to the checkpoint after it (one at a time, on the writer thread).
 CHECKPOINT_DELAY = 1.0
@@ -164,6 +173,9 @@ class _Batch:
     def empty(self) -> bool:
         return not (self.jobs or self.events or self.r_updates or self.jobspec_updates
                     or self.finals or self.kv or self.deletes)
+
+    def rows(self) -> int:
+        return sum(len(getattr(self, name)) for name in _ROW_LISTS) + len(self.kv)
 
     def after(self, earlier: "_Batch") -> "_Batch":
         """This batch with a failed ``earlier`` one before it (writes keep their order)."""
@@ -342,7 +354,7 @@ class Store:
             _run_callbacks(batch.callbacks)
             return
         self._committing = True
-        if self.throwaway or not self._in_thread:
+        if self.throwaway or not self._in_thread and batch.rows() < LARGE_BATCH:
             # Holding a batch (a throw-away store's) is a few list extensions, and its
             # outcome is handled at the loop's next turn, as a simulation has always seen
             # it; a commit appends to the log, and its callbacks run at once.
@@ -371,7 +383,7 @@ class Store:
         self.commit_timings.observe(took)
         if self.throwaway:
             return
-        if took > SLOW_COMMIT:
+        if took > SLOW_COMMIT and took > SLOW_ROW * batch.rows():
             if not self._in_thread:
                 log.warning("job store: a commit to %s took %.0f ms; commits go to the "
                             "writer thread until they are quick again", self.path,
