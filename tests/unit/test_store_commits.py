@@ -51,9 +51,11 @@ async def _commit_one_event_at_a_time(store, count):
         await store.flush()
 
 
-def test_quick_commits_run_on_the_loop_thread(tmp_path):
+def _three_commits(path):
+    """The threads three one-event commits were written on, and how many commits were
+    still to go on the writer thread after them."""
     async def main():
-        store = Store(str(tmp_path / "quick.db"), asyncio.get_running_loop())
+        store = Store(str(path), asyncio.get_running_loop())
         threads = _recording_writes(store)
         await _commit_one_event_at_a_time(store, 3)
         assert [e["name"] for e in store.events(1)] == ["e0", "e1", "e2"]
@@ -61,24 +63,18 @@ def test_quick_commits_run_on_the_loop_thread(tmp_path):
         store.close()
         return threads, in_thread
 
-    threads, in_thread = run(main)
+    return run(main)
+
+
+def test_quick_commits_run_on_the_loop_thread(tmp_path):
+    threads, in_thread = _three_commits(tmp_path / "quick.db")
     assert threads == [threading.main_thread().name] * 3
     assert in_thread == 0
 
 
 def test_a_slow_commit_sends_the_next_ones_to_the_writer_thread(tmp_path, monkeypatch):
     _every_commit_takes(monkeypatch, 0.01)
-
-    async def main():
-        store = Store(str(tmp_path / "slow.db"), asyncio.get_running_loop())
-        threads = _recording_writes(store)
-        await _commit_one_event_at_a_time(store, 3)
-        assert [e["name"] for e in store.events(1)] == ["e0", "e1", "e2"]
-        in_thread = store._in_thread
-        store.close()
-        return threads, in_thread
-
-    threads, in_thread = run(main)
+    threads, in_thread = _three_commits(tmp_path / "slow.db")
     assert threads[0] == threading.main_thread().name
     assert all(name.startswith("corral-store") for name in threads[1:]), threads
     assert in_thread == store_module.QUICK_COMMITS_TO_RETURN

@@ -372,8 +372,8 @@ class Store:
         future.add_done_callback(lambda f: self._commit_done(batch, f.exception()))
 
     def _commit(self, batch: _Batch):
-        """Commit a batch (on the loop, or on the writer thread while commits are slow); a
-        throw-away store's is held (`_hold`)."""
+        """Commit a batch (on the loop, or on the writer thread when it is large or while
+        commits are slow); a throw-away store's is held (`_hold`)."""
         started = time.perf_counter()
         if self.throwaway:
             self._hold(batch)
