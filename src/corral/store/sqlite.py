@@ -15,9 +15,9 @@ copies the log into the database, runs on the writer thread, on a connection of 
 never in a commit.  A large batch (`LARGE_BATCH` rows, a submission of many jobs) is
 committed on the writer thread: SQLite lets go of the interpreter lock while it writes, so
 the loop goes on meanwhile.  A commit that takes longer than `SLOW_COMMIT` and longer than
-its rows account for (`SLOW_ROW` each), as on a disk that stalls writes, sends the commits
-after it to the writer thread, where the loop goes on while they wait, until
-`QUICK_COMMITS_TO_RETURN` of them in a row are quick again.
+its rows account for (`SLOW_ROW` each), as on a disk that stalls writes, sends the next
+`QUICK_COMMITS_TO_RETURN` commits to the writer thread, where the loop goes on while they
+wait; the one after them tries the loop again.
 
 Reads happen on the event loop through a second connection; WAL lets them run while the
 writer commits.  They see only committed data, which is what clients are allowed to see.
@@ -135,8 +135,8 @@ RETRY_INTERVAL = 1.0
 
 #: Seconds a commit may take on the event loop, and seconds a row of it may take (a large
 #: batch, a submission of a thousand jobs, takes longer for its rows, not for the disk);
-#: after a commit slower than both, commits run on the writer thread until this many in a
-#: row have been quicker.
+#: after a commit slower than both, this many commits run on the writer thread before the
+#: loop is tried again.
 SLOW_COMMIT = 0.005
 SLOW_ROW = 0.00005
 #: Rows from which a batch is committed on the writer thread all the same (the hand-off
@@ -243,6 +243,7 @@ class Store:
         #: Commits still to go on the writer thread before they return to the loop (0:
         #: they run on the loop).
         self._in_thread = 0
+        self._slow_seen = False  # a slow commit was logged as a warning (once)
         self._checkpointer = None  # the writer thread's connection for checkpoints
         self._checkpoint_timer = None
         self.on_committed = on_committed
@@ -359,21 +360,25 @@ class Store:
             # outcome is handled at the loop's next turn, as a simulation has always seen
             # it; a commit appends to the log, and its callbacks run at once.
             try:
-                self._commit(batch)
+                took = self._commit(batch)
                 outcome = None
             except Exception as exc:
                 outcome = exc
             if self.throwaway:
                 self.loop.call_soon(self._commit_done, batch, outcome)
-            else:
-                self._commit_done(batch, outcome)
+                return
+            if outcome is None:
+                self._judge(batch, took)
+            self._commit_done(batch, outcome)
             return
+        if self._in_thread:
+            self._in_thread -= 1
         future = self.loop.run_in_executor(self._executor, self._commit, batch)
         future.add_done_callback(lambda f: self._commit_done(batch, f.exception()))
 
-    def _commit(self, batch: _Batch):
+    def _commit(self, batch: _Batch) -> float:
         """Commit a batch (on the loop, or on the writer thread when it is large or while
-        commits are slow); a throw-away store's is held (`_hold`)."""
+        commits are slow); a throw-away store's is held (`_hold`).  The seconds it took."""
         started = time.perf_counter()
         if self.throwaway:
             self._hold(batch)
@@ -381,16 +386,19 @@ class Store:
             self._write_dropping_refused(batch)
         took = time.perf_counter() - started
         self.commit_timings.observe(took)
-        if self.throwaway:
-            return
+        return took
+
+    def _judge(self, batch: _Batch, took: float):
+        """After a commit on the loop (on the writer thread, a commit's time is also the
+        time it waited for the interpreter lock, and says nothing of the disk): if it was
+        slow, the next `QUICK_COMMITS_TO_RETURN` go to the writer thread, and the one after
+        them tries the loop again."""
         if took > SLOW_COMMIT and took > SLOW_ROW * batch.rows():
-            if not self._in_thread:
-                log.warning("job store: a commit to %s took %.0f ms; commits go to the "
-                            "writer thread until they are quick again", self.path,
-                            took * 1000)
+            (log.debug if self._slow_seen else log.warning)(
+                "job store: a commit to %s took %.0f ms; the next %d commits go to the "
+                "writer thread", self.path, took * 1000, QUICK_COMMITS_TO_RETURN)
+            self._slow_seen = True
             self._in_thread = QUICK_COMMITS_TO_RETURN
-        elif self._in_thread:
-            self._in_thread -= 1
 
     def _write_dropping_refused(self, batch: _Batch):
         """Write a batch; if a row is refused, again without such rows."""
