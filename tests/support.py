@@ -12,6 +12,7 @@ import json
 import os
 import pty
 import pwd
+import re
 import select
 import signal
 import struct
@@ -203,16 +204,18 @@ def guest_holding(call):
 
 class Terminal:
     """A command run on a pseudo-terminal of its own, as a user at a shell runs it; with
-    ``instance`` None, with no ``CORRAL_URI`` (``corral start``)."""
+    ``instance`` None, with no ``CORRAL_URI`` (``corral start``).  ``args`` are corral's,
+    or with ``program`` (a path: a Slurm command of ``corral slurm path``) that program's."""
 
-    def __init__(self, instance, *args):
+    def __init__(self, instance, *args, program=None):
         env = instance.env() if instance is not None else {
             key: value for key, value in os.environ.items() if key != "CORRAL_URI"}
+        argv = [program, *map(str, args)] if program else \
+            [sys.executable, "-m", "corral", *map(str, args)]
         pid, fd = pty.fork()
         if pid == 0:
             try:
-                os.execve(sys.executable, [sys.executable, "-m", "corral", *map(str, args)],
-                          env)
+                os.execve(argv[0], argv, env)
             finally:
                 os._exit(127)
         self.pid, self.fd = pid, fd
@@ -231,6 +234,16 @@ class Terminal:
                 raise AssertionError(f"no {text!r} on the terminal; it shows:\n"
                                      + self.output.decode(errors="replace"))
         return self.output.decode(errors="replace")
+
+    def read_until_match(self, pattern: str, timeout=15.0) -> re.Match:
+        """Wait until the output matches the regular expression ``pattern``; the match."""
+        deadline = time.monotonic() + timeout
+        while not (match := re.search(pattern, self.output.decode(errors="replace"))):
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(left):
+                raise AssertionError(f"nothing matching {pattern!r} on the terminal; it "
+                                     "shows:\n" + self.output.decode(errors="replace"))
+        return match
 
     def _read(self, timeout) -> bool:
         ready, _, _ = select.select([self.fd], [], [], timeout)

@@ -224,14 +224,19 @@ class Client:
         return result["id"]
 
     def submit_many(self, jobspecs, urgency: int = 16, flags: int = 0, batch: int = _MAX_BATCH,
-                    window: int = 8, progress=None) -> list:
+                    window: int = 8, progress=None, stop=None) -> list:
         """Submit many jobs in batches, ``window`` batches in flight; returns, in order, an
         id or an `RPCError` for each jobspec.  A batch over the frame limit is split.
-        ``progress(count)``, if given, hears how many jobs have been answered so far."""
+        ``progress(count)``, if given, hears how many jobs have been answered so far.
+        ``stop()``, if given, is asked before each batch is sent: once it is true no more
+        are sent, the answers to those in flight are awaited, and the list returned is
+        shorter (the jobspecs after it were not submitted)."""
         jobspecs = list(jobspecs)
         sent = []  # a matchtag, or the RPCError of a job that could not be sent
         results = []
         for start in range(0, len(jobspecs), batch):
+            if stop is not None and stop():
+                break
             items = [{"jobspec": spec, "urgency": urgency, "flags": flags}
                      for spec in jobspecs[start:start + batch]]
             for request in self._send_submit(items):

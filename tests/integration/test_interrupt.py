@@ -1,9 +1,11 @@
 """Ctrl-C and Ctrl-Z typed at a terminal while ``corral run`` or ``corral job attach`` follows
 a job: the terminal driver turns ^C and ^Z into SIGINT and SIGTSTP for the command, which
 must forward, cancel or detach as ``flux run`` does, never leave silently; and Ctrl-C or a
-signal to ``corral start -- CMD``, which ends CMD, then the instance, as a shell would."""
+signal to ``corral start -- CMD``, which ends CMD, then the instance, as a shell would; and
+Ctrl-C while ``corral submit --cc`` sends its jobs, after which the user knows which exist."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -203,3 +205,48 @@ def _alive(group: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# Twenty requests of 1,024 jobs, eight in flight: a bar showing some answered means more are
+# sent and more are to send.
+MANY_COPIES = 20000
+SOME_ANSWERED = r"submit \[[=> ]*\] ([1-9]\d*)/20000 jobs"
+
+
+def test_ctrl_c_in_submit_cc_stops_sending_and_prints_every_job_submitted(instance):
+    terminal = Terminal(instance, "submit", f"--cc=1-{MANY_COPIES}", "--urgency=hold", "true")
+    try:
+        answered = int(terminal.read_until_match(SOME_ANSWERED).group(1))
+        terminal.type(INTERRUPT)
+        status = terminal.exit_status()
+    finally:
+        terminal.close()
+    shown = terminal.output.decode(errors="replace")
+    assert status == 130, shown
+    assert "corral submit: interrupted: waiting for the answers to the requests already sent" \
+        in shown
+    printed = [int(text) for text in re.findall(r"^(\d+)\r?$", shown, re.MULTILINE)]
+    with instance.client() as client:
+        existing = [job["id"] for job in client.jobs(states=127)]
+    # Every job that exists was printed, once; the requests not yet sent were not.
+    assert sorted(printed) == sorted(existing)
+    assert answered <= len(printed) < MANY_COPIES
+    assert (f"corral submit: interrupted: {len(printed)} of {MANY_COPIES} jobs submitted "
+            f"(their ids above), the other {MANY_COPIES - len(printed)} not sent") in shown
+
+
+def test_a_second_ctrl_c_in_submit_cc_leaves_at_once_and_says_what_may_exist(instance):
+    terminal = Terminal(instance, "submit", f"--cc=1-{MANY_COPIES}", "--urgency=hold", "true")
+    try:
+        terminal.read_until_match(SOME_ANSWERED)
+        terminal.type(INTERRUPT)
+        terminal.read_until("ctrl-C again to leave now")
+        terminal.type(INTERRUPT)
+        status = terminal.exit_status()
+    finally:
+        terminal.close()
+    shown = terminal.output.decode(errors="replace")
+    assert status == 130, shown
+    assert ("corral submit: left before every answer came: jobs may have been submitted whose "
+            "ids were not printed (corral jobs lists them)") in shown
+    assert "Traceback" not in shown

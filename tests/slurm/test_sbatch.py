@@ -1,6 +1,9 @@
 """sbatch against a real instance: scripts, directives, environment, output files, errors."""
 
+import os
 import time
+
+from support import Terminal
 
 ENV_SCRIPT = """#!/bin/bash
 #SBATCH --ntasks=2
@@ -303,3 +306,30 @@ def test_a_dependency_on_an_array_waits_for_every_task(slurm):
     slurm.wait(after)
     for task in (1, 2):
         assert slurm.read(f"slurm-{first}_{task}.out") == ""
+
+
+def test_ctrl_c_while_an_array_is_submitted_leaves_no_task_of_it(slurm):
+    """Slurm submits an array in one request, whole or not at all; corral sends a throttled
+    array in waves, so a Ctrl-C between them cancels the tasks already submitted."""
+    terminal = Terminal(slurm.instance, "--array=0-999%5", "--wrap", "sleep 100",
+                        "-o", "/dev/null", program=os.path.join(slurm.bin_dir, "sbatch"))
+    try:
+        terminal.read_until_match(r"sbatch \[[=> ]*\] [1-9]\d*/1000 tasks")
+        terminal.type(b"\x03")
+        status = terminal.exit_status()
+    finally:
+        terminal.close()
+    shown = terminal.output.decode(errors="replace")
+    assert status == 1, shown
+    assert "Submitted batch job" not in shown
+    with slurm.instance.client() as client:
+        jobs = client.jobs(states=127)
+        submitted = len(jobs)
+        assert 0 < submitted < 1000
+        assert (f"sbatch: error: Batch job submission interrupted: the {submitted} array tasks "
+                "already submitted were cancelled") in shown
+        for job in jobs:
+            slurm.wait(job["id"])
+            notes = [event["context"]["note"] for event in client.eventlog(job["id"])
+                     if event["name"] == "exception"]
+            assert notes == ["sbatch interrupted"]

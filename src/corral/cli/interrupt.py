@@ -12,6 +12,11 @@ again, and exits 1.
 
 The signal and cancel requests go over a connection of their own: a handler runs between
 two steps of whatever the command's connection is doing, which must not see a stray frame.
+
+A command that submits many jobs (``corral submit --cc``, ``sbatch --array``) sends them
+in requests of many jobs, several in flight: Ctrl-C there (`Interrupted`) stops it from
+sending more, and the command waits for the answers to those already sent, so that it can
+say which jobs exist; a second Ctrl-C leaves at once.
 """
 
 import errno
@@ -101,3 +106,34 @@ def _request(uri: str, prefix: str, what: str, call):
     except RPCError as exc:
         if exc.errno != errno.EINVAL:
             print(f"{prefix}: {what}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+
+
+class Interrupted:
+    """While in use (a context manager), the first Ctrl-C only sets `interrupted` (true when
+    called), and tells the user that one more leaves at once, which raises
+    `KeyboardInterrupt` where the command then is."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.seen = False
+        self._previous = None
+
+    def __call__(self) -> bool:
+        return self.seen
+
+    def _on_interrupt(self, _signum, _frame):
+        if self.seen:
+            print(f"\n{self.prefix}: left before every answer came: jobs may have been "
+                  "submitted whose ids were not printed (corral jobs lists them)",
+                  file=sys.stderr, flush=True)
+            raise KeyboardInterrupt
+        self.seen = True
+        print(f"\n{self.prefix}: interrupted: waiting for the answers to the requests already "
+              "sent (ctrl-C again to leave now)", file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        return self
+
+    def __exit__(self, *exc_info):
+        signal.signal(signal.SIGINT, self._previous)

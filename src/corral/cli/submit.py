@@ -13,6 +13,7 @@ from .. import idset
 from .. import jobspec as jobspec_module
 from ..client import RPCError, connect
 from . import CommandError, command_words
+from .interrupt import Interrupted
 from .progress import Progress
 
 _URGENCY_WORDS = {"hold": 0, "default": 16, "expedite": 31}
@@ -175,14 +176,19 @@ def main(args) -> int:
         print(f"corral submit: {exc}", file=sys.stderr)
         return 1
     status = 0
-    with connect() as client:
+    with connect() as client, Interrupted("corral submit") as interrupted:
         with Progress("submit", len(specs), enabled=bool(args.cc)) as progress:
             results = client.submit_many(specs, urgency=urgency, flags=flags,
-                                         progress=progress.update)
+                                         progress=progress.update, stop=interrupted)
         for result in results:
             if isinstance(result, RPCError):
                 print(f"corral submit: {result.strerror}", file=sys.stderr)
                 status = 1
             else:
                 print(result)
+    if len(results) < len(specs):
+        submitted = sum(not isinstance(result, RPCError) for result in results)
+        print(f"corral submit: interrupted: {submitted} of {len(specs)} jobs submitted (their "
+              f"ids above), the other {len(specs) - len(results)} not sent", file=sys.stderr)
+        return 130
     return status

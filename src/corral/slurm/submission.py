@@ -365,7 +365,29 @@ def submit(client, request: JobRequest) -> list[int]:
         _memo(client, [(job_id, request.memo())])
         return [job_id]
     ids, throttle = request.array
-    from ..cli.progress import Progress  # arrays only: `corral.cli` costs a plain sbatch 4 ms
+    from ..cli.interrupt import Interrupted  # arrays only: `corral.cli` costs sbatch 4 ms
+
+    with Interrupted("sbatch") as interrupted:
+        job_ids = _submit_array(client, request, ids, throttle, extra, interrupted)
+        if not interrupted():
+            _memo(client, [(job_id, request.memo(task, job_ids[0] if job_id != job_ids[0]
+                                                 else 0))
+                           for job_id, task in zip(job_ids, ids, strict=False)])
+        if interrupted():
+            # Slurm submits an array in one request, whole or not at all: so does a Ctrl-C
+            # before the array's id is printed.
+            _pipelined(client, "job-manager.raise",
+                       [{"id": job_id, "type": "cancel", "severity": 0,
+                         "note": "sbatch interrupted"} for job_id in job_ids])
+            raise SubmitError(f"Batch job submission interrupted: the {len(job_ids)} array "
+                              "tasks already submitted were cancelled")
+    return job_ids
+
+
+def _submit_array(client, request, ids, throttle, extra, interrupted) -> list[int]:
+    """The ids of the array's tasks submitted, all of them unless ``interrupted()`` came
+    true before the last wave was sent."""
+    from ..cli.progress import Progress
 
     with Progress("sbatch", len(ids), unit="tasks", enabled=len(ids) > 1) as progress:
         first = _submit_one(client, request.jobspec(ids[0], 0, extra), request)
@@ -374,6 +396,8 @@ def submit(client, request: JobRequest) -> list[int]:
         # known only once submitted: submit in waves of ``throttle`` tasks.
         wave = throttle or len(ids)
         for start in range(1, len(ids), wave):
+            if interrupted():
+                break
             batch = []
             for index in range(start, min(start + wave, len(ids))):
                 task_dependencies = list(extra)
@@ -387,8 +411,6 @@ def submit(client, request: JobRequest) -> list[int]:
                 if isinstance(result, RPCError):
                     raise SubmitError(_rejection(result))
                 job_ids.append(result)
-        _memo(client, [(job_id, request.memo(task, first if job_id != first else 0))
-                       for job_id, task in zip(job_ids, ids, strict=False)])
     return job_ids
 
 
@@ -410,24 +432,30 @@ def _rejection(exc) -> str:
     return f"Batch job submission failed: {exc.strerror or exc}"
 
 
-#: Memo requests in flight at once: an array's thousands of memos cost round trips, not
-#: one round trip each.
-_MEMO_WINDOW = 256
+#: Requests about an array's tasks in flight at once: its thousands of memos cost round
+#: trips, not one round trip each.
+_WINDOW = 256
 
 
 def _memo(client, items):
     """Record the memos listings read; a job already gone (a very short one) is fine."""
+    _pipelined(client, "job-manager.memo",
+               [{"id": job_id, "memo": {records.SLURM_MEMO: memo}} for job_id, memo in items])
+
+
+def _pipelined(client, topic: str, payloads: list):
+    """One request per payload, `_WINDOW` in flight; one refused (a job already gone) is
+    passed over."""
     sent = []
-    for job_id, memo in items:
-        sent.append(client.send("job-manager.memo",
-                                {"id": job_id, "memo": {records.SLURM_MEMO: memo}}))
-        if len(sent) >= _MEMO_WINDOW:
-            _memo_answered(client, sent.pop(0))
+    for payload in payloads:
+        sent.append(client.send(topic, payload))
+        if len(sent) >= _WINDOW:
+            _answered(client, sent.pop(0))
     for tag in sent:
-        _memo_answered(client, tag)
+        _answered(client, tag)
 
 
-def _memo_answered(client, tag):
+def _answered(client, tag):
     try:
         client.answer(tag)
     except RPCError:
