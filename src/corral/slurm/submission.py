@@ -375,10 +375,11 @@ def submit(client, request: JobRequest) -> list[int]:
                            for job_id, task in zip(job_ids, ids, strict=False)])
         if interrupted():
             # Slurm submits an array in one request, whole or not at all: so does a Ctrl-C
-            # before the array's id is printed.
+            # before the array's id is printed.  The last first: a throttled task is gone
+            # before the one it waits for ends, so none starts meanwhile.
             _pipelined(client, "job-manager.raise",
                        [{"id": job_id, "type": "cancel", "severity": 0,
-                         "note": "sbatch interrupted"} for job_id in job_ids])
+                         "note": "sbatch interrupted"} for job_id in reversed(job_ids)])
             raise SubmitError(f"Batch job submission interrupted: the {len(job_ids)} array "
                               "tasks already submitted were cancelled")
     return job_ids
