@@ -45,6 +45,14 @@ def test_cc_submits_one_copy_per_id_in_order(instance):
     assert ids == list(range(ids[0], ids[0] + 5))
 
 
+def test_cc_without_ids_is_refused_and_submits_nothing(instance):
+    result = instance.corral("submit", "--cc=", "true", check=False)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "corral submit: --cc: no ids given (e.g. --cc=1-10)\n"
+    with instance.client() as client:
+        assert client.jobs(states=127) == []
+
+
 def test_ids_are_in_submission_order(instance):
     ids = [instance.submit(SIMULATED, "true") for _ in range(3)]
     assert ids == [ids[0], ids[0] + 1, ids[0] + 2]

@@ -213,15 +213,25 @@ MANY_COPIES = 20000
 SOME_ANSWERED = r"submit \[[=> ]*\] ([1-9]\d*)/20000 jobs"
 
 
-def test_ctrl_c_in_submit_cc_stops_sending_and_prints_every_job_submitted(instance):
+def _interrupted_submit(instance, *waits_between) -> tuple[int, int, str]:
+    """``corral submit --cc`` of `MANY_COPIES` held jobs on a terminal, Ctrl-C typed once the
+    bar shows some answered, then again after each text of ``waits_between``; the number
+    the bar showed, the exit status and what the terminal showed."""
     terminal = Terminal(instance, "submit", f"--cc=1-{MANY_COPIES}", "--urgency=hold", "true")
     try:
         answered = int(terminal.read_until_match(SOME_ANSWERED).group(1))
         terminal.type(INTERRUPT)
+        for text in waits_between:
+            terminal.read_until(text)
+            terminal.type(INTERRUPT)
         status = terminal.exit_status()
     finally:
         terminal.close()
-    shown = terminal.output.decode(errors="replace")
+    return answered, status, terminal.output.decode(errors="replace")
+
+
+def test_ctrl_c_in_submit_cc_stops_sending_and_prints_every_job_submitted(instance):
+    answered, status, shown = _interrupted_submit(instance)
     assert status == 130, shown
     assert "corral submit: interrupted: waiting for the answers to the requests already sent" \
         in shown
@@ -236,16 +246,7 @@ def test_ctrl_c_in_submit_cc_stops_sending_and_prints_every_job_submitted(instan
 
 
 def test_a_second_ctrl_c_in_submit_cc_leaves_at_once_and_says_what_may_exist(instance):
-    terminal = Terminal(instance, "submit", f"--cc=1-{MANY_COPIES}", "--urgency=hold", "true")
-    try:
-        terminal.read_until_match(SOME_ANSWERED)
-        terminal.type(INTERRUPT)
-        terminal.read_until("ctrl-C again to leave now")
-        terminal.type(INTERRUPT)
-        status = terminal.exit_status()
-    finally:
-        terminal.close()
-    shown = terminal.output.decode(errors="replace")
+    _answered, status, shown = _interrupted_submit(instance, "ctrl-C again to leave now")
     assert status == 130, shown
     assert ("corral submit: left before every answer came: jobs may have been submitted whose "
             "ids were not printed (corral jobs lists them)") in shown

@@ -109,8 +109,8 @@ def _request(uri: str, prefix: str, what: str, call):
 
 
 class Interrupted:
-    """While in use (a context manager), the first Ctrl-C only sets `interrupted` (true when
-    called), and tells the user that one more leaves at once, which raises
+    """While in use (a context manager), the first Ctrl-C only makes the object true when
+    called (`seen`) and tells the user that one more leaves at once, which raises
     `KeyboardInterrupt` where the command then is."""
 
     def __init__(self, prefix: str):

@@ -163,11 +163,13 @@ def main(args) -> int:
     urgency = parse_urgency(args.urgency)
     flags = parse_flags(args.flags)
     try:
-        if args.cc:
+        if args.cc is not None:
             try:
                 copies = idset.decode(args.cc)
             except ValueError as exc:
                 raise CommandError(f"--cc: {exc}") from None
+            if not copies:
+                raise CommandError("--cc: no ids given (e.g. --cc=1-10)")
             specs = [build_jobspec(copy_of(args, cc), {"CORRAL_JOB_CC": str(cc)})
                      for cc in copies]
         else:
@@ -176,8 +178,9 @@ def main(args) -> int:
         print(f"corral submit: {exc}", file=sys.stderr)
         return 1
     status = 0
-    with connect() as client, Interrupted("corral submit") as interrupted:
-        with Progress("submit", len(specs), enabled=bool(args.cc)) as progress:
+    with connect() as client:
+        with Interrupted("corral submit") as interrupted, \
+                Progress("submit", len(specs), enabled=bool(args.cc)) as progress:
             results = client.submit_many(specs, urgency=urgency, flags=flags,
                                          progress=progress.update, stop=interrupted)
         for result in results:

@@ -369,9 +369,9 @@ def submit(client, request: JobRequest) -> list[int]:
 
     with Interrupted("sbatch") as interrupted:
         job_ids = _submit_array(client, request, ids, throttle, extra, interrupted)
+        first = job_ids[0]
         if not interrupted():
-            _memo(client, [(job_id, request.memo(task, job_ids[0] if job_id != job_ids[0]
-                                                 else 0))
+            _memo(client, [(job_id, request.memo(task, first if job_id != first else 0))
                            for job_id, task in zip(job_ids, ids, strict=False)])
         if interrupted():
             # Slurm submits an array in one request, whole or not at all: so does a Ctrl-C
