@@ -211,6 +211,14 @@ def test_array_tasks_are_jobs_with_the_array_variables(slurm):
         assert slurm.read(f"step-{first}_{task}.out") == f"{task}\n"  # a step's %A and %a
 
 
+def test_an_empty_array_specification_is_refused_and_submits_nothing(slurm):
+    result = slurm.run("sbatch", "--array=", "--wrap", "true", check=False)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("sbatch: error: invalid --array specification ''")
+    with slurm.instance.client() as client:
+        assert client.jobs(states=127) == []
+
+
 def test_array_throttle_runs_one_task_at_a_time(slurm):
     first = slurm.sbatch("--array=0-2%1", "--wrap", "sleep 0.3", "-o", "/dev/null")
     ids = [first, first + 1, first + 2]

@@ -199,7 +199,7 @@ class JobRequest:
         self.submit_dir = submit_dir or os.getcwd()
         self.work_dir = os.path.abspath(os.path.join(self.submit_dir, values.get("chdir") or "."))
         self.env = environment(values, self.submit_dir, environ)
-        self.array = parse_array(values["array"]) if values.get("array") else None
+        self.array = parse_array(values["array"]) if values.get("array") is not None else None
         #: the batch script's own arguments (``sbatch job.sh ARG...``)
         self.script_arguments = list(script_arguments)
 
