@@ -12,7 +12,7 @@ from .. import resource_set
 from ..jsoncodec import dumps
 from ..sched import AllocRequest
 from ..states import State
-from .event import JOB_FLAGS
+from .job import JOB_FLAGS
 
 log = logging.getLogger("corral.job-manager")
 

@@ -25,7 +25,9 @@ from ..states import (
     SCHED,
     STATE_TOPIC_NAMES,
 )
-from .job import PRIORITY_UNSET, Job
+from .annotate import merge_annotations
+from .job import JOB_FLAGS, PRIORITY_UNSET, Job
+from .update import apply_jobspec_updates
 
 log = logging.getLogger("corral.job-manager")
 
@@ -87,8 +89,6 @@ def _validate(job, event, context):
 
 
 def _jobspec_update(job, event, context):
-    from .update import apply_jobspec_updates
-
     apply_jobspec_updates(job, context)
     if job.state == SCHED:
         job.state = PRIORITY
@@ -124,13 +124,8 @@ def _set_flags(job, event, context):
         job.flags |= JOB_FLAGS.get(flag, 0)
 
 
-#: Flag bits kept in job.flags (RFC 21 submit flags and the set-flags names).
-JOB_FLAGS = {"debug": 2, "waitable": 4, "novalidate": 8, "immutable": 16, "alloc-bypass": 32}
-
 
 def _memo(job, event, context):
-    from .annotate import merge_annotations
-
     job.annotations = merge_annotations(job.annotations, {"user": context})
 
 

@@ -41,6 +41,8 @@ class PluginLoading:
 
     def builtin_names(self) -> list[str]:
         """Every builtin, in load order: the static ones, then those subsystems added."""
+        # Imported when plugins load: the builtins use `corral.jobtap`, as outside plugins
+        # do, and that module imports this package.
         from .plugins import BUILTINS
 
         return list(BUILTINS) + list(self.extra_builtins)

@@ -20,7 +20,7 @@ from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
 from ..limits import too_deep
 from ..states import State
-from .event import JOB_FLAGS
+from .job import JOB_FLAGS
 from .wait import require_job_id
 
 #: The jobspec keys an update may name, and the only roots a dotted key may start from.

@@ -14,7 +14,7 @@ import os
 
 from ..broker.message import RequestError
 from ..states import Result, State
-from .event import JOB_FLAGS
+from .job import JOB_FLAGS
 
 WAITABLE = JOB_FLAGS["waitable"]
 
