@@ -35,6 +35,7 @@ import threading
 
 from .. import identity as identities
 from ..prep import ERROR, JobEnv
+from ..waitstatus import exit_and_signal
 from . import launch, stdin
 from .output import JobOutput
 from .stdin import TaskInput
@@ -510,8 +511,7 @@ def _in_thread(loop, name: str, function, *args) -> asyncio.Future:
 
 def _status_text(status: int) -> str:
     """A hook status as Slurm logs it: ``exit:signal`` for a wait status, else the number."""
-    if status > 0 and os.WIFEXITED(status):
-        return f"{os.WEXITSTATUS(status)}:0"
-    if status > 0 and os.WIFSIGNALED(status):
-        return f"0:{os.WTERMSIG(status)}"
+    if status > 0:
+        code, signum = exit_and_signal(status)
+        return f"{code}:{signum}"
     return str(status)

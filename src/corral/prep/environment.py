@@ -14,10 +14,10 @@ heterogeneous jobs, ``--extra``. The end time is left out when the job has no ti
 (Slurm invents one a year away). This module must not decide which scripts run or when.
 """
 
-import os
 from collections.abc import Iterable, Mapping
 
 from ..slurm import DEFAULT_PARTITION
+from ..waitstatus import exit_and_signal
 
 SPANK_PREFIX = "SPANK_"
 
@@ -55,8 +55,7 @@ def compress_counts(counts: Iterable[int]) -> str:
 
 def exit_code_env(wait_status: int, derived_ec: int) -> dict[str, str]:
     """The epilog's exit code trio: the raw wait status and ``exit:signal``."""
-    exited = os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else 0
-    signalled = os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status) else 0
+    exited, signalled = exit_and_signal(wait_status)
     return {
         "SLURM_JOB_DERIVED_EC": str(derived_ec),
         "SLURM_JOB_EXIT_CODE": str(wait_status),

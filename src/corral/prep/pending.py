@@ -11,6 +11,7 @@ callback's status. This module must not decide what happens to the job.
 import logging
 import os
 
+from ..waitstatus import exit_and_signal
 from .constants import CallType
 
 log = logging.getLogger("corral.prep")
@@ -79,8 +80,6 @@ class PendingUnits:
 
 
 def _exit_and_signal(rc: int) -> tuple[int, int]:
-    if rc > 0 and os.WIFEXITED(rc):
-        return os.WEXITSTATUS(rc), 0
-    if rc > 0 and os.WIFSIGNALED(rc):
-        return 0, os.WTERMSIG(rc)
-    return rc, 0
+    """A hook's status as Slurm's ``exit:signal``; a status that is no wait status (an
+    error code) stays the exit part."""
+    return exit_and_signal(rc) if rc > 0 else (rc, 0)

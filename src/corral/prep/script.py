@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 
+from ..waitstatus import exit_and_signal
 from . import ERROR, SUCCESS, VERSION, CallType
 from .environment import controller_env, node_env
 from .run import RunningScripts, run_script
@@ -168,10 +169,8 @@ class ScriptPlugin:
             report(ERROR, job_id, False)
             return
         if result.status:
-            status = result.status
             log.error("JobId=%d %s exit status %d:%d", job_id, kind,
-                      os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0,
-                      os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0)
+                      *exit_and_signal(result.status))
         log.debug("JobId=%d %s %s output:%s", job_id, kind, path, result.output)
         report(result.status, job_id, result.timed_out)
 

@@ -35,9 +35,9 @@ state filters (``squeue -t``, ``sacct -s``) but corral never puts a job in them:
 suspend or preempt, and a requeued job is PENDING again at once.
 """
 
-import os
 
 from ..states import CLEANUP, DEPEND, INACTIVE, NEW, PRIORITY, RUN, SCHED, Result
+from ..waitstatus import exit_and_signal
 
 #: Slurm state name -> compact form.
 COMPACT = {
@@ -166,6 +166,5 @@ def exit_code(job: dict) -> str:
     status = job.get("waitstatus")
     if status is None:
         return "0:0"
-    if os.WIFSIGNALED(status):
-        return f"0:{os.WTERMSIG(status)}"
-    return f"{os.WEXITSTATUS(status)}:0"
+    code, signum = exit_and_signal(status)
+    return f"{code}:{signum}"
