@@ -33,7 +33,6 @@ from .. import hostlist
 
 log = logging.getLogger("corral.bootstrap")
 
-METHODS = ("ssh", "slurm")
 DEFAULT_SSH = ("ssh", "-o", "BatchMode=yes")
 #: One step over the whole allocation, not pinned: the agent pins its own tasks.
 DEFAULT_SRUN = ("srun", "--whole", "--mpi=none", "--cpu-bind=none")

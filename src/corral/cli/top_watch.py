@@ -46,7 +46,6 @@ class Watch:
         self.ended = collections.deque()
         self._ended_ids: set[int] = set()
         self._since = time.time() - THROUGHPUT_WINDOW
-        self.refreshed = 0.0
 
     def show(self, userid: int, queue: str | None):
         """Filter by ``userid`` and ``queue`` from the next refresh on; the throughput is
@@ -77,7 +76,6 @@ class Watch:
         self.pending = pending["jobs"]
         self.running = running["jobs"]
         self._note_ended(ended["jobs"])
-        self.refreshed = time.time()
 
     def _note_ended(self, jobs):
         for job in sorted(jobs, key=lambda job: job["t_inactive"] or 0):

@@ -34,10 +34,6 @@ log = logging.getLogger("corral.job-manager")
 BUSY = "Requested nodes are busy"
 
 
-class PlacementError(ValueError):
-    """A step that the allocation could never hold, even with no other step running."""
-
-
 def place(ranks: dict, used: dict, ntasks: int, cpus: int, gpus: int = 0,
           nnodes: int | None = None, per_node: int | None = None) -> dict | None:
     """``{rank: [{rank: task, cores, gpus}]}`` for a step on the allocation ``ranks``

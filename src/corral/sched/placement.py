@@ -41,12 +41,6 @@ class Capacity:
         return ranks
 
 
-def request_shape(request) -> tuple:
-    """What placement depends on: requests of one shape fit, or do not, alike."""
-    return (request.nnodes, request.nslots, request.cores_per_slot, request.gpus_per_slot,
-            request.exclusive)
-
-
 def place(request, capacity: Capacity, mask: int | None = None) -> dict | None:
     """``{rank: (cores, gpus)}`` for ``request`` on ``capacity`` (only on the ranks of
     ``mask``, when given), or None if it does not fit."""

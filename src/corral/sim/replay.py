@@ -146,9 +146,3 @@ class Replay:
                 continue
             job.start = record.t_run - EPOCH
             job.end = (record.t_cleanup or record.t_run) - EPOCH
-
-    def virtual_seconds(self) -> float:
-        started = [job for job in self.trace.jobs if job.start is not None]
-        if not started:
-            return 0.0
-        return max(job.end for job in started) - self.trace.jobs[0].submit
