@@ -100,7 +100,7 @@ def test_a_failing_command_says_which_in_one_line(instance):
         assert (result.returncode, result.stderr) == expected, args
 
 
-def test_a_misspelt_global_option_or_command_is_named_with_the_closest_one(tmp_path):
+def test_a_misspelt_option_command_or_subcommand_is_named_with_the_closest_one(tmp_path):
     cases = {
         ("--versoin",): "corral: unrecognized arguments: --versoin (did you mean --version?)",
         ("--verison", "jobs"): "corral: unrecognized arguments: --verison "
@@ -113,6 +113,11 @@ def test_a_misspelt_global_option_or_command_is_named_with_the_closest_one(tmp_p
                                          "(did you mean --ntasks?)",
         ("--", "jobs"): "corral: '--' ends a command's options, so it comes after the command "
                         "(as in corral run -- hostname)",
+        ("job", "atach", "1"): "corral job: no subcommand 'atach' (did you mean attach?)",
+        ("job", "zzzqqq"): "corral job: no subcommand 'zzzqqq' (corral job --help lists them)",
+        ("slurm", "squeu"): "corral slurm: argument path|sbatch|srun|squeue|scancel|sacct|sinfo|"
+                            "scontrol|salloc|sshare: invalid choice: 'squeu' "
+                            "(did you mean squeue?)",
     }
     for args, expected in cases.items():
         result = corral_without_instance(*args, prefix=tmp_path)

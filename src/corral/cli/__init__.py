@@ -68,6 +68,21 @@ class CommandParser(argparse.ArgumentParser):
         print(f"{self.prog}: {message} ({hint or f'see {self.prog} --help'})", file=sys.stderr)
         raise SystemExit(2)
 
+    def _check_value(self, action, value):
+        """A misspelt subcommand (``corral job atach``) or choice (``corral slurm squeu``)
+        names the closest one, as a misspelt command does, instead of listing them all."""
+        choices = action.choices
+        if choices is not None and isinstance(value, str) and value not in choices:
+            close = difflib.get_close_matches(value, [str(choice) for choice in choices], n=1)
+            if isinstance(action, Commands):
+                self.error(f"no subcommand '{value}'", f"did you mean {close[0]}?" if close
+                           else f"{self.prog} --help lists them")
+            if close:
+                name = argparse._get_action_name(action)
+                self.error(f"argument {name}: invalid choice: '{value}'",
+                           f"did you mean {close[0]}?")
+        super()._check_value(action, value)
+
     def unrecognized(self, words: list[str]):
         """Refuse ``words`` in one line; a misspelt option gets the one it is closest to."""
         hint = None
