@@ -38,7 +38,8 @@ def test_a_bad_filter_or_format_is_one_line_and_status_1(instance):
             (["-o", "{id"], "corral jobs: -o: expected '}' before end of string"),
             (["-o", "{id!X}"], "corral jobs: -o: field 'id': unknown conversion '!X'"),
             (["-o", "{nosuch}"], "corral jobs: unknown format field 'nosuch'"),
-            (["-a", "-o", "{id:xx}"], "corral jobs: -o: field 'id':")):
+            (["-a", "-o", "{id:xx}"], "corral jobs: -o: field 'id':"),
+            (["-a", "-o", "{name:d}"], "corral jobs: -o: field 'name': Unknown format code 'd'")):
         result = instance.corral("jobs", *args, check=False)
         assert result.returncode == 1, args
         assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith(message), (

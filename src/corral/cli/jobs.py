@@ -210,6 +210,9 @@ def _render_field(value, spec: str, conversion: str | None) -> str:
     truncate = spec.endswith(("+", "+h"))
     spec = spec.rstrip("+h") if dash or truncate else spec
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    # A number's spec applies to the text standing for it (an FSD, a time) and an unset
+    # field's to its empty text; a text field's own spec must fit text (``{name:d}`` fails).
+    stands_for = numeric or value in ("", None)
     if dash and value in _EMPTY:
         return format("-", _text_spec(spec, numeric))
     if conversion == "F":
@@ -223,7 +226,7 @@ def _render_field(value, spec: str, conversion: str | None) -> str:
         value = datetime.datetime.fromtimestamp(value or 0)
     elif conversion is not None:
         value = {"r": repr, "s": str, "a": ascii}[conversion](value)
-    if isinstance(value, str):
+    if isinstance(value, str) and stands_for:
         spec = _text_spec(spec, numeric)
     text = format(value, spec)
     if truncate and "." in spec:
