@@ -1,6 +1,6 @@
 """Output options as Flux writes them: ``{cc}`` in the command and the output paths of a
-``--cc`` submission, and ``--label-io`` prefixing each line with its task rank, wherever the
-output goes."""
+``--cc`` submission, ``--label-io`` prefixing each line with its task rank, wherever the
+output goes, and ``-o`` setting shell options."""
 
 
 def test_cc_is_substituted_in_the_command_and_the_output_paths(instance, tmp_path):
@@ -35,3 +35,14 @@ def test_label_io_prefixes_each_line_with_its_task_rank(make_instance, tmp_path)
     assert sorted(attached.splitlines()) == ["0: hi", "0: oops", "1: hi", "1: oops"]
     plain = instance.corral("run", "-n2", "echo", "bare").stdout
     assert plain == "bare\nbare\n"
+
+
+def test_o_sets_shell_options_as_flux_submit_does(instance, tmp_path):
+    out = tmp_path / "through-setopt.out"
+    job_id = instance.submit("-o", "output.stdout.type=file", "-o", f"output.stdout.path={out}",
+                             "-o", "cpu-affinity=off", "-o", "verbose", "echo", "hi")
+    instance.wait_inactive(job_id)
+    assert out.read_text() == "hi\n"
+    spec = instance.client().job_info(job_id, "jobspec")["jobspec"]
+    options = spec["attributes"]["system"]["shell"]["options"]
+    assert (options["cpu-affinity"], options["verbose"]) == ("off", 1)

@@ -478,9 +478,27 @@ def test_build_sets_setattr_keys_as_flux_submit_does(keyval, system, user):
     assert attributes.get("user") == user
 
 
+def test_build_sets_setopt_keys_as_shell_options_next_to_the_output_ones():
+    spec = jobspec.build(["app"], output="out.txt", label_io=True,
+                         setopt=["verbose", "cpu-affinity=off", "output.stdout.label=false",
+                                 "gpu-affinity={\"per-task\": true}"])
+    assert spec["attributes"]["system"]["shell"]["options"] == {
+        "output": {"stdout": {"type": "file", "path": "out.txt", "label": False},
+                   "stderr": {"label": True}},
+        "verbose": 1,
+        "cpu-affinity": "off",
+        "gpu-affinity": {"per-task": True},
+    }
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
+        ({"setopt": ["output..x=1"]}, "jobspec: setopt 'output..x=1': the key has an empty "
+                                      "part"),
+        ({"setopt": ["output=1", "output.stdout.label=true"]},
+         "jobspec: setopt 'output.stdout.label=true': attributes.system.shell.options.output "
+         "is not an object"),
         ({"command": []}, "jobspec: command: must be a non-empty list of strings"),
         ({"command": "hostname"}, "jobspec: command: must be a non-empty list of strings"),
         ({"ntasks": 0}, "jobspec: ntasks: must be a positive integer, got 0"),

@@ -43,10 +43,12 @@ def add_job_options(parser):
                         help="scheme:value[?key=val], e.g. afterok:12")
     parser.add_argument("--begin-time", metavar="TIME",
                         help="do not start before TIME (epoch, ISO 8601, or +FSD)")
-    parser.add_argument("-o", "--output", help="stdout to FILE ({{id}} is the job id)")
+    parser.add_argument("--output", help="stdout to FILE ({{id}} is the job id)")
     parser.add_argument("-e", "--error", help="stderr to FILE ({{id}} is the job id)")
     parser.add_argument("-l", "--label-io", action="store_true",
                         help="prefix each line of output with its task rank")
+    parser.add_argument("-o", "--setopt", action="append", default=[], metavar="KEY=VAL",
+                        help="set a shell option (attributes.system.shell.options.KEY)")
     parser.add_argument("-S", "--setattr", action="append", default=[], metavar="KEY=VAL",
                         help="set a jobspec attribute (system. assumed)")
     parser.add_argument("--flags", default="", help="comma list of job flags: waitable, debug")
@@ -135,13 +137,14 @@ def build_jobspec(args, extra_env=None, stdin=False) -> dict:
         error=args.error,
         label_io=args.label_io,
         stdin=stdin,
+        setopt=args.setopt,
         setattr=args.setattr,
     )
 
 
 def copy_of(args, cc: int):
     """The options of copy ``cc`` of a ``--cc`` submission: ``{cc}`` in the command and in
-    the ``-o``/``-e`` paths becomes its number, as ``flux submit`` does."""
+    the ``--output``/``-e`` paths becomes its number, as ``flux submit`` does."""
     def substitute(text):
         return text.replace("{cc}", str(cc)) if text is not None else None
 
@@ -155,7 +158,7 @@ def register(subparsers):
     add_job_options(parser)
     parser.add_argument("--cc", metavar="IDSET",
                         help="submit one copy per id (CORRAL_JOB_CC set in each, {cc} "
-                             "replaced in the command and -o/-e)")
+                             "replaced in the command and --output/-e)")
     parser.set_defaults(func=main)
 
 

@@ -34,6 +34,7 @@ def build(
     error: str | os.PathLike | None = None,
     label_io: bool = False,
     stdin: bool = False,
+    setopt: Iterable[str] = (),
     setattr: Iterable[str] = (),
 ) -> dict:
     """Build a version 1 jobspec from ``flux submit``-style options, and validate it.
@@ -47,8 +48,9 @@ def build(
     file paths, templates such as ``{{id}}`` kept verbatim. ``label_io`` prefixes each line of
     output with its task's rank (Flux's shell option ``output.{stdout,stderr}.label``).
     ``stdin`` gives task 0 a stdin that the submitter feeds (``job-exec.stdin``, as ``corral
-    run`` does) instead of /dev/null. ``setattr`` holds ``KEY[=VAL]`` strings applied last, as
-    ``--setattr`` does.
+    run`` does) instead of /dev/null. ``setopt`` holds shell options, ``KEY[=VAL]`` strings
+    set under ``attributes.system.shell.options`` as ``--setopt`` (``-o``) does, and
+    ``setattr`` ``KEY[=VAL]`` strings applied last, as ``--setattr`` does.
     """
     if isinstance(command, str) or not isinstance(command, Iterable):
         fail("command", "must be a non-empty list of strings")
@@ -115,6 +117,10 @@ def build(
         "attributes": {"system": system},
         "version": 1,
     }
+    for keyval in setopt:
+        key, value = _key_value("setopt", keyval)
+        _set_path(jobspec, ["attributes", "system", "shell", "options", *key.split(".")],
+                  value, f"setopt '{keyval}'")
     for keyval in setattr:
         _apply_setattr(jobspec, keyval)
     validate(jobspec)
@@ -258,10 +264,7 @@ def _apply_setattr(jobspec: dict, keyval: str) -> None:
     KEY is under ``attributes.system`` unless it starts with ``user.`` or ``system.`` (under
     ``attributes``), ``.`` (under ``attributes``, dot dropped) or ``attributes.`` (from the top).
     """
-    if not isinstance(keyval, str):
-        fail("setattr", f"must be a KEY=VAL string, got {kind(keyval)}")
-    key, equals, text = keyval.partition("=")
-    value: object = _json_or_text(text) if equals else 1
+    key, value = _key_value("setattr", keyval)
     if key.startswith("attributes."):
         path = key.split(".")
     elif key.startswith("."):
@@ -270,13 +273,26 @@ def _apply_setattr(jobspec: dict, keyval: str) -> None:
         path = ["attributes", *key.split(".")]
     else:
         path = ["attributes", "system", *key.split(".")]
+    _set_path(jobspec, path, value, f"setattr '{keyval}'")
+
+
+def _key_value(option: str, keyval) -> tuple[str, object]:
+    """The key and value of a ``KEY[=VAL]`` option: VAL is JSON if it parses as JSON, else
+    text; without ``=VAL``, 1 (Flux's rule for ``--setattr`` and ``--setopt``)."""
+    if not isinstance(keyval, str):
+        fail(option, f"must be a KEY=VAL string, got {kind(keyval)}")
+    key, equals, text = keyval.partition("=")
+    return key, _json_or_text(text) if equals else 1
+
+
+def _set_path(jobspec: dict, path: list[str], value, where: str) -> None:
     if "" in path:
-        fail(f"setattr '{keyval}'", "the key has an empty part")
+        fail(where, "the key has an empty part")
     node = jobspec
     for depth, part in enumerate(path[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            fail(f"setattr '{keyval}'", f"{'.'.join(path[: depth + 1])} is not an object")
+            fail(where, f"{'.'.join(path[: depth + 1])} is not an object")
         node = child
     node[path[-1]] = value
 
