@@ -1,6 +1,7 @@
 """RFC 21 job states and results.
 
-Owns the numeric state bits, their names, the virtual state masks and the result codes.
+Owns the numeric state bits, their names, the virtual state masks, the result codes and the
+job flag bits.
 It must not know how a job moves between states: that is `jobmanager.event`'s job alone.
 """
 
@@ -97,3 +98,9 @@ def parse_results(text: str) -> int:
             raise ValueError(f"invalid result '{word}' in filter '{text}'")
         mask |= names[word]
     return mask
+
+
+#: Bits of a job's flags: RFC 21's submit flags and the ``set-flags`` names.
+JOB_FLAGS = {"debug": 2, "waitable": 4, "novalidate": 8, "immutable": 16, "alloc-bypass": 32}
+#: The flags a submitter may ask for (``corral submit --flags``, flux-core's submit flags).
+SUBMIT_FLAGS = ("debug", "waitable", "novalidate")

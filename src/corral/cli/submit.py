@@ -12,6 +12,7 @@ import sys
 from .. import idset
 from .. import jobspec as jobspec_module
 from ..client import RPCError, connect
+from ..states import JOB_FLAGS, SUBMIT_FLAGS
 from . import CommandError, command_words
 from .interrupt import Interrupted
 from .progress import Progress
@@ -56,7 +57,6 @@ def add_job_options(parser):
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
 
 
-_FLAG_BITS = {"debug": 2, "waitable": 4, "novalidate": 8}
 
 
 def parse_urgency(text) -> int:
@@ -72,9 +72,9 @@ def parse_urgency(text) -> int:
 def parse_flags(text) -> int:
     bits = 0
     for word in filter(None, text.split(",")):
-        if word not in _FLAG_BITS:
+        if word not in SUBMIT_FLAGS:
             raise CommandError(f"unknown job flag '{word}'")
-        bits |= _FLAG_BITS[word]
+        bits |= JOB_FLAGS[word]
     return bits
 
 

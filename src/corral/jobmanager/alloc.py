@@ -11,8 +11,7 @@ import logging
 from .. import resource_set
 from ..jsoncodec import dumps
 from ..sched import AllocRequest
-from ..states import State
-from .job import JOB_FLAGS
+from ..states import JOB_FLAGS, State
 
 log = logging.getLogger("corral.job-manager")
 

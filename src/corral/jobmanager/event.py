@@ -18,6 +18,7 @@ from ..states import (
     CLEANUP,
     DEPEND,
     INACTIVE,
+    JOB_FLAGS,
     NEW,
     PRIORITY,
     RUN,
@@ -26,7 +27,7 @@ from ..states import (
     STATE_TOPIC_NAMES,
 )
 from .annotate import merge_annotations
-from .job import JOB_FLAGS, PRIORITY_UNSET, Job
+from .job import PRIORITY_UNSET, Job
 from .update import apply_jobspec_updates
 
 log = logging.getLogger("corral.job-manager")

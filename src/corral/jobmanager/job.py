@@ -13,8 +13,6 @@ from ..states import NEW, PRIORITY, SCHED, Result, State
 
 #: Priority of a job that has never been assigned one.
 PRIORITY_UNSET = -1
-#: Bits of `Job.flags`: RFC 21 submit flags and the ``set-flags`` names.
-JOB_FLAGS = {"debug": 2, "waitable": 4, "novalidate": 8, "immutable": 16, "alloc-bypass": 32}
 
 
 class Job:

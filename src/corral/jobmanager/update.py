@@ -19,8 +19,7 @@ from .. import jobspec as jobspec_module
 from ..broker.message import RequestError
 from ..broker.roles import ROLE_OWNER
 from ..limits import too_deep
-from ..states import State
-from .job import JOB_FLAGS
+from ..states import JOB_FLAGS, State
 from .wait import require_job_id
 
 #: The jobspec keys an update may name, and the only roots a dotted key may start from.

@@ -13,8 +13,7 @@ import errno
 import os
 
 from ..broker.message import RequestError
-from ..states import Result, State
-from .job import JOB_FLAGS
+from ..states import JOB_FLAGS, Result, State
 
 WAITABLE = JOB_FLAGS["waitable"]
 
