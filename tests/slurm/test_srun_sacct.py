@@ -1,5 +1,11 @@
 """srun (outside an allocation), salloc and sacct against a real instance (steps: test_steps)."""
 
+import contextlib
+import json
+import os
+import sqlite3
+import time
+
 
 def test_srun_runs_tasks_with_labels_and_their_exit_code(slurm):
     result = slurm.run("srun", "-n", "2", "--label", "sh", "-c",
@@ -42,7 +48,7 @@ def test_sacct_rows_batch_steps_and_formats(slurm):
     assert rows.splitlines() == [
         f"{ok}|good|COMPLETED|0:0", f"{ok}.batch|batch|COMPLETED|0:0",
         f"{bad}|bad|FAILED|5:0", f"{bad}.batch|batch|FAILED|5:0",
-        f"{held}|held|CANCELLED by {__import__('os').getuid()}|0:0"]
+        f"{held}|held|CANCELLED by {os.getuid()}|0:0"]
     assert slurm.run("sacct", "-X", "-n", "-p", "-o", "JobID", "-j", ok).stdout == f"{ok}|\n"
     assert slurm.run("sacct", "-X", "-n", "-P", "-o", "JobID", "-s", "F").stdout == f"{bad}\n"
     # -M selects corral's one cluster (`all`, `corral`); another has no jobs here
@@ -66,3 +72,47 @@ def test_sacct_with_no_history_prints_a_header_and_exits_0(slurm):
     assert result.stdout.splitlines() == [
         "       JobID    JobName  Partition    Account  AllocCPUS      State ExitCode ",
         "------------ ---------- ---------- ---------- ---------- ---------- -------- "]
+
+
+def _age_history(instance, seconds):
+    """Move the stopped instance's stored jobs ``seconds`` back in time, as if they had run
+    that long ago: their summaries (what a restart reloads finished jobs from), submit times
+    and events."""
+    path = os.path.join(instance.state_dir, "corral.db")
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        rows = db.execute("SELECT id, summary FROM jobs WHERE summary IS NOT NULL").fetchall()
+        for job_id, text in rows:
+            summary = json.loads(text)
+            for key in [key for key in summary if key.startswith("t_") and summary[key]]:
+                summary[key] -= seconds
+            db.execute("UPDATE jobs SET summary = ? WHERE id = ?", (json.dumps(summary), job_id))
+        db.execute("UPDATE jobs SET t_submit = t_submit - ?", (seconds,))
+        db.execute("UPDATE events SET timestamp = timestamp - ?", (seconds,))
+
+
+def test_sacct_j_lists_every_task_of_an_array_that_ended_long_ago(slurm):
+    """Beyond MinJobAge (300 s, after which squeue forgets a job) and across a restart, ``-j``
+    still names the whole array and each of its tasks, as Slurm's accounting does."""
+    first = slurm.sbatch("--array=1-4", "--wrap", "true", "-o", "/dev/null")
+    with slurm.instance.client() as client:
+        for job in client.jobs():
+            slurm.wait(job["id"])
+    slurm.instance.stop()
+    _age_history(slurm.instance, 3600)
+    slurm.instance.start()
+    tasks = [f"{first}_{task}" for task in range(1, 5)]
+    listed = ("sacct", "-X", "-n", "-P", "-o", "JobID")
+    assert slurm.run(*listed, "-S", "now-2hours").stdout.split() == tasks
+    assert slurm.run(*listed, "-j", first).stdout.split() == tasks
+    assert slurm.run(*listed, "-j", f"{first}_2").stdout.split() == [f"{first}_2"]
+    assert slurm.run("squeue", "-h", "-j", first, "-o", "%i").stdout == ""
+
+
+def test_sacct_S_reads_clock_times_and_dates_as_past_ones(slurm):
+    """``-S midnight`` and ``-S 00:00`` are today's (for ``--begin`` they would be tomorrow's,
+    a window with no job yet); ``MMDD`` is one of Slurm's date forms."""
+    job_id = slurm.sbatch("--wrap", "true", "-o", "/dev/null")
+    slurm.wait(job_id)
+    listed = ("sacct", "-X", "-n", "-P", "-o", "JobID", "-S")
+    for start in ("midnight", "00:00", time.strftime("%m%d"), time.strftime("%m/%d-00:00")):
+        assert slurm.run(*listed, start).stdout == f"{job_id}\n", start

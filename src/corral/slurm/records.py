@@ -11,7 +11,6 @@ their time limit as unknown.
 import errno
 import os
 import pwd
-import time
 
 from ..client import RPCError
 from ..states import INACTIVE, State
@@ -234,7 +233,8 @@ def owner_uid(client) -> int:
 def lookup(client, text: str) -> list[SlurmJob]:
     """The jobs a Slurm job id names: ``12`` (one job, or every task of array 12),
     ``12_3`` (one task).  Raises ValueError for text that is no job id; an unknown id gives
-    an empty list.  Array tasks are looked for among the active and the recently ended."""
+    an empty list.  Every task of an array is found however long ago it ended (sacct's
+    ``-j`` shows them all; squeue keeps its own MinJobAge window)."""
     base, underscore, task = text.partition("_")
     if not base.isdecimal() or underscore and not task.isdecimal():
         raise ValueError(f"Invalid job id: {text}")
@@ -246,8 +246,12 @@ def lookup(client, text: str) -> list[SlurmJob]:
         raise
     if head.array_task_id is None or head.array_job_id != head.id:
         return [head] if not underscore else []
-    tasks = [job for job in fetch(client, head.uid, since=time.time() - MIN_JOB_AGE)
-             if job.array_job_id == head.id]
-    if head not in tasks and all(job.id != head.id for job in tasks):
-        tasks.append(head)
-    return [job for job in tasks if job.matches_id(text)]
+    return [job for job in _array_tasks(client, head) if job.matches_id(text)]
+
+
+def _array_tasks(client, head: SlurmJob) -> list[SlurmJob]:
+    """The tasks of the array whose first task is ``head``.  They are its user's jobs
+    submitted after it, so none ended before it was submitted: the listing asks for that
+    user's jobs ended since then, not for the whole history."""
+    return [job for job in fetch(client, head.uid, since=head.submit_time)
+            if job.array_job_id == head.id]

@@ -106,6 +106,18 @@ def _this_cluster(clusters: str | None) -> bool:
     return bool(names & {"all", "-1", CLUSTER_NAME})
 
 
+def _window(values, ids, now) -> tuple[float, float]:
+    """``-S`` and ``-E`` in epoch seconds, read as times gone by (``HH:MM`` is today's, not
+    tomorrow's as for ``--begin``), as Slurm's sacct reads them; ``-S`` is midnight today by
+    default, or ever with ``-j``, and ``-E`` now."""
+    if values.get("starttime"):
+        start = times.parse_time(values["starttime"], now, past=True)
+    else:
+        start = 0 if ids else times.parse_time("today", now)
+    end = times.parse_time(values["endtime"], now, past=True) if values.get("endtime") else now
+    return start, end
+
+
 def _main(argv) -> int:
     values, rest = options.parse("sacct", argv, _OPTIONS)
     if rest:
@@ -115,9 +127,7 @@ def _main(argv) -> int:
         or formats.SACCT_DEFAULT))
     now = time.time()
     ids = [text for text in (values.get("jobs") or "").split(",") if text]
-    start = times.parse_time(values["starttime"]) if values.get("starttime") else (
-        0 if ids else times.parse_time("today", now))
-    end = times.parse_time(values["endtime"]) if values.get("endtime") else now
+    start, end = _window(values, ids, now)
     userid = -1 if values.get("allusers") or ids else os.getuid()
     if values.get("user"):
         uids = {records.user_id(name) for name in values["user"].split(",")}

@@ -77,18 +77,31 @@ def timestamp(epoch: float | None, missing: str = "N/A") -> str:
 _RELATIVE = r"now(?:([+-])(\d+)(seconds|minutes|hours|days|weeks)?)?"
 _UNIT_SECONDS = {None: 1, "seconds": 1, "minutes": 60, "hours": 3600, "days": 86400,
                  "weeks": 604800}
-_CLOCK = r"(\d{1,2}):(\d{2})(?::(\d{2}))?(am|pm)?"
-_DATE = r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?"
-_US_DATE = r"(\d{1,2})/(\d{1,2})(?:/(\d{2}))?"
+_CLOCK = r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?(?P<half>am|pm)?"
+#: Slurm's dated forms, each with an optional clock time: ``YYYY-MM-DD[THH:MM[:SS]]``,
+#: ``MMDD[YY][-HH:MM[:SS]]``, ``MM.DD[.YY][-HH:MM[:SS]]``, ``MM/DD[/YY][-HH:MM[:SS]]``.
+_DATED = [
+    rf"(?P<year>\d{{4}})-(?P<month>\d{{2}})-(?P<day>\d{{2}})(?:t{_CLOCK})?",
+    rf"(?P<month>\d{{2}})(?P<day>\d{{2}})(?P<yy>\d{{2}})?(?:-{_CLOCK})?",
+    rf"(?P<month>\d{{1,2}})\.(?P<day>\d{{1,2}})(?:\.(?P<yy>\d{{2}}))?(?:-{_CLOCK})?",
+    rf"(?P<month>\d{{1,2}})/(?P<day>\d{{1,2}})(?:/(?P<yy>\d{{2}}))?(?:-{_CLOCK})?",
+]
 _NAMED = {"midnight": (0, 0), "noon": (12, 0), "elevenses": (11, 0), "fika": (15, 0),
           "teatime": (16, 0)}
 
 
-def parse_time(text: str, now: float | None = None) -> float:
-    """Epoch seconds of a Slurm time specification, as ``--begin`` and ``sacct -S`` read it:
-    ``now[{+|-}N[seconds|minutes|hours|days|weeks]]``, ``HH:MM[:SS][am|pm]`` (today, or tomorrow
-    if past), ``YYYY-MM-DD[THH:MM[:SS]]``, ``MM/DD[/YY]``, ``today``, ``tomorrow``,
-    ``midnight``, ``noon``, ``teatime``."""
+def parse_time(text: str, now: float | None = None, past: bool = False) -> float:
+    """Epoch seconds of a Slurm time specification:
+    ``now[{+|-}N[seconds|minutes|hours|days|weeks]]``, ``HH:MM[:SS][am|pm]``,
+    ``YYYY-MM-DD[THH:MM[:SS]]``, ``MMDD[YY]``, ``MM.DD[.YY]`` and ``MM/DD[/YY]`` (these three
+    with an optional ``-HH:MM[:SS]``), ``today``, ``tomorrow``, ``midnight``, ``noon``,
+    ``elevenses``, ``fika``, ``teatime``.
+
+    A time without a date is the next one for ``--begin``, which waits for it (tomorrow's
+    if today's has passed); with ``past``, as sacct's ``-S``/``-E`` read it (Slurm's
+    ``parse_time(text, past)``), it is today's, since a window that starts tomorrow holds no
+    job yet.  A date without a year is this year's, or with ``past`` last year's when its
+    month is still to come, as Slurm's."""
     import datetime
 
     now = time.time() if now is None else now
@@ -104,26 +117,54 @@ def parse_time(text: str, now: float | None = None) -> float:
         return today.timestamp()
     if word == "tomorrow":
         return (today + datetime.timedelta(days=1)).timestamp()
+    try:
+        return _clock_or_date(word, today, now, past)
+    except ValueError:  # no such form, or a month 13, an hour 25
+        raise ValueError(f"invalid time specification '{text}'") from None
+
+
+def _clock_or_date(word: str, today, now: float, past: bool) -> float:
+    """A named hour, a clock time or a dated form (ValueError if none)."""
     if word in _NAMED:
         hour, minute = _NAMED[word]
-        return _next_clock(today, now, hour, minute, 0)
+        return _day_of_clock(today, now, (hour, minute, 0), past)
     match = re.fullmatch(_CLOCK, word)
     if match:
-        hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
-        if match[4]:
-            hour = hour % 12 + (12 if match[4].lower() == "pm" else 0)
-        return _next_clock(today, now, hour, minute, second)
-    match = re.fullmatch(_DATE, text.strip())
-    if match:
-        values = [int(value or 0) for value in match.groups()]
-        return datetime.datetime(*values).timestamp()
-    match = re.fullmatch(_US_DATE, word)
-    if match:
-        year = 2000 + int(match[3]) if match[3] else today.year
-        return datetime.datetime(year, int(match[1]), int(match[2])).timestamp()
-    raise ValueError(f"invalid time specification '{text}'")
+        return _day_of_clock(today, now, _clock(match), past)
+    for pattern in _DATED:
+        match = re.fullmatch(pattern, word)
+        if match:
+            return _date(match, today, past)
+    raise ValueError(word)
 
 
-def _next_clock(today, now, hour, minute, second) -> float:
-    moment = today.replace(hour=hour, minute=minute, second=second).timestamp()
-    return moment if moment >= now else moment + 86400
+def _clock(match) -> tuple[int, int, int]:
+    """Hour, minute and second of a `_CLOCK` match (midnight when it has none)."""
+    if match["hour"] is None:
+        return 0, 0, 0
+    hour = int(match["hour"])
+    if match["half"]:
+        hour = hour % 12 + (12 if match["half"] == "pm" else 0)
+    return hour, int(match["minute"]), int(match["second"] or 0)
+
+
+def _day_of_clock(today, now, clock, past) -> float:
+    """Today's ``clock``; for a future time (not ``past``), tomorrow's once today's is over."""
+    moment = today.replace(hour=clock[0], minute=clock[1], second=clock[2]).timestamp()
+    return moment if past or moment >= now else moment + 86400
+
+
+def _date(match, today, past) -> float:
+    """The moment a `_DATED` form names: its year (``YY`` is 20YY), else this year, or last
+    year for a ``past`` date whose month is later than today's."""
+    fields = match.groupdict()
+    month, day = int(fields["month"]), int(fields["day"])
+    if fields.get("year"):
+        year = int(fields["year"])
+    elif fields.get("yy"):
+        year = 2000 + int(fields["yy"])
+    else:
+        year = today.year - 1 if past and month > today.month else today.year
+    hour, minute, second = _clock(match)
+    return today.replace(year=year, month=month, day=day, hour=hour, minute=minute,
+                         second=second).timestamp()
