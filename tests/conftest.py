@@ -118,8 +118,12 @@ class RunningInstance:
         self.process.wait()
         self.process = None
 
-    def restart(self):
+    def restart(self, config=None):
+        """Stop and start again on the same state directory; with ``config``, on that
+        configuration from then on, as an administrator edits it between two starts."""
         self.stop()
+        if config is not None:
+            self.config = str(config)
         return self.start()
 
     def stop_agents(self):

@@ -3,7 +3,9 @@
 Jobs in SCHED with a non-zero priority are sent to the scheduler (held jobs, priority 0,
 never are); leaving SCHED cancels the request; ``free`` and ``release`` return resources.
 The scheduler gets an `AllocRequest` (not the job), and its answers arrive here by job id
-(this class is its `AllocAnswers`) and become ``alloc`` events or ``alloc`` exceptions.
+(this class is its `AllocAnswers`) and become ``alloc`` events or ``alloc`` exceptions.  A
+job of a queue that is not configured (one a restart dropped) is denied here, never sent: the
+scheduler would place it on any node.
 """
 
 import logging
@@ -12,6 +14,7 @@ from .. import resource_set
 from ..jsoncodec import dumps
 from ..sched import AllocRequest
 from ..states import JOB_FLAGS, State
+from .queue import gone_text
 
 log = logging.getLogger("corral.job-manager")
 
@@ -25,7 +28,14 @@ class Alloc:
     def enqueue(self, job):
         if job.alloc_pending or job.has_resources or job.priority <= 0 or job.alloc_bypass:
             return
-        if not self.manager.queues.started(job.queue):
+        queues = self.manager.queues
+        if not queues.started(job.queue):
+            return
+        gone = queues.unconfigured(job.request)
+        if gone:
+            # A job that ran when a restart dropped its queue, requeued since: denied, as
+            # fluxion denies a job of a queue it does not have.
+            self._deny(job, gone_text(gone))
             return
         job.alloc_pending = True
         self.scheduler.request(alloc_request(job))
@@ -102,8 +112,11 @@ class Alloc:
             return
         job.alloc_pending = False
         if job.state == State.SCHED:
-            self.manager.raise_exception(job, "alloc", 0, f"alloc denied: {note}",
-                                         self.manager.owner_uid)
+            self._deny(job, note)
+
+    def _deny(self, job, note):
+        self.manager.raise_exception(job, "alloc", 0, f"alloc denied: {note}",
+                                     self.manager.owner_uid)
 
 
 def alloc_request(job) -> AllocRequest:

@@ -5,8 +5,11 @@ Without configured queues there is one anonymous queue.  A job that names no que
 ``[policy.jobspec.defaults.system] queue`` when one is set, and a job that asks for no time
 limit gets its queue's default duration (``[queues.NAME.policy.jobspec.defaults.system]
 duration``, else the general one): both are written into its jobspec, so plugins and exec see
-them, as Flux's jobspec defaults are.  Queue states are kept in the store and survive a
-restart, as in Flux.
+them, as Flux's jobspec defaults are; the job's ``submit`` event says ``default_queue`` so
+that a restart can tell a queue it was given from one it named.  Queue states are kept in the
+store and survive a restart, as in Flux; a restart on a configuration without some queue
+ends the pending jobs that named it (`restart`), and `Alloc` never places a job of a queue
+that is not configured.
 """
 
 import errno
@@ -38,6 +41,13 @@ class QueueState:
 
 
 _STORE_KEY = "job-manager.queues"
+
+
+def gone_text(names: list[str]) -> str:
+    """What a job whose queues ``names`` are no longer configured is told."""
+    if len(names) == 1:
+        return f"its queue {names[0]} is no longer configured"
+    return f"its queues {','.join(names)} are no longer configured"
 
 
 class Queues:
@@ -90,6 +100,12 @@ class Queues:
             where = f"{queue.name} queue" if queue.name else "queue"
             return f"job submission to the {where} is disabled{reason}"
         return None
+
+    def unconfigured(self, request) -> list[str]:
+        """The queues ``request`` names that are not configured: a job submitted to them
+        before a restart on a configuration without them must not run on other nodes."""
+        names = request.queues or ((request.queue,) if request.queue is not None else ())
+        return [name for name in names if not self.named or name not in self.queues]
 
     def default_duration(self, name) -> float | None:
         """The time limit a job of queue ``name`` that asks for none gets, or None."""

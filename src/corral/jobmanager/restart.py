@@ -16,15 +16,24 @@ Whatever the store holds, one start succeeds: a job that cannot be rebuilt (a jo
 version refuses, resources no longer configured) or whose resumption fails is ended with a
 fatal ``restart`` exception that says why, instead of stopping the start or being skipped at
 every start.
+
+So is a pending job that named a queue this configuration lacks (flux-core's job manager
+would leave it waiting forever, fluxion denies it; slurmctld ends jobs of a partition that is
+gone): it must not run on other nodes.  A pending job that named no queue and was given the
+default one follows the default of this configuration instead, as if submitted now.  Running
+jobs keep running where their queue's nodes were, as in Flux; `Alloc` denies one requeued
+later.
 """
 
 import logging
 
 from .. import eventlog, idset, resource_set
 from .. import jobspec as jobspec_module
+from ..jsoncodec import dumps
 from ..states import State
 from .event import EventError, apply
 from .job import Job, job_from_summary
+from .queue import gone_text
 
 log = logging.getLogger("corral.job-manager")
 
@@ -60,6 +69,8 @@ def reload_jobs(manager) -> list[Job]:
                 log.error("job %d: replaying %s: %s", job_id, event["name"], exc)
             job.events_posted |= names.bit(event["name"])
         job.seq = job.committed_seq = len(events)
+        if job.state & (State.NEW | State.PENDING) and _queue_was_given(events):
+            _follow_default_queue(manager, job)
         if job.has_resources and R is not None:
             try:
                 job.R = R
@@ -102,7 +113,10 @@ def resume_jobs(manager, jobs: list[Job]):
         if job.readonly:
             continue
         try:
-            if job.state == State.NEW:
+            gone = _gone_queues(manager, job)
+            if gone:
+                _end_for_gone_queues(manager, job, gone)
+            elif job.state == State.NEW:
                 events.post(job, "validate")
             elif job.state == State.SCHED:
                 job.priority = -1
@@ -122,6 +136,51 @@ def resume_jobs(manager, jobs: list[Job]):
         # Jobs that waited for a priority get one from the plugins now loaded, as after a
         # plugin load (the plugin that held them back may have lost what it was waiting for).
         manager.prioritize.reprioritize_all()
+
+
+def _queue_was_given(events: list[dict]) -> bool:
+    """Was the job's queue the default given at submit (``default_queue``), not one it named
+    then or by an update since?  Only such a job may be moved to another queue."""
+    if not events or not (events[0].get("context") or {}).get("default_queue"):
+        return False
+    return not any(event["name"] == "jobspec-update"
+                   and "attributes.system.queue" in (event.get("context") or {})
+                   for event in events)
+
+
+def _follow_default_queue(manager, job: Job):
+    """A job given a default queue that is no longer configured goes to today's default (no
+    queue when none is configured), written into its stored jobspec as at submit; with
+    queues but no default it stays, to be ended by `_end_for_gone_queues`."""
+    queues = manager.queues
+    if not queues.unconfigured(job.request) or (queues.named and queues.default is None):
+        return
+    system = job.jobspec["attributes"]["system"]
+    old = system.pop("queue")
+    if queues.default is not None:
+        system["queue"] = queues.default
+    job.request = jobspec_module.validate(job.jobspec)
+    job.queue = job.request.queue
+    manager.store.set_jobspec(job.id, dumps(job.jobspec))
+    log.warning("job %d: its default queue %s is no longer configured; it goes to %s",
+                job.id, old, queues.default or "the anonymous queue")
+
+
+def _gone_queues(manager, job: Job) -> list[str]:
+    """The queues a pending job named that are no longer configured.  A running job is left
+    alone: it holds nodes its queue owned when it started, and may finish there."""
+    if not job.state & State.PENDING:
+        return []
+    return manager.queues.unconfigured(job.request)
+
+
+def _end_for_gone_queues(manager, job: Job, gone: list[str]):
+    """End a pending job whose queues are gone with a fatal ``restart`` exception, as a job
+    whose resources are gone is ended: run elsewhere, it would break its queue's promise."""
+    why = gone_text(gone)
+    log.error("job %d: %s; ending it", job.id, why)
+    manager.raise_exception(job, "restart", 0, f"the job cannot run after a restart: {why}",
+                            manager.owner_uid)
 
 
 def _released_since_alloc(events) -> set[int]:

@@ -107,7 +107,8 @@ class Submit:
             queue_error = queues.check_submit(queue)
             if queue_error is not None:
                 raise SubmitError(errno.EINVAL, queue_error)
-        if request.queue is None and queues.default is not None:
+        default_queue = request.queue is None and queues.default is not None
+        if default_queue:
             # The default queue goes into the jobspec, where plugins and limits look for it.
             spec.setdefault("attributes", {}).setdefault("system", {})["queue"] = queues.default
             request = request._replace(queue=queues.default)
@@ -127,11 +128,10 @@ class Submit:
         job = Job(job_id, userid, t_submit, redacted, request)
         job.environment = spec.get("attributes", {}).get("system", {}).get("environment")
         job.hold_events = True
-        submit_event = eventlog.entry(
-            "submit",
-            {"userid": userid, "urgency": urgency, "flags": flags, "version": 1},
-            t_submit,
-        )
+        context = {"userid": userid, "urgency": urgency, "flags": flags, "version": 1}
+        if default_queue:
+            context["default_queue"] = True  # a restart moves it if its queue is gone
+        submit_event = eventlog.entry("submit", context, t_submit)
         events = manager.events
         events.process_first(job, submit_event)
         manager.active[job_id] = job
