@@ -65,8 +65,6 @@ def test_job_size_and_duration_limits(corral_kit):
          "requested ncores (2) exceeds policy limit of 1 for queue small"),
         ({"ntasks": 2, "duration": "2h"},
          "requested duration (2h) exceeds policy limit of 1h for queue batch"),
-        ({"ntasks": 2},
-         "requested duration (unlimited) exceeds policy limit of 1h for queue batch"),
         ({"ntasks": 1, "queue": "small", "duration": "20m"},
          "requested duration (20m) exceeds policy limit of 10m for queue small"),
     ]:
@@ -77,6 +75,16 @@ def test_job_size_and_duration_limits(corral_kit):
                     {"ntasks": 1, "queue": "small", "duration": "5m"},
                     {"ntasks": 4, "nnodes": 1, "queue": "big"}):
         kit.cancel(kit.submit(urgency=0, **options))
+    # A job asking for no limit gets its queue's (Slurm's MaxTime), where flux-core refuses
+    # it; a guest's update to no limit is refused, as in flux-core.
+    for queue, ntasks, limit in (("batch", 2, 3600), ("big", 2, 0), ("small", 1, 600)):
+        job_id = kit.submit(urgency=0, ntasks=ntasks, queue=queue, userid=1000)
+        assert kit.job(job_id)["duration"] == limit
+    with pytest.raises(RPCFailure) as caught:
+        kit.rpc("job-manager.update", {"id": job_id, "updates": {
+            "attributes.system.duration": 0}}, userid=1000)
+    assert caught.value.strerror == ("requested duration (unlimited) exceeds policy limit of "
+                                     "10m for queue small")
 
     kit.rpc("job-manager.jobtap", {"remove": ".limit-job-size"})
     kit.rpc("job-manager.jobtap", {"remove": ".limit-duration"})

@@ -63,3 +63,39 @@ def test_the_partition_sinfo_shows_without_queues_can_be_asked_for(slurm):
         "default\n"
     refused = slurm.run("sbatch", "-p", "other", "--wrap", "true", check=False)
     assert refused.returncode == 1 and "invalid queue 'other'" in refused.stderr
+
+
+LIMITED = """
+[queues.batch.policy.limits]
+duration = "10m"
+
+[queues.debug]
+
+[policy.jobspec.defaults.system]
+queue = "batch"
+"""
+
+
+def test_a_queues_duration_limit_is_its_max_time_and_a_job_asking_none_gets_it(make_slurm,
+                                                                               tmp_path):
+    path = tmp_path / "site.toml"
+    path.write_text(LIMITED)
+    slurm = make_slurm(config=path)
+    assert slurm.run("sinfo", "-h", "-o", "%P %a %l").stdout == \
+        "batch* up 10:00\ndebug up infinite\n"
+    shown = slurm.run("scontrol", "show", "partition").stdout.split()
+    assert [pair for pair in shown if pair.startswith("MaxTime=")] == [
+        "MaxTime=00:10:00", "MaxTime=UNLIMITED"]
+    refused = slurm.run("sbatch", "-t", "20", "--wrap", "true", check=False)
+    assert (refused.returncode, refused.stderr) == (
+        1, "sbatch: error: Batch job submission failed: requested duration (20m) exceeds "
+           "policy limit of 10m for queue batch\n")
+    limited = slurm.sbatch("-H", "--wrap", "true")
+    unlimited = slurm.sbatch("-H", "-p", "debug", "--wrap", "true")
+    assert "TimeLimit=00:10:00" in slurm.run("scontrol", "show", "job", limited).stdout.split()
+    assert slurm.run("squeue", "-h", "-j", f"{limited},{unlimited}", "-o", "%i %l").stdout == \
+        f"{limited} 10:00\n{unlimited} UNLIMITED\n"
+    with slurm.instance.client() as client:
+        system = client.job_info(limited, "jobspec")["jobspec"]["attributes"]["system"]
+    assert system["duration"] == 600
+    slurm.run("scancel", limited, unlimited)

@@ -301,6 +301,37 @@ def test_unlimited_planning_duration_is_infinite_without_configuration():
     assert QueuePolicies.from_config(None, "easy").duration(None) == math.inf
 
 
+DURATIONS = """
+[policy.limits]
+duration = "1h"
+[policy.jobspec.defaults.system]
+duration = "30m"
+[queues.limited.policy.limits]
+duration = "10m"
+[queues.undefaulted.policy.jobspec.defaults.system]
+duration = "0"
+[queues.free.policy.limits]
+duration = "0"
+[queues.long.policy.limits]
+duration = "1d"
+[queues.long.policy.jobspec.defaults.system]
+duration = "2h"
+"""
+
+
+def test_a_job_without_limit_gets_its_default_capped_by_its_queues_limit(tmp_path):
+    """Slurm's DefaultTime, else MaxTime, and MaxTime over a longer DefaultTime."""
+    path = tmp_path / "corral.toml"
+    path.write_text(DURATIONS)
+    policies = QueuePolicies.from_config(config_module.load(path))
+    assert {queue: policies.duration(queue) for queue in
+            (None, "limited", "undefaulted", "free", "long")} == {
+        None: 1800, "limited": 600, "undefaulted": 3600, "free": 1800, "long": 7200}
+    path.write_text('[queues.batch.policy.limits]\nduration = "10m"\n[queues.other]\n')
+    policies = QueuePolicies.from_config(config_module.load(path))
+    assert (policies.duration("batch"), policies.duration("other")) == (600, math.inf)
+
+
 # --- queues that own nodes, constraints, limits ---------------------------------------------
 
 QUEUES_OWNING_NODES = """

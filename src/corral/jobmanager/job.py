@@ -63,6 +63,7 @@ class Job:
         "queue",
         "ntasks",
         "nnodes_requested",
+        "duration",
         "nnodes",
         "nodelist",
         "t_depend",
@@ -117,6 +118,7 @@ class Job:
         self.queue = request.queue if request is not None else None
         self.ntasks = request.ntasks if request is not None else 0
         self.nnodes_requested = request.nnodes if request is not None else 0
+        self.duration = request.duration if request is not None else 0.0
         self.nnodes = 0
         self.nodelist = None
         self.t_depend = None
@@ -159,6 +161,7 @@ class Job:
             "ntasks": self.ntasks,
             "nnodes": self.nnodes or self.nnodes_requested,
             "nodelist": self.nodelist,
+            "duration": self.duration,
             "t_submit": self.t_submit,
             "t_depend": self.t_depend,
             "t_sched": self.t_sched,
@@ -216,6 +219,7 @@ def job_from_summary(summary: dict) -> Job:
     job.ntasks = summary["ntasks"]
     job.nnodes = summary["nnodes"]
     job.nodelist = summary["nodelist"]
+    job.duration = summary.get("duration", 0.0)  # (not in summaries stored before it was)
     job.t_depend = summary["t_depend"]
     job.t_sched = summary["t_sched"]
     job.t_run = summary["t_run"]

@@ -4,12 +4,14 @@ submitted?) and started/stopped (may jobs be allocated?), as ``flux queue`` cont
 Without configured queues there is one anonymous queue.  A job that names no queue goes to
 ``[policy.jobspec.defaults.system] queue`` when one is set, and a job that asks for no time
 limit gets its queue's default duration (``[queues.NAME.policy.jobspec.defaults.system]
-duration``, else the general one): both are written into its jobspec, so plugins and exec see
-them, as Flux's jobspec defaults are; the job's ``submit`` event says ``default_queue`` so
-that a restart can tell a queue it was given from one it named.  Queue states are kept in the
-store and survive a restart, as in Flux; a restart on a configuration without some queue
-ends the pending jobs that named it (`restart`), and `Alloc` never places a job of a queue
-that is not configured.
+duration``, else the general one) capped by its queue's duration limit, which is what it gets
+without a default (Slurm's ``MaxTime``; see `default_durations`): both are written into its
+jobspec, so plugins and exec see them, as Flux's jobspec defaults are; the job's ``submit``
+event says ``default_queue`` so that a restart can tell a queue it was given from one it named.
+``queue-status`` says each queue's duration limit, for sinfo and scontrol.  Queue states are
+kept in the store and survive a restart, as in Flux; a restart on a configuration without some
+queue ends the pending jobs that named it (`restart`), and `Alloc` never places a job of a
+queue that is not configured.
 """
 
 import errno
@@ -17,7 +19,7 @@ import math
 
 from .. import idset
 from ..broker.message import RequestError
-from ..sched.policies import default_durations
+from ..sched.policies import default_durations, duration_limits
 
 
 class QueueState:
@@ -61,6 +63,8 @@ class Queues:
         self.default = None
         self.general_duration, self.durations = (
             default_durations(config) if config is not None else (math.inf, {}))
+        self.general_limit, self.limits = (
+            duration_limits(config) if config is not None else (math.inf, {}))
         if config is not None:
             default = config.get("policy.jobspec.defaults.system.queue")
             if default is not None:
@@ -112,6 +116,11 @@ class Queues:
         duration = self.durations.get(name, self.general_duration)
         return duration if duration < math.inf else None
 
+    def duration_limit(self, name) -> float | None:
+        """The longest time limit a job of queue ``name`` may have, or None."""
+        limit = self.limits.get(name, self.general_limit)
+        return limit if limit < math.inf else None
+
     def started(self, name) -> bool:
         queue = self._lookup(name)
         return queue is None or queue.started
@@ -128,7 +137,8 @@ class Queues:
     # --- services ---------------------------------------------------------------------
 
     def serve_status(self, msg):
-        """Each queue's states and, when it owns only some nodes, their ranks."""
+        """Each queue's states and, when it owns only some nodes, their ranks; when it has
+        one, its duration limit (seconds)."""
         request = msg.payload_object()
         queues = []
         for queue in self._targets(request):
@@ -136,6 +146,9 @@ class Queues:
             ranks = self.manager.scheduler.queue_ranks(queue.name)
             if ranks is not None:
                 status["ranks"] = idset.encode(ranks)
+            limit = self.duration_limit(queue.name)
+            if limit is not None:
+                status["duration_limit"] = limit
             queues.append(status)
         msg.respond({"queues": queues})
 

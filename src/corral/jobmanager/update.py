@@ -65,6 +65,7 @@ def apply_jobspec_updates(job, updates: dict):
     job.queue = request.queue
     job.ntasks = request.ntasks
     job.nnodes_requested = request.nnodes
+    job.duration = request.duration
 
 
 class Update:

@@ -2,9 +2,12 @@
 
 ``[sched] queue-policy`` (``fcfs``, ``easy`` or ``conservative``, fluxion's names) applies to
 every queue; ``[queues.NAME] queue-policy`` overrides it for one queue.  A job without a time
-limit is planned with its queue's default duration
+limit is given, and planned with, its queue's default duration
 (``[queues.NAME.policy.jobspec.defaults.system] duration``, else
-``[policy.jobspec.defaults.system] duration``); with none, it is planned as never ending.
+``[policy.jobspec.defaults.system] duration``) capped by its queue's duration limit
+(``[queues.NAME.policy.limits] duration``, else ``[policy.limits] duration``), as Slurm gives
+it the partition's ``DefaultTime``, else its ``MaxTime``; with neither, it is planned as never
+ending.
 
 ``[sched] queue-depth`` (fluxion's ``queue-params.queue-depth``; Slurm's backfill has
 ``bf_max_job_test``, and its default of 500) is how
@@ -21,7 +24,7 @@ one user runs in a queue at once (Slurm's ``MaxJobsPerUser``); -1 lifts a genera
 
 import math
 
-from .. import hostlist
+from .. import fsd, hostlist
 from . import conservative, easy, fcfs
 
 POLICIES = {module.name: module for module in (fcfs, easy, conservative)}
@@ -111,18 +114,72 @@ def _duration(config, key) -> float:
     return seconds or math.inf
 
 
+class LimitError(ValueError):
+    """A ``policy.limits.duration`` that is not an FSD string, in flux-core's words."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+def _kind(value) -> str:
+    return {bool: "boolean", int: "integer", float: "real", str: "string", list: "array",
+            dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _limit(table, prefix: str = "") -> float | None:
+    """The limit a table holding ``policy.limits.duration`` sets (0: none), or None.  Only
+    FSD strings, as flux-core's ``.limit-duration`` takes them."""
+    key = f"{prefix}policy.limits.duration"
+    text = (((table or {}).get("policy") or {}).get("limits") or {}).get("duration")
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise LimitError(key, f"Expected string, got {_kind(text)}")
+    try:
+        return fsd.parse(text)
+    except ValueError:
+        raise LimitError(key, "FSD value is malformed") from None
+
+
+def parse_duration_limits(conf: dict) -> tuple[float | None, dict[str, float | None]]:
+    """``[policy.limits] duration`` and each queue's own, by name (None: not set, 0: none):
+    read by ``.limit-duration``, which refuses longer jobs, and here, where jobs asking for
+    no limit get one.  `LimitError` when one is not an FSD string."""
+    queues = conf.get("queues") or {}
+    return _limit(conf), {name: _limit(table, f"queues.{name}.")
+                          for name, table in queues.items() if isinstance(table, dict)}
+
+
+def duration_limits(config) -> tuple[float, dict[str, float]]:
+    """The longest time limit a job may have (``inf``: any), generally and by queue name
+    (a queue without its own has the general one): `parse_duration_limits` of ``config``."""
+    try:
+        general, queues = parse_duration_limits(config.data)
+    except LimitError as exc:
+        raise config.error(exc.key, exc.problem) from None
+    general = general or math.inf
+    return general, {name: general if limit is None else limit or math.inf
+                     for name, limit in queues.items()}
+
+
 def default_durations(config) -> tuple[float, dict]:
-    """``[policy.jobspec.defaults.system] duration`` (``inf``: none) and the queues' own, by
-    name: the time limit a job that asks for none is given (Slurm's ``DefaultTime``)."""
+    """The time limit a job that asks for none is given (``inf``: none), generally and by
+    queue name: the queue's ``[policy.jobspec.defaults.system] duration``, else the general
+    one (Slurm's ``DefaultTime``), capped by the duration limit that applies: Slurm gives
+    such a job its partition's ``MaxTime`` when it has no ``DefaultTime`` or one over it
+    (read_config.c drops it), where flux-core would refuse it (docs/compatibility.md)."""
+    general_limit, limits = duration_limits(config)
     general = _duration(config, "policy.jobspec.defaults.system.duration")
     durations = {}
     queues = config.get("queues") or {}
     if isinstance(queues, dict):
         for name in queues:
             key = f"queues.{name}.policy.jobspec.defaults.system.duration"
-            if config.get(key) is not None:
-                durations[name] = _duration(config, key)
-    return general, durations
+            default = _duration(config, key) if config.get(key) is not None else general
+            durations[name] = min(default, limits.get(name, general_limit))
+    return min(general, general_limit), durations
 
 
 def _user_limit(config, key, default) -> int | None:

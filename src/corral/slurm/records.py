@@ -1,11 +1,11 @@
 """Slurm's view of corral jobs: ids (``A_3`` for array tasks), states, reasons, times and
 sizes as squeue, sacct, scontrol and scancel show them, from ``job-list`` summaries.
 
-What Slurm knows of a job and a summary does not (array ids, time limit, CPUs, account,
-begin time) is recorded by the submitting command as the job's ``slurm`` memo
-(`SLURM_MEMO`), so that listing 100 000 jobs costs one request and no jobspec reads.
-Jobs submitted with corral's own commands have no memo: their CPUs count as their tasks and
-their time limit as unknown.
+What Slurm knows of a job and a summary does not (array ids, CPUs, account, begin time) is
+recorded by the submitting command as the job's ``slurm`` memo (`SLURM_MEMO`), so that
+listing 100 000 jobs costs one request and no jobspec reads.  Jobs submitted with corral's
+own commands have no memo: their CPUs count as their tasks.  The time limit is the summary's
+``duration``, so that the one a job's queue gave it shows.
 """
 
 import errno
@@ -157,7 +157,8 @@ class SlurmJob:
 
     @property
     def time_limit(self) -> float:
-        return self.memo.get("limit") or 0
+        # Summaries stored before they carried the duration have it in the memo only.
+        return self.summary.get("duration") or self.memo.get("limit") or 0
 
     @property
     def memory(self) -> str:

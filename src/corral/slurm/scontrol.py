@@ -148,6 +148,11 @@ def _show_node(client, arguments):
     return 0
 
 
+def _max_time(queue) -> str:
+    """``MaxTime=``: the queue's duration limit as scontrol prints it (``00:10:00``)."""
+    return times.limit_text(queue.get("duration_limit"), times.sacct_duration)
+
+
 def _show_partition(client, arguments):
     blocks = []
     for index, (name, queue, nodes) in enumerate(partitions(client)):
@@ -160,7 +165,7 @@ def _show_partition(client, arguments):
             f"PartitionName={name}",
             "   AllowGroups=ALL AllowAccounts=ALL AllowQos=ALL",
             f"   Default={'YES' if index == 0 else 'NO'} QoS=N/A",
-            "   MaxNodes=UNLIMITED MaxTime=UNLIMITED MinNodes=0",
+            f"   MaxNodes=UNLIMITED MaxTime={_max_time(queue)} MinNodes=0",
             f"   Nodes={names}",
             f"   State={state} TotalCPUs={sum(node['ncores'] for node in nodes)} "
             f"TotalNodes={len(nodes)}",
@@ -218,12 +223,10 @@ def _update(client, arguments):
     job_text = pairs.pop("jobid", None)
     if job_text is None:
         raise ScontrolError("No job id given (JobId=...)")
-    updates, memo = {}, {}
+    updates = {}
     for key, value in pairs.items():
         if key == "timelimit":
-            seconds = times.parse_limit(value)
-            updates["attributes.system.duration"] = float(seconds)
-            memo["limit"] = seconds
+            updates["attributes.system.duration"] = float(times.parse_limit(value))
         elif key == "partition":
             updates["attributes.system.queue"] = value
         elif key == "jobname" or key == "name":
@@ -232,8 +235,6 @@ def _update(client, arguments):
             raise ScontrolError(f"Update of {key} is not supported by corral")
     for job in _jobs(client, job_text):
         client.rpc("job-manager.update", {"id": job.id, "updates": updates})
-        if memo:
-            client.rpc("job-manager.memo", {"id": job.id, "memo": {records.SLURM_MEMO: memo}})
     return 0
 
 

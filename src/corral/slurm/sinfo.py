@@ -1,10 +1,11 @@
 """``sinfo``: partitions (corral's queues, or the one ``default``) and their nodes' states,
-grouped as Slurm groups them: one row per partition and node state (``-N``: per node)."""
+grouped as Slurm groups them: one row per partition and node state (``-N``: per node).
+``TIMELIMIT`` is the queue's duration limit (Slurm's partition ``MaxTime``)."""
 
 import sys
 
 from .. import hostlist
-from . import formats, options, run
+from . import formats, options, run, times
 from .options import Option
 from .partitions import partitions
 
@@ -50,7 +51,13 @@ def _parse(text):
     return parts
 
 
-def _row(partition, default, enabled, nodes, state):
+def _time_limit(queue) -> str:
+    """``%l``: ``infinite``, or the limit as sinfo prints it (``10:00``, ``1-00:00:00``)."""
+    limit = queue.get("duration_limit")
+    return times.squeue_duration(limit) if limit else "infinite"
+
+
+def _row(partition, default, queue, nodes, state):
     cores = sum(node["ncores"] for node in nodes)
     free = sum(node["free_cores"] for node in nodes if not node["drained"])
     other = sum(node["ncores"] for node in nodes if node["drained"])
@@ -59,8 +66,9 @@ def _row(partition, default, enabled, nodes, state):
     drained = sum(1 for node in nodes if node["drained"])
     gpus = max((node["ngpus"] for node in nodes), default=0)
     return {
-        "P": partition + ("*" if default else ""), "a": "up" if enabled else "down",
-        "l": "infinite", "D": str(len(nodes)), "t": _COMPACT.get(state, state),
+        "P": partition + ("*" if default else ""),
+        "a": "up" if queue["enabled"] and queue["started"] else "down",
+        "l": _time_limit(queue), "D": str(len(nodes)), "t": _COMPACT.get(state, state),
         "T": state, "N": hostlist.compress(node["name"] for node in nodes),
         "C": f"{cores - free - other}/{free}/{other}/{cores}",
         "c": str(max(node["ncores"] for node in nodes)),
@@ -84,18 +92,17 @@ def _main(argv) -> int:
     for index, (name, queue, members) in enumerate(listed):
         if values.get("partition") and name not in values["partition"].split(","):
             continue
-        enabled = queue["enabled"] and queue["started"]
         if values.get("summarize"):
-            rows.append(_row(name, index == 0, enabled, members, "idle"))
+            rows.append(_row(name, index == 0, queue, members, "idle"))
             continue
         if values.get("Node"):
-            rows.extend(_row(name, index == 0, enabled, [node], _state(node))
+            rows.extend(_row(name, index == 0, queue, [node], _state(node))
                         for node in members)
             continue
         by_state = {}
         for node in members:
             by_state.setdefault(_state(node), []).append(node)
-        rows.extend(_row(name, index == 0, enabled, members, state)
+        rows.extend(_row(name, index == 0, queue, members, state)
                     for state, members in by_state.items())
     lines = []
     if not values.get("noheader"):

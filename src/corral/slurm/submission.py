@@ -292,7 +292,7 @@ class JobRequest:
         return spec
 
     def memo(self, array_task=None, array_job_id=0) -> dict:
-        memo = {"cpus": self.shape.cpus, "ntasks": self.shape.ntasks, "limit": self.limit,
+        memo = {"cpus": self.shape.cpus, "ntasks": self.shape.ntasks,
                 "workdir": self.work_dir, "batch": self.kind == "batch"}
         for name in ("account", "qos"):
             if self.values.get(name):

@@ -2,32 +2,16 @@
 
 The limit is ``[policy.limits] duration`` (an FSD string), overridden for one queue by
 ``[queues.<name>.policy.limits] duration``, where ``"0"`` lifts it.  When a limit applies, a job
-asking for no limit at all (duration 0) is rejected too.  Always loaded, so with nothing
-configured the validate callback returns at once.
+asking for no limit at all (duration 0) is rejected too, as in flux-core: at submit such a job
+has been given its queue's limit already (`corral.sched.policies.default_durations`), so this
+refuses an update to no limit, or to a queue whose limit it exceeds.  Always loaded, so with
+nothing configured the validate callback returns at once.
 """
 
 from corral import fsd
+from corral.sched.policies import LimitError, parse_duration_limits
 
 _UNLIMITED = 0.0
-
-
-def _kind(value) -> str:
-    return {bool: "boolean", int: "integer", float: "real", str: "string", list: "array",
-            dict: "object"}.get(type(value), type(value).__name__)
-
-
-def _duration(table, prefix: str = "") -> float | None:
-    """The limit a table holding ``policy.limits.duration`` sets, or None."""
-    where = f"{prefix}policy.limits.duration"
-    text = (((table or {}).get("policy") or {}).get("limits") or {}).get("duration")
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise ValueError(f"{where}: Expected string, got {_kind(text)}")
-    try:
-        return fsd.parse(text)
-    except ValueError:
-        raise ValueError(f"{where}: FSD value is malformed") from None
 
 
 class DurationLimits:
@@ -36,14 +20,10 @@ class DurationLimits:
         self.queues: dict[str, float | None] = {}
 
     def configure(self, p, topic, args):
-        conf = args["conf"]
         try:
-            general = _duration(conf)
-            queues = {name: _duration(table, f"queues.{name}.")
-                      for name, table in (conf.get("queues") or {}).items()}
-        except ValueError as exc:
+            self.general, self.queues = parse_duration_limits(args["conf"])
+        except LimitError as exc:
             return p.error(args, "%s", str(exc))
-        self.general, self.queues = general, queues
         return 0
 
     def validate(self, p, topic, args):
