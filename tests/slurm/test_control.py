@@ -101,3 +101,35 @@ def test_sinfo_default_node_and_summary_views(make_slurm):
     assert slurm.run("sinfo", "-N", "-h", "-o", "%N %t").stdout == "node0 idle\nnode1 idle\n"
     assert slurm.run("sinfo", "-s", "-h", "-o", "%P %F").stdout == "default* 0/2/0/2\n"
     assert os.path.isdir(slurm.bin_dir)
+
+
+def test_scontrol_and_squeue_show_outstanding_dependencies_as_slurm(slurm):
+    first = slurm.sbatch("-H", "-J", "one", "--wrap", "true", "-o", "/dev/null")
+    array = slurm.sbatch("-H", "--array=1-2%1", "--wrap", "true", "-o", "/dev/null")
+    waiting = slurm.sbatch("-d", f"afterok:{first},afterany:{array}_2", "--wrap", "true",
+                           "-o", "/dev/null")
+    either = slurm.sbatch("-d", f"after:{first}?afternotok:{first}", "--wrap", "true",
+                          "-o", "/dev/null")
+    single = slurm.sbatch("-J", "one", "-d", "singleton", "--wrap", "true", "-o", "/dev/null")
+
+    def dependency(job_id):
+        shown = slurm.run("scontrol", "show", "job", job_id).stdout.split()
+        return [pair for pair in shown if pair.startswith(("Reason=", "Dependency="))]
+
+    assert dependency(waiting) == [
+        "Reason=Dependency", f"Dependency=afterok:{first}(unfulfilled),"
+                             f"afterany:{array}_2(unfulfilled)"]
+    assert slurm.run("squeue", "-h", "-o", "%i %E").stdout.splitlines() == [
+        f"{first} (null)", f"{array}_[1-2] (null)",  # the throttle is no dependency
+        f"{waiting} afterok:{first}(unfulfilled),afterany:{array}_2(unfulfilled)",
+        f"{either} after:{first}(unfulfilled)?afternotok:{first}(unfulfilled)",
+        f"{single} singleton(unfulfilled)"]
+    assert slurm.run("squeue", "-h", "-j", single, "-O", "Dependency:25").stdout == \
+        f"{'singleton(unfulfilled)':25}\n"
+    slurm.run("scontrol", "release", first)
+    slurm.wait(first)
+    assert dependency(waiting) == [
+        "Reason=Dependency", f"Dependency=afterany:{array}_2(unfulfilled)"]
+    slurm.run("scancel", array)
+    slurm.wait(waiting)
+    assert dependency(waiting) == ["Reason=None", "Dependency=(null)"]

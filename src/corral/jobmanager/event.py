@@ -104,16 +104,16 @@ def _dependency_add(job, event, context):
     if job.state in (NEW, DEPEND):
         description = context["description"]
         if job.dependencies is None:
-            job.dependencies = set()
+            job.dependencies = {}  # (a dict: listings show them in the order added)
             job.dependencies_ever = set()
-        job.dependencies.add(description)
+        job.dependencies[description] = None
         job.dependencies_ever.add(description)
 
 
 def _dependency_remove(job, event, context):
     if job.state in (NEW, DEPEND):
         if job.dependencies is not None:
-            job.dependencies.discard(context["description"])
+            job.dependencies.pop(context["description"], None)
 
 
 def _set_flags(job, event, context):

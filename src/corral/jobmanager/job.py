@@ -149,8 +149,10 @@ class Job:
         return Result.FAILED
 
     def summary(self) -> dict:
-        """What listings show of the job; stored with it when it becomes inactive."""
-        return {
+        """What listings show of the job; stored with it when it becomes inactive.  Its
+        outstanding ``dependencies`` (squeue and scontrol show them), as Flux's job-list has
+        them, only when there are some: most jobs have none."""
+        summary = {
             "id": self.id,
             "userid": self.userid,
             "urgency": self.urgency,
@@ -176,6 +178,9 @@ class Job:
             "reason": self.pending_reason(),
             "annotations": self.annotations,
         }
+        if self.dependencies:
+            summary["dependencies"] = list(self.dependencies)
+        return summary
 
     def pending_reason(self) -> str | None:
         """Why a pending job waits, in Slurm's words: for a requeued job, the reason it was

@@ -8,6 +8,9 @@ satisfied is enough) becomes one ``anyof`` dependency of ``.dependency-after``; 
 must name one job (an array task as ``A_3``), since "every task of A" is not one item.
 ``aftercorr``, ``afterburstbuffer`` and ``+time`` delays are refused with a sentence naming
 them, and so is a list that mixes ``,`` and ``?``, as in Slurm.
+
+`shown` turns a job's outstanding dependencies back into Slurm's words, as scontrol's
+``Dependency=`` and squeue's ``%E`` print them: ``afterok:12(unfulfilled)``.
 """
 
 from .options import OptionError
@@ -79,3 +82,36 @@ def _one(scheme: str, job_id: str, resolve) -> str:
         raise OptionError(f"--dependency: {job_id} is an array of {len(targets)} tasks; in a "
                           f"'?' list name one of them ({job_id}_N)")
     return f"{scheme}:{targets[0]}"
+
+
+#: The type a dependency's RFC 26 description starts with -> Slurm's (``afterexcept`` is
+#: corral's own, from ``corral submit``).
+_SHOWN = {"after-start": "after", "after-finish": "afterany", "after-success": "afterok",
+          "after-failure": "afternotok", "after-exception": "afterexcept"}
+
+
+def shown(descriptions, slurm_id) -> str:
+    """Slurm's text of outstanding dependencies (``.dependency-after``'s
+    ``after-success=12`` is ``afterok:12(unfulfilled)``), ``,``-separated and ``?`` within an
+    any-of list; ``(null)`` for none.  ``slurm_id(corral id)`` is the job id to show
+    (``12_3`` for an array task), or None to leave that one out.  ``begin-time`` is left
+    out: Slurm shows ``--begin`` as the reason only."""
+    items = [text for text in (_item(description, slurm_id) for description in descriptions)
+             if text]
+    return ",".join(items) or "(null)"
+
+
+def _item(description: str, slurm_id) -> str | None:
+    if description == "singleton":
+        return "singleton(unfulfilled)"
+    kind, _equals, value = description.partition("=")
+    if kind == "any-of":
+        members = [text for text in (_item(member, slurm_id) for member in value.split(","))
+                   if text]
+        return "?".join(members) or None
+    if kind == "begin-time":
+        return None
+    if kind not in _SHOWN:
+        return f"{description}(unfulfilled)"  # another plugin's: as it describes itself
+    job_id = slurm_id(int(value)) if value.isdecimal() else value
+    return None if job_id is None else f"{_SHOWN[kind]}:{job_id}(unfulfilled)"

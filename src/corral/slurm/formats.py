@@ -26,7 +26,8 @@ def pad(text: str, width: int | None, right: bool) -> str:
 #: squeue ``-o`` letter -> (field name, header)
 SQUEUE_LETTERS = {
     "a": ("account", "ACCOUNT"), "A": ("job_id", "JOBID"), "C": ("cpus", "CPUS"),
-    "D": ("nodes", "NODES"), "e": ("end_time", "END_TIME"), "F": ("array_job_id", "ARRAY_JOB_ID"),
+    "D": ("nodes", "NODES"), "e": ("end_time", "END_TIME"), "E": ("dependency", "DEPENDENCY"),
+    "F": ("array_job_id", "ARRAY_JOB_ID"),
     "i": ("display_id", "JOBID"), "j": ("name", "NAME"), "K": ("array_task_id", "ARRAY_TASK_ID"),
     "l": ("time_limit", "TIME_LIMIT"), "L": ("time_left", "TIME_LEFT"),
     "m": ("min_memory", "MIN_MEMORY"), "M": ("time_used", "TIME"),
@@ -64,7 +65,8 @@ def parse_squeue_format(text: str) -> list:
 #: squeue ``-O`` name (lower case) -> (field name, header)
 SQUEUE_NAMES = {
     "account": ("account", "ACCOUNT"), "arrayjobid": ("array_job_id", "ARRAY_JOB_ID"),
-    "arraytaskid": ("array_task_id", "ARRAY_TASK_ID"), "endtime": ("end_time", "END_TIME"),
+    "arraytaskid": ("array_task_id", "ARRAY_TASK_ID"),
+    "dependency": ("dependency", "DEPENDENCY"), "endtime": ("end_time", "END_TIME"),
     "jobarrayid": ("display_id", "JOBID"), "jobid": ("job_id", "JOBID"),
     "minmemory": ("min_memory", "MIN_MEMORY"),
     "name": ("name", "NAME"), "nodelist": ("nodelist", "NODELIST"),

@@ -14,7 +14,7 @@ import pwd
 
 from ..client import RPCError
 from ..states import INACTIVE, State
-from . import DEFAULT_PARTITION, memory
+from . import DEFAULT_PARTITION, dependencies, memory
 from . import states as slurm_states
 
 #: Memo key (``user.slurm`` annotation) of what the Slurm commands record at submission.
@@ -49,9 +49,10 @@ def user_id(text: str) -> int:
 
 class SlurmJob:
     """One job as Slurm shows it; ``first_in_line`` marks the pending job that waits for
-    resources (the others wait for it: ``Priority``)."""
+    resources (the others wait for it: ``Priority``); ``dependency`` is its outstanding
+    dependencies in Slurm's words, once `describe_dependencies` has named them."""
 
-    __slots__ = ("summary", "memo", "state", "first_in_line", "_reason")
+    __slots__ = ("summary", "memo", "state", "first_in_line", "_reason", "dependency")
 
     def __init__(self, summary: dict):
         self.summary = summary
@@ -60,6 +61,7 @@ class SlurmJob:
         self.state = slurm_states.slurm_state(summary)
         self.first_in_line = False
         self._reason = None
+        self.dependency = "(null)"
 
     # --- identity -----------------------------------------------------------------------
 
@@ -225,6 +227,33 @@ def fetch(client, userid: int = -1, since: float | None = None,
     jobs = [SlurmJob(summary) for summary in summaries]
     mark_first_in_line(jobs)
     return jobs
+
+
+def describe_dependencies(client, jobs: list[SlurmJob]) -> None:
+    """Set each job's ``dependency`` text (scontrol's ``Dependency=``, squeue's ``%E``).  The
+    jobs waited on are named as Slurm names them (``12_3`` for an array task), so those not
+    in ``jobs`` are looked up; a task's wait on another task of its array is its ``%N``
+    throttle, which Slurm shows as no dependency."""
+    known = {job.id: job for job in jobs}
+    for job in jobs:
+        descriptions = job.summary.get("dependencies")
+        if descriptions:
+            job.dependency = dependencies.shown(
+                descriptions, lambda target_id, job=job: _slurm_id(client, known, job,
+                                                                   target_id))
+
+
+def _slurm_id(client, known, job, target_id) -> str | None:
+    target = known.get(target_id)
+    if target is None:
+        try:
+            target = known[target_id] = SlurmJob(client.job(target_id))
+        except RPCError:
+            return str(target_id)  # gone (purged) meanwhile: its id is all there is
+    if job.array_task_id is not None and target.array_task_id is not None \
+            and target.array_job_id == job.array_job_id:
+        return None
+    return target.display_id
 
 
 def owner_uid(client) -> int:

@@ -36,6 +36,7 @@ def _show_job(client, arguments):
             print("No jobs in the system")
             return 0
     owner = records.owner_uid(client)
+    records.describe_dependencies(client, jobs)
     now = time.time()
     blocks = [_job_block(job, owner, now) for job in jobs]
     print("\n\n".join(blocks) + "\n")
@@ -56,7 +57,7 @@ def _job_block(job, owner, now) -> str:
         f"JobId={job.id}{array} JobName={job.name}",
         f"   UserId={job.user}({job.uid}) GroupId={group} MCS_label=N/A",
         f"   Priority={job.priority} Nice=0 Account={job.account or '(null)'} QOS={job.qos}",
-        f"   JobState={job.state} Reason={job.reason(owner, now)} Dependency=(null)",
+        f"   JobState={job.state} Reason={job.reason(owner, now)} Dependency={job.dependency}",
         f"   Requeue=1 Restarts={job.summary.get('restarts') or 0} "
         f"BatchFlag={1 if job.memo.get('batch') else 0} Reboot=0 ExitCode={job.exit_code}",
         f"   RunTime={times.sacct_duration(job.elapsed(now))} TimeLimit={limit} TimeMin=N/A",

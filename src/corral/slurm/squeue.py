@@ -131,6 +131,9 @@ class _Row:
     def _work_dir(self):
         return self.job.work_dir
 
+    def _dependency(self):
+        return self.job.dependency
+
 
 class _StepRow(_Row):
     """A running step: its own id, name, time and nodes; its job's partition and user."""
@@ -304,6 +307,8 @@ def _main(argv) -> int:
         # Only a job held by someone else can be JobHeldAdmin, which needs the owner: one
         # request fewer in the common case.
         owner = records.owner_uid(client) if any(job.held_by_another for job in jobs) else None
+        if any(isinstance(part, tuple) and part[0] == "dependency" for part in parts):
+            records.describe_dependencies(client, jobs)  # (may look the jobs waited on up)
     users = values.get("user")
     if users and "," in users:
         allowed = {records.user_id(name) for name in users.split(",")}
