@@ -123,7 +123,9 @@ class LimitError(ValueError):
         self.problem = problem
 
 
-def _kind(value) -> str:
+def jansson_type_name(value) -> str:
+    """The JSON type of a configuration value as flux-core's messages name it (jansson's
+    ``real``, ``object``), for the limits that quote them."""
     return {bool: "boolean", int: "integer", float: "real", str: "string", list: "array",
             dict: "object"}.get(type(value), type(value).__name__)
 
@@ -136,7 +138,7 @@ def _limit(table, prefix: str = "") -> float | None:
     if text is None:
         return None
     if not isinstance(text, str):
-        raise LimitError(key, f"Expected string, got {_kind(text)}")
+        raise LimitError(key, f"Expected string, got {jansson_type_name(text)}")
     try:
         return fsd.parse(text)
     except ValueError:

@@ -9,6 +9,7 @@ validate callback returns at once.
 """
 
 from corral import jobspec
+from corral.sched.policies import jansson_type_name
 
 _RESOURCES = ("nnodes", "ncores", "ngpus")
 _UNLIMITED = -1
@@ -18,24 +19,19 @@ class ConfigProblem(ValueError):
     """A job-size table that cannot be used; the message names the key."""
 
 
-def _kind(value) -> str:
-    return {bool: "boolean", int: "integer", float: "real", str: "string", list: "array",
-            dict: "object"}.get(type(value), type(value).__name__)
-
-
 def _sizes(table, where: str) -> dict:
     """``{resource: limit}`` for the resources a max or min table sets."""
     if table is None:
         return {}
     if not isinstance(table, dict):
-        raise ConfigProblem(f"{where}: Expected object, got {_kind(table)}")
+        raise ConfigProblem(f"{where}: Expected object, got {jansson_type_name(table)}")
     sizes = {}
     for resource in _RESOURCES:
         if resource not in table:
             continue
         value = table[resource]
         if type(value) is not int:
-            raise ConfigProblem(f"{where}: Expected integer, got {_kind(value)}")
+            raise ConfigProblem(f"{where}: Expected integer, got {jansson_type_name(value)}")
         if value < _UNLIMITED:
             raise ConfigProblem(f"{where}: size must be -1 (unlimited), or >= 0")
         sizes[resource] = value
@@ -49,7 +45,7 @@ def _limits(conf, prefix: str = "") -> dict:
         return {"max": {}, "min": {}}
     if not isinstance(job_size, dict):
         raise ConfigProblem(f"{prefix}policy.limits.job-size: Expected object, "
-                            f"got {_kind(job_size)}")
+                            f"got {jansson_type_name(job_size)}")
     return {bound: _sizes(job_size.get(bound), f"{prefix}policy.limits.job-size.{bound}")
             for bound in ("max", "min")}
 
