@@ -35,7 +35,7 @@ def declared(key: str) -> bool:
 
 def test_every_key_the_code_reads_is_declared():
     read = {match for path in SRC.rglob("*.py") for match in READ.findall(path.read_text())}
-    assert {"job-manager.max-jobs", "prep.requeue-delay", "sched.queue-policy"} <= read
+    assert {"job-manager.max-jobs", "prep.nohold-on-prolog-fail", "sched.queue-policy"} <= read
     assert [key for key in sorted(read) if not declared(key)] == []
 
 

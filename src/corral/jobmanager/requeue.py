@@ -16,6 +16,7 @@ is requeued.
 import errno
 
 from ..broker.message import RequestError
+from ..prep import config as prep_config
 from ..states import State
 
 #: The exception that ends the current run of a job requeued on request.
@@ -48,7 +49,7 @@ class Requeue:
 
     def __init__(self, manager):
         self.manager = manager
-        self.delay = manager.config.get_duration("prep.requeue-delay", 120.0)
+        self.delay = prep_config.requeue_delay(manager.config)
 
     def serve(self, msg):
         payload = msg.payload_object()

@@ -68,7 +68,7 @@ def read(config: Config) -> PrepSettings:
         flags=_flags(config),
         max_batch_requeue=_max_batch_requeue(config),
         nohold_on_prolog_fail=config.get_bool("prep.nohold-on-prolog-fail", False),
-        requeue_delay=_finite_duration(config, "prep.requeue-delay", 120.0),
+        requeue_delay=requeue_delay(config),
         cluster_name=_cluster_name(config),
         slow_hook_threshold=_finite_duration(config, "prep.slow-hook-threshold", 0.1),
         conf_path=config.path,
@@ -117,6 +117,12 @@ def _timeout(config: Config, key: str, default: float | None) -> float | None:
     if seconds is None:
         return default
     return seconds if 0 < seconds < math.inf else None
+
+
+def requeue_delay(config: Config) -> float:
+    """``[prep] requeue-delay``: seconds a requeued job waits before it may be allocated
+    again, however it was requeued (by PrEp or by ``corral job requeue``)."""
+    return _finite_duration(config, "prep.requeue-delay", 120.0)
 
 
 def _finite_duration(config: Config, key: str, default: float) -> float:
