@@ -18,6 +18,7 @@ makes the saved uid the effective one, the user's.
 
 import ctypes
 import errno
+import functools
 import os
 import platform
 import pwd
@@ -36,6 +37,17 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.setfsuid.argtypes = _libc.setfsgid.argtypes = [ctypes.c_uint]
 _setgroups_call, _setresuid_call, _setresgid_call = _CALLS.get(platform.machine(),
                                                                (None, None, None))
+
+
+@functools.lru_cache(maxsize=256)
+def home(userid: int) -> str:
+    """The user's home directory, ``/`` for a uid the password database does not know
+    (looked up once per user: reading the password database cost more than a job's other
+    work)."""
+    try:
+        return pwd.getpwuid(userid).pw_dir
+    except KeyError:
+        return "/"
 
 
 def of_user(userid: int):

@@ -2,7 +2,8 @@
 
 By default stdout and stderr are kept with the job in the instance's output directory
 (``<id>.out``, ``<id>.err``), so ``corral job attach`` finds them during and after the run.
-``-o``/``-e`` paths (with ``{{id}}`` and ``{{name}}`` templates, relative to the job's cwd)
+``-o``/``-e`` paths (with ``{{id}}`` and ``{{name}}`` templates, relative to the job's
+working directory, `work_dir`)
 replace them; with only ``-o``, stderr goes to the same file, as in Flux.  Files kept with
 the job hold only what came through its tasks' pipes; paths the user named are opened with
 the user's rights, by the agent for writing and by ``corral job attach`` for reading.
@@ -10,6 +11,14 @@ With ``--label-io`` every line starts with its task's rank (``0: hello``), where
 """
 
 import os
+
+from . import identity
+
+
+def work_dir(system: dict, userid: int) -> str:
+    """The directory a job's tasks start in and its relative output paths are read from:
+    ``attributes.system.cwd``, else its user's home directory."""
+    return system.get("cwd") or identity.home(userid)
 
 
 def kept_paths(job_id: int, output_dir: str, step: int | None = None) -> tuple[str, str]:
@@ -41,7 +50,7 @@ def remove_kept(output_dir: str, job_ids) -> int:
     return removed
 
 
-def paths(job_id: int, job_name: str | None, system: dict, output_dir: str):
+def paths(job_id: int, job_name: str | None, userid: int, system: dict, output_dir: str):
     """``(stdout path, stderr path, kept)`` for a job's ``attributes.system``; ``kept`` names
     the streams that go to the files kept with the job (with only ``-e``, stdout is kept while
     stderr goes to the user's file: each stream is opened with the rights it needs)."""
@@ -51,7 +60,7 @@ def paths(job_id: int, job_name: str | None, system: dict, output_dir: str):
     kept_stdout, kept_stderr = kept_paths(job_id, output_dir)
     if stdout is None and stderr is None:
         return kept_stdout, kept_stderr, KEPT_BOTH
-    cwd = system.get("cwd") or "/"
+    cwd = work_dir(system, userid)
 
     def expand(path):
         path = path.replace("{{id}}", str(job_id)).replace("{{name}}", job_name or "")

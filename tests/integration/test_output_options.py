@@ -2,6 +2,12 @@
 ``--cc`` submission, ``--label-io`` prefixing each line with its task rank, wherever the
 output goes, and ``-o`` setting shell options."""
 
+import os
+import pwd
+import uuid
+
+from corral import jobspec
+
 
 def test_cc_is_substituted_in_the_command_and_the_output_paths(instance, tmp_path):
     out = tmp_path / "copy{cc}.out"
@@ -46,3 +52,24 @@ def test_o_sets_shell_options_as_flux_submit_does(instance, tmp_path):
     spec = instance.client().job_info(job_id, "jobspec")["jobspec"]
     options = spec["attributes"]["system"]["shell"]["options"]
     assert (options["cpu-affinity"], options["verbose"]) == ("off", 1)
+
+
+def test_a_job_without_cwd_runs_and_writes_relative_output_in_its_users_home(instance):
+    # The API may submit a jobspec without attributes.system.cwd: its tasks start in the
+    # user's home, and a relative -o path is read from there too, as its eventual reader
+    # (``corral job attach``) and PrEp's SLURM_JOB_WORK_DIR say.
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    name = f"corral-test-no-cwd-{uuid.uuid4().hex}.out"
+    spec = jobspec.build(["pwd"], output=name)
+    assert "cwd" not in spec["attributes"]["system"]
+    path = os.path.join(home, name)
+    try:
+        job_id = instance.client().submit(spec)
+        instance.wait_inactive(job_id)
+        with open(path) as written:
+            assert written.read() == f"{os.path.realpath(home)}\n"
+        attached = instance.corral("job", "attach", str(job_id)).stdout
+        assert attached == f"{os.path.realpath(home)}\n"
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)

@@ -22,7 +22,6 @@ controller, says which of them it no longer has (its tasks were lost: the job fa
 """
 
 import errno
-import functools
 import logging
 import signal
 import time
@@ -677,8 +676,8 @@ class Exec:
             "CORRAL_JOB_NODELIST": job.nodelist,
             "CORRAL_URI": self.uri,
         }
-        cwd = system.get("cwd") or _home(job.userid)
-        stdout, stderr, kept = output.paths(job.id, job.name, system, self.output_dir)
+        stdout, stderr, kept = output.paths(job.id, job.name, job.userid, system,
+                                            self.output_dir)
         message = {
             "type": "start",
             "job": job.id,
@@ -686,7 +685,7 @@ class Exec:
             "command": list(job.request.command),
             "env": env,
             "job_vars": job_vars,
-            "cwd": cwd,
+            "cwd": output.work_dir(system, job.userid),
             "stdout": stdout,
             "stderr": stderr,
             "kept": list(kept),
@@ -770,15 +769,3 @@ def _answer(callback, job_id, rank, status, error):
     except Exception:
         log.exception("exec: job %d: error handling a node hook answer from rank %d", job_id,
                       rank)
-
-
-@functools.lru_cache(maxsize=256)
-def _home(userid: int) -> str:
-    """The user's home directory, the working directory of a job that names none (looked
-    up once per user: reading the password database cost more than a job's other work)."""
-    import pwd
-
-    try:
-        return pwd.getpwuid(userid).pw_dir
-    except KeyError:
-        return "/"

@@ -212,7 +212,8 @@ class JobManager:
         """``[(stream, path)]`` where the job's stdout and stderr are kept."""
         spec = job.jobspec if job.jobspec is not None else self.stored_jobspec_and_R(job)[0]
         system = (spec or {}).get("attributes", {}).get("system", {})
-        stdout, stderr, _kept = output.paths(job.id, job.name, system, self.output_dir)
+        stdout, stderr, _kept = output.paths(job.id, job.name, job.userid, system,
+                                             self.output_dir)
         if stderr == stdout:
             return [("stdout", stdout)]
         return [("stdout", stdout), ("stderr", stderr)]

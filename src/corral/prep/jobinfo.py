@@ -13,7 +13,7 @@ import os
 import pwd
 from dataclasses import dataclass
 
-from .. import hostlist, resource_set
+from .. import hostlist, output, resource_set
 
 #: Slurm names a uid or gid it cannot resolve "nobody"; the gid is that of nogroup.
 _UNKNOWN_NAME = "nobody"
@@ -74,14 +74,8 @@ def times(job) -> tuple[int, int]:
 
 
 def work_dir(job) -> str:
-    """The job's cwd, else its user's home directory, as the node agents start tasks."""
-    cwd = system(job).get("cwd")
-    if cwd:
-        return cwd
-    try:
-        return pwd.getpwuid(job.userid).pw_dir
-    except KeyError:
-        return "/"
+    """The job's working directory, as the node agents start its tasks."""
+    return output.work_dir(system(job), job.userid)
 
 
 def output_paths(job, output_dir: str | None) -> tuple[str | None, str | None]:
