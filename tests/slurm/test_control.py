@@ -27,6 +27,16 @@ def test_scancel_one_array_task_and_by_name(slurm):
     assert slurm.run("squeue", "-h", "-o", "%i").stdout == ""
 
 
+def test_scancel_array_task_lists(slurm):
+    first = slurm.sbatch("-H", "--array=1-5", "-J", "arr", "--wrap", "true")
+    slurm.run("scancel", f"{first}_[1-2,4]")
+    rows = slurm.run("squeue", "-h", "-r", "-t", "all", "-o", "%i %t").stdout.splitlines()
+    assert sorted(rows) == [f"{first}_{task} {state}" for task, state
+                            in [(1, "CA"), (2, "CA"), (3, "PD"), (4, "CA"), (5, "PD")]]
+    bad = slurm.run("scancel", f"{first}_[2-1]", check=False)
+    assert (bad.returncode, bad.stderr) == (1, f"scancel: error: Invalid job id: {first}_[2-1]\n")
+
+
 def test_scancel_signal_reaches_the_steps_or_with_b_the_batch_shell(slurm):
     script = ("#!/bin/bash\ntrap 'echo shell got USR1; exit 0' USR1\n"
               "srun sh -c \"trap 'echo step got USR1; exit 0' USR1; touch started; "

@@ -12,6 +12,7 @@ import errno
 import os
 import pwd
 
+from .. import idset
 from ..client import RPCError
 from ..states import INACTIVE, State
 from . import DEFAULT_PARTITION, dependencies, memory
@@ -262,11 +263,13 @@ def owner_uid(client) -> int:
 
 def lookup(client, text: str) -> list[SlurmJob]:
     """The jobs a Slurm job id names: ``12`` (one job, or every task of array 12),
-    ``12_3`` (one task).  Raises ValueError for text that is no job id; an unknown id gives
-    an empty list.  Every task of an array is found however long ago it ended (sacct's
-    ``-j`` shows them all; squeue keeps its own MinJobAge window)."""
+    ``12_3`` (one task), ``12_[1-3,5]`` (those tasks, as Slurm's scancel takes them).
+    Raises ValueError for text that is no job id; an unknown id gives an empty list.  Every
+    task of an array is found however long ago it ended (sacct's ``-j`` shows them all;
+    squeue keeps its own MinJobAge window)."""
     base, underscore, task = text.partition("_")
-    if not base.isdecimal() or underscore and not task.isdecimal():
+    tasks = _task_ids(text, task) if underscore else None
+    if not base.isdecimal():
         raise ValueError(f"Invalid job id: {text}")
     try:
         head = SlurmJob(client.job(int(base)))
@@ -275,8 +278,21 @@ def lookup(client, text: str) -> list[SlurmJob]:
             return []
         raise
     if head.array_task_id is None or head.array_job_id != head.id:
-        return [head] if not underscore else []
-    return [job for job in _array_tasks(client, head) if job.matches_id(text)]
+        return [head] if tasks is None else []
+    return [job for job in _array_tasks(client, head)
+            if tasks is None or job.array_task_id in tasks]
+
+
+def _task_ids(text: str, task: str) -> set[int]:
+    """The array task ids after ``_``: one (``3``) or a bracketed idset (``[1-3,5]``)."""
+    if task.isdecimal():
+        return {int(task)}
+    if task.startswith("[") and task.endswith("]"):
+        try:
+            return set(idset.decode(task))
+        except ValueError:
+            pass
+    raise ValueError(f"Invalid job id: {text}")
 
 
 def _array_tasks(client, head: SlurmJob) -> list[SlurmJob]:
