@@ -27,12 +27,18 @@ def test_scancel_one_array_task_and_by_name(slurm):
     assert slurm.run("squeue", "-h", "-o", "%i").stdout == ""
 
 
-def test_scancel_array_task_lists(slurm):
+def test_scancel_array_task_lists_and_an_array_partly_over(slurm):
     first = slurm.sbatch("-H", "--array=1-5", "-J", "arr", "--wrap", "true")
     slurm.run("scancel", f"{first}_[1-2,4]")
     rows = slurm.run("squeue", "-h", "-r", "-t", "all", "-o", "%i %t").stdout.splitlines()
     assert sorted(rows) == [f"{first}_{task} {state}" for task, state
                             in [(1, "CA"), (2, "CA"), (3, "PD"), (4, "CA"), (5, "PD")]]
+    assert slurm.run("scancel", first).stderr == ""  # its ended tasks are no error
+    over = slurm.run("scancel", first, check=False)
+    assert (over.returncode, over.stderr) == (
+        1, f"scancel: error: Kill job error on job id {first}: Job/step already completing "
+           "or completed\n")
+    assert slurm.run("scancel", "-Q", first).stderr == ""
     bad = slurm.run("scancel", f"{first}_[2-1]", check=False)
     assert (bad.returncode, bad.stderr) == (1, f"scancel: error: Invalid job id: {first}_[2-1]\n")
 

@@ -51,7 +51,10 @@ def _targets(client, values, ids):
         matches = records.lookup(client, text)
         if not matches:
             errors.append((text, "Invalid job id specified"))
-        chosen.extend(matches)
+        elif len(matches) > 1 and all(job.finished for job in matches):
+            errors.append((text, _OVER))
+        else:
+            chosen.extend(_active_tasks(matches))
     if not ids:
         chosen = records.fetch(client, userid, active_only=True)
     elif userid != -1:
@@ -68,6 +71,14 @@ def _targets(client, values, ids):
             continue
         result.append(job)
     return result, errors
+
+
+def _active_tasks(matches):
+    """What an id cancels: an array's tasks still active (its ended ones are no error, as
+    in Slurm, which signals the array and not each task), a single job whatever its state."""
+    if len(matches) == 1:
+        return matches
+    return [job for job in matches if not job.finished]
 
 
 def _main(argv) -> int:
@@ -89,6 +100,8 @@ def _main(argv) -> int:
             return status
         jobs, errors = _targets(client, values, ids)
         for text, why in errors:
+            if values.get("quiet") and why == _OVER:
+                continue
             print(f"scancel: error: Kill job error on job id {text}: {why}", file=sys.stderr)
             status = 1
         for job in jobs:
