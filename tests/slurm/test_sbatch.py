@@ -82,6 +82,19 @@ def test_an_option_corral_cannot_honour_is_refused_in_one_line(slurm):
     assert result.stderr.startswith("sbatch: error: This does not look like a batch script.")
 
 
+def test_a_script_with_dos_line_breaks_is_refused_and_a_lone_carriage_return_kept(slurm):
+    dos = ("sbatch: error: Batch script contains DOS line breaks (\\r\\n)\n"
+           "sbatch: error: instead of expected UNIX line breaks (\\n).\n")
+    slurm.script("dos.sh", "#!/bin/sh\r\necho hi\r\n")
+    for argv, given in ((["dos.sh"], None), ([], "#!/bin/sh\r\necho hi\r\n")):
+        result = slurm.run("sbatch", *argv, input=given, check=False)
+        assert (result.returncode, result.stdout, result.stderr) == (1, "", dos)
+    slurm.script("cr.sh", "#!/bin/sh\necho 'a\rb' | od -An -c\n")
+    job_id = slurm.sbatch("-o", "cr.out", "cr.sh")
+    slurm.wait(job_id)
+    assert slurm.read("cr.out").split() == ["a", "\\r", "b", "\\n"]
+
+
 def test_a_rejection_by_a_jobtap_plugin_reaches_the_user_as_an_sbatch_error(make_slurm,
                                                                            tmp_path):
     config = tmp_path / "limits.toml"

@@ -9,6 +9,10 @@ from . import options, run, submission
 
 _NOT_A_SCRIPT = ("This does not look like a batch script.  The first line must start with #! "
                  "followed by the path to an interpreter.\nFor instance: #!/bin/sh")
+#: Slurm's two lines for a script with CRLF line ends, which the shell would run with a
+#: carriage return on every command.
+_DOS_SCRIPT = ("Batch script contains DOS line breaks (\\r\\n)\n"
+               "sbatch: error: instead of expected UNIX line breaks (\\n).")
 
 
 def _script(values, rest):
@@ -21,12 +25,13 @@ def _script(values, rest):
     if rest:
         path = rest[0]
         try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as file:
+            with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
                 text = file.read()
         except OSError as exc:
             raise options.OptionError(f"Unable to open file {path}: {exc.strerror}") from None
         return text, rest[1:], os.path.basename(path), path
-    return sys.stdin.read(), [], "sbatch", "standard input"
+    text = sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
+    return text, [], "sbatch", "standard input"
 
 
 def _main(argv) -> int:
@@ -37,6 +42,8 @@ def _main(argv) -> int:
         raise options.OptionError(_NOT_A_SCRIPT)
     if "\0" in script:
         raise options.OptionError("The batch script contains a NULL character")
+    if "\r\n" in script:
+        raise options.OptionError(_DOS_SCRIPT)
     values = options.script_options("sbatch", script, table, where)
     values.update(given)
     request = submission.JobRequest(values, "batch", [], default_name, script,
