@@ -36,6 +36,14 @@ def test_salloc_runs_the_command_with_the_allocations_environment(slurm):
     assert slurm.run("sacct", "-j", job_id, "-n", "-P", "-o", "State").stdout == "COMPLETED\n"
 
 
+def test_srun_and_salloc_say_a_refused_job_in_their_own_words(slurm):
+    reason = "invalid queue 'nosuch': no queues are configured"
+    for command, words in (("srun", "Unable to allocate resources"),
+                           ("salloc", "Job submit/allocate failed")):
+        result = slurm.run(command, "-p", "nosuch", "true", check=False)
+        assert (result.returncode, result.stderr) == (1, f"{command}: error: {words}: {reason}\n")
+
+
 def test_sacct_rows_batch_steps_and_formats(slurm):
     ok = slurm.sbatch("-J", "good", "--wrap", "true", "-o", "/dev/null")
     bad = slurm.sbatch("-J", "bad", "--wrap", "exit 5", "-o", "/dev/null")

@@ -410,7 +410,7 @@ def _submit_array(client, request, ids, throttle, extra, interrupted) -> list[in
                     batch, urgency=request.urgency,
                     progress=lambda count, done=done: progress.update(done + count)):
                 if isinstance(result, RPCError):
-                    raise SubmitError(_rejection(result))
+                    raise SubmitError(_rejection(result, request.kind))
                 job_ids.append(result)
     return job_ids
 
@@ -426,11 +426,17 @@ def _submit_one(client, spec, request) -> int:
     try:
         return client.submit(spec, urgency=request.urgency)
     except RPCError as exc:
-        raise SubmitError(_rejection(exc)) from None
+        raise SubmitError(_rejection(exc, request.kind)) from None
 
 
-def _rejection(exc) -> str:
-    return f"Batch job submission failed: {exc.strerror or exc}"
+#: How each command introduces a refused submission, in Slurm's words (sbatch.c, srun's
+#: allocate.c, salloc.c).
+_REFUSED = {"batch": "Batch job submission failed", "task": "Unable to allocate resources",
+            "allocation": "Job submit/allocate failed"}
+
+
+def _rejection(exc, kind: str) -> str:
+    return f"{_REFUSED[kind]}: {exc.strerror or exc}"
 
 
 #: Requests about an array's tasks in flight at once: its thousands of memos cost round
