@@ -70,7 +70,7 @@ def test_scontrol_show_job_has_slurms_keys(slurm):
         assert pair in text.split(), pair
     missing = slurm.run("scontrol", "show", "job", "99999", check=False)
     assert (missing.returncode, missing.stderr) == (
-        1, "scontrol: error: Invalid job id specified\n")
+        1, "slurm_load_jobs error: Invalid job id specified\n")
 
 
 def test_scontrol_hostnames_hostlist_config_node_partition(slurm):

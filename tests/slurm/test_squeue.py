@@ -42,6 +42,15 @@ def test_default_view_lists_active_jobs_only_but_j_shows_a_finished_one(slurm):
     slurm.run("scancel", held)
 
 
+def test_j_with_one_job_that_does_not_exist_fails_as_slurms(slurm):
+    missing = slurm.run("squeue", "-j", "99999", check=False)
+    assert (missing.returncode, missing.stdout, missing.stderr) == (
+        1, "", "slurm_load_jobs error: Invalid job id specified\n")
+    held = slurm.sbatch("-H", "--wrap", "true")
+    assert slurm.run("squeue", "-h", "-j", f"99999,{held}", "-o", "%i").stdout == f"{held}\n"
+    slurm.run("scancel", held)
+
+
 def test_filters_by_name_partition_user_and_state(slurm):
     a = slurm.sbatch("-H", "-J", "alpha", "--wrap", "true")
     b = slurm.sbatch("-H", "-J", "beta", "--wrap", "true")

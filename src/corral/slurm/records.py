@@ -22,6 +22,8 @@ from . import states as slurm_states
 SLURM_MEMO = "slurm"
 #: Slurm's MinJobAge default: finished jobs stay in squeue for this long.
 MIN_JOB_AGE = 300
+#: What Slurm's squeue and scontrol print when the one job asked for does not exist.
+NO_SUCH_JOB = "slurm_load_jobs error: Invalid job id specified"
 #: Slurm's value for "no array task" (NO_VAL), what ``%a`` and ``%K`` print then.
 NO_ARRAY_TASK = "N/A"
 

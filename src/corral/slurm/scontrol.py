@@ -29,7 +29,11 @@ def _jobs(client, text):
 
 def _show_job(client, arguments):
     if arguments:
-        jobs = [job for text in arguments for job in _jobs(client, text)]
+        found = [records.lookup(client, text) for text in arguments]
+        if not all(found):
+            print(records.NO_SUCH_JOB, file=sys.stderr)
+            return 1
+        jobs = [job for named in found for job in named]
     else:
         jobs = records.fetch(client, -1, since=time.time() - records.MIN_JOB_AGE)
         if not jobs:

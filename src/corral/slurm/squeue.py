@@ -296,8 +296,12 @@ def _main(argv) -> int:
         if values.get("jobs"):
             # Named jobs are looked up one by one: a poller's `squeue -j ID` must not pay
             # for every job the instance remembers.
-            jobs = [job for text in values["jobs"].split(",") if text
-                    for job in records.lookup(client, text)]
+            texts = [text for text in values["jobs"].split(",") if text]
+            jobs = [job for text in texts for job in records.lookup(client, text)]
+            if len(texts) == 1 and not jobs:
+                # Slurm's squeue loads one named job alone, and fails when there is none.
+                print(records.NO_SUCH_JOB, file=sys.stderr)
+                return 1
             if _userid(values) != -1:
                 jobs = [job for job in jobs if job.uid == _userid(values)]
         else:
