@@ -245,6 +245,20 @@ def test_array_throttle_runs_one_task_at_a_time(slurm):
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
 
 
+def test_a_task_waiting_for_its_array_throttle_alone_is_job_array_task_limit(slurm):
+    held = slurm.sbatch("-H", "--wrap", "true", "-o", "/dev/null")
+    first = slurm.sbatch("--array=1-2%1", "--wrap", "sleep 30", "-o", "/dev/null")
+    also = slurm.sbatch("--array=1-2%1", "-d", f"afterany:{held}", "--wrap", "true",
+                        "-o", "/dev/null")
+    with slurm.instance.client() as client:
+        client.wait_event(first, "start", 10)
+    rows = slurm.run("squeue", "-h", "-r", "-o", "%i %r").stdout.splitlines()
+    assert sorted(rows) == sorted([f"{held} JobHeldUser", f"{first}_1 None",
+                                   f"{first}_2 JobArrayTaskLimit", f"{also}_1 Dependency",
+                                   f"{also}_2 Dependency"])
+    slurm.run("scancel", held, first, also)
+
+
 def test_dependencies_from_slurms_documentation(slurm):
     first = slurm.sbatch("--wrap", "sleep 3", "-o", "/dev/null")
     after_ok = slurm.sbatch("-d", f"afterok:{first}", "--wrap", "true", "-o", "/dev/null")

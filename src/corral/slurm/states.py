@@ -7,7 +7,9 @@ state.  The table (also in docs/slurm.md):
 corral                          Slurm state      short  reason
 =============================  ===============  =====  ==============================
 NEW, DEPEND                     PENDING          PD     Dependency (BeginTime while a
-                                                        ``--begin`` time is ahead)
+                                                        ``--begin`` time is ahead,
+                                                        JobArrayTaskLimit for an array
+                                                        task's ``%N`` throttle alone)
 PRIORITY, SCHED, urgency 0      PENDING          PD     JobHeldUser (JobHeldAdmin when
                                                         the instance owner held it)
 PRIORITY, SCHED, queue stopped  PENDING          PD     PartitionDown
@@ -63,6 +65,8 @@ _FINISHED_REASON = {"FAILED": "NonZeroExitCode", "TIMEOUT": "TimeLimit",
 #: stop``: Slurm's partition state DOWN, where jobs are queued but not allocated).
 BEGIN_TIME = "BeginTime"
 QUEUE_STOPPED = "PartitionDown"
+#: Why an array task waits for its ``%N`` throttle.
+ARRAY_TASK_LIMIT = "JobArrayTaskLimit"
 
 #: Slurm state -> ``(corral states, corral results)`` it covers, for listings that filter by
 #: Slurm's names.  The failures Slurm tells apart (NODE_FAIL, OUT_OF_MEMORY) are FAILED jobs
@@ -107,6 +111,21 @@ def slurm_state(job: dict) -> str:
     return _FAILED_BY_EXCEPTION.get(exception.get("type"), "FAILED")
 
 
+def _throttled_only(job) -> bool:
+    """Whether an array task waits for nothing but its ``%N`` throttle: its dependencies
+    are all on jobs submitted after the array's first task, and only the throttle can name
+    those (the user's dependencies were on jobs that existed before the array)."""
+    array = (job.get("annotations") or {}).get("user", {}).get("slurm", {}).get("array")
+    outstanding = job.get("dependencies")
+    if not array or not array[0] or not outstanding:
+        return False
+    for description in outstanding:
+        kind, _equals, value = description.partition("=")
+        if kind != "after-finish" or not value.isdecimal() or int(value) < array[0]:
+            return False
+    return True
+
+
 def _never_satisfied(job) -> bool:
     exception = job.get("exception") or {}
     return exception.get("type") == "dependency" and not job.get("t_run")
@@ -130,7 +149,7 @@ def slurm_reason(job: dict, state: str, first_in_line: bool = False,
             begin = (job.get("annotations") or {}).get("user", {}).get("slurm", {}).get("begin")
             if begin and begin > now:
                 return BEGIN_TIME
-            return "Dependency"
+            return ARRAY_TASK_LIMIT if _throttled_only(job) else "Dependency"
         if said in ("Resources", "Priority"):  # what the scheduler said of it
             return said
         return "Resources" if first_in_line else "Priority"
