@@ -149,3 +149,13 @@ def test_scontrol_and_squeue_show_outstanding_dependencies_as_slurm(slurm):
     slurm.run("scancel", array)
     slurm.wait(waiting)
     assert dependency(waiting) == ["Reason=None", "Dependency=(null)"]
+
+
+def test_a_dependency_on_a_whole_array_lists_its_tasks_in_order(slurm):
+    array = slurm.sbatch("--array=1-3", "-n", "1", "--wrap", "sleep 30", "-o", "/dev/null")
+    with slurm.instance.client() as client:
+        client.wait_event(array, "start", 10)  # a running task is listed after pending ones
+    waiting = slurm.sbatch("-d", f"afterok:{array}", "--wrap", "true", "-o", "/dev/null")
+    assert slurm.run("squeue", "-h", "-j", waiting, "-o", "%E").stdout == ",".join(
+        f"afterok:{array}_{task}(unfulfilled)" for task in (1, 2, 3)) + "\n"
+    slurm.run("scancel", array)

@@ -343,10 +343,11 @@ def _step(ids) -> int:
 
 
 def resolver(client):
-    """``resolve(text)`` for `dependencies.to_rfc26`: the corral ids a Slurm id names."""
+    """``resolve(text)`` for `dependencies.to_rfc26`: the corral ids a Slurm id names, in
+    order (an array's tasks come listed by state), as scontrol's ``Dependency=`` shows them."""
 
     def resolve(text):
-        found = [job.id for job in records.lookup(client, text)]
+        found = sorted(job.id for job in records.lookup(client, text))
         if not found:
             raise SubmitError(f"Job dependency problem: job {text} not found")
         return found
