@@ -101,9 +101,10 @@ def test_scontrol_hold_release_and_update(slurm):
     assert system["duration"] == 86400
     slurm.run("scontrol", "release", job_id)
     assert slurm.run("squeue", "-h", "-j", job_id, "-o", "%r").stdout == "BeginTime\n"
-    bad = slurm.run("scontrol", "update", f"JobId={job_id}", "Nice=5", check=False)
-    assert (bad.returncode, bad.stderr) == (
-        1, "scontrol: error: Update of nice is not supported by corral\n")
+    for argv, message in ((["Nice=5"], "Update of this parameter is not supported: Nice=5"),
+                          ([], "No changes specified")):
+        bad = slurm.run("scontrol", "update", f"JobId={job_id}", *argv, check=False)
+        assert (bad.returncode, bad.stderr) == (1, f"scontrol: error: {message}\n")
     slurm.run("scancel", job_id)
 
 

@@ -223,21 +223,26 @@ def _requeue(client, arguments):
 
 
 def _update(client, arguments):
-    pairs = dict(argument.partition("=")[::2] for argument in arguments)
-    pairs = {key.lower(): value for key, value in pairs.items()}
-    job_text = pairs.pop("jobid", None)
-    if job_text is None:
-        raise ScontrolError("No job id given (JobId=...)")
+    job_text = None
     updates = {}
-    for key, value in pairs.items():
-        if key == "timelimit":
+    for argument in arguments:
+        key, _equals, value = argument.partition("=")
+        key = key.lower()
+        if key == "jobid":
+            job_text = value
+        elif key == "timelimit":
             updates["attributes.system.duration"] = float(times.parse_limit(value))
         elif key == "partition":
             updates["attributes.system.queue"] = value
         elif key == "jobname" or key == "name":
             updates["attributes.system.job.name"] = value
         else:
-            raise ScontrolError(f"Update of {key} is not supported by corral")
+            # Slurm's words, naming the argument as the user wrote it.
+            raise ScontrolError(f"Update of this parameter is not supported: {argument}")
+    if job_text is None:
+        raise ScontrolError("No job id given (JobId=...)")
+    if not updates:
+        raise ScontrolError("No changes specified")
     for job in _jobs(client, job_text):
         client.rpc("job-manager.update", {"id": job.id, "updates": updates})
     return 0
