@@ -6,6 +6,8 @@ import os
 import sqlite3
 import time
 
+from support import Terminal
+
 
 def test_srun_runs_tasks_with_labels_and_their_exit_code(slurm):
     result = slurm.run("srun", "-n", "2", "--label", "sh", "-c",
@@ -34,6 +36,37 @@ def test_salloc_runs_the_command_with_the_allocations_environment(slurm):
         f"salloc: Relinquishing job allocation {job_id}"]
     slurm.wait(job_id)
     assert slurm.run("sacct", "-j", job_id, "-n", "-P", "-o", "State").stdout == "COMPLETED\n"
+
+
+def test_salloc_ignores_ctrl_c_while_its_command_runs_and_withdraws_a_pending_request(slurm):
+    program = os.path.join(slurm.bin_dir, "salloc")
+    running = Terminal(slurm.instance, "sh", "-c",
+                       "trap 'echo got INT' INT; echo ready; sleep 2; echo done",
+                       program=program)
+    try:
+        running.read_until("ready\r\n")
+        running.type(b"\x03")
+        status = running.exit_status()
+    finally:
+        running.close()
+    shown = running.output.decode(errors="replace").replace("^C", "").splitlines()
+    assert status == 0, shown
+    job_id = int(shown[0].rsplit(" ", 1)[1])
+    assert shown[-3:] == ["got INT", "done", f"salloc: Relinquishing job allocation {job_id}"]
+    slurm.wait(job_id)
+    pending = Terminal(slurm.instance, "-H", "true", program=program)
+    try:
+        job_id = int(pending.read_until_match(r"Pending job allocation (\d+)\r\n").group(1))
+        pending.type(b"\x03")
+        status = pending.exit_status()
+    finally:
+        pending.close()
+    shown = pending.output.decode(errors="replace").replace("^C", "").splitlines()
+    assert (status, shown[-2:]) == (1, [f"salloc: Job allocation {job_id} has been revoked.",
+                                        "salloc: Job aborted due to signal"])
+    slurm.wait(job_id)
+    assert slurm.run("sacct", "-j", job_id, "-n", "-X", "-P", "-o", "State").stdout.startswith(
+        "CANCELLED")
 
 
 def test_srun_and_salloc_say_a_refused_job_in_their_own_words(slurm):
