@@ -69,6 +69,15 @@ def test_salloc_ignores_ctrl_c_while_its_command_runs_and_withdraws_a_pending_re
         "CANCELLED")
 
 
+def test_salloc_says_a_command_it_cannot_execute_and_gives_the_allocation_back(slurm):
+    result = slurm.run("salloc", "/bin/no_such_file", check=False)
+    job_id = int(result.stderr.split()[-1])
+    assert (result.returncode, result.stderr.splitlines()[2:]) == (1, [
+        'salloc: error: Unable to exec command "/bin/no_such_file"',
+        f"salloc: Relinquishing job allocation {job_id}"])
+    slurm.wait(job_id)
+
+
 def test_srun_and_salloc_say_a_refused_job_in_their_own_words(slurm):
     reason = "invalid queue 'nosuch': no queues are configured"
     for command, words in (("srun", "Unable to allocate resources"),

@@ -64,14 +64,19 @@ def _granted(client, job_id) -> bool:
 
 
 def _run_command(client, job_id, command) -> int:
-    """Run the command with the allocation's environment; its wait status."""
+    """Run the command with the allocation's environment; its wait status (1, said, when
+    it cannot be executed, as Slurm's salloc exits)."""
     answer = client.job_info(job_id, "jobspec", "R")
     jobspec = answer["jobspec"]
     env = dict(jobspec["attributes"]["system"].get("environment", {}))
     start, _node = jobstart.start_environment(jobspec, answer["R"], job_id, 0,
                                               {"kind": "allocation"})
     env.update(start)
-    child = subprocess.Popen(command, env=env)
+    try:
+        child = subprocess.Popen(command, env=env)
+    except OSError:
+        print(f'salloc: error: Unable to exec command "{command[0]}"', file=sys.stderr)
+        return 1
     threading.Thread(target=_revoke_when_over, args=(client.uri, job_id, child),
                      daemon=True).start()
     return child.wait()
