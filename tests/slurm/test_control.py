@@ -1,6 +1,7 @@
 """scancel, scontrol and sinfo against a real instance."""
 
 import os
+import re
 
 from support import until
 
@@ -118,6 +119,22 @@ def test_sinfo_default_node_and_summary_views(make_slurm):
     assert slurm.run("sinfo", "-N", "-h", "-o", "%N %t").stdout == "node0 idle\nnode1 idle\n"
     assert slurm.run("sinfo", "-s", "-h", "-o", "%P %F").stdout == "default* 0/2/0/2\n"
     assert os.path.isdir(slurm.bin_dir)
+
+
+def test_long_views_of_sinfo_and_squeue_start_with_the_date_as_slurms(make_slurm):
+    slurm = make_slurm(test_size=2)
+    date = r"[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \d{4}"
+    long = slurm.run("sinfo", "-l").stdout.splitlines()
+    assert re.fullmatch(date, long[0]), long
+    assert long[1:] == ["PARTITION AVAIL  TIMELIMIT  NODES       STATE NODELIST",
+                        "default*     up   infinite      2        idle node[0-1]"]
+    nodes = slurm.run("sinfo", "-N", "-l").stdout.splitlines()
+    assert nodes[1] == "NODELIST  NODES PARTITION       STATE CPUS"
+    assert [row.split()[:4] for row in nodes[2:]] == [["node0", "1", "default*", "idle"],
+                                                      ["node1", "1", "default*", "idle"]]
+    queue = slurm.run("squeue", "-l").stdout.splitlines()
+    assert re.fullmatch(date, queue[0]) and queue[1].split()[4] == "STATE", queue
+    assert slurm.run("squeue", "-l", "-h").stdout == ""
 
 
 def test_scontrol_and_squeue_show_outstanding_dependencies_as_slurm(slurm):

@@ -8,6 +8,7 @@ no separator; sacct's fields each have their own default width and end with a sp
 """
 
 import re
+import time
 
 
 class FormatError(ValueError):
@@ -119,6 +120,12 @@ def render_all(parts, rows, getter_of) -> list[str]:
             cells.append(text)
         lines.append("".join(cells))
     return lines
+
+
+def date_line(now: float) -> str:
+    """The line ``squeue -l`` and ``sinfo -l`` print above their header, Slurm's
+    ``slurm_ctime2`` (``Mon Dec 07 15:52:22 2026``)."""
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(now))
 
 
 def render_header(parts) -> str:

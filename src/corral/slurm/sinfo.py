@@ -3,6 +3,7 @@ grouped as Slurm groups them: one row per partition and node state (``-N``: per 
 ``TIMELIMIT`` is the queue's duration limit (Slurm's partition ``MaxTime``)."""
 
 import sys
+import time
 
 from .. import hostlist
 from . import formats, options, run, times
@@ -16,6 +17,10 @@ _OPTIONS = [
 ]
 _DEFAULT = "%9P %.5a %.10l %.6D %.6t %N"
 _NODES = "%N %.6D %9P %.6t"
+#: ``-l``: Slurm's long views with the states spelt out, without the columns corral has no
+#: values for (JOB_SIZE, ROOT, OVERSUBS, GROUPS; S:C:T, MEMORY, TMP_DISK, WEIGHT, ...).
+_LONG = "%9P %.5a %.10l %.6D %.11T %N"
+_LONG_NODES = "%N %.6D %9P %.11T %.4c"
 _SUMMARY = "%9P %.5a %.10l %.16F  %N"
 _LETTERS = {
     "P": ("PARTITION",), "a": ("AVAIL",), "l": ("TIMELIMIT",), "D": ("NODES",), "t": ("STATE",),
@@ -81,8 +86,10 @@ def _main(argv) -> int:
     values, rest = options.parse("sinfo", argv, _OPTIONS)
     if rest:
         raise options.OptionError(f"unrecognized argument '{rest[0]}'")
+    long = values.get("long")
     text = values.get("format") or (_SUMMARY if values.get("summarize") else
-                                    _NODES if values.get("Node") else _DEFAULT)
+                                    (_LONG_NODES if long else _NODES) if values.get("Node")
+                                    else _LONG if long else _DEFAULT)
     parts = _parse(text)
     from ..client import connect
 
@@ -105,6 +112,8 @@ def _main(argv) -> int:
         rows.extend(_row(name, index == 0, queue, members, state)
                     for state, members in by_state.items())
     lines = []
+    if values.get("long") and not values.get("noheader"):
+        lines.append(formats.date_line(time.time()))
     if not values.get("noheader"):
         lines.append("".join(part if isinstance(part, str) else formats.pad(part[1], part[2],
                                                                             part[3])

@@ -178,6 +178,8 @@ def _steps(values, parts) -> int:
     parts = [(part[0], "STEPID", *part[2:]) if isinstance(part, tuple)
              and part[0] == "display_id" else part for part in parts]
     lines = [] if values.get("noheader") else [formats.render_header(parts)]
+    if values.get("long") and lines:
+        lines.insert(0, formats.date_line(now))
     lines.extend(formats.render_all(parts, rows, lambda field: getattr(_StepRow, "_" + field)))
     if lines:
         sys.stdout.write("\n".join(lines) + "\n")
@@ -323,6 +325,8 @@ def _main(argv) -> int:
         print(_json(rows, now))
         return 0
     lines = [] if values.get("noheader") else [formats.render_header(parts)]
+    if values.get("long") and lines:
+        lines.insert(0, formats.date_line(now))
     lines.extend(formats.render_all(parts, rows, lambda field: getattr(_Row, "_" + field)))
     if lines:
         sys.stdout.write("\n".join(lines) + "\n")
