@@ -35,6 +35,14 @@ class ConnectError(RPCError):
     """The instance cannot be reached."""
 
 
+def _submit_item(jobspec: dict, urgency: int, flags: int, memo: dict | None) -> dict:
+    """One job of a ``job-manager.submit`` request."""
+    item = {"jobspec": jobspec, "urgency": urgency, "flags": flags}
+    if memo is not None:
+        item["memo"] = memo
+    return item
+
+
 def _socket_path(uri: str) -> str:
     if uri.startswith("local://"):
         return uri[len("local://"):]
@@ -214,31 +222,36 @@ class Client:
 
     # --- jobs -------------------------------------------------------------------------
 
-    def submit(self, jobspec: dict, urgency: int = 16, flags: int = 0) -> int:
-        """Submit one job; its id, or `RPCError` with the reason it was refused."""
+    def submit(self, jobspec: dict, urgency: int = 16, flags: int = 0,
+               memo: dict | None = None) -> int:
+        """Submit one job; its id, or `RPCError` with the reason it was refused.  ``memo``:
+        the job's first user annotations (as `memo` would set them), there from the start."""
         answer = self.rpc("job-manager.submit",
-                          {"jobs": [{"jobspec": jobspec, "urgency": urgency, "flags": flags}]})
+                          {"jobs": [_submit_item(jobspec, urgency, flags, memo)]})
         result = answer["jobs"][0]
         if "errnum" in result:
             raise RPCError(result["errnum"], result["errstr"])
         return result["id"]
 
     def submit_many(self, jobspecs, urgency: int = 16, flags: int = 0, batch: int = _MAX_BATCH,
-                    window: int = 8, progress=None, stop=None) -> list:
+                    window: int = 8, progress=None, stop=None, memos=None) -> list:
         """Submit many jobs in batches, ``window`` batches in flight; returns, in order, an
         id or an `RPCError` for each jobspec.  A batch over the frame limit is split.
+        ``memos``, if given, holds each job's memo (or None), in the jobspecs' order.
         ``progress(count)``, if given, hears how many jobs have been answered so far.
         ``stop()``, if given, is asked before each batch is sent: once it is true no more
         are sent, the answers to those in flight are awaited, and the list returned is
         shorter (the jobspecs after it were not submitted)."""
         jobspecs = list(jobspecs)
+        memos = [None] * len(jobspecs) if memos is None else list(memos)
         sent = []  # a matchtag, or the RPCError of a job that could not be sent
         results = []
         for start in range(0, len(jobspecs), batch):
             if stop is not None and stop():
                 break
-            items = [{"jobspec": spec, "urgency": urgency, "flags": flags}
-                     for spec in jobspecs[start:start + batch]]
+            items = [_submit_item(spec, urgency, flags, memo)
+                     for spec, memo in zip(jobspecs[start:start + batch],
+                                           memos[start:start + batch], strict=True)]
             for request in self._send_submit(items):
                 sent.append(request)
                 if len(sent) >= window:

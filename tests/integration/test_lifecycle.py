@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from corral import jobspec
 from corral.client import RPCError
 from support import alive
 
@@ -286,6 +287,23 @@ def test_memo_is_an_event_and_a_user_annotation(instance):
     assert job["annotations"]["user"] == {"note": "checked"}
     result = instance.corral("job", "memo", job_id, "novalue", check=False)
     assert result.stderr.strip() == "corral job memo: 'novalue' is not KEY=VALUE"
+
+
+def test_a_memo_given_at_submit_is_the_first_event_after_submit(instance):
+    spec = jobspec.build(["false"])
+    with instance.client() as client:
+        job_id = client.submit(spec, memo={"origin": "api"})
+        instance.wait_inactive(job_id)
+        names = [e["name"] for e in client.eventlog(job_id)]
+        assert names[:3] == ["submit", "memo", "validate"]
+        assert client.job(job_id)["annotations"]["user"] == {"origin": "api"}
+        ids = client.submit_many([spec, spec], memos=[{"n": 1}, None])
+        assert [client.job(i).get("annotations", {}).get("user") for i in ids] == \
+            [{"n": 1}, None]
+        with pytest.raises(RPCError, match="memo needs a non-empty 'memo' object"):
+            client.submit(spec, memo={})
+        with pytest.raises(RPCError, match="memo is over the .* character limit"):
+            client.submit(spec, memo={"big": "x" * 100_000})
 
 
 def test_updated_duration_of_a_running_job_moves_its_time_limit(instance):

@@ -224,6 +224,21 @@ def test_array_tasks_are_jobs_with_the_array_variables(slurm):
         assert slurm.read(f"step-{first}_{task}.out") == f"{task}\n"  # a step's %A and %a
 
 
+def test_jobs_that_fail_at_once_keep_their_array_and_batch_details(slurm):
+    # Too many nodes for the instance: every task fails as soon as it is scheduled, before
+    # a request sent after its submit could reach it; the details go with the submit.
+    first = slurm.sbatch("--array=1-3", "-N", "5", "-o", "/dev/null", "--wrap", "true")
+    for job_id in range(first, first + 3):
+        slurm.wait(job_id)
+    rows = slurm.run("sacct", "-X", "-n", "-P", "-o", "jobid,state", "-j",
+                     first).stdout.splitlines()
+    assert [row.split("|")[0] for row in rows] == [f"{first}_{task}" for task in (1, 2, 3)]
+    alone = slurm.sbatch("-N", "5", "--wrap", "true")
+    slurm.wait(alone)
+    shown = slurm.run("scontrol", "show", "job", alone).stdout
+    assert "BatchFlag=1" in shown and f"WorkDir={slurm.work_dir}" in shown, shown
+
+
 def test_an_empty_array_specification_is_refused_and_submits_nothing(slurm):
     result = slurm.run("sbatch", "--array=", "--wrap", "true", check=False)
     assert (result.returncode, result.stdout) == (1, "")

@@ -6,7 +6,10 @@ constraints (some node of its queues must match them), then ``job.create``, ``jo
 and ``job.dependency.*``.  A job refused at any point leaves nothing behind but a
 non-committed ``invalidate`` and ``job.destroy``; an accepted one gets its ``submit`` event
 stored, ``job.new``, and a queued ``validate`` that runs once the batch holding ``submit`` is
-committed, when the submitter is answered too.
+committed, when the submitter is answered too.  An item's ``memo`` (checked as a ``corral job
+memo``'s) is the job's first event after ``submit``: the Slurm commands record what their
+listings show this way, which a request after the submit would miss for a job that ends at
+once.
 
 The jobs of one request usually carry nearly one environment (``corral submit --cc`` copies
 it into each): it is stored once per request (`store.environments`).  ``[job-manager]
@@ -25,6 +28,7 @@ from ..limits import MAX_JOBSPEC, shorten
 from ..store.environments import EnvironmentSplitter
 from .event import NO_COMMIT
 from .job import Job
+from .memo import problem as memo_problem
 from .plugin import URGENCY_DEFAULT
 
 
@@ -97,6 +101,9 @@ class Submit:
                               f"urgency range is [0:{URGENCY_DEFAULT}] for guest users")
         if type(flags) is not int:
             raise SubmitError(errno.EPROTO, "flags must be an integer")
+        memo = item.get("memo")
+        if memo is not None and (refused := memo_problem(memo)) is not None:
+            raise SubmitError(*refused)
         spec = item["jobspec"]
         try:
             request = jobspec_module.validate(spec)
@@ -161,6 +168,8 @@ class Submit:
         )
         jobtap.call(job, "job.new")
         manager.wait.job_active(job)
+        if memo is not None:
+            job.event_queue.append((eventlog.entry("memo", memo), 0))
         job.event_queue.append((eventlog.entry("validate"), 0))
         return job
 

@@ -362,18 +362,13 @@ def submit(client, request: JobRequest) -> list[int]:
         request.queue = _default_partition_queue(client)
     extra = dependencies.to_rfc26(request.dependencies, resolver(client))
     if request.array is None:
-        job_id = _submit_one(client, request.jobspec(extra_dependencies=extra), request)
-        _memo(client, [(job_id, request.memo())])
-        return [job_id]
+        return [_submit_one(client, request.jobspec(extra_dependencies=extra), request,
+                            request.memo())]
     ids, throttle = request.array
     from ..cli.interrupt import Interrupted  # arrays only: `corral.cli` costs sbatch 4 ms
 
     with Interrupted("sbatch") as interrupted:
         job_ids = _submit_array(client, request, ids, throttle, extra, interrupted)
-        first = job_ids[0]
-        if not interrupted():
-            _memo(client, [(job_id, request.memo(task, first if job_id != first else 0))
-                           for job_id, task in zip(job_ids, ids, strict=False)])
         if interrupted():
             # Slurm submits an array in one request, whole or not at all: so does a Ctrl-C
             # before the array's id is printed.  The last first: a throttled task is gone
@@ -392,7 +387,8 @@ def _submit_array(client, request, ids, throttle, extra, interrupted) -> list[in
     from ..cli.progress import Progress
 
     with Progress("sbatch", len(ids), unit="tasks", enabled=len(ids) > 1) as progress:
-        first = _submit_one(client, request.jobspec(ids[0], 0, extra), request)
+        first = _submit_one(client, request.jobspec(ids[0], 0, extra), request,
+                            request.memo(ids[0]))
         job_ids = [first]
         # A throttled task waits for the one ``throttle`` places before it, whose id is
         # known only once submitted: submit in waves of ``throttle`` tasks.
@@ -400,15 +396,16 @@ def _submit_array(client, request, ids, throttle, extra, interrupted) -> list[in
         for start in range(1, len(ids), wave):
             if interrupted():
                 break
-            batch = []
+            batch, memos = [], []
             for index in range(start, min(start + wave, len(ids))):
                 task_dependencies = list(extra)
                 if throttle and index >= throttle:
                     task_dependencies.append(f"afterany:{job_ids[index - throttle]}")
                 batch.append(request.jobspec(ids[index], first, task_dependencies))
+                memos.append({records.SLURM_MEMO: request.memo(ids[index], first)})
             done = len(job_ids)
             for result in client.submit_many(
-                    batch, urgency=request.urgency,
+                    batch, urgency=request.urgency, memos=memos,
                     progress=lambda count, done=done: progress.update(done + count)):
                 if isinstance(result, RPCError):
                     raise SubmitError(_rejection(result, request.kind))
@@ -423,9 +420,12 @@ def _default_partition_queue(client) -> str | None:
     return DEFAULT_PARTITION if DEFAULT_PARTITION in names or all(names) else None
 
 
-def _submit_one(client, spec, request) -> int:
+def _submit_one(client, spec, request, memo) -> int:
+    """Submit one job with its `memo`, which the listings read (with the submit: a job that
+    ends at once has it too)."""
     try:
-        return client.submit(spec, urgency=request.urgency)
+        return client.submit(spec, urgency=request.urgency,
+                             memo={records.SLURM_MEMO: memo})
     except RPCError as exc:
         raise SubmitError(_rejection(exc, request.kind)) from None
 
@@ -440,15 +440,9 @@ def _rejection(exc, kind: str) -> str:
     return f"{_REFUSED[kind]}: {exc.strerror or exc}"
 
 
-#: Requests about an array's tasks in flight at once: its thousands of memos cost round
-#: trips, not one round trip each.
+#: Requests about an array's tasks in flight at once (the cancels of an interrupted submission):
+#: thousands of them cost round trips, not one round trip each.
 _WINDOW = 256
-
-
-def _memo(client, items):
-    """Record the memos listings read; a job already gone (a very short one) is fine."""
-    _pipelined(client, "job-manager.memo",
-               [{"id": job_id, "memo": {records.SLURM_MEMO: memo}} for job_id, memo in items])
 
 
 def _pipelined(client, topic: str, payloads: list):
