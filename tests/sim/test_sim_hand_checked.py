@@ -91,3 +91,14 @@ def test_bad_trace_line_is_one_sentence_naming_file_and_line(tmp_path):
     assert completed.returncode == 1
     assert completed.stderr == (f"corral sim: {bad}:1: an SWF record has 18 fields, this one "
                                 f"has 5\n")
+
+
+def test_a_time_that_is_not_finite_is_one_sentence_naming_file_and_line(tmp_path):
+    bad = tmp_path / "nan.swf"
+    bad.write_text("1 0 -1 10 4 -1 -1 4 -1 -1 1 -1 -1 -1 0 -1 -1 -1\n"
+                   "2 0 -1 nan 4 -1 -1 4 inf -1 1 -1 -1 -1 0 -1 -1 -1\n")
+    completed = subprocess.run([sys.executable, "-m", "corral", "sim", str(bad), "--cores",
+                                "8"], capture_output=True, text=True, timeout=60)
+    assert (completed.returncode, completed.stdout, completed.stderr) == (
+        1, "", f"corral sim: {bad}:2: fields 2, 4 and 9 (submit, run and requested time) "
+               f"must be finite numbers\n")

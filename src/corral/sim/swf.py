@@ -6,8 +6,12 @@ with field 9 (requested time; the run time when 9 is -1) as its time limit, by f
 (user id) when the replay keeps the trace's users.  Records whose
 run time or processors are -1 (or 0 processors) cannot be replayed and are skipped, and
 counted.  A requested time of 0 is taken as 1 second, since a limit of 0 means unlimited.
+
+Times must be finite: ``float()`` reads ``nan`` and ``inf``, which no job can be submitted at,
+run for or be limited to.
 """
 
+import math
 from dataclasses import dataclass
 
 
@@ -62,6 +66,9 @@ def read(path: str) -> Trace:
             except ValueError:
                 raise TraceError(f"{path}:{number}: fields 2, 4, 5, 8, 9 and 12 must be "
                                  f"numbers") from None
+            if not all(map(math.isfinite, (submit, run, requested_time))):
+                raise TraceError(f"{path}:{number}: fields 2, 4 and 9 (submit, run and "
+                                 f"requested time) must be finite numbers")
             processors = requested if requested != -1 else allocated
             if run < 0 or processors <= 0:
                 skipped += 1
