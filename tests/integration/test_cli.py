@@ -31,6 +31,22 @@ def test_invalid_jobspec_is_refused_with_its_location(instance, tmp_path):
     assert instance.client().jobs(states=127) == []
 
 
+def test_options_that_a_jobspec_file_would_replace_are_refused(instance, tmp_path):
+    from corral import jobspec
+
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(jobspec.build(["true"], cwd=str(tmp_path))))
+    for command in ("submit", "run"):
+        result = instance.corral(command, f"--jobspec={path}", "-n2", "-t", "5m", "--",
+                                 "echo", "hi", check=False)
+        assert (result.returncode, result.stdout, result.stderr) == (
+            1, "", f"corral {command}: --ntasks, --time-limit, COMMAND: not with "
+                   "--jobspec=FILE, which is the whole job\n")
+    assert instance.client().jobs(states=127) == []
+    job_id = instance.submit(f"--jobspec={path}", "--urgency=hold", "--flags=waitable", "--")
+    assert instance.client().jobs(states=127)[0]["id"] == job_id
+
+
 def test_invalid_jobspec_sent_directly_is_refused_by_the_controller(instance):
     with instance.client() as client:
         answer = client.rpc("job-manager.submit", {"jobs": [{"jobspec": {"version": 1}}]})

@@ -57,6 +57,20 @@ def add_job_options(parser):
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
 
 
+#: Job options that are not part of the jobspec, so that they go with ``--jobspec`` too.
+_REQUEST_OPTIONS = ("urgency", "flags", "jobspec")
+
+
+def options_given_with_jobspec(args) -> list[str]:
+    """The options (and COMMAND) that would build a jobspec, given with ``--jobspec``, whose
+    file replaces them all: refused rather than silently dropped, so that ``-t 10m`` or a
+    command typed with a jobspec file is not lost without a word."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_job_options(parser)
+    defaults = vars(parser.parse_args([]))
+    given = ["--" + dest.replace("_", "-") for dest, default in defaults.items()
+             if dest not in (*_REQUEST_OPTIONS, "command") and getattr(args, dest) != default]
+    return given + (["COMMAND"] if command_words(args.command) else [])
 
 
 def parse_urgency(text) -> int:
@@ -110,6 +124,10 @@ def build_jobspec(args, extra_env=None, stdin=False) -> dict:
     if extra_env:
         env.update(extra_env)
     if args.jobspec:
+        given = options_given_with_jobspec(args)
+        if given:
+            raise CommandError(f"{', '.join(given)}: not with --jobspec=FILE, which is the "
+                               "whole job")
         spec = jobspec_module.load(args.jobspec)
         if extra_env:
             system = spec.setdefault("attributes", {}).setdefault("system", {})
