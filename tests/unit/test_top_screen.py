@@ -41,6 +41,12 @@ def test_small_machines_get_a_bar_per_node():
     assert lines[1].count("|") > lines[0].count("|") == 0
 
 
+def test_bars_stay_readable_on_a_screen_of_any_width():
+    """The text dump of ``--once`` off a terminal renders 10,000 columns wide."""
+    lines = top_screen._node_lines(top_screen.node_groups([node(0, ngpus=2)], rows=1), 10_000)
+    assert len(lines[0]) < 2 * top_screen.MAX_BAR_WIDTH
+
+
 def test_a_thousand_nodes_are_grouped_into_the_rows_there_are():
     nodes = [node(rank, free_cores=0 if rank < 500 else 4, drained=rank == 999)
              for rank in range(1000)]

@@ -150,9 +150,14 @@ def _header(watch, view, uri, now) -> list[str]:
     ]
 
 
+#: The widest a node's cores bar grows: a wider one shows nothing more, and the text dump of
+#: ``--once`` off a terminal, whose width is unbounded, would draw bars thousands of columns long.
+MAX_BAR_WIDTH = 100
+
+
 def _node_lines(groups, width) -> list[str]:
     label_width = min(max((len(group["label"]) for group in groups), default=4), 24)
-    bar_width = max((width - label_width - 40) // 2, 10)
+    bar_width = min(max((width - label_width - 40) // 2, 10), MAX_BAR_WIDTH)
     lines = []
     for group in groups:
         used_cores = group["ncores"] - group["free_cores"]
