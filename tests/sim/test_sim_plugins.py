@@ -93,3 +93,17 @@ def test_a_slow_callback_is_one_that_computes_not_one_the_machine_paused(tmp_pat
     warnings = [line for line in completed.stderr.splitlines() if "held the event loop" in line]
     assert len(warnings) == 1, completed.stderr
     assert "slow_callbacks" in warnings[0] and "job.new" in warnings[0]
+
+
+def test_a_failing_callback_is_one_line_per_job_its_traceback_only_with_v(tmp_path):
+    trace = _trace(tmp_path / "two.swf", 2)
+    command = [sys.executable, "-m", "corral", "sim", trace, "--cores", "20", "--json",
+               "--jobtap", os.path.join(PLUGINS_SIM, "validate_raises.py")]
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert quiet.returncode == 0, quiet.stderr
+    assert json.loads(quiet.stdout)["rejected"] == 2
+    assert quiet.stderr.splitlines() == [
+        "corral.jobtap: ERROR: jobtap: validate_raises.py: job.validate: callback raised "
+        "RuntimeError: validate failed on purpose"] * 2
+    verbose = subprocess.run(command + ["-v"], capture_output=True, text=True, timeout=60)
+    assert verbose.stderr.count("Traceback (most recent call last):") == 2

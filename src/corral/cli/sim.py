@@ -6,9 +6,11 @@ execution (see `corral.sim`).  The trace comes back with its wait and run times 
 """
 
 import json
+import logging
 import sys
 
 from .. import config as config_module
+from .. import logs
 from ..sim import metrics, swf
 from ..sim.clock import SimulationStalled
 from ..sim.machine import SimulationError
@@ -43,6 +45,8 @@ def register(subparsers):
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the trace with wait and run times ('-': stdout)")
     parser.add_argument("--plot", metavar="DIR", help="write PNG plots into DIR")
+    parser.add_argument("--verbose", "-v", action="count", default=0,
+                        help="log information and tracebacks (-vv: debug)")
     parser.set_defaults(func=main)
 
 
@@ -75,6 +79,9 @@ def _machine(args, trace) -> tuple[int, int] | str:
 
 
 def main(args):
+    # As corral start logs: a plugin's failure is one line (per job it fails for), its
+    # traceback only with -v.
+    logs.to_stderr(logging.WARNING - 10 * min(args.verbose, 2), tracebacks=args.verbose > 0)
     try:
         config = config_module.load(args.config)
         trace = swf.read(args.trace)
