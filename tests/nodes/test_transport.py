@@ -267,3 +267,26 @@ def test_heartbeats_and_messages_over_ipc_on_one_host(network, tmp_path):
                    what="the agent noticing the stopped controller")
     controller.process.send_signal(signal.SIGCONT)
     agent.wait_for(lambda event: event.get("state") == "alive")
+
+
+def test_a_second_agent_for_a_node_takes_it_over_and_the_first_is_refused(network, tmp_path):
+    """Two agents claiming one node (one started by hand beside its service) must not take it
+    from each other at every heartbeat, failing its jobs each time: the newer one serves it,
+    and the one it replaced is refused when it says hello again."""
+    host = network.add_host("node1")
+    keys = keygen(tmp_path / "keys", "node1")
+    endpoint = f"ipc://{tmp_path}/agents.sock"
+    controller = start(network, host, "controller", endpoint, keys, tmp_path)
+    first = start(network, host, "agent", endpoint, keys, tmp_path)
+    controller.wait_for(registered("node1"))
+    second = start(network, host, "agent", endpoint, keys, tmp_path)
+    controller.wait_for(registered("node1", "restarted"))
+    refused = first.wait_for(lambda event: "refused" in event, what="a refusal")
+    assert refused["refused"].startswith("another agent (boot ")
+    assert refused["refused"].endswith(") took node node1 over; a node has one agent at a time")
+    assert first.process.wait(10) == 1
+    time.sleep(1.0)  # five heartbeats: time for the two to have taken the node back and forth
+    assert [event["event"] for event in controller.events if "registered" in event] == [
+        "registered", "restarted"]
+    second.command(send=5)
+    assert controller.wait_messages(5) == list(range(1, 6))

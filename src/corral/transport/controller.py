@@ -10,7 +10,10 @@ The exec service sees three callbacks and one way to send:
 * ``on_register(registration, event) -> None | reason``: an agent said hello; ``event`` is
   ``"registered"`` (first time), ``"reconnected"`` (same boot id: nothing was lost) or
   ``"restarted"`` (new boot id: its tasks are gone, and messages it had not acknowledged are
-  dropped).  A returned reason refuses it; both ends log the reason.
+  dropped).  A returned reason refuses it; both ends log the reason.  A boot that another
+  boot of its node replaced is refused for good: it is a second agent claiming the node (a
+  restart always has a new boot id), and taking it back would make the two replace each
+  other at every heartbeat, each time failing the node's jobs.
 * ``on_message(hostname, message)``: an agent's exec message (``started``, ``finished``, ...),
   applied exactly once while the controller runs.
 * ``on_state(hostname, state)``: ``"unresponsive"``, ``"lost"``, or ``"alive"`` again
@@ -131,6 +134,7 @@ class ControllerTransport:
         self.session = uuid.uuid4().hex
         self.peers: dict[str, Peer] = {}
         self._by_routing_id: dict[bytes, Peer] = {}
+        self._replaced_boots: set[str] = set()  # one id per agent restart: a few in a day
         self._acks_due: set[Peer] = set()
         self._acks_delayed: dict[Peer, asyncio.TimerHandle] = {}
         self._flushes_due: list[Link] = []
@@ -344,6 +348,8 @@ class ControllerTransport:
                 peer.link.outbox.acknowledge(acked)
         else:
             if peer is not None:
+                if peer.registration is not None:
+                    self._replaced_boots.add(peer.registration.boot_id)
                 self._by_routing_id.pop(peer.routing_id, None)
                 peer.link.send_frame = None
                 if peer.link.outbox and peer.registration is not None:
@@ -384,6 +390,10 @@ class ControllerTransport:
         if key_owner != registration.hostname:
             return (f"it presented the key of node {key_owner}, not of "
                     f"{registration.hostname}")
+        if registration.boot_id in self._replaced_boots:
+            current = self.peers[registration.hostname].registration
+            return (f"another agent (boot {current.boot_id[:8]}) took node "
+                    f"{registration.hostname} over; a node has one agent at a time")
         if self.on_register is None:
             return None
         try:
