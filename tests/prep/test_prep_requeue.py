@@ -31,10 +31,16 @@ def test_the_owner_requeues_a_running_job_which_runs_again_after_the_delay(prep_
         job = client.job(job_id)
         assert (job["state_name"], job["reason"], job["restarts"]) == ("PRIORITY", "BeginTime",
                                                                       1)
+        assert (job["t_run"], job["t_cleanup"]) == (None, None)  # the last run's are gone
         until(lambda: len(events(client, job_id, "start")) == 2)
         second_alloc = events(client, job_id, "alloc")[1]
         assert second_alloc["timestamp"] - requeue["timestamp"] >= 1.0
-        assert client.job(job_id)["reason"] is None
+        job = client.job(job_id)
+        assert job["reason"] is None
+        assert (job["t_run"], job["t_cleanup"]) == (second_alloc["timestamp"], None)
+        # so the second run's runtime counts from its own start
+        runtime = instance.corral("jobs", "-o", "{runtime}", "--no-header", job_id).stdout
+        assert 0 <= float(runtime) < 30
         client.cancel(job_id)
         wait(client, job_id)
         assert names(client, job_id) == [
@@ -156,6 +162,7 @@ def test_the_requeue_delay_survives_a_restart(prep_instance):
     instance.restart()
     with instance.client() as client:
         assert client.job(job_id)["reason"] == "BeginTime"
+        assert client.job(job_id)["t_run"] is None  # the eventlog's replay forgets it too
         until(lambda: len(events(client, job_id, "start")) == 2, timeout=15)
         assert events(client, job_id, "alloc")[1]["timestamp"] - requeue["timestamp"] >= 5.0
         client.cancel(job_id)

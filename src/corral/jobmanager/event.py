@@ -226,6 +226,10 @@ def _requeue(job, event, context):
     if job.state != CLEANUP:
         raise EventError("requeue is only valid in CLEANUP")
     job.state = PRIORITY
+    # The run and cleanup times are the current run's: kept, the last run's cleanup would
+    # come before the next run's start (a negative runtime) and its start would date a
+    # pending job's wait.
+    job.t_run = job.t_cleanup = None
     job.end_event = None
     job.exception = None
     job.waitstatus = None
