@@ -113,6 +113,17 @@ def test_a_node_script_pattern_that_matches_nothing_is_reported_at_start(tmp_pat
            "file: every node prolog fails until it does\n")
 
 
+def test_a_node_script_that_cannot_be_run_is_reported_at_start(tmp_path):
+    script = tmp_path / "prolog.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")  # not executable
+    config = tmp_path / "prep.toml"
+    config.write_text(f'[prep]\nprolog = "{script}"\n')
+    result = start_with(config, tmp_path)
+    assert (result.returncode, result.stderr) == (
+        0, f"corral.prep.script: WARNING: [prep] prolog: {script}: Permission denied: every "
+           "node prolog fails until it can be run\n")
+
+
 def test_a_misspelt_table_is_a_warning_and_a_plugins_table_is_not(tmp_path):
     config = tmp_path / "tables.toml"
     config.write_text("[shced]\nqueue-depth = 3\n[limits]\nmax-active = 2\n")

@@ -64,14 +64,21 @@ class ScriptPlugin:
         return SUCCESS
 
     def _warn_of_empty_patterns(self):
-        """A node script pattern is globbed at each job, so one that matches nothing is not
-        an error at start (the file may come later), but every hook fails until it does."""
+        """A node script pattern is globbed at each job, so one that matches nothing, or a
+        file that cannot be run, is not an error at start (the file may come or be fixed
+        later), but every hook fails until it does."""
         for name, patterns in (("prolog", self._settings.prolog),
                                ("epilog", self._settings.epilog)):
             for pattern in patterns:
-                if not glob.glob(pattern):
+                matches = glob.glob(pattern)
+                if not matches:
                     log.warning("[prep] %s: '%s' matches no file: every node %s fails until "
                                 "it does", name, pattern, name)
+                for path in matches:
+                    problem = _not_executable(path)
+                    if problem is not None:
+                        log.warning("[prep] %s: %s: %s: every node %s fails until it can "
+                                    "be run", name, path, problem, name)
 
     def fini(self):
         self._controller_scripts.kill_all()
