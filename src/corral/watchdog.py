@@ -45,7 +45,7 @@ class CallbackTimeout(Exception):
 def _guarded_calls():
     """The functions that run plugin callbacks, each with how to name the callback it runs
     from its local variables: ``{code: describe(locals) -> (plugin, topic)}``."""
-    from .jobmanager import stack
+    from .jobmanager import jobtap_loading, stack
     from .prep import driver
 
     def jobtap(names, topic_name):
@@ -64,6 +64,12 @@ def _guarded_calls():
         stack.run_service.__code__: lambda names: jobtap(names, "topic"),
         stack.run_guarded.__code__: lambda names: jobtap(names, "what"),
         driver.call_controller_hooks.__code__: prep,
+        # A plugin loaded at run time (corral jobtap load) runs its module and plugin_init
+        # on the loop too.
+        jobtap_loading._import_file.__code__: lambda names: (
+            f"jobtap plugin {names.get('path')}", "import"),
+        jobtap_loading.PluginLoading._init.__code__: lambda names: (
+            f"jobtap plugin {getattr(names.get('plugin'), 'path', '?')}", "plugin_init"),
     }
 
 

@@ -303,6 +303,26 @@ def prep_p_required(call_type): return call_type == prep.CallType.PROLOG_SLURMCT
 '''
 
 
+@pytest.mark.parametrize("source, step", [
+    ("def plugin_init(p):\n    while True:\n        pass\n", "plugin_init"),
+    ("while True:\n    pass\n", "import")])
+def test_a_plugin_that_hangs_while_it_loads_is_interrupted(make_instance, tmp_path, source,
+                                                           step):
+    plugin = tmp_path / "hang_load.py"
+    plugin.write_text(source)
+    config = tmp_path / "timeout.toml"
+    config.write_text('[job-manager]\ncallback-timeout = "1s"\n')
+    inst = make_instance(config=config)
+    result = inst.corral("jobtap", "load", str(plugin), check=False, timeout=20)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"corral jobtap load: {plugin}: ")
+    assert "CallbackTimeout: interrupted: the callback ran longer than 1 s" in result.stderr
+    line = next(line for line in inst.log().splitlines() if "interrupting it" in line)
+    assert f"jobtap plugin {plugin}: {step}:" in line
+    assert inst.corral("jobtap", "list").stdout == ""
+    inst.wait_inactive(inst.submit("true"))
+
+
 def test_a_synchronous_controller_prolog_that_hangs_is_interrupted(guest_instance, tmp_path):
     plugin = tmp_path / "hang_prep.py"
     plugin.write_text(HANGING_PREP)
