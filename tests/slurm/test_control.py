@@ -177,3 +177,28 @@ def test_a_dependency_on_a_whole_array_lists_its_tasks_in_order(slurm):
     assert slurm.run("squeue", "-h", "-j", waiting, "-o", "%E").stdout == ",".join(
         f"afterok:{array}_{task}(unfulfilled)" for task in (1, 2, 3)) + "\n"
     slurm.run("scancel", array)
+
+
+def test_array_task_lists_with_commas_name_tasks_in_hold_release_squeue_and_sacct(slurm):
+    first = slurm.sbatch("-H", "--array=1-4", "--wrap", "true", "-o", "/dev/null")
+    other = slurm.sbatch("-H", "--wrap", "true", "-o", "/dev/null")
+    job_of = dict(line.split()[::-1] for line in slurm.run(
+        "squeue", "-h", "-r", "-o", "%A %i", "-j", str(first)).stdout.splitlines())
+    assert slurm.run("scontrol", "release", f"{first}_[1,3]").returncode == 0
+    pending = slurm.run("squeue", "-h", "-r", "-t", "PD", "-o", "%i",
+                        "-j", f"{first}_[1-4],{other}").stdout.split()
+    assert pending == [f"{first}_2", f"{first}_4", str(other)]
+    assert slurm.run("scontrol", "hold", f"{first}_[2,4],{other}").returncode == 0
+    for task in (1, 3):
+        slurm.wait(int(job_of[f"{first}_{task}"]))
+    accounted = slurm.run("sacct", "-n", "-X", "-P", "-o", "JobID,State",
+                          "-j", f"{first}_[1,3]").stdout.split()
+    assert accounted == [f"{first}_1|COMPLETED", f"{first}_3|COMPLETED"]
+    slurm.run("scancel", first, other)
+
+
+def test_a_job_id_list_splits_at_commas_outside_an_arrays_brackets():
+    from corral.slurm.records import split_ids
+
+    assert split_ids("12_[1,3-5],14,,15_2") == ["12_[1,3-5]", "14", "15_2"]
+    assert split_ids(None) == [] and split_ids("") == []

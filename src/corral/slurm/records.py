@@ -89,10 +89,15 @@ class SlurmJob:
         return f"{self.array_job_id}_{task}" if task is not None else str(self.id)
 
     def matches_id(self, text: str) -> bool:
-        """Is this job named by ``text`` (``12``, ``12_3``, or an array's id)?"""
+        """Is this job named by ``text`` (``12``, ``12_3``, ``12_[1-3]``, or an array's
+        id)?  Text that is no job id names none."""
         base, _sep, task = text.partition("_")
         if task:
-            return str(self.array_job_id) == base and str(self.array_task_id) == task
+            try:
+                tasks = _task_ids(text, task)
+            except ValueError:
+                return False
+            return str(self.array_job_id) == base and self.array_task_id in tasks
         return str(self.id) == base or (self.array_task_id is not None
                                         and str(self.array_job_id) == base)
 
@@ -261,6 +266,23 @@ def _slurm_id(client, known, job, target_id) -> str | None:
 
 def owner_uid(client) -> int:
     return client.rpc("instance.info")["owner"]
+
+
+def split_ids(text: str | None) -> list[str]:
+    """The job ids of a comma-separated list, where a comma inside an array's brackets
+    (``12_[1,3],14``) separates its tasks, not two ids."""
+    ids, depth, start = [], 0, 0
+    text = text or ""
+    for index, char in enumerate(text):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0:
+            ids.append(text[start:index])
+            start = index + 1
+    ids.append(text[start:])
+    return [word for word in ids if word]
 
 
 def lookup(client, text: str) -> list[SlurmJob]:

@@ -126,7 +126,7 @@ def _main(argv) -> int:
         _BRIEF if values.get("brief") else os.environ.get("SACCT_FORMAT")
         or formats.SACCT_DEFAULT))
     now = time.time()
-    ids = [text for text in (values.get("jobs") or "").split(",") if text]
+    ids = records.split_ids(values.get("jobs"))
     start, end = _window(values, ids, now)
     userid = -1 if values.get("allusers") or ids else os.getuid()
     if values.get("user"):

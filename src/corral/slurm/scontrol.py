@@ -197,7 +197,7 @@ def _set_urgency(client, arguments, urgency):
     if not arguments:
         raise ScontrolError("Invalid job id specified")
     status = 0
-    for text in ",".join(arguments).split(","):
+    for text in records.split_ids(",".join(arguments)):
         for job in _jobs(client, text):
             if job.finished or job.state != "PENDING":
                 print(f"scontrol: error: Job {job.display_id}: Job has already started or "
@@ -216,7 +216,7 @@ def _set_urgency(client, arguments, urgency):
 def _requeue(client, arguments):
     if not arguments:
         raise ScontrolError("Invalid job id specified")
-    for text in ",".join(arguments).split(","):
+    for text in records.split_ids(",".join(arguments)):
         for job in _jobs(client, text):
             client.rpc("job-manager.requeue", {"id": job.id, "hold": False})
     return 0

@@ -162,7 +162,7 @@ def _steps(values, parts) -> int:
     from ..client import connect
 
     now = time.time()
-    names = [text for text in (values.get("jobs") or "").split(",") if text]
+    names = records.split_ids(values.get("jobs"))
     userid = _userid(values)
     with connect() as client:
         steps = client.rpc("job-manager.step-list")["steps"]
@@ -193,7 +193,7 @@ def _wanted(values, now):
         state_filter = states.parse_state_list(values["states"])
     elif values.get("jobs"):
         state_filter = None
-    job_ids = [text for text in (values.get("jobs") or "").split(",") if text]
+    job_ids = records.split_ids(values.get("jobs"))
     names = set(filter(None, (values.get("name") or "").split(",")))
     partitions = set(filter(None, (values.get("partition") or "").split(",")))
 
@@ -298,7 +298,7 @@ def _main(argv) -> int:
         if values.get("jobs"):
             # Named jobs are looked up one by one: a poller's `squeue -j ID` must not pay
             # for every job the instance remembers.
-            texts = [text for text in values["jobs"].split(",") if text]
+            texts = records.split_ids(values["jobs"])
             jobs = [job for text in texts for job in records.lookup(client, text)]
             if len(texts) == 1 and not jobs:
                 # Slurm's squeue loads one named job alone, and fails when there is none.
