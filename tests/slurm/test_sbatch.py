@@ -383,3 +383,14 @@ def test_ctrl_c_while_an_array_is_submitted_leaves_no_task_of_it(slurm):
             notes = [event["context"]["note"] for event in client.eventlog(job["id"])
                      if event["name"] == "exception"]
             assert notes == ["sbatch interrupted"]
+
+
+def test_a_node_count_range_runs_on_its_minimum_and_a_reversed_one_is_refused(slurm):
+    job_id = slurm.sbatch("-N", "1-2", "--wrap", "true", "-o", "/dev/null")
+    slurm.wait(job_id)
+    assert slurm.run("sacct", "-X", "-n", "-P", "-o", "NNodes", "-j", job_id).stdout == "1\n"
+    for text, why in (("2-1", ": the maximum node count is less than the minimum"),
+                      ("1-x", "")):
+        refused = slurm.run("sbatch", "-N", text, "--wrap", "true", check=False)
+        assert (refused.returncode, refused.stderr) == (
+            1, f"sbatch: error: invalid --nodes argument '{text}'{why}\n")

@@ -40,14 +40,20 @@ def _count(values, name, minimum=1):
     text = values.get(name)
     if text is None:
         return None
+    invalid = f"invalid --{name.replace('_', '-')} argument '{text}'"
+    maximum = None
     if name == "nodes":
-        text = text.partition("-")[0]  # min-max: corral allocates the minimum
+        text, _dash, maximum = text.partition("-")  # min-max: corral allocates the minimum
     try:
         value = int(text)
+        if maximum:
+            maximum = int(maximum)
     except ValueError:
-        raise OptionError(f"invalid --{name.replace('_', '-')} argument '{text}'") from None
+        raise OptionError(invalid) from None
     if value < minimum:
-        raise OptionError(f"invalid --{name.replace('_', '-')} argument '{text}'")
+        raise OptionError(invalid)
+    if maximum and maximum < value:
+        raise OptionError(f"{invalid}: the maximum node count is less than the minimum")
     return value
 
 
