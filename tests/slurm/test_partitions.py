@@ -71,6 +71,12 @@ duration = "10m"
 
 [queues.debug]
 
+[queues.short.policy.limits]
+duration = "1h"
+
+[queues.short.policy.jobspec.defaults.system]
+duration = "5m"
+
 [policy.jobspec.defaults.system]
 queue = "batch"
 """
@@ -82,10 +88,12 @@ def test_a_queues_duration_limit_is_its_max_time_and_a_job_asking_none_gets_it(m
     path.write_text(LIMITED)
     slurm = make_slurm(config=path)
     assert slurm.run("sinfo", "-h", "-o", "%P %a %l").stdout == \
-        "batch* up 10:00\ndebug up infinite\n"
+        "batch* up 10:00\ndebug up infinite\nshort up 1:00:00\n"
     shown = slurm.run("scontrol", "show", "partition").stdout.split()
     assert [pair for pair in shown if pair.startswith("MaxTime=")] == [
-        "MaxTime=00:10:00", "MaxTime=UNLIMITED"]
+        "MaxTime=00:10:00", "MaxTime=UNLIMITED", "MaxTime=01:00:00"]
+    assert [pair for pair in shown if pair.startswith("DefaultTime=")] == [
+        "DefaultTime=00:10:00", "DefaultTime=NONE", "DefaultTime=00:05:00"]
     refused = slurm.run("sbatch", "-t", "20", "--wrap", "true", check=False)
     assert (refused.returncode, refused.stderr) == (
         1, "sbatch: error: Batch job submission failed: requested duration (20m) exceeds "

@@ -138,7 +138,7 @@ class Queues:
 
     def serve_status(self, msg):
         """Each queue's states and, when it owns only some nodes, their ranks; when it has
-        one, its duration limit (seconds)."""
+        them, its duration limit and the time limit a job asking for none gets (seconds)."""
         request = msg.payload_object()
         queues = []
         for queue in self._targets(request):
@@ -149,6 +149,9 @@ class Queues:
             limit = self.duration_limit(queue.name)
             if limit is not None:
                 status["duration_limit"] = limit
+            default = self.default_duration(queue.name)
+            if default is not None:
+                status["default_duration"] = default
             queues.append(status)
         msg.respond({"queues": queues})
 

@@ -158,6 +158,12 @@ def _max_time(queue) -> str:
     return times.limit_text(queue.get("duration_limit"), times.sacct_duration)
 
 
+def _default_time(queue) -> str:
+    """``DefaultTime=``: the time limit a job asking for none gets, ``NONE`` without one."""
+    default = queue.get("default_duration")
+    return "NONE" if default is None else times.sacct_duration(default)
+
+
 def _show_partition(client, arguments):
     blocks = []
     for index, (name, queue, nodes) in enumerate(partitions(client)):
@@ -170,6 +176,7 @@ def _show_partition(client, arguments):
             f"PartitionName={name}",
             "   AllowGroups=ALL AllowAccounts=ALL AllowQos=ALL",
             f"   Default={'YES' if index == 0 else 'NO'} QoS=N/A",
+            f"   DefaultTime={_default_time(queue)} Hidden=NO",
             f"   MaxNodes=UNLIMITED MaxTime={_max_time(queue)} MinNodes=0",
             f"   Nodes={names}",
             f"   State={state} TotalCPUs={sum(node['ncores'] for node in nodes)} "
