@@ -129,6 +129,21 @@ def test_conf_update_failure_blocks_the_load_with_a_human_message(tmp_path, make
     assert instance.corral("jobtap", "list").stdout == "config_check.py\n"
 
 
+def test_a_conf_update_that_raises_is_refused_naming_the_plugin(tmp_path, make_instance):
+    raising = tmp_path / "raising.py"
+    raising.write_text("def plugin_init(p):\n"
+                       "    p.add_handler('conf.update', lambda p, topic, args: {}['key'])\n")
+    instance = make_instance()
+    result = instance.corral("jobtap", "load", str(raising), check=False)
+    assert (result.returncode, result.stderr) == (
+        1, "corral jobtap load: raising.py: conf.update raised KeyError: 'key'\n")
+    assert instance.corral("jobtap", "list").stdout == ""
+    job_id = instance.submit("true")
+    instance.wait_inactive(job_id)
+    with instance.client() as client:
+        assert client.job(job_id)["result_name"] == "COMPLETED"
+
+
 def test_plugins_load_from_the_configuration(tmp_path, make_instance):
     """Item 7: ``[job-manager] plugins`` entries run in order, remove before load."""
     conf = config_file(tmp_path, textwrap.dedent(f"""\

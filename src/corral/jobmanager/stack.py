@@ -34,7 +34,12 @@ def _check_slow(host, plugin, what, start):
 def _failed_callback(plugin, topic, args, exc) -> int:
     log.error("jobtap: %s: %s: callback raised %s: %s", plugin.display_name, topic,
               type(exc).__name__, exc, exc_info=exc)
-    if topic.startswith(_ERRMSG_TOPIC_PREFIXES) and "errmsg" not in args.out:
+    if topic == "conf.update" and "errmsg" not in args.out:
+        # Said to whoever loads the plugin or the configuration, who must learn which
+        # plugin failed and that it failed rather than refused.
+        args.out["errmsg"] = f"{plugin.display_name}: conf.update raised " \
+                             f"{type(exc).__name__}: {exc}"
+    elif topic.startswith(_ERRMSG_TOPIC_PREFIXES) and "errmsg" not in args.out:
         args.out["errmsg"] = str(exc) or type(exc).__name__
     return -1
 
