@@ -194,6 +194,20 @@ def test_agent_of_another_version_is_refused_with_the_reason_on_both_sides(
     assert len(agent.log_lines(f"refused this agent: {refused['refused']}")) == 1
 
 
+def test_agent_beating_slower_than_the_controller_expects_is_refused_on_both_sides(
+        network, cluster, tmp_path):
+    controller_host, nodes, keys, endpoint = cluster
+    controller = start(network, controller_host, "controller", f"tcp://*:{PORT}", keys,
+                       tmp_path)
+    agent = start(network, nodes[0], "agent", endpoint, keys, tmp_path,
+                  "--interval", "2", "--unresponsive", "4", "--lost", "6")
+    refused = agent.wait_for(lambda event: "refused" in event, what="a refusal")
+    assert refused["refused"] == ("its heartbeat interval (2 s) is not shorter than the "
+                                  "controller's [agents] unresponsive-after (1.5 s)")
+    assert len(controller.log_lines(f"refused agent node1: {refused['refused']}")) == 1
+    assert len(agent.log_lines(f"refused this agent: {refused['refused']}")) == 1
+
+
 def test_cable_pulled_during_a_burst_loses_nothing_and_applies_nothing_twice(
         network, cluster, tmp_path):
     controller_host, nodes, keys, endpoint = cluster

@@ -153,6 +153,7 @@ class AgentTransport:
             "resume_from": link.outbox.resume_from,
             "controller_session": self.controller_session,
             "acked": link.inbox.durable,
+            "heartbeat_interval": self.settings.heartbeat_interval,
         }})
 
     def _refused(self, reason: str):

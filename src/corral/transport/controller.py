@@ -336,7 +336,8 @@ class ControllerTransport:
             event = "restarted"
         else:
             event = "reconnected"
-        reason = self._refusal(registration, key_owner, event)
+        reason = self._heartbeat_refusal(hello.get("heartbeat_interval")) or \
+            self._refusal(registration, key_owner, event)
         if reason is not None:
             log.warning("transport: refused agent %s: %s", hostname, reason)
             self._send_to(routing_id, {"refused": reason})
@@ -382,6 +383,19 @@ class ControllerTransport:
         changed = link.liveness.heard(now)
         if changed is not None:
             self._state(peer, changed)
+
+    def _heartbeat_refusal(self, interval) -> str | None:
+        """Why an agent beating every ``interval`` seconds cannot be kept: one that beats no
+        faster than this controller's ``unresponsive-after`` would be taken for unresponsive
+        between two heartbeats, its node given no work and then lost over and over."""
+        if interval is None:
+            return None
+        if type(interval) not in (int, float):
+            return "its hello gives a heartbeat interval that is not a number"
+        if interval < self.settings.unresponsive_after:
+            return None
+        return (f"its heartbeat interval ({interval:g} s) is not shorter than the controller's "
+                f"[agents] unresponsive-after ({self.settings.unresponsive_after:g} s)")
 
     def _refusal(self, registration: Registration, key_owner: str | None, event) -> str | None:
         if registration.version != __version__:
