@@ -21,6 +21,13 @@ def test_a_bad_time_limit_says_which_forms_exist():
         times.parse_limit("1h")
 
 
+def test_a_time_limit_longer_than_slurm_can_hold_is_refused():
+    assert times.parse_limit("4294967294") == times.LONGEST_LIMIT
+    for text in ("4294967295", "99999999999", "9" * 30):
+        with pytest.raises(ValueError, match="longer than Slurm's longest, 4294967294 minutes"):
+            times.parse_limit(text)
+
+
 def test_squeue_and_sacct_write_durations_differently():
     assert times.squeue_duration(5) == "0:05"
     assert times.squeue_duration(3723) == "1:02:03"

@@ -26,6 +26,10 @@ _LIMIT_FORMS = [
 _SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
 
 
+#: Slurm keeps a time limit as 32-bit minutes, the largest value meaning no limit.
+LONGEST_LIMIT = (2**32 - 2) * 60
+
+
 def parse_limit(text: str) -> int:
     """Seconds of a Slurm time limit (``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``,
     ``D-HH:MM``, ``D-HH:MM:SS``); 0 for ``UNLIMITED``/``INFINITE``/``0``."""
@@ -36,7 +40,11 @@ def parse_limit(text: str) -> int:
         match = re.fullmatch(pattern, text)
         if match:
             pairs = zip(match.groups(), units, strict=True)
-            return sum(int(value) * _SECONDS[unit] for value, unit in pairs)
+            seconds = sum(int(value) * _SECONDS[unit] for value, unit in pairs)
+            if seconds > LONGEST_LIMIT:
+                raise ValueError(f"invalid time limit '{text}': longer than Slurm's longest, "
+                                 f"{LONGEST_LIMIT // 60} minutes")
+            return seconds
     raise ValueError(f"invalid time limit '{text}' (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or "
                      "D-HH:MM:SS)")
 
