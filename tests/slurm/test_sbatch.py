@@ -321,6 +321,9 @@ def test_export_none_and_lists_choose_the_environment(slurm):
     assert slurm.read("none.out") == "unset unset wrap\n"
     assert slurm.read("list.out") == "1 unset 3\n"
     assert (slurm.read("all.out"), slurm.read("all.err")) == ("1 2\n", "e\n")
+    nameless = slurm.run("sbatch", "--export=ALL,=x", "--wrap", "true", check=False)
+    assert (nameless.returncode, nameless.stderr) == (
+        1, "sbatch: error: invalid --export specification '=x': a variable needs a name\n")
 
 
 def test_any_of_a_question_mark_list_releases_the_job(slurm):

@@ -158,6 +158,9 @@ def environment(values, submit_dir: str, environ=os.environ) -> dict:
            if not name.startswith(("SLURM_", "SLURMD_", "CORRAL_JOB_", "CORRAL_TASK_"))}
     for word in words:
         name, equals, value = word.partition("=")
+        if not name:
+            raise OptionError(f"invalid --export specification '{word}': a variable needs "
+                              "a name")
         if equals:
             env[name] = value
         elif name in environ:
