@@ -191,6 +191,20 @@ def test_interrupting_srun_kills_its_step(slurm):
     slurm.run("scancel", job_id)
 
 
+def test_interrupting_srun_outside_an_allocation_cancels_its_job_in_the_same_words(slurm):
+    srun = subprocess.Popen(["srun", "sleep", "60"], env=slurm.env, stderr=subprocess.PIPE,
+                            text=True, cwd=slurm.work_dir)
+    until(lambda: slurm.run("squeue", "-h", "-t", "R", "-o", "%i").stdout.strip())
+    job_id = int(slurm.run("squeue", "-h", "-o", "%i").stdout)
+    srun.send_signal(signal.SIGINT)
+    assert srun.wait(30) == 128 + signal.SIGTERM
+    assert srun.stderr.read().splitlines() == [
+        "srun: forcing job termination", f"srun: Job step aborted: StepId={job_id}.0",
+        f"srun: error: *** JOB {job_id} CANCELLED ***"]
+    assert slurm.run("sacct", "-X", "-n", "-P", "-o", "State", "-j", job_id).stdout == \
+        f"CANCELLED by {os.getuid()}\n"
+
+
 def test_a_jobtap_plugin_sees_step_events(slurm):
     with slurm.instance.client() as client:
         client.rpc("job-manager.jobtap", {"load": os.path.join(PLUGINS, "step_events.py")})

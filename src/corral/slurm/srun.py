@@ -55,8 +55,11 @@ def attach(client, job_id: int, command: str) -> int:
             target.write(data)
             target.flush()
     except KeyboardInterrupt:
+        # One Ctrl-C is enough, as for a step inside an allocation (where Slurm's srun asks
+        # for a second within a second), with the same words.
+        print(f"{command}: forcing job termination", file=sys.stderr, flush=True)
         client.cancel(job_id)
-        print(f"{command}: Job step aborted", file=sys.stderr)
+        print(f"{command}: Job step aborted: StepId={job_id}.0", file=sys.stderr, flush=True)
     client.wait_event(job_id, "clean")
     job = client.job(job_id)
     exception = job.get("exception")
