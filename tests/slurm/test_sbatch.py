@@ -393,6 +393,7 @@ def test_a_node_count_range_runs_on_its_minimum_and_a_reversed_one_is_refused(sl
     slurm.wait(job_id)
     assert slurm.run("sacct", "-X", "-n", "-P", "-o", "NNodes", "-j", job_id).stdout == "1\n"
     for text, why in (("2-1", ": the maximum node count is less than the minimum"),
+                      ("1-0", ": the maximum node count is less than the minimum"),
                       ("1-x", "")):
         refused = slurm.run("sbatch", "-N", text, "--wrap", "true", check=False)
         assert (refused.returncode, refused.stderr) == (

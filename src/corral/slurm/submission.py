@@ -41,18 +41,17 @@ def _count(values, name, minimum=1):
     if text is None:
         return None
     invalid = f"invalid --{name.replace('_', '-')} argument '{text}'"
-    maximum = None
+    most = ""
     if name == "nodes":
-        text, _dash, maximum = text.partition("-")  # min-max: corral allocates the minimum
+        text, _dash, most = text.partition("-")  # min-max: corral allocates the minimum
     try:
         value = int(text)
-        if maximum:
-            maximum = int(maximum)
+        maximum = int(most) if most else None
     except ValueError:
         raise OptionError(invalid) from None
     if value < minimum:
         raise OptionError(invalid)
-    if maximum and maximum < value:
+    if maximum is not None and maximum < value:
         raise OptionError(f"{invalid}: the maximum node count is less than the minimum")
     return value
 

@@ -26,8 +26,9 @@ _LIMIT_FORMS = [
 _SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
 
 
-#: Slurm keeps a time limit as 32-bit minutes, the largest value meaning no limit.
-LONGEST_LIMIT = (2**32 - 2) * 60
+#: Slurm keeps a time limit as 32-bit minutes, the two largest values meaning no limit
+#: (INFINITE) and none given (NO_VAL).
+LONGEST_LIMIT = (2**32 - 3) * 60
 
 
 def parse_limit(text: str) -> int:

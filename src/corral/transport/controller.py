@@ -336,8 +336,7 @@ class ControllerTransport:
             event = "restarted"
         else:
             event = "reconnected"
-        reason = self._heartbeat_refusal(hello.get("heartbeat_interval")) or \
-            self._refusal(registration, key_owner, event)
+        reason = self._refusal(registration, key_owner, event, hello.get("heartbeat_interval"))
         if reason is not None:
             log.warning("transport: refused agent %s: %s", hostname, reason)
             self._send_to(routing_id, {"refused": reason})
@@ -397,10 +396,14 @@ class ControllerTransport:
         return (f"its heartbeat interval ({interval:g} s) is not shorter than the controller's "
                 f"[agents] unresponsive-after ({self.settings.unresponsive_after:g} s)")
 
-    def _refusal(self, registration: Registration, key_owner: str | None, event) -> str | None:
+    def _refusal(self, registration: Registration, key_owner: str | None, event,
+                 heartbeat_interval) -> str | None:
         if registration.version != __version__:
             return (f"agent version {registration.version} differs from controller version "
                     f"{__version__}")
+        heartbeat = self._heartbeat_refusal(heartbeat_interval)
+        if heartbeat is not None:
+            return heartbeat
         if key_owner != registration.hostname:
             return (f"it presented the key of node {key_owner}, not of "
                     f"{registration.hostname}")
